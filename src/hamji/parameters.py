@@ -1,0 +1,179 @@
+"""The parameter registry: every parameter declared once, with default, range, unit and source.
+
+Parameters live in YAML files under ``hamji/parameters/``, one file per module, so a module's
+parameters sit beside its name. Each entry has ``default``, ``range`` ([low, high]), ``unit``,
+``source`` (a quote from the paper, a data file, or "assumption: <reason>") and ``description``;
+optional ``type`` (float, int, bool) and ``calibrate`` (true if ``hamji calibrate`` may fit it).
+The loader refuses unknown keys, so a typo in the registry is caught at import time.
+
+A run works on a :class:`Parameters` copy of the defaults with overrides applied; events may change
+values during a run, the registry never changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Iterator
+
+import yaml
+
+from hamji.errors import UserError
+
+_ALLOWED_KEYS = {"default", "range", "unit", "source", "description", "type", "calibrate"}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter."""
+
+    name: str
+    default: float | int | bool
+    low: float
+    high: float
+    unit: str
+    source: str
+    description: str
+    module: str
+    type: str = "float"
+    calibrate: bool = False
+
+    def coerce(self, value: Any, where: str) -> float | int | bool:
+        """Convert ``value`` to this parameter's type and check its range; ``where`` names the origin."""
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+                return value.lower() in {"true", "1", "yes", "on"}
+            if isinstance(value, (int, float)) and value in (0, 1):
+                return bool(value)
+            raise UserError(f"{where}: parameter '{self.name}' must be true or false, got {value!r}")
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UserError(
+                f"{where}: parameter '{self.name}' must be a number in [{_fmt(self.low)}, {_fmt(self.high)}]"
+                f" ({self.unit}), got {value!r}"
+            ) from None
+        if math.isnan(number) or not (self.low <= number <= self.high):
+            raise UserError(
+                f"{where}: parameter '{self.name}' = {_fmt(number)} is out of range; allowed"
+                f" [{_fmt(self.low)}, {_fmt(self.high)}] ({self.unit})"
+            )
+        if self.type == "int":
+            if number != int(number):
+                raise UserError(f"{where}: parameter '{self.name}' must be a whole number, got {value!r}")
+            return int(number)
+        return number
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dictionary for JSON output and manifests."""
+        return {
+            "name": self.name,
+            "default": self.default,
+            "range": [self.low, self.high],
+            "unit": self.unit,
+            "source": self.source,
+            "description": self.description,
+            "module": self.module,
+            "type": self.type,
+            "calibrate": self.calibrate,
+        }
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _load_registry() -> dict[str, ParamSpec]:
+    registry: dict[str, ParamSpec] = {}
+    folder = resources.files("hamji") / "parameters"
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        module = entry.name[: -len(".yaml")]
+        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        for name, spec in data.items():
+            extra = set(spec) - _ALLOWED_KEYS
+            if extra:
+                raise ValueError(f"parameters/{entry.name}: '{name}' has unknown keys {sorted(extra)}")
+            if name in registry:
+                raise ValueError(f"parameters/{entry.name}: '{name}' is already declared in {registry[name].module}")
+            low, high = spec["range"]
+            kind = spec.get("type", "bool" if isinstance(spec["default"], bool) else "float")
+            p = ParamSpec(
+                name=name,
+                default=spec["default"],
+                low=float(low),
+                high=float(high),
+                unit=str(spec["unit"]),
+                source=str(spec["source"]).strip(),
+                description=str(spec["description"]).strip(),
+                module=module,
+                type=kind,
+                calibrate=bool(spec.get("calibrate", False)),
+            )
+            p.coerce(p.default, f"parameters/{entry.name}")  # defaults must be inside their own range
+            registry[name] = p
+    return registry
+
+
+REGISTRY: dict[str, ParamSpec] = _load_registry()
+
+
+class Parameters:
+    """The resolved parameter values of one run: defaults, then overrides, then dated events.
+
+    Read values as attributes (``pars.leader_share``). Assign only through :meth:`set`, which
+    checks the name and the range.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, overrides: dict[str, Any] | None = None, where: str = "overrides") -> None:
+        object.__setattr__(self, "_values", {n: s.default for n, s in REGISTRY.items()})
+        for name, value in (overrides or {}).items():
+            self.set(name, value, where)
+
+    def set(self, name: str, value: Any, where: str = "overrides") -> None:
+        """Set one parameter, refusing unknown names and out-of-range values with a clear message."""
+        spec = REGISTRY.get(name)
+        if spec is None:
+            raise UserError(f"{where}: unknown parameter '{name}'; run `hamji params` for the list of names")
+        self._values[name] = spec.coerce(value, where)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no parameter named '{name}'") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("use Parameters.set(name, value) so the value is checked")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All resolved values, for the manifest."""
+        return dict(self._values)
+
+    def copy(self) -> "Parameters":
+        """An independent copy (events change the copy, never the baseline)."""
+        new = Parameters()
+        new._values.update(self._values)
+        return new
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split ``name=value`` from the command line."""
+    if "=" not in text:
+        raise UserError(f"--set {text!r}: expected name=value, for example --set leader_share=0.3")
+    name, value = text.split("=", 1)
+    return name.strip(), value.strip()

@@ -1,0 +1,121 @@
+"""Weekly results by region and group, and their tidy and annual forms.
+
+Storage is one preallocated float64 array ``(weeks, units, metrics)``, where units are the regions
+followed by the groups; nothing grows inside the weekly loop. Modules record region values (group
+values follow from each metric's ``agg``) or household values (group values computed from the
+households themselves, so a group's median is the median of its households).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hamji.module import Metric
+
+HIST_BINS = 200  # resolution of household quantiles of values in [0, 1]: 0.005
+
+
+class Results:
+    """The recorder of one run."""
+
+    def __init__(self, dates: pd.DatetimeIndex, unit_names: list[str], group_matrix: np.ndarray,
+                 metrics: list[Metric], scale: int) -> None:
+        self.dates = dates
+        self.unit_names = unit_names
+        self.gm = group_matrix  # (U, R)
+        self.metrics = {m.name: m for m in metrics}
+        self._col = {m.name: i for i, m in enumerate(metrics)}
+        self.scale = scale
+        self.values = np.full((len(dates), len(unit_names), len(metrics)), np.nan)
+        self.week = 0
+        self.region_weight = np.ones(group_matrix.shape[1])  # households per region, set by the sim
+
+    # -- recording -------------------------------------------------------------------------------
+    def record(self, name: str, region_values: np.ndarray) -> None:
+        """Record a metric from one value per region; groups by the metric's ``agg``."""
+        m = self.metrics[name]
+        v = np.asarray(region_values, dtype=float)
+        if m.agg == "sum":
+            units = self.gm @ np.nan_to_num(v)
+        else:
+            w = self.region_weight * np.isfinite(v)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                units = (self.gm @ (np.nan_to_num(v) * w)) / (self.gm @ w)
+        self.record_units(name, units)
+
+    def record_units(self, name: str, unit_values: np.ndarray) -> None:
+        """Record a metric given one value per output unit (regions, then groups)."""
+        m = self.metrics[name]
+        v = np.asarray(unit_values, dtype=float)
+        self.values[self.week, :, self._col[name]] = v * self.scale if m.scaled else v
+
+    def record_total(self, name: str, value: float, unit: str = "DPRK") -> None:
+        """Record a metric that exists only for one unit (a national total, say)."""
+        v = np.full(len(self.unit_names), np.nan)
+        v[self.unit_names.index(unit)] = value
+        self.record_units(name, v)
+
+    # -- household statistics ------------------------------------------------------------------
+    def unit_sums(self, region: np.ndarray, values: np.ndarray | None, mask: np.ndarray | None = None) -> np.ndarray:
+        """Sum of household ``values`` (or a count if None) per output unit, over ``mask``."""
+        r = self.gm.shape[1]
+        w = None if values is None else values.astype(np.float64, copy=False)
+        if mask is not None:
+            w = mask.astype(np.float64) if w is None else np.where(mask, w, 0.0)
+        return self.gm @ np.bincount(region, weights=w, minlength=r)
+
+    def household_mean(self, region: np.ndarray, values: np.ndarray, mask: np.ndarray | None = None,
+                       weights: np.ndarray | None = None) -> np.ndarray:
+        """Mean of household values per unit (optionally over ``mask``, weighted by ``weights``)."""
+        w = np.ones(len(values)) if weights is None else weights.astype(np.float64)
+        num = self.unit_sums(region, values * w, mask)
+        den = self.unit_sums(region, w, mask)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+    def household_quantiles(self, region: np.ndarray, values01: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+        """Quantiles ``qs`` per unit of household values in [0, 1] (histogram, resolution 1/200)."""
+        r = self.gm.shape[1]
+        b = np.minimum((values01 * HIST_BINS).astype(np.int64), HIST_BINS - 1)
+        hist = np.bincount(region.astype(np.int64) * HIST_BINS + b, minlength=r * HIST_BINS).reshape(r, HIST_BINS)
+        cum = np.cumsum(self.gm @ hist, axis=1)
+        total = cum[:, -1:]
+        out = np.empty((len(qs), cum.shape[0]))
+        for k, q in enumerate(qs):
+            idx = (cum < q * total).sum(axis=1)
+            out[k] = np.where(total[:, 0] > 0, (np.minimum(idx, HIST_BINS - 1) + 0.5) / HIST_BINS, np.nan)
+        return out
+
+    # -- output forms ----------------------------------------------------------------------------
+    def tidy(self) -> pd.DataFrame:
+        """Columns date, region, metric, value; rows with no value dropped."""
+        t, u, m = self.values.shape
+        names = list(self.metrics)
+        frame = pd.DataFrame({
+            "date": np.repeat(self.dates.values, u * m),
+            "region": pd.Categorical.from_codes(np.tile(np.repeat(np.arange(u), m), t), self.unit_names),
+            "metric": pd.Categorical.from_codes(np.tile(np.arange(m), t * u), names),
+            "value": self.values.reshape(-1),
+        })
+        return frame[np.isfinite(frame.value.values)].reset_index(drop=True)
+
+    def annual(self) -> pd.DataFrame:
+        """Calendar-year values: flows summed, levels averaged, stocks at year end (per metric doc)."""
+        years = self.dates.year.values
+        rows = []
+        for name, m in self.metrics.items():
+            col = self.values[:, :, self._col[name]]
+            frame = pd.DataFrame(col, columns=self.unit_names)
+            frame["year"] = years
+            if m.annual == "sum":
+                agg = frame.groupby("year").sum(min_count=1)
+            elif m.annual == "last":
+                agg = frame.groupby("year").last()
+            else:
+                agg = frame.groupby("year").mean()
+            long = agg.reset_index().melt(id_vars="year", var_name="region", value_name="value")
+            long["metric"] = name
+            rows.append(long)
+        out = pd.concat(rows, ignore_index=True)[["year", "region", "metric", "value"]]
+        return out[np.isfinite(out.value.values)].reset_index(drop=True)

@@ -1,0 +1,181 @@
+"""The simulation: parameters -> world and people -> modules each week -> results.
+
+A :class:`Sim` owns the resolved parameters, the world, the people (structure of arrays), the
+ordered modules, the dated events, the books and the results. Each week it applies the events that
+start or end, steps every module in the plan's order, records, and checks the books. Output code
+reads the results and never changes the state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from hamji import __version__
+from hamji.books import Books
+from hamji.errors import UserError
+from hamji.module import Metric, Module
+from hamji.modules import PLAN
+from hamji.people import People
+from hamji.results import Results
+from hamji.scenario import Scenario, load_scenario
+from hamji.streams import Streams
+from hamji.synthesis import synthesise
+from hamji.world import World, build_world
+
+DEFAULT_START = dt.date(2000, 1, 3)
+DEFAULT_END = dt.date(2030, 12, 30)
+
+
+def weekly_dates(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
+    """Week-start dates (Mondays) from the Monday on or before ``start`` up to ``end``."""
+    if end < start:
+        raise UserError(f"--end {end} is before --start {start}")
+    first = pd.Timestamp(start) - pd.Timedelta(days=pd.Timestamp(start).weekday())
+    return pd.date_range(first, pd.Timestamp(end), freq="7D")
+
+
+def parse_scale(value: int | str) -> int:
+    """Accept 100, "100" or "1:100" and return 100 (one simulated household stands for 100)."""
+    text = str(value).strip()
+    if text.startswith("1:"):
+        text = text[2:]
+    try:
+        n = int(text)
+    except ValueError:
+        raise UserError(f"--scale {value!r}: expected a whole number N for 1:N, for example 100 or 1:100") from None
+    if not 1 <= n <= 100_000:
+        raise UserError(f"--scale {value!r}: allowed 1 (every household) to 100000")
+    return n
+
+
+class Sim:
+    """One simulation run."""
+
+    def __init__(self, scenario: Scenario | str | None = None, seed: int = 1, scale: int | str = 100,
+                 start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
+                 overrides: dict[str, Any] | None = None, modules: list[type[Module]] | None = None) -> None:
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario, overrides)
+        elif overrides:
+            for k, v in overrides.items():
+                scenario.pars.set(k, v, "--set")
+        self.scenario = scenario
+        self.pars = scenario.pars.copy()
+        self.seed = int(seed)
+        self.scale = parse_scale(scale)
+        self.dates = weekly_dates(start, end)
+        self.start, self.end = start, end
+        self.streams = Streams(self.seed)
+        self.world: World = build_world(self.pars.road_factor, scenario.spec.groups)
+        self.people = People()
+        self.books = Books()
+        self.modules: list[Module] = [cls() for cls in (PLAN if modules is None else modules)]
+        self.events = sorted(scenario.events, key=lambda e: e.start)
+        self.week = -1
+        self.timings: dict[str, float] = {m.name: 0.0 for m in self.modules}
+        self.wall_time = 0.0
+        self._initialized = False
+
+    # -- time ------------------------------------------------------------------------------------
+    @property
+    def date(self) -> pd.Timestamp:
+        """Start date of the current week."""
+        return self.dates[max(self.week, 0)]
+
+    @property
+    def year(self) -> int:
+        return int(self.date.year)
+
+    @property
+    def new_year(self) -> bool:
+        """True in the first simulated week of a calendar year (and the first week of the run)."""
+        return self.week == 0 or self.dates[self.week].year != self.dates[self.week - 1].year
+
+    @property
+    def n_weeks(self) -> int:
+        return len(self.dates)
+
+    def rng(self, name: str) -> np.random.Generator:
+        """The generator of stream ``name`` for this week (see :mod:`hamji.streams`)."""
+        return self.streams.get(name, self.week)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def plan(self) -> list[tuple[str, str]]:
+        """The weekly plan: (step, what it implements), in order."""
+        steps = [("events", "apply dated events that start or end this week")]
+        steps += [(m.name, m.passage.split("\n")[0]) for m in self.modules]
+        steps += [("results", "record every metric by region and group"), ("books", "check that money is conserved")]
+        return steps
+
+    def initialize(self) -> None:
+        """Synthesise people, set up every module, open the books."""
+        synthesise(self.people, self.world, self.pars, self.streams, self.scale)
+        metrics: list[Metric] = []
+        for m in self.modules:
+            m.setup(self)
+            metrics.extend(m.metrics)
+        names = [m.name for m in metrics]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"metrics declared twice: {sorted(dup)}")
+        self.results = Results(self.dates, self.world.unit_names, self.world.group_matrix(), metrics, self.scale)
+        hh = self.people.households
+        self.results.region_weight = np.bincount(hh.region, minlength=self.world.n_regions).astype(float)
+        self.books.open()
+        self._initialized = True
+
+    def step(self) -> None:
+        """Advance one week."""
+        self.week += 1
+        self.results.week = self.week
+        day = self.dates[self.week].date()
+        nxt = day + dt.timedelta(days=7)
+        for e in self.events:
+            if day <= e.start < nxt or (self.week == 0 and e.start < day and (e.end is None or e.end >= day)):
+                e.apply(self)
+            if e.end is not None and day <= e.end < nxt and e.start <= e.end:
+                e.revert(self)
+        for m in self.modules:
+            t0 = time.perf_counter()
+            m.step(self)
+            self.timings[m.name] += time.perf_counter() - t0
+        self.books.close_week()
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> "Sim":
+        """Run every week; ``progress(done, total)`` is called after each week."""
+        t0 = time.perf_counter()
+        if not self._initialized:
+            self.initialize()
+        while self.week + 1 < self.n_weeks:
+            self.step()
+            if progress is not None:
+                progress(self.week + 1, self.n_weeks)
+        for m in self.modules:
+            m.finalize(self)
+        self.wall_time = time.perf_counter() - t0
+        return self
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        """Everything needed to reproduce the run."""
+        return {
+            "hamji_version": __version__,
+            "scenario": self.scenario.to_dict(),
+            "scenario_source": self.scenario.where,
+            "seed": self.seed,
+            "scale": self.scale,
+            "start": str(self.dates[0].date()),
+            "end": str(self.dates[-1].date()),
+            "weeks": self.n_weeks,
+            "parameters": self.pars.to_dict(),
+            "wall_time_s": round(self.wall_time, 3),
+            "module_time_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "memory": self.people.memory_table(),
+            "books_max_relative_residual": self.books.max_rel_residual,
+            "streams": self.streams.names,
+        }
