@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from hamji import __version__
+from hamji.accounts import Accounts
 from hamji.books import Books
 from hamji.errors import UserError
 from hamji.module import Metric, Module
+from hamji.market import Borders, Market, synthesise_merchants
 from hamji.modules import PLAN
 from hamji.people import People
 from hamji.results import Results
@@ -53,6 +55,12 @@ def parse_scale(value: int | str) -> int:
     return n
 
 
+CORE_METRICS = (
+    Metric("imports_usd", "US$", "Chinese goods entering the North by destination province: company imports plus"
+           " merchants' wholesale, at wholesale value.", scaled=True),
+)
+
+
 class Sim:
     """One simulation run."""
 
@@ -74,6 +82,7 @@ class Sim:
         self.world: World = build_world(self.pars.road_factor, scenario.spec.groups)
         self.people = People()
         self.books = Books()
+        self.accounts = Accounts(self.world.n_regions)
         self.modules: list[Module] = [cls() for cls in (PLAN if modules is None else modules)]
         self.events = sorted(scenario.events, key=lambda e: e.start)
         self.week = -1
@@ -115,7 +124,14 @@ class Sim:
     def initialize(self) -> None:
         """Synthesise people, set up every module, open the books."""
         synthesise(self.people, self.world, self.pars, self.streams, self.scale)
-        metrics: list[Metric] = []
+        synthesise_merchants(self.people.merchants, self)
+        self.market = Market(self)
+        self.borders = Borders(self)
+        hh, mer = self.people.households, self.people.merchants
+        self.books.holder("households", lambda: float(hh.cash.sum() + hh.fx.sum()))
+        self.books.holder("merchants", lambda: float(mer.capital.sum()))
+        self.accounts.register(self.books)
+        metrics: list[Metric] = list(CORE_METRICS)
         for m in self.modules:
             m.setup(self)
             metrics.extend(m.metrics)
@@ -140,10 +156,15 @@ class Sim:
                 e.apply(self)
             if e.end is not None and day <= e.end < nxt and e.start <= e.end:
                 e.revert(self)
+        self.borders.begin_week(self.pars.border_open)
+        self.borders.multiplier[:] = self.pars.crossing_capacity_multiplier
+        self.market.begin_week()
+        self.people.households.income[:] = 0.0
         for m in self.modules:
             t0 = time.perf_counter()
             m.step(self)
             self.timings[m.name] += time.perf_counter() - t0
+        self.results.record("imports_usd", self.market.imports_company + self.market.imports_wholesale)
         self.books.close_week()
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> "Sim":

@@ -45,3 +45,10 @@ def synthesise(people: People, world: World, pars: Parameters, streams: Streams,
     urban_p = world.urban_share[region]
     hh.add("urban", np.bool_, values=streams.get("synthesis.urban").random(hh.n) < urban_p)
     hh.add("role", np.int8, fill=ROLE_NONE)
+    # money: won cash and foreign currency, valued in US$ (the unit of the books)
+    need = pars.food_need_usd_per_person_week * hh.size
+    sigma = pars.savings_sigma
+    savings = pars.initial_savings_weeks * need * streams.get("synthesis.savings").lognormal(-0.5 * sigma**2, sigma, hh.n)
+    hh.add("cash", np.float64, values=savings * (1.0 - pars.initial_fx_share))
+    hh.add("fx", np.float64, values=savings * pars.initial_fx_share)
+    hh.add("income", np.float32)  # this week's income (US$), reset by the sim at the start of each week

@@ -1,0 +1,107 @@
+"""Shared trade plumbing: Chinese merchants, the border crossings' weekly capacity, goods in the North.
+
+"Local Chinese merchants - mostly ethnic Korean Chinese - in Jilin Province play a middleman role
+by supplying Chinese consumer goods on a wholesale basis to be sold by North Korean business
+partners on a retail basis" (Park 2009). Both state trading companies (their imports) and
+households (wholesale partners) buy through the same merchants and the same crossings, so the
+plumbing lives here, and the mechanisms (``modules/``) use it.
+
+Goods in the North are tracked as value at landed cost (US$) per region, split by owner: state
+trading companies (``goods_company``) and households (``goods_households``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hamji.people import AgentArrays
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
+
+
+def synthesise_merchants(merchants: AgentArrays, sim: "Sim") -> None:
+    """Create the Chinese merchants who trade with the North, by Chinese border area."""
+    pars, world = sim.pars, sim.world
+    china = world.china
+    per_region = np.maximum(np.rint(world.population[china] * pars.merchants_per_10k / 1e4 / sim.scale), 1).astype(int)
+    merchants.n = int(per_region.sum())
+    merchants.add("region", np.int8, values=np.repeat(china, per_region))
+    rng = sim.streams.get("merchants.capital")
+    sigma = pars.merchant_capital_sigma
+    capital = pars.merchant_capital_usd * rng.lognormal(-0.5 * sigma**2, sigma, merchants.n)
+    merchants.add("capital", np.float64, values=capital)
+
+
+class Borders:
+    """Weekly goods capacity of each crossing (tonnes), shared by exports and imports."""
+
+    def __init__(self, sim: "Sim") -> None:
+        w = sim.world
+        self.crossings = w.crossings
+        self.capacity_t_year = w.crossings.capacity_t.to_numpy(dtype=float)
+        self.multiplier = np.ones(len(self.capacity_t_year))  # transport investment changes this
+        self.used_t = np.zeros(len(self.capacity_t_year))
+        self.scale = sim.scale
+        # nearest crossing of every region (by road), and the DPRK / Chinese sides of each crossing
+        dist = w.path_km[:, w.crossings.dprk_region.to_numpy()] + w.crossings.km_dprk.to_numpy()[None, :]
+        self.nearest = np.argmin(dist, axis=1)
+        self.dprk_region = w.crossings.dprk_region.to_numpy()
+        self.china_region = w.crossings.china_region.to_numpy()
+
+    def begin_week(self, open_share: float) -> None:
+        """Reset the week's use; ``open_share`` in [0, 1] scales every crossing (1 = fully open)."""
+        self.used_t[:] = 0.0
+        self.open_share = open_share
+
+    def room_t(self, crossing: np.ndarray | int) -> np.ndarray:
+        """Tonnes still free this week at ``crossing`` (simulated tonnes, i.e. real / scale)."""
+        cap = self.capacity_t_year * self.multiplier * self.open_share / 52.0 / self.scale
+        return np.maximum(cap - self.used_t, 0.0)[crossing]
+
+    def allocate(self, crossing: int, tonnes: float) -> float:
+        """Use up to ``tonnes`` of ``crossing``'s room; returns the tonnes granted."""
+        granted = float(min(max(tonnes, 0.0), self.room_t(crossing)))
+        self.used_t[crossing] += granted
+        return granted
+
+
+class Market:
+    """Goods awaiting retail in each region, and the week's trade counters by DPRK region (US$)."""
+
+    def __init__(self, sim: "Sim") -> None:
+        r = sim.world.n_regions
+        self.goods_company = np.zeros(r)
+        self.goods_households = np.zeros(r)
+        self.imports_company = np.zeros(r)  # this week's imports by companies, by destination region
+        self.imports_wholesale = np.zeros(r)  # this week's merchants' wholesale, by destination region
+
+    def begin_week(self) -> None:
+        """Reset the week's counters."""
+        self.imports_company[:] = 0.0
+        self.imports_wholesale[:] = 0.0
+
+
+def buy_from_merchants(sim: "Sim", china_region: int, amount: float) -> float:
+    """Pay ``amount`` (US$) to the merchants of ``china_region`` for Chinese consumer goods.
+
+    Merchants share the sale in proportion to their capital; they keep their margin
+    (``merchant_margin``) and pay the rest to their suppliers in China (an outflow of the books).
+    Returns the amount paid. The caller has already taken the money from the buyer.
+    """
+    m = sim.people.merchants
+    mine = m.region == china_region
+    margin = sim.pars.merchant_margin
+    weights = np.where(mine, m.capital, 0.0)
+    total = weights.sum()
+    if total <= 0:
+        sim.books.outflow("chinese_suppliers", amount)
+        return amount
+    m.capital += amount * weights / total
+    # merchants restock from Chinese suppliers: the cost share leaves the books
+    cost = amount * (1.0 - margin)
+    m.capital -= cost * weights / total
+    sim.books.outflow("chinese_suppliers", cost)
+    return amount
