@@ -77,6 +77,10 @@ class Market:
         self.goods_households = np.zeros(r)
         self.imports_company = np.zeros(r)  # this week's imports by companies, by destination region
         self.imports_wholesale = np.zeros(r)  # this week's merchants' wholesale, by destination region
+        # US$ of household (partner) imports that companies' wah-ku (real plus forged) can cover this
+        # week; set by the wah-ku module, read by wholesale ("a DPRK state trading company needs to
+        # receive a wah-ku as it outlines the precise quantity ... it is permitted to trade")
+        self.wholesale_cover = np.inf
 
     def begin_week(self) -> None:
         """Reset the week's counters."""

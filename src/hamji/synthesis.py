@@ -52,3 +52,7 @@ def synthesise(people: People, world: World, pars: Parameters, streams: Streams,
     hh.add("cash", np.float64, values=savings * (1.0 - pars.initial_fx_share))
     hh.add("fx", np.float64, values=savings * pars.initial_fx_share)
     hh.add("income", np.float32)  # this week's income (US$), reset by the sim at the start of each week
+    hh.add("consumption", np.float32)  # this week's consumption (US$ of food and goods, incl. in kind)
+    hh.add("food_ratio", np.float32, fill=pars.initial_food_ratio)  # food eaten / food needed, smoothed
+    hh.add("detained", np.int16)  # weeks of detention left (0 = free)
+    hh.add("knowhow", np.float32)  # trading know-how in [0, 1] (training spreads it along ties)

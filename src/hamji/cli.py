@@ -1,0 +1,180 @@
+"""The ``hamji`` command line (Typer): run, params, plan, scenarios.
+
+A mistake in the user's input exits with code 2 and one line naming the file or option, the key
+and what is allowed; nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hamji import __version__
+from hamji.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="hamji: agent-based model of the Hamgyong-Jilin cross-border economy and human security. "
+                       "Output is a scenario, not a forecast.")
+scenarios_app = typer.Typer(help="List the built-in scenarios, or show one as YAML to copy and edit.", invoke_without_command=True)
+app.add_typer(scenarios_app, name="scenarios")
+out = Console()
+err = Console(stderr=True)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a :class:`UserError` into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def _date(text: str, option: str) -> dt.date:
+    for fmt in ("%Y-%m-%d", "%Y-%m", "%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise UserError(f"{option} {text!r}: expected a date as YYYY-MM-DD (or YYYY-MM, YYYY)")
+
+
+def _overrides(assignments: list[str] | None) -> dict[str, str]:
+    from hamji.parameters import parse_assignment
+
+    return dict(parse_assignment(a) for a in assignments or [])
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"hamji {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                      help="Print the version and exit.")) -> None:
+    """hamji command line."""
+
+
+@app.command()
+@user_errors
+def run(
+    scenario: str = typer.Argument("baseline", help="Built-in scenario name (see `hamji scenarios`) or a scenario YAML file."),
+    scale: str = typer.Option("100", "--scale", help="1:N, one simulated household stands for N real ones (1 = every household)."),
+    seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives bit-identical results."),
+    start: str = typer.Option("2000-01-03", "--start", help="First week (YYYY-MM-DD)."),
+    end: str = typer.Option("2030-12-30", "--end", help="Last week (YYYY-MM-DD)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a parameter: --set name=value (repeatable)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run one simulation and write series.parquet, annual.csv, manifest.json and report.html."""
+    from hamji.output import check_out_dir, default_out_dir, write_run
+    from hamji.sim import Sim
+
+    start_d, end_d = _date(start, "--start"), _date(end, "--end")
+    sim = Sim(scenario, seed=seed, scale=scale, start=start_d, end=end_d, overrides=_overrides(set_))
+    target = out_dir if out_dir is not None else default_out_dir(sim.scenario.name)
+    check_out_dir(target, overwrite)  # before the run, so a mistake costs nothing
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} weeks"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task("setting up", total=sim.n_weeks)
+        sim.initialize()
+        bar.update(task, description=f"{sim.scenario.name} 1:{sim.scale} seed {sim.seed}")
+        sim.run(progress=lambda done, total: bar.update(task, completed=done))
+    write_run(sim, target, overwrite=overwrite)
+    if not quiet:
+        out.print(f"wrote {target}/ (series.parquet, annual.csv, manifest.json, report.html) in {sim.wall_time:.1f} s")
+    else:
+        out.print(str(target))
+
+
+@app.command()
+@user_errors
+def params(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    module: Optional[str] = typer.Option(None, "--module", help="Only the parameters of this module."),
+) -> None:
+    """List every parameter with its default, range, unit and source."""
+    from hamji.parameters import REGISTRY
+
+    specs = [p for p in REGISTRY.values() if module is None or p.module == module]
+    if module is not None and not specs:
+        raise UserError(f"--module {module!r}: no such module; allowed: {', '.join(sorted({p.module for p in REGISTRY.values()}))}")
+    if as_json:
+        sys.stdout.write(json.dumps([p.as_dict() for p in specs], indent=2) + "\n")
+        return
+    table = Table(title=f"hamji parameters ({len(specs)})", show_lines=False)
+    for col in ("name", "default", "range", "unit", "module", "source"):
+        table.add_column(col, overflow="fold")
+    for p in specs:
+        table.add_row(p.name, str(p.default), f"[{p.low:g}, {p.high:g}]", p.unit, p.module, p.source)
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def plan(
+    time_it: bool = typer.Option(False, "--time", help="Also run 2 years at 1:1000 and show the time of each step."),
+) -> None:
+    """Print the weekly plan: the order in which the mechanisms step each week."""
+    from hamji.sim import Sim
+
+    sim = Sim(seed=1, scale=1000 if time_it else 100, start=dt.date(2000, 1, 3), end=dt.date(2001, 12, 31))
+    if time_it:
+        sim.run()
+    table = Table(title="weekly plan")
+    table.add_column("#", justify="right")
+    table.add_column("step")
+    table.add_column("what it does", overflow="fold")
+    if time_it:
+        table.add_column("ms/week", justify="right")
+    for i, (name, what) in enumerate(sim.plan(), start=1):
+        row = [str(i), name, what]
+        if time_it:
+            row.append(f"{1000 * sim.timings[name] / sim.n_weeks:.2f}" if name in sim.timings else "")
+        table.add_row(*row)
+    out.print(table)
+
+
+@scenarios_app.callback()
+@user_errors
+def scenarios(ctx: typer.Context) -> None:
+    """List the built-in scenarios with their descriptions."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from hamji.scenario import builtin_names, load_scenario
+
+    table = Table(title="built-in scenarios")
+    table.add_column("name")
+    table.add_column("description", overflow="fold")
+    for name in builtin_names():
+        table.add_row(name, load_scenario(name).spec.description.strip())
+    out.print(table)
+
+
+@scenarios_app.command("show")
+@user_errors
+def scenarios_show(name: str = typer.Argument(..., help="A built-in scenario name.")) -> None:
+    """Print a built-in scenario as YAML, to copy into a file and edit."""
+    from hamji.scenario import builtin_names, builtin_path
+
+    if name not in builtin_names():
+        raise UserError(f"scenario {name!r}: not a built-in scenario; allowed: {', '.join(builtin_names())}")
+    sys.stdout.write(builtin_path(name).read_text(encoding="utf-8"))

@@ -1,0 +1,23 @@
+"""Shared fixtures: small, short simulations so the suite stays fast on 2 cores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hamji.sim import Sim
+
+SMALL = 2000  # 1:2000, about 2,900 households
+SHORT = (dt.date(2000, 1, 3), dt.date(2001, 12, 31))
+
+
+def small_sim(scenario=None, seed: int = 1, scale: int = SMALL, start=SHORT[0], end=SHORT[1], **overrides) -> Sim:  # noqa: ANN001
+    """A small, short simulation, run to the end."""
+    return Sim(scenario, seed=seed, scale=scale, start=start, end=end, overrides=overrides).run()
+
+
+@pytest.fixture(scope="session")
+def short_run() -> Sim:
+    """One small two-year baseline run shared by read-only tests."""
+    return small_sim()
