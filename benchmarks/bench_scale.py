@@ -1,0 +1,60 @@
+"""Speed and memory of the full model at several scales.
+
+Runs one simulated year (every mechanism on) per scale, each in a fresh subprocess so peak memory
+is that run's own, and reports: set-up time, household-steps per second (households x weeks / wall
+time of the stepping loop), and peak resident memory per household. Writes a JSON file.
+
+    python benchmarks/bench_scale.py [--scales 100 10 1] [--weeks 52] [--out benchmarks/results/scale.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = r"""
+import datetime as dt, json, resource, sys, time
+from hamji.sim import Sim
+scale, weeks = int(sys.argv[1]), int(sys.argv[2])
+t0 = time.perf_counter()
+sim = Sim(seed=1, scale=scale, start=dt.date(2000, 1, 3), end=dt.date(2000, 1, 3) + dt.timedelta(weeks=weeks - 1))
+sim.initialize()
+t1 = time.perf_counter()
+while sim.week + 1 < sim.n_weeks:
+    sim.step()
+t2 = time.perf_counter()
+n = sim.people.households.n
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"scale": scale, "households": n, "weeks": sim.n_weeks, "setup_s": t1 - t0, "step_s": t2 - t1,
+                  "household_steps_per_s": n * sim.n_weeks / (t2 - t1), "peak_rss_bytes": peak,
+                  "peak_bytes_per_household": peak / n, "state_bytes_per_household": sim.people.households.bytes_per_agent(),
+                  "module_ms_per_week": {k: 1000 * v / sim.n_weeks for k, v in sim.timings.items()}}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scales", type=int, nargs="+", default=[100, 10])
+    ap.add_argument("--weeks", type=int, default=52)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
+    args = ap.parse_args()
+    rows = []
+    for s in args.scales:
+        res = subprocess.run([sys.executable, "-c", CHILD, str(s), str(args.weeks)], capture_output=True, text=True, check=True)
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"1:{s:<6} {row['households']:>9,} households  setup {row['setup_s']:6.1f} s  "
+              f"{row['household_steps_per_s'] / 1e6:6.2f} M household-steps/s  "
+              f"peak {row['peak_bytes_per_household']:7.0f} B/household")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": {"python": platform.python_version(), "platform": platform.platform(),
+                                                "processor": platform.processor()}, "runs": rows}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
