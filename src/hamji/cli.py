@@ -178,3 +178,68 @@ def scenarios_show(name: str = typer.Argument(..., help="A built-in scenario nam
     if name not in builtin_names():
         raise UserError(f"scenario {name!r}: not a built-in scenario; allowed: {', '.join(builtin_names())}")
     sys.stdout.write(builtin_path(name).read_text(encoding="utf-8"))
+
+
+@app.command()
+@user_errors
+def compare(
+    scenarios_: List[str] = typer.Argument(..., metavar="SCENARIO...", help="Two or more scenarios; the first is the reference."),
+    seeds: int = typer.Option(8, "--seeds", min=1, max=10_000, help="Seeds per scenario (the same seeds in each)."),
+    scale: str = typer.Option("100", "--scale", help="1:N, as for `hamji run`."),
+    workers: int = typer.Option(1, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
+    start: str = typer.Option("2000-01-03", "--start", help="First week."),
+    end: str = typer.Option("2030-12-30", "--end", help="Last week."),
+    from_year: Optional[int] = typer.Option(None, "--from-year", help="First year of the evaluation window (default: 10 years before the end)."),
+    to_year: Optional[int] = typer.Option(None, "--to-year", help="Last year of the evaluation window (default: the last year)."),
+    first_seed: int = typer.Option(1, "--first-seed", help="Seeds are first-seed, first-seed+1, ..."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.parquet and comparison.html."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run scenarios over many seeds and compare them: human security gained against regime revenue added."""
+    import shutil
+    import tempfile
+
+    from hamji.compare import comparison_html, differences
+    from hamji.ensemble import Task, run_ensemble
+    from hamji.output import check_out_dir, default_out_dir
+    from hamji.sim import parse_scale
+
+    if len(scenarios_) < 2:
+        raise UserError("compare: give at least two scenarios (the first is the reference)")
+    if len(set(scenarios_)) < len(scenarios_):
+        raise UserError(f"compare: each scenario once, got {' '.join(scenarios_)}")
+    start_d, end_d = _date(start, "--start"), _date(end, "--end")
+    n_scale = parse_scale(scale)
+    years = (from_year if from_year is not None else max(start_d.year, end_d.year - 9), to_year if to_year is not None else end_d.year)
+    if years[0] > years[1] or years[0] < start_d.year or years[1] > end_d.year:
+        raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {start_d.year}-{end_d.year}")
+    tasks = [Task(s, first_seed + k, n_scale, start_d, end_d) for s in scenarios_ for k in range(seeds)]
+    target = out_dir if out_dir is not None else default_out_dir("compare-" + "-".join(Path(s).stem for s in scenarios_))
+    check_out_dir(target, overwrite)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet) as bar:
+        job = bar.add_task(f"{len(scenarios_)} scenarios x {seeds} seeds", total=len(tasks))
+        annual = run_ensemble(tasks, workers=workers, scheduler=scheduler, progress=lambda d, t: bar.update(job, completed=d))
+    names = list(dict.fromkeys(annual.scenario))
+    diffs = differences(annual, years, names[0])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        annual[["scenario", "seed", "region", "metric", "year", "value"]].to_parquet(tmp / "comparison.parquet", index=False)
+        diffs.to_csv(tmp / "differences.csv", index=False)
+        (tmp / "comparison.html").write_text(comparison_html(diffs, names[0], years, seeds, n_scale), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    table = Table(title=f"change against {names[0]}, mean over {seeds} seeds, {years[0]}-{years[1]} (90% interval)")
+    for col in ("scenario", "outcome", "change", "90% interval"):
+        table.add_column(col)
+    for _, r in diffs.iterrows():
+        table.add_row(r.scenario, r.outcome, f"{r.mean_change:+.4g}", f"[{r.low90:+.4g}, {r.high90:+.4g}]")
+    out.print(table)
+    out.print(f"wrote {target}/ (comparison.parquet, comparison.html, differences.csv)")

@@ -1,0 +1,117 @@
+"""Scenario comparison: the human security gained against the regime revenue added.
+
+"Every intervention that widens commerce also feeds North Korea, Inc." (MODEL.md section 5). For
+each scenario against the first (the reference), and for each seed, the paired difference of the
+outcome averaged over the evaluation years; then the mean difference over seeds and its 90%
+confidence interval (Student t over seeds). Common random numbers make the pairing meaningful.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+#: (label, metric, region): the human security outcomes compared
+HSI_OUTCOMES = (
+    ("HSI, HamJi", "hsi_mean", "HamJi"),
+    ("HSI, Rest of DPRK", "hsi_mean", "Rest of DPRK"),
+    ("HSI, participants", "hsi_participants", "DPRK"),
+    ("HSI, non-participants", "hsi_nonparticipants", "DPRK"),
+)
+#: regime revenue: money to the leader's accounts plus the three branches' budgets (DPRK, US$ a year)
+REVENUE_METRICS = ("leader_fund_usd", "budget_kpa_usd", "budget_kwp_usd", "budget_cabinet_usd")
+REVENUE_LABEL = "Regime revenue, US$ M a year"
+
+
+def outcomes(annual: pd.DataFrame, years: tuple[int, int]) -> pd.DataFrame:
+    """Per scenario and seed: each outcome averaged over ``years`` (inclusive)."""
+    a = annual[(annual.year >= years[0]) & (annual.year <= years[1])]
+    index = pd.MultiIndex.from_frame(annual[["scenario", "seed"]].drop_duplicates())
+    rows = []
+    for label, metric, region in HSI_OUTCOMES:
+        s = a[(a.metric == metric) & (a.region == region)].groupby(["scenario", "seed"], sort=False).value.mean()
+        rows.append(s.rename(label))
+    rev = a[a.metric.isin(REVENUE_METRICS) & (a.region == "DPRK")].groupby(["scenario", "seed", "year"], sort=False).value.sum()
+    rows.append((rev.groupby(["scenario", "seed"], sort=False).mean() / 1e6).rename(REVENUE_LABEL))
+    return pd.concat([r.reindex(index) for r in rows], axis=1)
+
+
+def differences(annual: pd.DataFrame, years: tuple[int, int], reference: str) -> pd.DataFrame:
+    """Mean paired difference of each outcome against ``reference``, with a 90% interval, per scenario."""
+    out = outcomes(annual, years)
+    ref = out.xs(reference, level="scenario")
+    rows = []
+    for scen in out.index.get_level_values("scenario").unique():
+        if scen == reference:
+            continue
+        diff = out.xs(scen, level="scenario") - ref.reindex(out.xs(scen, level="scenario").index)
+        n = len(diff)
+        for col in diff.columns:
+            d = diff[col].to_numpy(dtype=float)
+            d = d[np.isfinite(d)]
+            mean = float(d.mean()) if len(d) else np.nan
+            if len(d) > 1:
+                half = float(stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+            else:
+                half = np.nan
+            rows.append({"scenario": scen, "outcome": col, "mean_change": mean, "low90": mean - half, "high90": mean + half,
+                         "seeds": n, "reference_mean": float(ref[col].mean())})
+    return pd.DataFrame(rows)
+
+
+def tradeoff_svg(diffs: pd.DataFrame) -> str:
+    """The trade-off chart: HSI gained in HamJi against regime revenue added, one point per scenario."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for scen, g in diffs.groupby("scenario", sort=False):
+        x = g[g.outcome == REVENUE_LABEL].iloc[0]
+        y = g[g.outcome == "HSI, HamJi"].iloc[0]
+        ax.errorbar(x.mean_change, y.mean_change, xerr=[[x.mean_change - x.low90], [x.high90 - x.mean_change]],
+                    yerr=[[y.mean_change - y.low90], [y.high90 - y.mean_change]], fmt="o", capsize=3, label=scen)
+        ax.annotate(scen, (x.mean_change, y.mean_change), xytext=(5, 5), textcoords="offset points", fontsize=8)
+    ax.axhline(0, color="#999", lw=0.8)
+    ax.axvline(0, color="#999", lw=0.8)
+    ax.set_xlabel("regime revenue added (leader's accounts + KPA, KWP, Cabinet budgets), US$ M a year")
+    ax.set_ylabel("human security gained, HamJi (index points)")
+    ax.set_title("The trade-off: human security gained against regime revenue added (90% intervals)", loc="left", fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.find("<svg"):]
+
+
+def comparison_html(diffs: pd.DataFrame, reference: str, years: tuple[int, int], seeds: int, scale: int) -> str:
+    """The comparison page (self-contained)."""
+    rows = []
+    for _, r in diffs.iterrows():
+        digits = 1 if r.outcome == REVENUE_LABEL else 4
+        rows.append(f"<tr><td>{html.escape(r.scenario)}</td><td>{html.escape(r.outcome)}</td>"
+                    f"<td>{r.reference_mean:.{digits}f}</td><td><b>{r.mean_change:+.{digits}f}</b></td>"
+                    f"<td>[{r.low90:+.{digits}f}, {r.high90:+.{digits}f}]</td></tr>")
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hamji comparison</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;font-size:.88em}} td,th{{padding:.25em .7em;border-bottom:1px solid #eee;text-align:right}}
+td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){{text-align:left}} svg{{max-width:100%;height:auto}}
+.note{{background:#fff6e5;border-left:4px solid #e67e22;padding:.6em 1em}}</style></head><body>
+<h1>hamji: scenarios against <code>{html.escape(reference)}</code></h1>
+<p class="note"><b>Scenarios, not forecasts.</b> Each change is the mean over {seeds} seeds of the paired
+difference (same seed in both scenarios, common random numbers), averaged over {years[0]}-{years[1]};
+the interval is a 90% confidence interval of that mean (Student t over seeds). Scale 1:{scale}.</p>
+<p>Every intervention that widens commerce also feeds "North Korea, Inc.": read the human security
+gained together with the regime revenue added.</p>
+{tradeoff_svg(diffs)}
+<table><tr><th>scenario</th><th>outcome</th><th>{html.escape(reference)}</th><th>change</th><th>90% interval</th></tr>
+{''.join(rows)}</table>
+<p>Human security index: 0-1 per household (docs/metrics.md). Regime revenue: money reaching the
+leader's accounts and the KPA, KWP and Cabinet budgets, US$ million a year.</p></body></html>
+"""
