@@ -11,6 +11,7 @@ from hamji.modules.distribution import Distribution
 from hamji.modules.enforcement import Enforcement
 from hamji.modules.exports import Exports
 from hamji.modules.funnel import Funnel
+from hamji.modules.microlending import Microlending
 from hamji.modules.human_security import HumanSecurity
 from hamji.modules.network import Network
 from hamji.modules.population import Population
@@ -27,6 +28,7 @@ PLAN: list[type[Module]] = [
     Exports,  # 1. companies sell to Chinese buyers through the crossings
     Funnel,  # 2. revenue to the leader, the branches' budgets and company imports
     Remittances,  # 9. defectors and Yanbian workers send money home
+    Microlending,  # intervention: NGO micro-loans to Jilin merchants
     Wholesale,  # 4. Chinese merchants supply NK partners
     Distribution,  # 5. goods move inland; ad hoc markets along routes
     Retail,  # 6. prices, margins, wages, consumption, food
