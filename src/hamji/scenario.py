@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from hamji.errors import UserError
+import hamji.interventions  # noqa: F401  (registers the named event types)
 from hamji.events import EVENT_TYPES, Event
 from hamji.parameters import Parameters
 

@@ -1,0 +1,88 @@
+"""Named interventions and shocks: dated events a scenario file can use by name.
+
+Each named event maps its own short parameter names onto registry parameters (so
+``microlending: {budget_usd: 5e6}`` sets ``microlending_budget_usd``), applies them from ``start``
+and restores the previous values at ``end``. A few shocks change state instead (the currency
+redenomination). A typo in an event name or one of its keys is refused with the allowed names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from hamji.errors import UserError
+from hamji.events import Event, SetParameters, register
+from hamji.parameters import REGISTRY
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
+
+
+class ParameterEvent(SetParameters):
+    """A named event whose keys are short names for registry parameters (``keys``: short → full)."""
+
+    keys: ClassVar[dict[str, str]] = {}
+    defaults: ClassVar[dict[str, Any]] = {}  # applied when the scenario does not give the key
+
+    def validate(self) -> None:
+        unknown = [k for k in self.params if k not in self.keys]
+        if unknown:
+            raise UserError(f"{self.where}: params: unknown key '{unknown[0]}'; allowed: {', '.join(self.keys)}")
+        full = {self.keys[k]: v for k, v in {**self.defaults, **self.params}.items()}
+        missing = [k for k, v in self.keys.items() if v not in REGISTRY]
+        if missing:  # a registry change broke the mapping: a bug, not a user error
+            raise RuntimeError(f"event {self.type}: parameters {missing} are not declared")
+        self.params = full
+        super().validate()
+
+
+@register
+class MicrolendingEvent(ParameterEvent):
+    type = "microlending"
+    description = "NGO micro-lending to Jilin merchants (budget, loan size, interest, term, default, targeting, PPP share)"
+    keys = {"budget_usd": "microlending_budget_usd", "loan_size_usd": "microlending_loan_size_usd",
+            "interest": "microlending_interest", "term_weeks": "microlending_term_weeks",
+            "default_rate": "microlending_default_rate", "target_small": "microlending_target_small",
+            "ppp_share": "microlending_ppp_share", "jilin_only": "microlending_regions"}
+
+
+@register
+class BorderClosure(ParameterEvent):
+    type = "border_closure"
+    description = "the border closes to goods (open share of capacity, default 0.05), e.g. 2020-01 to 2022-01"
+    keys = {"open_share": "border_open"}
+    defaults = {"open_share": 0.05}
+
+
+@register
+class CurrencyShock(Event):
+    """A currency redenomination: won savings above an exchange limit lose their value.
+
+    The 2009 redenomination exchanged old won at 100:1 up to a limit per household (prices.csv notes
+    "pre-redenomination"; 2010 H1 is currency-reform turmoil). Holdings of won above the limit are
+    destroyed (an outflow ``currency_redenomination``); foreign currency is untouched, which is why
+    households near the border who held yuan and dollars were protected.
+    """
+
+    type = "currency_shock"
+    description = "won savings above an exchange limit lose a share of their value (2009 redenomination)"
+    allowed = {"loss_share": (0.0, 1.0), "exempt_usd": (0.0, 1e6)}
+
+    def validate(self) -> None:
+        for k, v in self.params.items():
+            if k not in self.allowed:
+                raise UserError(f"{self.where}: params: unknown key '{k}'; allowed: {', '.join(self.allowed)}")
+            lo, hi = self.allowed[k]
+            if not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
+                raise UserError(f"{self.where}: params: {k} = {v!r} is out of range; allowed [{lo:g}, {hi:g}]")
+        self.loss_share = float(self.params.get("loss_share", 0.9))
+        self.exempt_usd = float(self.params.get("exempt_usd", 50.0))
+
+    def apply(self, sim: "Sim") -> None:
+        hh = sim.people.households
+        excess = np.maximum(hh.cash - self.exempt_usd, 0.0)
+        lost = excess * self.loss_share
+        hh.cash -= lost
+        sim.books.outflow("currency_redenomination", lost.sum())
