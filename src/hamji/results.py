@@ -36,12 +36,14 @@ class Results:
         """Record a metric from one value per region; groups by the metric's ``agg``."""
         m = self.metrics[name]
         v = np.asarray(region_values, dtype=float)
+        finite = np.isfinite(v)
+        clean = v if finite.all() else np.where(finite, v, 0.0)
         if m.agg == "sum":
-            units = self.gm @ np.nan_to_num(v)
+            units = self.gm @ clean
         else:
-            w = self.region_weight * np.isfinite(v)
+            w = self.region_weight * finite
             with np.errstate(invalid="ignore", divide="ignore"):
-                units = (self.gm @ (np.nan_to_num(v) * w)) / (self.gm @ w)
+                units = (self.gm @ (clean * w)) / (self.gm @ w)
         self.record_units(name, units)
 
     def record_units(self, name: str, unit_values: np.ndarray) -> None:

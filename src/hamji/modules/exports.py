@@ -1,9 +1,129 @@
-"""(being written) exports."""
+"""Exports: the companies sell their bases' output to Chinese buyers through the border crossings.
 
-from hamji.module import Module
+"These bases are tasked with harvesting or extracting exportable goods to be sold for foreign
+currency." "Mining and transporting North Korean energy resources to northeastern Chinese provinces
+comprise a key element of sustainable regional economic growth plans." "North Korea, Inc. relies
+heavily on the Chinese side of HamJi for either selling North Korean products or purchasing cheap
+Chinese consumer goods for retail sale in North Korea." (Park 2009)
+
+Each week every base offers its stock (simulated tonnes), then three limits apply in turn:
+
+1. sanctions: nothing of commodity c if ``sanctions_on`` and ``ban_<c>`` (dated events flip them);
+2. wah-ku (if ``wahku_on``): company k paces its year's quota, selling at most
+   ``(real + forged quota of c left) / weeks left in the year`` this week; offers are scaled by
+   ``min(1, allowance / offered)`` per company and commodity (unsold output stays in stock);
+3. crossing room: every base ships by the nearest crossing of its province
+   (``sim.borders.nearest``); exports are allocated first (``sim.borders.allocate``), before the
+   week's consumer-goods imports, and every offer through a crossing is scaled by
+   ``granted / offered``.
+
+Sales bring ``tonnes x price_<c>_usd_t`` from Chinese buyers (outside inflow ``export_sales``) into
+company cash and ``companies.revenue`` (which the funnel splits). Sold tonnes use real quota first,
+then forged; the forged part is the ``forged_share`` of the traded volume.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hamji.module import Metric, Module
+from hamji.modules.revenue_bases import COMMODITIES, commodity_prices, record_sum
+from hamji.modules.wahku import weeks_left_in_year
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
+
+
+def export_metric_name(commodity: str) -> str:
+    """Name of the per-commodity export metric, e.g. ``exports_coal_usd``."""
+    return f"exports_{commodity}_usd"
 
 
 class Exports(Module):
-    """Not yet implemented: steps do nothing until this module is written."""
+    """Sells base output to Chinese buyers, within sanctions, wah-ku and crossing capacity."""
 
     name = "exports"
+    passage = (
+        "Companies sell the bases' output to Chinese buyers through the crossings for foreign currency.\n"
+        "\"Mining and transporting North Korean energy resources to northeastern Chinese provinces comprise"
+        " a key element of sustainable regional economic growth plans.\" (Park 2009)"
+    )
+    metrics = (
+        Metric("exports_usd", "US$", "Exports to China this week (all commodities), by province of origin.", scaled=True),
+        *(Metric(export_metric_name(c), "US$", f"Exports of {c.replace('_', ' ')} to China this week, by province"
+                 " of origin.", scaled=True) for c in COMMODITIES),
+        Metric("exports_t", "tonnes", "Tonnes exported to China this week, by province of origin.", scaled=True),
+        Metric("export_capacity_blocked_t", "tonnes", "Tonnes offered within sanctions and wah-ku that crossing"
+               " capacity could not take this week, by province of origin.", scaled=True),
+        Metric("forged_share", "fraction", "Share of the tonnes exported this week covered by forged wah-ku,"
+               " by province of origin (empty where nothing was exported).", agg="mean", annual="mean"),
+    )
+
+    def setup(self, sim: "Sim") -> None:
+        b = sim.people.bases
+        self.crossing = sim.borders.nearest[b.region].astype(np.int64)
+        self.n_crossings = len(sim.borders.capacity_t_year)
+        self.key = b.company.astype(np.int64) * len(COMMODITIES) + b.commodity  # (company, commodity) cell
+        self.weeks_left = weeks_left_in_year(sim.dates)
+        self.region_key = b.region.astype(np.int64) * len(COMMODITIES) + b.commodity  # (region, commodity) cell
+
+    def step(self, sim: "Sim") -> None:
+        pars = sim.pars
+        b, comp = sim.people.bases, sim.people.companies
+        r, n_c = sim.world.n_regions, len(COMMODITIES)
+        offer = b.stock.copy()
+        if pars.sanctions_on:
+            banned = np.array([pars[f"ban_{c}"] for c in COMMODITIES])
+            offer[banned[b.commodity]] = 0.0
+        # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
+        wahku = pars.wahku_on and hasattr(comp, "quota_coal")
+        if wahku:
+            quota = np.stack([getattr(comp, f"quota_{c}") for c in COMMODITIES], axis=1).reshape(-1)
+            forged = np.stack([getattr(comp, f"forged_{c}") for c in COMMODITIES], axis=1).reshape(-1)
+            want = np.bincount(self.key, weights=offer, minlength=comp.n * n_c)
+            cover = (quota + forged) / self.weeks_left[sim.week]
+            f = np.where(want > cover, cover / np.where(want > 0, want, 1.0), 1.0)
+            offer *= f[self.key]
+        # crossing room, exports first
+        at_x = np.bincount(self.crossing, weights=offer, minlength=self.n_crossings)
+        granted = np.zeros(self.n_crossings)
+        for x in np.flatnonzero(at_x > 0):
+            granted[x] = sim.borders.allocate(int(x), float(at_x[x]))
+        g = np.where(at_x > 0, granted / np.where(at_x > 0, at_x, 1.0), 0.0)
+        sold = offer * g[self.crossing]
+        b.stock -= sold
+        np.maximum(b.stock, 0.0, out=b.stock)
+
+        prices = commodity_prices(sim)
+        value = sold * prices[b.commodity]
+        by_company = np.bincount(b.company, weights=value, minlength=comp.n)
+        comp.cash += by_company
+        comp.revenue += by_company
+        sim.books.inflow("export_sales", by_company.sum())
+
+        # quota use: real first, then forged
+        forged_used_t = np.zeros(b.n)
+        if wahku:
+            used = np.bincount(self.key, weights=sold, minlength=comp.n * n_c)
+            from_real = np.minimum(quota, used)
+            from_forged = np.minimum(forged, used - from_real)
+            for j, c in enumerate(COMMODITIES):
+                getattr(comp, f"quota_{c}")[:] = np.maximum(quota[j::n_c] - from_real[j::n_c], 0.0)
+                getattr(comp, f"forged_{c}")[:] = np.maximum(forged[j::n_c] - from_forged[j::n_c], 0.0)
+            # forged tonnes attributed back to the bases of each cell pro rata
+            share = np.where(used > 0, from_forged / np.where(used > 0, used, 1.0), 0.0)
+            forged_used_t = sold * share[self.key]
+
+        res = sim.results
+        value_rc = np.bincount(self.region_key, weights=value, minlength=r * n_c).reshape(r, n_c)
+        record_sum(sim, "exports_usd", value_rc.sum(axis=1))
+        for j, c in enumerate(COMMODITIES):
+            record_sum(sim, export_metric_name(c), value_rc[:, j])
+        tonnes_r = np.bincount(b.region, weights=sold, minlength=r)
+        record_sum(sim, "exports_t", tonnes_r)
+        record_sum(sim, "export_capacity_blocked_t", np.bincount(b.region, weights=offer - sold, minlength=r))
+        forged_r = np.bincount(b.region, weights=forged_used_t, minlength=r)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res.record("forged_share", np.where(tonnes_r > 0, forged_r / np.where(tonnes_r > 0, tonnes_r, 1.0), np.nan))

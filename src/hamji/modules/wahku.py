@@ -1,9 +1,192 @@
-"""(being written) wahku."""
+"""Wah-ku: the party's yearly trade quotas, their forgery, and its detection.
 
-from hamji.module import Module
+"A wah-ku is an official quota authorization document issued by the KWP. A DPRK state trading
+company needs to receive a wah-ku as it outlines the precise quantity of commodities or products it
+is permitted to trade or barter. Wah-ku forgery has accelerated the scale and scope of commercial
+activity in North Korea ... Although it is a stimulus of sorts, defectors report that wah-ku forgery
+is not sufficient to reverse the massive deterioration of the North Korean economic infrastructure."
+(Park 2009)
+
+At the first week of each year (``sim.new_year``) the party issues company k a real quota for
+commodity c, ``Q_kc = wahku_quota_share * expected output of k's c bases for the rest of the year``
+(capacity x infrastructure x year fraction, simulated tonnes). Company k then chooses a forged ratio
+m_k (forged tonnes per real quota tonne) on a grid over ``[0, forgery_max_ratio]`` maximising its
+expected gain per US$ of real quota value:
+
+    p_k(m) = 1 - exp(-h_k * m)                      probability of detection within the year
+    E_k(m) = m * forgery_margin * (1 - p_k(m) / 2)   gain (half the year's forged trade is lost on detection)
+             - p_k(m) * wahku_fine_multiple * m      expected penalty
+    h_k    = wahku_detection_rate * (1 + wahku_crackdown) * risk_k,   risk_k ~ lognormal(mean 1, forgery_risk_sigma)
+
+so forgery rises with its margin and falls with detection risk and penalty; a crackdown lowers it.
+Companies choose once a year: a crackdown (or switching ``forgery_on`` on) during a year changes
+detection at once and forgery at the next quota year; switching ``forgery_on`` off voids forged
+quota at once.
+Forged quota ``F_kc = m_k Q_kc``. Each week an undetected forger is detected with probability
+``1 - exp(-wahku_detection_rate (1 + wahku_crackdown) m_k / 52)`` (the true hazard, without the
+company's perception). A detected company pays ``wahku_fine_multiple`` times the value of its
+forged quota, as far as its free cash allows: ``wahku_bribe_share`` of it as a bribe to officials of
+its home province (it buys its way out), the rest as a fine to the KWP's budget; its forged quota is
+cancelled and it forges no more until the next quota year.
+
+Exports pace the year's quota (at most quota left / weeks left each week) and use real quota first,
+then forged (see :mod:`hamji.modules.exports`). The wah-ku also cover household (partner) imports:
+each week ``sim.market.wholesale_cover`` = ``wahku_cover_ratio`` x the value of all unused quota
+(real + forged, at export prices) / weeks left in the year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from hamji.accounts import KWP
+from hamji.module import Metric, Module
+from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, commodity_prices, free_cash, record_sum
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
+
+#: resolution of the forged-ratio choice (points on [0, forgery_max_ratio])
+FORGERY_GRID_POINTS = 201
+
+
+def year_fraction_left(date: dt.date) -> float:
+    """Share of the calendar year from ``date`` (inclusive) to 31 December."""
+    end = dt.date(date.year, 12, 31)
+    days = (dt.date(date.year + 1, 1, 1) - dt.date(date.year, 1, 1)).days
+    return ((end - date).days + 1) / days
+
+
+def weeks_left_in_year(dates) -> np.ndarray:  # noqa: ANN001 - pandas DatetimeIndex
+    """Weeks from each date (inclusive) to the end of its calendar year, at least 1."""
+    days_left = (pd.to_datetime(dates.year.astype(str) + "-12-31") - dates).days.to_numpy() + 1
+    return np.maximum(days_left / 7.0, 1.0)
+
+
+def choose_forged_ratio(h: np.ndarray, margin: float, fine: float, m_max: float) -> np.ndarray:
+    """Forged ratio maximising the expected gain E(m) (module docstring) for each perceived hazard ``h``."""
+    grid = np.linspace(0.0, m_max, FORGERY_GRID_POINTS)
+    p = 1.0 - np.exp(-np.outer(h, grid))
+    gain = grid * margin * (1.0 - 0.5 * p) - p * fine * grid
+    return grid[np.argmax(gain, axis=1)]
 
 
 class Wahku(Module):
-    """Not yet implemented: steps do nothing until this module is written."""
+    """Issues quotas each year, lets companies forge more, detects and punishes forgery."""
 
     name = "wahku"
+    passage = (
+        "Wah-ku: yearly trade quotas issued by the party; forgery adds trade volume at a risk of detection.\n"
+        "\"Wah-ku forgery has accelerated the scale and scope of commercial activity in North Korea\";"
+        " \"a stimulus of sorts\" but \"not sufficient to reverse the massive deterioration\" (Park 2009)"
+    )
+    metrics = (
+        Metric("wahku_detections", "companies", "Companies caught forging wah-ku this week, by home province"
+               " (a national count: companies are not scaled)."),
+        Metric("wahku_fines_usd", "US$", "Fines paid to the KWP's budget by companies caught forging, by home province.",
+               scaled=True),
+        Metric("wahku_bribes_usd", "US$", "Bribes paid to officials by companies caught forging, by home province.",
+               scaled=True),
+        Metric("wahku_forged_ratio", "forged t per real quota t", "Mean forged ratio chosen by the companies at"
+               " home in the province this year (0 once detected).", agg="mean", annual="mean"),
+        Metric("wahku_quota_left_usd", "US$", "Value of unused wah-ku (real plus forged, at export prices) held"
+               " by companies at home in the province, at the start of the week.", annual="mean", scaled=True),
+        Metric("wholesale_cover_usd", "US$", "Household (partner) imports the companies' wah-ku can cover this"
+               " week (national; empty when the quota system is off).", scaled=True),
+    )
+
+    def setup(self, sim: "Sim") -> None:
+        comp = sim.people.companies
+        n_c = len(COMMODITIES)
+        # (commodity, company) matrices; each row is also a company state quota_<c> / forged_<c>
+        self.quota = np.zeros((n_c, comp.n))  # real quota left this year, simulated t
+        self.forged = np.zeros((n_c, comp.n))  # forged quota left this year, simulated t
+        for j, c in enumerate(COMMODITIES):
+            comp.add(f"quota_{c}", np.float64, values=self.quota[j])
+            comp.add(f"forged_{c}", np.float64, values=self.forged[j])
+            # add() keeps the row as a view when dtype and shape match; writes must be shared
+            if not np.shares_memory(getattr(comp, f"quota_{c}"), self.quota):
+                raise RuntimeError("wahku: quota states must be views of the quota matrix")
+        comp.add("forged_ratio", np.float32)
+        comp.add("forged_value", np.float64)  # US$ value of the forged quota issued this year
+        comp.add("detected", np.bool_)  # caught forging this year
+        comp.add("detections", np.int16)  # times caught since the start
+        s = sim.pars.forgery_risk_sigma
+        risk = sim.streams.get("wahku.setup.risk").lognormal(-0.5 * s * s, s, comp.n)
+        comp.add("risk", np.float32, values=risk)
+        self.weeks_left = weeks_left_in_year(sim.dates)
+
+    def issue(self, sim: "Sim", today: dt.date) -> None:
+        """New quota year: real quotas from expected output, forged ratios from expected gain."""
+        pars = sim.pars
+        b, comp = sim.people.bases, sim.people.companies
+        frac = year_fraction_left(today)
+        plan = b.capacity * b.infra * frac
+        for j in range(len(COMMODITIES)):
+            mine = b.commodity == j
+            self.quota[j] = pars.wahku_quota_share * np.bincount(b.company[mine], weights=plan[mine], minlength=comp.n)
+        if pars.forgery_on:
+            h = pars.wahku_detection_rate * (1.0 + pars.wahku_crackdown) * comp.risk.astype(np.float64)
+            m = choose_forged_ratio(h, pars.forgery_margin, pars.wahku_fine_multiple, pars.forgery_max_ratio)
+        else:
+            m = np.zeros(comp.n)
+        self.forged[:] = self.quota * m[None, :]
+        comp.forged_ratio[:] = m
+        comp.forged_value[:] = commodity_prices(sim) @ self.forged
+        comp.detected[:] = False
+
+    def step(self, sim: "Sim") -> None:
+        pars = sim.pars
+        comp = sim.people.companies
+        r = sim.world.n_regions
+        today = sim.date.date()
+        if sim.new_year:
+            self.issue(sim, today)
+        if not pars.forgery_on:  # switched off mid-year: forged documents are no longer used
+            self.forged[:] = 0.0
+            comp.forged_ratio[:] = 0.0
+
+        # detection of forgers
+        h = pars.wahku_detection_rate * (1.0 + pars.wahku_crackdown)
+        p = 1.0 - np.exp(-h * comp.forged_ratio.astype(np.float64) / WEEKS_PER_YEAR)
+        u = sim.rng("wahku.detect").random(comp.n)
+        hit = (u < p) & ~comp.detected & (comp.forged_ratio > 0)
+        fines = np.zeros(r)
+        bribes = np.zeros(r)
+        if hit.any():
+            penalty = np.where(hit, np.minimum(pars.wahku_fine_multiple * comp.forged_value, free_cash(comp)), 0.0)
+            comp.cash -= penalty
+            bribe = penalty * pars.wahku_bribe_share
+            fine = penalty - bribe
+            bribes = np.bincount(comp.home, weights=bribe, minlength=r)
+            fines = np.bincount(comp.home, weights=fine, minlength=r)
+            sim.accounts.officials += bribes
+            sim.accounts.budget[KWP] += fine.sum()
+            self.forged[:, hit] = 0.0
+            comp.forged_ratio[hit] = 0.0
+            comp.detected[hit] = True
+            comp.detections[hit] += 1
+        self.penalties = bribes.sum() + fines.sum()
+
+        # cover for partner imports: unused quota value spread over the weeks left
+        left_value = commodity_prices(sim) @ (self.quota + self.forged)  # per company
+        weeks_left = self.weeks_left[sim.week]
+        if pars.wahku_on:
+            sim.market.wholesale_cover = pars.wahku_cover_ratio * float(left_value.sum()) / weeks_left
+        else:
+            sim.market.wholesale_cover = np.inf
+
+        res = sim.results
+        record_sum(sim, "wahku_detections", np.bincount(comp.home, weights=hit.astype(np.float64), minlength=r))
+        record_sum(sim, "wahku_fines_usd", fines)
+        record_sum(sim, "wahku_bribes_usd", bribes)
+        n_home = np.bincount(comp.home, minlength=r)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res.record("wahku_forged_ratio", np.where(
+                n_home > 0, np.bincount(comp.home, weights=comp.forged_ratio, minlength=r) / np.maximum(n_home, 1), np.nan))
+        record_sum(sim, "wahku_quota_left_usd", np.bincount(comp.home, weights=left_value, minlength=r))
+        res.record_total("wholesale_cover_usd", sim.market.wholesale_cover)
