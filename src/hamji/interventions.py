@@ -86,3 +86,18 @@ class CurrencyShock(Event):
         lost = excess * self.loss_share
         hh.cash -= lost
         sim.books.outflow("currency_redenomination", lost.sum())
+
+
+@register
+class Sanctions(ParameterEvent):
+    type = "sanctions"
+    description = "export bans by commodity (true = banned): coal, iron_ore, seafood, timber, other (e.g. UNSCR 2371, 2375, 2397)"
+    keys = {"coal": "ban_coal", "iron_ore": "ban_iron_ore", "seafood": "ban_seafood", "timber": "ban_timber", "other": "ban_other"}
+
+
+@register
+class WahkuCrackdown(ParameterEvent):
+    type = "wahku_crackdown"
+    description = "the party cracks down on forged wah-ku: detection rises (crackdown strength, default 1)"
+    keys = {"strength": "wahku_crackdown"}
+    defaults = {"strength": 1.0}
