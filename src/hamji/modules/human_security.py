@@ -1,9 +1,260 @@
-"""(being written) human security."""
+"""The human security index: freedom from want and freedom from fear, per household and week.
 
-from hamji.module import Module
+"For the purposes of this paper, the Fletcher School's Institute for Human Security's concept of
+human security will be used: ... the many faces of, and close relations between, freedom from fear
+and freedom from want." ... "As formal and informal HamJi commercial networks grew, so too did the
+level of human security of North Koreans in Hamgyong Province involved in the related commercial
+activities. A main factor in this phenomenon was the increased ability of these North Koreans ...
+to use newly earned funds to not only raise their material living standards, but also draw on them
+to 'buy' their way out of trouble." (Park 2009)
+
+For household i in province r, with ``N_i = food_need_usd_per_person_week * size_i`` (US$ of food
+it needs a week) and ``m_i = cash_i + fx_i`` (its money):
+
+* Freedom from want, the weighted mean (weights ``hsi_consumption_weight``, ``hsi_food_weight``,
+  ``hsi_buffer_weight``) of
+
+  - consumption against need ``min(1, consumption_i / (hsi_consumption_target * N_i))``,
+  - food ``min(1, max(0, food_ratio_i))``,
+  - the savings buffer ``s_i / (s_i + hsi_buffer_half_weeks)`` with ``s_i = m_i / N_i`` weeks of need.
+
+* Freedom from fear::
+
+      fear_i = free_i * ((1 - w_p) + w_p * cover_i) * (1 - w_k * d_i)
+
+  ``free_i`` = 1 unless detained; ``cover_i = min(1, (m_i + h * K_i) / b_r)`` is the ability to
+  pay one's way out of a non-political infraction with kin's help (``K_i`` money of the other free
+  members of the clan, ``h`` = ``clan_help_share``, ``b_r`` the province's bribe price from
+  :func:`hamji.modules.enforcement.bribe_prices`); ``d_i`` the share of the other clan members
+  detained (fear for one's kin); ``w_p`` = ``hsi_pay_weight``, ``w_k`` = ``hsi_kin_detained_weight``.
+
+* ``hsi_i = (W_want * want_i + W_fear * fear_i) / (W_want + W_fear)``, in [0, 1] (weights
+  ``hsi_want_weight``, ``hsi_fear_weight``), stored as ``households.hsi`` (float32).
+
+Field measures. WFP Food Consumption Score classes from the food ratio: poor if
+``food_ratio < fcs_poor_below``, borderline if below ``fcs_borderline_below``, else acceptable
+(shares of households; food_security.csv: acceptable 26% in 2012, 46% in 2013). FAO's prevalence
+of undernourishment: share of persons in households with ``food_ratio < undernourished_below``
+(food_security.csv: 47.8% in 2016-18).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hamji.module import Metric, Module
+from hamji.modules.enforcement import Clans, RegionIndex, bribe_prices
+from hamji.results import HIST_BINS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
+
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def want_index(pars, consumption: np.ndarray, food_ratio: np.ndarray, money: np.ndarray,  # noqa: ANN001
+               need: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None) -> np.ndarray:
+    """Freedom from want in [0, 1]: consumption against need, food ratio and savings buffer.
+
+    ``out`` and ``tmp`` (float32, one per household) are optional scratch buffers: the weekly step
+    passes preallocated ones, because fresh large arrays are what costs most here.
+    """
+    n = len(need)
+    out = np.empty(n, dtype=np.float32) if out is None else out
+    tmp = np.empty(n, dtype=np.float32) if tmp is None else tmp
+    w = np.array([pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight])
+    if w.sum() <= 0:
+        out[:] = 1.0
+        return out
+    w = (w / w.sum()).astype(np.float32)
+    # consumption against need
+    np.multiply(need, np.float32(pars.hsi_consumption_target), out=tmp)
+    np.divide(consumption, tmp, out=tmp)
+    np.minimum(tmp, 1.0, out=tmp)
+    np.multiply(tmp, w[0], out=out)
+    # food ratio
+    np.clip(food_ratio, 0.0, 1.0, out=tmp)
+    np.multiply(tmp, w[1], out=tmp)
+    np.add(out, tmp, out=out)
+    # savings buffer: s / (s + half), s = weeks of need in savings
+    half = np.float32(pars.hsi_buffer_half_weeks)
+    np.divide(money, need, out=tmp, casting="same_kind")
+    np.maximum(tmp, 0.0, out=tmp)
+    np.add(tmp, half, out=tmp)
+    np.divide(half, tmp, out=tmp)  # s / (s + half) = 1 - half / (s + half)
+    np.subtract(1.0, tmp, out=tmp)
+    np.multiply(tmp, w[2], out=tmp)
+    np.add(out, tmp, out=out)
+    return out
+
+
+def fear_index(pars, free: np.ndarray, money: np.ndarray, kin_money: np.ndarray, price: np.ndarray,  # noqa: ANN001
+               kin_detained: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Freedom from fear in [0, 1]: not detained, able to pay (with kin) one's way out, kin free.
+
+    ``kin_money`` and ``kin_detained`` are overwritten (used as scratch space); ``out`` is an
+    optional float32 buffer.
+    """
+    out = np.empty(len(free), dtype=np.float32) if out is None else out
+    wp, wk = pars.hsi_pay_weight, pars.hsi_kin_detained_weight
+    # cover = min(1, max(0, (m + h K) / b))
+    np.multiply(kin_money, pars.clan_help_share, out=kin_money)
+    np.add(kin_money, money, out=kin_money)
+    np.divide(kin_money, price, out=out, casting="same_kind")
+    np.clip(out, 0.0, 1.0, out=out)
+    np.multiply(out, np.float32(wp), out=out)
+    np.add(out, np.float32(1.0 - wp), out=out)
+    np.multiply(out, free, out=out)
+    np.multiply(kin_detained, np.float32(-wk), out=kin_detained)
+    np.add(kin_detained, np.float32(1.0), out=kin_detained)
+    np.multiply(out, kin_detained, out=out)
+    return out
+
+
+def combine(pars, want: np.ndarray, fear: np.ndarray, out: np.ndarray | None = None,  # noqa: ANN001
+            tmp: np.ndarray | None = None) -> np.ndarray:
+    """The index: weighted mean of freedom from want and freedom from fear, in [0, 1]."""
+    out = np.empty(len(want), dtype=np.float32) if out is None else out
+    tmp = np.empty(len(want), dtype=np.float32) if tmp is None else tmp
+    ww, wf = pars.hsi_want_weight, pars.hsi_fear_weight
+    if ww + wf <= 0:
+        out[:] = 0.0
+        return out
+    np.multiply(want, np.float32(ww / (ww + wf)), out=out)
+    np.multiply(fear, np.float32(wf / (ww + wf)), out=tmp)
+    np.add(out, tmp, out=out)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
 
 
 class HumanSecurity(Module):
-    """Not yet implemented: steps do nothing until this module is written."""
+    """Computes ``households.hsi`` and reports it with the field measures of food security."""
 
     name = "human_security"
+    passage = (
+        "Human security index per household: freedom from want (consumption, food, savings) and from fear (not detained, able to pay).\n"
+        "\"... the increased ability of these North Koreans ... to use newly earned funds to not only raise their"
+        " material living standards, but also draw on them to 'buy' their way out of trouble.\" (Park 2009)"
+    )
+    metrics = (
+        Metric("hsi_mean", "index [0, 1]", "Mean human security index of households.", agg="mean", annual="mean"),
+        Metric("hsi_p10", "index [0, 1]", "10th percentile of the households' index (resolution 0.005).", agg="mean", annual="mean"),
+        Metric("hsi_p50", "index [0, 1]", "Median of the households' index (resolution 0.005).", agg="mean", annual="mean"),
+        Metric("hsi_p90", "index [0, 1]", "90th percentile of the households' index (resolution 0.005).", agg="mean", annual="mean"),
+        Metric("hsi_participants", "index [0, 1]", "Mean index of households in a market role (role > 0).", agg="mean", annual="mean"),
+        Metric("hsi_nonparticipants", "index [0, 1]", "Mean index of households in no market role.", agg="mean", annual="mean"),
+        Metric("freedom_from_want", "index [0, 1]", "Mean freedom-from-want part of the index.", agg="mean", annual="mean"),
+        Metric("freedom_from_fear", "index [0, 1]", "Mean freedom-from-fear part of the index.", agg="mean", annual="mean"),
+        Metric("fcs_poor_share", "fraction of households", "WFP Food Consumption Score class 'poor' (food ratio below"
+               " fcs_poor_below).", agg="mean", annual="mean"),
+        Metric("fcs_borderline_share", "fraction of households", "WFP Food Consumption Score class 'borderline'.",
+               agg="mean", annual="mean"),
+        Metric("fcs_acceptable_share", "fraction of households", "WFP Food Consumption Score class 'acceptable'"
+               " (food_security.csv: 26% in 2012, 46% in 2013).", agg="mean", annual="mean"),
+        Metric("undernourished_share", "fraction of persons", "Persons in households eating below the minimum"
+               " dietary energy requirement (comparable with FAO's 47.8% in 2016-18).", agg="mean", annual="mean"),
+    )
+
+    def setup(self, sim: "Sim") -> None:
+        hh = sim.people.households
+        r, n = sim.world.n_regions, hh.n
+        hh.add("hsi", np.float32)
+        self._region = hh.region.astype(np.int64)
+        self._index = RegionIndex(self._region, r)
+        self._size = hh.size.astype(np.float32)
+        self._households = self._index.sum(np.ones(n))
+        self._persons = self._index.sum(self._size)
+        clan = getattr(hh, "clan", None)  # kin groups, declared by enforcement; without it nobody has kin
+        self._clans = None if clan is None else Clans(clan)
+        if self._clans is not None:
+            self._others = np.maximum(self._clans.size[self._clans.clan] - 1, 1).astype(np.float32)
+        self._bin_base = (self._region * HIST_BINS).astype(np.float32)  # histogram cell of bin 0 of each province
+        self._bins = np.empty(n, dtype=np.int64)
+        # scratch buffers, one value per household, reused every week (fresh large arrays are slow)
+        f32 = {k: np.empty(n, dtype=np.float32)
+               for k in ("need", "want", "fear", "tmp", "tmp2", "price", "kin_det", "kin_money", "own")}
+        f64 = {k: np.empty(n, dtype=np.float64) for k in ("money",)}
+        b = {k: np.empty(n, dtype=np.bool_) for k in ("free", "part", "mask")}
+        self._f32, self._f64, self._b = f32, f64, b
+
+    def kin_detained(self, free: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Share of the other members of each household's clan who are detained."""
+        if self._clans is None:
+            out[:] = 0.0
+            return out
+        c = self._clans
+        held = np.flatnonzero(~free)
+        per_clan = np.bincount(c.clan[held], minlength=c.n_clans).astype(np.float32)
+        np.take(per_clan, c.clan, out=out)
+        out[held] -= 1.0  # not oneself
+        np.divide(out, self._others, out=out)
+        return out
+
+    def quantiles(self, res, values01: np.ndarray) -> np.ndarray:  # noqa: ANN001
+        """:meth:`Results.household_quantiles` of ``QUANTILES`` (same bins and rule), on reused buffers."""
+        bins, tmp = self._bins, self._f32["tmp2"]
+        np.multiply(values01, np.float32(HIST_BINS), out=tmp)
+        np.minimum(tmp, np.float32(HIST_BINS - 1), out=tmp)
+        np.add(tmp, self._bin_base, out=bins, casting="unsafe")  # truncation = floor for values >= 0
+        r = res.gm.shape[1]
+        hist = np.bincount(bins, minlength=r * HIST_BINS).reshape(r, HIST_BINS)
+        cum = np.cumsum(res.gm @ hist, axis=1)
+        total = cum[:, -1:]
+        out = np.empty((len(QUANTILES), cum.shape[0]))
+        for k, q in enumerate(QUANTILES):
+            i = (cum < q * total).sum(axis=1)
+            out[k] = np.where(total[:, 0] > 0, (np.minimum(i, HIST_BINS - 1) + 0.5) / HIST_BINS, np.nan)
+        return out
+
+    def step(self, sim: "Sim") -> None:
+        pars, hh, res = sim.pars, sim.people.households, sim.results
+        gm, idx = res.gm, self._index
+        f32, f64, b = self._f32, self._f64, self._b
+        money = np.add(hh.cash, hh.fx, out=f64["money"])
+        need = np.multiply(self._size, np.float32(pars.food_need_usd_per_person_week), out=f32["need"])
+        want = want_index(pars, hh.consumption, hh.food_ratio, money, need, out=f32["want"], tmp=f32["tmp"])
+        free = np.equal(hh.detained, 0, out=b["free"])
+        part = np.greater(hh.role, 0, out=b["part"])
+        n_part = idx.sum(part)
+        n_traders = idx.sum(np.logical_and(part, free, out=b["mask"]))  # free traders set the bribe price
+        price = idx.fill(bribe_prices(pars, n_traders / np.maximum(self._households, 1.0)), f32["price"])
+        kin_money, kin_det = f32["kin_money"], f32["kin_det"]
+        if self._clans is not None:
+            own = np.multiply(money, free, out=f32["own"], casting="same_kind")
+            self._clans.sum_per_household(own, kin_money)
+            np.subtract(kin_money, own, out=kin_money)  # the other free members' money
+        else:
+            kin_money[:] = 0.0
+        self.kin_detained(free, kin_det)
+        fear = fear_index(pars, free, money, kin_money, price, kin_det, out=f32["fear"])
+        hsi = combine(pars, want, fear, out=hh.hsi, tmp=f32["tmp"])
+        q = self.quantiles(res, hsi)
+
+        # outputs: group values from the households' own sums (one column per sum, then one product)
+        fr, mask = hh.food_ratio, b["mask"]
+        sums = np.column_stack([
+            self._households, n_part, idx.sum(hsi), idx.sum(np.multiply(hsi, part, out=f32["tmp"])),
+            idx.sum(want), idx.sum(fear),
+            idx.sum(np.less(fr, pars.fcs_poor_below, out=mask)),
+            idx.sum(np.less(fr, pars.fcs_borderline_below, out=mask)),
+            idx.sum(np.multiply(self._size, np.less(fr, pars.undernourished_below, out=mask), out=f32["tmp"])),
+            self._persons,
+        ])
+        n_hh, n_p, s_hsi, s_part, s_want, s_fear, poor, below_border, under, persons = (gm @ sums).T
+
+        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+            return np.where(den > 0, num / np.maximum(den, 1e-300), np.nan)
+
+        res.record_units("hsi_mean", ratio(s_hsi, n_hh))
+        res.record_units("hsi_participants", ratio(s_part, n_p))
+        res.record_units("hsi_nonparticipants", ratio(s_hsi - s_part, n_hh - n_p))
+        for k, name in enumerate(("hsi_p10", "hsi_p50", "hsi_p90")):
+            res.record_units(name, q[k])
+        res.record_units("freedom_from_want", ratio(s_want, n_hh))
+        res.record_units("freedom_from_fear", ratio(s_fear, n_hh))
+        res.record_units("fcs_poor_share", ratio(poor, n_hh))
+        res.record_units("fcs_borderline_share", ratio(np.maximum(below_border - poor, 0.0), n_hh))
+        res.record_units("fcs_acceptable_share", ratio(n_hh - np.maximum(below_border, poor), n_hh))
+        res.record_units("undernourished_share", ratio(under, persons))

@@ -1,9 +1,314 @@
-"""(being written) remittances."""
+"""Remittances: defectors in South Korea and Yanbian migrant workers send money home.
 
-from hamji.module import Module
+"The second phenomenon is the growing volume of remittances sent largely to HamJi by defectors in
+South Korea and ethnic Korean Chinese formerly from the Yanbian region working in other parts of
+China. In the case of the former, these defectors are distinct from the earlier group of defectors
+in that they previously worked in DPRK state trading companies ... In North Korea, they are not
+listed as 'defectors,' but as 'missing.' This enables their family members to avoid punishment.
+From their base in Seoul, these defectors regularly send remittances back to their families and
+former business colleagues, who, in turn, use these funds for their own commercial activities."
+(Park 2009)
+
+Defectors (``sim.people.defectors``, one row per simulated defector):
+``origin`` (DPRK region), ``kin`` (household id, -1 if no family left), ``colleague`` (a trading
+household of the origin region for former company officials, else -1), ``former_company``,
+``income`` (US$ a year), ``habit`` (US$ a year an active sender sends; 0 = does not send),
+``arrival_year``. Households get ``kin_abroad`` (int8: defectors whose kin household this is).
+
+Arrivals. Real arrivals of year y are ``a_y = m * arrivals_y`` (defectors.csv; after the data
+``defector_arrivals_after_data``; ``m`` = ``defector_arrivals_multiplier``), spread evenly over
+the ``W_y`` weeks (Mondays) of the year. Simulated arrivals carry the fractional remainder::
+
+    carry += a_y / (W_y * scale);   k = floor(carry);   carry -= k
+
+with ``carry`` starting at a uniform draw, so over any span of years the simulated count times
+the scale equals the data within one scaled defector and is unbiased. The stock before the run
+(everyone who arrived before its first year, incl. the ~1998 row) is created at set-up.
+Origins: North Hamgyong (as counted in 2008, split with Rason by population) with probability
+``s_NH``, Ryanggang ``s_RG``, the rest by population over the other provinces
+(defector_origins.csv: > 60% and > 75%). The kin household is drawn uniformly among the
+households of the origin province (with probability ``defector_kin_share``); a former company
+official's colleague among its households in a market role at his arrival (any household if none).
+
+Sending. Defector i has a habit with probability ``remit_sender_share`` (if he has a recipient);
+his yearly amount is ``h_i = krw / krw_per_usd * income_i / mean income``. Each week he sends with
+probability ``p = active_share * transfers_per_year / W_y`` the amount ``g_i = h_i /
+transfers_per_year``, so an active sender's expected yearly total is ``active_share * h_i``.
+A former company official sends ``remit_colleague_share`` of it to his former colleague. Brokers
+keep the fee ``f * g`` and, with probability ``remit_loss_prob`` ("only 65 percent believed the
+remainder was entirely delivered"), also ``l * (1 - f) * g``; the recipient gets the rest as
+foreign currency (``fx``: trading capital for "their own commercial activities") and income. Money path: outside ("defector_remittances") -> brokers
+(fee and loss) -> households; brokers spend their takings outside the same week ("broker_spending").
+
+Yanbian workers. ``N * r / W_y / scale`` US$ a week enter the Yanbian households' account
+(``accounts.jilin_households``, outside flow "yanbian_migrant_remittances"; "formerly from the
+Yanbian region": all to Yanbian); a share ``c`` is lent or invested as the capital of Yanbian
+merchants (equal shares per merchant). Every Jilin household account spends ``jilin_household_
+spending_rate`` of its holdings a week in China ("jilin_household_spending", outside).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from hamji import data
+from hamji.module import Metric, Module
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
+
+
+def mondays_in_year(year: int) -> int:
+    """Number of weeks (Mondays) of a calendar year: 52 or 53."""
+    return len(pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="W-MON"))
+
+
+def arrivals_before(year: int) -> dict[int, float]:
+    """Recorded arrivals before ``year`` by arrival year (the '~1998' cumulative row booked to 1998)."""
+    d = data.cached("defectors.csv")
+    out = {1998: float(d.loc[d.period.astype(str).str.startswith("~1998"), "arrivals_total"].sum())}
+    out.update({y: a for y, a in data.defector_arrivals().items() if y < year})
+    return {y: a for y, a in out.items() if y < year}
+
+
+def pick_in_region(region_of: np.ndarray, order: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                   u: np.ndarray) -> np.ndarray:
+    """A uniformly drawn member of each target region (``u`` in [0, 1)), or -1 where it has none.
+
+    ``order`` lists candidates sorted by region; ``starts`` and ``counts`` index it by region.
+    """
+    c = counts[region_of]
+    out = np.full(len(region_of), -1, dtype=np.int64)
+    ok = c > 0
+    pos = starts[region_of[ok]] + np.minimum((u[ok] * c[ok]).astype(np.int64), c[ok] - 1)
+    out[ok] = order[pos]
+    return out
+
+def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, starts, counts): candidate ids sorted by region, for :func:`pick_in_region`."""
+    ids = np.arange(len(region)) if mask is None else np.flatnonzero(mask)
+    order = ids[np.argsort(region[ids], kind="stable")]
+    counts = np.bincount(region[ids], minlength=n_regions)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return order, starts, counts
 
 
 class Remittances(Module):
-    """Not yet implemented: steps do nothing until this module is written."""
+    """Defectors arrive and send money home through brokers; Yanbian workers send money to Jilin."""
 
     name = "remittances"
+    passage = (
+        "Defectors in Seoul and Yanbian migrant workers send remittances home, through brokers, mostly to HamJi.\n"
+        "\"From their base in Seoul, these defectors regularly send remittances back to their families and former"
+        " business colleagues, who, in turn, use these funds for their own commercial activities.\" (Park 2009)"
+    )
+    metrics = (
+        Metric("remittances_usd", "US$", "Defectors' remittances delivered to households (after brokers' fees and"
+               " losses), by the recipients' province.", scaled=True),
+        Metric("remittances_sent_usd", "US$", "Defectors' remittances sent from South Korea (before fees), by the"
+               " defectors' province of origin.", scaled=True),
+        Metric("broker_fees_usd", "US$", "Kept by remittance brokers (fees and losses), by the defectors' province of"
+               " origin.", scaled=True),
+        Metric("defectors_abroad", "persons", "Defectors in South Korea (cumulative arrivals), by province of origin.",
+               annual="last", scaled=True),
+        Metric("defector_arrivals", "persons", "Defectors arriving in South Korea, by province of origin.", scaled=True),
+        Metric("kin_abroad_share", "fraction of households", "Households with at least one defector relative abroad.",
+               agg="mean", annual="mean"),
+        Metric("jilin_remittances_usd", "US$", "Remittances of Yanbian migrant workers elsewhere in China received by"
+               " Jilin households, by Chinese area.", scaled=True),
+        Metric("remittance_capital_usd", "US$", "Part of Yanbian workers' remittances lent or invested as Chinese"
+               " merchants' capital, by Chinese area.", scaled=True),
+    )
+
+    def setup(self, sim: "Sim") -> None:
+        hh, w, pars = sim.people.households, sim.world, sim.pars
+        r = w.n_regions
+        self.n_regions = r
+        hh.add("kin_abroad", np.int8)
+        d = sim.people.defectors
+        d.add("origin", np.int8)
+        d.add("kin", np.int32, fill=-1)
+        d.add("colleague", np.int32, fill=-1)
+        d.add("former_company", np.bool_)
+        d.add("income", np.float32)
+        d.add("habit", np.float32)
+        d.add("arrival_year", np.int16)
+        self._hh_region = hh.region.astype(np.int64)
+        self._hh_index = index_by_region(self._hh_region, None, r)
+        self._arrivals = data.defector_arrivals()
+        self._last_data_year = max(self._arrivals)
+        self._carry = float(sim.streams.get("remittances.carry").random())
+        self._yanbian = w.index.get("Yanbian", -1)
+        self._weeks_in_year: dict[int, int] = {}
+        self._stock = np.zeros(r)  # defectors abroad by origin (simulated)
+        self._kin_households = np.zeros(r)  # households with kin abroad, by region
+        self._households = np.bincount(self._hh_region, minlength=r).astype(float)
+        # the stock of defectors who arrived before the run's first year
+        first = int(sim.dates[0].year)
+        before = arrivals_before(first)
+        years = np.array(sorted(before), dtype=np.int64)
+        expected = np.array([before[y] for y in years]) * pars.defector_arrivals_multiplier / sim.scale
+        rng = sim.streams.get("remittances.stock")
+        counts = np.floor(expected + rng.random(len(years))).astype(np.int64)  # stochastic rounding
+        if counts.sum():
+            self._arrive(sim, np.repeat(years, counts), rng)
+
+    # -- arrivals ------------------------------------------------------------------------------
+    def origin_probabilities(self, sim: "Sim") -> np.ndarray:
+        """Probability of each region being a defector's province of origin (zero outside the DPRK)."""
+        w, pars = sim.world, sim.pars
+        pop = np.where(w.country == 0, w.population, 0.0)
+        p = np.zeros(w.n_regions)
+        nh = [w.index[n] for n in ("North Hamgyong", "Rason") if n in w.index]
+        rg = [w.index[n] for n in ("Ryanggang",) if n in w.index]
+        p[nh] = pars.defector_origin_north_hamgyong_share * pop[nh] / pop[nh].sum()
+        p[rg] = pars.defector_origin_ryanggang_share * pop[rg] / pop[rg].sum()
+        rest = pop.copy()
+        rest[nh + rg] = 0.0
+        p += max(1.0 - p.sum(), 0.0) * rest / rest.sum()
+        return p / p.sum()
+
+    def _arrive(self, sim: "Sim", years: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Create ``len(years)`` defectors who arrived in ``years``; returns their ids."""
+        pars, hh = sim.pars, sim.people.households
+        k = len(years)
+        u = rng.random((6, k))
+        p = self.origin_probabilities(sim)
+        cum = np.cumsum(p)
+        origin = np.minimum(np.searchsorted(cum, u[0] * cum[-1], side="right"), np.flatnonzero(p > 0)[-1])
+        kin = pick_in_region(origin, *self._hh_index, u[1])
+        kin = np.where(u[2] < pars.defector_kin_share, kin, -1)
+        former = u[3] < pars.defector_former_company_share
+        colleague = np.full(k, -1, dtype=np.int64)
+        if former.any():  # a former colleague: a household in a market role in the origin province, if any
+            traders = index_by_region(self._hh_region, hh.role > 0, self.n_regions)
+            pick = pick_in_region(origin, *traders, u[4])
+            pick = np.where(pick >= 0, pick, pick_in_region(origin, *self._hh_index, u[4]))
+            colleague = np.where(former, pick, -1)
+        sigma = pars.defector_income_sigma
+        income = pars.defector_income_usd_year * rng.lognormal(-0.5 * sigma**2, sigma, k)
+        has_recipient = (kin >= 0) | (colleague >= 0)
+        habit = np.where((u[5] < pars.remit_sender_share) & has_recipient,
+                         pars.remit_krw_per_year / pars.krw_per_usd * income / pars.defector_income_usd_year, 0.0)
+        ids = sim.people.defectors.grow(k, origin=origin, kin=kin, colleague=colleague, former_company=former,
+                                        income=income, habit=habit, arrival_year=years)
+        linked, times = np.unique(kin[kin >= 0], return_counts=True)
+        first = linked[hh.kin_abroad[linked] == 0]
+        hh.kin_abroad[linked] = np.minimum(hh.kin_abroad[linked].astype(np.int64) + times, np.iinfo(np.int8).max)
+        # outputs that change only when defectors arrive
+        self._stock += np.bincount(origin, minlength=self.n_regions)
+        self._kin_households += np.bincount(self._hh_region[first], minlength=self.n_regions)
+        return ids
+
+    def weeks_in(self, year: int) -> int:
+        """Mondays in ``year`` (cached)."""
+        if year not in self._weeks_in_year:
+            self._weeks_in_year[year] = mondays_in_year(year)
+        return self._weeks_in_year[year]
+
+    def yearly_arrivals(self, sim: "Sim", year: int) -> float:
+        """Real arrivals in ``year``: the data (or the after-data parameter) times the multiplier."""
+        pars = sim.pars
+        base = self._arrivals.get(year, pars.defector_arrivals_after_data if year > self._last_data_year else 0.0)
+        return base * pars.defector_arrivals_multiplier
+
+    # -- the week --------------------------------------------------------------------------------
+    def step(self, sim: "Sim") -> None:
+        pars, hh, d, res = sim.pars, sim.people.households, sim.people.defectors, sim.results
+        r = self.n_regions
+        year = sim.year
+        weeks = self.weeks_in(year)
+
+        self._carry += self.yearly_arrivals(sim, year) / weeks / sim.scale
+        k = int(np.floor(self._carry))
+        self._carry -= k
+        arrived = np.zeros(r)
+        if k > 0:
+            ids = self._arrive(sim, np.full(k, year), sim.rng("remittances.arrival"))
+            arrived = np.bincount(d.origin[ids], minlength=r).astype(float)
+        gm = res.gm  # region values -> output units (each region, then each group): sums
+        res.record_units("defector_arrivals", gm @ arrived)
+        res.record_units("defectors_abroad", gm @ self._stock)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res.record_units("kin_abroad_share", (gm @ self._kin_households) / (gm @ self._households))
+
+        delivered_r = np.zeros(r)
+        sent_r = np.zeros(r)
+        fees_r = np.zeros(r)
+        jilin_r = np.zeros(r)
+        capital_r = np.zeros(r)
+        if pars.remittances_on:
+            self._defectors_send(sim, weeks, delivered_r, sent_r, fees_r)
+            self._yanbian_workers(sim, weeks, jilin_r, capital_r)
+        # Jilin households spend part of what they hold in China
+        spend = sim.accounts.jilin_households * pars.jilin_household_spending_rate
+        sim.accounts.jilin_households -= spend
+        sim.books.outflow("jilin_household_spending", spend.sum())
+        res.record_units("remittances_usd", gm @ delivered_r)
+        res.record_units("remittances_sent_usd", gm @ sent_r)
+        res.record_units("broker_fees_usd", gm @ fees_r)
+        res.record_units("jilin_remittances_usd", gm @ jilin_r)
+        res.record_units("remittance_capital_usd", gm @ capital_r)
+
+    def _defectors_send(self, sim: "Sim", weeks: int, delivered_r: np.ndarray, sent_r: np.ndarray,
+                        fees_r: np.ndarray) -> None:
+        """This week's transfers: outside -> brokers (fee, losses) -> kin and colleagues (fx, income)."""
+        pars, hh, d = sim.pars, sim.people.households, sim.people.defectors
+        if d.n == 0:
+            return
+        r = self.n_regions
+        n_tr = pars.remit_transfers_per_year
+        p_send = min(pars.remit_active_share * n_tr / weeks, 1.0)
+        u = sim.rng("remittances.send").random((2, d.n))
+        sending = (u[0] < p_send) & (d.habit > 0)
+        if not sending.any():
+            return
+        idx = np.flatnonzero(sending)
+        gross = d.habit[idx].astype(np.float64) / n_tr
+        fee = gross * pars.broker_fee
+        lost = (gross - fee) * pars.remit_loss_share * (u[1, idx] < pars.remit_loss_prob)
+        net = gross - fee - lost
+        to_colleague = np.where(d.colleague[idx] >= 0,
+                                np.where(d.kin[idx] >= 0, pars.remit_colleague_share, 1.0), 0.0) * net
+        to_kin = net - to_colleague
+        sim.books.inflow("defector_remittances", gross.sum())
+        sim.accounts.brokers += (fee + lost).sum()
+        recipients = np.concatenate([d.kin[idx], d.colleague[idx]]).astype(np.int64)
+        amounts = np.concatenate([to_kin, to_colleague])
+        keep = (recipients >= 0) & (amounts > 0)
+        recipients, amounts = recipients[keep], amounts[keep]
+        np.add.at(hh.fx, recipients, amounts)
+        np.add.at(hh.income, recipients, amounts.astype(np.float32))
+        origin = d.origin[idx].astype(np.int64)
+        delivered_r += np.bincount(self._hh_region[recipients], weights=amounts, minlength=r)
+        sent_r += np.bincount(origin, weights=gross, minlength=r)
+        fees_r += np.bincount(origin, weights=fee + lost, minlength=r)
+        # brokers (in China and South Korea) spend their takings outside the model
+        taken = float(sim.accounts.brokers.sum())
+        sim.accounts.brokers[:] = 0.0
+        sim.books.outflow("broker_spending", taken)
+
+    def _yanbian_workers(self, sim: "Sim", weeks: int, jilin_r: np.ndarray, capital_r: np.ndarray) -> None:
+        """Yanbian migrant workers' money: outside -> Yanbian households -> part to Yanbian merchants' capital."""
+        pars = sim.pars
+        if self._yanbian < 0:
+            return
+        amount = pars.yanbian_migrant_workers * pars.yanbian_remit_usd_per_worker_year / weeks / sim.scale
+        if amount <= 0:
+            return
+        y = self._yanbian
+        sim.books.inflow("yanbian_migrant_remittances", amount)
+        sim.accounts.jilin_households[y] += amount
+        jilin_r[y] += amount
+        m = sim.people.merchants
+        mine = m.region == y
+        n_mine = int(mine.sum())
+        if n_mine:
+            invest = amount * pars.yanbian_remit_capital_share
+            sim.accounts.jilin_households[y] -= invest
+            m.capital[mine] += invest / n_mine
+            capital_r[y] += invest
+
