@@ -19,7 +19,7 @@ from hamji.streams import Streams
 def test_weekly_dates_are_mondays_over_the_default_period():
     d = weekly_dates(dt.date(2000, 1, 3), dt.date(2030, 12, 30))
     assert d[0] == pd.Timestamp("2000-01-03") and d[-1] == pd.Timestamp("2030-12-30")
-    assert (d.dayofweek == 0).all() and len(d) == 1618
+    assert (d.day_of_week == 0).all() and len(d) == 1618
     with pytest.raises(UserError):
         weekly_dates(dt.date(2010, 1, 1), dt.date(2000, 1, 1))
 

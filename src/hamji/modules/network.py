@@ -1,9 +1,402 @@
-"""(being written) network."""
+"""The trade network: ties that strengthen with trade, form by referral and proximity, and decay.
 
-from hamji.module import Module
+"This has led to the monetization of relationships - recurring commercial activity has fostered the
+development of a nascent network of suppliers, distributors, and customers. The HamJi network, in
+turn, has facilitated the emergence of resilient and agile markets in Hamgyong Province" (Park
+2009). And: "Through these expanded transportation routes, development-focused NGOs and trade
+promotion agencies can disseminate improved techniques and practices in the North Korean side of
+HamJi as lessons learned by Chinese can be transferred to their North Korean partners."
+
+Two tie sets, stored as edge arrays with spare capacity (:class:`Ties`): merchant - partner ties
+(``a`` = merchant, ``b`` = household) and ties among North Korean facilitators (producer,
+acquirer, shipper, seller, partner; ``a``, ``b`` = households in the same province). Each week a
+North Korean tie carries trade while both its ends earn; the wholesale module credits merchant ties with the partner's orders each week. Every
+``network_update_weeks`` weeks, with ``U`` = the interval and ``v`` = mean weekly volume (for a tie
+among North Koreans: the smaller of its ends' smoothed market incomes, if at least the loss line):
+
+* strength ``s <- 1 - (1 - s) (1 - gain v / (v + half)) ** U`` if the tie carried trade, else
+  ``s <- s (1 - decay) ** U``; ties below ``network_tie_min`` are dropped;
+* know-how flows from the better to the worse informed end: ``k <- k + (1 - (1 - rate s) ** U) gap``
+  (merchants' know-how to partners; between North Koreans both ways);
+* exits: a participant leaves with probability ``1 - (1 - p) ** U``,
+  ``p = (exit_base + exit_loss * loss) / (1 + tie_exit_effect * S)`` where ``loss`` = smoothed
+  market income below the loss line or no money left, and S = summed tie strength;
+* entries (Bass diffusion): a free household without a role enters with
+  ``p = (innovation + imitation * participation share) * access * (1 + market_effect * markets per
+  10,000 households) * min(1, money / entry capital)``, access = ``exp(-border km / access km)``;
+  its role is drawn from base weights times relative profitability of the role in the province
+  ((mean income of the role + loss line) / (mean income of all participants + loss line)); the
+  partner weight falls with distance (``network_partner_km``) and scales with money up to the
+  partner capital;
+* tie formation: a participant short of ties forms one with probability ``tie_form * access``, to a
+  participant of its province chosen with weight ``1 + referral_weight * ties`` (referral); a
+  partner short of merchant ties links to a merchant across its crossing, weight capital x quality
+  x (1 + referral_weight * partners).
+
+Initial roles: a share of households from ``network_participation_floor`` far away to
+``network_participation_border`` at the border (times access), richer households first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hamji.module import Metric, Module
+from hamji.modules.distribution import trade_state, unit_shares
+from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
+
+MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PARTNER)
+
+
+class Ties:
+    """Undirected ties as edge arrays with spare capacity; a slot with strength 0 is free."""
+
+    def __init__(self, capacity: int) -> None:
+        capacity = max(int(capacity), 16)
+        self.a = np.zeros(capacity, dtype=np.int32)
+        self.b = np.zeros(capacity, dtype=np.int32)
+        self.s = np.zeros(capacity, dtype=np.float32)  # strength in (0, 1]; 0 = free slot
+        self.vol = np.zeros(capacity, dtype=np.float32)  # trade carried since the last update (US$)
+        self.hw = 0  # high-water mark: slots in use are below it
+
+    @property
+    def active(self) -> np.ndarray:
+        """Mask of live ties among the first ``hw`` slots."""
+        return self.s[:self.hw] > 0
+
+    def count(self) -> int:
+        """Live ties."""
+        return int(np.count_nonzero(self.active))
+
+    def add(self, a: np.ndarray, b: np.ndarray, strength: float) -> None:
+        """Add ties (a[i], b[i]) with the given strength, reusing free slots first."""
+        k = len(a)
+        if k == 0:
+            return
+        free = np.flatnonzero(self.s[:self.hw] <= 0)[:k]
+        extra = k - len(free)
+        if self.hw + extra > len(self.s):  # grow rarely, by doubling
+            new = max(2 * len(self.s), self.hw + extra)
+            for name in ("a", "b", "s", "vol"):
+                old = getattr(self, name)
+                arr = np.zeros(new, dtype=old.dtype)
+                arr[:len(old)] = old
+                setattr(self, name, arr)
+        slots = np.concatenate([free, np.arange(self.hw, self.hw + extra)])
+        self.hw += extra
+        self.a[slots] = a
+        self.b[slots] = b
+        self.s[slots] = strength
+        self.vol[slots] = 0.0
+
+    def update(self, weeks: int, gain: float, half: float, decay: float, s_min: float) -> None:
+        """Strengthen ties that carried trade, decay idle ones, drop weak ones; reset volumes."""
+        hw = self.hw
+        s, v = self.s[:hw], self.vol[:hw] / weeks
+        on = s > 0
+        grown = 1.0 - (1.0 - s) * (1.0 - gain * v / (v + half)) ** weeks
+        decayed = s * (1.0 - decay) ** weeks
+        new = np.where(v > 0, grown, decayed)
+        new = np.where(on & (new >= s_min), new, 0.0)
+        self.s[:hw] = new
+        self.vol[:hw] = 0.0
 
 
 class Network(Module):
-    """Not yet implemented: steps do nothing until this module is written."""
+    """Ties (merchant-partner and among NK facilitators), know-how spread, and entry into and exit from market roles."""
 
     name = "network"
+    passage = ("Repeated trades strengthen ties, ties form by referral and proximity, idle ties decay; households enter and"
+               " leave market roles.\n'... the monetization of relationships - recurring commercial activity has fostered the"
+               " development of a nascent network of suppliers, distributors, and customers' (Park 2009).")
+    metrics = (
+        Metric("participants_share", "share of households", "Households in a market role (seller, producer, acquirer,"
+               " shipper or wholesale partner). Group values from households.", agg="mean", annual="mean"),
+        Metric("ties", "ties", "Active trade ties: among North Korean facilitators (counted in the province of one end)"
+               " plus merchant-partner ties (counted in the partner's province), times the scale.",
+               annual="last", scaled=True),
+        Metric("knowhow_nk_share", "share of households", "North Korean households whose trading know-how is at least"
+               " network_knowhow_threshold. Group values from households.", agg="mean", annual="mean"),
+    )
+
+    def setup(self, sim: "Sim") -> None:
+        ts = trade_state(sim)
+        hh = sim.people.households
+        mer = sim.people.merchants
+        pars = sim.pars
+        w = sim.world
+        r = w.n_regions
+        if "profit_ema" not in hh.states:  # smoothed net market income (US$ a week)
+            hh.add("profit_ema", np.float32)
+        self.households = np.bincount(hh.region, minlength=r).astype(float)
+        self._buf = np.empty(hh.n, dtype=np.float32)
+        self._mask = np.empty(hh.n, dtype=bool)
+        bk = np.where(w.country == 0, w.border_km, np.inf)
+        self.border_km = bk
+        b = sim.borders
+        self.china_of = np.full(r, -1, dtype=np.int64)
+        self.china_of[w.dprk] = b.china_region[b.nearest[w.dprk]]
+        cap = max(64, int(hh.n * 0.5))
+        self.nk = Ties(cap)
+        self.mp = Ties(max(64, hh.n // 20))
+        ts.nk, ts.mp = self.nk, self.mp
+        self._initial_roles(sim)
+        self._form(sim, sim.streams.get("network.setup.tie_form"), sim.streams.get("network.setup.tie_pick"), initial=True)
+        self._refresh(sim)
+
+    # -- access -----------------------------------------------------------------------------------
+    def _access(self, sim: "Sim") -> np.ndarray:
+        """Access to trade by province: exp(-border km / access km) (0 outside the DPRK)."""
+        return np.exp(-self.border_km / sim.pars.network_access_km)
+
+    def _partner_access(self, sim: "Sim") -> np.ndarray:
+        return np.exp(-self.border_km / sim.pars.network_partner_km)
+
+    def _initial_roles(self, sim: "Sim") -> None:
+        """A share of households starts in a market role, higher near the border, richer households first."""
+        pars = sim.pars
+        hh = sim.people.households
+        r = sim.world.n_regions
+        lo, hi = pars.network_participation_floor, pars.network_participation_border
+        p_r = lo + (hi - lo) * self._access(sim)
+        liquid = hh.cash + hh.fx
+        cf = np.minimum(1.0, liquid / max(pars.network_entry_capital_usd, 1e-9))
+        mean_cf = np.bincount(hh.region, weights=cf, minlength=r) / np.maximum(self.households, 1.0)
+        prob = np.minimum(1.0, p_r[hh.region] * cf / np.maximum(mean_cf[hh.region], 1e-9))
+        u = sim.streams.get("network.setup.roles").random(hh.n)
+        idx = np.flatnonzero(u < prob)
+        v = sim.streams.get("network.setup.role_choice").random(hh.n)
+        hh.role[idx] = self._choose_roles(sim, idx, v[idx], np.ones((r, len(ROLES))))
+
+    def _choose_roles(self, sim: "Sim", idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> np.ndarray:
+        """Roles of entrants ``idx``: base weights x attractiveness; partner needs access and capital."""
+        pars = sim.pars
+        hh = sim.people.households
+        reg = hh.region[idx]
+        base = np.zeros(len(ROLES))
+        base[ROLE_SELLER], base[ROLE_PRODUCER] = pars.network_mix_seller, pars.network_mix_producer
+        base[ROLE_ACQUIRER], base[ROLE_SHIPPER] = pars.network_mix_acquirer, pars.network_mix_shipper
+        base[ROLE_PARTNER] = pars.network_mix_partner
+        wr = base[None, :] * attract
+        wr[:, ROLE_PARTNER] *= self._partner_access(sim)
+        wr[:, ROLE_NONE] = 0.0
+        weights = wr[reg]
+        money = hh.cash[idx] + hh.fx[idx]
+        weights[:, ROLE_PARTNER] *= np.minimum(1.0, money / max(pars.network_partner_capital_usd, 1e-9))
+        cum = np.cumsum(weights, axis=1)
+        total = cum[:, -1]
+        pick = (u[:, None] * total[:, None] >= cum).sum(axis=1)
+        return np.where(total > 0, np.minimum(pick, len(ROLES) - 1), ROLE_SELLER).astype(np.int8)
+
+    # -- weekly -----------------------------------------------------------------------------------
+    def step(self, sim: "Sim") -> None:
+        ts = trade_state(sim)
+        ts.begin_week(sim)
+        pars = sim.pars
+        hh = sim.people.households
+        buf = np.subtract(hh.market_income, hh.profit_ema, out=self._buf)
+        buf *= np.float32(pars.network_income_smoothing)
+        hh.profit_ema += buf
+        weeks = pars.network_update_weeks
+        if pars.network_on and sim.week % weeks == weeks - 1:
+            self._update(sim, weeks)
+        r = sim.world.n_regions
+        part_r = ts.region_sum(np.not_equal(hh.role, ROLE_NONE, out=self._mask))
+        res = sim.results
+        res.record_units("participants_share", unit_shares(sim, part_r, self.households))
+        res.record("ties", self._ties_r)
+        res.record_units("knowhow_nk_share", unit_shares(sim, self._knowhow_r, self.households))
+
+    def _update(self, sim: "Sim", weeks: int) -> None:
+        """Monthly: tie strength, know-how, exits, entries, new ties."""
+        pars = sim.pars
+        hh = sim.people.households
+        mer = sim.people.merchants
+        nk = self.nk
+        if nk.hw:  # a tie among North Koreans carries the smaller of its ends' smoothed market incomes
+            pe = hh.profit_ema
+            v = np.minimum(pe[nk.a[:nk.hw]], pe[nk.b[:nk.hw]])
+            nk.vol[:nk.hw] = np.where(v >= pars.network_loss_income_usd, v * weeks, 0.0)
+        nk.update(weeks, pars.network_tie_gain, pars.network_tie_half_usd, pars.network_tie_decay, pars.network_tie_min)
+        self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
+        self._knowhow(sim, weeks)
+        self._roles(sim, weeks)
+        trade_state(sim).invalidate()
+        self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks)
+        self._refresh(sim)
+        trade_state(sim).invalidate()
+        if "partners" in mer.states:
+            mp = self.mp
+            act = mp.active
+            mer.partners[:] = np.bincount(mp.a[:mp.hw][act], minlength=mer.n).astype(np.int16)
+
+    def _strengths(self, sim: "Sim") -> None:
+        """Summed tie strength of each household (``households.ties_strength``)."""
+        hh = sim.people.households
+        n = hh.n
+        nk, mp = self.nk, self.mp
+        s = nk.s[:nk.hw]
+        tot = np.bincount(nk.a[:nk.hw], weights=s, minlength=n) + np.bincount(nk.b[:nk.hw], weights=s, minlength=n)
+        tot += np.bincount(mp.b[:mp.hw], weights=mp.s[:mp.hw], minlength=n)
+        hh.ties_strength[:] = tot
+
+    def _knowhow(self, sim: "Sim", weeks: int) -> None:
+        """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
+        pars = sim.pars
+        hh = sim.people.households
+        mer = sim.people.merchants
+        rate = pars.network_knowhow_rate
+        if rate <= 0:
+            return
+        n = hh.n
+        k = hh.knowhow
+        gain = np.zeros(n)
+        nk = self.nk
+        if nk.hw:
+            a, b, s = nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw]
+            f = 1.0 - (1.0 - rate * s) ** weeks
+            gap = k[b] - k[a]
+            gain += np.bincount(a, weights=f * np.maximum(gap, 0.0), minlength=n)
+            gain += np.bincount(b, weights=f * np.maximum(-gap, 0.0), minlength=n)
+        mp = self.mp
+        if mp.hw and "knowhow" in mer.states:
+            m, h, s = mp.a[:mp.hw], mp.b[:mp.hw], mp.s[:mp.hw]
+            f = 1.0 - (1.0 - rate * s) ** weeks
+            gain += np.bincount(h, weights=f * np.maximum(mer.knowhow[m] - k[h], 0.0), minlength=n)
+        np.minimum(k + gain, 1.0, out=k, casting="unsafe")
+
+    def _roles(self, sim: "Sim", weeks: int) -> None:
+        """Exits by losses and ties, entries by diffusion, access, markets and capital."""
+        pars = sim.pars
+        hh = sim.people.households
+        r = sim.world.n_regions
+        n = hh.n
+        ts = trade_state(sim)
+        free = ts.free(sim)
+        # exits
+        part = np.flatnonzero(hh.role != ROLE_NONE)
+        u = sim.rng("network.exit").random(n, dtype=np.float32)
+        if len(part):
+            money = hh.cash[part] + hh.fx[part]
+            loss = (hh.profit_ema[part] < pars.network_loss_income_usd) | (money < pars.network_exit_capital_usd)
+            p = (pars.network_exit_base + pars.network_exit_loss * loss) / (1.0 + pars.network_tie_exit_effect * hh.ties_strength[part])
+            p = 1.0 - (1.0 - np.minimum(p, 1.0)) ** weeks
+            hh.role[part[u[part] < p]] = ROLE_NONE
+        # entries
+        part_mask = hh.role != ROLE_NONE
+        share = ts.region_sum(part_mask) / np.maximum(self.households, 1.0)
+        density = ts.markets / np.maximum(self.households * sim.scale / 1e4, 1e-9)
+        p_r = ((pars.network_entry_innovation + pars.network_entry_imitation * share) * self._access(sim)
+               * (1.0 + pars.network_market_access_effect * density))
+        p_r = 1.0 - (1.0 - np.minimum(p_r, 1.0)) ** weeks
+        cand = np.flatnonzero(~part_mask & free)
+        v = sim.rng("network.entry").random(n, dtype=np.float32)
+        cf = np.minimum(1.0, (hh.cash[cand] + hh.fx[cand]) / max(pars.network_entry_capital_usd, 1e-9))
+        enter = cand[v[cand] < p_r[hh.region[cand]] * cf]
+        if len(enter):
+            # relative profitability of each role in each province
+            pidx = np.flatnonzero(part_mask)
+            key = ts.region[pidx] * len(ROLES) + hh.role[pidx]
+            inc = np.bincount(key, weights=hh.profit_ema[pidx], minlength=r * len(ROLES)).reshape(r, len(ROLES))
+            cnt = np.bincount(key, minlength=r * len(ROLES)).reshape(r, len(ROLES))
+            line = pars.network_loss_income_usd
+            mean_role = np.where(cnt > 0, inc / np.maximum(cnt, 1), np.nan)
+            mean_all = inc.sum(axis=1) / np.maximum(cnt.sum(axis=1), 1)
+            attract = (np.maximum(mean_role, 0.0) + line) / (np.maximum(mean_all, 0.0)[:, None] + line)
+            attract = np.where(np.isfinite(attract) & (cnt > 0), attract, 1.0)
+            c = sim.rng("network.role_choice").random(n, dtype=np.float32)
+            hh.role[enter] = self._choose_roles(sim, enter, c[enter], attract)
+            hh.profit_ema[enter] = 0.0
+
+    def _form(self, sim: "Sim", rng_form: np.random.Generator, rng_pick: np.random.Generator,
+              initial: bool, weeks: int = 1) -> None:
+        """New ties: participants short of ties link to others of their province; partners to merchants."""
+        pars = sim.pars
+        hh = sim.people.households
+        mer = sim.people.merchants
+        n = hh.n
+        r = sim.world.n_regions
+        u = rng_form.random(n, dtype=np.float32)
+        pick = rng_pick.random(n, dtype=np.float32)
+        free = hh.detained == 0
+        part = np.flatnonzero((hh.role != ROLE_NONE) & free)
+        nk = self.nk
+        deg = (np.bincount(nk.a[:nk.hw][nk.active], minlength=n) + np.bincount(nk.b[:nk.hw][nk.active], minlength=n))
+        access = self._access(sim)
+        if len(part) and pars.network_ties_target_nk > 0:
+            if initial:
+                p = np.ones(len(part))
+            else:
+                p = 1.0 - (1.0 - np.minimum(pars.network_tie_form * access[hh.region[part]], 1.0)) ** weeks
+            formers = part[(deg[part] < pars.network_ties_target_nk) & (u[part] < p)]
+            rounds = pars.network_ties_target_nk if initial else 1
+            for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
+                src, dst = self._pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
+                                                (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
+                nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
+        partners = np.flatnonzero((hh.role == ROLE_PARTNER) & free)
+        mp = self.mp
+        if len(partners) and mer.n and pars.network_ties_target_mp > 0:
+            mdeg = np.bincount(mp.b[:mp.hw][mp.active], minlength=n)[partners]
+            pa = self._partner_access(sim)[hh.region[partners]]
+            p = np.ones(len(partners)) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa, 1.0)) ** weeks
+            formers = partners[(mdeg < pars.network_ties_target_mp) & (u[partners] < p)]
+            quality = mer.quality if "quality" in mer.states else np.ones(mer.n)
+            mpart = np.bincount(mp.a[:mp.hw][mp.active], minlength=mer.n)
+            wm = np.maximum(mer.capital, 0.0) * quality * (1.0 + pars.network_referral_weight * mpart)
+            rounds = pars.network_ties_target_mp if initial else 1
+            area = self.china_of[hh.region[formers]]
+            for k in range(rounds):
+                draws = (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers]
+                src, dst = [], []
+                for c in np.unique(area):
+                    ms = np.flatnonzero(mer.region == c)
+                    if not len(ms) or wm[ms].sum() <= 0:
+                        continue
+                    f = formers[area == c]
+                    cum = np.cumsum(wm[ms])
+                    j = np.minimum(np.searchsorted(cum, draws[area == c] * cum[-1], side="right"), len(ms) - 1)
+                    src.append(ms[j])
+                    dst.append(f)
+                if src:
+                    mp.add(np.concatenate(src).astype(np.int32), np.concatenate(dst).astype(np.int32), pars.network_tie_initial)
+
+    @staticmethod
+    def _pick_in_region(region: np.ndarray, cand: np.ndarray, formers: np.ndarray, weights: np.ndarray,
+                        draws: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each former, a candidate of its province drawn with ``weights`` (self-picks dropped)."""
+        if not len(formers) or not len(cand):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        order = np.argsort(region[cand], kind="stable")
+        cs, ws = cand[order], weights[order]
+        creg = region[cs]
+        start = np.searchsorted(creg, np.arange(r), side="left")
+        stop = np.searchsorted(creg, np.arange(r), side="right")
+        cum = np.cumsum(ws)
+        base = np.concatenate([[0.0], cum])
+        freg = region[formers]
+        lo, hi = start[freg], stop[freg]
+        ok = hi > lo
+        f, lo, hi, d = formers[ok], lo[ok], hi[ok], draws[ok]
+        target = base[lo] + d * (base[hi] - base[lo])
+        j = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
+        dst = cs[j]
+        keep = dst != f
+        return f[keep], dst[keep]
+
+    def _refresh(self, sim: "Sim") -> None:
+        """Cached counts for the metrics: ties and know-how by province; summed strengths."""
+        hh = sim.people.households
+        r = sim.world.n_regions
+        nk, mp = self.nk, self.mp
+        ties = np.bincount(hh.region[nk.a[:nk.hw][nk.active]], minlength=r).astype(float)
+        ties += np.bincount(hh.region[mp.b[:mp.hw][mp.active]], minlength=r)
+        self._ties_r = ties
+        ts = trade_state(sim)
+        self._knowhow_r = ts.region_sum(np.greater_equal(hh.knowhow, sim.pars.network_knowhow_threshold, out=self._mask))
+        self._strengths(sim)

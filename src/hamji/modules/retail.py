@@ -1,9 +1,391 @@
-"""(being written) retail."""
+"""Retail, incomes and consumption: prices, margins, wages, and what households eat.
 
-from hamji.module import Module
+"Such bottom-up commercial activity in HamJi is growing and considered 'normal.'" "As formal and
+informal HamJi commercial networks grew, so too did the level of human security of North Koreans
+in Hamgyong Province involved in the related commercial activities. A main factor in this
+phenomenon was the increased ability of these North Koreans - i.e., facilitators in producing,
+acquiring, shipping, or selling goods - to use newly earned funds to ... raise their material
+living standards" (Park 2009).
+
+Each week, by province:
+
+* **Wages.** The branch budgets pay ``retail_state_wage_usd`` per free household times
+  ``retail_wage_paid_share`` ("often unpaid"), at most ``retail_wage_budget_share`` of the budgets.
+* **Budget.** A household spends ``retail_spend_share`` of its cash and foreign currency: food
+  first, then ``retail_goods_share`` of the rest on consumer goods; the remainder is saved.
+* **Food.** In kind: the state ration (urban households; ``retail_pds_share_of_need`` of need when
+  delivered, a weekly draw per province) and own production (rural households more), times the
+  year's harvest. At market households buy up to ``retail_food_target`` of need. Marketed supply:
+  rural surplus plus producer households' output, ``retail_food_mobility`` of it pooled
+  nationally. The food price index moves with demand / supply:
+  ``f <- clip(f * (D / S) ** (elasticity * adjustment), min, max)``; when demand at the new price
+  still exceeds supply, purchases are rationed. Money spent on food goes to sellers (a margin) and
+  to producer and rural households (locally and through the national pool).
+* **Consumer goods.** Stock in the province (partners' goods from distribution plus companies'
+  goods) at unit cost u (landed plus transport); ``retail_goods_sell_share`` of it is offered at
+  ``u (1 + markup) (1 + margin) s`` where the scarcity factor
+  ``s = clip((demand / value offered at normal prices) ** elasticity, s_min, s_max)``. The owners
+  (partners by stake, companies by goods claim) get cost plus markup; sellers get the rest.
+* **Margins.** ``retail_hired_labour_share`` of sellers' margins and of producers' and farmers' food
+  income pays day labour of free households without a market role in the province; the rest of the
+  margins goes to free sellers, as far as their stalls can handle the turnover
+  (``retail_seller_capacity_usd`` each; beyond it households sell for themselves and the margin
+  goes to free households without a role), in proportion to
+  ``(1 + tie_effect * tie strength) (1 + knowhow_effect * know-how)``. Sellers with a stall in an
+  official market (markets x stalls per market) pay the stall fee to the state. No market income
+  while detained.
+* **Eating.** ``food_ratio`` = smoothed (in kind + bought) / need; ``consumption`` = in kind at
+  local food prices plus spending.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hamji.module import Metric, Module
+from hamji.modules.distribution import charge, share_out, trade_state, unit_shares
+from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sim import Sim
 
 
 class Retail(Module):
-    """Not yet implemented: steps do nothing until this module is written."""
+    """Markets clear each week: wages, food and goods prices, margins and fees, consumption and food ratio."""
 
     name = "retail"
+    passage = ("Prices respond to supply, demand and distance; sellers earn margins; households live on (often unpaid)"
+               " state wages, market income and remittances, and eat.\n'... facilitators in producing, acquiring, shipping,"
+               " or selling goods - to use newly earned funds to not only raise their material living standards' (Park 2009).")
+    metrics = (
+        Metric("income_per_capita_usd", "US$ per person", "Money income of households this week (state wages, market"
+               " income, remittances, any other payment) per person; annual values sum the weeks (US$ per person per year)."
+               " Group values from households.", agg="mean", annual="sum"),
+        Metric("consumption_per_capita_usd", "US$ per person", "Consumption this week (food in kind at local prices, food"
+               " and goods bought) per person; annual values sum the weeks.", agg="mean", annual="sum"),
+        Metric("food_secure_share", "share of households", "Households whose smoothed food ratio (food eaten / need)"
+               " is at least 1.", agg="mean", annual="mean"),
+        Metric("price_index", "index (1 = border prices)", "Weighted food price index (1 = normal supply) and consumer"
+               " goods price index (1 = landed cost with normal markup and margin); retail_price_food_weight on food.",
+               agg="mean", annual="mean"),
+        Metric("rice_price_kpw", "KPW per kg", "Rice price in won: retail_rice_usd_per_kg x food price index x"
+               " retail_kpw_per_usd.", agg="mean", annual="mean"),
+        Metric("market_fees_usd", "US$", "Market fees and stall rents paid by sellers with stalls in official markets to"
+               " the state budget (retail_fee_branch); calibration level 56.8 M$ a year in 2018.", scaled=True),
+        Metric("state_wages_paid_usd", "US$", "State wages paid from the branch budgets to households.", scaled=True),
+        Metric("goods_retail_usd", "US$", "Consumer goods sold at retail (partners' and companies' goods), at retail"
+               " prices.", scaled=True),
+        Metric("food_market_usd", "US$", "Food sold at market, at market prices.", scaled=True),
+    )
+
+    def setup(self, sim: "Sim") -> None:
+        ts = trade_state(sim)
+        hh = sim.people.households
+        w = sim.world
+        r = w.n_regions
+        self.persons = np.bincount(hh.region, weights=hh.size, minlength=r).astype(float)
+        self.households = np.bincount(hh.region, minlength=r).astype(float)
+        self.urban_f = hh.urban.astype(np.float32)
+        self.rural_size = np.where(hh.urban, 0.0, hh.size).astype(np.float32)
+        self.dprk = w.country == 0
+        self.food_price = np.ones(r)
+        self.goods_index = np.ones(r)
+        self.harvest = np.ones(r)
+        self._need_key: float | None = None
+        self.capital = np.zeros(r, dtype=bool)
+        if "Pyongyang" in w.index:
+            self.capital[w.index["Pyongyang"]] = True
+        ts.turnover = np.zeros(r)
+        ts.goods_turnover = np.zeros(r)
+        n = hh.n
+        self._f32 = {k: np.empty(n, np.float32) for k in ("inkind", "tmp", "budget", "food", "goods", "farm")}
+        self._f64 = {k: np.empty(n) for k in ("a", "b", "spend", "paid", "recv")}
+        self._mask = np.empty(n, dtype=bool)
+
+    def _need(self, sim: "Sim") -> np.ndarray:
+        """Weekly food need of each household (US$ at food price index 1), cached until the parameter changes."""
+        par = sim.pars.food_need_usd_per_person_week
+        if self._need_key != par:
+            hh = sim.people.households
+            self._need_arr = (hh.size * par).astype(np.float32)
+            self._inv_need = (1.0 / self._need_arr).astype(np.float32)
+            self._rural_need = np.bincount(hh.region, weights=self.rural_size * par, minlength=sim.world.n_regions)
+            self._need_key = par
+        return self._need_arr
+
+    # -- weekly -----------------------------------------------------------------------------------
+    def step(self, sim: "Sim") -> None:
+        ts = trade_state(sim)
+        ts.begin_week(sim)
+        if not sim.pars.retail_on:
+            return
+        ts.sync(sim)
+        pars = sim.pars
+        hh = sim.people.households
+        r = ts.n_regions
+        f32 = np.float32
+        if sim.new_year:
+            sig = pars.retail_harvest_sigma
+            self.harvest = np.exp(sim.rng("retail.harvest").normal(-0.5 * sig**2, sig, r))
+        need = self._need(sim)
+        free = ts.free(sim)
+        detained = np.flatnonzero(~free)
+        free_r = self.households - np.bincount(ts.region[detained], minlength=r)
+
+        wages_r = self._wages(sim, detained, free_r)
+
+        # ---- food in kind (share of need), budgets, food demand (preallocated buffers, in place)
+        b32, b64 = self._f32, self._f64
+        rel = np.where(self.capital, pars.retail_pds_reliability_pyongyang, pars.retail_pds_reliability)
+        delivered = sim.rng("retail.pds").random(r) < rel
+        rural_tab = pars.retail_own_production_rural * self.harvest
+        urban_tab = pars.retail_own_production_urban * self.harvest + pars.retail_pds_share_of_need * delivered
+        inkind, tmp = b32["inkind"], b32["tmp"]
+        ts.fill_by_region(inkind, rural_tab)
+        ts.fill_by_region(tmp, urban_tab)
+        tmp -= inkind
+        tmp *= self.urban_f
+        inkind += tmp
+        fp_old = self.food_price
+        liquid = np.add(hh.cash, hh.fx, out=b64["a"])
+        budget = np.multiply(liquid, pars.retail_spend_share, out=b32["budget"], casting="same_kind")
+        food = b32["food"]
+        np.subtract(f32(pars.retail_food_target), inkind, out=food)
+        np.maximum(food, f32(0.0), out=food)
+        food *= need
+        ts.mul_by_region(food, fp_old)
+        food_spend = np.minimum(food, budget, out=food)
+        fs_r = ts.region_sum(food_spend)
+
+        # ---- food market: supply, price, rationing
+        prod = ts.role_idx(sim, ROLE_PRODUCER)
+        prod_out = pars.retail_producer_output_usd * (1.0 + pars.retail_knowhow_effect * hh.knowhow[prod])
+        prod_r = np.bincount(ts.region[prod], weights=prod_out, minlength=r)
+        rural_r = self._rural_need * pars.retail_rural_surplus * self.harvest
+        supply = np.where(self.dprk, prod_r + rural_r, 0.0)
+        a = pars.retail_food_mobility
+        fs_tot = fs_r.sum()
+        supply_eff = (1.0 - a) * supply + a * supply.sum() * (fs_r / fs_tot if fs_tot > 0 else 0.0)
+        qty_wanted = fs_r / fp_old
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = np.where(supply_eff > 0, qty_wanted / np.where(supply_eff > 0, supply_eff, 1.0), 1e6)
+        step = np.where(qty_wanted > 0, np.minimum(x, 1e6) ** (pars.retail_food_price_elasticity * pars.retail_price_adjustment), 1.0)
+        self.food_price = np.where(self.dprk, np.clip(fp_old * step, pars.retail_food_price_min, pars.retail_food_price_max), 1.0)
+        fp = self.food_price
+        qty_r = fs_r / fp
+        ration = np.where(qty_r > 0, np.minimum(1.0, supply_eff / np.where(qty_r > 0, qty_r, 1.0)), 1.0)
+        food_paid = ts.mul_by_region(food_spend, ration)
+        food_planned = fs_r * ration
+
+        # ---- consumer goods market
+        goods_budget = np.subtract(budget, food_paid, out=b32["goods"])
+        goods_budget *= f32(pars.retail_goods_share)
+        gd_r = ts.region_sum(goods_budget)
+        comp = sim.people.companies
+        has_comp = comp.n > 0 and hasattr(comp, "goods_claim") and hasattr(comp, "cash")
+        c_r = sim.market.goods_company.copy() if has_comp else np.zeros(r)
+        h_r = ts.qty.sum(axis=0)
+        cost_r = h_r + ts.trans.sum(axis=0) + c_r  # stock at unit cost (landed + transport)
+        wm, rm = pars.retail_wholesale_markup, pars.retail_margin
+        p0 = (1.0 + wm) * (1.0 + rm)
+        offered = pars.retail_goods_sell_share * cost_r
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xg = np.where(offered > 0, gd_r / np.where(offered > 0, offered * p0, 1.0), 0.0)
+        s_min = max(pars.retail_scarcity_min, 1.0 / (1.0 + rm))  # sellers never sell below the owners' price
+        s = np.where(offered > 0, np.clip(xg ** pars.retail_goods_price_elasticity, s_min,
+                                          max(pars.retail_scarcity_max, s_min)), pars.retail_scarcity_max)
+        sold = np.where(offered > 0, np.minimum(1.0, xg / s), 0.0)
+        phi = pars.retail_goods_sell_share * sold  # share of the stock sold
+        revenue_r = phi * cost_r * p0 * s
+        take = np.where(gd_r > 0, revenue_r / np.where(gd_r > 0, gd_r, 1.0), 0.0)
+
+        # ---- households pay
+        ts.mul_by_region(goods_budget, take)
+        spend = np.add(food_paid, goods_budget, out=b64["spend"])
+        paid = self._pay(hh.cash, hh.fx, spend)
+        paid_r = ts.region_sum(paid)
+        planned = food_planned + revenue_r
+        sc = np.where(planned > 0, paid_r / np.where(planned > 0, planned, 1.0), 0.0)
+        food_rev = food_planned * sc
+        goods_rev = revenue_r * sc
+
+        # ---- owners of goods: partners (by stake) and companies (by claim); only the markup is income
+        unit_cost = np.where(h_r + c_r > 0, cost_r / np.where(h_r + c_r > 0, h_r + c_r, 1.0), 1.0)
+        owner_loc = (ts.qty + ts.trans) * (phi * (1.0 + wm) * sc)[None, :]
+        company_take = phi * c_r * (1.0 + wm) * sc if has_comp else np.zeros(r)
+        stake_idx = np.flatnonzero(hh.goods_stake > 0)
+        share_out(sim, owner_loc.sum(axis=1), [(stake_idx, hh.goods_stake[stake_idx]), (ts.role_idx(sim, ROLE_PARTNER), None)],
+                  income_share=wm / (1.0 + wm))
+        if has_comp:
+            self._pay_companies(sim, company_take)
+        sold_by_owner = (ts.qty * phi[None, :]).sum(axis=1)
+        ts.qty *= (1.0 - phi)[None, :]
+        ts.trans *= (1.0 - phi)[None, :]
+        sim.market.goods_households[:] = ts.qty.sum(axis=0)
+        if has_comp:
+            sim.market.goods_company[:] = c_r * (1.0 - phi)
+        ts.rescale_stakes(sim)
+        ts.sales_ema += pars.wholesale_sales_smoothing * (sold_by_owner - ts.sales_ema)
+
+        # ---- sellers, day labour, producers and farmers (net of the owners' take)
+        margins = goods_rev - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev
+        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin), prod, prod_out, supply,
+                                  food_rev + goods_rev)
+
+        # ---- consumption and food
+        consumption = np.multiply(inkind, need, out=tmp)
+        ts.mul_by_region(consumption, fp)
+        np.add(consumption, paid, out=hh.consumption, casting="same_kind")
+        food_paid *= self._inv_need
+        ts.mul_by_region(food_paid, 1.0 / fp)
+        eaten = np.add(inkind, food_paid, out=inkind)
+        eaten -= hh.food_ratio
+        eaten *= f32(pars.retail_food_ratio_smoothing)
+        hh.food_ratio += eaten
+
+        # ---- for other modules
+        ts.goods_demand = np.where(self.dprk, gd_r, 0.0)
+        ts.turnover = food_rev + goods_rev
+        ts.goods_turnover = goods_rev
+        self.goods_index = np.where(offered > 0, s * unit_cost, pars.retail_scarcity_max * unit_cost)
+        ts.goods_price = self.goods_index * p0
+
+        # ---- metrics
+        res = sim.results
+        res.record_units("income_per_capita_usd", unit_shares(sim, ts.region_sum(hh.income), self.persons))
+        res.record_units("consumption_per_capita_usd", unit_shares(sim, ts.region_sum(hh.consumption), self.persons))
+        secure = np.greater_equal(hh.food_ratio, 1.0, out=self._mask)
+        res.record_units("food_secure_share", unit_shares(sim, ts.region_sum(secure), self.households))
+        wf = pars.retail_price_food_weight
+        res.record("price_index", np.where(self.dprk, wf * fp + (1.0 - wf) * self.goods_index, np.nan))
+        res.record("rice_price_kpw", np.where(self.dprk, pars.retail_rice_usd_per_kg * fp * pars.retail_kpw_per_usd, np.nan))
+        res.record("market_fees_usd", fees_r)
+        res.record("state_wages_paid_usd", wages_r)
+        res.record("goods_retail_usd", goods_rev)
+        res.record("food_market_usd", food_rev)
+
+    # -- parts ------------------------------------------------------------------------------------
+    def _pay(self, cash: np.ndarray, fx: np.ndarray, amount: np.ndarray) -> np.ndarray:
+        """:func:`hamji.accounts.pay_from_households` (won first, then foreign currency) in preallocated buffers."""
+        b64 = self._f64
+        from_cash = np.minimum(cash, amount, out=b64["a"])
+        cash -= from_cash
+        rest = np.subtract(amount, from_cash, out=b64["b"])
+        from_fx = np.minimum(fx, rest, out=rest)
+        fx -= from_fx
+        return np.add(from_cash, from_fx, out=b64["paid"])
+
+    def _wages(self, sim: "Sim", detained: np.ndarray, free_r: np.ndarray) -> np.ndarray:
+        """State wages from the branch budgets to free households (Pyongyang's weighted); returns wages by province."""
+        pars = sim.pars
+        hh = sim.people.households
+        budget = sim.accounts.budget
+        weight_r = np.where(self.capital, pars.retail_wage_pyongyang_factor, 1.0) * np.where(self.dprk, 1.0, 0.0)
+        units = float((free_r * weight_r).sum())
+        due = pars.retail_state_wage_usd * pars.retail_wage_paid_share * units
+        positive = np.maximum(budget, 0.0)
+        total = min(due, float(positive.sum()) * pars.retail_wage_budget_share)
+        if total <= 0 or units <= 0:
+            return np.zeros(len(free_r))
+        budget -= total * positive / positive.sum()
+        per_r = total / units * weight_r
+        per = trade_state(sim).fill_by_region(self._f64["recv"], per_r)
+        hh.cash += per
+        np.add(hh.income, per, out=hh.income, casting="same_kind")
+        if len(detained):
+            hh.cash[detained] -= per[detained]
+            hh.income[detained] -= per[detained].astype(np.float32)
+        return per_r * free_r
+
+    def _pay_companies(self, sim: "Sim", take: np.ndarray) -> None:
+        """Retail proceeds of company goods to the companies in proportion to their goods claims."""
+        comp = sim.people.companies
+        total = float(take.sum())
+        if total <= 0:
+            return
+        claim = np.maximum(comp.goods_claim, 0.0)
+        csum = float(claim.sum())
+        share = claim / csum if csum > 0 else np.full(comp.n, 1.0 / comp.n)
+        comp.cash += total * share
+        if hasattr(comp, "revenue"):
+            comp.revenue += total * share
+        sold_cost = total / (1.0 + sim.pars.retail_wholesale_markup)
+        comp.goods_claim -= np.minimum(claim, sold_cost * share)
+
+    def _pay_market(self, sim: "Sim", ts, margins: np.ndarray, food_net: np.ndarray,  # noqa: ANN001
+                    prod: np.ndarray, prod_out: np.ndarray, supply: np.ndarray, turnover: np.ndarray) -> np.ndarray:
+        """Pay sellers' margins, day labour, producers and farmers (dense, one pass); sellers pay stall fees.
+
+        Returns the fees by province.
+        """
+        pars = sim.pars
+        hh = sim.people.households
+        r = len(margins)
+        nroles = len(ROLES)
+        region = ts.region
+        free = ts.free(sim)
+        prod_out = np.asarray(prod_out, dtype=np.float64)
+        # food income: local share to the province's producers and farmers, pooled share nationally
+        a = pars.retail_food_mobility
+        tot_supply = supply.sum()
+        food_income = (1.0 - a) * food_net + (a * food_net.sum() * supply / tot_supply if tot_supply > 0 else a * food_net)
+        keep = 1.0 - pars.retail_hired_labour_share
+        prod_r = np.bincount(region[prod], weights=prod_out, minlength=r)
+        prod_share = np.where(supply > 0, prod_r / np.where(supply > 0, supply, 1.0), 0.0)
+        # sellers handle at most their stalls' capacity; beyond it households sell for themselves (petty vending)
+        sellers = ts.role_idx(sim, ROLE_SELLER)
+        reg_s = region[sellers]
+        capacity = np.bincount(reg_s, minlength=r) * pars.retail_seller_capacity_usd
+        handled = np.where(turnover > 0, np.minimum(1.0, capacity / np.where(turnover > 0, turnover, 1.0)), 1.0)
+        amount = np.zeros((r, nroles))
+        amount[:, ROLE_NONE] = (margins + food_income) * pars.retail_hired_labour_share + margins * keep * (1.0 - handled)
+        amount[:, ROLE_SELLER] = margins * keep * handled
+        amount[:, ROLE_PRODUCER] = food_income * keep * prod_share
+        farm = food_income * keep * (1.0 - prod_share)
+        # weights: 1 per free idle household; free sellers by ties and know-how; producers by output
+        w_idle = np.equal(hh.role, ROLE_NONE, out=self._mask)
+        w_idle &= free
+        w_sell = (1.0 + pars.retail_tie_effect * hh.ties_strength[sellers]) * (1.0 + pars.retail_knowhow_effect * hh.knowhow[sellers])
+        reg_p = region[prod]
+        tot = np.zeros((r, nroles))
+        tot[:, ROLE_NONE] = ts.region_sum(w_idle)
+        tot[:, ROLE_SELLER] = np.bincount(reg_s, weights=w_sell, minlength=r)
+        tot[:, ROLE_PRODUCER] = np.bincount(reg_p, weights=prod_out, minlength=r)
+        farm_w = np.multiply(self.rural_size, free, out=self._f32["farm"])
+        farm_tot = ts.region_sum(farm_w)
+        # provinces without members of a class: sellers', producers' and farmers' shares go to the idle
+        for role in (ROLE_SELLER, ROLE_PRODUCER):
+            empty = tot[:, role] <= 0
+            amount[empty, ROLE_NONE] += amount[empty, role]
+            amount[empty, role] = 0.0
+        empty = farm_tot <= 0
+        amount[empty, ROLE_NONE] += farm[empty]
+        farm = np.where(empty, 0.0, farm)
+        rate = np.where(tot > 0, amount / np.where(tot > 0, tot, 1.0), 0.0)
+        recv = ts.fill_by_region(self._f64["recv"], farm / np.where(farm_tot > 0, farm_tot, 1.0))
+        recv *= farm_w
+        idle_pay = ts.fill_by_region(self._f64["b"], rate[:, ROLE_NONE])
+        idle_pay *= w_idle
+        recv += idle_pay
+        recv[sellers] += rate[reg_s, ROLE_SELLER] * w_sell
+        recv[prod] += rate[reg_p, ROLE_PRODUCER] * prod_out
+        hh.cash += recv
+        np.add(hh.income, recv, out=hh.income, casting="same_kind")
+        np.add(hh.market_income, recv, out=hh.market_income, casting="same_kind")
+        left = np.where(tot[:, ROLE_NONE] <= 0, amount[:, ROLE_NONE], 0.0)
+        if left.any():  # nobody idle and free: every household of the province
+            share_out(sim, left, [])
+        # stall fees of sellers with a place in an official market
+        fee = pars.retail_stall_fee_usd
+        if fee <= 0 or not len(sellers):
+            return np.zeros(r)
+        n_sellers = np.bincount(reg_s, minlength=r).astype(float)
+        stalls = ts.official * pars.retail_stalls_per_market / sim.scale
+        official = np.where(n_sellers > 0, np.minimum(1.0, stalls / np.maximum(n_sellers, 1.0)), 0.0)
+        got = charge(sim, sellers, fee * official[reg_s])
+        hh.market_income[sellers] -= got.astype(np.float32)
+        fees_r = np.bincount(reg_s, weights=got, minlength=r)
+        sim.accounts.budget[pars.retail_fee_branch] += fees_r.sum()
+        return fees_r
