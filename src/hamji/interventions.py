@@ -101,3 +101,73 @@ class WahkuCrackdown(ParameterEvent):
     description = "the party cracks down on forged wah-ku: detection rises (crackdown strength, default 1)"
     keys = {"strength": "wahku_crackdown"}
     defaults = {"strength": 1.0}
+
+
+@register
+class TrainingEvent(ParameterEvent):
+    type = "training"
+    description = "training programs in Jilin (people trained per year, productivity and quality gains, know-how, cost)"
+    keys = {"trained_per_year": "training_trained_per_year", "productivity_gain": "training_productivity_gain",
+            "quality_gain": "training_quality_gain", "knowhow": "training_knowhow", "cost_usd": "training_cost_usd"}
+
+
+def crossing_ids() -> list[str]:
+    """Ids of the border crossings (world.yaml)."""
+    from hamji.world import _layout
+
+    return list(_layout()["crossing_regions"])
+
+
+@register
+class TransportInvestment(Event):
+    """Transport investment: more capacity at named crossings, cheaper haulage on the routes.
+
+    "As markets expand, transportation needs will grow as demand for goods rises. Through these
+    expanded transportation routes, development-focused NGOs and trade promotion agencies can
+    disseminate improved techniques and practices" (Park 2009). ``crossings`` is a list of crossing
+    ids, or ``jilin`` (the crossings to Yanbian, Baishan and Tonghua) or ``all``.
+    """
+
+    type = "transport"
+    description = "crossing capacity (capacity_multiplier at crossings: ids, 'jilin' or 'all') and route cost (cost_multiplier)"
+    allowed = ("crossings", "capacity_multiplier", "cost_multiplier")
+
+    def validate(self) -> None:
+        for k in self.params:
+            if k not in self.allowed:
+                raise UserError(f"{self.where}: params: unknown key '{k}'; allowed: {', '.join(self.allowed)}")
+        ids = crossing_ids()
+        sel = self.params.get("crossings", "jilin")
+        if isinstance(sel, str) and sel in ("jilin", "all"):
+            self.selection: str | list[str] = sel
+        else:
+            sel = [sel] if isinstance(sel, str) else list(sel)
+            bad = [c for c in sel if c not in ids]
+            if bad:
+                raise UserError(f"{self.where}: params: crossings: unknown crossing '{bad[0]}'; allowed: jilin, all, {', '.join(ids)}")
+            self.selection = sel
+        self.capacity = self._number("capacity_multiplier", 1.0, 0.1, 20.0)
+        self.cost = self._number("cost_multiplier", 1.0, 0.1, 2.0)
+
+    def _number(self, key: str, default: float, lo: float, hi: float) -> float:
+        v = self.params.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
+            raise UserError(f"{self.where}: params: {key} = {v!r} is out of range; allowed [{lo:g}, {hi:g}]")
+        return float(v)
+
+    def _mask(self, sim: "Sim") -> np.ndarray:
+        c = sim.world.crossings
+        if self.selection == "all":
+            return np.ones(len(c), dtype=bool)
+        if self.selection == "jilin":
+            return np.isin(c.china_region.to_numpy(), sim.world.groups.get("Jilin", []))
+        return c.id.isin(self.selection).to_numpy()
+
+    def apply(self, sim: "Sim") -> None:
+        sim.borders.investment[self._mask(sim)] *= self.capacity
+        self._saved_cost = sim.pars.distribution_usd_per_tkm
+        sim.pars.set("distribution_usd_per_tkm", self._saved_cost * self.cost, self.where)
+
+    def revert(self, sim: "Sim") -> None:
+        sim.borders.investment[self._mask(sim)] /= self.capacity
+        sim.pars.set("distribution_usd_per_tkm", self._saved_cost, self.where)

@@ -42,7 +42,8 @@ class Borders:
         w = sim.world
         self.crossings = w.crossings
         self.capacity_t_year = w.crossings.capacity_t.to_numpy(dtype=float)
-        self.multiplier = np.ones(len(self.capacity_t_year))  # transport investment changes this
+        self.investment = np.ones(len(self.capacity_t_year))  # transport investment events multiply this
+        self.multiplier = np.ones(len(self.capacity_t_year))
         self.used_t = np.zeros(len(self.capacity_t_year))
         self.scale = sim.scale
         # nearest crossing of every region (by road), and the DPRK / Chinese sides of each crossing
@@ -51,10 +52,11 @@ class Borders:
         self.dprk_region = w.crossings.dprk_region.to_numpy()
         self.china_region = w.crossings.china_region.to_numpy()
 
-    def begin_week(self, open_share: float) -> None:
+    def begin_week(self, open_share: float, capacity_multiplier: float) -> None:
         """Reset the week's use; ``open_share`` in [0, 1] scales every crossing (1 = fully open)."""
         self.used_t[:] = 0.0
         self.open_share = open_share
+        np.multiply(self.investment, capacity_multiplier, out=self.multiplier)
 
     def room_t(self, crossing: np.ndarray | int) -> np.ndarray:
         """Tonnes still free this week at ``crossing`` (simulated tonnes, i.e. real / scale)."""

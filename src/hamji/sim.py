@@ -156,8 +156,7 @@ class Sim:
                 e.apply(self)
             if e.end is not None and day <= e.end < nxt and e.start <= e.end:
                 e.revert(self)
-        self.borders.begin_week(self.pars.border_open)
-        self.borders.multiplier[:] = self.pars.crossing_capacity_multiplier
+        self.borders.begin_week(self.pars.border_open, self.pars.crossing_capacity_multiplier)
         self.market.begin_week()
         self.people.households.income[:] = 0.0
         for m in self.modules:

@@ -17,6 +17,7 @@ from hamji.modules.network import Network
 from hamji.modules.population import Population
 from hamji.modules.remittances import Remittances
 from hamji.modules.retail import Retail
+from hamji.modules.training import Training
 from hamji.modules.revenue_bases import RevenueBases
 from hamji.modules.wahku import Wahku
 from hamji.modules.wholesale import Wholesale
@@ -30,6 +31,7 @@ PLAN: list[type[Module]] = [
     Remittances,  # 9. defectors and Yanbian workers send money home
     Microlending,  # intervention: NGO micro-loans to Jilin merchants
     Wholesale,  # 4. Chinese merchants supply NK partners
+    Training,  # intervention: training of Jilin merchants (after wholesale declares their skills)
     Distribution,  # 5. goods move inland; ad hoc markets along routes
     Retail,  # 6. prices, margins, wages, consumption, food
     Network,  # 7. ties and market roles

@@ -35,7 +35,7 @@ class Microlending(Module):
     metrics = (
         Metric("microloans_outstanding_usd", "US$", "Balance of micro-loans not yet repaid or written off, by merchants' region.", annual="last", scaled=True),
         Metric("microloans_disbursed_usd", "US$", "New micro-loans paid out this week (NGO plus partners).", scaled=True),
-        Metric("microloan_repayment_rate", "fraction", "Instalments paid / instalments due this week (1 when none due).", agg="mean", annual="mean"),
+        Metric("microloan_repayment_rate", "fraction", "Instalments paid / instalments due this week over the unit's merchants (1 when none due).", agg="mean", annual="mean"),
         Metric("microloan_borrowers", "merchants", "Merchants holding a micro-loan, times the scale.", annual="mean", scaled=True),
     )
 
@@ -64,11 +64,12 @@ class Microlending(Module):
         m.microloan_balance[m.microloan_balance < 1e-6] = 0.0
         m.microloan_instalment[m.microloan_balance == 0.0] = 0.0
         sim.books.outflow("microloan_repayments", paid.sum())
-        total_due = due.sum()
-        by_region = np.bincount(m.region, weights=(due > 0).astype(float), minlength=r)
-        rate = np.where(by_region > 0, np.bincount(m.region, weights=paid, minlength=r) /
-                        np.maximum(np.bincount(m.region, weights=due, minlength=r), 1e-12), np.nan)
-        rate = np.where(np.isnan(rate) & (np.bincount(m.region, minlength=r) > 0), 1.0, rate)
+        # repayment rate per output unit (regions and groups): paid / due over the unit's merchants
+        gm = sim.results.gm
+        due_u = gm @ np.bincount(m.region, weights=due, minlength=r)
+        paid_u = gm @ np.bincount(m.region, weights=paid, minlength=r)
+        has_merchants = (gm @ np.bincount(m.region, minlength=r)) > 0
+        rate = np.where(due_u > 0, paid_u / np.where(due_u > 0, due_u, 1.0), np.where(has_merchants, 1.0, np.nan))
         # new loans
         new = np.zeros(m.n)
         budget = p.microlending_budget_usd / 52.0 / sim.scale
@@ -98,5 +99,5 @@ class Microlending(Module):
         res = sim.results
         res.record("microloans_outstanding_usd", np.bincount(m.region, weights=m.microloan_balance, minlength=r))
         res.record("microloans_disbursed_usd", np.bincount(m.region, weights=new, minlength=r))
-        res.record("microloan_repayment_rate", rate if total_due > 0 else np.where(np.bincount(m.region, minlength=r) > 0, 1.0, np.nan))
+        res.record_units("microloan_repayment_rate", rate)
         res.record("microloan_borrowers", np.bincount(m.region, weights=(m.microloan_balance > 0).astype(float), minlength=r))

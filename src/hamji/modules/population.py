@@ -32,6 +32,9 @@ class Population(Module):
         Metric("households", "households", "Simulated households times the scale.", annual="mean", scaled=True),
         *(Metric(m, "households", f"Households whose market role is '{r}', times the scale.", annual="mean", scaled=True)
           for m, r in zip(ROLE_METRICS, ROLES)),
+        Metric("savings_usd", "US$", "Cash and foreign currency held by households at the end of the week.", annual="last", scaled=True),
+        Metric("trading_capital_usd", "US$", "Cash and foreign currency held by households in a market role (their trading"
+               " capital) at the end of the week.", annual="last", scaled=True),
     )
 
     def setup(self, sim: "Sim") -> None:
@@ -50,3 +53,6 @@ class Population(Module):
         by_role = by_role.reshape(r, len(ROLES)).astype(float)
         for k, name in enumerate(ROLE_METRICS):
             res.record(name, by_role[:, k])
+        money = hh.cash + hh.fx
+        res.record("savings_usd", np.bincount(hh.region, weights=money, minlength=r))
+        res.record("trading_capital_usd", np.bincount(hh.region, weights=np.where(hh.role != 0, money, 0.0), minlength=r))

@@ -1,0 +1,106 @@
+"""Interventions and shocks: named events, their validation, and common random numbers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from hamji.errors import UserError
+from hamji.scenario import Scenario, ScenarioSpec, builtin_names, load_scenario
+from hamji.sim import Sim
+
+START, END = dt.date(2000, 1, 3), dt.date(2003, 12, 29)
+
+
+def _run(events, seed=3, **kw):  # noqa: ANN001, ANN202
+    spec = ScenarioSpec(name="t", events=events)
+    return Sim(Scenario(spec, "test"), seed=seed, scale=2000, start=START, end=END, **kw).run()
+
+
+def test_microlending_with_zero_budget_is_bit_identical_to_baseline():
+    base = Sim("baseline", seed=3, scale=2000, start=START, end=END).run()
+    zero = _run([{"type": "microlending", "start": "2001-01-01", "params": {"budget_usd": 0, "interest": 0.3}}])
+    assert np.array_equal(base.results.values, zero.results.values, equal_nan=True)
+
+
+def test_microlending_lends_repays_and_balances_the_books():
+    sim = _run([{"type": "microlending", "start": "2001-01-01", "params": {"budget_usd": 2e7}}])
+    ann = sim.results.annual()
+    out = ann[(ann.metric == "microloans_outstanding_usd") & (ann.region == "Jilin")].set_index("year").value
+    assert out.get(2000, 0) == 0 and out[2002] > 5e6
+    rate = ann[(ann.metric == "microloan_repayment_rate") & (ann.region == "Jilin")].set_index("year").value
+    assert 0.8 < rate[2003] <= 1.0
+    assert sim.books.max_rel_residual < 1e-9
+    assert sim.books.inflows["microloans"] > 0 and sim.books.outflows["microloan_repayments"] > 0
+
+
+def test_training_spreads_knowhow_to_north_korean_partners():
+    base = Sim("baseline", seed=3, scale=2000, start=START, end=END).run()
+    trained = _run([{"type": "training", "start": "2001-01-01", "params": {"trained_per_year": 3000}}])
+
+    def share(sim):  # noqa: ANN001, ANN202
+        a = sim.results.annual()
+        return a[(a.metric == "knowhow_nk_share") & (a.region == "HamJi") & (a.year == 2003)].value.iloc[0]
+
+    assert share(trained) > share(base) + 0.02
+    assert trained.people.merchants.trained.sum() > 0
+
+
+def test_transport_raises_capacity_of_named_crossings_and_reverts():
+    sim = _run([{"type": "transport", "start": "2001-01-01", "end": "2002-01-01",
+                 "params": {"crossings": ["tumen_namyang"], "capacity_multiplier": 3, "cost_multiplier": 0.5}}])
+    assert np.allclose(sim.borders.investment, 1.0)  # reverted at the end date
+    assert sim.pars.distribution_usd_per_tkm == pytest.approx(Sim("baseline").pars.distribution_usd_per_tkm)
+
+
+def test_currency_shock_destroys_won_savings_above_the_limit_only():
+    sim = Sim(Scenario(ScenarioSpec(name="t", events=[{"type": "currency_shock", "start": "2000-01-10",
+                                                        "params": {"loss_share": 1.0, "exempt_usd": 10}}]), "t"),
+              seed=1, scale=5000, start=START, end=dt.date(2000, 1, 10))
+    sim.initialize()
+    sim.step()
+    fx_before = sim.people.households.fx.copy()
+    sim.step()
+    assert sim.people.households.cash.max() <= 10 + 1e-9 or sim.books.outflows["currency_redenomination"] > 0
+    assert sim.books.max_rel_residual < 1e-9
+    assert sim.books.outflows["currency_redenomination"] > 0
+    assert np.all(sim.people.households.fx >= 0) and fx_before.sum() > 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: x\nevents:\n  - type: microlendin\n    start: 2010-01-01\n", "unknown event type 'microlendin'; allowed: "),
+    ("name: x\nevents:\n  - type: microlending\n    start: 2010-01-01\n    params: {budget_usd: -5}\n",
+     "microlending_budget_usd' = -5 is out of range; allowed [0, 1e+09]"),
+    ("name: x\nevents:\n  - type: training\n    start: 2012-01-01\n    end: 2011-01-01\n",
+     "end 2011-01-01 is before start 2012-01-01"),
+    ("name: x\nevents:\n  - type: transport\n    start: 2012-01-01\n    params: {crossings: [atlantis]}\n",
+     "unknown crossing 'atlantis'; allowed: jilin, all, dandong_sinuiju"),
+    ("name: x\nevents:\n  - type: sanctions\n    start: 2017-01-01\n    params: {uranium: true}\n",
+     "unknown key 'uranium'; allowed: coal, iron_ore, seafood, timber, other"),
+])
+def test_bad_scenario_files_are_refused_clearly(tmp_path, text, message):
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    with pytest.raises(UserError) as err:
+        load_scenario(f)
+    assert str(f) in str(err.value) and message in str(err.value)
+
+
+def test_every_builtin_scenario_loads_and_the_required_ones_exist():
+    names = builtin_names()
+    for required in ("baseline", "history", "microlending", "training", "transport", "recommendations",
+                     "forgery_crackdown", "border_closure", "sanctions"):
+        assert required in names
+    for n in names:
+        assert load_scenario(n).spec.description.strip()
+
+
+def test_sanctions_stop_coal_exports_from_their_date():
+    sim = Sim("sanctions", seed=1, scale=5000, start=dt.date(2016, 1, 4), end=dt.date(2018, 6, 25)).run()
+    t = sim.results.tidy()
+    coal = t[(t.metric == "exports_coal_usd") & (t.region == "DPRK")].set_index("date").value
+    assert coal[:"2017-02-12"].sum() > 0 and coal["2017-02-20":].sum() == 0
+    other = t[(t.metric == "exports_other_usd") & (t.region == "DPRK")].set_index("date").value
+    assert other["2017-03-01":"2017-09-01"].sum() > 0 and other["2017-09-18":].sum() == 0

@@ -1,0 +1,33 @@
+"""The patterns of MODEL.md section 6 (1-5) hold over several seeds at a small scale.
+
+One ensemble (6 seeds; paired runs with forgery off and remittances off) is shared by the tests;
+each pattern's statistic, threshold and margin are in :mod:`hamji.patterns`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hamji.patterns import evaluate
+
+
+@pytest.fixture(scope="module")
+def patterns():
+    return {r.number: r for r in evaluate(seeds=6, scale=1000, workers=2)}
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
+def test_pattern_holds(patterns, number):
+    r = patterns[number]
+    assert r.passed, f"pattern {number} ({r.name}): {r.detail}; needs {r.threshold}"
+
+
+def test_pattern_figures_are_in_a_plausible_band(patterns):
+    # North Hamgyong's income relative to South Hwanghae rises by a tenth or more over the 2000s
+    assert patterns[1].statistic > 0.1
+    # bribes track market activity closely
+    assert patterns[3].statistic > 0.9
+    # forgery is a stimulus of sorts, not a transformation: a few to a few tens of percent more trade
+    assert 0.02 < patterns[4].statistic < 0.6
+    # remittances land mostly in HamJi, as defectors' origins do (> 75% from N. Hamgyong and Ryanggang)
+    assert patterns[5].statistic > 0.7
