@@ -21,6 +21,7 @@ import yaml
 
 from hamji.errors import UserError
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is present
 _ALLOWED_KEYS = {"default", "range", "unit", "source", "description", "type", "calibrate"}
 
 
@@ -95,7 +96,7 @@ def _load_registry() -> dict[str, ParamSpec]:
         if not entry.name.endswith(".yaml"):
             continue
         module = entry.name[: -len(".yaml")]
-        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        data = yaml.load(entry.read_text(encoding="utf-8"), Loader=_LOADER) or {}
         for name, spec in data.items():
             extra = set(spec) - _ALLOWED_KEYS
             if extra:

@@ -24,6 +24,7 @@ from hamji.market import Borders, Market, synthesise_merchants
 from hamji.modules import PLAN
 from hamji.people import People
 from hamji.results import Results
+from hamji.runtime import tune_allocator
 from hamji.scenario import Scenario, load_scenario
 from hamji.streams import Streams
 from hamji.synthesis import synthesise
@@ -67,6 +68,7 @@ class Sim:
     def __init__(self, scenario: Scenario | str | None = None, seed: int = 1, scale: int | str = 100,
                  start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
                  overrides: dict[str, Any] | None = None, modules: list[type[Module]] | None = None) -> None:
+        tune_allocator()
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario, overrides)
         elif overrides:

@@ -42,6 +42,8 @@ class Population(Module):
         r = sim.world.n_regions
         self._persons = np.bincount(hh.region, weights=hh.size, minlength=r)
         self._households = np.bincount(hh.region, minlength=r).astype(float)
+        self._key = np.empty(hh.n, dtype=np.int64)  # reused buffers: no temporaries in the weekly loop
+        self._money = np.empty(hh.n)
 
     def step(self, sim: "Sim") -> None:
         hh = sim.people.households
@@ -49,10 +51,13 @@ class Population(Module):
         res = sim.results
         res.record("population", self._persons)
         res.record("households", self._households)
-        by_role = np.bincount(hh.region.astype(np.int64) * len(ROLES) + hh.role, minlength=r * len(ROLES))
+        np.multiply(hh.region, len(ROLES), out=self._key)
+        np.add(self._key, hh.role, out=self._key)
+        by_role = np.bincount(self._key, minlength=r * len(ROLES))
         by_role = by_role.reshape(r, len(ROLES)).astype(float)
         for k, name in enumerate(ROLE_METRICS):
             res.record(name, by_role[:, k])
-        money = hh.cash + hh.fx
+        money = np.add(hh.cash, hh.fx, out=self._money)
         res.record("savings_usd", np.bincount(hh.region, weights=money, minlength=r))
-        res.record("trading_capital_usd", np.bincount(hh.region, weights=np.where(hh.role != 0, money, 0.0), minlength=r))
+        np.multiply(money, hh.role != 0, out=money)
+        res.record("trading_capital_usd", np.bincount(hh.region, weights=money, minlength=r))
