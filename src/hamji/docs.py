@@ -1,4 +1,4 @@
-"""Generate the reference pages ``docs/metrics.md`` and ``docs/parameters.md`` from the code.
+"""Generate the reference pages ``docs/metrics.md``, ``docs/parameters.md`` and ODD section 7 from the code.
 
 Run ``python -m hamji.docs [DOCS_DIR]``. A test checks that the committed pages match the code, so
 the documentation of metrics and parameters cannot drift from what the model records and reads.
@@ -65,6 +65,33 @@ def parameters_page() -> str:
     return "\n".join(lines)
 
 
+BEGIN, END = "<!-- submodels:begin -->", "<!-- submodels:end -->"
+
+
+def submodels_section() -> str:
+    """ODD section 7: one subsection per module in plan order, from the module's docstring."""
+    import importlib
+
+    parts = [BEGIN, ""]
+    for k, cls in enumerate(PLAN, start=1):
+        mod = importlib.import_module(cls.__module__)
+        doc = (mod.__doc__ or "").strip()
+        title, _, body = doc.partition("\n")
+        path = cls.__module__.replace(".", "/")
+        parts += [f"### 7.{k} `{cls.name}`: {title.rstrip('.')}", "",
+                  f"File: [`src/{path}.py`](../src/{path}.py). Parameters: `hamji params --module {cls.name}`.", "",
+                  body.strip(), ""]
+    parts.append(END)
+    return "\n".join(parts)
+
+
+def odd_page(current: str) -> str:
+    """``docs/ODD.md`` with its generated Submodels section replaced by the current one."""
+    head, _, rest = current.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    return head + submodels_section() + tail
+
+
 def main(argv: list[str] | None = None) -> None:
     """Write both pages into the given folder (default ``docs``)."""
     args = sys.argv[1:] if argv is None else argv
@@ -72,7 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.md").write_text(metrics_page(), encoding="utf-8")
     (folder / "parameters.md").write_text(parameters_page(), encoding="utf-8")
-    print(f"wrote {folder / 'metrics.md'} and {folder / 'parameters.md'}")
+    odd = folder / "ODD.md"
+    if odd.exists():
+        odd.write_text(odd_page(odd.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"wrote {folder / 'metrics.md'}, {folder / 'parameters.md'} and the submodels of {odd}")
 
 
 if __name__ == "__main__":
