@@ -243,3 +243,51 @@ def compare(
         table.add_row(r.scenario, r.outcome, f"{r.mean_change:+.4g}", f"[{r.low90:+.4g}, {r.high90:+.4g}]")
     out.print(table)
     out.print(f"wrote {target}/ (comparison.parquet, comparison.html, differences.csv)")
+
+
+@app.command()
+@user_errors
+def validate(
+    seeds: int = typer.Option(3, "--seeds", min=1, max=1000, help="Seeds per ensemble."),
+    scale: str = typer.Option("1000", "--scale", help="1:N for the validation runs."),
+    workers: int = typer.Option(1, "--workers", min=1, max=512, help="Local worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable scorecard."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run the validation scorecard: the patterns of MODEL.md section 6 and the fit to real trade data.
+
+    Exit code 0 only if every check passes (1 otherwise).
+    """
+    from hamji.patterns import evaluate
+    from hamji.sim import parse_scale
+    from hamji.validation import run_history, trade_fit, trade_result
+
+    n = parse_scale(scale)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+                  TimeElapsedColumn(), console=err, disable=quiet or as_json) as bar:
+        job = bar.add_task("patterns 1-5", total=3 * seeds)
+        results = evaluate(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job, completed=d))
+        job2 = bar.add_task("history vs trade data", total=seeds)
+        fits = trade_fit(run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d)))
+    results.append(trade_result(fits))
+    passed = all(r.passed for r in results)
+    if as_json:
+        sys.stdout.write(json.dumps({"passed": passed, "seeds": seeds, "scale": n, "patterns": [r.as_dict() for r in results],
+                                     "trade": [f.__dict__ for f in fits]}, indent=2, default=float) + "\n")
+    else:
+        table = Table(title=f"hamji validation scorecard ({seeds} seeds, 1:{n})")
+        for col in ("#", "pattern", "statistic", "threshold", "result", "detail"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            table.add_row(str(r.number), r.name, f"{r.statistic:.3g}", r.threshold,
+                          "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.detail)
+        out.print(table)
+        for f in fits:
+            fit = Table(title=f"{f.label}: model vs data (US$ million)")
+            for col in ("year", "model", "data", "log error"):
+                fit.add_column(col, justify="right")
+            for y, m, d, e in zip(f.years, f.model_usd_m, f.data_usd_m, f.log_errors):
+                fit.add_row(str(y), f"{m:,.0f}", f"{d:,.0f}", f"{e:+.2f}")
+            fit.caption = f"mean absolute log error {f.male:.2f}, correlation {f.correlation:.2f}"
+            out.print(fit)
+    raise typer.Exit(code=0 if passed else 1)

@@ -171,3 +171,72 @@ class TransportInvestment(Event):
     def revert(self, sim: "Sim") -> None:
         sim.borders.investment[self._mask(sim)] /= self.capacity
         sim.pars.set("distribution_usd_per_tkm", self._saved_cost, self.where)
+
+
+@register
+class MarketCrackdown(Event):
+    """A market crackdown: more officials inspect traders and more of those caught are detained.
+
+    ``strength`` s multiplies the officials per household by ``1 + s`` and raises the detention
+    probability of a case not bought off to ``1 - (1 - p) / (1 + s)`` (both restored at ``end``).
+    """
+
+    type = "market_crackdown"
+    description = "more officials and more detention in the markets (strength s: officials x (1 + s))"
+
+    def validate(self) -> None:
+        for k in self.params:
+            if k != "strength":
+                raise UserError(f"{self.where}: params: unknown key '{k}'; allowed: strength")
+        s = self.params.get("strength", 1.0)
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= float(s) <= 9.0:
+            raise UserError(f"{self.where}: params: strength = {s!r} is out of range; allowed [0, 9]")
+        self.strength = float(s)
+
+    def apply(self, sim: "Sim") -> None:
+        p = sim.pars
+        self._saved = (p.officials_per_1000_households, p.detention_prob)
+        spec = REGISTRY["officials_per_1000_households"]
+        p.set("officials_per_1000_households", min(spec.high, self._saved[0] * (1 + self.strength)), self.where)
+        p.set("detention_prob", 1.0 - (1.0 - self._saved[1]) / (1.0 + self.strength), self.where)
+
+    def revert(self, sim: "Sim") -> None:
+        sim.pars.set("officials_per_1000_households", self._saved[0], self.where)
+        sim.pars.set("detention_prob", self._saved[1], self.where)
+
+
+@register
+class SmeIncentives(Event):
+    """Chinese SME incentives: "grants and preferential loans" to Jilin firms trading with the North.
+
+    Sets the incentive years to the event's start and end years (end defaults to start + 7) and the
+    grant and loan sizes; restores the previous values at ``end``.
+    """
+
+    type = "sme_incentives"
+    description = "Chinese grants and preferential loans to Jilin merchants trading with the North (grant_usd, loan_usd)"
+    keys = {"grant_usd": "wholesale_sme_grant_usd", "loan_usd": "wholesale_sme_loan_usd"}
+
+    def validate(self) -> None:
+        unknown = [k for k in self.params if k not in self.keys]
+        if unknown:
+            raise UserError(f"{self.where}: params: unknown key '{unknown[0]}'; allowed: {', '.join(self.keys)}")
+        self.values = {self.keys[k]: REGISTRY[self.keys[k]].coerce(v, f"{self.where}: params") for k, v in self.params.items()}
+        self.values["wholesale_sme_start_year"] = self.start.year
+        self.values["wholesale_sme_end_year"] = self.end.year if self.end is not None else self.start.year + 7
+
+    def apply(self, sim: "Sim") -> None:
+        self._saved = {k: sim.pars[k] for k in self.values}
+        for k, v in self.values.items():
+            sim.pars.set(k, v, self.where)
+
+    def revert(self, sim: "Sim") -> None:
+        for k, v in self._saved.items():
+            sim.pars.set(k, v, self.where)
+
+
+@register
+class DefectorArrivals(ParameterEvent):
+    type = "defector_arrivals"
+    description = "defector arrivals times a multiplier (e.g. 0.1 for a sealed border)"
+    keys = {"multiplier": "defector_arrivals_multiplier"}

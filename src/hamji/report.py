@@ -50,9 +50,12 @@ def _lines(annual: pd.DataFrame, metrics: Iterable[tuple[str, str, str]], title:
     if not items:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    for m, r, label in items:
+    by_group = len({r for _, r, _ in items}) == len(items)  # one line per group: the group's colour
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (m, r, label) in enumerate(items):
         s = _series(annual, m, r) / scale
-        ax.plot(s.index, s.values, label=label, color=GROUP_COLORS.get(r), lw=1.6)
+        color = GROUP_COLORS.get(r) if by_group else palette[k % len(palette)]
+        ax.plot(s.index, s.values, label=label, color=color, lw=1.6)
     if extra is not None:
         extra(ax)
     ax.set_title(title, loc="left", fontsize=10)

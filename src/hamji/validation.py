@@ -1,0 +1,77 @@
+"""The validation scorecard: patterns of MODEL.md section 6 and the fit to the real data series.
+
+Trade: for every year the data give, the model's annual DPRK exports and imports (mean over seeds,
+`history` scenario) against China's customs-based series (``china_dprk_trade.csv``): log error per
+year, mean absolute log error (MALE) and Pearson correlation of the totals. Thresholds for total
+trade (issue "Real data in, calibration"): MALE < 0.25 and correlation > 0.9.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hamji import data
+from hamji.ensemble import Task, run_ensemble
+from hamji.patterns import PatternResult
+
+TRADE_MALE_MAX = 0.25
+TRADE_CORR_MIN = 0.9
+SERIES = (  # (label, model metric(s) summed, data column)
+    ("DPRK exports to China", ("exports_usd",), "china_imports_from_dprk_usd_m"),
+    ("DPRK imports from China", ("imports_usd",), "china_exports_to_dprk_usd_m"),
+    ("total trade", ("exports_usd", "imports_usd"), "total_usd_m"),
+)
+
+
+@dataclass
+class SeriesFit:
+    """The fit of one model series to one data series."""
+
+    label: str
+    years: list[int]
+    model_usd_m: list[float]
+    data_usd_m: list[float]
+    log_errors: list[float] = field(default_factory=list)
+    male: float = float("nan")
+    correlation: float = float("nan")
+
+    def compute(self) -> "SeriesFit":
+        m, d = np.array(self.model_usd_m), np.array(self.data_usd_m)
+        ok = (m > 0) & (d > 0)
+        self.log_errors = list(np.where(ok, np.log(np.where(ok, m, 1) / np.where(ok, d, 1)), np.nan))
+        self.male = float(np.nanmean(np.abs(self.log_errors))) if ok.any() else float("nan")
+        self.correlation = float(np.corrcoef(m[ok], d[ok])[0, 1]) if ok.sum() > 2 else float("nan")
+        return self
+
+
+def trade_fit(annual: pd.DataFrame) -> list[SeriesFit]:
+    """Model (mean over seeds, DPRK) against the trade data, for each year the data give."""
+    t = data.trade_series()
+    dprk = annual[annual.region == "DPRK"]
+    mean = dprk.groupby(["metric", "year"]).value.mean()
+    fits = []
+    for label, metrics, col in SERIES:
+        years = [int(y) for y in t.index if pd.notna(t.loc[y, col]) and all((mm, y) in mean.index for mm in metrics)]
+        model = [sum(mean[(mm, y)] for mm in metrics) / 1e6 for y in years]
+        fits.append(SeriesFit(label, years, model, [float(t.loc[y, col]) for y in years]).compute())
+    return fits
+
+
+def trade_result(fits: list[SeriesFit]) -> PatternResult:
+    """Pattern 7 from the total-trade fit."""
+    total = next(f for f in fits if f.label == "total trade")
+    ok = total.male < TRADE_MALE_MAX and total.correlation > TRADE_CORR_MIN
+    return PatternResult(7, "China-DPRK trade follows the real annual series (history scenario)", total.male,
+                         f"total trade: mean absolute log error < {TRADE_MALE_MAX} and correlation > {TRADE_CORR_MIN}",
+                         bool(ok), f"MALE {total.male:.2f}, correlation {total.correlation:.2f} over {len(total.years)} years")
+
+
+def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.DataFrame:  # noqa: ANN001
+    """The `history` scenario over ``seeds`` seeds, 2000 to the last year of trade data."""
+    last = int(data.trade_series().index.max())
+    tasks = [Task("history", s, scale, dt.date(2000, 1, 3), dt.date(last, 12, 31)) for s in range(1, seeds + 1)]
+    return run_ensemble(tasks, workers=workers, progress=progress)
