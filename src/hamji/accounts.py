@@ -24,14 +24,25 @@ class Accounts:
         self.officials = np.zeros(n_regions)  # officials' personal funds, by region
         self.brokers = np.zeros(1)  # remittance brokers' fees held
         self.jilin_households = np.zeros(n_regions)  # Chinese border households (by Chinese region)
+        self.state_in = np.zeros(n_regions)  # this week's money into the leader's accounts and budgets, by region of origin
+
+    def to_budget(self, branch: int, by_region: np.ndarray) -> None:
+        """Pay into a branch budget; ``by_region`` says where the money came from (for regime revenue)."""
+        self.budget[branch] += by_region.sum()
+        self.state_in += by_region
+
+    def to_leader(self, by_region: np.ndarray) -> None:
+        """Pay into the leader's accounts, by region of origin."""
+        self.leader[0] += by_region.sum()
+        self.state_in += by_region
 
     def register(self, books) -> None:  # noqa: ANN001 - Books, avoided import cycle
         """Register every account as a holder in the books."""
-        books.holder("leader", lambda: float(self.leader.sum()))
-        books.holder("budgets", lambda: float(self.budget.sum()))
-        books.holder("officials", lambda: float(self.officials.sum()))
-        books.holder("brokers", lambda: float(self.brokers.sum()))
-        books.holder("jilin_households", lambda: float(self.jilin_households.sum()))
+        books.holder("leader", self, "leader")
+        books.holder("budgets", self, "budget")
+        books.holder("officials", self, "officials")
+        books.holder("brokers", self, "brokers")
+        books.holder("jilin_households", self, "jilin_households")
 
 
 def pay_from_households(cash: np.ndarray, fx: np.ndarray, amount: np.ndarray) -> np.ndarray:

@@ -11,14 +11,14 @@ residual, relative to the money in the system, is kept for the tests.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable
+from typing import Any
 
 
 class Books:
     """Holders, outside flows and the weekly balance check."""
 
     def __init__(self) -> None:
-        self.holders: dict[str, Callable[[], float]] = {}
+        self.holders: dict[str, tuple[Any, tuple[str, ...]]] = {}
         self.inflows: dict[str, float] = defaultdict(float)
         self.outflows: dict[str, float] = defaultdict(float)
         self._week_in = 0.0
@@ -27,11 +27,17 @@ class Books:
         self.max_rel_residual = 0.0
         self.residuals: list[float] = []
 
-    def holder(self, name: str, total: Callable[[], float]) -> None:
-        """Register a holder of money by a function returning its total (US$)."""
+    def holder(self, name: str, owner: Any, *arrays: str) -> None:
+        """Register a holder of money: the arrays ``owner.<array>`` whose sum is its total (US$).
+
+        Holders are kept as (object, attribute names), not closures, so a deep copy of a simulation
+        (a forked scenario) checks its own books.
+        """
         if name in self.holders:
             raise ValueError(f"holder '{name}' registered twice")
-        self.holders[name] = total
+        if not arrays:
+            raise ValueError(f"holder '{name}': name at least one array")
+        self.holders[name] = (owner, arrays)
 
     def inflow(self, flow: str, amount: float) -> None:
         """Money entering from the outside world through ``flow`` (US$, may be an array sum)."""
@@ -47,7 +53,7 @@ class Books:
 
     def totals(self) -> dict[str, float]:
         """Money held by each holder now."""
-        return {k: float(f()) for k, f in self.holders.items()}
+        return {k: float(sum(getattr(obj, a).sum() for a in arrays)) for k, (obj, arrays) in self.holders.items()}
 
     def open(self) -> None:
         """Take the opening balance (after set-up)."""

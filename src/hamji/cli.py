@@ -202,7 +202,7 @@ def compare(
     import tempfile
 
     from hamji.compare import comparison_html, differences
-    from hamji.ensemble import Task, run_ensemble
+    from hamji.ensemble import run_grouped
     from hamji.output import check_out_dir, default_out_dir
     from hamji.sim import parse_scale
 
@@ -215,13 +215,14 @@ def compare(
     years = (from_year if from_year is not None else max(start_d.year, end_d.year - 9), to_year if to_year is not None else end_d.year)
     if years[0] > years[1] or years[0] < start_d.year or years[1] > end_d.year:
         raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {start_d.year}-{end_d.year}")
-    tasks = [Task(s, first_seed + k, n_scale, start_d, end_d) for s in scenarios_ for k in range(seeds)]
+    seed_list = [first_seed + k for k in range(seeds)]
     target = out_dir if out_dir is not None else default_out_dir("compare-" + "-".join(Path(s).stem for s in scenarios_))
     check_out_dir(target, overwrite)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} seeds"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet) as bar:
-        job = bar.add_task(f"{len(scenarios_)} scenarios x {seeds} seeds", total=len(tasks))
-        annual = run_ensemble(tasks, workers=workers, scheduler=scheduler, progress=lambda d, t: bar.update(job, completed=d))
+        job = bar.add_task(f"{len(scenarios_)} scenarios x {seeds} seeds (one task per seed)", total=seeds)
+        annual = run_grouped(scenarios_, seed_list, n_scale, start_d, end_d, workers=workers, scheduler=scheduler,
+                             progress=lambda d, t: bar.update(job, completed=d))
     names = list(dict.fromkeys(annual.scenario))
     diffs = differences(annual, years, names[0])
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,9 @@ HSI_OUTCOMES = (
     ("HSI, participants", "hsi_participants", "DPRK"),
     ("HSI, non-participants", "hsi_nonparticipants", "DPRK"),
 )
-#: regime revenue: money to the leader's accounts plus the three branches' budgets (DPRK, US$ a year)
-REVENUE_METRICS = ("leader_fund_usd", "budget_kpa_usd", "budget_kwp_usd", "budget_cabinet_usd")
+#: regime revenue: money reaching the leader's accounts and the three branches' budgets from every
+#: source (funnel, market fees, bribes' organisation share, fines), DPRK, US$ a year
+REVENUE_METRICS = ("regime_revenue_usd",)
 REVENUE_LABEL = "Regime revenue, US$ M a year"
 
 
@@ -113,5 +114,6 @@ gained together with the regime revenue added.</p>
 <table><tr><th>scenario</th><th>outcome</th><th>{html.escape(reference)}</th><th>change</th><th>90% interval</th></tr>
 {''.join(rows)}</table>
 <p>Human security index: 0-1 per household (docs/metrics.md). Regime revenue: money reaching the
-leader's accounts and the KPA, KWP and Cabinet budgets, US$ million a year.</p></body></html>
+leader's accounts and the KPA, KWP and Cabinet budgets from every source (the companies' funnel,
+market fees, the organisations' share of bribes, fines), US$ million a year.</p></body></html>
 """

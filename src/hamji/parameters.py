@@ -147,8 +147,10 @@ class Parameters:
         self._values[name] = spec.coerce(value, where)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
         try:
-            return self._values[name]
+            return object.__getattribute__(self, "_values")[name]
         except KeyError:
             raise AttributeError(f"no parameter named '{name}'") from None
 
@@ -164,6 +166,15 @@ class Parameters:
     def to_dict(self) -> dict[str, Any]:
         """All resolved values, for the manifest."""
         return dict(self._values)
+
+    def __deepcopy__(self, memo: dict) -> "Parameters":
+        return self.copy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "_values", dict(state))
 
     def copy(self) -> "Parameters":
         """An independent copy (events change the copy, never the baseline)."""

@@ -59,6 +59,9 @@ def parse_scale(value: int | str) -> int:
 CORE_METRICS = (
     Metric("imports_usd", "US$", "Chinese goods entering the North by destination province: company imports plus"
            " merchants' wholesale, at wholesale value.", scaled=True),
+    Metric("regime_revenue_usd", "US$", "Money reaching the leader's accounts and the KPA, KWP and Cabinet budgets this"
+           " week from every source (the funnel, market fees, the organisations' share of bribes, fines and"
+           " confiscations), by the region it came from.", scaled=True),
 )
 
 
@@ -129,9 +132,8 @@ class Sim:
         synthesise_merchants(self.people.merchants, self)
         self.market = Market(self)
         self.borders = Borders(self)
-        hh, mer = self.people.households, self.people.merchants
-        self.books.holder("households", lambda: float(hh.cash.sum() + hh.fx.sum()))
-        self.books.holder("merchants", lambda: float(mer.capital.sum()))
+        self.books.holder("households", self.people.households, "cash", "fx")
+        self.books.holder("merchants", self.people.merchants, "capital")
         self.accounts.register(self.books)
         metrics: list[Metric] = list(CORE_METRICS)
         for m in self.modules:
@@ -161,11 +163,13 @@ class Sim:
         self.borders.begin_week(self.pars.border_open, self.pars.crossing_capacity_multiplier)
         self.market.begin_week()
         self.people.households.income[:] = 0.0
+        self.accounts.state_in[:] = 0.0
         for m in self.modules:
             t0 = time.perf_counter()
             m.step(self)
             self.timings[m.name] += time.perf_counter() - t0
         self.results.record("imports_usd", self.market.imports_company + self.market.imports_wholesale)
+        self.results.record("regime_revenue_usd", self.accounts.state_in)
         self.books.close_week()
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> "Sim":
@@ -181,6 +185,36 @@ class Sim:
             m.finalize(self)
         self.wall_time = time.perf_counter() - t0
         return self
+
+    # -- forking: scenarios that share their first weeks ------------------------------------------
+    def first_event_week(self, scenario: Scenario) -> int | None:
+        """The week from which ``scenario`` differs from this run, or None if it differs from the start.
+
+        A scenario can continue from a copy of this run if it has the same parameters and groups
+        and no event before that week: until its first event it is the same simulation, draw for
+        draw (named streams are reseeded by week, not by history).
+        """
+        if scenario.pars.to_dict() != self.scenario.pars.to_dict() or scenario.spec.groups != self.scenario.spec.groups:
+            return None
+        if self.events:
+            return None  # only a run without events can be a common trunk
+        if not scenario.events:
+            return self.n_weeks
+        first = min(e.start for e in scenario.events)
+        week = int(np.searchsorted(self.dates.values, np.datetime64(first), side="right")) - 1
+        return max(week, 0)
+
+    def fork(self, scenario: Scenario) -> "Sim":
+        """A copy of this run (taken between weeks) that continues as ``scenario``."""
+        import copy
+
+        twin = copy.deepcopy(self)
+        twin.scenario = scenario
+        twin.pars = scenario.pars.copy()
+        twin.events = sorted(scenario.events, key=lambda e: e.start)
+        for m in twin.modules:
+            m.after_copy(twin)
+        return twin
 
     # -- outputs ---------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:

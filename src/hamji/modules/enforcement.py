@@ -301,9 +301,9 @@ class Enforcement(Module):
         paid = pay_from_households(c, f, price[reg[payer_idx]])  # rescued households pay all they hold, kin the rest
         hh.cash[payer_idx], hh.fx[payer_idx] = c, f
         bribes_r = np.bincount(reg[payer_idx], weights=paid, minlength=r)
-        org = bribes_r.sum() * pars.bribe_org_share
-        acc.budget[KPA] += org * pars.bribe_kpa_share
-        acc.budget[CABINET] += org * (1.0 - pars.bribe_kpa_share)
+        org = bribes_r * pars.bribe_org_share
+        acc.to_budget(KPA, org * pars.bribe_kpa_share)
+        acc.to_budget(CABINET, org * (1.0 - pars.bribe_kpa_share))
         acc.officials += bribes_r * (1.0 - pars.bribe_org_share)
         # punishment: a fine or confiscation of cash (state budget), detention
         unpaid_idx = need_idx[~rescued]
@@ -313,7 +313,7 @@ class Enforcement(Module):
                                    pars.political_confiscation_share * (c[len(unpaid_idx):] + f[len(unpaid_idx):])])
         fines = pay_from_households(c, f, fine_due)
         hh.cash[punished], hh.fx[punished] = c, f
-        acc.budget[CABINET] += fines.sum()
+        acc.to_budget(CABINET, np.bincount(hh.region[punished], weights=fines, minlength=r))
         detain = unpaid_idx[w_need[~rescued] < pars.detention_prob]
         hh.detained[detain] = pars.detention_weeks
         hh.detained[pol_idx] = pars.political_detention_weeks

@@ -99,8 +99,10 @@ class Funnel(Module):
         to_leader = pars.leader_share * rev
         to_budget = pars.budget_share * rev
         comp.cash -= to_leader + to_budget
-        acc.leader[0] += to_leader.sum()
-        acc.budget += np.bincount(comp.branch, weights=to_budget, minlength=len(BRANCHES))
+        acc.to_leader(np.bincount(comp.home, weights=to_leader, minlength=r))
+        for k in range(len(BRANCHES)):
+            mine = comp.branch == k
+            acc.to_budget(k, np.bincount(comp.home[mine], weights=to_budget[mine], minlength=r))
 
         # Chinese consumer goods, through the crossing nearest the home, within its room
         want = pars.import_share * rev

@@ -387,5 +387,5 @@ class Retail(Module):
         got = charge(sim, sellers, fee * official[reg_s])
         hh.market_income[sellers] -= got.astype(np.float32)
         fees_r = np.bincount(reg_s, weights=got, minlength=r)
-        sim.accounts.budget[pars.retail_fee_branch] += fees_r.sum()
+        sim.accounts.to_budget(int(pars.retail_fee_branch), fees_r)
         return fees_r

@@ -178,7 +178,7 @@ class RevenueBases(Module):
         comp.add("cash", np.float64)  # US$ (simulated)
         comp.add("revenue", np.float64)  # this week's unfunnelled revenue, US$
         comp.add("goods_claim", np.float64)  # US$ landed cost of company goods still unsold in the North
-        sim.books.holder("companies", lambda: float(comp.cash.sum()))
+        sim.books.holder("companies", comp, "cash")
 
         # -- bases -------------------------------------------------------------------------------
         rng_own = sim.streams.get("revenue_bases.setup.owners")

@@ -99,6 +99,13 @@ class Wahku(Module):
                " week (national; empty when the quota system is off).", scaled=True),
     )
 
+    def after_copy(self, sim: "Sim") -> None:
+        """After a deep copy, make the companies' quota states rows of this module's matrices again."""
+        comp = sim.people.companies
+        for j, c in enumerate(COMMODITIES):
+            setattr(comp, f"quota_{c}", self.quota[j])
+            setattr(comp, f"forged_{c}", self.forged[j])
+
     def setup(self, sim: "Sim") -> None:
         comp = sim.people.companies
         n_c = len(COMMODITIES)
@@ -165,7 +172,7 @@ class Wahku(Module):
             bribes = np.bincount(comp.home, weights=bribe, minlength=r)
             fines = np.bincount(comp.home, weights=fine, minlength=r)
             sim.accounts.officials += bribes
-            sim.accounts.budget[KWP] += fine.sum()
+            sim.accounts.to_budget(KWP, fines)
             self.forged[:, hit] = 0.0
             comp.forged_ratio[hit] = 0.0
             comp.detected[hit] = True
