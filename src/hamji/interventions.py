@@ -120,7 +120,10 @@ def crossing_ids() -> list[str]:
 
 @register
 class TransportInvestment(Event):
-    """Transport investment: more capacity at named crossings, cheaper haulage on the routes.
+    """Transport investment: more capacity at named crossings, cheaper haulage, goods reaching farther inland.
+
+    ``reach_multiplier`` lengthens the distance over which goods still flow inland
+    (``distribution_decay_km``): better roads and fewer delays make far markets reachable.
 
     "As markets expand, transportation needs will grow as demand for goods rises. Through these
     expanded transportation routes, development-focused NGOs and trade promotion agencies can
@@ -129,8 +132,9 @@ class TransportInvestment(Event):
     """
 
     type = "transport"
-    description = "crossing capacity (capacity_multiplier at crossings: ids, 'jilin' or 'all') and route cost (cost_multiplier)"
-    allowed = ("crossings", "capacity_multiplier", "cost_multiplier")
+    description = ("crossing capacity (capacity_multiplier at crossings: ids, 'jilin' or 'all'), haulage cost"
+                   " (cost_multiplier) and reach of the routes inland (reach_multiplier)")
+    allowed = ("crossings", "capacity_multiplier", "cost_multiplier", "reach_multiplier")
 
     def validate(self) -> None:
         for k in self.params:
@@ -148,6 +152,7 @@ class TransportInvestment(Event):
             self.selection = sel
         self.capacity = self._number("capacity_multiplier", 1.0, 0.1, 20.0)
         self.cost = self._number("cost_multiplier", 1.0, 0.1, 2.0)
+        self.reach = self._number("reach_multiplier", 1.0, 0.5, 5.0)
 
     def _number(self, key: str, default: float, lo: float, hi: float) -> float:
         v = self.params.get(key, default)
@@ -166,11 +171,15 @@ class TransportInvestment(Event):
     def apply(self, sim: "Sim") -> None:
         sim.borders.investment[self._mask(sim)] *= self.capacity
         self._saved_cost = sim.pars.distribution_usd_per_tkm
+        self._saved_reach = sim.pars.distribution_decay_km
         sim.pars.set("distribution_usd_per_tkm", self._saved_cost * self.cost, self.where)
+        spec = REGISTRY["distribution_decay_km"]
+        sim.pars.set("distribution_decay_km", min(spec.high, self._saved_reach * self.reach), self.where)
 
     def revert(self, sim: "Sim") -> None:
         sim.borders.investment[self._mask(sim)] /= self.capacity
         sim.pars.set("distribution_usd_per_tkm", self._saved_cost, self.where)
+        sim.pars.set("distribution_decay_km", self._saved_reach, self.where)
 
 
 @register

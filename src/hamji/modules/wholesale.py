@@ -290,10 +290,13 @@ class Wholesale(Module):
         return np.bincount(mer.region, weights=paid, minlength=r)
 
     def _drawings(self, sim: "Sim") -> None:
-        """Merchants' owners take a share of capital for their households in China."""
+        """Merchants' owners take a share of their own capital (not of borrowed money) for their households."""
         rate = sim.pars.wholesale_merchant_drawings
         if rate > 0:
             mer = sim.people.merchants
-            d = np.maximum(mer.capital, 0.0) * rate
+            equity = mer.capital - mer.sme_loans
+            if "microloan_balance" in mer.states:
+                equity = equity - mer.microloan_balance
+            d = np.minimum(np.maximum(equity, 0.0) * rate, np.maximum(mer.capital, 0.0))
             mer.capital -= d
             sim.books.outflow("merchant_drawings", d.sum())
