@@ -198,12 +198,9 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run scenarios over many seeds and compare them: human security gained against regime revenue added."""
-    import shutil
-    import tempfile
-
     from hamji.compare import comparison_html, differences
     from hamji.ensemble import run_grouped
-    from hamji.output import check_out_dir, default_out_dir
+    from hamji.output import atomic_folder, check_out_dir, default_out_dir
     from hamji.sim import parse_scale
 
     if len(scenarios_) < 2:
@@ -225,18 +222,10 @@ def compare(
                              progress=lambda d, t: bar.update(job, completed=d))
     names = list(dict.fromkeys(annual.scenario))
     diffs = differences(annual, years, names[0])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_folder(target, overwrite) as tmp:
         annual[["scenario", "seed", "region", "metric", "year", "value"]].to_parquet(tmp / "comparison.parquet", index=False)
         diffs.to_csv(tmp / "differences.csv", index=False)
         (tmp / "comparison.html").write_text(comparison_html(diffs, names[0], years, seeds, n_scale), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     table = Table(title=f"change against {names[0]}, mean over {seeds} seeds, {years[0]}-{years[1]} (90% interval)")
     for col in ("scenario", "outcome", "change", "90% interval"):
         table.add_column(col)

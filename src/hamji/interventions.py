@@ -20,6 +20,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
+def check_keys(where: str, params: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuse a key an event does not know, naming the allowed ones."""
+    for k in params:
+        if k not in allowed:
+            raise UserError(f"{where}: params: unknown key '{k}'; allowed: {', '.join(allowed)}")
+
+
+def number(where: str, params: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    """A numeric event parameter within [lo, hi], or a clear error naming the range."""
+    v = params.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
+        raise UserError(f"{where}: params: {key} = {v!r} is out of range; allowed [{lo:g}, {hi:g}]")
+    return float(v)
+
+
 class ParameterEvent(SetParameters):
     """A named event whose keys are short names for registry parameters (``keys``: short → full)."""
 
@@ -68,17 +83,10 @@ class CurrencyShock(Event):
 
     type = "currency_shock"
     description = "won savings above an exchange limit lose a share of their value (2009 redenomination)"
-    allowed = {"loss_share": (0.0, 1.0), "exempt_usd": (0.0, 1e6)}
-
     def validate(self) -> None:
-        for k, v in self.params.items():
-            if k not in self.allowed:
-                raise UserError(f"{self.where}: params: unknown key '{k}'; allowed: {', '.join(self.allowed)}")
-            lo, hi = self.allowed[k]
-            if not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
-                raise UserError(f"{self.where}: params: {k} = {v!r} is out of range; allowed [{lo:g}, {hi:g}]")
-        self.loss_share = float(self.params.get("loss_share", 0.9))
-        self.exempt_usd = float(self.params.get("exempt_usd", 50.0))
+        check_keys(self.where, self.params, ("loss_share", "exempt_usd"))
+        self.loss_share = number(self.where, self.params, "loss_share", 0.9, 0.0, 1.0)
+        self.exempt_usd = number(self.where, self.params, "exempt_usd", 50.0, 0.0, 1e6)
 
     def apply(self, sim: "Sim") -> None:
         hh = sim.people.households
@@ -137,9 +145,7 @@ class TransportInvestment(Event):
     allowed = ("crossings", "capacity_multiplier", "cost_multiplier", "reach_multiplier")
 
     def validate(self) -> None:
-        for k in self.params:
-            if k not in self.allowed:
-                raise UserError(f"{self.where}: params: unknown key '{k}'; allowed: {', '.join(self.allowed)}")
+        check_keys(self.where, self.params, self.allowed)
         ids = crossing_ids()
         sel = self.params.get("crossings", "jilin")
         if isinstance(sel, str) and sel in ("jilin", "all"):
@@ -150,15 +156,9 @@ class TransportInvestment(Event):
             if bad:
                 raise UserError(f"{self.where}: params: crossings: unknown crossing '{bad[0]}'; allowed: jilin, all, {', '.join(ids)}")
             self.selection = sel
-        self.capacity = self._number("capacity_multiplier", 1.0, 0.1, 20.0)
-        self.cost = self._number("cost_multiplier", 1.0, 0.1, 2.0)
-        self.reach = self._number("reach_multiplier", 1.0, 0.5, 5.0)
-
-    def _number(self, key: str, default: float, lo: float, hi: float) -> float:
-        v = self.params.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
-            raise UserError(f"{self.where}: params: {key} = {v!r} is out of range; allowed [{lo:g}, {hi:g}]")
-        return float(v)
+        self.capacity = number(self.where, self.params, "capacity_multiplier", 1.0, 0.1, 20.0)
+        self.cost = number(self.where, self.params, "cost_multiplier", 1.0, 0.1, 2.0)
+        self.reach = number(self.where, self.params, "reach_multiplier", 1.0, 0.5, 5.0)
 
     def _mask(self, sim: "Sim") -> np.ndarray:
         c = sim.world.crossings
@@ -194,13 +194,8 @@ class MarketCrackdown(Event):
     description = "more officials and more detention in the markets (strength s: officials x (1 + s))"
 
     def validate(self) -> None:
-        for k in self.params:
-            if k != "strength":
-                raise UserError(f"{self.where}: params: unknown key '{k}'; allowed: strength")
-        s = self.params.get("strength", 1.0)
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= float(s) <= 9.0:
-            raise UserError(f"{self.where}: params: strength = {s!r} is out of range; allowed [0, 9]")
-        self.strength = float(s)
+        check_keys(self.where, self.params, ("strength",))
+        self.strength = number(self.where, self.params, "strength", 1.0, 0.0, 9.0)
 
     def apply(self, sim: "Sim") -> None:
         p = sim.pars
@@ -227,9 +222,7 @@ class SmeIncentives(Event):
     keys = {"grant_usd": "wholesale_sme_grant_usd", "loan_usd": "wholesale_sme_loan_usd"}
 
     def validate(self) -> None:
-        unknown = [k for k in self.params if k not in self.keys]
-        if unknown:
-            raise UserError(f"{self.where}: params: unknown key '{unknown[0]}'; allowed: {', '.join(self.keys)}")
+        check_keys(self.where, self.params, tuple(self.keys))
         self.values = {self.keys[k]: REGISTRY[self.keys[k]].coerce(v, f"{self.where}: params") for k, v in self.params.items()}
         self.values["wholesale_sme_start_year"] = self.start.year
         self.values["wholesale_sme_end_year"] = self.end.year if self.end is not None else self.start.year + 7

@@ -10,8 +10,9 @@ import datetime as dt
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from hamji.errors import UserError
 
@@ -32,24 +33,30 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
         raise UserError(f"--out {out}: already exists and is not empty; choose another folder or add --overwrite")
 
 
-def write_run(sim: "Sim", out: Path, overwrite: bool = False) -> Path:
-    """Write the four result files of ``sim`` into ``out`` atomically; returns ``out``."""
-    from hamji.report import render_report
-
+@contextmanager
+def atomic_folder(out: Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling folder to write into; it becomes ``out`` only if the block succeeds."""
     check_out_dir(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        series = sim.results.tidy()
-        series.to_parquet(tmp / "series.parquet", index=False)
-        annual = sim.results.annual()
-        annual.to_csv(tmp / "annual.csv", index=False)
-        (tmp / "manifest.json").write_text(json.dumps(sim.manifest(), indent=2, default=str), encoding="utf-8")
-        (tmp / "report.html").write_text(render_report(sim, annual), encoding="utf-8")
+        yield tmp
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_run(sim: "Sim", out: Path, overwrite: bool = False) -> Path:
+    """Write the four result files of ``sim`` into ``out`` atomically; returns ``out``."""
+    from hamji.report import render_report
+
+    with atomic_folder(out, overwrite) as tmp:
+        sim.results.tidy().to_parquet(tmp / "series.parquet", index=False)
+        annual = sim.results.annual()
+        annual.to_csv(tmp / "annual.csv", index=False)
+        (tmp / "manifest.json").write_text(json.dumps(sim.manifest(), indent=2, default=str), encoding="utf-8")
+        (tmp / "report.html").write_text(render_report(sim, annual), encoding="utf-8")
     return out

@@ -81,6 +81,10 @@ class Results:
         r = self.gm.shape[1]
         b = np.minimum((values01 * HIST_BINS).astype(np.int64), HIST_BINS - 1)
         hist = np.bincount(region.astype(np.int64) * HIST_BINS + b, minlength=r * HIST_BINS).reshape(r, HIST_BINS)
+        return self.quantiles_from_histogram(hist, qs)
+
+    def quantiles_from_histogram(self, hist: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+        """Quantiles per unit from a (regions, HIST_BINS) histogram of values in [0, 1] (bin centres)."""
         cum = np.cumsum(self.gm @ hist, axis=1)
         total = cum[:, -1:]
         out = np.empty((len(qs), cum.shape[0]))

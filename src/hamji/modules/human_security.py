@@ -200,13 +200,7 @@ class HumanSecurity(Module):
         np.add(tmp, self._bin_base, out=bins, casting="unsafe")  # truncation = floor for values >= 0
         r = res.gm.shape[1]
         hist = np.bincount(bins, minlength=r * HIST_BINS).reshape(r, HIST_BINS)
-        cum = np.cumsum(res.gm @ hist, axis=1)
-        total = cum[:, -1:]
-        out = np.empty((len(QUANTILES), cum.shape[0]))
-        for k, q in enumerate(QUANTILES):
-            i = (cum < q * total).sum(axis=1)
-            out[k] = np.where(total[:, 0] > 0, (np.minimum(i, HIST_BINS - 1) + 0.5) / HIST_BINS, np.nan)
-        return out
+        return res.quantiles_from_histogram(hist, QUANTILES)
 
     def step(self, sim: "Sim") -> None:
         pars, hh, res = sim.pars, sim.people.households, sim.results
