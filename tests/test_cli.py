@@ -83,3 +83,9 @@ def test_plan_and_scenarios_and_help():
     assert runner.invoke(app, ["scenarios", "show", "nope"]).exit_code == 2
     for cmd in ("run", "params", "plan", "scenarios"):
         assert runner.invoke(app, [cmd, "--help"]).exit_code == 0
+
+
+def test_funnel_shares_above_one_are_refused_before_the_run(tmp_path):
+    out = tmp_path / "r"
+    res = runner.invoke(app, ["run", *SHORT, "--set", "leader_share=0.6", "--set", "budget_share=0.6", "--out", str(out)])
+    assert res.exit_code == 2 and "must not exceed 1" in res.output and not out.exists()

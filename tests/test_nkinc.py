@@ -313,9 +313,8 @@ def test_state_accounts_are_spent_and_stay_bounded() -> None:
 
 
 def test_funnel_shares_must_not_exceed_one() -> None:
-    sim = make(end=dt.date(2000, 2, 1), leader_share=0.6, budget_share=0.5)
-    with pytest.raises(UserError, match="must not exceed 1"):
-        sim.run()
+    with pytest.raises(UserError, match="must not exceed 1"):  # refused before anything runs
+        make(end=dt.date(2000, 2, 1), leader_share=0.6, budget_share=0.5).run()
 
 
 def test_annual_helper_matches_results_annual() -> None:

@@ -79,6 +79,9 @@ class Sim:
                 scenario.pars.set(k, v, "--set")
         self.scenario = scenario
         self.pars = scenario.pars.copy()
+        shares = self.pars.leader_share + self.pars.budget_share + self.pars.import_share
+        if shares > 1.0 + 1e-12:  # checked before anything runs (the funnel re-checks after dated events)
+            raise UserError(f"{scenario.where}: leader_share + budget_share + import_share = {shares:g}; must not exceed 1")
         self.seed = int(seed)
         self.scale = parse_scale(scale)
         self.dates = weekly_dates(start, end)
