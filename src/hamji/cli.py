@@ -110,11 +110,12 @@ def run(
 def params(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     module: Optional[str] = typer.Option(None, "--module", help="Only the parameters of this module."),
+    calibratable: bool = typer.Option(False, "--calibratable", help="Only the parameters `hamji calibrate` may fit."),
 ) -> None:
     """List every parameter with its default, range, unit and source."""
     from hamji.parameters import REGISTRY
 
-    specs = [p for p in REGISTRY.values() if module is None or p.module == module]
+    specs = [p for p in REGISTRY.values() if (module is None or p.module == module) and (p.calibrate or not calibratable)]
     if module is not None and not specs:
         raise UserError(f"--module {module!r}: no such module; allowed: {', '.join(sorted({p.module for p in REGISTRY.values()}))}")
     if as_json:
@@ -248,7 +249,7 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.patterns import evaluate
+    from hamji.patterns import PATTERN6_SCENARIOS, evaluate, evaluate_pattern_6
     from hamji.sim import parse_scale
     from hamji.validation import run_history, trade_fit, trade_result
 
@@ -257,6 +258,8 @@ def validate(
                   TimeElapsedColumn(), console=err, disable=quiet or as_json) as bar:
         job = bar.add_task("patterns 1-5", total=3 * seeds)
         results = evaluate(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job, completed=d))
+        job6 = bar.add_task(f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", total=seeds)
+        results.append(evaluate_pattern_6(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job6, completed=d)))
         job2 = bar.add_task("history vs trade data", total=seeds)
         fits = trade_fit(run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d)))
     results.append(trade_result(fits))
@@ -281,3 +284,47 @@ def validate(
             fit.caption = f"mean absolute log error {f.male:.2f}, correlation {f.correlation:.2f}"
             out.print(fit)
     raise typer.Exit(code=0 if passed else 1)
+
+
+@app.command()
+@user_errors
+def calibrate(
+    params: Optional[List[str]] = typer.Option(None, "--param", help="A calibratable parameter to fit (repeat; default: the"
+                                                " trade drivers). `hamji params --calibratable` lists them."),
+    trials: int = typer.Option(40, "--trials", min=1, max=100_000, help="Candidates to evaluate in all (a resumed study adds up to this)."),
+    seeds: int = typer.Option(2, "--seeds", min=1, max=1000, help="Seeds per candidate."),
+    scale: str = typer.Option("1000", "--scale", help="1:N for the calibration runs."),
+    workers: int = typer.Option(1, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
+    sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the TPE sampler (a calibration is repeatable)."),
+    out_file: Path = typer.Option(Path("runs/calibration/calibrated.yaml"), "--out", help="Calibrated parameter file to"
+                                  " write; the study beside it (.study.db) lets an interrupted calibration resume."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Fit uncertain parameters to the real China-DPRK trade series (history scenario) with optuna.
+
+    Writes a parameter file with the fitted values, the fit before (current defaults) and after,
+    and how it was made. Copy it over src/hamji/calibrated.yaml to make it the shipped defaults.
+    """
+    from hamji.calibration import DEFAULT_PARAMS, CalibrationSpec
+    from hamji.calibration import calibrate as run_calibration
+    from hamji.sim import parse_scale
+
+    spec = CalibrationSpec(params=tuple(params) if params else DEFAULT_PARAMS, trials=trials, seeds=seeds,
+                           scale=parse_scale(scale), sampler_seed=sampler_seed, workers=workers, scheduler=scheduler)
+    spec.check()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet) as bar:
+        job = bar.add_task(f"calibrating {len(spec.params)} parameters ({seeds} seeds per trial)", total=trials)
+        result = run_calibration(spec, out_file, progress=lambda d, t: bar.update(job, completed=d))
+    before, after = result["fit_before"], result["fit_after"]
+    table = Table(title=f"calibration: {result['how']['trials']} trials, loss {before['loss']:.3f} -> {after['loss']:.3f}")
+    for col in ("series", "MALE before", "MALE after", "correlation before", "correlation after"):
+        table.add_column(col, justify="right")
+    for label in (k for k in after if isinstance(after[k], dict)):
+        table.add_row(label, f"{before[label]['male']:.3f}", f"{after[label]['male']:.3f}",
+                      f"{before[label]['correlation']:.3f}", f"{after[label]['correlation']:.3f}")
+    out.print(table)
+    for k, v in result["params"].items():
+        out.print(f"  {k} = {v:g}  (before {before['params'][k]:g})")
+    out.print(f"wrote {out_file}")

@@ -79,15 +79,21 @@ class Market:
         self.goods_households = np.zeros(r)
         self.imports_company = np.zeros(r)  # this week's imports by companies, by destination region
         self.imports_wholesale = np.zeros(r)  # this week's merchants' wholesale, by destination region
+        self.imports_state = np.zeros(r)  # this week's imports for the state's own use, by destination region
+        self.company_sales_ema = np.zeros(r)  # company goods sold at retail per week (landed US$, smoothed), by region
         # US$ of household (partner) imports that companies' wah-ku (real plus forged) can cover this
         # week; set by the wah-ku module, read by wholesale ("a DPRK state trading company needs to
         # receive a wah-ku as it outlines the precise quantity ... it is permitted to trade")
         self.wholesale_cover = np.inf
+        # this week's Chinese demand indices (set by the china_demand module; 1 without it)
+        self.price_index = 1.0
+        self.volume_index = 1.0
 
     def begin_week(self) -> None:
         """Reset the week's counters."""
         self.imports_company[:] = 0.0
         self.imports_wholesale[:] = 0.0
+        self.imports_state[:] = 0.0
 
 
 def buy_from_merchants(sim: "Sim", china_region: int, amount: float) -> float:

@@ -39,6 +39,8 @@ class ParamSpec:
     module: str
     type: str = "float"
     calibrate: bool = False
+    #: the registry file's own default, before the shipped calibration (``hamji/calibrated.yaml``)
+    prior_default: float | int | bool | None = None
 
     def coerce(self, value: Any, where: str) -> float | int | bool:
         """Convert ``value`` to this parameter's type and check its range; ``where`` names the origin."""
@@ -82,6 +84,7 @@ class ParamSpec:
             "module": self.module,
             "type": self.type,
             "calibrate": self.calibrate,
+            "prior_default": self.prior_default,
         }
 
 
@@ -116,13 +119,35 @@ def _load_registry() -> dict[str, ParamSpec]:
                 module=module,
                 type=kind,
                 calibrate=bool(spec.get("calibrate", False)),
+                prior_default=spec["default"],
             )
             p.coerce(p.default, f"parameters/{entry.name}")  # defaults must be inside their own range
             registry[name] = p
     return registry
 
 
+CALIBRATED_FILE = "calibrated.yaml"
+
+
+def _apply_calibration(registry: dict[str, ParamSpec]) -> dict[str, Any]:
+    """Make the shipped calibration's values the defaults (``hamji/calibrated.yaml``); returns the file's record."""
+    import dataclasses
+
+    entry = resources.files("hamji") / CALIBRATED_FILE
+    if not entry.is_file():
+        return {}
+    record = yaml.load(entry.read_text(encoding="utf-8"), Loader=_LOADER) or {}
+    for name, value in (record.get("params") or {}).items():
+        spec = registry.get(name)
+        if spec is None or not spec.calibrate:
+            raise ValueError(f"{CALIBRATED_FILE}: '{name}' is not a calibratable parameter")
+        registry[name] = dataclasses.replace(spec, default=spec.coerce(value, CALIBRATED_FILE))
+    return record
+
+
 REGISTRY: dict[str, ParamSpec] = _load_registry()
+#: how the shipped defaults were calibrated (empty if no calibration is shipped)
+CALIBRATION: dict[str, Any] = _apply_calibration(REGISTRY)
 
 
 class Parameters:

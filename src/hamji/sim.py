@@ -57,8 +57,8 @@ def parse_scale(value: int | str) -> int:
 
 
 CORE_METRICS = (
-    Metric("imports_usd", "US$", "Chinese goods entering the North by destination province: company imports plus"
-           " merchants' wholesale, at wholesale value.", scaled=True),
+    Metric("imports_usd", "US$", "Chinese goods entering the North by destination province: company imports,"
+           " merchants' wholesale and the state's own imports, at the price paid.", scaled=True),
     Metric("regime_revenue_usd", "US$", "Money reaching the leader's accounts and the KPA, KWP and Cabinet budgets this"
            " week from every source (the funnel, market fees, the organisations' share of bribes, fines and"
            " confiscations), by the region it came from.", scaled=True),
@@ -171,7 +171,8 @@ class Sim:
             t0 = time.perf_counter()
             m.step(self)
             self.timings[m.name] += time.perf_counter() - t0
-        self.results.record("imports_usd", self.market.imports_company + self.market.imports_wholesale)
+        self.results.record("imports_usd", self.market.imports_company + self.market.imports_wholesale
+                            + self.market.imports_state)
         self.results.record("regime_revenue_usd", self.accounts.state_in)
         self.books.close_week()
 

@@ -7,6 +7,7 @@ each week, ``finalize`` at the end. The list below *is* the weekly plan (``hamji
 from __future__ import annotations
 
 from hamji.module import Module
+from hamji.modules.china_demand import ChinaDemand
 from hamji.modules.distribution import Distribution
 from hamji.modules.enforcement import Enforcement
 from hamji.modules.exports import Exports
@@ -24,6 +25,7 @@ from hamji.modules.wholesale import Wholesale
 
 #: module classes in the order they step each week
 PLAN: list[type[Module]] = [
+    ChinaDemand,  # driver: Chinese demand sets export prices and volumes
     RevenueBases,  # 1. bases extract coal, ore, seafood, timber
     Wahku,  # 3. yearly quotas, forgery and its detection
     Exports,  # 1. companies sell to Chinese buyers through the crossings

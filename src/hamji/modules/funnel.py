@@ -14,8 +14,11 @@ goods since last week) is split and then zeroed:
 * ``leader_share * R_k`` to the leader's personal accounts (``sim.accounts.leader``);
 * ``budget_share * R_k`` to the operating budget of the company's branch (``sim.accounts.budget``);
 * ``import_share * R_k`` buys Chinese consumer goods from the merchants of the Chinese side of the
-  nearest crossing of the company's home (``hamji.market.buy_from_merchants``), as far as that
-  crossing's remaining room allows (tonnes = US$ / ``consumer_goods_usd_per_t``; exports were
+  nearest crossing of the company's home (``hamji.market.buy_from_merchants``), as far as the home
+  market absorbs them (companies stop ordering when the goods they hold exceed
+  ``company_inventory_weeks`` of their recent retail sales; the branch takes the import money the
+  market cannot absorb into its budget: "these state trading companies effectively provide scarce
+  funds for operating budgets") and that crossing's remaining room allows (tonnes = US$ / ``consumer_goods_usd_per_t``; exports were
   allocated first). The goods (at landed cost = price paid) go to ``sim.market.goods_company`` of
   the home province and to ``companies.goods_claim``; the retail module sells them later;
 * the rest (``1 - leader - budget - import shares``, plus import money the crossing could not take)
@@ -23,7 +26,12 @@ goods since last week) is split and then zeroed:
 
 Then the state spends outside this model: ``leader_spending_rate`` of the leader's accounts (flow
 ``leader_spending``) and ``budget_spending_rate`` of each budget (flow ``state_spending``) leave the
-books each week, so neither grows without bound.
+books each week, so neither grows without bound. A share ``state_import_share`` of that spending
+buys Chinese goods for the state itself (fuel, vehicles, machinery, materials, the leadership's
+luxuries: "purchasing ... Chinese" goods with the regime's foreign currency) through the crossing
+nearest the capital, as far as its room allows (tonnes = US$ / ``state_goods_usd_per_t``). These
+goods land in the capital (where the leadership and the central organs sit) and are used by the state, not sold in markets; they count
+in ``imports_usd`` (``sim.market.imports_state``). The money leaves the books with the spending.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 SINKS = ("leader", "budgets", "imports", "retained")
+CAPITAL = "Pyongyang"  # seat of the leadership and of the KPA, KWP and Cabinet: where the state's imports land
 
 
 def budget_metric_name(branch: str) -> str:
@@ -77,6 +86,9 @@ class Funnel(Module):
                " (national).", annual="last", scaled=True),
         Metric("leader_spending_usd", "US$", "Spent from the leader's accounts outside the model this week"
                " (national).", scaled=True),
+        Metric("state_imports_usd", "US$", "Chinese goods bought for the state from the leader's and the budgets'"
+               " spending this week (fuel, vehicles, machinery, luxuries), by destination (also counted in"
+               " imports_usd).", scaled=True),
         Metric("state_spending_usd", "US$", "Spent from the branch budgets outside the model this week (national).",
                scaled=True),
     )
@@ -87,6 +99,8 @@ class Funnel(Module):
         self.n_crossings = len(sim.borders.capacity_t_year)
         #: cumulative US$ (simulated) of revenue funnelled and of each sink, for the books test
         self.totals = {k: 0.0 for k in ("revenue", *SINKS)}
+        self.state_region = sim.world.index[CAPITAL]
+        self.state_crossing = int(sim.borders.nearest[self.state_region])
 
     def step(self, sim: "Sim") -> None:
         pars = sim.pars
@@ -106,6 +120,20 @@ class Funnel(Module):
 
         # Chinese consumer goods, through the crossing nearest the home, within its room
         want = pars.import_share * rev
+        # ... but no more than the home market absorbs (goods held within some weeks of recent sales);
+        # the branch takes the rest of the import money into its budget
+        want_r = np.bincount(comp.home, weights=want, minlength=r)
+        held = sim.market.goods_company
+        ema = sim.market.company_sales_ema
+        room = pars.company_inventory_weeks * ema - held
+        absorb = np.where(ema > 0, np.clip(room / np.where(want_r > 0, want_r, 1.0), 0.0, 1.0), (held <= 0).astype(float))
+        unabsorbed = want * (1.0 - absorb[comp.home])
+        want -= unabsorbed
+        comp.cash -= unabsorbed
+        to_budget = to_budget + unabsorbed
+        for k in range(len(BRANCHES)):
+            mine = comp.branch == k
+            acc.to_budget(k, np.bincount(comp.home[mine], weights=unabsorbed[mine], minlength=r))
         want_x = np.bincount(self.crossing, weights=want, minlength=self.n_crossings)
         usd_per_t = pars.consumer_goods_usd_per_t
         spend_x = np.zeros(self.n_crossings)
@@ -132,6 +160,13 @@ class Funnel(Module):
         budget_out = acc.budget * pars.budget_spending_rate
         acc.budget -= budget_out
         sim.books.outflow("state_spending", budget_out.sum())
+        # a share of that spending buys Chinese goods for the state, within the capital's crossing room
+        want_state = pars.state_import_share * (leader_out + float(budget_out.sum()))
+        state_imports = 0.0
+        if want_state > 0:
+            tonnes = sim.borders.allocate(self.state_crossing, want_state / pars.state_goods_usd_per_t)
+            state_imports = min(tonnes * pars.state_goods_usd_per_t, want_state)
+        sim.market.imports_state[self.state_region] += state_imports
 
         t = self.totals
         t["revenue"] += rev.sum()
@@ -154,3 +189,4 @@ class Funnel(Module):
         res.record_total("budgets_usd", float(acc.budget.sum()))
         res.record_total("leader_spending_usd", leader_out)
         res.record_total("state_spending_usd", float(budget_out.sum()))
+        record_sum(sim, "state_imports_usd", sim.market.imports_state)

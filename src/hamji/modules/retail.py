@@ -228,6 +228,7 @@ class Retail(Module):
             sim.market.goods_company[:] = c_r * (1.0 - phi)
         ts.rescale_stakes(sim)
         ts.sales_ema += pars.wholesale_sales_smoothing * (sold_by_owner - ts.sales_ema)
+        sim.market.company_sales_ema += pars.wholesale_sales_smoothing * (phi * c_r - sim.market.company_sales_ema)
 
         # ---- sellers, day labour, producers and farmers (net of the owners' take)
         margins = goods_rev - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev

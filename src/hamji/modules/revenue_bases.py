@@ -82,7 +82,7 @@ DEPOSITS: dict[str, dict[str, float]] = {
 
 def commodity_prices(sim: "Sim") -> np.ndarray:
     """Export price of each commodity this week (US$/t), in :data:`COMMODITIES` order."""
-    return np.array([sim.pars[f"price_{c}_usd_t"] for c in COMMODITIES])
+    return np.array([sim.pars[f"price_{c}_usd_t"] for c in COMMODITIES]) * sim.market.price_index
 
 
 def free_cash(companies) -> np.ndarray:  # noqa: ANN001 - AgentArrays
@@ -263,7 +263,7 @@ class RevenueBases(Module):
         present_b = np.bincount(self.worker_base, weights=present, minlength=b.n)
         full = b.conscripts + b.workers
         labour = np.where(full > 0, (b.conscripts + present_b) / np.where(full > 0, full, 1.0), 1.0)
-        weekly_cap = b.capacity / WEEKS_PER_YEAR
+        weekly_cap = b.capacity * (sim.market.volume_index / WEEKS_PER_YEAR)  # Chinese investment in capacity
         b.output[:] = weekly_cap * b.infra * labour ** pars.labour_elasticity
         b.stock += b.output
         np.minimum(b.stock, pars.stock_max_weeks * weekly_cap, out=b.stock)

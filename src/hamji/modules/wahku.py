@@ -132,7 +132,7 @@ class Wahku(Module):
         pars = sim.pars
         b, comp = sim.people.bases, sim.people.companies
         frac = year_fraction_left(today)
-        plan = b.capacity * b.infra * frac
+        plan = b.capacity * sim.market.volume_index * b.infra * frac  # expected output at this year's demand
         for j in range(len(COMMODITIES)):
             mine = b.commodity == j
             self.quota[j] = pars.wahku_quota_share * np.bincount(b.company[mine], weights=plan[mine], minlength=comp.n)
