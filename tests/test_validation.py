@@ -54,3 +54,14 @@ def test_bundled_data_load_with_the_expected_figures():
     assert t.loc[2013, "total_usd_m"] == 6540 and t.loc[2004, "china_imports_from_dprk_usd_m"] == 585
     arrivals = data.defector_arrivals()
     assert arrivals[2009] == 2914 and sum(arrivals[y] for y in (1999, 2000, 2001)) == pytest.approx(1043)
+
+
+def test_a_trade_figure_that_is_not_a_number_is_refused_with_its_row_and_unit(tmp_path):
+    (tmp_path / "china_dprk_trade.csv").write_text(
+        "year,china_exports_to_dprk_usd_m,china_imports_from_dprk_usd_m,total_usd_m\n2003,629,395,1019\n2004,799,585,1.38bn\n")
+    with pytest.raises(UserError, match=r"'total_usd_m' \(US\$ million\).*row 3 has '1.38bn'"):
+        data.load("china_dprk_trade.csv", tmp_path)
+    (tmp_path / "china_dprk_trade.csv").write_text(
+        "year,china_exports_to_dprk_usd_m,china_imports_from_dprk_usd_m,total_usd_m\n2003,-629,395,1019\n")
+    with pytest.raises(UserError, match="non-negative"):
+        data.load("china_dprk_trade.csv", tmp_path)

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import yaml
 
 from hamji import __version__, data
+from hamji.ensemble import local_cluster
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
 
@@ -137,11 +138,17 @@ def calibrate(spec: CalibrationSpec, out: Path, progress: Callable[[int, int], N
     done = sum(1 for t in study.trials if t.state in finished)
     if progress is not None:
         progress(done, spec.trials)
-    while done < spec.trials:
-        study.optimize(objective, n_trials=1)
-        done = sum(1 for t in study.trials if t.state in finished)
-        if progress is not None:
-            progress(done, spec.trials)
+    given = spec.scheduler
+    with local_cluster(spec.workers, spec.scheduler) as address:  # one cluster for every trial
+        spec.scheduler = address
+        try:
+            while done < spec.trials:
+                study.optimize(objective, n_trials=1)
+                done = sum(1 for t in study.trials if t.state in finished)
+                if progress is not None:
+                    progress(done, spec.trials)
+        finally:
+            spec.scheduler = given
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     first = min(complete, key=lambda t: t.number)
     best = study.best_trial

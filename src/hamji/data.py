@@ -36,6 +36,17 @@ REQUIRED_COLUMNS: dict[str, list[str]] = {
 }
 
 
+#: numeric columns and their units: values must parse as numbers and be non-negative (empty = missing)
+NUMERIC_COLUMNS: dict[str, dict[str, str]] = {
+    "china_dprk_trade.csv": {"year": "calendar year", "china_exports_to_dprk_usd_m": "US$ million",
+                             "china_imports_from_dprk_usd_m": "US$ million", "total_usd_m": "US$ million"},
+    "dprk_census_2008.csv": {"pop_total_2008": "persons"},
+    "defectors.csv": {"arrivals_total": "persons per year"},
+    "china_imports_from_dprk_by_hs.csv": {"year": "calendar year", "china_imports_from_dprk_usd": "US$"},
+    "regions_geo.csv": {"lat": "degrees north", "lon": "degrees east"},
+}
+
+
 def load(name: str, data_dir: Path | None = None) -> pd.DataFrame:
     """Read one bundled CSV and check its columns."""
     path = (data_dir or DATA_DIR) / name
@@ -48,6 +59,14 @@ def load(name: str, data_dir: Path | None = None) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS.get(name, []) if c not in frame.columns]
     if missing:
         raise UserError(f"data file {path}: missing column(s) {missing}; expected at least {REQUIRED_COLUMNS[name]}")
+    for col, unit in NUMERIC_COLUMNS.get(name, {}).items():
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = frame[col].notna() & (values.isna() | (values < 0))
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise UserError(f"data file {path}: column '{col}' ({unit}) must hold non-negative numbers;"
+                            f" row {row + 2} has {frame[col].iloc[row]!r}")
+        frame[col] = values
     return frame
 
 

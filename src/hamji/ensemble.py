@@ -11,6 +11,8 @@ process, with no cluster); ``scheduler="tcp://host:port"`` sends them to an exis
 
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -106,6 +108,23 @@ def run_grouped(scenarios: list[str], seeds: list[int], scale: int, start: dt.da
 
 def _group_job(job: tuple) -> pd.DataFrame:
     return run_seed_group(*job)
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, scheduler: str | None):  # noqa: ANN201
+    """A scheduler address to use for many ensembles in a row: ``scheduler`` itself, or a Dask
+    LocalCluster of ``workers`` processes started once (None with one worker: run in this process).
+    """
+    if scheduler is not None or workers <= 1:
+        yield scheduler
+        return
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
 
 
 def _map(fn, items: list, workers: int, scheduler: str | None, progress) -> list:  # noqa: ANN001

@@ -75,3 +75,25 @@ def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.D
     last = int(data.trade_series().index.max())
     tasks = [Task("history", s, scale, dt.date(2000, 1, 3), dt.date(last, 12, 31)) for s in range(1, seeds + 1)]
     return run_ensemble(tasks, workers=workers, progress=progress)
+
+
+def trade_chart_svg(fits: list[SeriesFit], path) -> None:  # noqa: ANN001 - str or Path
+    """Model against data, one panel per trade series (US$ million, log scale), written as SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(fits), figsize=(4.2 * len(fits), 3.6), sharey=True)
+    for ax, f in zip(np.atleast_1d(axes), fits):
+        ax.plot(f.years, f.data_usd_m, "o", color="black", label="data (china_dprk_trade.csv)")
+        ax.plot(f.years, f.model_usd_m, "s--", color="tab:red", label="model, history scenario (mean over seeds)")
+        ax.set_yscale("log")
+        ax.set_title(f"{f.label}\nMALE {f.male:.2f}, correlation {f.correlation:.2f}", fontsize=9)
+        ax.set_xlabel("year")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("US$ million a year")
+    np.atleast_1d(axes)[0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    plt.close(fig)
