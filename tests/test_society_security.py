@@ -361,12 +361,39 @@ def test_quantiles_are_ordered_and_match_the_results_method():
     dprk += [s.results.unit_names.index(g) for g in ("HamJi", "Rest of DPRK", "DPRK")]
     for a, b in ((p10, p50), (p50, p90)):
         assert (a[:, dprk] <= b[:, dprk]).all()
-    mine = s.modules[2].quantiles(s.results, hh.hsi)
+    mine = np.stack([s.results.values[-1, :, col[m]] for m in ("hsi_p10", "hsi_p50", "hsi_p90")])
     core = s.results.household_quantiles(hh.region, hh.hsi, (0.1, 0.5, 0.9))
     assert np.allclose(mine, core, equal_nan=True)
     mean = s.results.values[-1, :, col["hsi_mean"]]
     assert np.allclose(mean[dprk[:-3]], [hh.hsi[hh.region == s.world.index[u]].mean() for u in
                                          [s.results.unit_names[k] for k in dprk[:-3]]], atol=1e-5)
+
+
+def test_index_kernel_equals_the_reference_functions():
+    """The one-pass Numba kernel computes exactly what want_index, fear_index and combine compute."""
+    s = make_sim(seed=3, end=dt.date(2010, 6, 28))
+    hh = s.people.households
+    rng = s.streams.get("test.state")
+    hh.role[:] = np.where(rng.random(hh.n) < 0.3, ROLE_SELLER, ROLE_NONE)
+    hh.cash *= rng.random(hh.n) * 3
+    s.run()
+    hh.detained[rng.random(hh.n) < 0.05] = 3  # some households and kin held
+    s.modules[2].step(s)
+    pars, clans = s.pars, Clans(hh.clan)
+    money = hh.cash + hh.fx
+    free = hh.detained == 0
+    need = hh.size.astype(np.float32) * np.float32(pars.food_need_usd_per_person_week)
+    own = np.multiply(money, free, out=np.empty(hh.n, np.float32), casting="same_kind")
+    kin_money = clans.sum_per_household(own, np.empty(hh.n, np.float32)) - own
+    held = np.bincount(hh.clan[~free], minlength=clans.n_clans).astype(np.float32)[hh.clan]
+    held[~free] -= 1.0
+    kin_det = held / np.maximum(clans.size[hh.clan] - 1, 1).astype(np.float32)
+    a = (hh.role > 0) & free
+    traders = np.bincount(hh.region[a], minlength=s.world.n_regions)
+    price = bribe_prices(pars, traders / np.bincount(hh.region, minlength=s.world.n_regions).clip(1))
+    want = want_index(pars, hh.consumption, hh.food_ratio, money, need)
+    fear = fear_index(pars, free, money, kin_money, price.astype(np.float32)[hh.region], kin_det)
+    assert np.array_equal(combine(pars, want, fear), hh.hsi)
 
 
 def test_food_security_classes_and_undernourishment():

@@ -43,9 +43,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
+from hamji.kernels import fmax, fmin
 from hamji.module import Metric, Module
-from hamji.modules.enforcement import Clans, RegionIndex, bribe_prices
+from hamji.modules.enforcement import RegionIndex, bribe_prices
 from hamji.results import HIST_BINS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,6 +131,84 @@ def combine(pars, want: np.ndarray, fear: np.ndarray, out: np.ndarray | None = N
     return out
 
 
+@njit(cache=True)
+def _clan_pass(detained: np.ndarray, role: np.ndarray, cash: np.ndarray, fx: np.ndarray, clan: np.ndarray,
+               region: np.ndarray, clan_money: np.ndarray, clan_held: np.ndarray, traders_r: np.ndarray) -> None:
+    """First pass: money of the free members and detained members of each clan; free traders by province.
+
+    Clan money is summed in float32 in household order, as the clan table of :class:`Clans` sums it.
+    """
+    clan_money[:] = 0.0
+    clan_held[:] = 0.0
+    traders_r[:] = 0.0
+    has_clans = len(clan_money) > 0
+    for i in range(len(detained)):
+        if detained[i] == 0:
+            if has_clans:
+                clan_money[clan[i]] += np.float32(cash[i] + fx[i])
+            if role[i] > 0:
+                traders_r[region[i]] += 1.0
+        elif has_clans:
+            clan_held[clan[i]] += np.float32(1.0)
+
+
+@njit(cache=True)
+def _index_pass(consumption, food_ratio, cash, fx, size, detained, role, region, clan, clan_money, clan_held,  # noqa: ANN001
+                others, price_r, c, want_on, index_on, hsi, hist, sums) -> None:
+    """Second pass: each household's index (the arithmetic of :func:`want_index`, :func:`fear_index` and
+    :func:`combine`, operation for operation in the same precision) and its province's sums and histogram.
+
+    ``c`` holds the float32 constants (see :meth:`HumanSecurity._constants`); ``want_on`` / ``index_on``
+    are False when the want / index weights sum to zero (want is then 1, the index 0); ``sums`` columns:
+    participants, index, participants' index, want, fear, poor, below borderline, persons undernourished.
+    """
+    need_pp, target, w0, w1, w2, half, help_share, wp, one_minus_wp, minus_wk, ww, wf, poor, border, under = c
+    has_clans = len(clan_money) > 0
+    one, zero, nbins = np.float32(1.0), np.float32(0.0), np.float32(HIST_BINS)
+    top = np.float32(HIST_BINS - 1)
+    hist[:] = 0
+    sums[:] = 0.0
+    for i in range(len(size)):
+        r = region[i]
+        need = size[i] * need_pp
+        money = cash[i] + fx[i]
+        free = detained[i] == 0
+        # freedom from want
+        if want_on:
+            want = fmin(consumption[i] / (need * target), one) * w0
+            want = want + fmin(fmax(food_ratio[i], zero), one) * w1
+            t = fmax(np.float32(money / np.float64(need)), zero) + half
+            want = want + (one - half / t) * w2
+        else:
+            want = one
+        # freedom from fear
+        if has_clans:
+            k = clan[i]
+            own = np.float32(money) if free else zero
+            kin_money = clan_money[k] - own
+            kin_det = (clan_held[k] - (zero if free else one)) / others[i]
+        else:
+            kin_money, kin_det = zero, zero
+        cover = np.float32(np.float64(kin_money * help_share) + money)
+        fear = fmin(fmax(cover / price_r[r], zero), one) * wp + one_minus_wp
+        fear = fear * (one if free else zero)
+        fear = fear * (kin_det * minus_wk + one)
+        h = fmin(fmax(want * ww + fear * wf, zero), one) if index_on else zero
+        hsi[i] = h
+        b = np.float32(fmin(h * nbins, top) + np.float32(r * HIST_BINS))
+        hist[np.int64(b)] += 1
+        part = role[i] > 0
+        fr = food_ratio[i]
+        sums[r, 0] += 1.0 if part else 0.0
+        sums[r, 1] += h
+        sums[r, 2] += h * (one if part else zero)
+        sums[r, 3] += want
+        sums[r, 4] += fear
+        sums[r, 5] += 1.0 if fr < poor else 0.0
+        sums[r, 6] += 1.0 if fr < border else 0.0
+        sums[r, 7] += size[i] * (one if fr < under else zero)
+
+
 class HumanSecurity(Module):
     """Computes ``households.hsi`` and reports it with the field measures of food security."""
 
@@ -167,75 +247,49 @@ class HumanSecurity(Module):
         self._households = self._index.sum(np.ones(n))
         self._persons = self._index.sum(self._size)
         clan = getattr(hh, "clan", None)  # kin groups, declared by enforcement; without it nobody has kin
-        self._clans = None if clan is None else Clans(clan)
-        if self._clans is not None:
-            self._others = np.maximum(self._clans.size[self._clans.clan] - 1, 1).astype(np.float32)
-        self._bin_base = (self._region * HIST_BINS).astype(np.float32)  # histogram cell of bin 0 of each province
-        self._bins = np.empty(n, dtype=np.int64)
-        # scratch buffers, one value per household, reused every week (fresh large arrays are slow)
-        f32 = {k: np.empty(n, dtype=np.float32)
-               for k in ("need", "want", "fear", "tmp", "tmp2", "price", "kin_det", "kin_money", "own")}
-        f64 = {k: np.empty(n, dtype=np.float64) for k in ("money",)}
-        b = {k: np.empty(n, dtype=np.bool_) for k in ("free", "part", "mask")}
-        self._f32, self._f64, self._b = f32, f64, b
+        n_clans = 0 if clan is None else int(clan.max()) + 1
+        self._clan = np.zeros(n, dtype=np.int32) if clan is None else clan
+        self._others = np.ones(n, dtype=np.float32)
+        if clan is not None:
+            size = np.bincount(clan, minlength=n_clans)
+            self._others = np.maximum(size[clan] - 1, 1).astype(np.float32)
+        # reused work space: clan sums and province tallies (histogram, sums)
+        self._clan_money = np.zeros(n_clans, dtype=np.float32)
+        self._clan_held = np.zeros(n_clans, dtype=np.float32)
+        self._traders = np.zeros(r)
+        self._hist = np.zeros(r * HIST_BINS, dtype=np.int64)
+        self._sums = np.zeros((r, 8))
 
-    def kin_detained(self, free: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Share of the other members of each household's clan who are detained."""
-        if self._clans is None:
-            out[:] = 0.0
-            return out
-        c = self._clans
-        held = np.flatnonzero(~free)
-        per_clan = np.bincount(c.clan[held], minlength=c.n_clans).astype(np.float32)
-        np.take(per_clan, c.clan, out=out)
-        out[held] -= 1.0  # not oneself
-        np.divide(out, self._others, out=out)
-        return out
-
-    def quantiles(self, res, values01: np.ndarray) -> np.ndarray:  # noqa: ANN001
-        """:meth:`Results.household_quantiles` of ``QUANTILES`` (same bins and rule), on reused buffers."""
-        bins, tmp = self._bins, self._f32["tmp2"]
-        np.multiply(values01, np.float32(HIST_BINS), out=tmp)
-        np.minimum(tmp, np.float32(HIST_BINS - 1), out=tmp)
-        np.add(tmp, self._bin_base, out=bins, casting="unsafe")  # truncation = floor for values >= 0
-        r = res.gm.shape[1]
-        hist = np.bincount(bins, minlength=r * HIST_BINS).reshape(r, HIST_BINS)
-        return res.quantiles_from_histogram(hist, QUANTILES)
+    @staticmethod
+    def _constants(pars) -> tuple[np.ndarray, bool, bool]:  # noqa: ANN001
+        """Float32 constants of the index kernel, with the want and index switches (weights summing to zero)."""
+        w = np.array([pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight])
+        want_on = bool(w.sum() > 0)
+        w = w / w.sum() if want_on else w
+        ww, wf = pars.hsi_want_weight, pars.hsi_fear_weight
+        index_on = ww + wf > 0
+        ww, wf = (ww / (ww + wf), wf / (ww + wf)) if index_on else (0.0, 0.0)
+        wp, wk = pars.hsi_pay_weight, pars.hsi_kin_detained_weight
+        c = (pars.food_need_usd_per_person_week, pars.hsi_consumption_target, w[0], w[1], w[2], pars.hsi_buffer_half_weeks,
+             pars.clan_help_share, wp, 1.0 - wp, -wk, ww, wf, pars.fcs_poor_below, pars.fcs_borderline_below,
+             pars.undernourished_below)
+        return tuple(np.float32(x) for x in c), want_on, index_on
 
     def step(self, sim: "Sim") -> None:
         pars, hh, res = sim.pars, sim.people.households, sim.results
-        gm, idx = res.gm, self._index
-        f32, f64, b = self._f32, self._f64, self._b
-        money = np.add(hh.cash, hh.fx, out=f64["money"])
-        need = np.multiply(self._size, np.float32(pars.food_need_usd_per_person_week), out=f32["need"])
-        want = want_index(pars, hh.consumption, hh.food_ratio, money, need, out=f32["want"], tmp=f32["tmp"])
-        free = np.equal(hh.detained, 0, out=b["free"])
-        part = np.greater(hh.role, 0, out=b["part"])
-        n_part = idx.sum(part)
-        n_traders = idx.sum(np.logical_and(part, free, out=b["mask"]))  # free traders set the bribe price
-        price = idx.fill(bribe_prices(pars, n_traders / np.maximum(self._households, 1.0)), f32["price"])
-        kin_money, kin_det = f32["kin_money"], f32["kin_det"]
-        if self._clans is not None:
-            own = np.multiply(money, free, out=f32["own"], casting="same_kind")
-            self._clans.sum_per_household(own, kin_money)
-            np.subtract(kin_money, own, out=kin_money)  # the other free members' money
-        else:
-            kin_money[:] = 0.0
-        self.kin_detained(free, kin_det)
-        fear = fear_index(pars, free, money, kin_money, price, kin_det, out=f32["fear"])
-        hsi = combine(pars, want, fear, out=hh.hsi, tmp=f32["tmp"])
-        q = self.quantiles(res, hsi)
+        gm = res.gm
+        r = gm.shape[1]
+        _clan_pass(hh.detained, hh.role, hh.cash, hh.fx, self._clan, self._region, self._clan_money, self._clan_held,
+                   self._traders)  # free traders set the bribe price
+        price = bribe_prices(pars, self._traders / np.maximum(self._households, 1.0)).astype(np.float32)
+        c, want_on, index_on = self._constants(pars)
+        _index_pass(hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, hh.detained, hh.role, self._region,
+                    self._clan, self._clan_money, self._clan_held, self._others, price, c, want_on, index_on,
+                    hh.hsi, self._hist, self._sums)
+        q = res.quantiles_from_histogram(self._hist.reshape(r, HIST_BINS), QUANTILES)
 
         # outputs: group values from the households' own sums (one column per sum, then one product)
-        fr, mask = hh.food_ratio, b["mask"]
-        sums = np.column_stack([
-            self._households, n_part, idx.sum(hsi), idx.sum(np.multiply(hsi, part, out=f32["tmp"])),
-            idx.sum(want), idx.sum(fear),
-            idx.sum(np.less(fr, pars.fcs_poor_below, out=mask)),
-            idx.sum(np.less(fr, pars.fcs_borderline_below, out=mask)),
-            idx.sum(np.multiply(self._size, np.less(fr, pars.undernourished_below, out=mask), out=f32["tmp"])),
-            self._persons,
-        ])
+        sums = np.column_stack([self._households, self._sums, self._persons])
         n_hh, n_p, s_hsi, s_part, s_want, s_fear, poor, below_border, under, persons = (gm @ sums).T
 
         def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

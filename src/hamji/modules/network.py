@@ -42,6 +42,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from hamji.module import Metric, Module
 from hamji.modules.distribution import trade_state, unit_shares
@@ -51,6 +52,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PARTNER)
+
+
+@njit(cache=True)
+def _smooth_and_count(region, role, market_income, profit_ema, smoothing, part_r) -> None:  # noqa: ANN001
+    """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by province."""
+    part_r[:] = 0.0
+    for i in range(len(region)):
+        profit_ema[i] += (market_income[i] - profit_ema[i]) * smoothing
+        part_r[region[i]] += 1.0 if role[i] != ROLE_NONE else 0.0
+
 
 
 class Ties:
@@ -134,8 +145,8 @@ class Network(Module):
         if "profit_ema" not in hh.states:  # smoothed net market income (US$ a week)
             hh.add("profit_ema", np.float32)
         self.households = np.bincount(hh.region, minlength=r).astype(float)
-        self._buf = np.empty(hh.n, dtype=np.float32)
         self._mask = np.empty(hh.n, dtype=bool)
+        self._part_r = np.zeros(r)
         bk = np.where(w.country == 0, w.border_km, np.inf)
         self.border_km = bk
         b = sim.borders
@@ -199,14 +210,12 @@ class Network(Module):
         ts.begin_week(sim)
         pars = sim.pars
         hh = sim.people.households
-        buf = np.subtract(hh.market_income, hh.profit_ema, out=self._buf)
-        buf *= np.float32(pars.network_income_smoothing)
-        hh.profit_ema += buf
+        part_r = self._part_r
+        _smooth_and_count(ts.region, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing), part_r)
         weeks = pars.network_update_weeks
         if pars.network_on and sim.week % weeks == weeks - 1:
             self._update(sim, weeks)
-        r = sim.world.n_regions
-        part_r = ts.region_sum(np.not_equal(hh.role, ROLE_NONE, out=self._mask))
+            part_r = ts.region_sum(np.not_equal(hh.role, ROLE_NONE, out=self._mask))  # roles changed
         res = sim.results
         res.record_units("participants_share", unit_shares(sim, part_r, self.households))
         res.record("ties", self._ties_r)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from hamji.module import Metric, Module
 from hamji.people import ROLES
@@ -20,6 +21,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 ROLE_METRICS = tuple(f"households_{r.replace(' ', '_')}" for r in ROLES)
+
+
+@njit(cache=True)
+def _tally(region: np.ndarray, role: np.ndarray, cash: np.ndarray, fx: np.ndarray, n_regions: int, n_roles: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over households: counts by (province, role), money and traders' money by province.
+
+    Sums in household order, as ``np.bincount`` adds them, so the figures are the same to the bit.
+    """
+    by_role = np.zeros((n_regions, n_roles))
+    money_r = np.zeros(n_regions)
+    trading_r = np.zeros(n_regions)
+    for i in range(len(region)):
+        r = region[i]
+        by_role[r, role[i]] += 1.0
+        m = cash[i] + fx[i]
+        money_r[r] += m
+        trading_r[r] += m * (1.0 if role[i] != 0 else 0.0)
+    return by_role, money_r, trading_r
 
 
 class Population(Module):
@@ -42,8 +62,6 @@ class Population(Module):
         r = sim.world.n_regions
         self._persons = np.bincount(hh.region, weights=hh.size, minlength=r)
         self._households = np.bincount(hh.region, minlength=r).astype(float)
-        self._key = np.empty(hh.n, dtype=np.int64)  # reused buffers: no temporaries in the weekly loop
-        self._money = np.empty(hh.n)
 
     def step(self, sim: "Sim") -> None:
         hh = sim.people.households
@@ -51,13 +69,8 @@ class Population(Module):
         res = sim.results
         res.record("population", self._persons)
         res.record("households", self._households)
-        np.multiply(hh.region, len(ROLES), out=self._key)
-        np.add(self._key, hh.role, out=self._key)
-        by_role = np.bincount(self._key, minlength=r * len(ROLES))
-        by_role = by_role.reshape(r, len(ROLES)).astype(float)
+        by_role, money_r, trading_r = _tally(hh.region, hh.role, hh.cash, hh.fx, r, len(ROLES))
         for k, name in enumerate(ROLE_METRICS):
             res.record(name, by_role[:, k])
-        money = np.add(hh.cash, hh.fx, out=self._money)
-        res.record("savings_usd", np.bincount(hh.region, weights=money, minlength=r))
-        np.multiply(money, hh.role != 0, out=money)
-        res.record("trading_capital_usd", np.bincount(hh.region, weights=money, minlength=r))
+        res.record("savings_usd", money_r)
+        res.record("trading_capital_usd", trading_r)

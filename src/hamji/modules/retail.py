@@ -43,13 +43,120 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
+from hamji.kernels import fmax, fmin
 from hamji.module import Metric, Module
 from hamji.modules.distribution import charge, share_out, trade_state, unit_shares
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
+
+
+# ------------------------------------------------------------------------------------------------
+# Household kernels: each is one pass over the households (float32 arithmetic as the NumPy
+# formulas in the comments; sums by province in float64, in household order)
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _free_tally(region, detained, role, rural_size, free_r, idle_r, farm_r) -> None:  # noqa: ANN001
+    """Free households, free households without a role, and free rural persons, by province."""
+    free_r[:] = 0.0
+    idle_r[:] = 0.0
+    farm_r[:] = 0.0
+    for i in range(len(region)):
+        if detained[i] == 0:
+            r = region[i]
+            free_r[r] += 1.0
+            idle_r[r] += 1.0 if role[i] == ROLE_NONE else 0.0
+            farm_r[r] += rural_size[i]
+
+
+@njit(cache=True)
+def _budgets(region, urban, detained, need, wage_r, rural_tab, urban_tab, food_price, spend_share, target,  # noqa: ANN001
+             cash, fx, income, inkind, budget, food, food_r) -> None:
+    """Wages to free households; food in kind (share of need); budget = spend share of money;
+    food spending = min(budget, max(target - in kind, 0) x need x food price). Sums food spending by province."""
+    zero = np.float32(0.0)
+    food_r[:] = 0.0
+    for i in range(len(region)):
+        r = region[i]
+        if detained[i] == 0:
+            cash[i] += wage_r[r]
+            income[i] = np.float32(income[i] + wage_r[r])
+        k = rural_tab[r] + (urban_tab[r] - rural_tab[r]) * (np.float32(1.0) if urban[i] else zero)
+        inkind[i] = k
+        b = np.float32((cash[i] + fx[i]) * spend_share)
+        budget[i] = b
+        f = fmin(fmax(target - k, zero) * need[i] * food_price[r], b)
+        food[i] = f
+        food_r[r] += f
+
+
+@njit(cache=True)
+def _goods_budgets(region, food, budget, ration, goods_share, goods, goods_r) -> None:  # noqa: ANN001
+    """Food bought after rationing (in place in ``food``); goods budget = goods share of what is left."""
+    goods_r[:] = 0.0
+    for i in range(len(region)):
+        r = region[i]
+        f = food[i] * ration[r]
+        food[i] = f
+        g = (budget[i] - f) * goods_share
+        goods[i] = g
+        goods_r[r] += g
+
+
+@njit(cache=True)
+def _pay_and_eat(region, take, food, goods, inkind, need, inv_need, food_price, inv_food_price, smoothing,  # noqa: ANN001
+                 cash, fx, consumption, food_ratio, paid_r) -> None:
+    """Households pay for food and goods (won first, then foreign currency); consumption and the
+    smoothed food ratio follow. Sums what was paid by province."""
+    paid_r[:] = 0.0
+    for i in range(len(region)):
+        r = region[i]
+        spend = np.float64(food[i] + goods[i] * take[r])
+        from_cash = fmin(cash[i], spend)
+        cash[i] -= from_cash
+        from_fx = fmin(fx[i], spend - from_cash)
+        fx[i] -= from_fx
+        paid = from_cash + from_fx
+        paid_r[r] += paid
+        k = inkind[i]
+        consumption[i] = np.float32(k * need[i] * food_price[r] + paid)
+        eaten = k + food[i] * inv_need[i] * inv_food_price[r]
+        food_ratio[i] += (eaten - food_ratio[i]) * smoothing
+
+
+@njit(cache=True)
+def _day_labour_and_farms(region, detained, role, rural_size, farm_rate, idle_rate, recv) -> None:  # noqa: ANN001
+    """Each free household's share of the farmers' food income (by rural persons) and of day labour (if idle)."""
+    for i in range(len(region)):
+        r = region[i]
+        if detained[i] == 0:
+            recv[i] = farm_rate[r] * rural_size[i] + (idle_rate[r] if role[i] == ROLE_NONE else 0.0)
+        else:
+            recv[i] = 0.0
+
+
+@njit(cache=True)
+def _credit_market(recv, cash, income, market_income) -> None:  # noqa: ANN001
+    """Pay ``recv`` to every household as cash, income and market income."""
+    for i in range(len(recv)):
+        cash[i] += recv[i]
+        income[i] = np.float32(income[i] + recv[i])
+        market_income[i] = np.float32(market_income[i] + recv[i])
+
+
+@njit(cache=True)
+def _tally(region, income, consumption, food_ratio, out) -> None:  # noqa: ANN001
+    """Income, consumption and food-secure households (food ratio at least 1) by province (columns of ``out``)."""
+    out[:] = 0.0
+    one = np.float32(1.0)
+    for i in range(len(region)):
+        r = region[i]
+        out[r, 0] += income[i]
+        out[r, 1] += consumption[i]
+        out[r, 2] += 1.0 if food_ratio[i] >= one else 0.0
 
 
 class Retail(Module):
@@ -87,7 +194,6 @@ class Retail(Module):
         r = w.n_regions
         self.persons = np.bincount(hh.region, weights=hh.size, minlength=r).astype(float)
         self.households = np.bincount(hh.region, minlength=r).astype(float)
-        self.urban_f = hh.urban.astype(np.float32)
         self.rural_size = np.where(hh.urban, 0.0, hh.size).astype(np.float32)
         self.dprk = w.country == 0
         self.food_price = np.ones(r)
@@ -100,9 +206,10 @@ class Retail(Module):
         ts.turnover = np.zeros(r)
         ts.goods_turnover = np.zeros(r)
         n = hh.n
-        self._f32 = {k: np.empty(n, np.float32) for k in ("inkind", "tmp", "budget", "food", "goods", "farm")}
-        self._f64 = {k: np.empty(n) for k in ("a", "b", "spend", "paid", "recv")}
-        self._mask = np.empty(n, dtype=bool)
+        self._f32 = {k: np.empty(n, np.float32) for k in ("inkind", "budget", "food", "goods")}
+        self._recv = np.empty(n)  # market income paid to each household this week
+        self._by_region = {k: np.zeros(r) for k in ("free", "idle", "farm", "food", "goods", "paid")}
+        self._tally = np.zeros((r, 3))
 
     def _need(self, sim: "Sim") -> np.ndarray:
         """Weekly food need of each household (US$ at food price index 1), cached until the parameter changes."""
@@ -130,34 +237,22 @@ class Retail(Module):
             sig = pars.retail_harvest_sigma
             self.harvest = np.exp(sim.rng("retail.harvest").normal(-0.5 * sig**2, sig, r))
         need = self._need(sim)
-        free = ts.free(sim)
-        detained = np.flatnonzero(~free)
-        free_r = self.households - np.bincount(ts.region[detained], minlength=r)
+        reg, by_r, b32 = ts.region, self._by_region, self._f32
+        _free_tally(reg, hh.detained, hh.role, self.rural_size, by_r["free"], by_r["idle"], by_r["farm"])
+        free_r = by_r["free"].copy()
+        wage_r, wages_r = self._wages(sim, free_r)
 
-        wages_r = self._wages(sim, detained, free_r)
-
-        # ---- food in kind (share of need), budgets, food demand (preallocated buffers, in place)
-        b32, b64 = self._f32, self._f64
+        # ---- wages, food in kind (share of need), budgets, food demand: one pass
         rel = np.where(self.capital, pars.retail_pds_reliability_pyongyang, pars.retail_pds_reliability)
         delivered = sim.rng("retail.pds").random(r) < rel
         rural_tab = pars.retail_own_production_rural * self.harvest
         urban_tab = pars.retail_own_production_urban * self.harvest + pars.retail_pds_share_of_need * delivered
-        inkind, tmp = b32["inkind"], b32["tmp"]
-        ts.fill_by_region(inkind, rural_tab)
-        ts.fill_by_region(tmp, urban_tab)
-        tmp -= inkind
-        tmp *= self.urban_f
-        inkind += tmp
         fp_old = self.food_price
-        liquid = np.add(hh.cash, hh.fx, out=b64["a"])
-        budget = np.multiply(liquid, pars.retail_spend_share, out=b32["budget"], casting="same_kind")
-        food = b32["food"]
-        np.subtract(f32(pars.retail_food_target), inkind, out=food)
-        np.maximum(food, f32(0.0), out=food)
-        food *= need
-        ts.mul_by_region(food, fp_old)
-        food_spend = np.minimum(food, budget, out=food)
-        fs_r = ts.region_sum(food_spend)
+        inkind, budget, food = b32["inkind"], b32["budget"], b32["food"]
+        _budgets(reg, hh.urban, hh.detained, need, wage_r, rural_tab.astype(f32), urban_tab.astype(f32), fp_old.astype(f32),
+                 float(pars.retail_spend_share), f32(pars.retail_food_target), hh.cash, hh.fx, hh.income,
+                 inkind, budget, food, by_r["food"])
+        fs_r = by_r["food"].copy()
 
         # ---- food market: supply, price, rationing
         prod = ts.role_idx(sim, ROLE_PRODUCER)
@@ -176,13 +271,12 @@ class Retail(Module):
         fp = self.food_price
         qty_r = fs_r / fp
         ration = np.where(qty_r > 0, np.minimum(1.0, supply_eff / np.where(qty_r > 0, qty_r, 1.0)), 1.0)
-        food_paid = ts.mul_by_region(food_spend, ration)
         food_planned = fs_r * ration
 
         # ---- consumer goods market
-        goods_budget = np.subtract(budget, food_paid, out=b32["goods"])
-        goods_budget *= f32(pars.retail_goods_share)
-        gd_r = ts.region_sum(goods_budget)
+        goods_budget = b32["goods"]
+        _goods_budgets(reg, food, budget, ration.astype(f32), f32(pars.retail_goods_share), goods_budget, by_r["goods"])
+        gd_r = by_r["goods"].copy()
         comp = sim.people.companies
         has_comp = comp.n > 0 and hasattr(comp, "goods_claim") and hasattr(comp, "cash")
         c_r = sim.market.goods_company.copy() if has_comp else np.zeros(r)
@@ -201,11 +295,11 @@ class Retail(Module):
         revenue_r = phi * cost_r * p0 * s
         take = np.where(gd_r > 0, revenue_r / np.where(gd_r > 0, gd_r, 1.0), 0.0)
 
-        # ---- households pay
-        ts.mul_by_region(goods_budget, take)
-        spend = np.add(food_paid, goods_budget, out=b64["spend"])
-        paid = self._pay(hh.cash, hh.fx, spend)
-        paid_r = ts.region_sum(paid)
+        # ---- households pay, then consume and eat
+        _pay_and_eat(reg, take.astype(f32), food, goods_budget, inkind, need, self._inv_need, fp.astype(f32),
+                     (1.0 / fp).astype(f32), f32(pars.retail_food_ratio_smoothing), hh.cash, hh.fx, hh.consumption,
+                     hh.food_ratio, by_r["paid"])
+        paid_r = by_r["paid"].copy()
         planned = food_planned + revenue_r
         sc = np.where(planned > 0, paid_r / np.where(planned > 0, planned, 1.0), 0.0)
         food_rev = food_planned * sc
@@ -235,17 +329,6 @@ class Retail(Module):
         fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin), prod, prod_out, supply,
                                   food_rev + goods_rev)
 
-        # ---- consumption and food
-        consumption = np.multiply(inkind, need, out=tmp)
-        ts.mul_by_region(consumption, fp)
-        np.add(consumption, paid, out=hh.consumption, casting="same_kind")
-        food_paid *= self._inv_need
-        ts.mul_by_region(food_paid, 1.0 / fp)
-        eaten = np.add(inkind, food_paid, out=inkind)
-        eaten -= hh.food_ratio
-        eaten *= f32(pars.retail_food_ratio_smoothing)
-        hh.food_ratio += eaten
-
         # ---- for other modules
         ts.goods_demand = np.where(self.dprk, gd_r, 0.0)
         ts.turnover = food_rev + goods_rev
@@ -255,10 +338,10 @@ class Retail(Module):
 
         # ---- metrics
         res = sim.results
-        res.record_units("income_per_capita_usd", unit_shares(sim, ts.region_sum(hh.income), self.persons))
-        res.record_units("consumption_per_capita_usd", unit_shares(sim, ts.region_sum(hh.consumption), self.persons))
-        secure = np.greater_equal(hh.food_ratio, 1.0, out=self._mask)
-        res.record_units("food_secure_share", unit_shares(sim, ts.region_sum(secure), self.households))
+        _tally(reg, hh.income, hh.consumption, hh.food_ratio, self._tally)
+        res.record_units("income_per_capita_usd", unit_shares(sim, self._tally[:, 0], self.persons))
+        res.record_units("consumption_per_capita_usd", unit_shares(sim, self._tally[:, 1], self.persons))
+        res.record_units("food_secure_share", unit_shares(sim, self._tally[:, 2], self.households))
         wf = pars.retail_price_food_weight
         res.record("price_index", np.where(self.dprk, wf * fp + (1.0 - wf) * self.goods_index, np.nan))
         res.record("rice_price_kpw", np.where(self.dprk, pars.retail_rice_usd_per_kg * fp * pars.retail_kpw_per_usd, np.nan))
@@ -268,20 +351,13 @@ class Retail(Module):
         res.record("food_market_usd", food_rev)
 
     # -- parts ------------------------------------------------------------------------------------
-    def _pay(self, cash: np.ndarray, fx: np.ndarray, amount: np.ndarray) -> np.ndarray:
-        """:func:`hamji.accounts.pay_from_households` (won first, then foreign currency) in preallocated buffers."""
-        b64 = self._f64
-        from_cash = np.minimum(cash, amount, out=b64["a"])
-        cash -= from_cash
-        rest = np.subtract(amount, from_cash, out=b64["b"])
-        from_fx = np.minimum(fx, rest, out=rest)
-        fx -= from_fx
-        return np.add(from_cash, from_fx, out=b64["paid"])
+    def _wages(self, sim: "Sim", free_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """State wages from the branch budgets to free households (Pyongyang's weighted).
 
-    def _wages(self, sim: "Sim", detained: np.ndarray, free_r: np.ndarray) -> np.ndarray:
-        """State wages from the branch budgets to free households (Pyongyang's weighted); returns wages by province."""
+        Takes the money from the budgets and returns (wage per free household, wages paid) by province;
+        the households are paid in the budget pass.
+        """
         pars = sim.pars
-        hh = sim.people.households
         budget = sim.accounts.budget
         weight_r = np.where(self.capital, pars.retail_wage_pyongyang_factor, 1.0) * np.where(self.dprk, 1.0, 0.0)
         units = float((free_r * weight_r).sum())
@@ -289,16 +365,10 @@ class Retail(Module):
         positive = np.maximum(budget, 0.0)
         total = min(due, float(positive.sum()) * pars.retail_wage_budget_share)
         if total <= 0 or units <= 0:
-            return np.zeros(len(free_r))
+            return np.zeros(len(free_r)), np.zeros(len(free_r))
         budget -= total * positive / positive.sum()
         per_r = total / units * weight_r
-        per = trade_state(sim).fill_by_region(self._f64["recv"], per_r)
-        hh.cash += per
-        np.add(hh.income, per, out=hh.income, casting="same_kind")
-        if len(detained):
-            hh.cash[detained] -= per[detained]
-            hh.income[detained] -= per[detained].astype(np.float32)
-        return per_r * free_r
+        return per_r, per_r * free_r
 
     def _pay_companies(self, sim: "Sim", take: np.ndarray) -> None:
         """Retail proceeds of company goods to the companies in proportion to their goods claims."""
@@ -326,7 +396,6 @@ class Retail(Module):
         r = len(margins)
         nroles = len(ROLES)
         region = ts.region
-        free = ts.free(sim)
         prod_out = np.asarray(prod_out, dtype=np.float64)
         # food income: local share to the province's producers and farmers, pooled share nationally
         a = pars.retail_food_mobility
@@ -346,16 +415,13 @@ class Retail(Module):
         amount[:, ROLE_PRODUCER] = food_income * keep * prod_share
         farm = food_income * keep * (1.0 - prod_share)
         # weights: 1 per free idle household; free sellers by ties and know-how; producers by output
-        w_idle = np.equal(hh.role, ROLE_NONE, out=self._mask)
-        w_idle &= free
         w_sell = (1.0 + pars.retail_tie_effect * hh.ties_strength[sellers]) * (1.0 + pars.retail_knowhow_effect * hh.knowhow[sellers])
         reg_p = region[prod]
         tot = np.zeros((r, nroles))
-        tot[:, ROLE_NONE] = ts.region_sum(w_idle)
+        tot[:, ROLE_NONE] = self._by_region["idle"]
         tot[:, ROLE_SELLER] = np.bincount(reg_s, weights=w_sell, minlength=r)
         tot[:, ROLE_PRODUCER] = np.bincount(reg_p, weights=prod_out, minlength=r)
-        farm_w = np.multiply(self.rural_size, free, out=self._f32["farm"])
-        farm_tot = ts.region_sum(farm_w)
+        farm_tot = self._by_region["farm"]
         # provinces without members of a class: sellers', producers' and farmers' shares go to the idle
         for role in (ROLE_SELLER, ROLE_PRODUCER):
             empty = tot[:, role] <= 0
@@ -365,16 +431,12 @@ class Retail(Module):
         amount[empty, ROLE_NONE] += farm[empty]
         farm = np.where(empty, 0.0, farm)
         rate = np.where(tot > 0, amount / np.where(tot > 0, tot, 1.0), 0.0)
-        recv = ts.fill_by_region(self._f64["recv"], farm / np.where(farm_tot > 0, farm_tot, 1.0))
-        recv *= farm_w
-        idle_pay = ts.fill_by_region(self._f64["b"], rate[:, ROLE_NONE])
-        idle_pay *= w_idle
-        recv += idle_pay
+        recv = self._recv
+        _day_labour_and_farms(region, hh.detained, hh.role, self.rural_size, farm / np.where(farm_tot > 0, farm_tot, 1.0),
+                              rate[:, ROLE_NONE], recv)
         recv[sellers] += rate[reg_s, ROLE_SELLER] * w_sell
         recv[prod] += rate[reg_p, ROLE_PRODUCER] * prod_out
-        hh.cash += recv
-        np.add(hh.income, recv, out=hh.income, casting="same_kind")
-        np.add(hh.market_income, recv, out=hh.market_income, casting="same_kind")
+        _credit_market(recv, hh.cash, hh.income, hh.market_income)
         left = np.where(tot[:, ROLE_NONE] <= 0, amount[:, ROLE_NONE], 0.0)
         if left.any():  # nobody idle and free: every household of the province
             share_out(sim, left, [])
