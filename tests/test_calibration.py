@@ -13,10 +13,11 @@ from hamji.parameters import CALIBRATION, REGISTRY
 from hamji.validation import SeriesFit
 
 
-def test_loss_is_the_mean_male_of_the_series_and_infinite_when_a_series_cannot_be_scored():
-    a = SeriesFit("a", [2003, 2004], [100.0, 200.0], [100.0, 100.0]).compute()
-    b = SeriesFit("b", [2003, 2004], [100.0, 100.0], [100.0, 100.0]).compute()
-    assert loss_of([a, b]) == pytest.approx(math.log(2) / 4)
+def test_loss_counts_level_and_shape_and_is_infinite_when_a_series_cannot_be_scored():
+    years, data = [2003, 2004, 2005], [100.0, 200.0, 400.0]
+    a = SeriesFit("a", years, [200.0, 400.0, 800.0], data).compute()  # right shape, twice the level
+    b = SeriesFit("b", years, data, data).compute()  # perfect
+    assert loss_of([a, b]) == pytest.approx(math.log(2) / 2)
     empty = SeriesFit("c", [], [], []).compute()
     assert loss_of([a, empty]) == math.inf
 

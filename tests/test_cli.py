@@ -89,3 +89,11 @@ def test_funnel_shares_above_one_are_refused_before_the_run(tmp_path):
     out = tmp_path / "r"
     res = runner.invoke(app, ["run", *SHORT, "--set", "leader_share=0.6", "--set", "budget_share=0.6", "--out", str(out)])
     assert res.exit_code == 2 and "must not exceed 1" in res.output and not out.exists()
+
+
+def test_calibrate_refuses_a_fixed_parameter_and_a_bad_out_file_with_exit_2(tmp_path):
+    res = runner.invoke(app, ["calibrate", "--param", "road_factor", "--trials", "1", "--out", str(tmp_path / "c.yaml"), "-q"])
+    assert res.exit_code == 2 and "not declared calibratable" in res.output
+    res = runner.invoke(app, ["calibrate", "--trials", "1", "--out", str(tmp_path / "c.txt"), "-q"])
+    assert res.exit_code == 2 and "must be a .yaml file" in res.output
+    assert not list(tmp_path.iterdir())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hamji.patterns import evaluate
+from hamji.patterns import evaluate, evaluate_pattern_6
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +31,9 @@ def test_pattern_figures_are_in_a_plausible_band(patterns):
     assert 0.02 < patterns[4].statistic < 0.6
     # remittances land mostly in HamJi, as defectors' origins do (> 75% from N. Hamgyong and Ryanggang)
     assert patterns[5].statistic > 0.7
+
+
+def test_pattern_6_the_recommendations_raise_human_security_and_regime_revenue():
+    """Micro-lending, training and transport against baseline (paired seeds, forked from a common trunk)."""
+    r = evaluate_pattern_6(seeds=4, scale=1000, workers=2)
+    assert r.passed, f"pattern 6: {r.detail}; needs {r.threshold}"

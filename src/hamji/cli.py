@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
@@ -26,6 +27,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                        "Output is a scenario, not a forecast.")
 scenarios_app = typer.Typer(help="List the built-in scenarios, or show one as YAML to copy and edit.", invoke_without_command=True)
 app.add_typer(scenarios_app, name="scenarios")
+#: worker processes by default: the cores this process may use (results do not depend on it)
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 out = Console()
 err = Console(stderr=True)
 
@@ -187,7 +190,7 @@ def compare(
     scenarios_: List[str] = typer.Argument(..., metavar="SCENARIO...", help="Two or more scenarios; the first is the reference."),
     seeds: int = typer.Option(8, "--seeds", min=1, max=10_000, help="Seeds per scenario (the same seeds in each)."),
     scale: str = typer.Option("100", "--scale", help="1:N, as for `hamji run`."),
-    workers: int = typer.Option(1, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster)."),
+    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
     start: str = typer.Option("2000-01-03", "--start", help="First week."),
     end: str = typer.Option("2030-12-30", "--end", help="Last week."),
@@ -241,7 +244,7 @@ def compare(
 def validate(
     seeds: int = typer.Option(3, "--seeds", min=1, max=1000, help="Seeds per ensemble."),
     scale: str = typer.Option("1000", "--scale", help="1:N for the validation runs."),
-    workers: int = typer.Option(1, "--workers", min=1, max=512, help="Local worker processes."),
+    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes; default: this machine's cores."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable scorecard."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -294,7 +297,7 @@ def calibrate(
     trials: int = typer.Option(40, "--trials", min=1, max=100_000, help="Candidates to evaluate in all (a resumed study adds up to this)."),
     seeds: int = typer.Option(2, "--seeds", min=1, max=1000, help="Seeds per candidate."),
     scale: str = typer.Option("1000", "--scale", help="1:N for the calibration runs."),
-    workers: int = typer.Option(1, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster)."),
+    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
     sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the TPE sampler (a calibration is repeatable)."),
     out_file: Path = typer.Option(Path("runs/calibration/calibrated.yaml"), "--out", help="Calibrated parameter file to"

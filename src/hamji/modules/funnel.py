@@ -15,10 +15,10 @@ goods since last week) is split and then zeroed:
 * ``budget_share * R_k`` to the operating budget of the company's branch (``sim.accounts.budget``);
 * ``import_share * R_k`` buys Chinese consumer goods from the merchants of the Chinese side of the
   nearest crossing of the company's home (``hamji.market.buy_from_merchants``), as far as the home
-  market absorbs them (companies stop ordering when the goods they hold exceed
-  ``company_inventory_weeks`` of their recent retail sales; the branch takes the import money the
-  market cannot absorb into its budget: "these state trading companies effectively provide scarce
-  funds for operating budgets") and that crossing's remaining room allows (tonnes = US$ / ``consumer_goods_usd_per_t``; exports were
+  market absorbs them (the companies of a province import at most ``company_market_share`` of its
+  households' weekly goods spending, at landed cost; the branch takes the import money the market
+  cannot absorb into its budget: "these state trading companies effectively provide scarce funds
+  for operating budgets") and that crossing's remaining room allows (tonnes = US$ / ``consumer_goods_usd_per_t``; exports were
   allocated first). The goods (at landed cost = price paid) go to ``sim.market.goods_company`` of
   the home province and to ``companies.goods_claim``; the retail module sells them later;
 * the rest (``1 - leader - budget - import shares``, plus import money the crossing could not take)
@@ -120,13 +120,10 @@ class Funnel(Module):
 
         # Chinese consumer goods, through the crossing nearest the home, within its room
         want = pars.import_share * rev
-        # ... but no more than the home market absorbs (goods held within some weeks of recent sales);
-        # the branch takes the rest of the import money into its budget
+        # ... but no more than a share of the home market's goods demand; the branch takes the rest into its budget
         want_r = np.bincount(comp.home, weights=want, minlength=r)
-        held = sim.market.goods_company
-        ema = sim.market.company_sales_ema
-        room = pars.company_inventory_weeks * ema - held
-        absorb = np.where(ema > 0, np.clip(room / np.where(want_r > 0, want_r, 1.0), 0.0, 1.0), (held <= 0).astype(float))
+        cap_r = pars.company_market_share * sim.market.goods_demand_ema
+        absorb = np.where(want_r > cap_r, cap_r / np.where(want_r > 0, want_r, 1.0), 1.0)
         unabsorbed = want * (1.0 - absorb[comp.home])
         want -= unabsorbed
         comp.cash -= unabsorbed

@@ -121,8 +121,9 @@ class Wholesale(Module):
         idx = ts.role_idx(sim, ROLE_PARTNER)
         if ts.mp is not None and len(idx):
             hw = ts.mp.hw
-            tied = ts.mp.b[:hw][ts.mp.s[:hw] > 0]
-            idx = idx[np.isin(idx, tied)]
+            has_tie = np.zeros(len(sim.people.households.region), dtype=np.bool_)
+            has_tie[ts.mp.b[:hw][ts.mp.s[:hw] > 0]] = True
+            idx = idx[has_tie[idx]]
         self._tied = (sim.week, idx)
         return idx
 
