@@ -80,7 +80,8 @@ class Market:
         self.imports_company = np.zeros(r)  # this week's imports by companies, by destination region
         self.imports_wholesale = np.zeros(r)  # this week's merchants' wholesale, by destination region
         self.imports_state = np.zeros(r)  # this week's imports for the state's own use, by destination region
-        self.goods_demand_ema = np.zeros(r)  # households' weekly goods spending at landed cost (smoothed), by region
+        # households' weekly goods spending at landed cost (smoothed), by region; NaN until retail measures it
+        self.goods_demand_ema = np.full(r, np.nan)
         # US$ of household (partner) imports that companies' wah-ku (real plus forged) can cover this
         # week; set by the wah-ku module, read by wholesale ("a DPRK state trading company needs to
         # receive a wah-ku as it outlines the precise quantity ... it is permitted to trade")

@@ -69,7 +69,7 @@ class ChinaDemand(Module):
 
     @staticmethod
     def _set(sim: "Sim", date) -> float:  # noqa: ANN001 - Timestamp
-        year = date.year + (date.dayofyear - 1) / DAYS_PER_YEAR
+        year = date.year + (date.day_of_year - 1) / DAYS_PER_YEAR
         d = demand_index(sim.pars, year)
         s = sim.pars.china_demand_price_share
         sim.market.price_index = d ** s

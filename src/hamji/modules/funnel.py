@@ -16,7 +16,8 @@ goods since last week) is split and then zeroed:
 * ``import_share * R_k`` buys Chinese consumer goods from the merchants of the Chinese side of the
   nearest crossing of the company's home (``hamji.market.buy_from_merchants``), as far as the home
   market absorbs them (the companies of a province import at most ``company_market_share`` of its
-  households' weekly goods spending, at landed cost; the branch takes the import money the market
+  households' weekly goods spending, at landed cost, as the retail module measured it (no limit
+  before it has, or without it); the branch takes the import money the market
   cannot absorb into its budget: "these state trading companies effectively provide scarce funds
   for operating budgets") and that crossing's remaining room allows (tonnes = US$ / ``consumer_goods_usd_per_t``; exports were
   allocated first). The goods (at landed cost = price paid) go to ``sim.market.goods_company`` of
@@ -98,7 +99,7 @@ class Funnel(Module):
         self.crossing = sim.borders.nearest[comp.home].astype(np.int64)
         self.n_crossings = len(sim.borders.capacity_t_year)
         #: cumulative US$ (simulated) of revenue funnelled and of each sink, for the books test
-        self.totals = {k: 0.0 for k in ("revenue", *SINKS)}
+        self.totals = {k: 0.0 for k in ("revenue", *SINKS, "unabsorbed")}  # unabsorbed: import money the budgets took
         self.state_region = sim.world.index[CAPITAL]
         self.state_crossing = int(sim.borders.nearest[self.state_region])
 
@@ -123,7 +124,7 @@ class Funnel(Module):
         # ... but no more than a share of the home market's goods demand; the branch takes the rest into its budget
         want_r = np.bincount(comp.home, weights=want, minlength=r)
         cap_r = pars.company_market_share * sim.market.goods_demand_ema
-        absorb = np.where(want_r > cap_r, cap_r / np.where(want_r > 0, want_r, 1.0), 1.0)
+        absorb = np.where(np.isfinite(cap_r) & (want_r > cap_r), cap_r / np.where(want_r > 0, want_r, 1.0), 1.0)
         unabsorbed = want * (1.0 - absorb[comp.home])
         want -= unabsorbed
         comp.cash -= unabsorbed
@@ -169,6 +170,7 @@ class Funnel(Module):
         t["revenue"] += rev.sum()
         t["leader"] += to_leader.sum()
         t["budgets"] += to_budget.sum()
+        t["unabsorbed"] += unabsorbed.sum()
         t["imports"] += spent.sum()
         t["retained"] += retained.sum()
 

@@ -323,8 +323,9 @@ class Retail(Module):
         ts.rescale_stakes(sim)
         ts.sales_ema += pars.wholesale_sales_smoothing * (sold_by_owner - ts.sales_ema)
         # households' goods spending at landed cost, smoothed: what the companies' imports are measured against
-        sim.market.goods_demand_ema += pars.wholesale_sales_smoothing * (np.where(self.dprk, gd_r, 0.0) / p0
-                                                                         - sim.market.goods_demand_ema)
+        demand = np.where(self.dprk, gd_r, 0.0) / p0
+        ema = sim.market.goods_demand_ema
+        ema[:] = np.where(np.isfinite(ema), ema + pars.wholesale_sales_smoothing * (demand - ema), demand)
 
         # ---- sellers, day labour, producers and farmers (net of the owners' take)
         margins = goods_rev - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev
