@@ -29,7 +29,7 @@ Then the state spends outside this model: ``leader_spending_rate`` of the leader
 ``leader_spending``) and ``budget_spending_rate`` of each budget (flow ``state_spending``) leave the
 books each week, so neither grows without bound. A share ``state_import_share`` of that spending
 buys Chinese goods for the state itself (fuel, vehicles, machinery, materials, the leadership's
-luxuries: "purchasing ... Chinese" goods with the regime's foreign currency) through the crossing
+luxuries, bought with the regime's foreign currency) through the crossing
 nearest the capital, as far as its room allows (tonnes = US$ / ``state_goods_usd_per_t``). These
 goods land in the capital (where the leadership and the central organs sit) and are used by the state, not sold in markets; they count
 in ``imports_usd`` (``sim.market.imports_state``). The money leaves the books with the spending.
@@ -111,27 +111,23 @@ class Funnel(Module):
         if shares > 1.0 + 1e-12:
             raise UserError(f"parameters: leader_share + budget_share + import_share = {shares:g}; must not exceed 1")
         rev = comp.revenue.copy()
+        # Chinese consumer goods, no more than a share of the home market's goods demand; the branch
+        # takes the import money the market cannot absorb into its budget
+        want = pars.import_share * rev
+        want_r = np.bincount(comp.home, weights=want, minlength=r)
+        cap_r = pars.company_market_share * sim.market.goods_demand_ema
+        absorb = np.where(np.isfinite(cap_r) & (want_r > cap_r), cap_r / np.where(want_r > 0, want_r, 1.0), 1.0)
+        unabsorbed = want * (1.0 - absorb[comp.home])
+        want -= unabsorbed
         to_leader = pars.leader_share * rev
-        to_budget = pars.budget_share * rev
+        to_budget = pars.budget_share * rev + unabsorbed
         comp.cash -= to_leader + to_budget
         acc.to_leader(np.bincount(comp.home, weights=to_leader, minlength=r))
         for k in range(len(BRANCHES)):
             mine = comp.branch == k
             acc.to_budget(k, np.bincount(comp.home[mine], weights=to_budget[mine], minlength=r))
 
-        # Chinese consumer goods, through the crossing nearest the home, within its room
-        want = pars.import_share * rev
-        # ... but no more than a share of the home market's goods demand; the branch takes the rest into its budget
-        want_r = np.bincount(comp.home, weights=want, minlength=r)
-        cap_r = pars.company_market_share * sim.market.goods_demand_ema
-        absorb = np.where(np.isfinite(cap_r) & (want_r > cap_r), cap_r / np.where(want_r > 0, want_r, 1.0), 1.0)
-        unabsorbed = want * (1.0 - absorb[comp.home])
-        want -= unabsorbed
-        comp.cash -= unabsorbed
-        to_budget = to_budget + unabsorbed
-        for k in range(len(BRANCHES)):
-            mine = comp.branch == k
-            acc.to_budget(k, np.bincount(comp.home[mine], weights=unabsorbed[mine], minlength=r))
+        # ... through the crossing nearest the home, within its room
         want_x = np.bincount(self.crossing, weights=want, minlength=self.n_crossings)
         usd_per_t = pars.consumer_goods_usd_per_t
         spend_x = np.zeros(self.n_crossings)
