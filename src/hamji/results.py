@@ -107,21 +107,24 @@ class Results:
         return frame[np.isfinite(frame.value.values)].reset_index(drop=True)
 
     def annual(self) -> pd.DataFrame:
-        """Calendar-year values: flows summed, levels averaged, stocks at year end (per metric doc)."""
-        years = self.dates.year.values
-        rows = []
-        for name, m in self.metrics.items():
-            col = self.values[:, :, self._col[name]]
-            frame = pd.DataFrame(col, columns=self.unit_names)
-            frame["year"] = years
-            if m.annual == "sum":
-                agg = frame.groupby("year").sum(min_count=1)
-            elif m.annual == "last":
-                agg = frame.groupby("year").last()
-            else:
-                agg = frame.groupby("year").mean()
-            long = agg.reset_index().melt(id_vars="year", var_name="region", value_name="value")
-            long["metric"] = name
-            rows.append(long)
-        out = pd.concat(rows, ignore_index=True)[["year", "region", "metric", "value"]]
-        return out[np.isfinite(out.value.values)].reset_index(drop=True)
+        """Calendar-year values: flows summed, levels averaged, stocks at year end (per metric doc).
+
+        Rows are ordered by metric, then unit, then year.
+        """
+        w, u, k = self.values.shape
+        by_year = self.dates.year.values
+        years = np.unique(by_year)
+        agg = np.empty((len(years), u, k))
+        for name, j in self._col.items():  # per metric: a wide frame sums in another order (last bits)
+            frame = pd.DataFrame(self.values[:, :, j]).groupby(by_year)
+            kind = self.metrics[name].annual
+            agg[:, :, j] = (frame.sum(min_count=1) if kind == "sum" else frame.last() if kind == "last"
+                            else frame.mean()).values
+        value = agg.transpose(2, 1, 0).ravel()  # metric, unit, year
+        out = pd.DataFrame({
+            "year": np.tile(years, u * k),
+            "region": np.tile(np.repeat(np.array(self.unit_names, dtype=object), len(years)), k),
+            "metric": np.repeat(np.array(list(self._col), dtype=object), u * len(years)),
+            "value": value,
+        })
+        return out[np.isfinite(value)].reset_index(drop=True)
