@@ -85,6 +85,10 @@ class Sim:
         self.seed = int(seed)
         self.scale = parse_scale(scale)
         self.dates = weekly_dates(start, end)
+        # plain Python copies of the calendar: a pandas index lookup costs tens of microseconds, many per week
+        self._stamps = list(self.dates)
+        self._days = [d.date() for d in self._stamps]
+        self._years = [d.year for d in self._days]
         self.start, self.end = start, end
         self.streams = Streams(self.seed)
         self.world: World = build_world(self.pars.road_factor, scenario.spec.groups)
@@ -102,16 +106,21 @@ class Sim:
     @property
     def date(self) -> pd.Timestamp:
         """Start date of the current week."""
-        return self.dates[max(self.week, 0)]
+        return self._stamps[max(self.week, 0)]
+
+    @property
+    def day(self) -> dt.date:
+        """Start date of the current week, as a ``datetime.date``."""
+        return self._days[max(self.week, 0)]
 
     @property
     def year(self) -> int:
-        return int(self.date.year)
+        return self._years[max(self.week, 0)]
 
     @property
     def new_year(self) -> bool:
         """True in the first simulated week of a calendar year (and the first week of the run)."""
-        return self.week == 0 or self.dates[self.week].year != self.dates[self.week - 1].year
+        return self.week == 0 or self._years[self.week] != self._years[self.week - 1]
 
     @property
     def n_weeks(self) -> int:
@@ -156,7 +165,7 @@ class Sim:
         """Advance one week."""
         self.week += 1
         self.results.week = self.week
-        day = self.dates[self.week].date()
+        day = self._days[self.week]
         nxt = day + dt.timedelta(days=7)
         for e in self.events:
             if day <= e.start < nxt or (self.week == 0 and e.start < day and (e.end is None or e.end >= day)):

@@ -61,6 +61,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from hamji.accounts import CABINET, KPA, pay_from_households
 from hamji.module import Metric, Module
@@ -134,6 +135,33 @@ class Clans:
         return np.take(self.sum_by_clan(values), self.clan, out=out)
 
 
+@njit(cache=True)
+def _add_where(target, values, region, mask) -> None:  # noqa: ANN001
+    """One pass: ``target[i] += values[region[i]]`` where ``mask[i]``."""
+    for i in range(len(target)):
+        if mask[i]:
+            target[i] += values[region[i]]
+
+
+@njit(cache=True)
+def _inspections(u, t_idx, t_reg, p, infraction_rate, inspections, found_idx, w) -> int:  # noqa: ANN001
+    """One pass over the traders: inspected if ``u < p`` (counted by province), an infraction found if
+    ``u < p x infraction_rate`` (float32, as NumPy computes it); writes the ids found and their
+    rescaled uniform ``u / (p x infraction_rate)`` and returns how many were found."""
+    k = 0
+    for j in range(len(t_idx)):
+        i, r = t_idx[j], t_reg[j]
+        pr = p[r]
+        if u[i] < pr:
+            inspections[r] += 1.0
+            pf = pr * infraction_rate
+            if u[i] < pf:
+                found_idx[k] = i
+                w[k] = u[i] / pf
+                k += 1
+    return k
+
+
 class RegionIndex:
     """Fast sums and counts of households by province.
 
@@ -176,15 +204,8 @@ class RegionIndex:
         return np.repeat(np.arange(self.n_regions), counts.astype(np.int64))
 
     def add_where(self, target: np.ndarray, values: np.ndarray, mask: np.ndarray) -> None:
-        """``target[i] += values[province of i]`` where ``mask`` is true (in place)."""
-        if not self.ordered:
-            idx = np.flatnonzero(mask)
-            target[idx] += values[self.region[idx]].astype(target.dtype)
-            return
-        cast = target.dtype.type
-        for r in np.flatnonzero(self._nonempty & (values != 0)):
-            lo, hi = self.bounds[r], self.bounds[r + 1]
-            target[lo:hi] += cast(values[r]) * mask[lo:hi]  # (ufunc ``where=`` is several times slower)
+        """``target[i] += values[province of i]`` where ``mask`` is true (in place, in ``target``'s precision)."""
+        _add_where(target, values.astype(target.dtype), self.region, mask)
 
     def count(self, idx: np.ndarray) -> np.ndarray:
         """Households of the ascending id list ``idx`` by province."""
@@ -273,17 +294,15 @@ class Enforcement(Module):
         # one uniform u per household decides, by nested thresholds, inspection, infraction, the
         # political label and (for unpaid cases) detention; each conditional decision uses the
         # rescaled remainder of u, which is again uniform on [0, 1)
-        u = sim.rng("enforcement.inspection").random(hh.n, dtype=np.float32, out=self._u)[t_idx]
-        p_t = p[t_reg]
-        inspected = u < p_t
-        p_found = p_t * np.float32(pars.infraction_rate)
-        found = u < p_found
-        found_idx = t_idx[found]
+        u = sim.rng("enforcement.inspection").random(hh.n, dtype=np.float32, out=self._u)
+        inspections = np.zeros(r)
+        found_idx, w = np.empty(len(t_idx), dtype=np.int64), np.empty(len(t_idx), dtype=np.float32)
+        k = _inspections(u, t_idx, t_reg, p, np.float32(pars.infraction_rate), inspections, found_idx, w)
+        found_idx, w = found_idx[:k], w[:k]  # w: uniform on [0, 1) given an infraction found
         q = np.full(len(found_idx), pars.political_share)
         kin_abroad = getattr(hh, "kin_abroad", None)  # declared by remittances
         if kin_abroad is not None:
             q = np.where(kin_abroad[found_idx] > 0, np.minimum(q * pars.kin_abroad_political_multiplier, 1.0), q)
-        w = u[found] / p_found[found]  # uniform on [0, 1) given an infraction found
         political = w < q
         w_case = (w[~political] - q[~political]) / np.maximum(1.0 - q[~political], 1e-12)  # uniform, given not political
         pol_idx, case_idx = found_idx[political], found_idx[~political]
@@ -319,7 +338,7 @@ class Enforcement(Module):
         hh.detained[pol_idx] = pars.political_detention_weeks
 
         out = {
-            "inspections": self._index.count(t_idx[inspected]),
+            "inspections": inspections,
             "infractions_found": self._index.count(found_idx),
             "political_cases": self._index.count(pol_idx),
             "bribes_usd": bribes_r,

@@ -150,7 +150,7 @@ class Wahku(Module):
         pars = sim.pars
         comp = sim.people.companies
         r = sim.world.n_regions
-        today = sim.date.date()
+        today = sim.day
         if sim.new_year:
             self.issue(sim, today)
         if not pars.forgery_on:  # switched off mid-year: forged documents are no longer used

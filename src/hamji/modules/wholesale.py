@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from hamji.market import buy_from_merchants
 from hamji.module import Metric, Module
@@ -42,6 +43,22 @@ from hamji.people import ROLE_ACQUIRER, ROLE_PARTNER
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
+
+
+@njit(cache=True)
+def _credit_ties(b, s, vol, hw, pos, idx, amount, strength) -> None:  # noqa: ANN001
+    """Tie volumes in two passes over the merchant ties: each partner's summed tie strength (float64, in
+    tie order), then ``vol += share x amount`` for the live ties of the partners ``idx`` (``pos`` maps a
+    household to its place in ``idx``, or to ``len(pos)`` if it is not among them)."""
+    n = len(pos)
+    for e in range(hw):
+        k = pos[b[e]]
+        if s[e] > 0 and k < n:
+            strength[k] += s[e]
+    for e in range(hw):
+        k = pos[b[e]]
+        if s[e] > 0 and k < n:
+            vol[e] += np.float32(s[e] / strength[k] * amount[k])
 
 
 class Wholesale(Module):
@@ -90,6 +107,7 @@ class Wholesale(Module):
         self.persons = np.bincount(hh.region, weights=hh.size, minlength=r).astype(float)
         jilin = w.groups.get("Jilin", [])
         self.jilin = np.isin(mer.region, np.array(jilin, dtype=int))
+        self._pos = np.full(hh.n, hh.n, dtype=np.int64)  # household -> place in this call's partner list
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: "Sim") -> None:
@@ -199,20 +217,16 @@ class Wholesale(Module):
             self._tie_volumes(ts, idx, paid)
         return value_r
 
-    @staticmethod
-    def _tie_volumes(ts, idx: np.ndarray, amount: np.ndarray) -> None:  # noqa: ANN001
+    def _tie_volumes(self, ts, idx: np.ndarray, amount: np.ndarray) -> None:  # noqa: ANN001
         """Credit each merchant tie of a partner with its share (by strength) of the partner's trade."""
         mp = ts.mp
-        hw = mp.hw
-        if hw == 0:
+        if mp.hw == 0 or not len(idx):
             return
-        s = mp.s[:hw]
-        pos = np.searchsorted(idx, mp.b[:hw])
-        pos = np.minimum(pos, len(idx) - 1)
-        on = (s > 0) & (idx[pos] == mp.b[:hw])
-        strength = np.bincount(pos[on], weights=s[on], minlength=len(idx))
-        share = np.where(on, s / np.where(on, strength[pos], 1.0), 0.0)
-        mp.vol[:hw] += (share * amount[pos]).astype(np.float32)
+        n = len(self._pos)
+        self._pos[idx] = np.arange(len(idx), dtype=np.int64)
+        _credit_ties(mp.b, mp.s, mp.vol, mp.hw, self._pos, idx, np.asarray(amount, dtype=np.float64),
+                     np.zeros(len(idx)))
+        self._pos[idx] = n  # back to "not a partner" for the next call
 
     def _nk_goods(self, sim: "Sim", ts) -> np.ndarray:  # noqa: ANN001
         """Acquirers' North Korean goods sold through partners to merchants; returns value by DPRK province."""
