@@ -63,6 +63,39 @@ def _smooth_and_count(region, role, market_income, profit_ema, smoothing, part_r
         part_r[region[i]] += 1.0 if role[i] != ROLE_NONE else 0.0
 
 
+@njit(cache=True, inline="always")
+def _pow(x, w):  # noqa: ANN001, ANN201
+    """``x ** weeks`` as NumPy computes it for a float array and a Python int (``w`` = weeks in ``x``'s dtype).
+
+    NumPy squares for 2 and calls ``pow`` otherwise; ``pow(x, 2)`` can differ from ``x * x`` in the last bit.
+    """
+    return x * x if w == 2 else x ** w
+
+
+@njit(cache=True)
+def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
+    """New strengths after ``w`` weeks and volumes reset (float32 throughout, as NumPy with Python scalars).
+
+    A tie that carried trade grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w``; an idle one is scaled by
+    ``decayed`` = ``(1 - decay) ** w``; a free slot or a tie below ``s_min`` gets 0.
+    """
+    one = np.float32(1.0)
+    for i in range(len(s)):
+        si = s[i]
+        v = vol[i] / w
+        new = one - (one - si) * _pow(one - gain * v / (v + half), w) if v > 0 else si * decayed
+        s[i] = new if si > 0 and new >= s_min else np.float32(0.0)
+        vol[i] = 0.0
+
+
+@njit(cache=True)
+def _nk_volumes(a, b, profit_ema, vol, w, line) -> None:  # noqa: ANN001
+    """Trade carried over ``w`` weeks by each tie among North Koreans: ``w`` x the smaller of its ends' smoothed
+    market incomes if that is at least the loss ``line``, else 0 (float32; a NaN end gives 0, as with np.minimum)."""
+    for i in range(len(vol)):
+        pa, pb = profit_ema[a[i]], profit_ema[b[i]]
+        vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
+
 
 class Ties:
     """Undirected ties as edge arrays with spare capacity; a slot with strength 0 is free."""
@@ -107,15 +140,9 @@ class Ties:
 
     def update(self, weeks: int, gain: float, half: float, decay: float, s_min: float) -> None:
         """Strengthen ties that carried trade, decay idle ones, drop weak ones; reset volumes."""
-        hw = self.hw
-        s, v = self.s[:hw], self.vol[:hw] / weeks
-        on = s > 0
-        grown = 1.0 - (1.0 - s) * (1.0 - gain * v / (v + half)) ** weeks
-        decayed = s * (1.0 - decay) ** weeks
-        new = np.where(v > 0, grown, decayed)
-        new = np.where(on & (new >= s_min), new, 0.0)
-        self.s[:hw] = new
-        self.vol[:hw] = 0.0
+        f32 = np.float32
+        _update_ties(self.s[:self.hw], self.vol[:self.hw], f32(weeks), f32(gain), f32(half), f32((1.0 - decay) ** weeks),
+                     f32(s_min))
 
 
 class Network(Module):
@@ -227,10 +254,9 @@ class Network(Module):
         hh = sim.people.households
         mer = sim.people.merchants
         nk = self.nk
-        if nk.hw:  # a tie among North Koreans carries the smaller of its ends' smoothed market incomes
-            pe = hh.profit_ema
-            v = np.minimum(pe[nk.a[:nk.hw]], pe[nk.b[:nk.hw]])
-            nk.vol[:nk.hw] = np.where(v >= pars.network_loss_income_usd, v * weeks, 0.0)
+        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes
+        _nk_volumes(nk.a[:nk.hw], nk.b[:nk.hw], hh.profit_ema, nk.vol[:nk.hw], np.float32(weeks),
+                    np.float32(pars.network_loss_income_usd))
         nk.update(weeks, pars.network_tie_gain, pars.network_tie_half_usd, pars.network_tie_decay, pars.network_tie_min)
         self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
         self._knowhow(sim, weeks)
