@@ -24,12 +24,13 @@ def cases():
 
 
 def strengths(rng: np.random.Generator, m: int) -> np.ndarray:
-    """Tie strengths in [0, 1] with free slots (0), values at and near 0.02 (the default minimum) and 1."""
+    """Tie strengths in [0, 1] with free slots (0), values at 0.02 (the default minimum) and 1, and tiny ones."""
     s = rng.random(m).astype(F32)
     s[rng.random(m) < 0.2] = 0.0
     s[rng.random(m) < 0.05] = F32(0.02)
     s[rng.random(m) < 0.05] = F32(1.0)
-    s[rng.random(m) < 0.1] *= F32(0.05)
+    tiny = rng.random(m) < 0.3  # magnitudes over 12 decades, so that float64 sums round and their order matters
+    s[tiny] *= (10.0 ** -rng.uniform(0, 12, np.count_nonzero(tiny))).astype(F32)
     return s
 
 
@@ -51,6 +52,36 @@ def ref_update(s, vol, weeks, gain, half, decay, s_min):  # Ties.update
 def ref_nk_volumes(a, b, pe, weeks, line):  # Network._update
     v = np.minimum(pe[a], pe[b])
     return np.where(v >= line, v * weeks, 0.0)
+
+
+def ref_knowhow(k, a, b, s, m, h, ms, mer_k, weeks, rate):  # Network._knowhow
+    n = len(k)
+    gain = np.zeros(n)
+    if len(a):
+        f = 1.0 - (1.0 - rate * s) ** weeks
+        gap = k[b] - k[a]
+        gain += np.bincount(a, weights=f * np.maximum(gap, 0.0), minlength=n)
+        gain += np.bincount(b, weights=f * np.maximum(-gap, 0.0), minlength=n)
+    if len(m):
+        f = 1.0 - (1.0 - rate * ms) ** weeks
+        gain += np.bincount(h, weights=f * np.maximum(mer_k[m] - k[h], 0.0), minlength=n)
+    np.minimum(k + gain, 1.0, out=k, casting="unsafe")
+    return k
+
+
+def ref_strengths(n, a, b, s, h, ms):  # Network._strengths
+    tot = np.bincount(a, weights=s, minlength=n) + np.bincount(b, weights=s, minlength=n)
+    tot += np.bincount(h, weights=ms, minlength=n)
+    out = np.zeros(n, dtype=F32)
+    out[:] = tot
+    return out
+
+
+def random_ties(rng: np.random.Generator, n: int, m: int, n_mer: int, m_mp: int):
+    """Ties among ``n`` households and from ``n_mer`` merchants (a few households with many ties, as by referral)."""
+    hub = rng.integers(0, n, 5)
+    ends = lambda k: np.where(rng.random(k) < 0.3, hub[rng.integers(0, 5, k)], rng.integers(0, n, k)).astype(np.int32)
+    return ends(m), ends(m), strengths(rng, m), rng.integers(0, n_mer, m_mp).astype(np.int32), ends(m_mp), strengths(rng, m_mp)
 
 
 # -- tests -----------------------------------------------------------------------------------------
@@ -87,3 +118,69 @@ def test_nk_volumes(seed, weeks):
     net._nk_volumes(a, b, pe, vol, F32(weeks), F32(line))
     assert_same(vol, want)
     assert 0 < np.count_nonzero(want) < m
+
+
+@pytest.mark.parametrize(("seed", "weeks"), cases())
+@pytest.mark.parametrize("merchants", [True, False])
+def test_knowhow_flow(seed, weeks, merchants):
+    rng = np.random.default_rng(seed)
+    n, n_mer = 400, 20
+    a, b, s, m, h, ms = random_ties(rng, n, 6000, n_mer, 800 if merchants else 0)
+    if seed == 0:  # no ties among North Koreans
+        a, b, s = a[:0], b[:0], s[:0]
+    k = (rng.random(n) ** 3 * 10.0 ** -rng.uniform(0, 8, n)).astype(F32)
+    k[rng.random(n) < 0.2] = 0.0
+    k[rng.random(n) < 0.05] = 1.0
+    mer_k = (0.5 + 0.5 * rng.random(n_mer)).astype(F32)
+    rate = 0.5 * rng.random() if seed % 2 else 0.02
+    want = ref_knowhow(k.copy(), a, b, s, m, h, ms, mer_k, weeks, rate)
+    got = k.copy()
+    net._knowhow_flow(got, a, b, s, m, h, ms, mer_k, F32(weeks), F32(rate))
+    assert_same(got, want)
+    assert np.count_nonzero(want != k) > (n // 10 if len(a) or len(m) else -1)  # know-how moved (if any ties)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_strength_sums(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    a, b, s, _, h, ms = random_ties(rng, n, 5000, 10, 700 if seed else 0)
+    got = np.full(n, -1.0, dtype=F32)
+    net._strength_sums(a, b, s, h, ms, got)
+    assert_same(got, ref_strengths(n, a, b, s, h, ms))
+
+
+@pytest.mark.parametrize("tiny_on", ["b", "merchant"])
+def test_sums_add_the_ends_apart_as_bincount_does(tiny_on):
+    """Household 0 has a tie of strength 1 at end a, and 3 x 2^-54 and 2^-24 at end b (or on merchant ties).
+
+    Summed apart and then added (as np.bincount), 1 + (2^-24 + 3 x 2^-54) rounds up in float64 past the float32
+    midpoint 1 + 2^-24, so the float32 total is 1 + 2^-23; added one by one, each 2^-54 is lost and the total
+    rounds to 1. Know-how: the same at a quarter of the scale, with f = 1 (rate 1, strength 1, one week).
+    """
+    tiny = [2.0 ** -54] * 3 + [2.0 ** -24]
+    one = np.ones(1, dtype=np.int32)
+    a = np.array([0] + ([] if tiny_on == "merchant" else [1] * 4), dtype=np.int32)
+    b = np.array([1] + ([] if tiny_on == "merchant" else [0] * 4), dtype=np.int32)
+    s = np.array([1.0] + ([] if tiny_on == "merchant" else tiny), dtype=F32)
+    h = np.zeros(4 if tiny_on == "merchant" else 0, dtype=np.int32)
+    ms = np.array(tiny if tiny_on == "merchant" else [], dtype=F32)
+    got = np.zeros(2, dtype=F32)
+    net._strength_sums(a, b, s, h, ms, got)
+    assert_same(got, ref_strengths(2, a, b, s, h, ms))
+    assert got[0] == F32(1.0 + 2.0 ** -23)
+    # know-how: household 0 (k = 0) gains 1/4 at end a, and k of the other ends at end b (or from merchants)
+    k = np.array([0.0, 0.25, 2.0 ** -56, 2.0 ** -26], dtype=F32)
+    kb = np.array([1, 2, 2, 2, 3], dtype=np.int32)
+    ka, kka, ks = np.array([0, 2, 2, 2, 3], dtype=np.int32), np.array([0, 0, 0, 0, 0], dtype=np.int32), np.ones(5, F32)
+    if tiny_on == "merchant":
+        a, b, s = ka[:1], kb[:1], ks[:1]
+        m, h, ms, mer_k = np.arange(4, dtype=np.int32), np.zeros(4, dtype=np.int32), np.ones(4, F32), k[[2, 2, 2, 3]]
+    else:
+        a, b, s = np.concatenate([ka[:1], kb[1:]]), np.concatenate([kb[:1], kka[1:]]), ks
+        m, h, ms, mer_k = one[:0], one[:0], ks[:0], k[:0]
+    want = ref_knowhow(k.copy(), a, b, s, m, h, ms, mer_k, 1, 1.0)
+    got = k.copy()
+    net._knowhow_flow(got, a, b, s, m, h, ms, mer_k, F32(1), F32(1.0))
+    assert_same(got, want)
+    assert got[0] == F32(0.25 + 2.0 ** -25)

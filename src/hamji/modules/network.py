@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from hamji.kernels import fmax, fmin
 from hamji.module import Metric, Module
 from hamji.modules.distribution import trade_state, unit_shares
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
@@ -95,6 +96,50 @@ def _nk_volumes(a, b, profit_ema, vol, w, line) -> None:  # noqa: ANN001
     for i in range(len(vol)):
         pa, pb = profit_ema[a[i]], profit_ema[b[i]]
         vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
+
+
+@njit(cache=True)
+def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None:  # noqa: ANN001
+    """Raise know-how ``k`` (float32, capped at 1) by ``1 - (1 - rate s) ** w`` of the gap along each tie, from the
+    better informed end (both ways among North Koreans, merchant to partner).
+
+    Gains are float64 sums in tie order, as np.bincount adds them: the a ends, the b ends and the partners summed
+    apart, then added.
+    """
+    one, zero = np.float32(1.0), np.float32(0.0)
+    n = len(k)
+    ga, gb = np.zeros(n), np.zeros(n)
+    for i in range(len(nk_s)):
+        f = one - _pow(one - rate * nk_s[i], w)
+        gap = k[nk_b[i]] - k[nk_a[i]]
+        ga[nk_a[i]] += f * fmax(gap, zero)
+        gb[nk_b[i]] += f * fmax(-gap, zero)
+    for j in range(n):
+        ga[j] += gb[j]
+        gb[j] = 0.0
+    for i in range(len(mp_s)):
+        f = one - _pow(one - rate * mp_s[i], w)
+        gb[mp_h[i]] += f * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
+    for j in range(n):
+        k[j] = fmin(k[j] + (ga[j] + gb[j]), 1.0)
+
+
+@njit(cache=True)
+def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, out) -> None:  # noqa: ANN001
+    """Summed tie strength of each household into ``out`` (float32), as np.bincount adds it: float64 sums in tie
+    order over the a ends, the b ends and the merchant ties apart, then added."""
+    n = len(out)
+    sa, sb = np.zeros(n), np.zeros(n)
+    for i in range(len(nk_s)):
+        sa[nk_a[i]] += nk_s[i]
+        sb[nk_b[i]] += nk_s[i]
+    for j in range(n):
+        sa[j] += sb[j]
+        sb[j] = 0.0
+    for i in range(len(mp_s)):
+        sb[mp_h[i]] += mp_s[i]
+    for j in range(n):
+        out[j] = sa[j] + sb[j]
 
 
 class Ties:
@@ -273,12 +318,8 @@ class Network(Module):
     def _strengths(self, sim: "Sim") -> None:
         """Summed tie strength of each household (``households.ties_strength``)."""
         hh = sim.people.households
-        n = hh.n
         nk, mp = self.nk, self.mp
-        s = nk.s[:nk.hw]
-        tot = np.bincount(nk.a[:nk.hw], weights=s, minlength=n) + np.bincount(nk.b[:nk.hw], weights=s, minlength=n)
-        tot += np.bincount(mp.b[:mp.hw], weights=mp.s[:mp.hw], minlength=n)
-        hh.ties_strength[:] = tot
+        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength)
 
     def _knowhow(self, sim: "Sim", weeks: int) -> None:
         """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
@@ -288,22 +329,11 @@ class Network(Module):
         rate = pars.network_knowhow_rate
         if rate <= 0:
             return
-        n = hh.n
-        k = hh.knowhow
-        gain = np.zeros(n)
-        nk = self.nk
-        if nk.hw:
-            a, b, s = nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw]
-            f = 1.0 - (1.0 - rate * s) ** weeks
-            gap = k[b] - k[a]
-            gain += np.bincount(a, weights=f * np.maximum(gap, 0.0), minlength=n)
-            gain += np.bincount(b, weights=f * np.maximum(-gap, 0.0), minlength=n)
-        mp = self.mp
-        if mp.hw and "knowhow" in mer.states:
-            m, h, s = mp.a[:mp.hw], mp.b[:mp.hw], mp.s[:mp.hw]
-            f = 1.0 - (1.0 - rate * s) ** weeks
-            gain += np.bincount(h, weights=f * np.maximum(mer.knowhow[m] - k[h], 0.0), minlength=n)
-        np.minimum(k + gain, 1.0, out=k, casting="unsafe")
+        nk, mp = self.nk, self.mp
+        mhw = mp.hw if "knowhow" in mer.states else 0
+        mer_k = mer.knowhow if mhw else np.zeros(0, dtype=np.float32)
+        _knowhow_flow(hh.knowhow, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.a[:mhw], mp.b[:mhw], mp.s[:mhw], mer_k,
+                      np.float32(weeks), np.float32(rate))
 
     def _roles(self, sim: "Sim", weeks: int) -> None:
         """Exits by losses and ties, entries by diffusion, access, markets and capital."""
