@@ -77,6 +77,41 @@ def ref_strengths(n, a, b, s, h, ms):  # Network._strengths
     return out
 
 
+def ref_exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_extra, tie_effect):  # Network._roles
+    part = np.flatnonzero(role != ROLE_NONE)
+    money = cash[part] + fx[part]
+    loss = (pe[part] < line) | (money < exit_capital)
+    p = (base + loss_extra * loss) / (1.0 + tie_effect * ties[part])
+    p = 1.0 - (1.0 - np.minimum(p, 1.0)) ** weeks
+    role[part[u[part] < p]] = ROLE_NONE
+    return role
+
+
+def ref_role_sums(region, role, pe, r):  # Network._roles
+    pidx = np.flatnonzero(role != ROLE_NONE)
+    key = region[pidx] * len(ROLES) + role[pidx]
+    inc = np.bincount(key, weights=pe[pidx], minlength=r * len(ROLES)).reshape(r, len(ROLES))
+    cnt = np.bincount(key, minlength=r * len(ROLES)).reshape(r, len(ROLES))
+    return inc, cnt
+
+
+def ref_entrants(role, free, cash, fx, region, v, p_r, capital):  # Network._roles
+    cand = np.flatnonzero((role == ROLE_NONE) & free)
+    cf = np.minimum(1.0, (cash[cand] + fx[cand]) / capital)
+    return cand[v[cand] < p_r[region[cand]] * cf]
+
+
+def households(rng: np.random.Generator, n: int, r: int = 5):
+    """Province, role (half without one), cash, fx and smoothed market income around the loss line 1."""
+    region = np.sort(rng.integers(0, r, n)).astype(np.intp)
+    role = np.where(rng.random(n) < 0.5, ROLE_NONE, rng.integers(1, len(ROLES), n)).astype(np.int8)
+    cash = rng.exponential(5.0, n) * (rng.random(n) < 0.9)
+    fx = rng.exponential(5.0, n) * (rng.random(n) < 0.3)
+    pe = rng.normal(1.0, 3.0, n).astype(F32)
+    pe[rng.random(n) < 0.1] = F32(1.1)  # above 1.1 in float32, below it in float64
+    return region, role, cash, fx, pe
+
+
 def random_ties(rng: np.random.Generator, n: int, m: int, n_mer: int, m_mp: int):
     """Ties among ``n`` households and from ``n_mer`` merchants (a few households with many ties, as by referral)."""
     hub = rng.integers(0, n, 5)
@@ -184,3 +219,56 @@ def test_sums_add_the_ends_apart_as_bincount_does(tiny_on):
     net._knowhow_flow(got, a, b, s, m, h, ms, mer_k, F32(1), F32(1.0))
     assert_same(got, want)
     assert got[0] == F32(0.25 + 2.0 ** -25)
+
+
+@pytest.mark.parametrize(("seed", "weeks"), cases())
+def test_exits(seed, weeks):
+    rng = np.random.default_rng(seed)
+    n = 5000
+    _, role, cash, fx, pe = households(rng, n)
+    ties = (rng.random(n) * 3).astype(F32)
+    u = rng.random(n, dtype=F32)
+    pars = (1.1, 2.0, 0.05 * rng.random(), 0.3 * rng.random(), 1.0 + rng.random())
+    want = ref_exits(role.copy(), cash, fx, pe, ties, u, weeks, *pars)
+    got = role.copy()
+    line, exit_capital, base, loss_extra, tie_effect = pars
+    net._exits(got, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra, F32(tie_effect))
+    assert_same(got, want)
+    assert 0 < np.count_nonzero(got != role) < np.count_nonzero(role)
+
+
+@pytest.mark.parametrize(("seed", "weeks"), cases())
+def test_exit_chance(seed, weeks):
+    """The chance itself (the decisions above hide differences in its last bits)."""
+    rng = np.random.default_rng(seed)
+    m = 500
+    loss, ties = rng.random(m) < 0.5, (rng.random(m) * 3).astype(F32)
+    base, loss_extra, tie_effect = 0.05 * rng.random(), 0.3 * rng.random(), 0.7 + rng.random()
+    want = 1.0 - (1.0 - np.minimum((base + loss_extra * loss) / (1.0 + tie_effect * ties), 1.0)) ** weeks
+    got = np.array([net._exit_chance(loss[i], ties[i], float(weeks), base, loss_extra, F32(tie_effect)) for i in range(m)])
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_role_sums(seed):
+    rng = np.random.default_rng(seed)
+    region, role, _, _, pe = households(rng, 5000)
+    pe *= (10.0 ** -rng.uniform(0, 10, len(pe))).astype(F32)  # so that the order of the float64 sums matters
+    inc, cnt = net._role_sums(region, role, pe, 5, len(ROLES))
+    want_inc, want_cnt = ref_role_sums(region, role, pe, 5)
+    assert_same(inc, want_inc)
+    assert_same(cnt, want_cnt)
+
+
+@pytest.mark.parametrize(("seed", "weeks"), cases())
+def test_entrants(seed, weeks):
+    rng = np.random.default_rng(seed)
+    n = 5000
+    region, role, cash, fx, _ = households(rng, n)
+    free = rng.random(n) < 0.9
+    v = rng.random(n, dtype=F32)
+    p_r = 1.0 - (1.0 - np.minimum(rng.random(5), 1.0)) ** weeks
+    want = ref_entrants(role, free, cash, fx, region, v, p_r, 10.0)
+    got = net._entrants(role, free, cash, fx, region, v, p_r, 10.0)
+    assert_same(got, want)
+    assert 0 < len(want) < np.count_nonzero(role == ROLE_NONE)

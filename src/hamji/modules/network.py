@@ -142,6 +142,52 @@ def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, out) -> None:  # noqa: ANN001
         out[j] = sa[j] + sb[j]
 
 
+@njit(cache=True, inline="always")
+def _exit_chance(loss, strength, w, base, loss_extra, tie_effect):  # noqa: ANN001, ANN201
+    """Chance of leaving a role in ``w`` weeks, ``1 - (1 - min(p, 1)) ** w`` with
+    ``p = (base + loss_extra * loss) / (1 + tie_effect * S)``: float64, but ``1 + tie_effect * S`` in float32 (a
+    float32 array with Python scalars in NumPy)."""
+    p = (base + loss_extra * (1.0 if loss else 0.0)) / (np.float32(1.0) + tie_effect * strength)
+    return 1.0 - _pow(1.0 - fmin(p, 1.0), w)
+
+
+@njit(cache=True)
+def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect) -> None:  # noqa: ANN001
+    """Participants leave their role where ``u`` < the exit chance; loss = smoothed market income below the loss
+    ``line`` (float32) or money below ``exit_capital``."""
+    for i in range(len(role)):
+        if role[i] != ROLE_NONE:
+            loss = profit_ema[i] < line or cash[i] + fx[i] < exit_capital
+            if u[i] < _exit_chance(loss, ties_strength[i], w, base, loss_extra, tie_effect):
+                role[i] = ROLE_NONE
+
+
+@njit(cache=True)
+def _role_sums(region, role, profit_ema, r, n_roles):  # noqa: ANN001, ANN201
+    """Participants and their summed smoothed market income by province and role (float64 sums in household
+    order, as np.bincount)."""
+    inc = np.zeros((r, n_roles))
+    cnt = np.zeros((r, n_roles), dtype=np.int64)
+    for i in range(len(role)):
+        if role[i] != ROLE_NONE:
+            inc[region[i], role[i]] += profit_ema[i]
+            cnt[region[i], role[i]] += 1
+    return inc, cnt
+
+
+@njit(cache=True)
+def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, ANN201
+    """Free households without a role that enter one: ``v < p_r[province] * min(1, money / capital)``, in
+    household order."""
+    out = np.empty(len(role), dtype=np.int64)
+    k = 0
+    for i in range(len(role)):
+        if role[i] == ROLE_NONE and free[i] and v[i] < p_r[region[i]] * fmin((cash[i] + fx[i]) / capital, 1.0):
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
 class Ties:
     """Undirected ties as edge arrays with spare capacity; a slot with strength 0 is free."""
 
@@ -342,33 +388,24 @@ class Network(Module):
         r = sim.world.n_regions
         n = hh.n
         ts = trade_state(sim)
-        free = ts.free(sim)
+        f32 = np.float32
         # exits
-        part = np.flatnonzero(hh.role != ROLE_NONE)
         u = sim.rng("network.exit").random(n, dtype=np.float32)
-        if len(part):
-            money = hh.cash[part] + hh.fx[part]
-            loss = (hh.profit_ema[part] < pars.network_loss_income_usd) | (money < pars.network_exit_capital_usd)
-            p = (pars.network_exit_base + pars.network_exit_loss * loss) / (1.0 + pars.network_tie_exit_effect * hh.ties_strength[part])
-            p = 1.0 - (1.0 - np.minimum(p, 1.0)) ** weeks
-            hh.role[part[u[part] < p]] = ROLE_NONE
+        _exits(hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks), f32(pars.network_loss_income_usd),
+               float(pars.network_exit_capital_usd), float(pars.network_exit_base), float(pars.network_exit_loss),
+               f32(pars.network_tie_exit_effect))
         # entries
-        part_mask = hh.role != ROLE_NONE
-        share = ts.region_sum(part_mask) / np.maximum(self.households, 1.0)
+        inc, cnt = _role_sums(ts.region, hh.role, hh.profit_ema, r, len(ROLES))
+        share = cnt.sum(axis=1) / np.maximum(self.households, 1.0)
         density = ts.markets / np.maximum(self.households * sim.scale / 1e4, 1e-9)
         p_r = ((pars.network_entry_innovation + pars.network_entry_imitation * share) * self._access(sim)
                * (1.0 + pars.network_market_access_effect * density))
         p_r = 1.0 - (1.0 - np.minimum(p_r, 1.0)) ** weeks
-        cand = np.flatnonzero(~part_mask & free)
         v = sim.rng("network.entry").random(n, dtype=np.float32)
-        cf = np.minimum(1.0, (hh.cash[cand] + hh.fx[cand]) / max(pars.network_entry_capital_usd, 1e-9))
-        enter = cand[v[cand] < p_r[hh.region[cand]] * cf]
+        enter = _entrants(hh.role, ts.free(sim), hh.cash, hh.fx, ts.region, v, p_r,
+                          float(max(pars.network_entry_capital_usd, 1e-9)))
         if len(enter):
             # relative profitability of each role in each province
-            pidx = np.flatnonzero(part_mask)
-            key = ts.region[pidx] * len(ROLES) + hh.role[pidx]
-            inc = np.bincount(key, weights=hh.profit_ema[pidx], minlength=r * len(ROLES)).reshape(r, len(ROLES))
-            cnt = np.bincount(key, minlength=r * len(ROLES)).reshape(r, len(ROLES))
             line = pars.network_loss_income_usd
             mean_role = np.where(cnt > 0, inc / np.maximum(cnt, 1), np.nan)
             mean_all = inc.sum(axis=1) / np.maximum(cnt.sum(axis=1), 1)
