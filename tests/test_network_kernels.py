@@ -272,3 +272,45 @@ def test_entrants(seed, weeks):
     got = net._entrants(role, free, cash, fx, region, v, p_r, 10.0)
     assert_same(got, want)
     assert 0 < len(want) < np.count_nonzero(role == ROLE_NONE)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_live_counts(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    a, b, s, m, h, ms = random_ties(rng, n, 4000, 10, 500)
+    region = rng.integers(0, 7, n).astype(np.int8)
+    deg = np.zeros(n, dtype=np.int64)
+    net._count_live(a, s, deg)
+    net._count_live(b, s, deg)
+    assert_same(deg, np.bincount(a[s > 0], minlength=n) + np.bincount(b[s > 0], minlength=n))  # Network._form
+    mpart = np.zeros(10, dtype=np.int64)
+    net._count_live(m, ms, mpart)
+    assert_same(mpart, np.bincount(m[ms > 0], minlength=10))
+    ties = np.zeros(7)
+    net._count_live_by_region(region, a, s, ties)
+    net._count_live_by_region(region, h, ms, ties)
+    want = np.bincount(region[a[s > 0]], minlength=7).astype(float)  # Network._refresh
+    want += np.bincount(region[h[ms > 0]], minlength=7)
+    assert_same(ties, want)
+
+
+@pytest.mark.parametrize(("seed", "weeks"), cases())
+def test_members_and_formers(seed, weeks):
+    rng = np.random.default_rng(seed)
+    n, r, target, tie_form = 3000, 5, 4, 0.1 + rng.random()
+    region, role, _, _, _ = households(rng, n, r)
+    detained = np.where(rng.random(n) < 0.1, rng.integers(1, 50, n), 0).astype(np.int16)
+    deg = rng.integers(0, 8, n)
+    u = rng.random(n, dtype=F32)
+    access = np.exp(-rng.random(r) * 3)
+    free = detained == 0
+    for partners_only in (False, True):  # Network._form
+        members = np.flatnonzero(((role == ROLE_PARTNER) if partners_only else (role != ROLE_NONE)) & free)
+        p = 1.0 - (1.0 - np.minimum(tie_form * access[region[members]], 1.0)) ** weeks
+        formers = members[(deg[members] < target) & (u[members] < p)]
+        got = net._members(role, detained, partners_only)
+        assert_same(got, members)
+        p_r = 1.0 - (1.0 - np.minimum(tie_form * access, 1.0)) ** weeks  # by province, as the module passes it
+        assert_same(net._formers(got, deg, target, u, region, p_r), formers)
+        assert 0 < len(formers) < len(members)

@@ -188,6 +188,46 @@ def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, A
     return out[:k].copy()
 
 
+@njit(cache=True)
+def _count_live(ends, s, out) -> None:  # noqa: ANN001
+    """Add 1 to ``out[ends[i]]`` for each live tie (strength > 0): np.bincount of the live ties' ends."""
+    for i in range(len(s)):
+        if s[i] > 0:
+            out[ends[i]] += 1
+
+
+@njit(cache=True)
+def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
+    """Add 1 to ``out[region[ends[i]]]`` for each live tie: live ties by the province of one end."""
+    for i in range(len(s)):
+        if s[i] > 0:
+            out[region[ends[i]]] += 1.0
+
+
+@njit(cache=True)
+def _members(role, detained, partners_only):  # noqa: ANN001, ANN201
+    """Free households in a market role (with ``partners_only``, in the partner role), in household order."""
+    out = np.empty(len(role), dtype=np.int64)
+    k = 0
+    for i in range(len(role)):
+        if detained[i] == 0 and (role[i] == ROLE_PARTNER if partners_only else role[i] != ROLE_NONE):
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
+@njit(cache=True)
+def _formers(members, deg, target, u, region, p_r):  # noqa: ANN001, ANN201
+    """Members short of ties (``deg < target``) that form one this time: ``u < p_r[province]``."""
+    out = np.empty(len(members), dtype=np.int64)
+    k = 0
+    for i in members:
+        if deg[i] < target and u[i] < p_r[region[i]]:
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
 class Ties:
     """Undirected ties as edge arrays with spare capacity; a slot with strength 0 is free."""
 
@@ -358,8 +398,9 @@ class Network(Module):
         trade_state(sim).invalidate()
         if "partners" in mer.states:
             mp = self.mp
-            act = mp.active
-            mer.partners[:] = np.bincount(mp.a[:mp.hw][act], minlength=mer.n).astype(np.int16)
+            partners = np.zeros(mer.n, dtype=np.int64)
+            _count_live(mp.a[:mp.hw], mp.s[:mp.hw], partners)
+            mer.partners[:] = partners.astype(np.int16)
 
     def _strengths(self, sim: "Sim") -> None:
         """Summed tie strength of each household (``households.ties_strength``)."""
@@ -425,31 +466,31 @@ class Network(Module):
         r = sim.world.n_regions
         u = rng_form.random(n, dtype=np.float32)
         pick = rng_pick.random(n, dtype=np.float32)
-        free = hh.detained == 0
-        part = np.flatnonzero((hh.role != ROLE_NONE) & free)
+        part = _members(hh.role, hh.detained, False)
         nk = self.nk
-        deg = (np.bincount(nk.a[:nk.hw][nk.active], minlength=n) + np.bincount(nk.b[:nk.hw][nk.active], minlength=n))
-        access = self._access(sim)
+        deg = np.zeros(n, dtype=np.int64)  # live ties of each household
+        _count_live(nk.a[:nk.hw], nk.s[:nk.hw], deg)
+        _count_live(nk.b[:nk.hw], nk.s[:nk.hw], deg)
         if len(part) and pars.network_ties_target_nk > 0:
-            if initial:
-                p = np.ones(len(part))
-            else:
-                p = 1.0 - (1.0 - np.minimum(pars.network_tie_form * access[hh.region[part]], 1.0)) ** weeks
-            formers = part[(deg[part] < pars.network_ties_target_nk) & (u[part] < p)]
+            # chance of forming a tie by province (the same as per household: elementwise)
+            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
+            formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_r)
             rounds = pars.network_ties_target_nk if initial else 1
             for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
                 src, dst = self._pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
                                                 (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
                 nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
-        partners = np.flatnonzero((hh.role == ROLE_PARTNER) & free)
+        partners = _members(hh.role, hh.detained, True)
         mp = self.mp
         if len(partners) and mer.n and pars.network_ties_target_mp > 0:
-            mdeg = np.bincount(mp.b[:mp.hw][mp.active], minlength=n)[partners]
-            pa = self._partner_access(sim)[hh.region[partners]]
-            p = np.ones(len(partners)) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa, 1.0)) ** weeks
-            formers = partners[(mdeg < pars.network_ties_target_mp) & (u[partners] < p)]
+            mdeg = np.zeros(n, dtype=np.int64)  # live merchant ties of each household
+            _count_live(mp.b[:mp.hw], mp.s[:mp.hw], mdeg)
+            pa = self._partner_access(sim)
+            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa, 1.0)) ** weeks
+            formers = _formers(partners, mdeg, pars.network_ties_target_mp, u, hh.region, p_r)
             quality = mer.quality if "quality" in mer.states else np.ones(mer.n)
-            mpart = np.bincount(mp.a[:mp.hw][mp.active], minlength=mer.n)
+            mpart = np.zeros(mer.n, dtype=np.int64)
+            _count_live(mp.a[:mp.hw], mp.s[:mp.hw], mpart)
             wm = np.maximum(mer.capital, 0.0) * quality * (1.0 + pars.network_referral_weight * mpart)
             rounds = pars.network_ties_target_mp if initial else 1
             area = self.china_of[hh.region[formers]]
@@ -496,8 +537,9 @@ class Network(Module):
         hh = sim.people.households
         r = sim.world.n_regions
         nk, mp = self.nk, self.mp
-        ties = np.bincount(hh.region[nk.a[:nk.hw][nk.active]], minlength=r).astype(float)
-        ties += np.bincount(hh.region[mp.b[:mp.hw][mp.active]], minlength=r)
+        ties = np.zeros(r)
+        _count_live_by_region(hh.region, nk.a[:nk.hw], nk.s[:nk.hw], ties)
+        _count_live_by_region(hh.region, mp.b[:mp.hw], mp.s[:mp.hw], ties)
         self._ties_r = ties
         ts = trade_state(sim)
         self._knowhow_r = ts.region_sum(np.greater_equal(hh.knowhow, sim.pars.network_knowhow_threshold, out=self._mask))
