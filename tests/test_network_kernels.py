@@ -40,6 +40,7 @@ def assert_same(a: np.ndarray, b: np.ndarray) -> None:
 
 
 # -- references: the NumPy code each kernel replaced -----------------------------------------------
+@np.errstate(invalid="ignore")
 def ref_update(s, vol, weeks, gain, half, decay, s_min):  # Ties.update
     v = vol / weeks
     on = s > 0
@@ -116,7 +117,9 @@ def random_ties(rng: np.random.Generator, n: int, m: int, n_mer: int, m_mp: int)
     """Ties among ``n`` households and from ``n_mer`` merchants (a few households with many ties, as by referral)."""
     hub = rng.integers(0, n, 5)
     ends = lambda k: np.where(rng.random(k) < 0.3, hub[rng.integers(0, 5, k)], rng.integers(0, n, k)).astype(np.int32)
-    return ends(m), ends(m), strengths(rng, m), rng.integers(0, n_mer, m_mp).astype(np.int32), ends(m_mp), strengths(rng, m_mp)
+    s = strengths(rng, m)
+    s = s[np.maximum.accumulate(np.where(rng.random(m) < 0.5, 0, np.arange(m)))]  # runs of equal strengths
+    return ends(m), ends(m), s, rng.integers(0, n_mer, m_mp).astype(np.int32), ends(m_mp), strengths(rng, m_mp)
 
 
 # -- tests -----------------------------------------------------------------------------------------
@@ -130,6 +133,7 @@ def test_update_ties(seed, weeks):
     s = strengths(rng, m)
     vol = (rng.random(m) * 100).astype(F32)
     vol[rng.random(m) < 0.4] = 0.0
+    vol[rng.random(m) < 0.01] = np.inf  # gives NaN (dropped), also at s = 1 where the power is otherwise skipped
     want = ref_update(s.copy(), vol.copy(), weeks, gain, half, decay, s_min)
     t = net.Ties(m)
     t.add(np.zeros(m, dtype=np.int32), np.ones(m, dtype=np.int32), 0.5)
@@ -166,6 +170,8 @@ def test_knowhow_flow(seed, weeks, merchants):
     k = (rng.random(n) ** 3 * 10.0 ** -rng.uniform(0, 8, n)).astype(F32)
     k[rng.random(n) < 0.2] = 0.0
     k[rng.random(n) < 0.05] = 1.0
+    if seed == 3:
+        k[rng.random(n) < 0.01] = np.nan  # spreads to both ends of its ties, as in NumPy
     mer_k = (0.5 + 0.5 * rng.random(n_mer)).astype(F32)
     rate = 0.5 * rng.random() if seed % 2 else 0.02
     want = ref_knowhow(k.copy(), a, b, s, m, h, ms, mer_k, weeks, rate)
@@ -239,14 +245,30 @@ def test_exits(seed, weeks):
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
 def test_exit_chance(seed, weeks):
-    """The chance itself (the decisions above hide differences in its last bits)."""
+    """The weekly chance itself (decisions hide differences in its last bits), and decisions at the threshold."""
     rng = np.random.default_rng(seed)
     m = 500
     loss, ties = rng.random(m) < 0.5, (rng.random(m) * 3).astype(F32)
     base, loss_extra, tie_effect = 0.05 * rng.random(), 0.3 * rng.random(), 0.7 + rng.random()
-    want = 1.0 - (1.0 - np.minimum((base + loss_extra * loss) / (1.0 + tie_effect * ties), 1.0)) ** weeks
-    got = np.array([net._exit_chance(loss[i], ties[i], float(weeks), base, loss_extra, F32(tie_effect)) for i in range(m)])
-    assert_same(got, want)
+    if seed == 0:
+        loss_extra = 3.0  # chance 1 for some
+    if seed == 1:  # tiny chances, where rounding can put the computed chance above w p
+        base, loss_extra = base * 1e-11, loss_extra * 1e-11
+    p = (base + loss_extra * loss) / (1.0 + tie_effect * ties)
+    got = np.array([net._exit_p(loss[i], ties[i], base, loss_extra, F32(tie_effect)) for i in range(m)])
+    assert_same(got, np.minimum(p, 1.0))
+    # draws just below, at and just above the chance: the shortcut (u above w p) must not decide any of them
+    chance = 1.0 - (1.0 - np.minimum(p, 1.0)) ** weeks
+    at = chance.astype(F32)
+    u = np.concatenate([np.nextafter(at, F32(0)), at, np.nextafter(at, F32(1))])
+    role = np.full(3 * m, ROLE_PARTNER, dtype=np.int8)
+    cash = np.where(np.tile(loss, 3), 0.0, 100.0)
+    got = role.copy()
+    net._exits(got, cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, float(weeks), F32(1.0), 2.0, base,
+               loss_extra, F32(tie_effect))
+    assert_same(got, ref_exits(role.copy(), cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, weeks, 1.0,
+                               2.0, base, loss_extra, tie_effect))
+    assert 0 < np.count_nonzero(got == ROLE_NONE) < 3 * m
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -314,3 +336,21 @@ def test_members_and_formers(seed, weeks):
         p_r = 1.0 - (1.0 - np.minimum(tie_form * access, 1.0)) ** weeks  # by province, as the module passes it
         assert_same(net._formers(got, deg, target, u, region, p_r), formers)
         assert 0 < len(formers) < len(members)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_smooth_and_count(seed):
+    rng = np.random.default_rng(seed)
+    n, r = 4000, 6
+    region, role, _, _, pe = households(rng, n, r)
+    if seed % 2:  # provinces need not come in runs
+        region = rng.integers(0, r, n).astype(np.intp)
+    income = rng.normal(2.0, 5.0, n).astype(F32)
+    smoothing = 0.1 + 0.5 * rng.random()
+    want_pe = pe.copy()
+    want_pe += (income - want_pe) * F32(smoothing)
+    part_r = np.full(r, -1.0)
+    got_pe = pe.copy()
+    net._smooth_and_count(region, role, income, got_pe, F32(smoothing), part_r)
+    assert_same(got_pe, want_pe)
+    assert_same(part_r, np.bincount(region, weights=role != ROLE_NONE, minlength=r))

@@ -57,11 +57,21 @@ MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PA
 
 @njit(cache=True)
 def _smooth_and_count(region, role, market_income, profit_ema, smoothing, part_r) -> None:  # noqa: ANN001
-    """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by province."""
-    part_r[:] = 0.0
+    """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by province.
+
+    Counts are integers (exact in any order), kept in a register along each run of one province: adding to
+    ``part_r`` for every household made each addition wait for the previous one.
+    """
     for i in range(len(region)):
         profit_ema[i] += (market_income[i] - profit_ema[i]) * smoothing
-        part_r[region[i]] += 1.0 if role[i] != ROLE_NONE else 0.0
+    part_r[:] = 0.0
+    cur, count = 0, 0
+    for i in range(len(region)):
+        if region[i] != cur:
+            part_r[cur] += count
+            cur, count = region[i], 0
+        count += role[i] != ROLE_NONE
+    part_r[cur] += count
 
 
 @njit(cache=True, inline="always")
@@ -78,14 +88,19 @@ def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
     """New strengths after ``w`` weeks and volumes reset (float32 throughout, as NumPy with Python scalars).
 
     A tie that carried trade grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w``; an idle one is scaled by
-    ``decayed`` = ``(1 - decay) ** w``; a free slot or a tie below ``s_min`` gets 0.
+    ``decayed`` = ``(1 - decay) ** w``; a free slot or a tie below ``s_min`` gets 0. Most ties that trade are at
+    s = 1, where the growth is ``1 - 0 x`` a power in [0, 1], exactly 1: the power is skipped there.
     """
-    one = np.float32(1.0)
+    one, zero = np.float32(1.0), np.float32(0.0)
     for i in range(len(s)):
         si = s[i]
         v = vol[i] / w
-        new = one - (one - si) * _pow(one - gain * v / (v + half), w) if v > 0 else si * decayed
-        s[i] = new if si > 0 and new >= s_min else np.float32(0.0)
+        if v > 0:
+            base = one - gain * v / (v + half)
+            new = one - (one - si) * (_pow(base, w) if si != one or not zero <= base <= one else zero)
+        else:
+            new = si * decayed
+        s[i] = new if si > 0 and new >= s_min else zero
         vol[i] = 0.0
 
 
@@ -100,28 +115,36 @@ def _nk_volumes(a, b, profit_ema, vol, w, line) -> None:  # noqa: ANN001
 
 @njit(cache=True)
 def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None:  # noqa: ANN001
-    """Raise know-how ``k`` (float32, capped at 1) by ``1 - (1 - rate s) ** w`` of the gap along each tie, from the
-    better informed end (both ways among North Koreans, merchant to partner).
+    """Raise know-how ``k`` (float32, capped at 1) by ``f = 1 - (1 - rate s) ** w`` of the gap along each tie, from
+    the better informed end (both ways among North Koreans, merchant to partner).
 
-    Gains are float64 sums in tie order, as np.bincount adds them: the a ends, the b ends and the partners summed
-    apart, then added.
+    Gains are float64 sums in tie order, as np.bincount adds them: the a ends (``g[:n]``), the b ends (``g[n:]``)
+    and the partners summed apart, then added. The better informed end's term is ``f x 0``, which changes no sum
+    and is skipped (unless not finite). ``f`` is computed in a pass of its own (calls to pow between the scattered
+    reads and writes slow them down) and reused while the strength repeats (most ties are at 1).
     """
     one, zero = np.float32(1.0), np.float32(0.0)
-    n = len(k)
-    ga, gb = np.zeros(n), np.zeros(n)
-    for i in range(len(nk_s)):
-        f = one - _pow(one - rate * nk_s[i], w)
+    n, m = len(k), len(nk_s)
+    f = np.empty(m, dtype=np.float32)
+    for i in range(m):
+        f[i] = f[i - 1] if i and nk_s[i] == nk_s[i - 1] else one - _pow(one - rate * nk_s[i], w)
+    g = np.zeros(2 * n)
+    for i in range(m):
         gap = k[nk_b[i]] - k[nk_a[i]]
-        ga[nk_a[i]] += f * fmax(gap, zero)
-        gb[nk_b[i]] += f * fmax(-gap, zero)
+        d = f[i] * abs(gap)
+        if np.isfinite(d):
+            g[nk_a[i] if gap > 0 else n + nk_b[i]] += d
+        else:  # as NumPy: both ends
+            g[nk_a[i]] += f[i] * fmax(gap, zero)
+            g[n + nk_b[i]] += f[i] * fmax(-gap, zero)
     for j in range(n):
-        ga[j] += gb[j]
-        gb[j] = 0.0
+        g[j] += g[n + j]
+        g[n + j] = 0.0
     for i in range(len(mp_s)):
-        f = one - _pow(one - rate * mp_s[i], w)
-        gb[mp_h[i]] += f * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
+        fi = one - _pow(one - rate * mp_s[i], w)
+        g[n + mp_h[i]] += fi * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
     for j in range(n):
-        k[j] = fmin(k[j] + (ga[j] + gb[j]), 1.0)
+        k[j] = fmin(k[j] + (g[j] + g[n + j]), 1.0)
 
 
 @njit(cache=True)
@@ -143,22 +166,25 @@ def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, out) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def _exit_chance(loss, strength, w, base, loss_extra, tie_effect):  # noqa: ANN001, ANN201
-    """Chance of leaving a role in ``w`` weeks, ``1 - (1 - min(p, 1)) ** w`` with
-    ``p = (base + loss_extra * loss) / (1 + tie_effect * S)``: float64, but ``1 + tie_effect * S`` in float32 (a
-    float32 array with Python scalars in NumPy)."""
-    p = (base + loss_extra * (1.0 if loss else 0.0)) / (np.float32(1.0) + tie_effect * strength)
-    return 1.0 - _pow(1.0 - fmin(p, 1.0), w)
+def _exit_p(loss, strength, base, loss_extra, tie_effect):  # noqa: ANN001, ANN201
+    """Weekly chance of leaving a role, ``min(p, 1)`` with ``p = (base + loss_extra * loss) / (1 + tie_effect * S)``:
+    float64, but ``1 + tie_effect * S`` in float32 (a float32 array with Python scalars in NumPy)."""
+    return fmin((base + loss_extra * (1.0 if loss else 0.0)) / (np.float32(1.0) + tie_effect * strength), 1.0)
 
 
 @njit(cache=True)
 def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect) -> None:  # noqa: ANN001
-    """Participants leave their role where ``u`` < the exit chance; loss = smoothed market income below the loss
-    ``line`` (float32) or money below ``exit_capital``."""
+    """Participants leave their role where ``u < 1 - (1 - p) ** w``; loss = smoothed market income below the loss
+    ``line`` (float32) or money below ``exit_capital``.
+
+    ``1 - (1 - p) ** w <= w p`` (Bernoulli's inequality), so a draw above ``w p + 1e-9`` (a margin far above any
+    rounding) stays without computing the power: most do.
+    """
     for i in range(len(role)):
         if role[i] != ROLE_NONE:
             loss = profit_ema[i] < line or cash[i] + fx[i] < exit_capital
-            if u[i] < _exit_chance(loss, ties_strength[i], w, base, loss_extra, tie_effect):
+            p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
+            if u[i] < w * p + 1e-9 and u[i] < 1.0 - _pow(1.0 - p, w):
                 role[i] = ROLE_NONE
 
 
@@ -198,10 +224,19 @@ def _count_live(ends, s, out) -> None:  # noqa: ANN001
 
 @njit(cache=True)
 def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
-    """Add 1 to ``out[region[ends[i]]]`` for each live tie: live ties by the province of one end."""
+    """Add 1 to ``out[region[ends[i]]]`` for each live tie: live ties by the province of one end.
+
+    Counted in a register along runs of one province (most ties follow one of the same province), as in
+    :func:`_smooth_and_count`.
+    """
+    cur, count = 0, 0
     for i in range(len(s)):
         if s[i] > 0:
-            out[region[ends[i]]] += 1.0
+            if region[ends[i]] != cur:
+                out[cur] += count
+                cur, count = region[ends[i]], 0
+            count += 1
+    out[cur] += count
 
 
 @njit(cache=True)
@@ -369,7 +404,7 @@ class Network(Module):
         pars = sim.pars
         hh = sim.people.households
         part_r = self._part_r
-        _smooth_and_count(ts.region, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing), part_r)
+        _smooth_and_count(hh.region, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing), part_r)
         weeks = pars.network_update_weeks
         if pars.network_on and sim.week % weeks == weeks - 1:
             self._update(sim, weeks)
