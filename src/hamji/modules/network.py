@@ -119,8 +119,8 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
     the better informed end (both ways among North Koreans, merchant to partner).
 
     Gains are float64 sums in tie order, as np.bincount adds them: the a ends (``g[:n]``), the b ends (``g[n:]``)
-    and the partners summed apart, then added. The better informed end's term is ``f x 0``, which changes no sum
-    and is skipped (unless not finite). ``f`` is computed in a pass of its own (calls to pow between the scattered
+    and the partners summed apart, then added (see :func:`_add_ends`). The better informed end's term is
+    ``f x 0``, which changes no sum and is skipped (unless not finite). ``f`` is computed in a pass of its own (calls to pow between the scattered
     reads and writes slow them down) and reused while the strength repeats (most ties are at 1).
     """
     one, zero = np.float32(1.0), np.float32(0.0)
@@ -137,9 +137,7 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
         else:  # as NumPy: both ends
             g[nk_a[i]] += f[i] * fmax(gap, zero)
             g[n + nk_b[i]] += f[i] * fmax(-gap, zero)
-    for j in range(n):
-        g[j] += g[n + j]
-        g[n + j] = 0.0
+    _add_ends(g, mp_h)
     for i in range(len(mp_s)):
         fi = one - _pow(one - rate * mp_s[i], w)
         g[n + mp_h[i]] += fi * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
@@ -148,21 +146,45 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
 
 
 @njit(cache=True)
-def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, out) -> None:  # noqa: ANN001
-    """Summed tie strength of each household into ``out`` (float32), as np.bincount adds it: float64 sums in tie
-    order over the a ends, the b ends and the merchant ties apart, then added."""
-    n = len(out)
-    sa, sb = np.zeros(n), np.zeros(n)
+def _add_ends(g, h) -> None:  # noqa: ANN001
+    """For each household ``h[i]``: ``g[h] += g[n + h]`` and ``g[n + h] = 0`` (a second time adds 0).
+
+    ``g`` holds each household's sums over its a ends (``g[:n]``) and its b ends (``g[n:]``); NumPy then adds a
+    third sum over merchant ties, ``(a + b) + m``. Households with merchant ties get ``a + b`` here and ``m`` in
+    ``g[n + h]``; for the others the result is ``g[j] + g[n + j]`` = ``a + b`` (+ 0), without a pass over all.
+    """
+    n = len(g) // 2
+    for i in range(len(h)):
+        g[h[i]] += g[n + h[i]]
+        g[n + h[i]] = 0.0
+
+
+@njit(cache=True)
+def _tie_sums(region, nk_a, nk_b, nk_s, mp_h, mp_s, strength, ties_r) -> None:  # noqa: ANN001
+    """Summed tie strength of each household into ``strength`` (float32) and live ties by province into
+    ``ties_r`` (among North Koreans at end a, merchant ties at the partner).
+
+    Strengths as np.bincount adds them: float64 sums in tie order over the a ends, the b ends and the merchant
+    ties apart, then added (see :func:`_add_ends`). Tie counts as in :func:`_count_live_by_region`.
+    """
+    n = len(strength)
+    g = np.zeros(2 * n)
+    cur, count = 0, 0
     for i in range(len(nk_s)):
-        sa[nk_a[i]] += nk_s[i]
-        sb[nk_b[i]] += nk_s[i]
-    for j in range(n):
-        sa[j] += sb[j]
-        sb[j] = 0.0
+        g[nk_a[i]] += nk_s[i]
+        g[n + nk_b[i]] += nk_s[i]
+        if nk_s[i] > 0:
+            if region[nk_a[i]] != cur:
+                ties_r[cur] += count
+                cur, count = region[nk_a[i]], 0
+            count += 1
+    ties_r[cur] += count
+    _add_ends(g, mp_h)
     for i in range(len(mp_s)):
-        sb[mp_h[i]] += mp_s[i]
+        g[n + mp_h[i]] += mp_s[i]
+    _count_live_by_region(region, mp_h, mp_s, ties_r)
     for j in range(n):
-        out[j] = sa[j] + sb[j]
+        strength[j] = g[j] + g[n + j]
 
 
 @njit(cache=True, inline="always")
@@ -208,9 +230,11 @@ def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, A
     out = np.empty(len(role), dtype=np.int64)
     k = 0
     for i in range(len(role)):
-        if role[i] == ROLE_NONE and free[i] and v[i] < p_r[region[i]] * fmin((cash[i] + fx[i]) / capital, 1.0):
-            out[k] = i
-            k += 1
+        p = p_r[region[i]]
+        if role[i] == ROLE_NONE and free[i] and (v[i] < p or p < 0):  # p x min(1, .) <= p if p >= 0: skip the money
+            if v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
+                out[k] = i
+                k += 1
     return out[:k].copy()
 
 
@@ -240,15 +264,18 @@ def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _members(role, detained, partners_only):  # noqa: ANN001, ANN201
-    """Free households in a market role (with ``partners_only``, in the partner role), in household order."""
-    out = np.empty(len(role), dtype=np.int64)
-    k = 0
+def _members(role, detained):  # noqa: ANN001, ANN201
+    """Free households in a market role, and those of them in the partner role, in household order."""
+    part, partners = np.empty(len(role), dtype=np.int64), np.empty(len(role), dtype=np.int64)
+    k = m = 0
     for i in range(len(role)):
-        if detained[i] == 0 and (role[i] == ROLE_PARTNER if partners_only else role[i] != ROLE_NONE):
-            out[k] = i
+        if detained[i] == 0 and role[i] != ROLE_NONE:
+            part[k] = i
             k += 1
-    return out[:k].copy()
+            if role[i] == ROLE_PARTNER:
+                partners[m] = i
+                m += 1
+    return part[:k].copy(), partners[:m].copy()
 
 
 @njit(cache=True)
@@ -437,12 +464,6 @@ class Network(Module):
             _count_live(mp.a[:mp.hw], mp.s[:mp.hw], partners)
             mer.partners[:] = partners.astype(np.int16)
 
-    def _strengths(self, sim: "Sim") -> None:
-        """Summed tie strength of each household (``households.ties_strength``)."""
-        hh = sim.people.households
-        nk, mp = self.nk, self.mp
-        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength)
-
     def _knowhow(self, sim: "Sim", weeks: int) -> None:
         """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
         pars = sim.pars
@@ -478,7 +499,7 @@ class Network(Module):
                * (1.0 + pars.network_market_access_effect * density))
         p_r = 1.0 - (1.0 - np.minimum(p_r, 1.0)) ** weeks
         v = sim.rng("network.entry").random(n, dtype=np.float32)
-        enter = _entrants(hh.role, ts.free(sim), hh.cash, hh.fx, ts.region, v, p_r,
+        enter = _entrants(hh.role, ts.free(sim), hh.cash, hh.fx, hh.region, v, p_r,
                           float(max(pars.network_entry_capital_usd, 1e-9)))
         if len(enter):
             # relative profitability of each role in each province
@@ -501,9 +522,9 @@ class Network(Module):
         r = sim.world.n_regions
         u = rng_form.random(n, dtype=np.float32)
         pick = rng_pick.random(n, dtype=np.float32)
-        part = _members(hh.role, hh.detained, False)
+        part, partners = _members(hh.role, hh.detained)
         nk = self.nk
-        deg = np.zeros(n, dtype=np.int64)  # live ties of each household
+        deg = np.zeros(n, dtype=np.int32)  # live ties of each household
         _count_live(nk.a[:nk.hw], nk.s[:nk.hw], deg)
         _count_live(nk.b[:nk.hw], nk.s[:nk.hw], deg)
         if len(part) and pars.network_ties_target_nk > 0:
@@ -515,10 +536,9 @@ class Network(Module):
                 src, dst = self._pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
                                                 (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
                 nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
-        partners = _members(hh.role, hh.detained, True)
         mp = self.mp
         if len(partners) and mer.n and pars.network_ties_target_mp > 0:
-            mdeg = np.zeros(n, dtype=np.int64)  # live merchant ties of each household
+            mdeg = np.zeros(n, dtype=np.int32)  # live merchant ties of each household
             _count_live(mp.b[:mp.hw], mp.s[:mp.hw], mdeg)
             pa = self._partner_access(sim)
             p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa, 1.0)) ** weeks
@@ -572,10 +592,8 @@ class Network(Module):
         hh = sim.people.households
         r = sim.world.n_regions
         nk, mp = self.nk, self.mp
-        ties = np.zeros(r)
-        _count_live_by_region(hh.region, nk.a[:nk.hw], nk.s[:nk.hw], ties)
-        _count_live_by_region(hh.region, mp.b[:mp.hw], mp.s[:mp.hw], ties)
-        self._ties_r = ties
+        self._ties_r = np.zeros(r)
+        _tie_sums(hh.region, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength,
+                  self._ties_r)
         ts = trade_state(sim)
         self._knowhow_r = ts.region_sum(np.greater_equal(hh.knowhow, sim.pars.network_knowhow_threshold, out=self._mask))
-        self._strengths(sim)
