@@ -102,6 +102,27 @@ def ref_entrants(role, free, cash, fx, region, v, p_r, capital):  # Network._rol
     return cand[v[cand] < p_r[region[cand]] * cf]
 
 
+def ref_pick_in_region(region, cand, formers, weights, draws, r):  # Network._pick_in_region
+    if not len(formers) or not len(cand):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(region[cand], kind="stable")
+    cs, ws = cand[order], weights[order]
+    creg = region[cs]
+    start = np.searchsorted(creg, np.arange(r), side="left")
+    stop = np.searchsorted(creg, np.arange(r), side="right")
+    cum = np.cumsum(ws)
+    base = np.concatenate([[0.0], cum])
+    freg = region[formers]
+    lo, hi = start[freg], stop[freg]
+    ok = hi > lo
+    f, lo, hi, d = formers[ok], lo[ok], hi[ok], draws[ok]
+    target = base[lo] + d * (base[hi] - base[lo])
+    j = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
+    dst = cs[j]
+    keep = dst != f
+    return f[keep], dst[keep]
+
+
 def households(rng: np.random.Generator, n: int, r: int = 5):
     """Province, role (half without one), cash, fx and smoothed market income around the loss line 1."""
     region = np.sort(rng.integers(0, r, n)).astype(np.intp)
@@ -365,3 +386,32 @@ def test_smooth_and_count(seed):
     net._smooth_and_count(region, role, income, got_pe, F32(smoothing), part_r)
     assert_same(got_pe, want_pe)
     assert_same(part_r, np.bincount(region, weights=role != ROLE_NONE, minlength=r))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_pick_in_region(seed):
+    rng = np.random.default_rng(seed)
+    n, r = 3000, 6
+    region = (np.sort if seed % 2 else np.asarray)(rng.integers(0, r - 1, n)).astype(np.int8)  # province 5 empty
+    cand = np.flatnonzero(rng.random(n) < 0.4)
+    if seed == 0:
+        cand = cand[region[cand] != 2]  # formers of province 2 find no candidate
+    formers = cand[rng.random(len(cand)) < 0.3]
+    formers = np.concatenate([formers, np.flatnonzero(region == 2)[:5]])
+    formers.sort()
+    weights = 1.0 + (rng.random() * 2) * rng.integers(0, 6, len(cand))
+    weights[rng.random(len(cand)) < 0.1] *= 1e-9  # wide range: rounding in the cumulative sums
+    draws = rng.random(len(formers), dtype=F32)
+    draws[:3] = [0.0, np.nextafter(F32(1), F32(0)), 0.5]
+    got, want = net._pick_in_region(region, cand, formers, weights, draws, r), ref_pick_in_region(region, cand, formers, weights, draws, r)
+    assert_same(got[0], want[0])
+    assert_same(got[1], want[1])
+    assert len(want[0]) > 10
+    empty = net._pick_in_region(region, cand[:0], formers, weights[:0], draws, r)
+    assert len(empty[0]) == len(empty[1]) == 0
+    # integer weights and draws of k/8: targets fall exactly on cumulative weights (searchsorted "right" matters)
+    weights = 1.0 + rng.integers(0, 3, len(cand)).astype(float)
+    draws = (rng.integers(0, 8, len(formers)) / 8).astype(F32)
+    got, want = net._pick_in_region(region, cand, formers, weights, draws, r), ref_pick_in_region(region, cand, formers, weights, draws, r)
+    assert_same(got[0], want[0])
+    assert_same(got[1], want[1])

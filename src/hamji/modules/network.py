@@ -119,28 +119,32 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
     the better informed end (both ways among North Koreans, merchant to partner).
 
     Gains are float64 sums in tie order, as np.bincount adds them: the a ends (``g[:n]``), the b ends (``g[n:]``)
-    and the partners summed apart, then added (see :func:`_add_ends`). The better informed end's term is
-    ``f x 0``, which changes no sum and is skipped (unless not finite). ``f`` is computed in a pass of its own (calls to pow between the scattered
-    reads and writes slow them down) and reused while the strength repeats (most ties are at 1).
+    and the partners summed apart, then added (see :func:`_add_ends`). Of ``f max(gap, 0)`` at end a and
+    ``f max(-gap, 0)`` at end b one is ``f x 0``, which changes no sum: only ``|f gap|`` is added, at the worse
+    informed end (both terms as NumPy if ``f gap`` is not finite). Three passes over the ties, as NumPy's: ``f``
+    (reused while the strength repeats: most ties are at 1), ``f gap`` (scattered reads), the sums (scattered
+    writes); one pass that read, then wrote at an address known only after the read, was twice as slow.
     """
     one, zero = np.float32(1.0), np.float32(0.0)
     n, m = len(k), len(nk_s)
-    f = np.empty(m, dtype=np.float32)
+    d = np.empty(m, dtype=np.float32)
     for i in range(m):
-        f[i] = f[i - 1] if i and nk_s[i] == nk_s[i - 1] else one - _pow(one - rate * nk_s[i], w)
+        d[i] = d[i - 1] if i and nk_s[i] == nk_s[i - 1] else one - _pow(one - rate * nk_s[i], w)
+    for i in range(m):
+        d[i] *= k[nk_b[i]] - k[nk_a[i]]
     g = np.zeros(2 * n)
     for i in range(m):
-        gap = k[nk_b[i]] - k[nk_a[i]]
-        d = f[i] * abs(gap)
-        if np.isfinite(d):
-            g[nk_a[i] if gap > 0 else n + nk_b[i]] += d
-        else:  # as NumPy: both ends
-            g[nk_a[i]] += f[i] * fmax(gap, zero)
-            g[n + nk_b[i]] += f[i] * fmax(-gap, zero)
+        x = d[i]
+        if np.isfinite(x):
+            g[nk_a[i] if x > 0 else n + nk_b[i]] += abs(x)
+        else:
+            f, gap = one - _pow(one - rate * nk_s[i], w), k[nk_b[i]] - k[nk_a[i]]
+            g[nk_a[i]] += f * fmax(gap, zero)
+            g[n + nk_b[i]] += f * fmax(-gap, zero)
     _add_ends(g, mp_h)
     for i in range(len(mp_s)):
-        fi = one - _pow(one - rate * mp_s[i], w)
-        g[n + mp_h[i]] += fi * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
+        f = one - _pow(one - rate * mp_s[i], w)
+        g[n + mp_h[i]] += f * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
     for j in range(n):
         k[j] = fmin(k[j] + (g[j] + g[n + j]), 1.0)
 
@@ -288,6 +292,44 @@ def _formers(members, deg, target, u, region, p_r):  # noqa: ANN001, ANN201
             out[k] = i
             k += 1
     return out[:k].copy()
+
+
+@njit(cache=True)
+def _pick_in_region(region, cand, formers, weights, draws, r):  # noqa: ANN001, ANN201
+    """For each former, a candidate of its province drawn with ``weights`` (self-picks dropped): (formers, picks).
+
+    As the NumPy it replaced: candidates in a stable order by province, float64 cumulative weights in that order,
+    the target ``base[lo] + draw (base[hi] - base[lo])`` located with np.searchsorted (right) and clipped to the
+    province.
+    """
+    n_c = len(cand)
+    start = np.zeros(r + 1, dtype=np.int64)  # candidates of province p: positions start[p] to start[p + 1]
+    for c in cand:
+        start[region[c] + 1] += 1
+    for p in range(r):
+        start[p + 1] += start[p]
+    pos = start.copy()
+    cs, cum = np.empty(n_c, dtype=np.int64), np.empty(n_c)
+    for i in range(n_c):  # counting sort: stable
+        p = region[cand[i]]
+        cs[pos[p]], cum[pos[p]] = cand[i], weights[i]
+        pos[p] += 1
+    base = np.zeros(n_c + 1)
+    for i in range(n_c):
+        base[i + 1] = base[i] + cum[i]
+        cum[i] = base[i + 1]
+    src, dst = np.empty(len(formers), dtype=np.int64), np.empty(len(formers), dtype=np.int64)
+    k = 0
+    for i in range(len(formers)):
+        f = formers[i]
+        lo, hi = start[region[f]], start[region[f] + 1]
+        if hi > lo:
+            target = base[lo] + draws[i] * (base[hi] - base[lo])
+            j = min(max(np.searchsorted(cum, target, side="right"), lo), hi - 1)
+            if cs[j] != f:
+                src[k], dst[k] = f, cs[j]
+                k += 1
+    return src[:k].copy(), dst[:k].copy()
 
 
 class Ties:
@@ -533,7 +575,7 @@ class Network(Module):
             formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_r)
             rounds = pars.network_ties_target_nk if initial else 1
             for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
-                src, dst = self._pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
+                src, dst = _pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
                                                 (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
                 nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
         mp = self.mp
@@ -563,29 +605,6 @@ class Network(Module):
                     dst.append(f)
                 if src:
                     mp.add(np.concatenate(src).astype(np.int32), np.concatenate(dst).astype(np.int32), pars.network_tie_initial)
-
-    @staticmethod
-    def _pick_in_region(region: np.ndarray, cand: np.ndarray, formers: np.ndarray, weights: np.ndarray,
-                        draws: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-        """For each former, a candidate of its province drawn with ``weights`` (self-picks dropped)."""
-        if not len(formers) or not len(cand):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        order = np.argsort(region[cand], kind="stable")
-        cs, ws = cand[order], weights[order]
-        creg = region[cs]
-        start = np.searchsorted(creg, np.arange(r), side="left")
-        stop = np.searchsorted(creg, np.arange(r), side="right")
-        cum = np.cumsum(ws)
-        base = np.concatenate([[0.0], cum])
-        freg = region[formers]
-        lo, hi = start[freg], stop[freg]
-        ok = hi > lo
-        f, lo, hi, d = formers[ok], lo[ok], hi[ok], draws[ok]
-        target = base[lo] + d * (base[hi] - base[lo])
-        j = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
-        dst = cs[j]
-        keep = dst != f
-        return f[keep], dst[keep]
 
     def _refresh(self, sim: "Sim") -> None:
         """Cached counts for the metrics: ties and know-how by province; summed strengths."""
