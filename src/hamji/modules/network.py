@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from hamji.kernels import fmax, fmin
 from hamji.module import Metric, Module
 from hamji.modules.distribution import trade_state, unit_shares
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
@@ -56,12 +57,279 @@ MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PA
 
 @njit(cache=True)
 def _smooth_and_count(region, role, market_income, profit_ema, smoothing, part_r) -> None:  # noqa: ANN001
-    """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by province."""
-    part_r[:] = 0.0
+    """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by province.
+
+    Counts are integers (exact in any order), kept in a register along each run of one province: adding to
+    ``part_r`` for every household made each addition wait for the previous one.
+    """
     for i in range(len(region)):
         profit_ema[i] += (market_income[i] - profit_ema[i]) * smoothing
-        part_r[region[i]] += 1.0 if role[i] != ROLE_NONE else 0.0
+    part_r[:] = 0.0
+    cur, count = 0, 0
+    for i in range(len(region)):
+        if region[i] != cur:
+            part_r[cur] += count
+            cur, count = region[i], 0
+        count += role[i] != ROLE_NONE
+    part_r[cur] += count
 
+
+@njit(cache=True, inline="always")
+def _pow(x, w):  # noqa: ANN001, ANN201
+    """``x ** weeks`` as NumPy computes it for a float array and a Python int (``w`` = weeks in ``x``'s dtype).
+
+    NumPy squares for 2 and calls ``pow`` otherwise; ``pow(x, 2)`` can differ from ``x * x`` in the last bit.
+    """
+    return x * x if w == 2 else x ** w
+
+
+@njit(cache=True)
+def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
+    """New strengths after ``w`` weeks and volumes reset (float32 throughout, as NumPy with Python scalars).
+
+    A tie that carried trade grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w``; an idle one is scaled by
+    ``decayed`` = ``(1 - decay) ** w``; a free slot or a tie below ``s_min`` gets 0. Most ties that trade are at
+    s = 1, where the growth is ``1 - 0 x`` a power in [0, 1], exactly 1: the power is skipped there.
+    """
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for i in range(len(s)):
+        si = s[i]
+        v = vol[i] / w
+        if v > 0:
+            base = one - gain * v / (v + half)
+            new = one - (one - si) * (_pow(base, w) if si != one or not zero <= base <= one else zero)
+        else:
+            new = si * decayed
+        s[i] = new if si > 0 and new >= s_min else zero
+        vol[i] = 0.0
+
+
+@njit(cache=True)
+def _nk_volumes(a, b, profit_ema, vol, w, line) -> None:  # noqa: ANN001
+    """Trade carried over ``w`` weeks by each tie among North Koreans: ``w`` x the smaller of its ends' smoothed
+    market incomes if that is at least the loss ``line``, else 0 (float32; a NaN end gives 0, as with np.minimum)."""
+    for i in range(len(vol)):
+        pa, pb = profit_ema[a[i]], profit_ema[b[i]]
+        vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
+
+
+@njit(cache=True)
+def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None:  # noqa: ANN001
+    """Raise know-how ``k`` (float32, capped at 1) by ``f = 1 - (1 - rate s) ** w`` of the gap along each tie, from
+    the better informed end (both ways among North Koreans, merchant to partner).
+
+    Gains are float64 sums in tie order, as np.bincount adds them: the a ends (``g[:n]``), the b ends (``g[n:]``)
+    and the partners summed apart, then added (see :func:`_add_ends`). Of ``f max(gap, 0)`` at end a and
+    ``f max(-gap, 0)`` at end b one is ``f x 0``, which changes no sum: only ``|f gap|`` is added, at the worse
+    informed end (both terms as NumPy if ``f gap`` is not finite). Three passes over the ties, as NumPy's: ``f``
+    (reused while the strength repeats: most ties are at 1), ``f gap`` (scattered reads), the sums (scattered
+    writes); one pass that read, then wrote at an address known only after the read, was twice as slow.
+    """
+    one, zero = np.float32(1.0), np.float32(0.0)
+    n, m = len(k), len(nk_s)
+    d = np.empty(m, dtype=np.float32)
+    for i in range(m):
+        d[i] = d[i - 1] if i and nk_s[i] == nk_s[i - 1] else one - _pow(one - rate * nk_s[i], w)
+    for i in range(m):
+        d[i] *= k[nk_b[i]] - k[nk_a[i]]
+    g = np.zeros(2 * n)
+    for i in range(m):
+        x = d[i]
+        if np.isfinite(x):
+            g[nk_a[i] if x > 0 else n + nk_b[i]] += abs(x)
+        else:
+            f, gap = one - _pow(one - rate * nk_s[i], w), k[nk_b[i]] - k[nk_a[i]]
+            g[nk_a[i]] += f * fmax(gap, zero)
+            g[n + nk_b[i]] += f * fmax(-gap, zero)
+    _add_ends(g, mp_h)
+    for i in range(len(mp_s)):
+        f = one - _pow(one - rate * mp_s[i], w)
+        g[n + mp_h[i]] += f * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
+    for j in range(n):
+        k[j] = fmin(k[j] + (g[j] + g[n + j]), 1.0)
+
+
+@njit(cache=True)
+def _add_ends(g, h) -> None:  # noqa: ANN001
+    """For each household ``h[i]``: ``g[h] += g[n + h]`` and ``g[n + h] = 0`` (a second time adds 0).
+
+    ``g`` holds each household's sums over its a ends (``g[:n]``) and its b ends (``g[n:]``); NumPy then adds a
+    third sum over merchant ties, ``(a + b) + m``. Households with merchant ties get ``a + b`` here and ``m`` in
+    ``g[n + h]``; for the others the result is ``g[j] + g[n + j]`` = ``a + b`` (+ 0), without a pass over all.
+    """
+    n = len(g) // 2
+    for i in range(len(h)):
+        g[h[i]] += g[n + h[i]]
+        g[n + h[i]] = 0.0
+
+
+@njit(cache=True)
+def _tie_sums(region, nk_a, nk_b, nk_s, mp_h, mp_s, strength, ties_r) -> None:  # noqa: ANN001
+    """Summed tie strength of each household into ``strength`` (float32) and live ties by province into
+    ``ties_r`` (among North Koreans at end a, merchant ties at the partner).
+
+    Strengths as np.bincount adds them: float64 sums in tie order over the a ends, the b ends and the merchant
+    ties apart, then added (see :func:`_add_ends`). Tie counts as in :func:`_count_live_by_region`.
+    """
+    n = len(strength)
+    g = np.zeros(2 * n)
+    cur, count = 0, 0
+    for i in range(len(nk_s)):
+        g[nk_a[i]] += nk_s[i]
+        g[n + nk_b[i]] += nk_s[i]
+        if nk_s[i] > 0:
+            if region[nk_a[i]] != cur:
+                ties_r[cur] += count
+                cur, count = region[nk_a[i]], 0
+            count += 1
+    ties_r[cur] += count
+    _add_ends(g, mp_h)
+    for i in range(len(mp_s)):
+        g[n + mp_h[i]] += mp_s[i]
+    _count_live_by_region(region, mp_h, mp_s, ties_r)
+    for j in range(n):
+        strength[j] = g[j] + g[n + j]
+
+
+@njit(cache=True, inline="always")
+def _exit_p(loss, strength, base, loss_extra, tie_effect):  # noqa: ANN001, ANN201
+    """Weekly chance of leaving a role, ``min(p, 1)`` with ``p = (base + loss_extra * loss) / (1 + tie_effect * S)``:
+    float64, but ``1 + tie_effect * S`` in float32 (a float32 array with Python scalars in NumPy)."""
+    return fmin((base + loss_extra * (1.0 if loss else 0.0)) / (np.float32(1.0) + tie_effect * strength), 1.0)
+
+
+@njit(cache=True)
+def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect) -> None:  # noqa: ANN001
+    """Participants leave their role where ``u < 1 - (1 - p) ** w``; loss = smoothed market income below the loss
+    ``line`` (float32) or money below ``exit_capital``.
+
+    ``1 - (1 - p) ** w <= w p`` (Bernoulli's inequality), so a draw above ``w p + 1e-9`` (a margin far above any
+    rounding) stays without computing the power: most do.
+    """
+    for i in range(len(role)):
+        if role[i] != ROLE_NONE:
+            loss = profit_ema[i] < line or cash[i] + fx[i] < exit_capital
+            p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
+            if u[i] < w * p + 1e-9 and u[i] < 1.0 - _pow(1.0 - p, w):
+                role[i] = ROLE_NONE
+
+
+@njit(cache=True)
+def _role_sums(region, role, profit_ema, r, n_roles):  # noqa: ANN001, ANN201
+    """Participants and their summed smoothed market income by province and role (float64 sums in household
+    order, as np.bincount)."""
+    inc = np.zeros((r, n_roles))
+    cnt = np.zeros((r, n_roles), dtype=np.int64)
+    for i in range(len(role)):
+        if role[i] != ROLE_NONE:
+            inc[region[i], role[i]] += profit_ema[i]
+            cnt[region[i], role[i]] += 1
+    return inc, cnt
+
+
+@njit(cache=True)
+def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, ANN201
+    """Free households without a role that enter one: ``v < p_r[province] * min(1, money / capital)``, in
+    household order."""
+    out = np.empty(len(role), dtype=np.int64)
+    k = 0
+    for i in range(len(role)):
+        p = p_r[region[i]]
+        if role[i] == ROLE_NONE and free[i] and (v[i] < p or p < 0):  # p x min(1, .) <= p if p >= 0: skip the money
+            if v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
+                out[k] = i
+                k += 1
+    return out[:k].copy()
+
+
+@njit(cache=True)
+def _count_live(ends, s, out) -> None:  # noqa: ANN001
+    """Add 1 to ``out[ends[i]]`` for each live tie (strength > 0): np.bincount of the live ties' ends."""
+    for i in range(len(s)):
+        if s[i] > 0:
+            out[ends[i]] += 1
+
+
+@njit(cache=True)
+def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
+    """Add 1 to ``out[region[ends[i]]]`` for each live tie: live ties by the province of one end.
+
+    Counted in a register along runs of one province (most ties follow one of the same province), as in
+    :func:`_smooth_and_count`.
+    """
+    cur, count = 0, 0
+    for i in range(len(s)):
+        if s[i] > 0:
+            if region[ends[i]] != cur:
+                out[cur] += count
+                cur, count = region[ends[i]], 0
+            count += 1
+    out[cur] += count
+
+
+@njit(cache=True)
+def _members(role, detained):  # noqa: ANN001, ANN201
+    """Free households in a market role, and those of them in the partner role, in household order."""
+    part, partners = np.empty(len(role), dtype=np.int64), np.empty(len(role), dtype=np.int64)
+    k = m = 0
+    for i in range(len(role)):
+        if detained[i] == 0 and role[i] != ROLE_NONE:
+            part[k] = i
+            k += 1
+            if role[i] == ROLE_PARTNER:
+                partners[m] = i
+                m += 1
+    return part[:k].copy(), partners[:m].copy()
+
+
+@njit(cache=True)
+def _formers(members, deg, target, u, region, p_r):  # noqa: ANN001, ANN201
+    """Members short of ties (``deg < target``) that form one this time: ``u < p_r[province]``."""
+    out = np.empty(len(members), dtype=np.int64)
+    k = 0
+    for i in members:
+        if deg[i] < target and u[i] < p_r[region[i]]:
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
+@njit(cache=True)
+def _pick_in_region(region, cand, formers, weights, draws, r):  # noqa: ANN001, ANN201
+    """For each former, a candidate of its province drawn with ``weights`` (self-picks dropped): (formers, picks).
+
+    As the NumPy it replaced: candidates in a stable order by province, float64 cumulative weights in that order,
+    the target ``base[lo] + draw (base[hi] - base[lo])`` located with np.searchsorted (right) and clipped to the
+    province.
+    """
+    n_c = len(cand)
+    start = np.zeros(r + 1, dtype=np.int64)  # candidates of province p: positions start[p] to start[p + 1]
+    for c in cand:
+        start[region[c] + 1] += 1
+    for p in range(r):
+        start[p + 1] += start[p]
+    pos = start.copy()
+    cs, cum = np.empty(n_c, dtype=np.int64), np.empty(n_c)
+    for i in range(n_c):  # counting sort: stable
+        p = region[cand[i]]
+        cs[pos[p]], cum[pos[p]] = cand[i], weights[i]
+        pos[p] += 1
+    base = np.zeros(n_c + 1)
+    for i in range(n_c):
+        base[i + 1] = base[i] + cum[i]
+        cum[i] = base[i + 1]
+    src, dst = np.empty(len(formers), dtype=np.int64), np.empty(len(formers), dtype=np.int64)
+    k = 0
+    for i in range(len(formers)):
+        f = formers[i]
+        lo, hi = start[region[f]], start[region[f] + 1]
+        if hi > lo:
+            target = base[lo] + draws[i] * (base[hi] - base[lo])
+            j = min(max(np.searchsorted(cum, target, side="right"), lo), hi - 1)
+            if cs[j] != f:
+                src[k], dst[k] = f, cs[j]
+                k += 1
+    return src[:k].copy(), dst[:k].copy()
 
 
 class Ties:
@@ -107,15 +375,9 @@ class Ties:
 
     def update(self, weeks: int, gain: float, half: float, decay: float, s_min: float) -> None:
         """Strengthen ties that carried trade, decay idle ones, drop weak ones; reset volumes."""
-        hw = self.hw
-        s, v = self.s[:hw], self.vol[:hw] / weeks
-        on = s > 0
-        grown = 1.0 - (1.0 - s) * (1.0 - gain * v / (v + half)) ** weeks
-        decayed = s * (1.0 - decay) ** weeks
-        new = np.where(v > 0, grown, decayed)
-        new = np.where(on & (new >= s_min), new, 0.0)
-        self.s[:hw] = new
-        self.vol[:hw] = 0.0
+        f32 = np.float32
+        _update_ties(self.s[:self.hw], self.vol[:self.hw], f32(weeks), f32(gain), f32(half), f32((1.0 - decay) ** weeks),
+                     f32(s_min))
 
 
 class Network(Module):
@@ -211,7 +473,7 @@ class Network(Module):
         pars = sim.pars
         hh = sim.people.households
         part_r = self._part_r
-        _smooth_and_count(ts.region, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing), part_r)
+        _smooth_and_count(hh.region, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing), part_r)
         weeks = pars.network_update_weeks
         if pars.network_on and sim.week % weeks == weeks - 1:
             self._update(sim, weeks)
@@ -227,10 +489,9 @@ class Network(Module):
         hh = sim.people.households
         mer = sim.people.merchants
         nk = self.nk
-        if nk.hw:  # a tie among North Koreans carries the smaller of its ends' smoothed market incomes
-            pe = hh.profit_ema
-            v = np.minimum(pe[nk.a[:nk.hw]], pe[nk.b[:nk.hw]])
-            nk.vol[:nk.hw] = np.where(v >= pars.network_loss_income_usd, v * weeks, 0.0)
+        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes
+        _nk_volumes(nk.a[:nk.hw], nk.b[:nk.hw], hh.profit_ema, nk.vol[:nk.hw], np.float32(weeks),
+                    np.float32(pars.network_loss_income_usd))
         nk.update(weeks, pars.network_tie_gain, pars.network_tie_half_usd, pars.network_tie_decay, pars.network_tie_min)
         self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
         self._knowhow(sim, weeks)
@@ -241,18 +502,9 @@ class Network(Module):
         trade_state(sim).invalidate()
         if "partners" in mer.states:
             mp = self.mp
-            act = mp.active
-            mer.partners[:] = np.bincount(mp.a[:mp.hw][act], minlength=mer.n).astype(np.int16)
-
-    def _strengths(self, sim: "Sim") -> None:
-        """Summed tie strength of each household (``households.ties_strength``)."""
-        hh = sim.people.households
-        n = hh.n
-        nk, mp = self.nk, self.mp
-        s = nk.s[:nk.hw]
-        tot = np.bincount(nk.a[:nk.hw], weights=s, minlength=n) + np.bincount(nk.b[:nk.hw], weights=s, minlength=n)
-        tot += np.bincount(mp.b[:mp.hw], weights=mp.s[:mp.hw], minlength=n)
-        hh.ties_strength[:] = tot
+            partners = np.zeros(mer.n, dtype=np.int64)
+            _count_live(mp.a[:mp.hw], mp.s[:mp.hw], partners)
+            mer.partners[:] = partners.astype(np.int16)
 
     def _knowhow(self, sim: "Sim", weeks: int) -> None:
         """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
@@ -262,22 +514,11 @@ class Network(Module):
         rate = pars.network_knowhow_rate
         if rate <= 0:
             return
-        n = hh.n
-        k = hh.knowhow
-        gain = np.zeros(n)
-        nk = self.nk
-        if nk.hw:
-            a, b, s = nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw]
-            f = 1.0 - (1.0 - rate * s) ** weeks
-            gap = k[b] - k[a]
-            gain += np.bincount(a, weights=f * np.maximum(gap, 0.0), minlength=n)
-            gain += np.bincount(b, weights=f * np.maximum(-gap, 0.0), minlength=n)
-        mp = self.mp
-        if mp.hw and "knowhow" in mer.states:
-            m, h, s = mp.a[:mp.hw], mp.b[:mp.hw], mp.s[:mp.hw]
-            f = 1.0 - (1.0 - rate * s) ** weeks
-            gain += np.bincount(h, weights=f * np.maximum(mer.knowhow[m] - k[h], 0.0), minlength=n)
-        np.minimum(k + gain, 1.0, out=k, casting="unsafe")
+        nk, mp = self.nk, self.mp
+        mhw = mp.hw if "knowhow" in mer.states else 0
+        mer_k = mer.knowhow if mhw else np.zeros(0, dtype=np.float32)
+        _knowhow_flow(hh.knowhow, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.a[:mhw], mp.b[:mhw], mp.s[:mhw], mer_k,
+                      np.float32(weeks), np.float32(rate))
 
     def _roles(self, sim: "Sim", weeks: int) -> None:
         """Exits by losses and ties, entries by diffusion, access, markets and capital."""
@@ -286,33 +527,24 @@ class Network(Module):
         r = sim.world.n_regions
         n = hh.n
         ts = trade_state(sim)
-        free = ts.free(sim)
+        f32 = np.float32
         # exits
-        part = np.flatnonzero(hh.role != ROLE_NONE)
         u = sim.rng("network.exit").random(n, dtype=np.float32)
-        if len(part):
-            money = hh.cash[part] + hh.fx[part]
-            loss = (hh.profit_ema[part] < pars.network_loss_income_usd) | (money < pars.network_exit_capital_usd)
-            p = (pars.network_exit_base + pars.network_exit_loss * loss) / (1.0 + pars.network_tie_exit_effect * hh.ties_strength[part])
-            p = 1.0 - (1.0 - np.minimum(p, 1.0)) ** weeks
-            hh.role[part[u[part] < p]] = ROLE_NONE
+        _exits(hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks), f32(pars.network_loss_income_usd),
+               float(pars.network_exit_capital_usd), float(pars.network_exit_base), float(pars.network_exit_loss),
+               f32(pars.network_tie_exit_effect))
         # entries
-        part_mask = hh.role != ROLE_NONE
-        share = ts.region_sum(part_mask) / np.maximum(self.households, 1.0)
+        inc, cnt = _role_sums(ts.region, hh.role, hh.profit_ema, r, len(ROLES))
+        share = cnt.sum(axis=1) / np.maximum(self.households, 1.0)
         density = ts.markets / np.maximum(self.households * sim.scale / 1e4, 1e-9)
         p_r = ((pars.network_entry_innovation + pars.network_entry_imitation * share) * self._access(sim)
                * (1.0 + pars.network_market_access_effect * density))
         p_r = 1.0 - (1.0 - np.minimum(p_r, 1.0)) ** weeks
-        cand = np.flatnonzero(~part_mask & free)
         v = sim.rng("network.entry").random(n, dtype=np.float32)
-        cf = np.minimum(1.0, (hh.cash[cand] + hh.fx[cand]) / max(pars.network_entry_capital_usd, 1e-9))
-        enter = cand[v[cand] < p_r[hh.region[cand]] * cf]
+        enter = _entrants(hh.role, ts.free(sim), hh.cash, hh.fx, hh.region, v, p_r,
+                          float(max(pars.network_entry_capital_usd, 1e-9)))
         if len(enter):
             # relative profitability of each role in each province
-            pidx = np.flatnonzero(part_mask)
-            key = ts.region[pidx] * len(ROLES) + hh.role[pidx]
-            inc = np.bincount(key, weights=hh.profit_ema[pidx], minlength=r * len(ROLES)).reshape(r, len(ROLES))
-            cnt = np.bincount(key, minlength=r * len(ROLES)).reshape(r, len(ROLES))
             line = pars.network_loss_income_usd
             mean_role = np.where(cnt > 0, inc / np.maximum(cnt, 1), np.nan)
             mean_all = inc.sum(axis=1) / np.maximum(cnt.sum(axis=1), 1)
@@ -332,31 +564,30 @@ class Network(Module):
         r = sim.world.n_regions
         u = rng_form.random(n, dtype=np.float32)
         pick = rng_pick.random(n, dtype=np.float32)
-        free = hh.detained == 0
-        part = np.flatnonzero((hh.role != ROLE_NONE) & free)
+        part, partners = _members(hh.role, hh.detained)
         nk = self.nk
-        deg = (np.bincount(nk.a[:nk.hw][nk.active], minlength=n) + np.bincount(nk.b[:nk.hw][nk.active], minlength=n))
-        access = self._access(sim)
+        deg = np.zeros(n, dtype=np.int32)  # live ties of each household
+        _count_live(nk.a[:nk.hw], nk.s[:nk.hw], deg)
+        _count_live(nk.b[:nk.hw], nk.s[:nk.hw], deg)
         if len(part) and pars.network_ties_target_nk > 0:
-            if initial:
-                p = np.ones(len(part))
-            else:
-                p = 1.0 - (1.0 - np.minimum(pars.network_tie_form * access[hh.region[part]], 1.0)) ** weeks
-            formers = part[(deg[part] < pars.network_ties_target_nk) & (u[part] < p)]
+            # chance of forming a tie by province (the same as per household: elementwise)
+            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
+            formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_r)
             rounds = pars.network_ties_target_nk if initial else 1
             for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
-                src, dst = self._pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
+                src, dst = _pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
                                                 (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
                 nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
-        partners = np.flatnonzero((hh.role == ROLE_PARTNER) & free)
         mp = self.mp
         if len(partners) and mer.n and pars.network_ties_target_mp > 0:
-            mdeg = np.bincount(mp.b[:mp.hw][mp.active], minlength=n)[partners]
-            pa = self._partner_access(sim)[hh.region[partners]]
-            p = np.ones(len(partners)) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa, 1.0)) ** weeks
-            formers = partners[(mdeg < pars.network_ties_target_mp) & (u[partners] < p)]
+            mdeg = np.zeros(n, dtype=np.int32)  # live merchant ties of each household
+            _count_live(mp.b[:mp.hw], mp.s[:mp.hw], mdeg)
+            pa = self._partner_access(sim)
+            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa, 1.0)) ** weeks
+            formers = _formers(partners, mdeg, pars.network_ties_target_mp, u, hh.region, p_r)
             quality = mer.quality if "quality" in mer.states else np.ones(mer.n)
-            mpart = np.bincount(mp.a[:mp.hw][mp.active], minlength=mer.n)
+            mpart = np.zeros(mer.n, dtype=np.int64)
+            _count_live(mp.a[:mp.hw], mp.s[:mp.hw], mpart)
             wm = np.maximum(mer.capital, 0.0) * quality * (1.0 + pars.network_referral_weight * mpart)
             rounds = pars.network_ties_target_mp if initial else 1
             area = self.china_of[hh.region[formers]]
@@ -375,37 +606,13 @@ class Network(Module):
                 if src:
                     mp.add(np.concatenate(src).astype(np.int32), np.concatenate(dst).astype(np.int32), pars.network_tie_initial)
 
-    @staticmethod
-    def _pick_in_region(region: np.ndarray, cand: np.ndarray, formers: np.ndarray, weights: np.ndarray,
-                        draws: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-        """For each former, a candidate of its province drawn with ``weights`` (self-picks dropped)."""
-        if not len(formers) or not len(cand):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        order = np.argsort(region[cand], kind="stable")
-        cs, ws = cand[order], weights[order]
-        creg = region[cs]
-        start = np.searchsorted(creg, np.arange(r), side="left")
-        stop = np.searchsorted(creg, np.arange(r), side="right")
-        cum = np.cumsum(ws)
-        base = np.concatenate([[0.0], cum])
-        freg = region[formers]
-        lo, hi = start[freg], stop[freg]
-        ok = hi > lo
-        f, lo, hi, d = formers[ok], lo[ok], hi[ok], draws[ok]
-        target = base[lo] + d * (base[hi] - base[lo])
-        j = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
-        dst = cs[j]
-        keep = dst != f
-        return f[keep], dst[keep]
-
     def _refresh(self, sim: "Sim") -> None:
         """Cached counts for the metrics: ties and know-how by province; summed strengths."""
         hh = sim.people.households
         r = sim.world.n_regions
         nk, mp = self.nk, self.mp
-        ties = np.bincount(hh.region[nk.a[:nk.hw][nk.active]], minlength=r).astype(float)
-        ties += np.bincount(hh.region[mp.b[:mp.hw][mp.active]], minlength=r)
-        self._ties_r = ties
+        self._ties_r = np.zeros(r)
+        _tie_sums(hh.region, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength,
+                  self._ties_r)
         ts = trade_state(sim)
         self._knowhow_r = ts.region_sum(np.greater_equal(hh.knowhow, sim.pars.network_knowhow_threshold, out=self._mask))
-        self._strengths(sim)
