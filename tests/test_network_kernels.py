@@ -415,3 +415,15 @@ def test_pick_in_region(seed):
     got, want = net._pick_in_region(region, cand, formers, weights, draws, r), ref_pick_in_region(region, cand, formers, weights, draws, r)
     assert_same(got[0], want[0])
     assert_same(got[1], want[1])
+
+
+@pytest.mark.parametrize(("seed", "weeks"), cases())
+def test_strength_factors(seed, weeks):
+    """The remembered powers equal NumPy's, also when strengths share a slot of the table (5000 values, 4096 slots)."""
+    rng = np.random.default_rng(seed)
+    pool = np.concatenate([strengths(rng, 5000), [np.nan, -0.0, 0.0, 1.0]]).astype(F32)
+    s = pool[rng.integers(0, len(pool), 20000)]
+    rate = 0.02 if seed % 2 else rng.random()
+    f = np.empty(len(s), dtype=F32)
+    net._strength_factors(s, F32(weeks), F32(rate), f)
+    assert_same(f, 1.0 - (1.0 - rate * s) ** weeks)  # Network._knowhow

@@ -114,6 +114,23 @@ def _nk_volumes(a, b, profit_ema, vol, w, line) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
+def _strength_factors(s, w, rate, f) -> None:  # noqa: ANN001
+    """``f = 1 - (1 - rate s) ** w`` for each tie (float32), remembered by strength in a table of 4096.
+
+    Ties share few strengths (most are at 1; idle ones at ``s0 (1 - decay) ** (k w)``), so most powers are
+    looked up; a hit needs the same strength, so the value is the same.
+    """
+    one = np.float32(1.0)
+    keys, vals = np.full(4096, np.nan, dtype=np.float32), np.zeros(4096, dtype=np.float32)
+    bits = s.view(np.uint32)
+    for i in range(len(s)):
+        h = ((np.int64(bits[i]) * 2654435761) & 0xFFFFFFFF) >> 20  # 12 bits of a multiplicative hash
+        if keys[h] != s[i]:  # (never equal to NaN)
+            keys[h], vals[h] = s[i], one - _pow(one - rate * s[i], w)
+        f[i] = vals[h]
+
+
+@njit(cache=True)
 def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None:  # noqa: ANN001
     """Raise know-how ``k`` (float32, capped at 1) by ``f = 1 - (1 - rate s) ** w`` of the gap along each tie, from
     the better informed end (both ways among North Koreans, merchant to partner).
@@ -122,14 +139,13 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
     and the partners summed apart, then added (see :func:`_add_ends`). Of ``f max(gap, 0)`` at end a and
     ``f max(-gap, 0)`` at end b one is ``f x 0``, which changes no sum: only ``|f gap|`` is added, at the worse
     informed end (both terms as NumPy if ``f gap`` is not finite). Three passes over the ties, as NumPy's: ``f``
-    (reused while the strength repeats: most ties are at 1), ``f gap`` (scattered reads), the sums (scattered
+    (:func:`_strength_factors`), ``f gap`` (scattered reads), the sums (scattered
     writes); one pass that read, then wrote at an address known only after the read, was twice as slow.
     """
     one, zero = np.float32(1.0), np.float32(0.0)
     n, m = len(k), len(nk_s)
     d = np.empty(m, dtype=np.float32)
-    for i in range(m):
-        d[i] = d[i - 1] if i and nk_s[i] == nk_s[i - 1] else one - _pow(one - rate * nk_s[i], w)
+    _strength_factors(nk_s, w, rate, d)
     for i in range(m):
         d[i] *= k[nk_b[i]] - k[nk_a[i]]
     g = np.zeros(2 * n)
@@ -246,8 +262,18 @@ def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, A
 def _count_live(ends, s, out) -> None:  # noqa: ANN001
     """Add 1 to ``out[ends[i]]`` for each live tie (strength > 0): np.bincount of the live ties' ends."""
     for i in range(len(s)):
-        if s[i] > 0:
-            out[ends[i]] += 1
+        out[ends[i]] += s[i] > 0
+
+
+@njit(cache=True)
+def _degrees(a, b, s, n):  # noqa: ANN001, ANN201
+    """Live ties of each of ``n`` households, at either end (int32)."""
+    deg = np.zeros(n, dtype=np.int32)
+    for i in range(len(s)):
+        live = s[i] > 0
+        deg[a[i]] += live
+        deg[b[i]] += live
+    return deg
 
 
 @njit(cache=True)
@@ -269,16 +295,18 @@ def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
 
 @njit(cache=True)
 def _members(role, detained):  # noqa: ANN001, ANN201
-    """Free households in a market role, and those of them in the partner role, in household order."""
+    """Free households in a market role, and those of them in the partner role, in household order.
+
+    Without branches (each index is written and kept if it belongs): a branch on the role mispredicts often.
+    """
     part, partners = np.empty(len(role), dtype=np.int64), np.empty(len(role), dtype=np.int64)
     k = m = 0
     for i in range(len(role)):
-        if detained[i] == 0 and role[i] != ROLE_NONE:
-            part[k] = i
-            k += 1
-            if role[i] == ROLE_PARTNER:
-                partners[m] = i
-                m += 1
+        inside = (detained[i] == 0) & (role[i] != ROLE_NONE)
+        part[k] = i
+        k += inside
+        partners[m] = i
+        m += inside & (role[i] == ROLE_PARTNER)
     return part[:k].copy(), partners[:m].copy()
 
 
@@ -566,9 +594,7 @@ class Network(Module):
         pick = rng_pick.random(n, dtype=np.float32)
         part, partners = _members(hh.role, hh.detained)
         nk = self.nk
-        deg = np.zeros(n, dtype=np.int32)  # live ties of each household
-        _count_live(nk.a[:nk.hw], nk.s[:nk.hw], deg)
-        _count_live(nk.b[:nk.hw], nk.s[:nk.hw], deg)
+        deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
         if len(part) and pars.network_ties_target_nk > 0:
             # chance of forming a tie by province (the same as per household: elementwise)
             p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
