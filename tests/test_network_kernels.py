@@ -50,7 +50,7 @@ def ref_update(s, vol, weeks, gain, half, decay, s_min):  # Ties.update
     return np.where(on & (new >= s_min), new, 0.0)
 
 
-def ref_nk_volumes(a, b, pe, weeks, line):  # Network._update
+def ref_nk_volumes(a, b, pe, weeks, line):  # Network._update (volumes of the ties among North Koreans)
     v = np.minimum(pe[a], pe[b])
     return np.where(v >= line, v * weeks, 0.0)
 
@@ -166,18 +166,26 @@ def test_update_ties(seed, weeks):
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
-def test_nk_volumes(seed, weeks):
+def test_update_nk_ties(seed, weeks):
+    """Volumes from the ends' incomes, the update and the live degrees in one pass, as in three before."""
     rng = np.random.default_rng(seed)
     n, m, line = 300, 4000, 1.0 + rng.random()
+    gain, half, decay, s_min = 0.3, 5.0, 0.05 if seed % 3 else 0.0, 0.02
     pe = (rng.normal(line, 2.0, n)).astype(F32)
     pe[rng.random(n) < 0.1] = F32(line)  # exactly at the line in float32 (above it in float64, or below)
     pe[rng.random(n) < 0.02] = np.nan
     a, b = rng.integers(0, n, m).astype(np.int32), rng.integers(0, n, m).astype(np.int32)
-    want = ref_nk_volumes(a, b, pe, weeks, line)
-    vol = np.full(m, -1.0, dtype=F32)
-    net._nk_volumes(a, b, pe, vol, F32(weeks), F32(line))
-    assert_same(vol, want)
-    assert 0 < np.count_nonzero(want) < m
+    s = strengths(rng, m)
+    vol = ref_nk_volumes(a, b, pe, weeks, line)
+    assert 0 < np.count_nonzero(vol) < m
+    want = ref_update(s.copy(), vol, weeks, gain, half, decay, s_min)
+    want_deg = np.bincount(a[want > 0], minlength=n) + np.bincount(b[want > 0], minlength=n)  # Network._form
+    got, deg, vol = s.copy(), np.zeros(n, dtype=np.int32), np.zeros(m, dtype=F32)
+    net._update_nk_ties(a, b, got, vol, pe, F32(weeks), F32(line), F32(gain), F32(half), F32((1.0 - decay) ** weeks),
+                        F32(s_min), deg)
+    assert_same(got, want)
+    assert_same(deg, want_deg.astype(np.int32))
+    assert not vol.any()
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
@@ -338,6 +346,7 @@ def test_live_counts(seed):
     net._count_live(a, s, deg)
     net._count_live(b, s, deg)
     assert_same(deg, np.bincount(a[s > 0], minlength=n) + np.bincount(b[s > 0], minlength=n))  # Network._form
+    assert_same(net._degrees(a, b, s, n), deg.astype(np.int32))
     mpart = np.zeros(10, dtype=np.int64)
     net._count_live(m, ms, mpart)
     assert_same(mpart, np.bincount(m[ms > 0], minlength=10))

@@ -83,34 +83,49 @@ def _pow(x, w):  # noqa: ANN001, ANN201
     return x * x if w == 2 else x ** w
 
 
-@njit(cache=True)
-def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
-    """New strengths after ``w`` weeks and volumes reset (float32 throughout, as NumPy with Python scalars).
+@njit(cache=True, inline="always")
+def _new_strength(s, vol, w, gain, half, decayed, s_min):  # noqa: ANN001, ANN201
+    """A tie's strength after ``w`` weeks that carried ``vol`` (float32 throughout, as NumPy with Python scalars).
 
-    A tie that carried trade grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w``; an idle one is scaled by
+    With trade it grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w`` (``v = vol / w``); idle, it is scaled by
     ``decayed`` = ``(1 - decay) ** w``; a free slot or a tie below ``s_min`` gets 0. Most ties that trade are at
     s = 1, where the growth is ``1 - 0 x`` a power in [0, 1], exactly 1: the power is skipped there.
     """
     one, zero = np.float32(1.0), np.float32(0.0)
+    v = vol / w
+    if v > 0:
+        base = one - gain * v / (v + half)
+        new = one - (one - s) * (_pow(base, w) if s != one or not zero <= base <= one else zero)
+    else:
+        new = s * decayed
+    return new if s > 0 and new >= s_min else zero
+
+
+@njit(cache=True)
+def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
+    """New strengths after ``w`` weeks (:func:`_new_strength`); volumes reset."""
     for i in range(len(s)):
-        si = s[i]
-        v = vol[i] / w
-        if v > 0:
-            base = one - gain * v / (v + half)
-            new = one - (one - si) * (_pow(base, w) if si != one or not zero <= base <= one else zero)
-        else:
-            new = si * decayed
-        s[i] = new if si > 0 and new >= s_min else zero
+        s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
         vol[i] = 0.0
 
 
 @njit(cache=True)
-def _nk_volumes(a, b, profit_ema, vol, w, line) -> None:  # noqa: ANN001
-    """Trade carried over ``w`` weeks by each tie among North Koreans: ``w`` x the smaller of its ends' smoothed
-    market incomes if that is at least the loss ``line``, else 0 (float32; a NaN end gives 0, as with np.minimum)."""
-    for i in range(len(vol)):
+def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg) -> None:  # noqa: ANN001
+    """New strengths of the ties among North Koreans after ``w`` weeks, and each household's live ties in ``deg``.
+
+    A tie carried ``w`` x the smaller of its ends' smoothed market incomes if that is at least the loss ``line``,
+    else nothing (float32; a NaN end gives 0, as with np.minimum). The volumes are gathered in a pass of their
+    own (calls to pow between scattered reads slow them down), then strengths and degrees in one pass.
+    """
+    for i in range(len(s)):
         pa, pb = profit_ema[a[i]], profit_ema[b[i]]
         vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
+    for i in range(len(s)):
+        s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
+        vol[i] = 0.0
+        live = s[i] > 0
+        deg[a[i]] += live
+        deg[b[i]] += live
 
 
 @njit(cache=True)
@@ -251,8 +266,8 @@ def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, A
     k = 0
     for i in range(len(role)):
         p = p_r[region[i]]
-        if role[i] == ROLE_NONE and free[i] and (v[i] < p or p < 0):  # p x min(1, .) <= p if p >= 0: skip the money
-            if v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
+        if v[i] < p or p < 0:  # p x min(1, .) <= p if p >= 0: most households are skipped here
+            if role[i] == ROLE_NONE and free[i] and v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
                 out[k] = i
                 k += 1
     return out[:k].copy()
@@ -516,16 +531,17 @@ class Network(Module):
         pars = sim.pars
         hh = sim.people.households
         mer = sim.people.merchants
-        nk = self.nk
-        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes
-        _nk_volumes(nk.a[:nk.hw], nk.b[:nk.hw], hh.profit_ema, nk.vol[:nk.hw], np.float32(weeks),
-                    np.float32(pars.network_loss_income_usd))
-        nk.update(weeks, pars.network_tie_gain, pars.network_tie_half_usd, pars.network_tie_decay, pars.network_tie_min)
+        nk, f32 = self.nk, np.float32
+        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes (as Ties.update)
+        deg = np.zeros(hh.n, dtype=np.int32)  # live ties of each household, for tie formation
+        _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], hh.profit_ema, f32(weeks),
+                        f32(pars.network_loss_income_usd), f32(pars.network_tie_gain), f32(pars.network_tie_half_usd),
+                        f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), deg)
         self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
         self._knowhow(sim, weeks)
         self._roles(sim, weeks)
         trade_state(sim).invalidate()
-        self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks)
+        self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks, deg=deg)
         self._refresh(sim)
         trade_state(sim).invalidate()
         if "partners" in mer.states:
@@ -583,8 +599,10 @@ class Network(Module):
             hh.profit_ema[enter] = 0.0
 
     def _form(self, sim: "Sim", rng_form: np.random.Generator, rng_pick: np.random.Generator,
-              initial: bool, weeks: int = 1) -> None:
-        """New ties: participants short of ties link to others of their province; partners to merchants."""
+              initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> None:
+        """New ties: participants short of ties link to others of their province; partners to merchants.
+
+        ``deg``: each household's live ties among North Koreans, if already counted."""
         pars = sim.pars
         hh = sim.people.households
         mer = sim.people.merchants
@@ -594,7 +612,8 @@ class Network(Module):
         pick = rng_pick.random(n, dtype=np.float32)
         part, partners = _members(hh.role, hh.detained)
         nk = self.nk
-        deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
+        if deg is None:
+            deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
         if len(part) and pars.network_ties_target_nk > 0:
             # chance of forming a tie by province (the same as per household: elementwise)
             p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
