@@ -167,7 +167,7 @@ def test_update_ties(seed, weeks):
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
 def test_update_nk_ties(seed, weeks):
-    """Volumes from the ends' incomes, the update and the live degrees in one pass, as in three before."""
+    """Volumes from the ends' incomes and the update as before; the degrees lose exactly the dropped ties."""
     rng = np.random.default_rng(seed)
     n, m, line = 300, 4000, 1.0 + rng.random()
     gain, half, decay, s_min = 0.3, 5.0, 0.05 if seed % 3 else 0.0, 0.02
@@ -180,7 +180,7 @@ def test_update_nk_ties(seed, weeks):
     assert 0 < np.count_nonzero(vol) < m
     want = ref_update(s.copy(), vol, weeks, gain, half, decay, s_min)
     want_deg = np.bincount(a[want > 0], minlength=n) + np.bincount(b[want > 0], minlength=n)  # Network._form
-    got, deg, vol = s.copy(), np.zeros(n, dtype=np.int32), np.zeros(m, dtype=F32)
+    got, deg, vol = s.copy(), net._degrees(a, b, s, n), np.zeros(m, dtype=F32)  # degrees before: dropped ties leave
     net._update_nk_ties(a, b, got, vol, pe, F32(weeks), F32(line), F32(gain), F32(half), F32((1.0 - decay) ** weeks),
                         F32(s_min), deg)
     assert_same(got, want)
@@ -436,3 +436,26 @@ def test_strength_factors(seed, weeks):
     f = np.empty(len(s), dtype=F32)
     net._strength_factors(s, F32(weeks), F32(rate), f)
     assert_same(f, 1.0 - (1.0 - rate * s) ** weeks)  # Network._knowhow
+
+
+def test_kept_degrees_equal_a_recount():
+    """The live degrees kept across months (dropped ties leave, added ones join) equal a count over all ties."""
+    import datetime as dt
+
+    from hamji.modules import PLAN
+    from hamji.sim import Sim
+
+    mine = [m for m in PLAN if m.name in ("wholesale", "distribution", "retail", "network", "population")]
+    sim = Sim(seed=3, scale=2000, start=dt.date(2000, 1, 3), end=dt.date(2001, 12, 31), modules=mine)
+    sim.initialize()
+    nw = next(m for m in sim.modules if m.name == "network")
+    dropped = added = 0
+    while sim.week + 1 < sim.n_weeks:
+        before = nw.nk.s[:nw.nk.hw] > 0
+        sim.step()
+        nk = nw.nk
+        now = nk.s[:nk.hw] > 0
+        dropped += np.count_nonzero(before & ~now[:len(before)])
+        added += np.count_nonzero(now[len(before):]) + np.count_nonzero(~before & now[:len(before)])
+        assert_same(nw._deg, net._degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], sim.people.households.n))
+    assert dropped > 100 and added > 100

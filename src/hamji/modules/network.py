@@ -111,21 +111,23 @@ def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
 
 @njit(cache=True)
 def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg) -> None:  # noqa: ANN001
-    """New strengths of the ties among North Koreans after ``w`` weeks, and each household's live ties in ``deg``.
+    """New strengths of the ties among North Koreans after ``w`` weeks; ``deg`` (live ties of each household) loses
+    the ties dropped.
 
     A tie carried ``w`` x the smaller of its ends' smoothed market incomes if that is at least the loss ``line``,
     else nothing (float32; a NaN end gives 0, as with np.minimum). The volumes are gathered in a pass of their
-    own (calls to pow between scattered reads slow them down), then strengths and degrees in one pass.
+    own (calls to pow between scattered reads slow them down), then reset.
     """
     for i in range(len(s)):
         pa, pb = profit_ema[a[i]], profit_ema[b[i]]
         vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
     for i in range(len(s)):
+        was_live = s[i] > 0
         s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
         vol[i] = 0.0
-        live = s[i] > 0
-        deg[a[i]] += live
-        deg[b[i]] += live
+        if was_live and not s[i] > 0:
+            deg[a[i]] -= 1
+            deg[b[i]] -= 1
 
 
 @njit(cache=True)
@@ -284,11 +286,17 @@ def _count_live(ends, s, out) -> None:  # noqa: ANN001
 def _degrees(a, b, s, n):  # noqa: ANN001, ANN201
     """Live ties of each of ``n`` households, at either end (int32)."""
     deg = np.zeros(n, dtype=np.int32)
+    _add_degrees(a, b, s, deg)
+    return deg
+
+
+@njit(cache=True)
+def _add_degrees(a, b, s, deg) -> None:  # noqa: ANN001
+    """Add the live ties (a[i], b[i]) with strength s[i] > 0 to ``deg``, the live ties of each household."""
     for i in range(len(s)):
         live = s[i] > 0
         deg[a[i]] += live
         deg[b[i]] += live
-    return deg
 
 
 @njit(cache=True)
@@ -463,6 +471,7 @@ class Network(Module):
         ts.nk, ts.mp = self.nk, self.mp
         self._initial_roles(sim)
         self._form(sim, sim.streams.get("network.setup.tie_form"), sim.streams.get("network.setup.tie_pick"), initial=True)
+        self._deg = _degrees(self.nk.a[:self.nk.hw], self.nk.b[:self.nk.hw], self.nk.s[:self.nk.hw], hh.n)
         self._refresh(sim)
 
     # -- access -----------------------------------------------------------------------------------
@@ -533,15 +542,14 @@ class Network(Module):
         mer = sim.people.merchants
         nk, f32 = self.nk, np.float32
         # a tie among North Koreans carries the smaller of its ends' smoothed market incomes (as Ties.update)
-        deg = np.zeros(hh.n, dtype=np.int32)  # live ties of each household, for tie formation
         _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], hh.profit_ema, f32(weeks),
                         f32(pars.network_loss_income_usd), f32(pars.network_tie_gain), f32(pars.network_tie_half_usd),
-                        f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), deg)
+                        f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), self._deg)
         self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
         self._knowhow(sim, weeks)
         self._roles(sim, weeks)
         trade_state(sim).invalidate()
-        self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks, deg=deg)
+        self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks, deg=self._deg)
         self._refresh(sim)
         trade_state(sim).invalidate()
         if "partners" in mer.states:
@@ -602,7 +610,8 @@ class Network(Module):
               initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> None:
         """New ties: participants short of ties link to others of their province; partners to merchants.
 
-        ``deg``: each household's live ties among North Koreans, if already counted."""
+        ``deg``: each household's live ties among North Koreans (``self._deg``, kept up to date as ties are dropped
+        and added, instead of a count over all ties each month); counted here if not given."""
         pars = sim.pars
         hh = sim.people.households
         mer = sim.people.merchants
@@ -619,10 +628,14 @@ class Network(Module):
             p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
             formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_r)
             rounds = pars.network_ties_target_nk if initial else 1
+            added = []
             for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
                 src, dst = _pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
                                                 (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
                 nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
+                added.append((src, dst))
+            for src, dst in added:  # the rounds all use the degrees from before
+                _add_degrees(src, dst, np.ones(len(src), dtype=np.float32), deg)
         mp = self.mp
         if len(partners) and mer.n and pars.network_ties_target_mp > 0:
             mdeg = np.zeros(n, dtype=np.int32)  # live merchant ties of each household
