@@ -124,14 +124,24 @@ def ref_pick_in_region(region, cand, formers, weights, draws, r):  # Network._pi
 
 
 def households(rng: np.random.Generator, n: int, r: int = 5):
-    """Province, role (half without one), cash, fx and smoothed market income around the loss line 1."""
+    """Province, role (half without one), cash, fx and smoothed market income around a loss line of 1.3."""
     region = np.sort(rng.integers(0, r, n)).astype(np.intp)
     role = np.where(rng.random(n) < 0.5, ROLE_NONE, rng.integers(1, len(ROLES), n)).astype(np.int8)
     cash = rng.exponential(5.0, n) * (rng.random(n) < 0.9)
     fx = rng.exponential(5.0, n) * (rng.random(n) < 0.3)
     pe = rng.normal(1.0, 3.0, n).astype(F32)
-    pe[rng.random(n) < 0.1] = F32(1.1)  # above 1.1 in float32, below it in float64
+    pe[rng.random(n) < 0.1] = F32(1.3)  # at the loss line 1.3 in float32, below it in float64
     return region, role, cash, fx, pe
+
+
+def exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_extra, tie_effect, region=None, r=5):
+    """net._exits on a copy of ``role``: (roles after, summed incomes and counts of those who stay)."""
+    role = role.copy()
+    region = np.zeros(len(role), dtype=np.int8) if region is None else region
+    inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
+    net._exits(role, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra, F32(tie_effect),
+               region, inc, cnt)
+    return role, inc, cnt
 
 
 def random_ties(rng: np.random.Generator, n: int, m: int, n_mer: int, m_mp: int):
@@ -268,16 +278,19 @@ def test_sums_keep_bincount_grouping(a_terms, b_terms, m_terms, want):
 def test_exits(seed, weeks):
     rng = np.random.default_rng(seed)
     n = 5000
-    _, role, cash, fx, pe = households(rng, n)
+    region, role, cash, fx, pe = households(rng, n)
+    tiny = (rng.random(n) < 0.3) & (pe > 0)  # (still above or below the line) so that the order of the sums matters
+    pe[tiny] = F32(1.3) + pe[tiny] * (10.0 ** -rng.uniform(5, 12, np.count_nonzero(tiny))).astype(F32)
     ties = (rng.random(n) * 3).astype(F32)
     u = rng.random(n, dtype=F32)
-    pars = (1.1, 2.0, 0.05 * rng.random(), 0.3 * rng.random(), 1.0 + rng.random())
+    pars = (1.3, 2.0, 0.05 * rng.random(), 0.3 * rng.random(), 1.0 + rng.random())
     want = ref_exits(role.copy(), cash, fx, pe, ties, u, weeks, *pars)
-    got = role.copy()
-    line, exit_capital, base, loss_extra, tie_effect = pars
-    net._exits(got, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra, F32(tie_effect))
+    got, inc, cnt = exits(role, cash, fx, pe, ties, u, weeks, *pars, region=region)
     assert_same(got, want)
     assert 0 < np.count_nonzero(got != role) < np.count_nonzero(role)
+    want_inc, want_cnt = ref_role_sums(region, want, pe, 5)  # Network._roles, after the exits
+    assert_same(inc, want_inc)
+    assert_same(cnt, want_cnt)
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
@@ -300,23 +313,11 @@ def test_exit_chance(seed, weeks):
     u = np.concatenate([np.nextafter(at, F32(0)), at, np.nextafter(at, F32(1))])
     role = np.full(3 * m, ROLE_PARTNER, dtype=np.int8)
     cash = np.where(np.tile(loss, 3), 0.0, 100.0)
-    got = role.copy()
-    net._exits(got, cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, float(weeks), F32(1.0), 2.0, base,
-               loss_extra, F32(tie_effect))
+    got, _, _ = exits(role, cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, weeks, 1.0, 2.0, base,
+                      loss_extra, tie_effect)
     assert_same(got, ref_exits(role.copy(), cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, weeks, 1.0,
                                2.0, base, loss_extra, tie_effect))
     assert 0 < np.count_nonzero(got == ROLE_NONE) < 3 * m
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_role_sums(seed):
-    rng = np.random.default_rng(seed)
-    region, role, _, _, pe = households(rng, 5000)
-    pe *= (10.0 ** -rng.uniform(0, 10, len(pe))).astype(F32)  # so that the order of the float64 sums matters
-    inc, cnt = net._role_sums(region, role, pe, 5, len(ROLES))
-    want_inc, want_cnt = ref_role_sums(region, role, pe, 5)
-    assert_same(inc, want_inc)
-    assert_same(cnt, want_cnt)
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())

@@ -232,9 +232,11 @@ def _exit_p(loss, strength, base, loss_extra, tie_effect):  # noqa: ANN001, ANN2
 
 
 @njit(cache=True)
-def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect) -> None:  # noqa: ANN001
+def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect, region,
+           inc, cnt) -> None:  # noqa: ANN001
     """Participants leave their role where ``u < 1 - (1 - p) ** w``; loss = smoothed market income below the loss
-    ``line`` (float32) or money below ``exit_capital``.
+    ``line`` (float32) or money below ``exit_capital``. Those who stay are counted in ``cnt`` and their smoothed
+    market incomes summed in ``inc`` by province and role (float64 sums in household order, as np.bincount).
 
     ``1 - (1 - p) ** w <= w p`` (Bernoulli's inequality), so a draw above ``w p + 1e-9`` (a margin far above any
     rounding) stays without computing the power: most do.
@@ -245,19 +247,9 @@ def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, 
             p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
             if u[i] < w * p + 1e-9 and u[i] < 1.0 - _pow(1.0 - p, w):
                 role[i] = ROLE_NONE
-
-
-@njit(cache=True)
-def _role_sums(region, role, profit_ema, r, n_roles):  # noqa: ANN001, ANN201
-    """Participants and their summed smoothed market income by province and role (float64 sums in household
-    order, as np.bincount)."""
-    inc = np.zeros((r, n_roles))
-    cnt = np.zeros((r, n_roles), dtype=np.int64)
-    for i in range(len(role)):
-        if role[i] != ROLE_NONE:
-            inc[region[i], role[i]] += profit_ema[i]
-            cnt[region[i], role[i]] += 1
-    return inc, cnt
+            else:
+                inc[region[i], role[i]] += profit_ema[i]
+                cnt[region[i], role[i]] += 1
 
 
 @njit(cache=True)
@@ -582,11 +574,11 @@ class Network(Module):
         f32 = np.float32
         # exits
         u = sim.rng("network.exit").random(n, dtype=np.float32)
+        inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
         _exits(hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks), f32(pars.network_loss_income_usd),
                float(pars.network_exit_capital_usd), float(pars.network_exit_base), float(pars.network_exit_loss),
-               f32(pars.network_tie_exit_effect))
+               f32(pars.network_tie_exit_effect), hh.region, inc, cnt)
         # entries
-        inc, cnt = _role_sums(ts.region, hh.role, hh.profit_ema, r, len(ROLES))
         share = cnt.sum(axis=1) / np.maximum(self.households, 1.0)
         density = ts.markets / np.maximum(self.households * sim.scale / 1e4, 1e-9)
         p_r = ((pars.network_entry_innovation + pars.network_entry_imitation * share) * self._access(sim)
