@@ -327,13 +327,13 @@ def _members(role, detained):  # noqa: ANN001, ANN201
 
 @njit(cache=True)
 def _formers(members, deg, target, u, region, p_r):  # noqa: ANN001, ANN201
-    """Members short of ties (``deg < target``) that form one this time: ``u < p_r[province]``."""
+    """Members short of ties (``deg < target``) that form one this time: ``u < p_r[province]`` (without branches,
+    as :func:`_members`)."""
     out = np.empty(len(members), dtype=np.int64)
     k = 0
     for i in members:
-        if deg[i] < target and u[i] < p_r[region[i]]:
-            out[k] = i
-            k += 1
+        out[k] = i
+        k += (deg[i] < target) & (u[i] < p_r[region[i]])
     return out[:k].copy()
 
 
