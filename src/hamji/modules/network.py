@@ -156,8 +156,8 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
     and the partners summed apart, then added (see :func:`_add_ends`). Of ``f max(gap, 0)`` at end a and
     ``f max(-gap, 0)`` at end b one is ``f x 0``, which changes no sum: only ``|f gap|`` is added, at the worse
     informed end (both terms as NumPy if ``f gap`` is not finite). Three passes over the ties, as NumPy's: ``f``
-    (:func:`_strength_factors`), ``f gap`` (scattered reads), the sums (scattered
-    writes); one pass that read, then wrote at an address known only after the read, was twice as slow.
+    (:func:`_strength_factors`), ``f gap`` (scattered reads), the sums (scattered writes); one pass that read,
+    then wrote at an address known only after the read, was twice as slow.
     """
     one, zero = np.float32(1.0), np.float32(0.0)
     n, m = len(k), len(nk_s)
