@@ -190,11 +190,14 @@ def test_update_nk_ties(seed, weeks):
     assert 0 < np.count_nonzero(vol) < m
     want = ref_update(s.copy(), vol, weeks, gain, half, decay, s_min)
     want_deg = np.bincount(a[want > 0], minlength=n) + np.bincount(b[want > 0], minlength=n)  # Network._form
-    got, deg, vol = s.copy(), net._degrees(a, b, s, n), np.zeros(m, dtype=F32)  # degrees before: dropped ties leave
+    region = np.sort(rng.integers(0, 4, n)).astype(np.int8)
+    ties_r = np.bincount(region[a[s > 0]], minlength=4).astype(float)  # before: dropped ties leave
+    got, deg, vol = s.copy(), net._degrees(a, b, s, n), np.zeros(m, dtype=F32)
     net._update_nk_ties(a, b, got, vol, pe, F32(weeks), F32(line), F32(gain), F32(half), F32((1.0 - decay) ** weeks),
-                        F32(s_min), deg)
+                        F32(s_min), deg, region, ties_r)
     assert_same(got, want)
     assert_same(deg, want_deg.astype(np.int32))
+    assert_same(ties_r, np.bincount(region[a[want > 0]], minlength=4).astype(float))  # Network._refresh
     assert not vol.any()
 
 
@@ -221,17 +224,13 @@ def test_knowhow_flow(seed, weeks, merchants):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_tie_sums(seed):
+def test_strength_sums(seed):
     rng = np.random.default_rng(seed)
     n = 300
     a, b, s, _, h, ms = random_ties(rng, n, 5000, 10, 700 if seed else 0)
-    region = np.sort(rng.integers(0, 7, n)).astype(np.int8)
-    got, ties = np.full(n, -1.0, dtype=F32), np.zeros(7)
-    net._tie_sums(region, a, b, s, h, ms, got, ties)
+    got = np.full(n, -1.0, dtype=F32)
+    net._strength_sums(a, b, s, h, ms, got)
     assert_same(got, ref_strengths(n, a, b, s, h, ms))
-    want = np.bincount(region[a[s > 0]], minlength=7).astype(float)  # Network._refresh
-    want += np.bincount(region[h[ms > 0]], minlength=7)
-    assert_same(ties, want)
 
 
 E = 2.0 ** -54  # a quarter of the float64 spacing at 1
@@ -260,7 +259,7 @@ def test_sums_keep_bincount_grouping(a_terms, b_terms, m_terms, want):
     h, ms = np.zeros(len(im), np.int32), np.array([terms[i] for i in im], dtype=F32)
     n = len(terms) + 1
     got = np.zeros(n, dtype=F32)
-    net._tie_sums(np.zeros(n, dtype=np.int8), a, b, s, h, ms, got, np.zeros(1))
+    net._strength_sums(a, b, s, h, ms, got)
     assert_same(got, ref_strengths(n, a, b, s, h, ms))
     assert got[0] == F32(want)
     # know-how: household 0 (k = 0) gains k of the other end of each tie
@@ -439,8 +438,9 @@ def test_strength_factors(seed, weeks):
     assert_same(f, 1.0 - (1.0 - rate * s) ** weeks)  # Network._knowhow
 
 
-def test_kept_degrees_equal_a_recount():
-    """The live degrees kept across months (dropped ties leave, added ones join) equal a count over all ties."""
+def test_kept_tie_counts_equal_a_recount():
+    """The live ties kept across months by household and by province (dropped ties leave, added ones join) equal
+    a count over all ties."""
     import datetime as dt
 
     from hamji.modules import PLAN
@@ -458,5 +458,8 @@ def test_kept_degrees_equal_a_recount():
         now = nk.s[:nk.hw] > 0
         dropped += np.count_nonzero(before & ~now[:len(before)])
         added += np.count_nonzero(now[len(before):]) + np.count_nonzero(~before & now[:len(before)])
-        assert_same(nw._deg, net._degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], sim.people.households.n))
+        hh = sim.people.households
+        assert_same(nw._deg, net._degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], hh.n))
+        live = nk.s[:nk.hw] > 0
+        assert_same(nw._ties_nk, np.bincount(hh.region[nk.a[:nk.hw][live]], minlength=sim.world.n_regions).astype(float))
     assert dropped > 100 and added > 100

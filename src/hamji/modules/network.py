@@ -110,9 +110,9 @@ def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg) -> None:  # noqa: ANN001
-    """New strengths of the ties among North Koreans after ``w`` weeks; ``deg`` (live ties of each household) loses
-    the ties dropped.
+def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg, region, ties_r) -> None:  # noqa: ANN001
+    """New strengths of the ties among North Koreans after ``w`` weeks; the ties dropped leave ``deg`` (live ties of
+    each household) and ``ties_r`` (live ties by the province of end a).
 
     A tie carried ``w`` x the smaller of its ends' smoothed market incomes if that is at least the loss ``line``,
     else nothing (float32; a NaN end gives 0, as with np.minimum). The volumes are gathered in a pass of their
@@ -128,6 +128,7 @@ def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_mi
         if was_live and not s[i] > 0:
             deg[a[i]] -= 1
             deg[b[i]] -= 1
+            ties_r[region[a[i]]] -= 1.0
 
 
 @njit(cache=True)
@@ -197,29 +198,17 @@ def _add_ends(g, h) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _tie_sums(region, nk_a, nk_b, nk_s, mp_h, mp_s, strength, ties_r) -> None:  # noqa: ANN001
-    """Summed tie strength of each household into ``strength`` (float32) and live ties by province into
-    ``ties_r`` (among North Koreans at end a, merchant ties at the partner).
-
-    Strengths as np.bincount adds them: float64 sums in tie order over the a ends, the b ends and the merchant
-    ties apart, then added (see :func:`_add_ends`). Tie counts as in :func:`_count_live_by_region`.
-    """
+def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, strength) -> None:  # noqa: ANN001
+    """Summed tie strength of each household into ``strength`` (float32), as np.bincount adds it: float64 sums in
+    tie order over the a ends, the b ends and the merchant ties apart, then added (see :func:`_add_ends`)."""
     n = len(strength)
     g = np.zeros(2 * n)
-    cur, count = 0, 0
     for i in range(len(nk_s)):
         g[nk_a[i]] += nk_s[i]
         g[n + nk_b[i]] += nk_s[i]
-        if nk_s[i] > 0:
-            if region[nk_a[i]] != cur:
-                ties_r[cur] += count
-                cur, count = region[nk_a[i]], 0
-            count += 1
-    ties_r[cur] += count
     _add_ends(g, mp_h)
     for i in range(len(mp_s)):
         g[n + mp_h[i]] += mp_s[i]
-    _count_live_by_region(region, mp_h, mp_s, ties_r)
     for j in range(n):
         strength[j] = g[j] + g[n + j]
 
@@ -278,17 +267,20 @@ def _count_live(ends, s, out) -> None:  # noqa: ANN001
 def _degrees(a, b, s, n):  # noqa: ANN001, ANN201
     """Live ties of each of ``n`` households, at either end (int32)."""
     deg = np.zeros(n, dtype=np.int32)
-    _add_degrees(a, b, s, deg)
-    return deg
-
-
-@njit(cache=True)
-def _add_degrees(a, b, s, deg) -> None:  # noqa: ANN001
-    """Add the live ties (a[i], b[i]) with strength s[i] > 0 to ``deg``, the live ties of each household."""
     for i in range(len(s)):
         live = s[i] > 0
         deg[a[i]] += live
         deg[b[i]] += live
+    return deg
+
+
+@njit(cache=True)
+def _add_new_ties(a, b, region, deg, ties_r) -> None:  # noqa: ANN001
+    """Add new ties (a[i], b[i]) to ``deg`` (live ties of each household) and ``ties_r`` (by province of end a)."""
+    for i in range(len(a)):
+        deg[a[i]] += 1
+        deg[b[i]] += 1
+        ties_r[region[a[i]]] += 1.0
 
 
 @njit(cache=True)
@@ -463,7 +455,12 @@ class Network(Module):
         ts.nk, ts.mp = self.nk, self.mp
         self._initial_roles(sim)
         self._form(sim, sim.streams.get("network.setup.tie_form"), sim.streams.get("network.setup.tie_pick"), initial=True)
-        self._deg = _degrees(self.nk.a[:self.nk.hw], self.nk.b[:self.nk.hw], self.nk.s[:self.nk.hw], hh.n)
+        # live ties among North Koreans of each household and by province (of end a), kept up to date as ties are
+        # dropped and added rather than counted over all ties each month
+        nk = self.nk
+        self._deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], hh.n)
+        self._ties_nk = np.zeros(r)
+        _count_live_by_region(hh.region, nk.a[:nk.hw], nk.s[:nk.hw], self._ties_nk)
         self._refresh(sim)
 
     # -- access -----------------------------------------------------------------------------------
@@ -536,12 +533,16 @@ class Network(Module):
         # a tie among North Koreans carries the smaller of its ends' smoothed market incomes (as Ties.update)
         _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], hh.profit_ema, f32(weeks),
                         f32(pars.network_loss_income_usd), f32(pars.network_tie_gain), f32(pars.network_tie_half_usd),
-                        f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), self._deg)
+                        f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), self._deg, hh.region,
+                        self._ties_nk)
         self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
         self._knowhow(sim, weeks)
         self._roles(sim, weeks)
         trade_state(sim).invalidate()
-        self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks, deg=self._deg)
+        added = self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks,
+                           deg=self._deg)
+        for src, dst in added:
+            _add_new_ties(src, dst, hh.region, self._deg, self._ties_nk)
         self._refresh(sim)
         trade_state(sim).invalidate()
         if "partners" in mer.states:
@@ -599,11 +600,11 @@ class Network(Module):
             hh.profit_ema[enter] = 0.0
 
     def _form(self, sim: "Sim", rng_form: np.random.Generator, rng_pick: np.random.Generator,
-              initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> None:
+              initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """New ties: participants short of ties link to others of their province; partners to merchants.
 
-        ``deg``: each household's live ties among North Koreans (``self._deg``, kept up to date as ties are dropped
-        and added, instead of a count over all ties each month); counted here if not given."""
+        ``deg``: each household's live ties among North Koreans (``self._deg``), counted here if not given; it is
+        not changed. Returns the new ties among North Koreans, (ends a, ends b) for each round."""
         pars = sim.pars
         hh = sim.people.households
         mer = sim.people.merchants
@@ -615,19 +616,17 @@ class Network(Module):
         nk = self.nk
         if deg is None:
             deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
+        added = []
         if len(part) and pars.network_ties_target_nk > 0:
             # chance of forming a tie by province (the same as per household: elementwise)
             p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
             formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_r)
             rounds = pars.network_ties_target_nk if initial else 1
-            added = []
             for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
                 src, dst = _pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
                                                 (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
                 nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
-                added.append((src, dst))
-            for src, dst in added:  # the rounds all use the degrees from before
-                _add_degrees(src, dst, np.ones(len(src), dtype=np.float32), deg)
+                added.append((src, dst))  # (the rounds all use the degrees from before)
         mp = self.mp
         if len(partners) and mer.n and pars.network_ties_target_mp > 0:
             mdeg = np.zeros(n, dtype=np.int32)  # live merchant ties of each household
@@ -655,14 +654,15 @@ class Network(Module):
                     dst.append(f)
                 if src:
                     mp.add(np.concatenate(src).astype(np.int32), np.concatenate(dst).astype(np.int32), pars.network_tie_initial)
+        return added
 
     def _refresh(self, sim: "Sim") -> None:
         """Cached counts for the metrics: ties and know-how by province; summed strengths."""
         hh = sim.people.households
         r = sim.world.n_regions
         nk, mp = self.nk, self.mp
-        self._ties_r = np.zeros(r)
-        _tie_sums(hh.region, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength,
-                  self._ties_r)
+        self._ties_r = self._ties_nk.copy()
+        _count_live_by_region(hh.region, mp.b[:mp.hw], mp.s[:mp.hw], self._ties_r)
+        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength)
         ts = trade_state(sim)
         self._knowhow_r = ts.region_sum(np.greater_equal(hh.knowhow, sim.pars.network_knowhow_threshold, out=self._mask))
