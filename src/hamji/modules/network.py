@@ -319,13 +319,13 @@ def _members(role, detained):  # noqa: ANN001, ANN201
 
 @njit(cache=True)
 def _formers(members, deg, target, u, region, p_r):  # noqa: ANN001, ANN201
-    """Members short of ties (``deg < target``) that form one this time: ``u < p_r[province]`` (without branches,
-    as :func:`_members`)."""
+    """Members short of ties (``deg < target``) that form one this time: ``u < p_r[province]``."""
     out = np.empty(len(members), dtype=np.int64)
     k = 0
     for i in members:
-        out[k] = i
-        k += (deg[i] < target) & (u[i] < p_r[region[i]])
+        if deg[i] < target and u[i] < p_r[region[i]]:
+            out[k] = i
+            k += 1
     return out[:k].copy()
 
 
