@@ -50,7 +50,7 @@ def ref_update(s, vol, weeks, gain, half, decay, s_min):  # Ties.update
     return np.where(on & (new >= s_min), new, 0.0)
 
 
-def ref_nk_volumes(a, b, pe, weeks, line):  # Network._update
+def ref_nk_volumes(a, b, pe, weeks, line):  # Network._update (volumes of the ties among North Koreans)
     v = np.minimum(pe[a], pe[b])
     return np.where(v >= line, v * weeks, 0.0)
 
@@ -124,14 +124,24 @@ def ref_pick_in_region(region, cand, formers, weights, draws, r):  # Network._pi
 
 
 def households(rng: np.random.Generator, n: int, r: int = 5):
-    """Province, role (half without one), cash, fx and smoothed market income around the loss line 1."""
+    """Province, role (half without one), cash, fx and smoothed market income around a loss line of 1.3."""
     region = np.sort(rng.integers(0, r, n)).astype(np.intp)
     role = np.where(rng.random(n) < 0.5, ROLE_NONE, rng.integers(1, len(ROLES), n)).astype(np.int8)
     cash = rng.exponential(5.0, n) * (rng.random(n) < 0.9)
     fx = rng.exponential(5.0, n) * (rng.random(n) < 0.3)
     pe = rng.normal(1.0, 3.0, n).astype(F32)
-    pe[rng.random(n) < 0.1] = F32(1.1)  # above 1.1 in float32, below it in float64
+    pe[rng.random(n) < 0.1] = F32(1.3)  # at the loss line 1.3 in float32, below it in float64
     return region, role, cash, fx, pe
+
+
+def exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_extra, tie_effect, region=None, r=5):
+    """net._exits on a copy of ``role``: (roles after, summed incomes and counts of those who stay)."""
+    role = role.copy()
+    region = np.zeros(len(role), dtype=np.int8) if region is None else region
+    inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
+    net._exits(role, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra, F32(tie_effect),
+               region, inc, cnt)
+    return role, inc, cnt
 
 
 def random_ties(rng: np.random.Generator, n: int, m: int, n_mer: int, m_mp: int):
@@ -166,18 +176,29 @@ def test_update_ties(seed, weeks):
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
-def test_nk_volumes(seed, weeks):
+def test_update_nk_ties(seed, weeks):
+    """Volumes from the ends' incomes and the update as before; the degrees lose exactly the dropped ties."""
     rng = np.random.default_rng(seed)
     n, m, line = 300, 4000, 1.0 + rng.random()
+    gain, half, decay, s_min = 0.3, 5.0, 0.05 if seed % 3 else 0.0, 0.02
     pe = (rng.normal(line, 2.0, n)).astype(F32)
     pe[rng.random(n) < 0.1] = F32(line)  # exactly at the line in float32 (above it in float64, or below)
     pe[rng.random(n) < 0.02] = np.nan
     a, b = rng.integers(0, n, m).astype(np.int32), rng.integers(0, n, m).astype(np.int32)
-    want = ref_nk_volumes(a, b, pe, weeks, line)
-    vol = np.full(m, -1.0, dtype=F32)
-    net._nk_volumes(a, b, pe, vol, F32(weeks), F32(line))
-    assert_same(vol, want)
-    assert 0 < np.count_nonzero(want) < m
+    s = strengths(rng, m)
+    vol = ref_nk_volumes(a, b, pe, weeks, line)
+    assert 0 < np.count_nonzero(vol) < m
+    want = ref_update(s.copy(), vol, weeks, gain, half, decay, s_min)
+    want_deg = np.bincount(a[want > 0], minlength=n) + np.bincount(b[want > 0], minlength=n)  # Network._form
+    region = np.sort(rng.integers(0, 4, n)).astype(np.int8)
+    ties_r = np.bincount(region[a[s > 0]], minlength=4).astype(float)  # before: dropped ties leave
+    got, deg, vol = s.copy(), net._degrees(a, b, s, n), np.zeros(m, dtype=F32)
+    net._update_nk_ties(a, b, got, vol, pe, F32(weeks), F32(line), F32(gain), F32(half), F32((1.0 - decay) ** weeks),
+                        F32(s_min), deg, region, ties_r)
+    assert_same(got, want)
+    assert_same(deg, want_deg.astype(np.int32))
+    assert_same(ties_r, np.bincount(region[a[want > 0]], minlength=4).astype(float))  # Network._refresh
+    assert not vol.any()
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
@@ -203,17 +224,13 @@ def test_knowhow_flow(seed, weeks, merchants):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_tie_sums(seed):
+def test_strength_sums(seed):
     rng = np.random.default_rng(seed)
     n = 300
     a, b, s, _, h, ms = random_ties(rng, n, 5000, 10, 700 if seed else 0)
-    region = np.sort(rng.integers(0, 7, n)).astype(np.int8)
-    got, ties = np.full(n, -1.0, dtype=F32), np.zeros(7)
-    net._tie_sums(region, a, b, s, h, ms, got, ties)
+    got = np.full(n, -1.0, dtype=F32)
+    net._strength_sums(a, b, s, h, ms, got)
     assert_same(got, ref_strengths(n, a, b, s, h, ms))
-    want = np.bincount(region[a[s > 0]], minlength=7).astype(float)  # Network._refresh
-    want += np.bincount(region[h[ms > 0]], minlength=7)
-    assert_same(ties, want)
 
 
 E = 2.0 ** -54  # a quarter of the float64 spacing at 1
@@ -242,7 +259,7 @@ def test_sums_keep_bincount_grouping(a_terms, b_terms, m_terms, want):
     h, ms = np.zeros(len(im), np.int32), np.array([terms[i] for i in im], dtype=F32)
     n = len(terms) + 1
     got = np.zeros(n, dtype=F32)
-    net._tie_sums(np.zeros(n, dtype=np.int8), a, b, s, h, ms, got, np.zeros(1))
+    net._strength_sums(a, b, s, h, ms, got)
     assert_same(got, ref_strengths(n, a, b, s, h, ms))
     assert got[0] == F32(want)
     # know-how: household 0 (k = 0) gains k of the other end of each tie
@@ -260,16 +277,19 @@ def test_sums_keep_bincount_grouping(a_terms, b_terms, m_terms, want):
 def test_exits(seed, weeks):
     rng = np.random.default_rng(seed)
     n = 5000
-    _, role, cash, fx, pe = households(rng, n)
+    region, role, cash, fx, pe = households(rng, n)
+    tiny = (rng.random(n) < 0.3) & (pe > 0)  # (still above or below the line) so that the order of the sums matters
+    pe[tiny] = F32(1.3) + pe[tiny] * (10.0 ** -rng.uniform(5, 12, np.count_nonzero(tiny))).astype(F32)
     ties = (rng.random(n) * 3).astype(F32)
     u = rng.random(n, dtype=F32)
-    pars = (1.1, 2.0, 0.05 * rng.random(), 0.3 * rng.random(), 1.0 + rng.random())
+    pars = (1.3, 2.0, 0.05 * rng.random(), 0.3 * rng.random(), 1.0 + rng.random())
     want = ref_exits(role.copy(), cash, fx, pe, ties, u, weeks, *pars)
-    got = role.copy()
-    line, exit_capital, base, loss_extra, tie_effect = pars
-    net._exits(got, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra, F32(tie_effect))
+    got, inc, cnt = exits(role, cash, fx, pe, ties, u, weeks, *pars, region=region)
     assert_same(got, want)
     assert 0 < np.count_nonzero(got != role) < np.count_nonzero(role)
+    want_inc, want_cnt = ref_role_sums(region, want, pe, 5)  # Network._roles, after the exits
+    assert_same(inc, want_inc)
+    assert_same(cnt, want_cnt)
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
@@ -292,23 +312,11 @@ def test_exit_chance(seed, weeks):
     u = np.concatenate([np.nextafter(at, F32(0)), at, np.nextafter(at, F32(1))])
     role = np.full(3 * m, ROLE_PARTNER, dtype=np.int8)
     cash = np.where(np.tile(loss, 3), 0.0, 100.0)
-    got = role.copy()
-    net._exits(got, cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, float(weeks), F32(1.0), 2.0, base,
-               loss_extra, F32(tie_effect))
+    got, _, _ = exits(role, cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, weeks, 1.0, 2.0, base,
+                      loss_extra, tie_effect)
     assert_same(got, ref_exits(role.copy(), cash, cash, np.full(3 * m, 5.0, F32), np.tile(ties, 3), u, weeks, 1.0,
                                2.0, base, loss_extra, tie_effect))
     assert 0 < np.count_nonzero(got == ROLE_NONE) < 3 * m
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_role_sums(seed):
-    rng = np.random.default_rng(seed)
-    region, role, _, _, pe = households(rng, 5000)
-    pe *= (10.0 ** -rng.uniform(0, 10, len(pe))).astype(F32)  # so that the order of the float64 sums matters
-    inc, cnt = net._role_sums(region, role, pe, 5, len(ROLES))
-    want_inc, want_cnt = ref_role_sums(region, role, pe, 5)
-    assert_same(inc, want_inc)
-    assert_same(cnt, want_cnt)
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
@@ -338,6 +346,7 @@ def test_live_counts(seed):
     net._count_live(a, s, deg)
     net._count_live(b, s, deg)
     assert_same(deg, np.bincount(a[s > 0], minlength=n) + np.bincount(b[s > 0], minlength=n))  # Network._form
+    assert_same(net._degrees(a, b, s, n), deg.astype(np.int32))
     mpart = np.zeros(10, dtype=np.int64)
     net._count_live(m, ms, mpart)
     assert_same(mpart, np.bincount(m[ms > 0], minlength=10))
@@ -415,3 +424,42 @@ def test_pick_in_region(seed):
     got, want = net._pick_in_region(region, cand, formers, weights, draws, r), ref_pick_in_region(region, cand, formers, weights, draws, r)
     assert_same(got[0], want[0])
     assert_same(got[1], want[1])
+
+
+@pytest.mark.parametrize(("seed", "weeks"), cases())
+def test_strength_factors(seed, weeks):
+    """The remembered powers equal NumPy's, also when strengths share a slot of the table (5000 values, 4096 slots)."""
+    rng = np.random.default_rng(seed)
+    pool = np.concatenate([strengths(rng, 5000), [np.nan, -0.0, 0.0, 1.0]]).astype(F32)
+    s = pool[rng.integers(0, len(pool), 20000)]
+    rate = 0.02 if seed % 2 else rng.random()
+    f = np.empty(len(s), dtype=F32)
+    net._strength_factors(s, F32(weeks), F32(rate), f)
+    assert_same(f, 1.0 - (1.0 - rate * s) ** weeks)  # Network._knowhow
+
+
+def test_kept_tie_counts_equal_a_recount():
+    """The live ties kept across months by household and by province (dropped ties leave, added ones join) equal
+    a count over all ties."""
+    import datetime as dt
+
+    from hamji.modules import PLAN
+    from hamji.sim import Sim
+
+    mine = [m for m in PLAN if m.name in ("wholesale", "distribution", "retail", "network", "population")]
+    sim = Sim(seed=3, scale=2000, start=dt.date(2000, 1, 3), end=dt.date(2001, 12, 31), modules=mine)
+    sim.initialize()
+    nw = next(m for m in sim.modules if m.name == "network")
+    dropped = added = 0
+    while sim.week + 1 < sim.n_weeks:
+        before = nw.nk.s[:nw.nk.hw] > 0
+        sim.step()
+        nk = nw.nk
+        now = nk.s[:nk.hw] > 0
+        dropped += np.count_nonzero(before & ~now[:len(before)])
+        added += np.count_nonzero(now[len(before):]) + np.count_nonzero(~before & now[:len(before)])
+        hh = sim.people.households
+        assert_same(nw._deg, net._degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], hh.n))
+        live = nk.s[:nk.hw] > 0
+        assert_same(nw._ties_nk, np.bincount(hh.region[nk.a[:nk.hw][live]], minlength=sim.world.n_regions).astype(float))
+    assert dropped > 100 and added > 100

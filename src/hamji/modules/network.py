@@ -83,34 +83,69 @@ def _pow(x, w):  # noqa: ANN001, ANN201
     return x * x if w == 2 else x ** w
 
 
-@njit(cache=True)
-def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
-    """New strengths after ``w`` weeks and volumes reset (float32 throughout, as NumPy with Python scalars).
+@njit(cache=True, inline="always")
+def _new_strength(s, vol, w, gain, half, decayed, s_min):  # noqa: ANN001, ANN201
+    """A tie's strength after ``w`` weeks that carried ``vol`` (float32 throughout, as NumPy with Python scalars).
 
-    A tie that carried trade grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w``; an idle one is scaled by
+    With trade it grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w`` (``v = vol / w``); idle, it is scaled by
     ``decayed`` = ``(1 - decay) ** w``; a free slot or a tie below ``s_min`` gets 0. Most ties that trade are at
     s = 1, where the growth is ``1 - 0 x`` a power in [0, 1], exactly 1: the power is skipped there.
     """
     one, zero = np.float32(1.0), np.float32(0.0)
+    v = vol / w
+    if v > 0:
+        base = one - gain * v / (v + half)
+        new = one - (one - s) * (_pow(base, w) if s != one or not zero <= base <= one else zero)
+    else:
+        new = s * decayed
+    return new if s > 0 and new >= s_min else zero
+
+
+@njit(cache=True)
+def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
+    """New strengths after ``w`` weeks (:func:`_new_strength`); volumes reset."""
     for i in range(len(s)):
-        si = s[i]
-        v = vol[i] / w
-        if v > 0:
-            base = one - gain * v / (v + half)
-            new = one - (one - si) * (_pow(base, w) if si != one or not zero <= base <= one else zero)
-        else:
-            new = si * decayed
-        s[i] = new if si > 0 and new >= s_min else zero
+        s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
         vol[i] = 0.0
 
 
 @njit(cache=True)
-def _nk_volumes(a, b, profit_ema, vol, w, line) -> None:  # noqa: ANN001
-    """Trade carried over ``w`` weeks by each tie among North Koreans: ``w`` x the smaller of its ends' smoothed
-    market incomes if that is at least the loss ``line``, else 0 (float32; a NaN end gives 0, as with np.minimum)."""
-    for i in range(len(vol)):
+def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg, region, ties_r) -> None:  # noqa: ANN001
+    """New strengths of the ties among North Koreans after ``w`` weeks; the ties dropped leave ``deg`` (live ties of
+    each household) and ``ties_r`` (live ties by the province of end a).
+
+    A tie carried ``w`` x the smaller of its ends' smoothed market incomes if that is at least the loss ``line``,
+    else nothing (float32; a NaN end gives 0, as with np.minimum). The volumes are gathered in a pass of their
+    own (calls to pow between scattered reads slow them down), then reset.
+    """
+    for i in range(len(s)):
         pa, pb = profit_ema[a[i]], profit_ema[b[i]]
         vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
+    for i in range(len(s)):
+        was_live = s[i] > 0
+        s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
+        vol[i] = 0.0
+        if was_live and not s[i] > 0:
+            deg[a[i]] -= 1
+            deg[b[i]] -= 1
+            ties_r[region[a[i]]] -= 1.0
+
+
+@njit(cache=True)
+def _strength_factors(s, w, rate, f) -> None:  # noqa: ANN001
+    """``f = 1 - (1 - rate s) ** w`` for each tie (float32), remembered by strength in a table of 4096.
+
+    Ties share few strengths (most are at 1; idle ones at ``s0 (1 - decay) ** (k w)``), so most powers are
+    looked up; a hit needs the same strength, so the value is the same.
+    """
+    one = np.float32(1.0)
+    keys, vals = np.full(4096, np.nan, dtype=np.float32), np.zeros(4096, dtype=np.float32)
+    bits = s.view(np.uint32)
+    for i in range(len(s)):
+        h = ((np.int64(bits[i]) * 2654435761) & 0xFFFFFFFF) >> 20  # 12 bits of a multiplicative hash
+        if keys[h] != s[i]:  # (never equal to NaN)
+            keys[h], vals[h] = s[i], one - _pow(one - rate * s[i], w)
+        f[i] = vals[h]
 
 
 @njit(cache=True)
@@ -122,14 +157,13 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
     and the partners summed apart, then added (see :func:`_add_ends`). Of ``f max(gap, 0)`` at end a and
     ``f max(-gap, 0)`` at end b one is ``f x 0``, which changes no sum: only ``|f gap|`` is added, at the worse
     informed end (both terms as NumPy if ``f gap`` is not finite). Three passes over the ties, as NumPy's: ``f``
-    (reused while the strength repeats: most ties are at 1), ``f gap`` (scattered reads), the sums (scattered
-    writes); one pass that read, then wrote at an address known only after the read, was twice as slow.
+    (:func:`_strength_factors`), ``f gap`` (scattered reads), the sums (scattered writes); one pass that read,
+    then wrote at an address known only after the read, was twice as slow.
     """
     one, zero = np.float32(1.0), np.float32(0.0)
     n, m = len(k), len(nk_s)
     d = np.empty(m, dtype=np.float32)
-    for i in range(m):
-        d[i] = d[i - 1] if i and nk_s[i] == nk_s[i - 1] else one - _pow(one - rate * nk_s[i], w)
+    _strength_factors(nk_s, w, rate, d)
     for i in range(m):
         d[i] *= k[nk_b[i]] - k[nk_a[i]]
     g = np.zeros(2 * n)
@@ -164,29 +198,17 @@ def _add_ends(g, h) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _tie_sums(region, nk_a, nk_b, nk_s, mp_h, mp_s, strength, ties_r) -> None:  # noqa: ANN001
-    """Summed tie strength of each household into ``strength`` (float32) and live ties by province into
-    ``ties_r`` (among North Koreans at end a, merchant ties at the partner).
-
-    Strengths as np.bincount adds them: float64 sums in tie order over the a ends, the b ends and the merchant
-    ties apart, then added (see :func:`_add_ends`). Tie counts as in :func:`_count_live_by_region`.
-    """
+def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, strength) -> None:  # noqa: ANN001
+    """Summed tie strength of each household into ``strength`` (float32), as np.bincount adds it: float64 sums in
+    tie order over the a ends, the b ends and the merchant ties apart, then added (see :func:`_add_ends`)."""
     n = len(strength)
     g = np.zeros(2 * n)
-    cur, count = 0, 0
     for i in range(len(nk_s)):
         g[nk_a[i]] += nk_s[i]
         g[n + nk_b[i]] += nk_s[i]
-        if nk_s[i] > 0:
-            if region[nk_a[i]] != cur:
-                ties_r[cur] += count
-                cur, count = region[nk_a[i]], 0
-            count += 1
-    ties_r[cur] += count
     _add_ends(g, mp_h)
     for i in range(len(mp_s)):
         g[n + mp_h[i]] += mp_s[i]
-    _count_live_by_region(region, mp_h, mp_s, ties_r)
     for j in range(n):
         strength[j] = g[j] + g[n + j]
 
@@ -199,9 +221,11 @@ def _exit_p(loss, strength, base, loss_extra, tie_effect):  # noqa: ANN001, ANN2
 
 
 @njit(cache=True)
-def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect) -> None:  # noqa: ANN001
+def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect, region,
+           inc, cnt) -> None:  # noqa: ANN001
     """Participants leave their role where ``u < 1 - (1 - p) ** w``; loss = smoothed market income below the loss
-    ``line`` (float32) or money below ``exit_capital``.
+    ``line`` (float32) or money below ``exit_capital``. Those who stay are counted in ``cnt`` and their smoothed
+    market incomes summed in ``inc`` by province and role (float64 sums in household order, as np.bincount).
 
     ``1 - (1 - p) ** w <= w p`` (Bernoulli's inequality), so a draw above ``w p + 1e-9`` (a margin far above any
     rounding) stays without computing the power: most do.
@@ -212,19 +236,9 @@ def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, 
             p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
             if u[i] < w * p + 1e-9 and u[i] < 1.0 - _pow(1.0 - p, w):
                 role[i] = ROLE_NONE
-
-
-@njit(cache=True)
-def _role_sums(region, role, profit_ema, r, n_roles):  # noqa: ANN001, ANN201
-    """Participants and their summed smoothed market income by province and role (float64 sums in household
-    order, as np.bincount)."""
-    inc = np.zeros((r, n_roles))
-    cnt = np.zeros((r, n_roles), dtype=np.int64)
-    for i in range(len(role)):
-        if role[i] != ROLE_NONE:
-            inc[region[i], role[i]] += profit_ema[i]
-            cnt[region[i], role[i]] += 1
-    return inc, cnt
+            else:
+                inc[region[i], role[i]] += profit_ema[i]
+                cnt[region[i], role[i]] += 1
 
 
 @njit(cache=True)
@@ -235,8 +249,8 @@ def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, A
     k = 0
     for i in range(len(role)):
         p = p_r[region[i]]
-        if role[i] == ROLE_NONE and free[i] and (v[i] < p or p < 0):  # p x min(1, .) <= p if p >= 0: skip the money
-            if v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
+        if v[i] < p or p < 0:  # p x min(1, .) <= p if p >= 0: most households are skipped here
+            if role[i] == ROLE_NONE and free[i] and v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
                 out[k] = i
                 k += 1
     return out[:k].copy()
@@ -246,8 +260,27 @@ def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, A
 def _count_live(ends, s, out) -> None:  # noqa: ANN001
     """Add 1 to ``out[ends[i]]`` for each live tie (strength > 0): np.bincount of the live ties' ends."""
     for i in range(len(s)):
-        if s[i] > 0:
-            out[ends[i]] += 1
+        out[ends[i]] += s[i] > 0
+
+
+@njit(cache=True)
+def _degrees(a, b, s, n):  # noqa: ANN001, ANN201
+    """Live ties of each of ``n`` households, at either end (int32)."""
+    deg = np.zeros(n, dtype=np.int32)
+    for i in range(len(s)):
+        live = s[i] > 0
+        deg[a[i]] += live
+        deg[b[i]] += live
+    return deg
+
+
+@njit(cache=True)
+def _add_new_ties(a, b, region, deg, ties_r) -> None:  # noqa: ANN001
+    """Add new ties (a[i], b[i]) to ``deg`` (live ties of each household) and ``ties_r`` (by province of end a)."""
+    for i in range(len(a)):
+        deg[a[i]] += 1
+        deg[b[i]] += 1
+        ties_r[region[a[i]]] += 1.0
 
 
 @njit(cache=True)
@@ -269,16 +302,18 @@ def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
 
 @njit(cache=True)
 def _members(role, detained):  # noqa: ANN001, ANN201
-    """Free households in a market role, and those of them in the partner role, in household order."""
+    """Free households in a market role, and those of them in the partner role, in household order.
+
+    Without branches (each index is written and kept if it belongs): a branch on the role mispredicts often.
+    """
     part, partners = np.empty(len(role), dtype=np.int64), np.empty(len(role), dtype=np.int64)
     k = m = 0
     for i in range(len(role)):
-        if detained[i] == 0 and role[i] != ROLE_NONE:
-            part[k] = i
-            k += 1
-            if role[i] == ROLE_PARTNER:
-                partners[m] = i
-                m += 1
+        inside = (detained[i] == 0) & (role[i] != ROLE_NONE)
+        part[k] = i
+        k += inside
+        partners[m] = i
+        m += inside & (role[i] == ROLE_PARTNER)
     return part[:k].copy(), partners[:m].copy()
 
 
@@ -420,6 +455,12 @@ class Network(Module):
         ts.nk, ts.mp = self.nk, self.mp
         self._initial_roles(sim)
         self._form(sim, sim.streams.get("network.setup.tie_form"), sim.streams.get("network.setup.tie_pick"), initial=True)
+        # live ties among North Koreans of each household and by province (of end a), kept up to date as ties are
+        # dropped and added rather than counted over all ties each month
+        nk = self.nk
+        self._deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], hh.n)
+        self._ties_nk = np.zeros(r)
+        _count_live_by_region(hh.region, nk.a[:nk.hw], nk.s[:nk.hw], self._ties_nk)
         self._refresh(sim)
 
     # -- access -----------------------------------------------------------------------------------
@@ -488,16 +529,20 @@ class Network(Module):
         pars = sim.pars
         hh = sim.people.households
         mer = sim.people.merchants
-        nk = self.nk
-        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes
-        _nk_volumes(nk.a[:nk.hw], nk.b[:nk.hw], hh.profit_ema, nk.vol[:nk.hw], np.float32(weeks),
-                    np.float32(pars.network_loss_income_usd))
-        nk.update(weeks, pars.network_tie_gain, pars.network_tie_half_usd, pars.network_tie_decay, pars.network_tie_min)
+        nk, f32 = self.nk, np.float32
+        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes (as Ties.update)
+        _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], hh.profit_ema, f32(weeks),
+                        f32(pars.network_loss_income_usd), f32(pars.network_tie_gain), f32(pars.network_tie_half_usd),
+                        f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), self._deg, hh.region,
+                        self._ties_nk)
         self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
         self._knowhow(sim, weeks)
         self._roles(sim, weeks)
         trade_state(sim).invalidate()
-        self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks)
+        added = self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks,
+                           deg=self._deg)
+        for src, dst in added:
+            _add_new_ties(src, dst, hh.region, self._deg, self._ties_nk)
         self._refresh(sim)
         trade_state(sim).invalidate()
         if "partners" in mer.states:
@@ -530,11 +575,11 @@ class Network(Module):
         f32 = np.float32
         # exits
         u = sim.rng("network.exit").random(n, dtype=np.float32)
+        inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
         _exits(hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks), f32(pars.network_loss_income_usd),
                float(pars.network_exit_capital_usd), float(pars.network_exit_base), float(pars.network_exit_loss),
-               f32(pars.network_tie_exit_effect))
+               f32(pars.network_tie_exit_effect), hh.region, inc, cnt)
         # entries
-        inc, cnt = _role_sums(ts.region, hh.role, hh.profit_ema, r, len(ROLES))
         share = cnt.sum(axis=1) / np.maximum(self.households, 1.0)
         density = ts.markets / np.maximum(self.households * sim.scale / 1e4, 1e-9)
         p_r = ((pars.network_entry_innovation + pars.network_entry_imitation * share) * self._access(sim)
@@ -555,8 +600,11 @@ class Network(Module):
             hh.profit_ema[enter] = 0.0
 
     def _form(self, sim: "Sim", rng_form: np.random.Generator, rng_pick: np.random.Generator,
-              initial: bool, weeks: int = 1) -> None:
-        """New ties: participants short of ties link to others of their province; partners to merchants."""
+              initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """New ties: participants short of ties link to others of their province; partners to merchants.
+
+        ``deg``: each household's live ties among North Koreans (``self._deg``), counted here if not given; it is
+        not changed. Returns the new ties among North Koreans, (ends a, ends b) for each round."""
         pars = sim.pars
         hh = sim.people.households
         mer = sim.people.merchants
@@ -566,9 +614,9 @@ class Network(Module):
         pick = rng_pick.random(n, dtype=np.float32)
         part, partners = _members(hh.role, hh.detained)
         nk = self.nk
-        deg = np.zeros(n, dtype=np.int32)  # live ties of each household
-        _count_live(nk.a[:nk.hw], nk.s[:nk.hw], deg)
-        _count_live(nk.b[:nk.hw], nk.s[:nk.hw], deg)
+        if deg is None:
+            deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
+        added = []
         if len(part) and pars.network_ties_target_nk > 0:
             # chance of forming a tie by province (the same as per household: elementwise)
             p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
@@ -578,6 +626,7 @@ class Network(Module):
                 src, dst = _pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
                                                 (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
                 nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
+                added.append((src, dst))  # (the rounds all use the degrees from before)
         mp = self.mp
         if len(partners) and mer.n and pars.network_ties_target_mp > 0:
             mdeg = np.zeros(n, dtype=np.int32)  # live merchant ties of each household
@@ -605,14 +654,15 @@ class Network(Module):
                     dst.append(f)
                 if src:
                     mp.add(np.concatenate(src).astype(np.int32), np.concatenate(dst).astype(np.int32), pars.network_tie_initial)
+        return added
 
     def _refresh(self, sim: "Sim") -> None:
         """Cached counts for the metrics: ties and know-how by province; summed strengths."""
         hh = sim.people.households
         r = sim.world.n_regions
         nk, mp = self.nk, self.mp
-        self._ties_r = np.zeros(r)
-        _tie_sums(hh.region, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength,
-                  self._ties_r)
+        self._ties_r = self._ties_nk.copy()
+        _count_live_by_region(hh.region, mp.b[:mp.hw], mp.s[:mp.hw], self._ties_r)
+        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength)
         ts = trade_state(sim)
         self._knowhow_r = ts.region_sum(np.greater_equal(hh.knowhow, sim.pars.network_knowhow_threshold, out=self._mask))
