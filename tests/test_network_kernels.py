@@ -147,7 +147,10 @@ def exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_ext
 def random_ties(rng: np.random.Generator, n: int, m: int, n_mer: int, m_mp: int):
     """Ties among ``n`` households and from ``n_mer`` merchants (a few households with many ties, as by referral)."""
     hub = rng.integers(0, n, 5)
-    ends = lambda k: np.where(rng.random(k) < 0.3, hub[rng.integers(0, 5, k)], rng.integers(0, n, k)).astype(np.int32)
+
+    def ends(k: int) -> np.ndarray:
+        return np.where(rng.random(k) < 0.3, hub[rng.integers(0, 5, k)], rng.integers(0, n, k)).astype(np.int32)
+
     s = strengths(rng, m)
     s = s[np.maximum.accumulate(np.where(rng.random(m) < 0.5, 0, np.arange(m)))]  # runs of equal strengths
     return ends(m), ends(m), s, rng.integers(0, n_mer, m_mp).astype(np.int32), ends(m_mp), strengths(rng, m_mp)
