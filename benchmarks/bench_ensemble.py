@@ -1,9 +1,10 @@
 """Parallel speed-up of ensembles: the same tasks with 1 and with K Dask workers.
 
-    python benchmarks/bench_ensemble.py [--tasks 8] [--scale 1000] [--workers 2] [--out benchmarks/results/ensemble.json]
+    python benchmarks/bench_ensemble.py [--tasks 8] [--scale 100] [--workers 2] [--out benchmarks/results/ensemble.json]
 
 Checks that both give bit-identical results, and reports wall times and the speed-up (target on
-the 2-core machine: at least 1.6 with 2 workers).
+the 2-core machine: at least 1.6 with 2 workers). Measured: 1.65 (8 tasks to 2015 at 1:100: 117.7 s
+with one worker, 71.3 s with two).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hamji.ensemble import Task, run_ensemble
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", type=int, default=8)
-    ap.add_argument("--scale", type=int, default=1000)
+    ap.add_argument("--scale", type=int, default=100)  # the default scale of `hamji run` and `compare`
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--end", default="2015-12-28")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/ensemble.json"))
