@@ -46,10 +46,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @njit(cache=True)
-def _credit_ties(b, s, vol, hw, pos, idx, amount, strength) -> None:  # noqa: ANN001
+def _credit_ties(b, s, vol, hw, pos, amount, strength) -> None:  # noqa: ANN001
     """Tie volumes in two passes over the merchant ties: each partner's summed tie strength (float64, in
-    tie order), then ``vol += share x amount`` for the live ties of the partners ``idx`` (``pos`` maps a
-    household to its place in ``idx``, or to ``len(pos)`` if it is not among them)."""
+    tie order), then ``vol += share x amount`` for the live ties of this call's partners (``pos`` maps a
+    household to its place in the partner list, or to ``len(pos)`` if it is not a partner)."""
     n = len(pos)
     for e in range(hw):
         k = pos[b[e]]
@@ -224,7 +224,7 @@ class Wholesale(Module):
             return
         n = len(self._pos)
         self._pos[idx] = np.arange(len(idx), dtype=np.int64)
-        _credit_ties(mp.b, mp.s, mp.vol, mp.hw, self._pos, idx, np.asarray(amount, dtype=np.float64),
+        _credit_ties(mp.b, mp.s, mp.vol, mp.hw, self._pos, np.asarray(amount, dtype=np.float64),
                      np.zeros(len(idx)))
         self._pos[idx] = n  # back to "not a partner" for the next call
 
