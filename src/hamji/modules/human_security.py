@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from hamji.kernels import fmax, fmin
+from hamji.kernels import fmax, fmin, province_bounds
 from hamji.module import Metric, Module
 from hamji.modules.enforcement import RegionIndex, bribe_prices
 from hamji.results import HIST_BINS
@@ -131,82 +131,106 @@ def combine(pars, want: np.ndarray, fear: np.ndarray, out: np.ndarray | None = N
     return out
 
 
-@njit(cache=True)
-def _clan_pass(detained: np.ndarray, role: np.ndarray, cash: np.ndarray, fx: np.ndarray, clan: np.ndarray,
-               region: np.ndarray, clan_money: np.ndarray, clan_held: np.ndarray, traders_r: np.ndarray) -> None:
-    """First pass: money of the free members and detained members of each clan; free traders by province.
+@njit(cache=True, error_model="numpy")
+def _clan_pass(bounds, detained, role, cash, fx, clan, clan_money, clan_held, traders_r) -> None:  # noqa: ANN001
+    """Money of the free members and detained members of each clan; free traders by province.
 
     Clan money is summed in float32 in household order, as the clan table of :class:`Clans` sums it.
     """
     clan_money[:] = 0.0
     clan_held[:] = 0.0
-    traders_r[:] = 0.0
     has_clans = len(clan_money) > 0
-    for i in range(len(detained)):
+    for r in range(len(bounds) - 1):
+        traders = 0
+        for i in range(bounds[r], bounds[r + 1]):
+            if detained[i] == 0:
+                if has_clans:
+                    clan_money[clan[i]] += np.float32(cash[i] + fx[i])
+                traders += role[i] > 0
+            elif has_clans:
+                clan_held[clan[i]] += np.float32(1.0)
+        traders_r[r] = traders
+
+
+# The index in four passes, each simple enough for the compiler to keep in registers; the two
+# element-wise ones (want, fear) compile to SIMD instructions. Together they do the arithmetic of
+# want_index, fear_index and combine, operation for operation in the same precision.
+@njit(cache=True, error_model="numpy")
+def _want_pass(consumption, food_ratio, cash, fx, size, c, want) -> None:  # noqa: ANN001
+    """Freedom from want of each household (``c``: the constants of :meth:`HumanSecurity._constants`)."""
+    need_pp, target, w0, w1, w2, half = c[0], c[1], c[2], c[3], c[4], c[5]
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for i in range(len(want)):
+        need = size[i] * need_pp
+        w = fmin(consumption[i] / (need * target), one) * w0
+        w = w + fmin(fmax(food_ratio[i], zero), one) * w1
+        t = fmax(np.float32((cash[i] + fx[i]) / np.float64(need)), zero) + half
+        want[i] = w + (one - half / t) * w2
+
+
+@njit(cache=True, error_model="numpy")
+def _kin_pass(clan, detained, cash, fx, clan_money, clan_held, others, kin_money, kin_held) -> None:  # noqa: ANN001
+    """Money of the other free members of each household's clan, and the share of them detained."""
+    one = np.float32(1.0)
+    for i in range(len(clan)):
+        k = clan[i]
         if detained[i] == 0:
-            if has_clans:
-                clan_money[clan[i]] += np.float32(cash[i] + fx[i])
-            if role[i] > 0:
-                traders_r[region[i]] += 1.0
-        elif has_clans:
-            clan_held[clan[i]] += np.float32(1.0)
+            kin_money[i] = clan_money[k] - np.float32(cash[i] + fx[i])
+            kin_held[i] = clan_held[k] / others[i]
+        else:
+            kin_money[i] = clan_money[k]
+            kin_held[i] = (clan_held[k] - one) / others[i]
 
 
-@njit(cache=True)
-def _index_pass(consumption, food_ratio, cash, fx, size, detained, role, region, clan, clan_money, clan_held,  # noqa: ANN001
-                others, price_r, c, want_on, index_on, hsi, hist, sums) -> None:
-    """Second pass: each household's index (the arithmetic of :func:`want_index`, :func:`fear_index` and
-    :func:`combine`, operation for operation in the same precision) and its province's sums and histogram.
+@njit(cache=True, error_model="numpy")
+def _fear_pass(bounds, cash, fx, detained, kin_money, kin_held, price_r, c, fear) -> None:  # noqa: ANN001
+    """Freedom from fear of each household: free, able to pay (with kin) the province's bribe price, kin free."""
+    help_share, wp, one_minus_wp, minus_wk = c[6], c[7], c[8], c[9]
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for r in range(len(bounds) - 1):
+        price = price_r[r]
+        for i in range(bounds[r], bounds[r + 1]):
+            cover = np.float32(np.float64(kin_money[i] * help_share) + (cash[i] + fx[i]))
+            f = fmin(fmax(cover / price, zero), one) * wp + one_minus_wp
+            f = f * (one if detained[i] == 0 else zero)
+            fear[i] = f * (kin_held[i] * minus_wk + one)
 
-    ``c`` holds the float32 constants (see :meth:`HumanSecurity._constants`); ``want_on`` / ``index_on``
-    are False when the want / index weights sum to zero (want is then 1, the index 0); ``sums`` columns:
-    participants, index, participants' index, want, fear, poor, below borderline, persons undernourished.
-    """
-    need_pp, target, w0, w1, w2, half, help_share, wp, one_minus_wp, minus_wk, ww, wf, poor, border, under = c
-    has_clans = len(clan_money) > 0
+
+@njit(cache=True, error_model="numpy")
+def _index_tally(bounds, want, fear, role, food_ratio, size, c, index_on, hsi, hist, sums) -> None:  # noqa: ANN001
+    """Each household's index (0 if ``index_on`` is False: the weights sum to zero), and by province its
+    histogram and sums. ``sums`` columns: participants, index, participants' index, want, fear, poor,
+    below borderline, persons undernourished (counts as integers: the same as summing ones)."""
+    ww, wf, poor, border, under = c[10], c[11], c[12], c[13], c[14]
     one, zero, nbins = np.float32(1.0), np.float32(0.0), np.float32(HIST_BINS)
     top = np.float32(HIST_BINS - 1)
     hist[:] = 0
-    sums[:] = 0.0
-    for i in range(len(size)):
-        r = region[i]
-        need = size[i] * need_pp
-        money = cash[i] + fx[i]
-        free = detained[i] == 0
-        # freedom from want
-        if want_on:
-            want = fmin(consumption[i] / (need * target), one) * w0
-            want = want + fmin(fmax(food_ratio[i], zero), one) * w1
-            t = fmax(np.float32(money / np.float64(need)), zero) + half
-            want = want + (one - half / t) * w2
-        else:
-            want = one
-        # freedom from fear
-        if has_clans:
-            k = clan[i]
-            own = np.float32(money) if free else zero
-            kin_money = clan_money[k] - own
-            kin_det = (clan_held[k] - (zero if free else one)) / others[i]
-        else:
-            kin_money, kin_det = zero, zero
-        cover = np.float32(np.float64(kin_money * help_share) + money)
-        fear = fmin(fmax(cover / price_r[r], zero), one) * wp + one_minus_wp
-        fear = fear * (one if free else zero)
-        fear = fear * (kin_det * minus_wk + one)
-        h = fmin(fmax(want * ww + fear * wf, zero), one) if index_on else zero
-        hsi[i] = h
-        b = np.float32(fmin(h * nbins, top) + np.float32(r * HIST_BINS))
-        hist[np.int64(b)] += 1
-        part = role[i] > 0
-        fr = food_ratio[i]
-        sums[r, 0] += 1.0 if part else 0.0
-        sums[r, 1] += h
-        sums[r, 2] += h * (one if part else zero)
-        sums[r, 3] += want
-        sums[r, 4] += fear
-        sums[r, 5] += 1.0 if fr < poor else 0.0
-        sums[r, 6] += 1.0 if fr < border else 0.0
-        sums[r, 7] += size[i] * (one if fr < under else zero)
+    for r in range(len(bounds) - 1):
+        n_part = n_poor = n_border = 0
+        s_h = s_part = s_want = s_fear = s_under = 0.0
+        offset = np.float32(r * HIST_BINS)
+        for i in range(bounds[r], bounds[r + 1]):
+            h = fmin(fmax(want[i] * ww + fear[i] * wf, zero), one) if index_on else zero
+            hsi[i] = h
+            hist[np.int64(np.float32(fmin(h * nbins, top) + offset))] += 1
+            part = role[i] > 0
+            fr = food_ratio[i]
+            n_part += part
+            s_h += h
+            s_part += h * (one if part else zero)
+            s_want += want[i]
+            s_fear += fear[i]
+            n_poor += fr < poor
+            n_border += fr < border
+            s_under += size[i] * (one if fr < under else zero)
+        sums[r, 0] = n_part
+        sums[r, 1] = s_h
+        sums[r, 2] = s_part
+        sums[r, 3] = s_want
+        sums[r, 4] = s_fear
+        sums[r, 5] = n_poor
+        sums[r, 6] = n_border
+        sums[r, 7] = s_under
 
 
 class HumanSecurity(Module):
@@ -241,11 +265,11 @@ class HumanSecurity(Module):
         hh = sim.people.households
         r, n = sim.world.n_regions, hh.n
         hh.add("hsi", np.float32)
-        self._region = hh.region.astype(np.int64)
-        self._index = RegionIndex(self._region, r)
+        self._bounds = province_bounds(hh.region, r)
         self._size = hh.size.astype(np.float32)
-        self._households = self._index.sum(np.ones(n))
-        self._persons = self._index.sum(self._size)
+        index = RegionIndex(hh.region, r)
+        self._households = index.sum(np.ones(n))
+        self._persons = index.sum(self._size)
         clan = getattr(hh, "clan", None)  # kin groups, declared by enforcement; without it nobody has kin
         n_clans = 0 if clan is None else int(clan.max()) + 1
         self._clan = np.zeros(n, dtype=np.int32) if clan is None else clan
@@ -253,9 +277,11 @@ class HumanSecurity(Module):
         if clan is not None:
             size = np.bincount(clan, minlength=n_clans)
             self._others = np.maximum(size[clan] - 1, 1).astype(np.float32)
-        # reused work space: clan sums and province tallies (histogram, sums)
+        # reused work space: clan sums, the parts of the index (float32, one per household: 16 bytes),
+        # province tallies (histogram, sums)
         self._clan_money = np.zeros(n_clans, dtype=np.float32)
         self._clan_held = np.zeros(n_clans, dtype=np.float32)
+        self._want, self._fear, self._kin_money, self._kin_held = (np.zeros(n, dtype=np.float32) for _ in range(4))
         self._traders = np.zeros(r)
         self._hist = np.zeros(r * HIST_BINS, dtype=np.int64)
         self._sums = np.zeros((r, 8))
@@ -279,13 +305,21 @@ class HumanSecurity(Module):
         pars, hh, res = sim.pars, sim.people.households, sim.results
         gm = res.gm
         r = gm.shape[1]
-        _clan_pass(hh.detained, hh.role, hh.cash, hh.fx, self._clan, self._region, self._clan_money, self._clan_held,
+        bounds = self._bounds
+        _clan_pass(bounds, hh.detained, hh.role, hh.cash, hh.fx, self._clan, self._clan_money, self._clan_held,
                    self._traders)  # free traders set the bribe price
         price = bribe_prices(pars, self._traders / np.maximum(self._households, 1.0)).astype(np.float32)
         c, want_on, index_on = self._constants(pars)
-        _index_pass(hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, hh.detained, hh.role, self._region,
-                    self._clan, self._clan_money, self._clan_held, self._others, price, c, want_on, index_on,
-                    hh.hsi, self._hist, self._sums)
+        if want_on:
+            _want_pass(hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, c, self._want)
+        else:
+            self._want.fill(1.0)
+        if len(self._clan_money):  # else nobody has kin: kin money and kin detained stay 0
+            _kin_pass(self._clan, hh.detained, hh.cash, hh.fx, self._clan_money, self._clan_held, self._others,
+                      self._kin_money, self._kin_held)
+        _fear_pass(bounds, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, c, self._fear)
+        _index_tally(bounds, self._want, self._fear, hh.role, hh.food_ratio, self._size, c, index_on, hh.hsi,
+                     self._hist, self._sums)
         q = res.quantiles_from_histogram(self._hist.reshape(r, HIST_BINS), QUANTILES)
 
         # outputs: group values from the households' own sums (one column per sum, then one product)

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from hamji.kernels import fmax, fmin
+from hamji.kernels import fmax, fmin, province_bounds
 from hamji.module import Metric, Module
 from hamji.modules.distribution import charge, share_out, trade_state, unit_shares
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
@@ -55,108 +55,136 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 # ------------------------------------------------------------------------------------------------
-# Household kernels: each is one pass over the households (float32 arithmetic as the NumPy
-# formulas in the comments; sums by province in float64, in household order)
+# Household kernels: each is one pass over the households, province by province (``bounds``: see
+# hamji.kernels.province_bounds), with float32 arithmetic as the NumPy formulas in the comments and
+# sums by province in float64 local variables, in household order (counts as integers)
 # ------------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _free_tally(region, detained, role, rural_size, free_r, idle_r, farm_r) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy")
+def _free_tally(bounds, detained, role, rural_size, free_r, idle_r, farm_r) -> None:  # noqa: ANN001
     """Free households, free households without a role, and free rural persons, by province."""
-    free_r[:] = 0.0
-    idle_r[:] = 0.0
-    farm_r[:] = 0.0
-    for i in range(len(region)):
-        if detained[i] == 0:
-            r = region[i]
-            free_r[r] += 1.0
-            idle_r[r] += 1.0 if role[i] == ROLE_NONE else 0.0
-            farm_r[r] += rural_size[i]
+    for r in range(len(bounds) - 1):
+        free = idle = 0
+        farm = 0.0
+        for i in range(bounds[r], bounds[r + 1]):
+            if detained[i] == 0:
+                free += 1
+                idle += role[i] == ROLE_NONE
+                farm += rural_size[i]
+        free_r[r] = free
+        idle_r[r] = idle
+        farm_r[r] = farm
 
 
-@njit(cache=True)
-def _budgets(region, urban, detained, need, wage_r, rural_tab, urban_tab, food_price, spend_share, target,  # noqa: ANN001
+@njit(cache=True, error_model="numpy")
+def _budgets(bounds, urban, detained, need, wage_r, rural_tab, urban_tab, food_price, spend_share, target,  # noqa: ANN001
              cash, fx, income, inkind, budget, food, food_r) -> None:
     """Wages to free households; food in kind (share of need); budget = spend share of money;
     food spending = min(budget, max(target - in kind, 0) x need x food price). Sums food spending by province."""
-    zero = np.float32(0.0)
-    food_r[:] = 0.0
-    for i in range(len(region)):
-        r = region[i]
-        if detained[i] == 0:
-            cash[i] += wage_r[r]
-            income[i] = np.float32(income[i] + wage_r[r])
-        k = rural_tab[r] + (urban_tab[r] - rural_tab[r]) * (np.float32(1.0) if urban[i] else zero)
-        inkind[i] = k
-        b = np.float32((cash[i] + fx[i]) * spend_share)
-        budget[i] = b
-        f = fmin(fmax(target - k, zero) * need[i] * food_price[r], b)
-        food[i] = f
-        food_r[r] += f
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for r in range(len(bounds) - 1):
+        wage, k_rural, fp = wage_r[r], rural_tab[r], food_price[r]
+        k_urban = urban_tab[r] - k_rural
+        total = 0.0
+        for i in range(bounds[r], bounds[r + 1]):
+            if detained[i] == 0:
+                cash[i] += wage
+                income[i] = np.float32(income[i] + wage)
+            k = k_rural + k_urban * (one if urban[i] else zero)
+            inkind[i] = k
+            b = np.float32((cash[i] + fx[i]) * spend_share)
+            budget[i] = b
+            f = fmin(fmax(target - k, zero) * need[i] * fp, b)
+            food[i] = f
+            total += f
+        food_r[r] = total
 
 
-@njit(cache=True)
-def _goods_budgets(region, food, budget, ration, goods_share, goods, goods_r) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy")
+def _goods_budgets(bounds, food, budget, ration, goods_share, goods, goods_r) -> None:  # noqa: ANN001
     """Food bought after rationing (in place in ``food``); goods budget = goods share of what is left."""
-    goods_r[:] = 0.0
-    for i in range(len(region)):
-        r = region[i]
-        f = food[i] * ration[r]
-        food[i] = f
-        g = (budget[i] - f) * goods_share
-        goods[i] = g
-        goods_r[r] += g
+    for r in range(len(bounds) - 1):
+        rat = ration[r]
+        total = 0.0
+        for i in range(bounds[r], bounds[r + 1]):
+            f = food[i] * rat
+            food[i] = f
+            g = (budget[i] - f) * goods_share
+            goods[i] = g
+            total += g
+        goods_r[r] = total
 
 
-@njit(cache=True)
-def _pay_and_eat(region, take, food, goods, inkind, need, inv_need, food_price, inv_food_price, smoothing,  # noqa: ANN001
+@njit(cache=True, error_model="numpy")
+def _pay_and_eat(bounds, take, food, goods, inkind, need, inv_need, food_price, inv_food_price, smoothing,  # noqa: ANN001
                  cash, fx, consumption, food_ratio, paid_r) -> None:
     """Households pay for food and goods (won first, then foreign currency); consumption and the
     smoothed food ratio follow. Sums what was paid by province."""
-    paid_r[:] = 0.0
-    for i in range(len(region)):
-        r = region[i]
-        spend = np.float64(food[i] + goods[i] * take[r])
-        from_cash = fmin(cash[i], spend)
-        cash[i] -= from_cash
-        from_fx = fmin(fx[i], spend - from_cash)
-        fx[i] -= from_fx
-        paid = from_cash + from_fx
-        paid_r[r] += paid
-        k = inkind[i]
-        consumption[i] = np.float32(k * need[i] * food_price[r] + paid)
-        eaten = k + food[i] * inv_need[i] * inv_food_price[r]
-        food_ratio[i] += (eaten - food_ratio[i]) * smoothing
+    for r in range(len(bounds) - 1):
+        tk, fp, inv_fp = take[r], food_price[r], inv_food_price[r]
+        total = 0.0
+        for i in range(bounds[r], bounds[r + 1]):
+            spend = np.float64(food[i] + goods[i] * tk)
+            from_cash = fmin(cash[i], spend)
+            cash[i] -= from_cash
+            from_fx = fmin(fx[i], spend - from_cash)
+            fx[i] -= from_fx
+            paid = from_cash + from_fx
+            total += paid
+            k = inkind[i]
+            consumption[i] = np.float32(k * need[i] * fp + paid)
+            eaten = k + food[i] * inv_need[i] * inv_fp
+            food_ratio[i] += (eaten - food_ratio[i]) * smoothing
+        paid_r[r] = total
 
 
-@njit(cache=True)
-def _day_labour_and_farms(region, detained, role, rural_size, farm_rate, idle_rate, recv) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy")
+def _day_labour_and_farms(bounds, detained, role, rural_size, farm_rate, idle_rate, recv) -> None:  # noqa: ANN001
     """Each free household's share of the farmers' food income (by rural persons) and of day labour (if idle)."""
-    for i in range(len(region)):
-        r = region[i]
-        if detained[i] == 0:
-            recv[i] = farm_rate[r] * rural_size[i] + (idle_rate[r] if role[i] == ROLE_NONE else 0.0)
-        else:
-            recv[i] = 0.0
+    for r in range(len(bounds) - 1):
+        farm, idle = farm_rate[r], idle_rate[r]
+        for i in range(bounds[r], bounds[r + 1]):
+            if detained[i] == 0:
+                recv[i] = farm * rural_size[i] + (idle if role[i] == ROLE_NONE else 0.0)
+            else:
+                recv[i] = 0.0
 
 
-@njit(cache=True)
-def _credit_market(recv, cash, income, market_income) -> None:  # noqa: ANN001
-    """Pay ``recv`` to every household as cash, income and market income."""
-    for i in range(len(recv)):
-        cash[i] += recv[i]
-        income[i] = np.float32(income[i] + recv[i])
-        market_income[i] = np.float32(market_income[i] + recv[i])
-
-
-@njit(cache=True)
-def _tally(region, income, consumption, food_ratio, out) -> None:  # noqa: ANN001
-    """Income, consumption and food-secure households (food ratio at least 1) by province (columns of ``out``)."""
-    out[:] = 0.0
+@njit(cache=True, error_model="numpy")
+def _credit_and_tally(bounds, recv, cash, income, market_income, consumption, food_ratio, out) -> None:  # noqa: ANN001
+    """Pay ``recv`` to every household as cash, income and market income; then, as :func:`_tally`,
+    income, consumption and food-secure households by province."""
     one = np.float32(1.0)
-    for i in range(len(region)):
-        r = region[i]
-        out[r, 0] += income[i]
-        out[r, 1] += consumption[i]
-        out[r, 2] += 1.0 if food_ratio[i] >= one else 0.0
+    for r in range(len(bounds) - 1):
+        s_income = s_consumption = 0.0
+        secure = 0
+        for i in range(bounds[r], bounds[r + 1]):
+            x = recv[i]
+            cash[i] += x
+            inc = np.float32(income[i] + x)
+            income[i] = inc
+            market_income[i] = np.float32(market_income[i] + x)
+            s_income += inc
+            s_consumption += consumption[i]
+            secure += food_ratio[i] >= one
+        out[r, 0] = s_income
+        out[r, 1] = s_consumption
+        out[r, 2] = secure
+
+
+@njit(cache=True, error_model="numpy")
+def _tally(bounds, income, consumption, food_ratio, out) -> None:  # noqa: ANN001
+    """Income, consumption and food-secure households (food ratio at least 1) by province (columns of ``out``)."""
+    one = np.float32(1.0)
+    for r in range(len(bounds) - 1):
+        s_income = s_consumption = 0.0
+        secure = 0
+        for i in range(bounds[r], bounds[r + 1]):
+            s_income += income[i]
+            s_consumption += consumption[i]
+            secure += food_ratio[i] >= one
+        out[r, 0] = s_income
+        out[r, 1] = s_consumption
+        out[r, 2] = secure
 
 
 class Retail(Module):
@@ -204,6 +232,7 @@ class Retail(Module):
         if "Pyongyang" in w.index:
             self.capital[w.index["Pyongyang"]] = True
         ts.turnover = np.zeros(r)
+        self._bounds = province_bounds(hh.region, r)
         ts.goods_turnover = np.zeros(r)
         n = hh.n
         self._f32 = {k: np.empty(n, np.float32) for k in ("inkind", "budget", "food", "goods")}
@@ -237,8 +266,8 @@ class Retail(Module):
             sig = pars.retail_harvest_sigma
             self.harvest = np.exp(sim.rng("retail.harvest").normal(-0.5 * sig**2, sig, r))
         need = self._need(sim)
-        reg, by_r, b32 = ts.region, self._by_region, self._f32
-        _free_tally(reg, hh.detained, hh.role, self.rural_size, by_r["free"], by_r["idle"], by_r["farm"])
+        bounds, by_r, b32 = self._bounds, self._by_region, self._f32
+        _free_tally(bounds, hh.detained, hh.role, self.rural_size, by_r["free"], by_r["idle"], by_r["farm"])
         free_r = by_r["free"].copy()
         wage_r, wages_r = self._wages(sim, free_r)
 
@@ -249,7 +278,7 @@ class Retail(Module):
         urban_tab = pars.retail_own_production_urban * self.harvest + pars.retail_pds_share_of_need * delivered
         fp_old = self.food_price
         inkind, budget, food = b32["inkind"], b32["budget"], b32["food"]
-        _budgets(reg, hh.urban, hh.detained, need, wage_r, rural_tab.astype(f32), urban_tab.astype(f32), fp_old.astype(f32),
+        _budgets(bounds, hh.urban, hh.detained, need, wage_r, rural_tab.astype(f32), urban_tab.astype(f32), fp_old.astype(f32),
                  float(pars.retail_spend_share), f32(pars.retail_food_target), hh.cash, hh.fx, hh.income,
                  inkind, budget, food, by_r["food"])
         fs_r = by_r["food"].copy()
@@ -275,7 +304,7 @@ class Retail(Module):
 
         # ---- consumer goods market
         goods_budget = b32["goods"]
-        _goods_budgets(reg, food, budget, ration.astype(f32), f32(pars.retail_goods_share), goods_budget, by_r["goods"])
+        _goods_budgets(bounds, food, budget, ration.astype(f32), f32(pars.retail_goods_share), goods_budget, by_r["goods"])
         gd_r = by_r["goods"].copy()
         comp = sim.people.companies
         has_comp = comp.n > 0 and hasattr(comp, "goods_claim") and hasattr(comp, "cash")
@@ -296,7 +325,7 @@ class Retail(Module):
         take = np.where(gd_r > 0, revenue_r / np.where(gd_r > 0, gd_r, 1.0), 0.0)
 
         # ---- households pay, then consume and eat
-        _pay_and_eat(reg, take.astype(f32), food, goods_budget, inkind, need, self._inv_need, fp.astype(f32),
+        _pay_and_eat(bounds, take.astype(f32), food, goods_budget, inkind, need, self._inv_need, fp.astype(f32),
                      (1.0 / fp).astype(f32), f32(pars.retail_food_ratio_smoothing), hh.cash, hh.fx, hh.consumption,
                      hh.food_ratio, by_r["paid"])
         paid_r = by_r["paid"].copy()
@@ -339,9 +368,8 @@ class Retail(Module):
         self.goods_index = np.where(offered > 0, s * unit_cost, pars.retail_scarcity_max * unit_cost)
         ts.goods_price = self.goods_index * p0
 
-        # ---- metrics
+        # ---- metrics (income, consumption and food security were tallied as the market paid out)
         res = sim.results
-        _tally(reg, hh.income, hh.consumption, hh.food_ratio, self._tally)
         res.record_units("income_per_capita_usd", unit_shares(sim, self._tally[:, 0], self.persons))
         res.record_units("consumption_per_capita_usd", unit_shares(sim, self._tally[:, 1], self.persons))
         res.record_units("food_secure_share", unit_shares(sim, self._tally[:, 2], self.households))
@@ -435,14 +463,17 @@ class Retail(Module):
         farm = np.where(empty, 0.0, farm)
         rate = np.where(tot > 0, amount / np.where(tot > 0, tot, 1.0), 0.0)
         recv = self._recv
-        _day_labour_and_farms(region, hh.detained, hh.role, self.rural_size, farm / np.where(farm_tot > 0, farm_tot, 1.0),
+        _day_labour_and_farms(self._bounds, hh.detained, hh.role, self.rural_size, farm / np.where(farm_tot > 0, farm_tot, 1.0),
                               rate[:, ROLE_NONE], recv)
         recv[sellers] += rate[reg_s, ROLE_SELLER] * w_sell
         recv[prod] += rate[reg_p, ROLE_PRODUCER] * prod_out
-        _credit_market(recv, hh.cash, hh.income, hh.market_income)
+        # paid, and this week's income, consumption and food security tallied (for the metrics)
+        _credit_and_tally(self._bounds, recv, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio,
+                          self._tally)
         left = np.where(tot[:, ROLE_NONE] <= 0, amount[:, ROLE_NONE], 0.0)
         if left.any():  # nobody idle and free: every household of the province
             share_out(sim, left, [])
+            _tally(self._bounds, hh.income, hh.consumption, hh.food_ratio, self._tally)
         # stall fees of sellers with a place in an official market
         fee = pars.retail_stall_fee_usd
         if fee <= 0 or not len(sellers):
