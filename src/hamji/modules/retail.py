@@ -47,7 +47,7 @@ from numba import njit
 
 from hamji.kernels import fmax, fmin, province_bounds
 from hamji.module import Metric, Module
-from hamji.modules.distribution import charge, share_out, trade_state, unit_shares
+from hamji.modules.distribution import share_out, trade_state, unit_shares
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,20 +59,45 @@ if TYPE_CHECKING:  # pragma: no cover
 # hamji.kernels.province_bounds), with float32 arithmetic as the NumPy formulas in the comments and
 # sums by province in float64 local variables, in household order (counts as integers)
 # ------------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _seller_weight(ties_strength, knowhow, tie_effect, knowhow_effect):  # noqa: ANN001, ANN201
+    """A free seller's weight in the margins: ``(1 + tie_effect s) (1 + knowhow_effect k)`` (float32)."""
+    one = np.float32(1.0)
+    return (one + tie_effect * ties_strength) * (one + knowhow_effect * knowhow)
+
+
+@njit(cache=True, inline="always")
+def _producer_output(knowhow, output_usd, knowhow_effect):  # noqa: ANN001, ANN201
+    """A free producer's marketed food: ``output_usd (1 + knowhow_effect k)`` (float32)."""
+    return output_usd * (np.float32(1.0) + knowhow_effect * knowhow)
+
+
 @njit(cache=True, error_model="numpy")
-def _free_tally(bounds, detained, role, rural_size, free_r, idle_r, farm_r) -> None:  # noqa: ANN001
-    """Free households, free households without a role, and free rural persons, by province."""
+def _free_tally(bounds, detained, role, rural_size, ties_strength, knowhow, c, out) -> None:  # noqa: ANN001
+    """By province (columns of ``out``): free households, free households without a role, free rural
+    persons, free sellers, their summed weights, and free producers' summed output. ``c``: float32 tie
+    effect, know-how effect and producer output (US$ a week)."""
+    tie_effect, knowhow_effect, output_usd = c
     for r in range(len(bounds) - 1):
-        free = idle = 0
-        farm = 0.0
+        free = idle = sellers = 0
+        farm = weight = output = 0.0
         for i in range(bounds[r], bounds[r + 1]):
             if detained[i] == 0:
                 free += 1
-                idle += role[i] == ROLE_NONE
                 farm += rural_size[i]
-        free_r[r] = free
-        idle_r[r] = idle
-        farm_r[r] = farm
+                if role[i] == ROLE_NONE:
+                    idle += 1
+                elif role[i] == ROLE_SELLER:
+                    sellers += 1
+                    weight += _seller_weight(ties_strength[i], knowhow[i], tie_effect, knowhow_effect)
+                elif role[i] == ROLE_PRODUCER:
+                    output += _producer_output(knowhow[i], output_usd, knowhow_effect)
+        out[r, 0] = free
+        out[r, 1] = idle
+        out[r, 2] = farm
+        out[r, 3] = sellers
+        out[r, 4] = weight
+        out[r, 5] = output
 
 
 @njit(cache=True, error_model="numpy")
@@ -138,15 +163,42 @@ def _pay_and_eat(bounds, take, food, goods, inkind, need, inv_need, food_price, 
 
 
 @njit(cache=True, error_model="numpy")
-def _day_labour_and_farms(bounds, detained, role, rural_size, farm_rate, idle_rate, recv) -> None:  # noqa: ANN001
-    """Each free household's share of the farmers' food income (by rural persons) and of day labour (if idle)."""
+def _market_receipts(bounds, detained, role, rural_size, ties_strength, knowhow, c, rates, recv) -> None:  # noqa: ANN001
+    """What each free household receives from the market this week: its share of the farmers' food income
+    (by rural persons), of day labour (if idle), of the sellers' margins (by weight) and of the producers'
+    food income (by output). ``rates`` by province: per rural person, per idle household, per unit of seller
+    weight, per US$ of output; ``c`` as in :func:`_free_tally`."""
+    tie_effect, knowhow_effect, output_usd = c
     for r in range(len(bounds) - 1):
-        farm, idle = farm_rate[r], idle_rate[r]
+        farm, idle, sell, prod = rates[r, 0], rates[r, 1], rates[r, 2], rates[r, 3]
         for i in range(bounds[r], bounds[r + 1]):
             if detained[i] == 0:
-                recv[i] = farm * rural_size[i] + (idle if role[i] == ROLE_NONE else 0.0)
+                x = farm * rural_size[i] + (idle if role[i] == ROLE_NONE else 0.0)
+                if role[i] == ROLE_SELLER:
+                    x += sell * _seller_weight(ties_strength[i], knowhow[i], tie_effect, knowhow_effect)
+                elif role[i] == ROLE_PRODUCER:
+                    x += prod * _producer_output(knowhow[i], output_usd, knowhow_effect)
+                recv[i] = x
             else:
                 recv[i] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None:  # noqa: ANN001
+    """Each seller ``sellers[j]`` pays its province's stall fee (won first, then foreign currency, at most what it
+    holds; as :func:`hamji.accounts.pay_from_households`), out of its market income; sums the fees by province."""
+    fees_r[:] = 0.0
+    for j in range(len(sellers)):
+        i = sellers[j]
+        r = region[i]
+        amount = fmax(fee_r[r], 0.0)
+        from_cash = fmin(cash[i], amount)
+        cash[i] -= from_cash
+        from_fx = fmin(fx[i], amount - from_cash)
+        fx[i] -= from_fx
+        got = from_cash + from_fx
+        market_income[i] = market_income[i] - np.float32(got)
+        fees_r[r] += got
 
 
 @njit(cache=True, error_model="numpy")
@@ -237,7 +289,8 @@ class Retail(Module):
         n = hh.n
         self._f32 = {k: np.empty(n, np.float32) for k in ("inkind", "budget", "food", "goods")}
         self._recv = np.empty(n)  # market income paid to each household this week
-        self._by_region = {k: np.zeros(r) for k in ("free", "idle", "farm", "food", "goods", "paid")}
+        self._by_region = {k: np.zeros(r) for k in ("food", "goods", "paid")}
+        self._free = np.zeros((r, 6))  # free, idle, rural persons, sellers, sellers' weight, producers' output
         self._tally = np.zeros((r, 3))
 
     def _need(self, sim: "Sim") -> np.ndarray:
@@ -267,8 +320,9 @@ class Retail(Module):
             self.harvest = np.exp(sim.rng("retail.harvest").normal(-0.5 * sig**2, sig, r))
         need = self._need(sim)
         bounds, by_r, b32 = self._bounds, self._by_region, self._f32
-        _free_tally(bounds, hh.detained, hh.role, self.rural_size, by_r["free"], by_r["idle"], by_r["farm"])
-        free_r = by_r["free"].copy()
+        roles_c = (f32(pars.retail_tie_effect), f32(pars.retail_knowhow_effect), f32(pars.retail_producer_output_usd))
+        _free_tally(bounds, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c, self._free)
+        free_r = self._free[:, 0].copy()
         wage_r, wages_r = self._wages(sim, free_r)
 
         # ---- wages, food in kind (share of need), budgets, food demand: one pass
@@ -284,9 +338,7 @@ class Retail(Module):
         fs_r = by_r["food"].copy()
 
         # ---- food market: supply, price, rationing
-        prod = ts.role_idx(sim, ROLE_PRODUCER)
-        prod_out = pars.retail_producer_output_usd * (1.0 + pars.retail_knowhow_effect * hh.knowhow[prod])
-        prod_r = np.bincount(ts.region[prod], weights=prod_out, minlength=r)
+        prod_r = self._free[:, 5].copy()  # free producers' output
         rural_r = self._rural_need * pars.retail_rural_surplus * self.harvest
         supply = np.where(self.dprk, prod_r + rural_r, 0.0)
         a = pars.retail_food_mobility
@@ -358,7 +410,7 @@ class Retail(Module):
 
         # ---- sellers, day labour, producers and farmers (net of the owners' take)
         margins = goods_rev - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev
-        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin), prod, prod_out, supply,
+        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin), prod_r, supply,
                                   food_rev + goods_rev)
 
         # ---- for other modules
@@ -417,7 +469,7 @@ class Retail(Module):
         comp.goods_claim -= np.minimum(claim, sold_cost * share)
 
     def _pay_market(self, sim: "Sim", ts, margins: np.ndarray, food_net: np.ndarray,  # noqa: ANN001
-                    prod: np.ndarray, prod_out: np.ndarray, supply: np.ndarray, turnover: np.ndarray) -> np.ndarray:
+                    prod_r: np.ndarray, supply: np.ndarray, turnover: np.ndarray) -> np.ndarray:
         """Pay sellers' margins, day labour, producers and farmers (dense, one pass); sellers pay stall fees.
 
         Returns the fees by province.
@@ -426,19 +478,15 @@ class Retail(Module):
         hh = sim.people.households
         r = len(margins)
         nroles = len(ROLES)
-        region = ts.region
-        prod_out = np.asarray(prod_out, dtype=np.float64)
         # food income: local share to the province's producers and farmers, pooled share nationally
         a = pars.retail_food_mobility
         tot_supply = supply.sum()
         food_income = (1.0 - a) * food_net + (a * food_net.sum() * supply / tot_supply if tot_supply > 0 else a * food_net)
         keep = 1.0 - pars.retail_hired_labour_share
-        prod_r = np.bincount(region[prod], weights=prod_out, minlength=r)
         prod_share = np.where(supply > 0, prod_r / np.where(supply > 0, supply, 1.0), 0.0)
         # sellers handle at most their stalls' capacity; beyond it households sell for themselves (petty vending)
-        sellers = ts.role_idx(sim, ROLE_SELLER)
-        reg_s = region[sellers]
-        capacity = np.bincount(reg_s, minlength=r) * pars.retail_seller_capacity_usd
+        n_sellers = self._free[:, 3]
+        capacity = n_sellers * pars.retail_seller_capacity_usd
         handled = np.where(turnover > 0, np.minimum(1.0, capacity / np.where(turnover > 0, turnover, 1.0)), 1.0)
         amount = np.zeros((r, nroles))
         amount[:, ROLE_NONE] = (margins + food_income) * pars.retail_hired_labour_share + margins * keep * (1.0 - handled)
@@ -446,13 +494,11 @@ class Retail(Module):
         amount[:, ROLE_PRODUCER] = food_income * keep * prod_share
         farm = food_income * keep * (1.0 - prod_share)
         # weights: 1 per free idle household; free sellers by ties and know-how; producers by output
-        w_sell = (1.0 + pars.retail_tie_effect * hh.ties_strength[sellers]) * (1.0 + pars.retail_knowhow_effect * hh.knowhow[sellers])
-        reg_p = region[prod]
         tot = np.zeros((r, nroles))
-        tot[:, ROLE_NONE] = self._by_region["idle"]
-        tot[:, ROLE_SELLER] = np.bincount(reg_s, weights=w_sell, minlength=r)
-        tot[:, ROLE_PRODUCER] = np.bincount(reg_p, weights=prod_out, minlength=r)
-        farm_tot = self._by_region["farm"]
+        tot[:, ROLE_NONE] = self._free[:, 1]
+        tot[:, ROLE_SELLER] = self._free[:, 4]
+        tot[:, ROLE_PRODUCER] = prod_r
+        farm_tot = self._free[:, 2]
         # provinces without members of a class: sellers', producers' and farmers' shares go to the idle
         for role in (ROLE_SELLER, ROLE_PRODUCER):
             empty = tot[:, role] <= 0
@@ -463,10 +509,12 @@ class Retail(Module):
         farm = np.where(empty, 0.0, farm)
         rate = np.where(tot > 0, amount / np.where(tot > 0, tot, 1.0), 0.0)
         recv = self._recv
-        _day_labour_and_farms(self._bounds, hh.detained, hh.role, self.rural_size, farm / np.where(farm_tot > 0, farm_tot, 1.0),
-                              rate[:, ROLE_NONE], recv)
-        recv[sellers] += rate[reg_s, ROLE_SELLER] * w_sell
-        recv[prod] += rate[reg_p, ROLE_PRODUCER] * prod_out
+        rates = np.column_stack([farm / np.where(farm_tot > 0, farm_tot, 1.0), rate[:, ROLE_NONE], rate[:, ROLE_SELLER],
+                                 rate[:, ROLE_PRODUCER]])
+        roles_c = (np.float32(pars.retail_tie_effect), np.float32(pars.retail_knowhow_effect),
+                   np.float32(pars.retail_producer_output_usd))
+        _market_receipts(self._bounds, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c, rates,
+                         recv)
         # paid, and this week's income, consumption and food security tallied (for the metrics)
         _credit_and_tally(self._bounds, recv, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio,
                           self._tally)
@@ -476,13 +524,11 @@ class Retail(Module):
             _tally(self._bounds, hh.income, hh.consumption, hh.food_ratio, self._tally)
         # stall fees of sellers with a place in an official market
         fee = pars.retail_stall_fee_usd
-        if fee <= 0 or not len(sellers):
+        if fee <= 0 or not n_sellers.any():
             return np.zeros(r)
-        n_sellers = np.bincount(reg_s, minlength=r).astype(float)
         stalls = ts.official * pars.retail_stalls_per_market / sim.scale
         official = np.where(n_sellers > 0, np.minimum(1.0, stalls / np.maximum(n_sellers, 1.0)), 0.0)
-        got = charge(sim, sellers, fee * official[reg_s])
-        hh.market_income[sellers] -= got.astype(np.float32)
-        fees_r = np.bincount(reg_s, weights=got, minlength=r)
+        fees_r = np.zeros(r)
+        _stall_fees(ts.role_idx(sim, ROLE_SELLER), hh.region, fee * official, hh.cash, hh.fx, hh.market_income, fees_r)
         sim.accounts.to_budget(int(pars.retail_fee_branch), fees_r)
         return fees_r
