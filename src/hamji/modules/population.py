@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from hamji.kernels import province_bounds
 from hamji.module import Metric, Module
 from hamji.people import ROLES
 
@@ -23,22 +24,30 @@ if TYPE_CHECKING:  # pragma: no cover
 ROLE_METRICS = tuple(f"households_{r.replace(' ', '_')}" for r in ROLES)
 
 
-@njit(cache=True)
-def _tally(region: np.ndarray, role: np.ndarray, cash: np.ndarray, fx: np.ndarray, n_regions: int, n_roles: int
+@njit(cache=True, error_model="numpy")
+def _tally(bounds: np.ndarray, role: np.ndarray, cash: np.ndarray, fx: np.ndarray, n_roles: int
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over households: counts by (province, role), money and traders' money by province.
+    """One pass over households, province by province: counts by (province, role), money and traders'
+    money by province.
 
     Sums in household order, as ``np.bincount`` adds them, so the figures are the same to the bit.
     """
+    n_regions = len(bounds) - 1
     by_role = np.zeros((n_regions, n_roles))
     money_r = np.zeros(n_regions)
     trading_r = np.zeros(n_regions)
-    for i in range(len(region)):
-        r = region[i]
-        by_role[r, role[i]] += 1.0
-        m = cash[i] + fx[i]
-        money_r[r] += m
-        trading_r[r] += m * (1.0 if role[i] != 0 else 0.0)
+    counts = np.zeros(n_roles, dtype=np.int64)
+    for r in range(n_regions):
+        counts[:] = 0
+        money = trading = 0.0
+        for i in range(bounds[r], bounds[r + 1]):
+            counts[role[i]] += 1
+            m = cash[i] + fx[i]
+            money += m
+            trading += m * (1.0 if role[i] != 0 else 0.0)
+        by_role[r, :] = counts
+        money_r[r] = money
+        trading_r[r] = trading
     return by_role, money_r, trading_r
 
 
@@ -62,6 +71,7 @@ class Population(Module):
         r = sim.world.n_regions
         self._persons = np.bincount(hh.region, weights=hh.size, minlength=r)
         self._households = np.bincount(hh.region, minlength=r).astype(float)
+        self._bounds = province_bounds(hh.region, r)
 
     def step(self, sim: "Sim") -> None:
         hh = sim.people.households
@@ -69,7 +79,7 @@ class Population(Module):
         res = sim.results
         res.record("population", self._persons)
         res.record("households", self._households)
-        by_role, money_r, trading_r = _tally(hh.region, hh.role, hh.cash, hh.fx, r, len(ROLES))
+        by_role, money_r, trading_r = _tally(self._bounds, hh.role, hh.cash, hh.fx, len(ROLES))
         for k, name in enumerate(ROLE_METRICS):
             res.record(name, by_role[:, k])
         res.record("savings_usd", money_r)

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from hamji import data
+from hamji.kernels import province_bounds
 from hamji.module import Metric, Module
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,11 +88,21 @@ def pick_in_region(region_of: np.ndarray, order: np.ndarray, starts: np.ndarray,
     out[ok] = order[pos]
     return out
 
-def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(order, starts, counts): candidate ids sorted by region, for :func:`pick_in_region`."""
+def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int,
+                    bounds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, starts, counts): candidate ids sorted by region, for :func:`pick_in_region`.
+
+    ``bounds`` (:func:`hamji.kernels.province_bounds`) says that ``region`` is in province order: the
+    candidates are then already sorted (a stable sort would not move them) and are counted by province
+    with a binary search instead of a sort.
+    """
     ids = np.arange(len(region)) if mask is None else np.flatnonzero(mask)
-    order = ids[np.argsort(region[ids], kind="stable")]
-    counts = np.bincount(region[ids], minlength=n_regions)
+    if bounds is None:
+        order = ids[np.argsort(region[ids], kind="stable")]
+        counts = np.bincount(region[ids], minlength=n_regions)
+    else:
+        order = ids
+        counts = np.diff(np.searchsorted(ids, bounds))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     return order, starts, counts
 
@@ -137,7 +148,8 @@ class Remittances(Module):
         d.add("habit", np.float32)
         d.add("arrival_year", np.int16)
         self._hh_region = hh.region.astype(np.int64)
-        self._hh_index = index_by_region(self._hh_region, None, r)
+        self._hh_bounds = province_bounds(hh.region, r)
+        self._hh_index = index_by_region(self._hh_region, None, r, self._hh_bounds)
         self._arrivals = data.defector_arrivals()
         self._last_data_year = max(self._arrivals)
         self._carry = float(sim.streams.get("remittances.carry").random())
@@ -184,7 +196,7 @@ class Remittances(Module):
         former = u[3] < pars.defector_former_company_share
         colleague = np.full(k, -1, dtype=np.int64)
         if former.any():  # a former colleague: a household in a market role in the origin province, if any
-            traders = index_by_region(self._hh_region, hh.role > 0, self.n_regions)
+            traders = index_by_region(self._hh_region, hh.role > 0, self.n_regions, self._hh_bounds)
             pick = pick_in_region(origin, *traders, u[4])
             pick = np.where(pick >= 0, pick, pick_in_region(origin, *self._hh_index, u[4]))
             colleague = np.where(former, pick, -1)
