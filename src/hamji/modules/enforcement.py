@@ -144,6 +144,18 @@ def _add_where(target, values, region, mask) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
+def _pay_where(bounds, mask, amount, amount32, cash, income) -> None:  # noqa: ANN001
+    """One pass, province by province: ``cash[i] += amount[r]`` and ``income[i] += amount32[r]`` (float32)
+    where ``mask[i]``; as two :func:`_add_where` passes."""
+    for r in range(len(bounds) - 1):
+        a, a32 = amount[r], amount32[r]
+        for i in range(bounds[r], bounds[r + 1]):
+            if mask[i]:
+                cash[i] += a
+                income[i] += a32
+
+
+@njit(cache=True)
 def _inspections(u, t_idx, t_reg, p, infraction_rate, inspections, found_idx, w) -> int:  # noqa: ANN001
     """One pass over the traders: inspected if ``u < p`` (counted by province), an infraction found if
     ``u < p x infraction_rate`` (float32, as NumPy computes it); writes the ids found and their
@@ -393,8 +405,11 @@ class Enforcement(Module):
         if spend.sum() <= 0:
             return np.zeros(self.n_regions)
         per = spend / np.maximum(a, 1.0)
-        self._index.add_where(hh.cash, per, traders)
-        self._index.add_where(hh.income, per, traders)
+        if self._index.ordered:
+            _pay_where(self._index.bounds, traders, per, per.astype(np.float32), hh.cash, hh.income)
+        else:
+            self._index.add_where(hh.cash, per, traders)
+            self._index.add_where(hh.income, per, traders)
         idle = (a == 0) & (spend > 0)
         if idle.any():  # nobody trades there: officials buy from any free household
             free_idx = np.flatnonzero(idle[self._region] & (hh.detained == 0))

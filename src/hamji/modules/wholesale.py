@@ -46,18 +46,21 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 @njit(cache=True)
-def _credit_ties(b, s, vol, hw, pos, amount, strength) -> None:  # noqa: ANN001
+def _credit_ties(b, s, vol, hw, pos, amount, strength, place) -> None:  # noqa: ANN001
     """Tie volumes in two passes over the merchant ties: each partner's summed tie strength (float64, in
     tie order), then ``vol += share x amount`` for the live ties of this call's partners (``pos`` maps a
-    household to its place in the partner list, or to ``len(pos)`` if it is not a partner)."""
+    household to its place in the partner list, or to ``len(pos)`` if it is not a partner). The first pass
+    notes each tie's place in ``place`` (work space, at least ``hw`` long), so the scattered reads of ``pos``
+    are done once."""
     n = len(pos)
     for e in range(hw):
-        k = pos[b[e]]
-        if s[e] > 0 and k < n:
+        k = pos[b[e]] if s[e] > 0 else n
+        place[e] = k
+        if k < n:
             strength[k] += s[e]
     for e in range(hw):
-        k = pos[b[e]]
-        if s[e] > 0 and k < n:
+        k = place[e]
+        if k < n:
             vol[e] += np.float32(s[e] / strength[k] * amount[k])
 
 
@@ -108,6 +111,7 @@ class Wholesale(Module):
         jilin = w.groups.get("Jilin", [])
         self.jilin = np.isin(mer.region, np.array(jilin, dtype=int))
         self._pos = np.full(hh.n, hh.n, dtype=np.int64)  # household -> place in this call's partner list
+        self._place = np.empty(0, dtype=np.int64)  # each merchant tie's partner place (work space)
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: "Sim") -> None:
@@ -224,8 +228,10 @@ class Wholesale(Module):
             return
         n = len(self._pos)
         self._pos[idx] = np.arange(len(idx), dtype=np.int64)
+        if len(self._place) < mp.hw:
+            self._place = np.empty(len(mp.s), dtype=np.int64)
         _credit_ties(mp.b, mp.s, mp.vol, mp.hw, self._pos, np.asarray(amount, dtype=np.float64),
-                     np.zeros(len(idx)))
+                     np.zeros(len(idx)), self._place)
         self._pos[idx] = n  # back to "not a partner" for the next call
 
     def _nk_goods(self, sim: "Sim", ts) -> np.ndarray:  # noqa: ANN001
