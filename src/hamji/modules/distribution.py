@@ -32,11 +32,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+from numba import njit
 
 from hamji import data
 from hamji.accounts import pay_from_households
 from hamji.module import Metric, Module
-from hamji.people import ROLE_SELLER, ROLE_SHIPPER
+from hamji.people import ROLE_NONE, ROLE_SELLER, ROLE_SHIPPER, ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -45,6 +46,25 @@ if TYPE_CHECKING:  # pragma: no cover
 # ------------------------------------------------------------------------------------------------
 # Shared plumbing of wholesale, distribution, retail and network
 # ------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _free_by_role(role, detained, n_roles):  # noqa: ANN001, ANN201
+    """Free households grouped by market role (role > 0), each group in household order: (ids, starts),
+    role k's ids being ``ids[starts[k]:starts[k + 1]]`` (a counting sort in two passes; role 0 is left out)."""
+    starts = np.zeros(n_roles + 1, dtype=np.int64)
+    for i in range(len(role)):
+        if detained[i] == 0 and role[i] > 0:
+            starts[role[i] + 1] += 1
+    for k in range(n_roles):
+        starts[k + 1] += starts[k]
+    pos = starts[:-1].copy()
+    ids = np.empty(starts[-1], dtype=np.int64)
+    for i in range(len(role)):
+        if detained[i] == 0 and role[i] > 0:
+            ids[pos[role[i]]] = i
+            pos[role[i]] += 1
+    return ids, starts
+
+
 class TradeState:
     """State the society-side modules share, one per run (``sim.market.trade``).
 
@@ -138,14 +158,16 @@ class TradeState:
         return self._free
 
     def role_idx(self, sim: "Sim", role: int) -> np.ndarray:
-        """Indices of free households in ``role`` (cached for the week)."""
-        idx = self._roles.get(role)
-        if idx is None:
-            hh = sim.people.households
+        """Indices of free households in ``role``, ascending (cached for the week: the lists of every market
+        role are made in one pass at the first request)."""
+        hh = sim.people.households
+        if role == ROLE_NONE:
             idx = np.flatnonzero(hh.role == role)
-            idx = idx[hh.detained[idx] == 0]
-            self._roles[role] = idx
-        return idx
+            return idx[hh.detained[idx] == 0]
+        if not self._roles:
+            order, starts = _free_by_role(hh.role, hh.detained, len(ROLES))
+            self._roles = {k: order[starts[k]:starts[k + 1]] for k in range(1, len(ROLES))}
+        return self._roles[role]
 
     def sync(self, sim: "Sim") -> None:
         """Reconcile the ownership matrix with ``sim.market.goods_households`` (others may change it)."""

@@ -144,6 +144,21 @@ def _add_where(target, values, region, mask) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
+def _serve_and_list(detained, role, traders, buf):  # noqa: ANN001, ANN201
+    """One pass: a week of detention served (``detained -= 1`` where held); ``traders`` = in a market role and
+    free; returns the traders' ids in household order (a view of ``buf``)."""
+    k = 0
+    for i in range(len(detained)):
+        if detained[i] != 0:
+            detained[i] -= 1
+        t = role[i] > 0 and detained[i] == 0
+        traders[i] = t
+        buf[k] = i
+        k += t
+    return buf[:k]
+
+
+@njit(cache=True)
 def _pay_where(bounds, mask, amount, amount32, cash, income) -> None:  # noqa: ANN001
     """One pass, province by province: ``cash[i] += amount[r]`` and ``income[i] += amount32[r]`` (float32)
     where ``mask[i]``; as two :func:`_add_where` passes."""
@@ -265,6 +280,8 @@ class Enforcement(Module):
         self.clans = Clans(hh.clan)
         self._u = np.empty(hh.n, dtype=np.float32)  # reused buffers (fresh large arrays are slow)
         self._mark = np.zeros(hh.n, dtype=bool)
+        self._traders = np.zeros(hh.n, dtype=bool)  # free households in a market role this week
+        self._t_buf = np.empty(hh.n, dtype=np.int32)
         self.n_clans = self.clans.n_clans
         self.bribe_price = bribe_prices(pars, np.zeros(r))
 
@@ -272,11 +289,8 @@ class Enforcement(Module):
         pars, hh, res = sim.pars, sim.people.households, sim.results
         r, reg = self.n_regions, self._region
         det = hh.detained
-        held = np.flatnonzero(det != 0)
-        det[held] -= 1
-        traders = hh.role > 0
-        traders[held[det[held] > 0]] = False  # detained members cannot trade
-        t_idx = np.flatnonzero(traders)
+        traders = self._traders
+        t_idx = _serve_and_list(det, hh.role, traders, self._t_buf)  # detained members cannot trade
         a = self._index.count(t_idx)
         t_reg = self._index.regions_of(t_idx, a)
         self.bribe_price = price = bribe_prices(pars, a / np.maximum(self._households, 1.0))
