@@ -222,6 +222,31 @@ def credit(sim: "Sim", idx: np.ndarray, amount: np.ndarray, market: bool = True,
         hh.market_income[idx] += earned
 
 
+@njit(cache=True)
+def _group_totals(idx, region, weights, tot) -> None:  # noqa: ANN001
+    """``tot[province] += weight`` over the households ``idx`` (weight 1 if ``weights`` is empty), in order, as
+    np.bincount adds them."""
+    equal = len(weights) == 0
+    for j in range(len(idx)):
+        tot[region[idx[j]]] += 1.0 if equal else weights[j]
+
+
+@njit(cache=True)
+def _group_credit(idx, region, weights, per, money, income, market_income, market, income_share) -> None:  # noqa: ANN001
+    """Pay each household ``idx[j]`` its weight x its province's ``per`` (if positive) as :func:`credit` does:
+    to ``money`` (cash or foreign currency), and ``income_share`` of it to (market) income."""
+    equal = len(weights) == 0
+    for j in range(len(idx)):
+        i = idx[j]
+        amount = (1.0 if equal else weights[j]) * per[region[i]]
+        if amount > 0:
+            money[i] += amount
+            earned = amount if income_share == 1.0 else amount * income_share
+            income[i] = np.float32(income[i] + earned)
+            if market:
+                market_income[i] = np.float32(market_income[i] + earned)
+
+
 def share_out(sim: "Sim", amounts: np.ndarray, groups: Sequence[tuple[np.ndarray, np.ndarray | None]],
               market: bool = True, fx: bool = False, income_share: float = 1.0) -> np.ndarray:
     """Pay each province's amount to its households in the first group that has members there.
@@ -235,21 +260,21 @@ def share_out(sim: "Sim", amounts: np.ndarray, groups: Sequence[tuple[np.ndarray
     r = len(amounts)
     left = np.where(amounts > 0, amounts, 0.0)
     paid = np.zeros(r)
+    hh = sim.people.households
     for idx, w in groups:
         if not left.any():
             break
         if len(idx) == 0:
             continue
-        reg = region[idx]
-        weights = np.ones(len(idx)) if w is None else w.astype(np.float64, copy=False)
-        tot = np.bincount(reg, weights=weights, minlength=r)
+        weights = np.ones(0) if w is None else w.astype(np.float64, copy=False)  # empty: equal shares
+        tot = np.zeros(r)
+        _group_totals(idx, region, weights, tot)
         ok = (tot > 0) & (left > 0)
         if not ok.any():
             continue
         per = np.where(ok, left / np.where(ok, tot, 1.0), 0.0)
-        amt = weights * per[reg]
-        sel = amt > 0
-        credit(sim, idx[sel], amt[sel], market, fx, income_share)
+        _group_credit(idx, region, weights, per, hh.fx if fx else hh.cash, hh.income, hh.market_income, market,
+                      float(income_share))
         paid += np.where(ok, left, 0.0)
         left = np.where(ok, 0.0, left)
     if left.any():  # last resort: every household of the province, equally
