@@ -1,0 +1,229 @@
+"""The household kernels of retail, distribution, enforcement and population equal, bit for bit, the
+NumPy code they replaced.
+
+Each reference below is that NumPy code (float32 arrays with Python scalars as NumPy computes them
+under NEP 50; sums as ``np.bincount`` adds them, in household order). Households are in province
+order, as the synthesis stores them; inputs are small random arrays with detained households, every
+role, provinces without households and magnitudes over many decades (so that the order of float64
+sums matters).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hamji.accounts import pay_from_households
+from hamji.kernels import province_bounds
+from hamji.modules import distribution as dist
+from hamji.modules import enforcement as enf
+from hamji.modules import population as popm
+from hamji.modules import retail as ret
+from hamji.people import ROLE_NONE, ROLE_PRODUCER, ROLE_SELLER, ROLES
+
+SEEDS = range(5)
+R = 7  # provinces; province 3 has no households
+F32 = np.float32
+
+
+def households(seed: int, n: int = 3000) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    region = np.sort(rng.choice([0, 1, 2, 4, 5, 6], n)).astype(np.int8)
+    scale = 10.0 ** rng.uniform(-3, 6, n)
+    return {
+        "region": region,
+        "role": rng.integers(0, len(ROLES), n).astype(np.int8),
+        "detained": np.where(rng.random(n) < 0.1, rng.integers(1, 5, n), 0).astype(np.int16),
+        "cash": rng.random(n) * scale,
+        "fx": np.where(rng.random(n) < 0.5, rng.random(n) * scale, 0.0),
+        "income": (rng.random(n) * 10).astype(F32),
+        "market_income": (rng.normal(0, 5, n)).astype(F32),
+        "consumption": (rng.random(n) * 30).astype(F32),
+        "food_ratio": (rng.random(n) * 1.6).astype(F32),
+        "rural_size": np.where(rng.random(n) < 0.4, rng.integers(1, 7, n), 0).astype(F32),
+        "ties_strength": (rng.random(n) * 3 * (rng.random(n) < 0.7)).astype(F32),
+        "knowhow": rng.random(n).astype(F32),
+    }
+
+
+def same(a: np.ndarray, b: np.ndarray) -> None:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.array_equal(a, b, equal_nan=True), f"{np.count_nonzero(a != b)} of {a.size} differ"
+
+
+def test_province_bounds_are_slices_and_refuse_another_order():
+    region = np.array([0, 0, 2, 2, 2, 3], dtype=np.int8)
+    same(province_bounds(region, 5), [0, 2, 2, 5, 6, 6])
+    with pytest.raises(ValueError, match="province order"):
+        province_bounds(region[::-1].copy(), 5)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_free_by_role_lists_match_flatnonzero(seed):
+    h = households(seed)
+    ids, starts = dist._free_by_role(h["role"], h["detained"], len(ROLES))
+    for k in range(1, len(ROLES)):
+        idx = np.flatnonzero(h["role"] == k)
+        same(ids[starts[k]:starts[k + 1]], idx[h["detained"][idx] == 0])
+    assert starts[1] == 0  # no list for households without a role
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("income_share", [1.0, 0.3])
+def test_group_payments_match_bincount_and_credit(seed, weighted, income_share):
+    h = households(seed)
+    rng = np.random.default_rng(100 + seed)
+    region = h["region"].astype(np.intp)
+    idx = np.flatnonzero(rng.random(len(region)) < 0.3)
+    w = (rng.random(len(idx)) * 10.0 ** rng.uniform(-4, 4, len(idx))).astype(F32) if weighted else None
+    left = np.where(rng.random(R) < 0.8, rng.random(R) * 1e4, 0.0)
+    # reference: share_out's body for one group, and credit()
+    reg = region[idx]
+    weights = np.ones(len(idx)) if w is None else w.astype(np.float64)
+    tot_ref = np.bincount(reg, weights=weights, minlength=R)
+    ok = (tot_ref > 0) & (left > 0)
+    per = np.where(ok, left / np.where(ok, tot_ref, 1.0), 0.0)
+    amt = weights * per[reg]
+    sel = amt > 0
+    cash, income, mi = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
+    cash[idx[sel]] += amt[sel]
+    earned = amt[sel] if income_share == 1.0 else amt[sel] * income_share
+    income[idx[sel]] += earned
+    mi[idx[sel]] += earned
+    # kernels
+    tot = np.zeros(R)
+    kw = np.ones(0) if w is None else weights
+    dist._group_totals(idx, region, kw, tot)
+    same(tot, tot_ref)
+    c2, i2, m2 = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
+    dist._group_credit(idx, region, kw, per, c2, i2, m2, True, income_share)
+    same(c2, cash), same(i2, income), same(m2, mi)
+
+
+def retail_constants(seed: int) -> tuple:
+    rng = np.random.default_rng(200 + seed)
+    return float(rng.random()), float(rng.random()), float(rng.random() * 20)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_retail_free_tally_matches_numpy(seed):
+    h = households(seed)
+    te, ke, out_usd = retail_constants(seed)
+    bounds = province_bounds(h["region"], R)
+    out = np.zeros((R, 6))
+    ret._free_tally(bounds, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
+                    (F32(te), F32(ke), F32(out_usd)), out)
+    reg, free = h["region"], h["detained"] == 0
+    sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & free)
+    prod = np.flatnonzero((h["role"] == ROLE_PRODUCER) & free)
+    w_sell = (1.0 + te * h["ties_strength"][sellers]) * (1.0 + ke * h["knowhow"][sellers])
+    prod_out = out_usd * (1.0 + ke * h["knowhow"][prod])
+    same(out[:, 0], np.bincount(reg[free], minlength=R))
+    same(out[:, 1], np.bincount(reg[free & (h["role"] == ROLE_NONE)], minlength=R))
+    same(out[:, 2], np.bincount(reg[free], weights=h["rural_size"][free], minlength=R))
+    same(out[:, 3], np.bincount(reg[sellers], minlength=R))
+    same(out[:, 4], np.bincount(reg[sellers], weights=w_sell, minlength=R))
+    same(out[:, 5], np.bincount(reg[prod], weights=prod_out, minlength=R))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_retail_market_receipts_match_numpy(seed):
+    h = households(seed)
+    te, ke, out_usd = retail_constants(seed)
+    rng = np.random.default_rng(300 + seed)
+    rates = rng.random((R, 4)) * 10.0 ** rng.uniform(-3, 3, (R, 4))
+    bounds = province_bounds(h["region"], R)
+    recv = np.full(len(h["region"]), np.nan)
+    ret._market_receipts(bounds, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
+                         (F32(te), F32(ke), F32(out_usd)), rates, recv)
+    # reference: _day_labour_and_farms, then the sellers' and producers' shares added by fancy indexing
+    reg, free = h["region"], h["detained"] == 0
+    ref = np.where(free, rates[reg, 0] * h["rural_size"] + np.where(h["role"] == ROLE_NONE, rates[reg, 1], 0.0), 0.0)
+    sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & free)
+    prod = np.flatnonzero((h["role"] == ROLE_PRODUCER) & free)
+    w_sell = (1.0 + te * h["ties_strength"][sellers]) * (1.0 + ke * h["knowhow"][sellers])
+    prod_out = np.asarray(out_usd * (1.0 + ke * h["knowhow"][prod]), dtype=np.float64)
+    ref[sellers] += rates[reg[sellers], 2] * w_sell
+    ref[prod] += rates[reg[prod], 3] * prod_out
+    same(recv, ref)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_stall_fees_match_charge(seed):
+    h = households(seed)
+    rng = np.random.default_rng(400 + seed)
+    fee_r = rng.random(R) * 50
+    sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & (h["detained"] == 0))
+    cash, fx, mi = h["cash"].copy(), h["fx"].copy(), h["market_income"].copy()
+    fees = np.zeros(R)
+    ret._stall_fees(sellers, h["region"], fee_r, cash, fx, mi, fees)
+    c, f = h["cash"][sellers], h["fx"][sellers]
+    got = pay_from_households(c, f, fee_r[h["region"][sellers]])
+    cash_ref, fx_ref, mi_ref = h["cash"].copy(), h["fx"].copy(), h["market_income"].copy()
+    cash_ref[sellers], fx_ref[sellers] = c, f
+    mi_ref[sellers] -= got.astype(F32)
+    same(cash, cash_ref), same(fx, fx_ref), same(mi, mi_ref)
+    same(fees, np.bincount(h["region"][sellers], weights=got, minlength=R))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_credit_and_tally_match_numpy(seed):
+    h = households(seed)
+    rng = np.random.default_rng(500 + seed)
+    recv = rng.random(len(h["region"])) * 10.0 ** rng.uniform(-3, 3, len(h["region"]))
+    bounds = province_bounds(h["region"], R)
+    cash, income, mi = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
+    out = np.zeros((R, 3))
+    ret._credit_and_tally(bounds, recv, cash, income, mi, h["consumption"], h["food_ratio"], out)
+    same(cash, h["cash"] + recv)
+    same(income, (h["income"] + recv).astype(F32))
+    same(mi, (h["market_income"] + recv).astype(F32))
+    reg = h["region"]
+    same(out[:, 0], np.bincount(reg, weights=income, minlength=R))
+    same(out[:, 1], np.bincount(reg, weights=h["consumption"], minlength=R))
+    same(out[:, 2], np.bincount(reg, weights=(h["food_ratio"] >= 1).astype(float), minlength=R))
+    out2 = np.zeros((R, 3))
+    ret._tally(bounds, income, h["consumption"], h["food_ratio"], out2)
+    same(out2, out)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_enforcement_serves_detention_and_lists_traders(seed):
+    h = households(seed)
+    det = h["detained"].copy()
+    traders = np.zeros(len(det), dtype=bool)
+    t_idx = enf._serve_and_list(det, h["role"], traders, np.empty(len(det), dtype=np.int32))
+    det_ref = h["detained"].copy()
+    held = np.flatnonzero(det_ref != 0)
+    det_ref[held] -= 1
+    traders_ref = h["role"] > 0
+    traders_ref[held[det_ref[held] > 0]] = False
+    same(det, det_ref), same(traders, traders_ref), same(t_idx, np.flatnonzero(traders_ref))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_officials_pay_in_one_pass_as_two(seed):
+    h = households(seed)
+    rng = np.random.default_rng(600 + seed)
+    per = rng.random(R) * 10.0 ** rng.uniform(-3, 3, R)
+    mask = rng.random(len(h["region"])) < 0.4
+    cash, income = h["cash"].copy(), h["income"].copy()
+    enf._pay_where(province_bounds(h["region"], R), mask, per, per.astype(F32), cash, income)
+    cash_ref, income_ref = h["cash"].copy(), h["income"].copy()
+    region = h["region"].astype(np.int64)
+    enf._add_where(cash_ref, per, region, mask)
+    enf._add_where(income_ref, per.astype(F32), region, mask)
+    same(cash, cash_ref), same(income, income_ref)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_population_tally_matches_bincount(seed):
+    h = households(seed)
+    by_role, money, trading = popm._tally(province_bounds(h["region"], R), h["role"], h["cash"], h["fx"], len(ROLES))
+    reg, m = h["region"], h["cash"] + h["fx"]
+    for k in range(len(ROLES)):
+        same(by_role[:, k], np.bincount(reg[h["role"] == k], minlength=R))
+    same(money, np.bincount(reg, weights=m, minlength=R))
+    same(trading, np.bincount(reg, weights=m * (h["role"] != 0), minlength=R))
