@@ -370,7 +370,7 @@ def test_quantiles_are_ordered_and_match_the_results_method():
 
 
 def test_index_kernel_equals_the_reference_functions():
-    """The one-pass Numba kernel computes exactly what want_index, fear_index and combine compute."""
+    """The Numba passes compute exactly what want_index, fear_index and combine compute."""
     s = make_sim(seed=3, end=dt.date(2010, 6, 28))
     hh = s.people.households
     rng = s.streams.get("test.state")

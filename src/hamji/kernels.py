@@ -3,7 +3,9 @@
 Kernels that pass over every household once are compiled with ``@njit(cache=True)``: no fastmath
 (results must equal NumPy's element-wise arithmetic) and no ``parallel=True`` (results must not
 depend on the number of threads). Sums by province are sequential float64 sums in household order,
-as ``np.bincount`` computes them.
+as ``np.bincount`` computes them. Kernels that divide use ``error_model="numpy"``: a division by zero
+gives inf or nan as in NumPy instead of raising, and without that check the compiler can use SIMD
+instructions for element-wise passes.
 """
 
 from __future__ import annotations
