@@ -129,25 +129,34 @@ def test_retail_free_tally_matches_numpy(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_retail_market_receipts_match_numpy(seed):
+def test_retail_receipts_credit_and_tally_match_numpy(seed):
     h = households(seed)
     te, ke, out_usd = retail_constants(seed)
     rng = np.random.default_rng(300 + seed)
     rates = rng.random((R, 4)) * 10.0 ** rng.uniform(-3, 3, (R, 4))
     bounds = province_bounds(h["region"], R)
-    recv = np.full(len(h["region"]), np.nan)
-    ret._market_receipts(bounds, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
-                         (F32(te), F32(ke), F32(out_usd)), rates, recv)
-    # reference: _day_labour_and_farms, then the sellers' and producers' shares added by fancy indexing
+    cash, income, mi = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
+    out = np.zeros((R, 3))
+    ret._receive_and_tally(bounds, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
+                           (F32(te), F32(ke), F32(out_usd)), rates, cash, income, mi, h["consumption"], h["food_ratio"], out)
+    # reference: day labour and farms, the sellers' and producers' shares added by fancy indexing, credit, tally
     reg, free = h["region"], h["detained"] == 0
-    ref = np.where(free, rates[reg, 0] * h["rural_size"] + np.where(h["role"] == ROLE_NONE, rates[reg, 1], 0.0), 0.0)
+    recv = np.where(free, rates[reg, 0] * h["rural_size"] + np.where(h["role"] == ROLE_NONE, rates[reg, 1], 0.0), 0.0)
     sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & free)
     prod = np.flatnonzero((h["role"] == ROLE_PRODUCER) & free)
     w_sell = (1.0 + te * h["ties_strength"][sellers]) * (1.0 + ke * h["knowhow"][sellers])
     prod_out = np.asarray(out_usd * (1.0 + ke * h["knowhow"][prod]), dtype=np.float64)
-    ref[sellers] += rates[reg[sellers], 2] * w_sell
-    ref[prod] += rates[reg[prod], 3] * prod_out
-    same(recv, ref)
+    recv[sellers] += rates[reg[sellers], 2] * w_sell
+    recv[prod] += rates[reg[prod], 3] * prod_out
+    same(cash, h["cash"] + recv)
+    same(income, (h["income"] + recv).astype(F32))
+    same(mi, (h["market_income"] + recv).astype(F32))
+    same(out[:, 0], np.bincount(reg, weights=income, minlength=R))
+    same(out[:, 1], np.bincount(reg, weights=h["consumption"], minlength=R))
+    same(out[:, 2], np.bincount(reg, weights=(h["food_ratio"] >= 1).astype(float), minlength=R))
+    out2 = np.zeros((R, 3))
+    ret._tally(bounds, income, h["consumption"], h["food_ratio"], out2)
+    same(out2, out)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -166,27 +175,6 @@ def test_stall_fees_match_charge(seed):
     mi_ref[sellers] -= got.astype(F32)
     same(cash, cash_ref), same(fx, fx_ref), same(mi, mi_ref)
     same(fees, np.bincount(h["region"][sellers], weights=got, minlength=R))
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_credit_and_tally_match_numpy(seed):
-    h = households(seed)
-    rng = np.random.default_rng(500 + seed)
-    recv = rng.random(len(h["region"])) * 10.0 ** rng.uniform(-3, 3, len(h["region"]))
-    bounds = province_bounds(h["region"], R)
-    cash, income, mi = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
-    out = np.zeros((R, 3))
-    ret._credit_and_tally(bounds, recv, cash, income, mi, h["consumption"], h["food_ratio"], out)
-    same(cash, h["cash"] + recv)
-    same(income, (h["income"] + recv).astype(F32))
-    same(mi, (h["market_income"] + recv).astype(F32))
-    reg = h["region"]
-    same(out[:, 0], np.bincount(reg, weights=income, minlength=R))
-    same(out[:, 1], np.bincount(reg, weights=h["consumption"], minlength=R))
-    same(out[:, 2], np.bincount(reg, weights=(h["food_ratio"] >= 1).astype(float), minlength=R))
-    out2 = np.zeros((R, 3))
-    ret._tally(bounds, income, h["consumption"], h["food_ratio"], out2)
-    same(out2, out)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

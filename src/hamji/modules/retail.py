@@ -76,22 +76,27 @@ def _producer_output(knowhow, output_usd, knowhow_effect):  # noqa: ANN001, ANN2
 def _free_tally(bounds, detained, role, rural_size, ties_strength, knowhow, c, out) -> None:  # noqa: ANN001
     """By province (columns of ``out``): free households, free households without a role, free rural
     persons, free sellers, their summed weights, and free producers' summed output. ``c``: float32 tie
-    effect, know-how effect and producer output (US$ a week)."""
+    effect, know-how effect and producer output (US$ a week).
+
+    Without branches on the role (a branch on it mispredicts often): every household's weight and output
+    are computed and added as 0 where the role differs (adding +0.0 to these sums changes nothing).
+    """
     tie_effect, knowhow_effect, output_usd = c
     for r in range(len(bounds) - 1):
         free = idle = sellers = 0
         farm = weight = output = 0.0
         for i in range(bounds[r], bounds[r + 1]):
             if detained[i] == 0:
+                ro = role[i]
+                is_seller, is_producer = ro == ROLE_SELLER, ro == ROLE_PRODUCER
                 free += 1
                 farm += rural_size[i]
-                if role[i] == ROLE_NONE:
-                    idle += 1
-                elif role[i] == ROLE_SELLER:
-                    sellers += 1
-                    weight += _seller_weight(ties_strength[i], knowhow[i], tie_effect, knowhow_effect)
-                elif role[i] == ROLE_PRODUCER:
-                    output += _producer_output(knowhow[i], output_usd, knowhow_effect)
+                idle += ro == ROLE_NONE
+                sellers += is_seller
+                w = _seller_weight(ties_strength[i], knowhow[i], tie_effect, knowhow_effect)
+                weight += w if is_seller else np.float32(0.0)
+                o = _producer_output(knowhow[i], output_usd, knowhow_effect)
+                output += o if is_producer else np.float32(0.0)
         out[r, 0] = free
         out[r, 1] = idle
         out[r, 2] = farm
@@ -162,25 +167,17 @@ def _pay_and_eat(bounds, take, food, goods, inkind, need, inv_need, food_price, 
         paid_r[r] = total
 
 
-@njit(cache=True, error_model="numpy")
-def _market_receipts(bounds, detained, role, rural_size, ties_strength, knowhow, c, rates, recv) -> None:  # noqa: ANN001
-    """What each free household receives from the market this week: its share of the farmers' food income
-    (by rural persons), of day labour (if idle), of the sellers' margins (by weight) and of the producers'
-    food income (by output). ``rates`` by province: per rural person, per idle household, per unit of seller
-    weight, per US$ of output; ``c`` as in :func:`_free_tally`."""
+@njit(cache=True, inline="always")
+def _receipt(free, ro, rural_size, ties_strength, knowhow, c, farm, idle, sell, prod):  # noqa: ANN001, ANN201
+    """What one household receives from the market this week (see :func:`_receive_and_tally`). Without branches
+    on the role (they mispredict often): every share is computed and the household's is selected."""
     tie_effect, knowhow_effect, output_usd = c
-    for r in range(len(bounds) - 1):
-        farm, idle, sell, prod = rates[r, 0], rates[r, 1], rates[r, 2], rates[r, 3]
-        for i in range(bounds[r], bounds[r + 1]):
-            if detained[i] == 0:
-                x = farm * rural_size[i] + (idle if role[i] == ROLE_NONE else 0.0)
-                if role[i] == ROLE_SELLER:
-                    x += sell * _seller_weight(ties_strength[i], knowhow[i], tie_effect, knowhow_effect)
-                elif role[i] == ROLE_PRODUCER:
-                    x += prod * _producer_output(knowhow[i], output_usd, knowhow_effect)
-                recv[i] = x
-            else:
-                recv[i] = 0.0
+    x = farm * rural_size + (idle if ro == ROLE_NONE else 0.0)
+    w = _seller_weight(ties_strength, knowhow, tie_effect, knowhow_effect)
+    o = _producer_output(knowhow, output_usd, knowhow_effect)
+    x = x + sell * w if ro == ROLE_SELLER else x
+    x = x + prod * o if ro == ROLE_PRODUCER else x
+    return x if free else 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -202,15 +199,20 @@ def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None
 
 
 @njit(cache=True, error_model="numpy")
-def _credit_and_tally(bounds, recv, cash, income, market_income, consumption, food_ratio, out) -> None:  # noqa: ANN001
-    """Pay ``recv`` to every household as cash, income and market income; then, as :func:`_tally`,
-    income, consumption and food-secure households by province."""
+def _receive_and_tally(bounds, detained, role, rural_size, ties_strength, knowhow, c, rates,  # noqa: ANN001
+                       cash, income, market_income, consumption, food_ratio, out) -> None:
+    """Pay each free household what it receives from the market this week, as cash, income and market income:
+    its share of the farmers' food income (by rural persons), of day labour (if idle), of the sellers' margins
+    (by weight) and of the producers' food income (by output). ``rates`` by province: per rural person, per idle
+    household, per unit of seller weight, per US$ of output; ``c`` as in :func:`_free_tally`. Then, as
+    :func:`_tally`, income, consumption and food-secure households by province."""
     one = np.float32(1.0)
     for r in range(len(bounds) - 1):
+        farm, idle, sell, prod = rates[r, 0], rates[r, 1], rates[r, 2], rates[r, 3]
         s_income = s_consumption = 0.0
         secure = 0
         for i in range(bounds[r], bounds[r + 1]):
-            x = recv[i]
+            x = _receipt(detained[i] == 0, role[i], rural_size[i], ties_strength[i], knowhow[i], c, farm, idle, sell, prod)
             cash[i] += x
             inc = np.float32(income[i] + x)
             income[i] = inc
@@ -288,7 +290,6 @@ class Retail(Module):
         ts.goods_turnover = np.zeros(r)
         n = hh.n
         self._f32 = {k: np.empty(n, np.float32) for k in ("inkind", "budget", "food", "goods")}
-        self._recv = np.empty(n)  # market income paid to each household this week
         self._by_region = {k: np.zeros(r) for k in ("food", "goods", "paid")}
         self._free = np.zeros((r, 6))  # free, idle, rural persons, sellers, sellers' weight, producers' output
         self._tally = np.zeros((r, 3))
@@ -508,16 +509,13 @@ class Retail(Module):
         amount[empty, ROLE_NONE] += farm[empty]
         farm = np.where(empty, 0.0, farm)
         rate = np.where(tot > 0, amount / np.where(tot > 0, tot, 1.0), 0.0)
-        recv = self._recv
         rates = np.column_stack([farm / np.where(farm_tot > 0, farm_tot, 1.0), rate[:, ROLE_NONE], rate[:, ROLE_SELLER],
                                  rate[:, ROLE_PRODUCER]])
         roles_c = (np.float32(pars.retail_tie_effect), np.float32(pars.retail_knowhow_effect),
                    np.float32(pars.retail_producer_output_usd))
-        _market_receipts(self._bounds, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c, rates,
-                         recv)
         # paid, and this week's income, consumption and food security tallied (for the metrics)
-        _credit_and_tally(self._bounds, recv, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio,
-                          self._tally)
+        _receive_and_tally(self._bounds, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c,
+                           rates, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio, self._tally)
         left = np.where(tot[:, ROLE_NONE] <= 0, amount[:, ROLE_NONE], 0.0)
         if left.any():  # nobody idle and free: every household of the province
             share_out(sim, left, [])
