@@ -144,30 +144,26 @@ def _add_where(target, values, region, mask) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _serve_and_list(detained, role, traders, buf):  # noqa: ANN001, ANN201
-    """One pass: a week of detention served (``detained -= 1`` where held); ``traders`` = in a market role and
-    free; returns the traders' ids in household order (a view of ``buf``)."""
+def _serve_and_list(detained, role, buf):  # noqa: ANN001, ANN201
+    """One pass: a week of detention served (``detained -= 1`` where held); returns the ids of households in a
+    market role and free, in household order (a view of ``buf``)."""
     k = 0
     for i in range(len(detained)):
         if detained[i] != 0:
             detained[i] -= 1
-        t = role[i] > 0 and detained[i] == 0
-        traders[i] = t
         buf[k] = i
-        k += t
+        k += role[i] > 0 and detained[i] == 0
     return buf[:k]
 
 
 @njit(cache=True)
-def _pay_where(bounds, mask, amount, amount32, cash, income) -> None:  # noqa: ANN001
-    """One pass, province by province: ``cash[i] += amount[r]`` and ``income[i] += amount32[r]`` (float32)
-    where ``mask[i]``; as two :func:`_add_where` passes."""
-    for r in range(len(bounds) - 1):
-        a, a32 = amount[r], amount32[r]
-        for i in range(bounds[r], bounds[r + 1]):
-            if mask[i]:
-                cash[i] += a
-                income[i] += a32
+def _pay_listed(idx, reg, amount, amount32, cash, income) -> None:  # noqa: ANN001
+    """``cash[i] += amount[r]`` and ``income[i] += amount32[r]`` (float32) for each listed household ``i = idx[j]``
+    of province ``r = reg[j]``; as two :func:`_add_where` passes with the list's mask."""
+    for j in range(len(idx)):
+        i, r = idx[j], reg[j]
+        cash[i] += amount[r]
+        income[i] += amount32[r]
 
 
 @njit(cache=True)
@@ -280,7 +276,6 @@ class Enforcement(Module):
         self.clans = Clans(hh.clan)
         self._u = np.empty(hh.n, dtype=np.float32)  # reused buffers (fresh large arrays are slow)
         self._mark = np.zeros(hh.n, dtype=bool)
-        self._traders = np.zeros(hh.n, dtype=bool)  # free households in a market role this week
         self._t_buf = np.empty(hh.n, dtype=np.int32)
         self.n_clans = self.clans.n_clans
         self.bribe_price = bribe_prices(pars, np.zeros(r))
@@ -289,8 +284,7 @@ class Enforcement(Module):
         pars, hh, res = sim.pars, sim.people.households, sim.results
         r, reg = self.n_regions, self._region
         det = hh.detained
-        traders = self._traders
-        t_idx = _serve_and_list(det, hh.role, traders, self._t_buf)  # detained members cannot trade
+        t_idx = _serve_and_list(det, hh.role, self._t_buf)  # free traders (detained members cannot trade)
         a = self._index.count(t_idx)
         t_reg = self._index.regions_of(t_idx, a)
         self.bribe_price = price = bribe_prices(pars, a / np.maximum(self._households, 1.0))
@@ -300,7 +294,7 @@ class Enforcement(Module):
         settled_cases = np.zeros((2, r))
         if pars.enforcement_on and len(t_idx):
             out, settled_cases = self._inspect(sim, t_idx, t_reg, a, price)
-        spent = self._officials_spend(sim, traders, a)
+        spent = self._officials_spend(sim, t_idx, t_reg, a)
         gm = res.gm
         for name, v in out.items():
             res.record_units(name, gm @ v)
@@ -408,22 +402,18 @@ class Enforcement(Module):
         hh.cash[r_idx] += received
         return rescued, np.bincount(self._region[r_idx], weights=received, minlength=self.n_regions)
 
-    def _officials_spend(self, sim: "Sim", traders: np.ndarray, a: np.ndarray) -> np.ndarray:
+    def _officials_spend(self, sim: "Sim", t_idx: np.ndarray, t_reg: np.ndarray, a: np.ndarray) -> np.ndarray:
         """Officials spend part of their personal funds in their province's markets; returns the amounts.
 
-        Paid in equal shares to the province's free traders (mask ``traders``, ``a`` per province), or
-        to all its free households where nobody trades.
+        Paid in equal shares to the province's free traders (``t_idx``, in provinces ``t_reg``; ``a`` per
+        province), or to all its free households where nobody trades.
         """
         acc, hh, pars = sim.accounts, sim.people.households, sim.pars
         spend = acc.officials * pars.officials_spending_rate
         if spend.sum() <= 0:
             return np.zeros(self.n_regions)
         per = spend / np.maximum(a, 1.0)
-        if self._index.ordered:
-            _pay_where(self._index.bounds, traders, per, per.astype(np.float32), hh.cash, hh.income)
-        else:
-            self._index.add_where(hh.cash, per, traders)
-            self._index.add_where(hh.income, per, traders)
+        _pay_listed(t_idx, t_reg, per, per.astype(np.float32), hh.cash, hh.income)
         idle = (a == 0) & (spend > 0)
         if idle.any():  # nobody trades there: officials buy from any free household
             free_idx = np.flatnonzero(idle[self._region] & (hh.detained == 0))

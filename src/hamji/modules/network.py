@@ -170,7 +170,8 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
     for i in range(m):
         x = d[i]
         if np.isfinite(x):
-            g[nk_a[i] if x > 0 else n + nk_b[i]] += abs(x)
+            if x != 0:  # adding 0 changes no sum (they start at +0 and only grow): skip the scattered write
+                g[nk_a[i] if x > 0 else n + nk_b[i]] += abs(x)
         else:
             f, gap = one - _pow(one - rate * nk_s[i], w), k[nk_b[i]] - k[nk_a[i]]
             g[nk_a[i]] += f * fmax(gap, zero)

@@ -110,7 +110,7 @@ class Wholesale(Module):
         self.persons = np.bincount(hh.region, weights=hh.size, minlength=r).astype(float)
         jilin = w.groups.get("Jilin", [])
         self.jilin = np.isin(mer.region, np.array(jilin, dtype=int))
-        self._pos = np.full(hh.n, hh.n, dtype=np.int64)  # household -> place in this call's partner list
+        self._pos = np.full(hh.n, hh.n, dtype=np.int32)  # household -> place in this call's partner list
         self._place = np.empty(0, dtype=np.int64)  # each merchant tie's partner place (work space)
 
     # -- weekly -----------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ class Wholesale(Module):
         if mp.hw == 0 or not len(idx):
             return
         n = len(self._pos)
-        self._pos[idx] = np.arange(len(idx), dtype=np.int64)
+        self._pos[idx] = np.arange(len(idx), dtype=np.int32)
         if len(self._place) < mp.hw:
             self._place = np.empty(len(mp.s), dtype=np.int64)
         _credit_ties(mp.b, mp.s, mp.vol, mp.hw, self._pos, np.asarray(amount, dtype=np.float64),
