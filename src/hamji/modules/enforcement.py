@@ -378,27 +378,28 @@ class Enforcement(Module):
         """
         pars, hh = sim.pars, sim.people.households
         clan = hh.clan
-        members = self.clans.members(np.unique(clan[need_idx]))
+        needy = np.unique(clan[need_idx])  # the clans involved; sums below are over them only (in a compact index)
+        members = self.clans.members(needy)
         is_case = self._mark  # all False between calls
         is_case[cases] = True
         donor_idx = members[~is_case[members] & (hh.detained[members] == 0)]
         is_case[cases] = False
         money = hh.cash[donor_idx] + hh.fx[donor_idx]
-        have = np.bincount(clan[donor_idx], weights=money, minlength=self.n_clans)
-        needs = np.bincount(clan[need_idx], weights=need, minlength=self.n_clans)
+        d_pos, n_pos = np.searchsorted(needy, clan[donor_idx]), np.searchsorted(needy, clan[need_idx])
+        have = np.bincount(d_pos, weights=money, minlength=len(needy))
+        needs = np.bincount(n_pos, weights=need, minlength=len(needy))
         ok = (needs > 0) & (pars.clan_help_share * have >= needs)
-        rescued = ok[clan[need_idx]]
-        give_ok = ok[clan[donor_idx]]
-        donor_idx, money = donor_idx[give_ok], money[give_ok]
-        dc = clan[donor_idx]
+        rescued = ok[n_pos]
+        give_ok = ok[d_pos]
+        donor_idx, money, dc = donor_idx[give_ok], money[give_ok], d_pos[give_ok]
         give = money * needs[dc] / np.maximum(have[dc], 1e-300)  # at most clan_help_share of their money
         c, f = hh.cash[donor_idx], hh.fx[donor_idx]
         given = pay_from_households(c, f, give)
         hh.cash[donor_idx], hh.fx[donor_idx] = c, f
         # the money passes through the rescued household, which then pays the whole bribe
-        got = np.bincount(dc, weights=given, minlength=self.n_clans)
-        r_idx = need_idx[rescued]
-        received = got[clan[r_idx]] * need[rescued] / np.maximum(needs[clan[r_idx]], 1e-300)
+        got = np.bincount(dc, weights=given, minlength=len(needy))
+        r_idx, r_pos = need_idx[rescued], n_pos[rescued]
+        received = got[r_pos] * need[rescued] / np.maximum(needs[r_pos], 1e-300)
         hh.cash[r_idx] += received
         return rescued, np.bincount(self._region[r_idx], weights=received, minlength=self.n_regions)
 
