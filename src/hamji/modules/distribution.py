@@ -49,26 +49,20 @@ if TYPE_CHECKING:  # pragma: no cover
 @njit(cache=True)
 def _free_by_role(role, detained, n_roles):  # noqa: ANN001, ANN201
     """Free households grouped by market role (role > 0), each group in household order: (ids, starts),
-    role k's ids being ``ids[starts[k]:starts[k + 1]]`` (a counting sort in two passes; role 0 is left out).
-
-    Without branches on the role (they mispredict often): households without a role or detained go to
-    bucket 0, which is counted and written to a spare last slot but not kept.
-    """
-    counts = np.zeros(n_roles, dtype=np.int64)
-    for i in range(len(role)):
-        counts[role[i] if detained[i] == 0 else 0] += 1
+    role k's ids being ``ids[starts[k]:starts[k + 1]]`` (a counting sort in two passes; role 0 is left out)."""
     starts = np.zeros(n_roles + 1, dtype=np.int64)
-    for k in range(1, n_roles):
-        starts[k + 1] = starts[k] + counts[k]
-    total = starts[n_roles]
-    pos = starts[:-1].copy()
-    pos[0] = total  # bucket 0 writes to the spare slot ids[total] and stays there
-    ids = np.empty(total + 1, dtype=np.int64)
     for i in range(len(role)):
-        k = role[i] if detained[i] == 0 else 0
-        ids[pos[k]] = i
-        pos[k] += k != 0
-    return ids[:total], starts
+        if detained[i] == 0 and role[i] > 0:
+            starts[role[i] + 1] += 1
+    for k in range(n_roles):
+        starts[k + 1] += starts[k]
+    pos = starts[:-1].copy()
+    ids = np.empty(starts[-1], dtype=np.int64)
+    for i in range(len(role)):
+        if detained[i] == 0 and role[i] > 0:
+            ids[pos[role[i]]] = i
+            pos[role[i]] += 1
+    return ids, starts
 
 
 class TradeState:

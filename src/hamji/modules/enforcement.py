@@ -136,14 +136,6 @@ class Clans:
 
 
 @njit(cache=True)
-def _add_where(target, values, region, mask) -> None:  # noqa: ANN001
-    """One pass: ``target[i] += values[region[i]]`` where ``mask[i]``."""
-    for i in range(len(target)):
-        if mask[i]:
-            target[i] += values[region[i]]
-
-
-@njit(cache=True)
 def _serve_and_list(detained, role, buf):  # noqa: ANN001, ANN201
     """One pass: a week of detention served (``detained -= 1`` where held); returns the ids of households in a
     market role and free, in household order (a view of ``buf``)."""
@@ -159,7 +151,7 @@ def _serve_and_list(detained, role, buf):  # noqa: ANN001, ANN201
 @njit(cache=True)
 def _pay_listed(idx, reg, amount, amount32, cash, income) -> None:  # noqa: ANN001
     """``cash[i] += amount[r]`` and ``income[i] += amount32[r]`` (float32) for each listed household ``i = idx[j]``
-    of province ``r = reg[j]``; as two :func:`_add_where` passes with the list's mask."""
+    of province ``r = reg[j]``."""
     for j in range(len(idx)):
         i, r = idx[j], reg[j]
         cash[i] += amount[r]
@@ -225,10 +217,6 @@ class RegionIndex:
         if not self.ordered:
             return self.region[idx]
         return np.repeat(np.arange(self.n_regions), counts.astype(np.int64))
-
-    def add_where(self, target: np.ndarray, values: np.ndarray, mask: np.ndarray) -> None:
-        """``target[i] += values[province of i]`` where ``mask`` is true (in place, in ``target``'s precision)."""
-        _add_where(target, values.astype(target.dtype), self.region, mask)
 
     def count(self, idx: np.ndarray) -> np.ndarray:
         """Households of the ascending id list ``idx`` by province."""

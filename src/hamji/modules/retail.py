@@ -76,27 +76,22 @@ def _producer_output(knowhow, output_usd, knowhow_effect):  # noqa: ANN001, ANN2
 def _free_tally(bounds, detained, role, rural_size, ties_strength, knowhow, c, out) -> None:  # noqa: ANN001
     """By province (columns of ``out``): free households, free households without a role, free rural
     persons, free sellers, their summed weights, and free producers' summed output. ``c``: float32 tie
-    effect, know-how effect and producer output (US$ a week).
-
-    Without branches on the role (a branch on it mispredicts often): every household's weight and output
-    are computed and added as 0 where the role differs (adding +0.0 to these sums changes nothing).
-    """
+    effect, know-how effect and producer output (US$ a week)."""
     tie_effect, knowhow_effect, output_usd = c
     for r in range(len(bounds) - 1):
         free = idle = sellers = 0
         farm = weight = output = 0.0
         for i in range(bounds[r], bounds[r + 1]):
             if detained[i] == 0:
-                ro = role[i]
-                is_seller, is_producer = ro == ROLE_SELLER, ro == ROLE_PRODUCER
                 free += 1
                 farm += rural_size[i]
-                idle += ro == ROLE_NONE
-                sellers += is_seller
-                w = _seller_weight(ties_strength[i], knowhow[i], tie_effect, knowhow_effect)
-                weight += w if is_seller else np.float32(0.0)
-                o = _producer_output(knowhow[i], output_usd, knowhow_effect)
-                output += o if is_producer else np.float32(0.0)
+                if role[i] == ROLE_NONE:
+                    idle += 1
+                elif role[i] == ROLE_SELLER:
+                    sellers += 1
+                    weight += _seller_weight(ties_strength[i], knowhow[i], tie_effect, knowhow_effect)
+                elif role[i] == ROLE_PRODUCER:
+                    output += _producer_output(knowhow[i], output_usd, knowhow_effect)
         out[r, 0] = free
         out[r, 1] = idle
         out[r, 2] = farm
@@ -169,15 +164,16 @@ def _pay_and_eat(bounds, take, food, goods, inkind, need, inv_need, food_price, 
 
 @njit(cache=True, inline="always")
 def _receipt(free, ro, rural_size, ties_strength, knowhow, c, farm, idle, sell, prod):  # noqa: ANN001, ANN201
-    """What one household receives from the market this week (see :func:`_receive_and_tally`). Without branches
-    on the role (they mispredict often): every share is computed and the household's is selected."""
+    """What one household receives from the market this week (see :func:`_receive_and_tally`)."""
+    if not free:
+        return 0.0
     tie_effect, knowhow_effect, output_usd = c
     x = farm * rural_size + (idle if ro == ROLE_NONE else 0.0)
-    w = _seller_weight(ties_strength, knowhow, tie_effect, knowhow_effect)
-    o = _producer_output(knowhow, output_usd, knowhow_effect)
-    x = x + sell * w if ro == ROLE_SELLER else x
-    x = x + prod * o if ro == ROLE_PRODUCER else x
-    return x if free else 0.0
+    if ro == ROLE_SELLER:
+        x += sell * _seller_weight(ties_strength, knowhow, tie_effect, knowhow_effect)
+    elif ro == ROLE_PRODUCER:
+        x += prod * _producer_output(knowhow, output_usd, knowhow_effect)
+    return x
 
 
 @njit(cache=True, error_model="numpy")
@@ -411,8 +407,8 @@ class Retail(Module):
 
         # ---- sellers, day labour, producers and farmers (net of the owners' take)
         margins = goods_rev - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev
-        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin), prod_r, supply,
-                                  food_rev + goods_rev)
+        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin), prod_r, roles_c,
+                                  supply, food_rev + goods_rev)
 
         # ---- for other modules
         ts.goods_demand = np.where(self.dprk, gd_r, 0.0)
@@ -470,9 +466,10 @@ class Retail(Module):
         comp.goods_claim -= np.minimum(claim, sold_cost * share)
 
     def _pay_market(self, sim: "Sim", ts, margins: np.ndarray, food_net: np.ndarray,  # noqa: ANN001
-                    prod_r: np.ndarray, supply: np.ndarray, turnover: np.ndarray) -> np.ndarray:
+                    prod_r: np.ndarray, roles_c: tuple, supply: np.ndarray, turnover: np.ndarray) -> np.ndarray:
         """Pay sellers' margins, day labour, producers and farmers (dense, one pass); sellers pay stall fees.
 
+        ``prod_r``: free producers' output by province; ``roles_c``: the constants of :func:`_free_tally`.
         Returns the fees by province.
         """
         pars = sim.pars
@@ -511,8 +508,6 @@ class Retail(Module):
         rate = np.where(tot > 0, amount / np.where(tot > 0, tot, 1.0), 0.0)
         rates = np.column_stack([farm / np.where(farm_tot > 0, farm_tot, 1.0), rate[:, ROLE_NONE], rate[:, ROLE_SELLER],
                                  rate[:, ROLE_PRODUCER]])
-        roles_c = (np.float32(pars.retail_tie_effect), np.float32(pars.retail_knowhow_effect),
-                   np.float32(pars.retail_producer_output_usd))
         # paid, and this week's income, consumption and food security tallied (for the metrics)
         _receive_and_tally(self._bounds, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c,
                            rates, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio, self._tally)
