@@ -97,3 +97,26 @@ def test_calibrate_refuses_a_fixed_parameter_and_a_bad_out_file_with_exit_2(tmp_
     res = runner.invoke(app, ["calibrate", "--trials", "1", "--out", str(tmp_path / "c.txt"), "-q"])
     assert res.exit_code == 2 and "must be a .yaml file" in res.output
     assert not list(tmp_path.iterdir())
+
+
+def test_usage_errors_are_one_line_with_exit_2(tmp_path):
+    for args in (["run", "--seed", "1.5"], ["run", "--no-such-option"], ["run", "a", "b"], ["scenarios", "show"],
+                 ["run", "--seed", "-1"], ["run", "--start", "2021-02-30"]):
+        res = runner.invoke(app, [*args, "--out", str(tmp_path / "r")] if args[0] == "run" else args)
+        assert res.exit_code == 2, (args, res.output)
+        assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("error: "), (args, res.stderr)
+        assert "Traceback" not in res.output and "Usage" not in res.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_unwritable_out_is_found_before_the_first_week(tmp_path, monkeypatch):
+    from hamji.sim import Sim
+
+    def never(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
+        raise AssertionError("the simulation started")
+
+    monkeypatch.setattr(Sim, "initialize", never)
+    (tmp_path / "file").write_text("x")
+    res = runner.invoke(app, ["run", *SHORT, "--out", str(tmp_path / "file" / "r")])
+    assert res.exit_code == 2 and "is a file" in res.stderr and res.exception.__class__ is SystemExit
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -7,9 +7,14 @@ named outcomes out), the shape EMA Workbench, SALib and optimisers drive.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import pandas as pd
+
+from hamji.errors import UserError
+from hamji.parameters import Parameters, brief
 
 #: default outcomes of :func:`model_function`: (name, metric, region, how over the window)
 DEFAULT_OUTCOMES = (
@@ -22,21 +27,77 @@ DEFAULT_OUTCOMES = (
 )
 
 
+def _check_params(params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise UserError(f"params {brief(params)}: expected a mapping of parameter name to value")
+    return dict(params)
+
+
 def run(scenario: str = "baseline", params: dict[str, Any] | None = None, seed: int = 1, scale: int | str = 100,
         start: dt.date | str = "2000-01-03", end: dt.date | str = "2030-12-30", annual: bool = False) -> pd.DataFrame:
-    """Run one simulation; the results as a tidy DataFrame (date or year, region, metric, value)."""
+    """Run one simulation; the results as a tidy DataFrame (date or year, region, metric, value).
+
+    Every argument is checked before anything runs; a mistake raises :class:`hamji.errors.UserError`
+    with one line naming the argument and what is allowed. Dates are ``datetime.date`` or text
+    (YYYY-MM-DD, YYYY-MM or YYYY).
+    """
     from hamji.sim import Sim
 
-    sim = Sim(scenario, seed=seed, scale=scale, start=pd.Timestamp(start).date(), end=pd.Timestamp(end).date(),
-              overrides=params or {})
+    if not isinstance(annual, bool):
+        raise UserError(f"annual {brief(annual)}: expected True or False")
+    overrides = _check_params(params)
+    Parameters(overrides, where="params")  # names and ranges, so a mistake is named as the caller wrote it
+    sim = Sim(scenario, seed=seed, scale=scale, start=start, end=end, overrides=overrides)
     sim.run()
     return sim.results.annual() if annual else sim.results.tidy()
+
+
+def _known_outputs(scenario: Any) -> tuple[set[str], set[str]]:
+    """Metric names a run records, and its output units (regions and groups)."""
+    from hamji.modules import PLAN
+    from hamji.sim import CORE_METRICS
+    from hamji.world import _layout
+
+    metrics = {m.name for m in CORE_METRICS} | {m.name for cls in PLAN for m in cls.metrics}
+    lay = _layout()
+    groups = scenario.spec.groups if scenario.spec.groups is not None else lay["groups"]
+    return metrics, set(lay["dprk_regions"]) | set(lay["china_regions"]) | set(groups)
 
 
 def model_function(scenario: str = "baseline", seed: int = 1, scale: int | str = 1000,
                    start: str = "2000-01-03", end: str = "2030-12-30", years: tuple[int, int] = (2021, 2030),
                    outcomes: tuple[tuple[str, str, str], ...] = DEFAULT_OUTCOMES) -> Callable[..., dict[str, float]]:
-    """A function ``f(**params) -> {outcome: value}``: each outcome's annual mean over ``years``."""
+    """A function ``f(**params) -> {outcome: value}``: each outcome's annual mean over ``years``.
+
+    The scenario, seed, scale, dates, years and outcomes are checked here, once, and the parameters
+    at each call before the run: a mistake raises :class:`hamji.errors.UserError`.
+    """
+    from hamji.scenario import load_scenario
+    from hamji.sim import check_run_date, parse_scale, parse_seed
+
+    parse_seed(seed)
+    parse_scale(scale)
+    first, last = check_run_date(start, "start"), check_run_date(end, "end")
+    if last < first:
+        raise UserError(f"end {last} is before start {first}")
+    if (not isinstance(years, (tuple, list)) or len(years) != 2
+            or not all(isinstance(y, numbers.Integral) and not isinstance(y, bool) for y in years)
+            or not first.year <= years[0] <= years[1] <= last.year):
+        raise UserError(f"years {brief(years)}: expected (first, last), whole years in order within"
+                        f" {first.year}-{last.year}")
+    loaded = load_scenario(scenario)
+    metrics, units = _known_outputs(loaded)
+    if not isinstance(outcomes, (tuple, list)) or not outcomes:
+        raise UserError(f"outcomes {brief(outcomes)}: expected a list of (name, metric, region)")
+    for item in outcomes:
+        if not (isinstance(item, (tuple, list)) and len(item) == 3 and all(isinstance(x, str) for x in item)):
+            raise UserError(f"outcomes: {brief(item)}: expected (name, metric, region), each text")
+        if item[1] not in metrics:
+            raise UserError(f"outcomes: {brief(item)}: unknown metric {brief(item[1])}; docs/metrics.md lists them")
+        if item[2] not in units:
+            raise UserError(f"outcomes: {brief(item)}: unknown region {brief(item[2])}; allowed: {', '.join(sorted(units))}")
 
     def f(**params: Any) -> dict[str, float]:
         ann = run(scenario, params, seed, scale, start, end, annual=True)

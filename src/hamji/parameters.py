@@ -13,6 +13,8 @@ values during a run, the registry never changes.
 from __future__ import annotations
 
 import math
+import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Iterator
@@ -51,15 +53,20 @@ class ParamSpec:
                 return value.lower() in {"true", "1", "yes", "on"}
             if isinstance(value, (int, float)) and value in (0, 1):
                 return bool(value)
-            raise UserError(f"{where}: parameter '{self.name}' must be true or false, got {value!r}")
+            raise UserError(f"{where}: parameter '{self.name}' must be true or false, got {brief(value)}")
         try:
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)
+        except OverflowError:  # a whole number too large for a float: outside every range
+            raise UserError(
+                f"{where}: parameter '{self.name}' = {brief(value)} is out of range; allowed"
+                f" [{_fmt(self.low)}, {_fmt(self.high)}] ({self.unit})"
+            ) from None
         except (TypeError, ValueError):
             raise UserError(
                 f"{where}: parameter '{self.name}' must be a number in [{_fmt(self.low)}, {_fmt(self.high)}]"
-                f" ({self.unit}), got {value!r}"
+                f" ({self.unit}), got {brief(value)}"
             ) from None
         if math.isnan(number) or not (self.low <= number <= self.high):
             raise UserError(
@@ -68,7 +75,7 @@ class ParamSpec:
             )
         if self.type == "int":
             if number != int(number):
-                raise UserError(f"{where}: parameter '{self.name}' must be a whole number, got {value!r}")
+                raise UserError(f"{where}: parameter '{self.name}' must be a whole number, got {brief(value)}")
             return int(number)
         return number
 
@@ -90,6 +97,24 @@ class ParamSpec:
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 60
+_BRIEF.maxlevel = 3
+
+
+def brief(value: Any) -> str:
+    """A short, one-line ``repr`` of a value from the user's input, for error messages.
+
+    Bounded in length and depth, so a huge or deeply nested value (or one shared many times through
+    YAML aliases) cannot make the message long or slow.
+    """
+    try:
+        text = _BRIEF.repr(value)
+    except Exception:  # noqa: BLE001  (e.g. an int beyond Python's digit limit for str())
+        text = f"<a {type(value).__name__} too long to show>"
+    return " ".join(text.split())
 
 
 def _load_registry() -> dict[str, ParamSpec]:
@@ -161,14 +186,16 @@ class Parameters:
 
     def __init__(self, overrides: dict[str, Any] | None = None, where: str = "overrides") -> None:
         object.__setattr__(self, "_values", {n: s.default for n, s in REGISTRY.items()})
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise UserError(f"{where}: expected a mapping of parameter name to value, got {brief(overrides)}")
         for name, value in (overrides or {}).items():
             self.set(name, value, where)
 
     def set(self, name: str, value: Any, where: str = "overrides") -> None:
         """Set one parameter, refusing unknown names and out-of-range values with a clear message."""
-        spec = REGISTRY.get(name)
+        spec = REGISTRY.get(name) if isinstance(name, str) else None
         if spec is None:
-            raise UserError(f"{where}: unknown parameter '{name}'; run `hamji params` for the list of names")
+            raise UserError(f"{where}: unknown parameter {brief(name)}; run `hamji params` for the list of names")
         self._values[name] = spec.coerce(value, where)
 
     def __getattr__(self, name: str) -> Any:
@@ -210,7 +237,7 @@ class Parameters:
 
 def parse_assignment(text: str) -> tuple[str, str]:
     """Split ``name=value`` from the command line."""
-    if "=" not in text:
-        raise UserError(f"--set {text!r}: expected name=value, for example --set leader_share=0.3")
+    if "=" not in text or not text.split("=", 1)[0].strip():
+        raise UserError(f"--set {brief(text)}: expected name=value, for example --set leader_share=0.3")
     name, value = text.split("=", 1)
     return name.strip(), value.strip()

@@ -9,7 +9,11 @@ reads the results and never changes the state.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
+import os
+import re
 import time
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -25,13 +29,50 @@ from hamji.modules import PLAN
 from hamji.people import People
 from hamji.results import Results
 from hamji.runtime import tune_allocator
-from hamji.scenario import Scenario, load_scenario
+from hamji.parameters import brief
+from hamji.scenario import Scenario, load_scenario, parse_date
 from hamji.streams import Streams
 from hamji.synthesis import synthesise
 from hamji.world import World, build_world
 
 DEFAULT_START = dt.date(2000, 1, 3)
 DEFAULT_END = dt.date(2030, 12, 30)
+
+
+#: the dates a run may span (the model's data and pandas' calendar are both safe inside them)
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2100, 12, 31)
+#: seeds a run accepts: 0 to 2**32 - 1
+SEED_MAX = 2**32 - 1
+
+
+def parse_seed(value: Any, option: str = "seed") -> int:
+    """Accept a whole number 0..SEED_MAX (an int, or its digits as text); refuse anything else."""
+    n: int | None = None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        n = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,40}", value.strip()):
+        n = int(value.strip())
+    if n is None or not 0 <= n <= SEED_MAX:
+        raise UserError(f"{option} {brief(value)}: expected a whole number from 0 to {SEED_MAX}")
+    return n
+
+
+def check_run_date(value: Any, option: str) -> dt.date:
+    """A run's first or last day between FIRST_DATE and LAST_DATE: a date, or text YYYY-MM-DD (or YYYY-MM, YYYY)."""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    elif isinstance(value, str):
+        short = re.fullmatch(r"([0-9]{4})(?:-([0-9]{1,2}))?", value.strip())
+        if short is not None and 1 <= int(short.group(2) or 1) <= 12 and int(short.group(1)) > 0:
+            value = dt.date(int(short.group(1)), int(short.group(2) or 1), 1)
+        else:
+            value = parse_date(value, option)
+    if not isinstance(value, dt.date):
+        raise UserError(f"{option} {brief(value)}: expected a date (YYYY-MM-DD)")
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise UserError(f"{option} {value}: allowed from {FIRST_DATE} to {LAST_DATE}")
+    return value
 
 
 def weekly_dates(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
@@ -44,15 +85,19 @@ def weekly_dates(start: dt.date, end: dt.date) -> pd.DatetimeIndex:
 
 def parse_scale(value: int | str) -> int:
     """Accept 100, "100" or "1:100" and return 100 (one simulated household stands for 100)."""
-    text = str(value).strip()
+    text = value.strip() if isinstance(value, str) else str(value)
     if text.startswith("1:"):
         text = text[2:]
-    try:
-        n = int(text)
-    except ValueError:
-        raise UserError(f"--scale {value!r}: expected a whole number N for 1:N, for example 100 or 1:100") from None
+    n = None
+    if isinstance(value, str) or (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+        try:
+            n = int(text) if len(text) <= 40 else None
+        except ValueError:
+            n = None
+    if n is None:
+        raise UserError(f"--scale {brief(value)}: expected a whole number N for 1:N, for example 100 or 1:100")
     if not 1 <= n <= 100_000:
-        raise UserError(f"--scale {value!r}: allowed 1 (every household) to 100000")
+        raise UserError(f"--scale {brief(value)}: allowed 1 (every household) to 100000")
     return n
 
 
@@ -71,6 +116,16 @@ class Sim:
     def __init__(self, scenario: Scenario | str | None = None, seed: int = 1, scale: int | str = 100,
                  start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END,
                  overrides: dict[str, Any] | None = None, modules: list[type[Module]] | None = None) -> None:
+        # every input is checked before anything is built or run
+        seed = parse_seed(seed)
+        n_scale = parse_scale(scale)
+        start, end = check_run_date(start, "start"), check_run_date(end, "end")
+        if end < start:
+            raise UserError(f"end {end} is before start {start}")
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise UserError(f"overrides {brief(overrides)}: expected a mapping of parameter name to value")
+        if scenario is not None and not isinstance(scenario, (Scenario, str, os.PathLike)):
+            raise UserError(f"scenario {brief(scenario)}: expected a built-in scenario name or a scenario file path")
         tune_allocator()
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario, overrides)
@@ -82,8 +137,8 @@ class Sim:
         shares = self.pars.leader_share + self.pars.budget_share + self.pars.import_share
         if shares > 1.0 + 1e-12:  # checked before anything runs (the funnel re-checks after dated events)
             raise UserError(f"{scenario.where}: leader_share + budget_share + import_share = {shares:g}; must not exceed 1")
-        self.seed = int(seed)
-        self.scale = parse_scale(scale)
+        self.seed = seed
+        self.scale = n_scale
         self.dates = weekly_dates(start, end)
         # plain Python copies of the calendar: a pandas index lookup costs tens of microseconds, many per week
         self._stamps = list(self.dates)
