@@ -18,10 +18,21 @@ def _tasks(scenarios=("baseline",), seeds=(1, 2)):  # noqa: ANN001, ANN202
     return [Task(s, k, 5000, dt.date(2000, 1, 3), END) for s in scenarios for k in seeds]
 
 
-def test_one_and_two_workers_give_identical_results():
+def test_one_and_two_workers_give_identical_results(tmp_path, monkeypatch):
+    import hamji.ensemble
+    from hamji.ensemble import check_scheduler, local_cluster
+    from hamji.sweep import TaskStore
+
     a = run_ensemble(_tasks(), workers=1)
-    b = run_ensemble(_tasks(), workers=2)
+    keys = [f"{t.scenario}-seed-{t.seed}" for t in _tasks()]
+    with local_cluster(2, None) as address, TaskStore(tmp_path / "tasks", {"sweep": "test"}) as store:
+        check_scheduler(address)  # a live scheduler passes the check
+        b = run_ensemble(_tasks(), scheduler=address, store=store, keys=keys)
+        assert store.done() == set(keys)  # each task kept as it came back from the workers
+        monkeypatch.setattr(hamji.ensemble, "run_task", lambda task: pytest.fail("a stored task was run again"))
+        c = run_ensemble(_tasks(), store=store, keys=keys)  # run again: every task loaded, none run
     pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c)
 
 
 def test_paired_differences_with_intervals():

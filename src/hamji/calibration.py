@@ -10,8 +10,17 @@ province is not a free target: the synthesis reproduces the census exactly at ev
 Candidates are drawn by optuna's TPE sampler (seeded, so a calibration is repeatable) from priors
 uniform on each parameter's declared range; every candidate runs ``seeds`` seeds of ``history`` as
 one Dask ensemble (:func:`hamji.ensemble.run_ensemble`). The first trial is always the current
-defaults, so the file reports the fit before and after. Trials are stored in an SQLite study
-beside the output, so an interrupted calibration resumes where it stopped.
+defaults, so the file reports the fit before and after.
+
+An interrupted calibration loses nothing and resumes to the same result. Trials are stored in an
+SQLite study beside the output (``<out>.study.db``), and each finished seed of the trial in progress
+in a :class:`hamji.sweep.TaskStore` (``<out>.tasks/``), so a kill at any moment costs at most the
+seeds still running. Run again with the same ``out``: a trial left running by a killed process is
+marked failed and run again (with the same values: see below) from its stored seeds. Each trial's
+sampler is a fresh TPE sampler seeded from (``sampler_seed``, number of finished trials), so its
+suggestion is a function of the stored history alone, the same after a restart as without one.
+A study or stored tasks made with another hamji version, parameters to fit, ``history`` scenario
+content (or other resolved parameters), scale, seeds or sampler seed are refused.
 
 The result is a YAML file: the fitted values, the fit before and after, and how it was made. The
 package's shipped defaults are such a file (``hamji/calibrated.yaml``), applied over the registry
@@ -29,9 +38,13 @@ from typing import Any, Callable
 import yaml
 
 from hamji import __version__, data
-from hamji.ensemble import local_cluster
+from hamji.ensemble import check_scheduler, local_cluster
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
+from hamji.sweep import TaskStore, canonical, describe_difference, digest, scenario_digest
+
+#: the first week of the calibration runs (they end with the last year of the trade data)
+HISTORY_START = dt.date(2000, 1, 3)
 
 #: what a calibration fits when no --param is given: the drivers of the trade series
 DEFAULT_PARAMS = ("china_demand_growth", "china_demand_peak_year", "china_demand_post_growth",
@@ -62,6 +75,22 @@ class CalibrationSpec:
                 raise UserError(f"calibrate --param: '{name}' is not declared calibratable; calibratable: {', '.join(allowed)}")
         if len(set(self.params)) < len(self.params):
             raise UserError(f"calibrate --param: each parameter once, got {' '.join(self.params)}")
+        if not 0 <= self.sampler_seed < 2**32:
+            raise UserError(f"calibrate --sampler-seed {self.sampler_seed}: allowed 0 to {2**32 - 1}")
+
+    def dates(self) -> tuple[dt.date, dt.date]:
+        """First and last day of each run: 2000 to the last year of the trade data."""
+        return HISTORY_START, dt.date(int(data.trade_series().index.max()), 12, 31)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the study's trials are made with: a study or stored tasks made otherwise are refused."""
+        from hamji.scenario import load_scenario
+
+        start, end = self.dates()
+        return {"sweep": "calibrate", "hamji version": __version__, "params": list(self.params),
+                "scenario content": {"history": scenario_digest(load_scenario("history"), exclude=self.params)},
+                "scale": self.scale, "dates": f"{start} to {end}", "seeds": list(range(1, self.seeds + 1)),
+                "sampler seed": self.sampler_seed}
 
 
 def loss_of(fits) -> float:  # noqa: ANN001 - list[SeriesFit]
@@ -70,16 +99,31 @@ def loss_of(fits) -> float:  # noqa: ANN001 - list[SeriesFit]
     return float(sum(terms) / len(terms)) if all(math.isfinite(t) for t in terms) else math.inf
 
 
-def evaluate(values: dict[str, Any], spec: CalibrationSpec) -> tuple[float, list]:
-    """Run ``history`` with ``values`` over the spec's seeds; return the loss and the series fits."""
+def evaluate(values: dict[str, Any], spec: CalibrationSpec, store: TaskStore | None = None) -> tuple[float, list]:
+    """Run ``history`` with ``values`` over the spec's seeds; return the loss and the series fits.
+
+    With a ``store``, each seed's run is kept (under a key made of the values and the seed) as it
+    finishes, and seeds already stored are loaded instead of run.
+    """
     from hamji.ensemble import Task, run_ensemble
     from hamji.validation import trade_fit
 
-    last = int(data.trade_series().index.max())
-    tasks = [Task("history", s, spec.scale, dt.date(2000, 1, 3), dt.date(last, 12, 31), dict(values))
-             for s in range(1, spec.seeds + 1)]
-    fits = trade_fit(run_ensemble(tasks, workers=spec.workers, scheduler=spec.scheduler))
+    start, end = spec.dates()
+    seeds = range(1, spec.seeds + 1)
+    tasks = [Task("history", s, spec.scale, start, end, dict(values)) for s in seeds]
+    keys = [f"t{digest(values)}-seed-{s}" for s in seeds]
+    fits = trade_fit(run_ensemble(tasks, workers=spec.workers, scheduler=spec.scheduler, store=store, keys=keys))
     return loss_of(fits), fits
+
+
+def trial_sampler(spec: CalibrationSpec, finished: int):  # noqa: ANN201 - optuna.samplers.TPESampler
+    """The sampler of the trial that follows ``finished`` finished trials: seeded from the sampler
+    seed and that number alone, so a resumed study suggests what an uninterrupted one would."""
+    import numpy as np
+    import optuna
+
+    seed = int(np.random.SeedSequence([spec.sampler_seed, finished]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=False)
 
 
 def prior_defaults(params: tuple[str, ...]) -> dict[str, Any]:
@@ -94,7 +138,8 @@ def _fit_summary(fits) -> dict[str, Any]:  # noqa: ANN001
 def calibrate(spec: CalibrationSpec, out: Path, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run (or resume) the calibration and write ``out`` (YAML); returns what was written.
 
-    The study is kept in ``<out>.study.db``; running again with the same ``out`` resumes it and
+    The study is kept in ``<out>.study.db`` and the seeds of the trial in progress in ``<out>.tasks/``;
+    running again with the same ``out`` resumes it (identically, see the module's docstring) and
     adds trials until ``spec.trials`` are complete.
     """
     import optuna
@@ -102,21 +147,54 @@ def calibrate(spec: CalibrationSpec, out: Path, progress: Callable[[int, int], N
     spec.check()
     if out.suffix not in (".yaml", ".yml"):
         raise UserError(f"calibrate --out {out}: must be a .yaml file")
+    if spec.scheduler is not None:
+        check_scheduler(spec.scheduler)
+    fingerprint = spec.fingerprint()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"calibrate --out {out}: cannot create its folder ({e.strerror})") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{out.with_suffix('.study.db').resolve()}"
+    db = out.with_suffix(".study.db")
+    storage = f"sqlite:///{db.resolve()}"
     study = optuna.create_study(study_name="hamji-trade", storage=storage, direction="minimize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=spec.sampler_seed))
-    if study.user_attrs.get("params") not in (None, list(spec.params)):
-        raise UserError(f"{out.with_suffix('.study.db')}: holds a study of {study.user_attrs['params']}; use another --out")
-    study.set_user_attr("params", list(spec.params))
+                                sampler=trial_sampler(spec, 0))
+    stored = study.user_attrs.get("fingerprint")
+    if stored is None and study.trials:
+        raise UserError(f"{db}: holds a study that does not record what it was made with (an older hamji); use another --out")
+    if stored is not None and stored != canonical(fingerprint):
+        what = describe_difference(canonical(fingerprint), stored, there="in the study")
+        raise UserError(f"{db}: holds a study of another calibration ({what}); use another --out")
+    # the study is ours: lock it (with the tasks' folder) so no other process runs it at the same time;
+    # stored tasks of another calibration can only be left over from a deleted study, and are discarded
+    store = TaskStore(out.with_suffix(".tasks"), fingerprint, replace=True)
+    try:
+        study.set_user_attr("fingerprint", fingerprint)
+        study.set_user_attr("params", list(spec.params))
+        result = _optimize(study, spec, store, progress)
+        _write_result(result, out)
+    except BaseException:
+        if store.done():
+            store.close()  # keep the finished seeds of the trial in progress for the next run
+        else:
+            store.remove()
+        raise
+    store.remove()
+    return result
+
+
+def _optimize(study, spec: CalibrationSpec, store: TaskStore,  # noqa: ANN001 - optuna.Study
+              progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    """Add trials to the (locked) study until ``spec.trials`` are finished; what to write."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    for t in study.get_trials(deepcopy=False, states=(state.RUNNING,)):  # left by a killed process: run it again
+        study.tell(t.number, state=state.FAIL)
+    finished = (state.COMPLETE, state.PRUNED)
     before = prior_defaults(spec.params)
-    if not study.trials:
+    if not any(t.state in (*finished, state.WAITING) for t in study.trials):  # the defaults come first
         study.enqueue_trial(before)
-    fits_of: dict[int, list] = {}
 
     def objective(trial: "optuna.Trial") -> float:
         values: dict[str, Any] = {}
@@ -127,15 +205,13 @@ def calibrate(spec: CalibrationSpec, out: Path, progress: Callable[[int, int], N
             else:
                 values[name] = trial.suggest_float(name, p.low, p.high)
         try:
-            loss, fits = evaluate(values, spec)
+            loss, fits = evaluate(values, spec, store)
         except UserError as e:  # an infeasible combination (e.g. funnel shares above one): not a fit
             trial.set_user_attr("infeasible", str(e))
             raise optuna.TrialPruned(str(e)) from None
         trial.set_user_attr("fit", _fit_summary(fits))
-        fits_of[trial.number] = fits
         return loss
 
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(1 for t in study.trials if t.state in finished)
     if progress is not None:
         progress(done, spec.trials)
@@ -144,22 +220,25 @@ def calibrate(spec: CalibrationSpec, out: Path, progress: Callable[[int, int], N
         spec.scheduler = address
         try:
             while done < spec.trials:
+                study.sampler = trial_sampler(spec, done)
                 study.optimize(objective, n_trials=1)
+                store.discard(store.done())  # the trial is in the study now
                 done = sum(1 for t in study.trials if t.state in finished)
                 if progress is not None:
                     progress(done, spec.trials)
         finally:
             spec.scheduler = given
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    complete = [t for t in study.trials if t.state == state.COMPLETE]
     first = min(complete, key=lambda t: t.number)
     best = study.best_trial
     result = {
         "how": {
-            "method": "optuna TPE (seeded), priors uniform on each parameter's declared range",
+            "method": "optuna TPE, each trial's sampler seeded from (sampler seed, trials finished);"
+                      " priors uniform on each parameter's declared range",
             "targets": "china_dprk_trade.csv: DPRK exports, imports and total trade, every year given (history scenario)",
             "loss": "mean over the three series of (mean absolute log error + 1 - correlation), seed-averaged model",
             "trials": len(complete),
-            "infeasible_trials": sum(1 for t in study.trials if t.state == optuna.trial.TrialState.PRUNED),
+            "infeasible_trials": sum(1 for t in study.trials if t.state == state.PRUNED),
             "seeds_per_trial": spec.seeds,
             "scale": spec.scale,
             "sampler_seed": spec.sampler_seed,
@@ -170,7 +249,11 @@ def calibrate(spec: CalibrationSpec, out: Path, progress: Callable[[int, int], N
         "fit_after": {"loss": round(best.value, 4), **best.user_attrs.get("fit", {})},
         "params": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in best.params.items()},
     }
+    return result
+
+
+def _write_result(result: dict[str, Any], out: Path) -> None:
+    """Write the parameter file whole or not at all."""
     tmp = out.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(result, sort_keys=False), encoding="utf-8")
     tmp.replace(out)
-    return result

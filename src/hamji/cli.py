@@ -6,23 +6,71 @@ and what is allowed; nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 import typer
+import typer.core
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from hamji import __version__
 from hamji.errors import UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+try:  # recent Typer carries its own copy of Click
+    from typer._click import exceptions as _click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as _click_errors
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _say_error(message: str) -> None:
+    """Print ``error: message`` as one line on stderr (the message is shown as text, never as markup)."""
+    err.print(f"[bold red]error:[/] {escape(_one_line(message))}", highlight=False, soft_wrap=True)
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The top-level command: a usage mistake (unknown option, bad option value, missing argument)
+    is one line on stderr and exit code 2, like every other input mistake; never a usage box."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:  # the program is `hamji` however it was started (console script, python -m, a test runner)
+            rv = super().main(args=args, prog_name="hamji", complete_var=complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except _click_errors.NoArgsIsHelpError as exc:  # `hamji` alone: the help, as before
+            exc.show()
+            code = exc.exit_code
+        except _click_errors.UsageError as exc:  # includes BadParameter, NoSuchOption, MissingParameter
+            where = exc.ctx.command_path if exc.ctx is not None else "hamji"
+            _say_error(f"{where}: {exc.format_message()} (see `{where} --help`)")
+            code = 2
+        except _click_errors.ClickException as exc:
+            _say_error(exc.format_message())
+            code = exc.exit_code
+        except UserError as exc:  # raised outside a command (a callback): the same one line
+            _say_error(str(exc))
+            code = 2
+        except typer.Abort:
+            _say_error("aborted")
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True,
                   help="hamji: agent-based model of the Hamgyong-Jilin cross-border economy and human security. "
                        "Output is a scenario, not a forecast.")
 scenarios_app = typer.Typer(help="List the built-in scenarios, or show one as YAML to copy and edit.", invoke_without_command=True)
@@ -41,25 +89,61 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            _say_error(str(exc))
             raise typer.Exit(code=2) from None
 
     return wrapper
 
 
 def _date(text: str, option: str) -> dt.date:
+    """A date option (YYYY-MM-DD, YYYY-MM or YYYY) inside the range a run may span."""
+    from hamji.parameters import brief
+    from hamji.sim import check_run_date
+
     for fmt in ("%Y-%m-%d", "%Y-%m", "%Y"):
         try:
-            return dt.datetime.strptime(text, fmt).date()
+            day = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise UserError(f"{option} {text!r}: expected a date as YYYY-MM-DD (or YYYY-MM, YYYY)")
+        return check_run_date(day, option)
+    raise UserError(f"{option} {brief(text)}: expected a date as YYYY-MM-DD (or YYYY-MM, YYYY)")
+
+
+def check_seed(value: int | str, option: str = "--seed") -> int:
+    """A seed option: a whole number from 0 to 2**32 - 1, or one line naming ``option`` and the range."""
+    from hamji.sim import parse_seed
+
+    return parse_seed(value, option)
 
 
 def _overrides(assignments: list[str] | None) -> dict[str, str]:
     from hamji.parameters import parse_assignment
 
-    return dict(parse_assignment(a) for a in assignments or [])
+    pairs = [parse_assignment(a) for a in assignments or []]
+    names = [name for name, _ in pairs]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise UserError(f"--set {twice}: given more than once; set each parameter once")
+    return dict(pairs)
+
+
+@contextlib.contextmanager
+def lazy_progress(description: str, unit: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback ``(done, total)`` whose bar appears at the first report, once every input is checked."""
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet)
+    task: list = []
+
+    def progress(done: int, total: int) -> None:
+        if not task:
+            bar.start()
+            task.append(bar.add_task(description, total=total))
+        bar.update(task[0], completed=done)
+
+    try:
+        yield progress
+    finally:
+        bar.stop()
 
 
 def version_callback(value: bool) -> None:
@@ -69,9 +153,14 @@ def version_callback(value: bool) -> None:
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+def root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
                                       help="Print the version and exit.")) -> None:
     """hamji command line."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``hamji`` console script: every input mistake is one line on stderr and exit code 2."""
+    typer.main.get_command(app).main(args=argv, prog_name="hamji")
 
 
 @app.command()
@@ -79,7 +168,8 @@ def main(version: bool = typer.Option(False, "--version", callback=version_callb
 def run(
     scenario: str = typer.Argument("baseline", help="Built-in scenario name (see `hamji scenarios`) or a scenario YAML file."),
     scale: str = typer.Option("100", "--scale", help="1:N, one simulated household stands for N real ones (1 = every household)."),
-    seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives bit-identical results."),
+    seed: str = typer.Option("1", "--seed", metavar="INTEGER",
+                             help="Random seed (0 to 4294967295); the same seed gives bit-identical results."),
     start: str = typer.Option("2000-01-03", "--start", help="First week (YYYY-MM-DD)."),
     end: str = typer.Option("2030-12-30", "--end", help="Last week (YYYY-MM-DD)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
@@ -91,10 +181,15 @@ def run(
     from hamji.output import check_out_dir, default_out_dir, write_run
     from hamji.sim import Sim
 
+    seed_n = check_seed(seed)
     start_d, end_d = _date(start, "--start"), _date(end, "--end")
-    sim = Sim(scenario, seed=seed, scale=scale, start=start_d, end=end_d, overrides=_overrides(set_))
+    if end_d < start_d:
+        raise UserError(f"--end {end_d} is before --start {start_d}")
+    if out_dir is not None:
+        check_out_dir(out_dir, overwrite)  # before anything is built, so a mistake costs nothing
+    sim = Sim(scenario, seed=seed_n, scale=scale, start=start_d, end=end_d, overrides=_overrides(set_))
     target = out_dir if out_dir is not None else default_out_dir(sim.scenario.name)
-    check_out_dir(target, overwrite)  # before the run, so a mistake costs nothing
+    check_out_dir(target, overwrite)  # before the first simulated week
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} weeks"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=False) as bar:
         task = bar.add_task("setting up", total=sim.n_weeks)
@@ -197,39 +292,36 @@ def compare(
     from_year: Optional[int] = typer.Option(None, "--from-year", help="First year of the evaluation window (default: 10 years before the end)."),
     to_year: Optional[int] = typer.Option(None, "--to-year", help="Last year of the evaluation window (default: the last year)."),
     first_seed: int = typer.Option(1, "--first-seed", help="Seeds are first-seed, first-seed+1, ..."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.parquet and comparison.html."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.parquet, differences.csv and comparison.html;"
+                                           " run again with the same --out to resume an interrupted comparison."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Run scenarios over many seeds and compare them: human security gained against regime revenue added."""
-    from hamji.compare import comparison_html, differences
-    from hamji.ensemble import run_grouped
-    from hamji.output import atomic_folder, check_out_dir, default_out_dir
-    from hamji.sim import parse_scale
+    """Run scenarios over many seeds and compare them: human security gained against regime revenue added.
+
+    Each finished seed is kept in .<out-name>.partial/ beside --out until the results are written, so
+    the same command with the same --out resumes an interrupted comparison.
+    """
+    from hamji.ensemble import check_scheduler
 
     if len(scenarios_) < 2:
         raise UserError("compare: give at least two scenarios (the first is the reference)")
-    if len(set(scenarios_)) < len(scenarios_):
-        raise UserError(f"compare: each scenario once, got {' '.join(scenarios_)}")
+    if scheduler is not None:  # first, so an unreachable scheduler is reported within seconds
+        check_scheduler(scheduler)
+    from hamji.compare import run_comparison
+    from hamji.output import default_out_dir
+    from hamji.sim import parse_scale
+
     start_d, end_d = _date(start, "--start"), _date(end, "--end")
     n_scale = parse_scale(scale)
     years = (from_year if from_year is not None else max(start_d.year, end_d.year - 9), to_year if to_year is not None else end_d.year)
-    if years[0] > years[1] or years[0] < start_d.year or years[1] > end_d.year:
-        raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {start_d.year}-{end_d.year}")
     seed_list = [first_seed + k for k in range(seeds)]
     target = out_dir if out_dir is not None else default_out_dir("compare-" + "-".join(Path(s).stem for s in scenarios_))
-    check_out_dir(target, overwrite)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} seeds"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet) as bar:
-        job = bar.add_task(f"{len(scenarios_)} scenarios x {seeds} seeds (one task per seed)", total=seeds)
-        annual = run_grouped(scenarios_, seed_list, n_scale, start_d, end_d, workers=workers, scheduler=scheduler,
-                             progress=lambda d, t: bar.update(job, completed=d))
+    with lazy_progress(f"{len(scenarios_)} scenarios x {seeds} seeds (one task per seed)", "seeds", quiet) as progress:
+        annual, diffs = run_comparison(scenarios_, seed_list, n_scale, start_d, end_d, target, years=years, workers=workers,
+                                       scheduler=scheduler, overwrite=overwrite, progress=progress,
+                                       log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
     names = list(dict.fromkeys(annual.scenario))
-    diffs = differences(annual, years, names[0])
-    with atomic_folder(target, overwrite) as tmp:
-        annual[["scenario", "seed", "region", "metric", "year", "value"]].to_parquet(tmp / "comparison.parquet", index=False)
-        diffs.to_csv(tmp / "differences.csv", index=False)
-        (tmp / "comparison.html").write_text(comparison_html(diffs, names[0], years, seeds, n_scale), encoding="utf-8")
     table = Table(title=f"change against {names[0]}, mean over {seeds} seeds, {years[0]}-{years[1]} (90% interval)")
     for col in ("scenario", "outcome", "change", "90% interval"):
         table.add_column(col)
@@ -301,7 +393,8 @@ def calibrate(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
     sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the TPE sampler (a calibration is repeatable)."),
     out_file: Path = typer.Option(Path("runs/calibration/calibrated.yaml"), "--out", help="Calibrated parameter file to"
-                                  " write; the study beside it (.study.db) lets an interrupted calibration resume."),
+                                  " write; the study (.study.db) and the seeds in progress (.tasks/) beside it let an"
+                                  " interrupted calibration resume with the same --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Fit uncertain parameters to the real China-DPRK trade series (history scenario) with optuna.
@@ -309,6 +402,10 @@ def calibrate(
     Writes a parameter file with the fitted values, the fit before (current defaults) and after,
     and how it was made. Copy it over src/hamji/calibrated.yaml to make it the shipped defaults.
     """
+    from hamji.ensemble import check_scheduler
+
+    if scheduler is not None:  # first, so an unreachable scheduler is reported within seconds
+        check_scheduler(scheduler)
     from hamji.calibration import DEFAULT_PARAMS, CalibrationSpec
     from hamji.calibration import calibrate as run_calibration
     from hamji.sim import parse_scale
@@ -316,10 +413,8 @@ def calibrate(
     spec = CalibrationSpec(params=tuple(params) if params else DEFAULT_PARAMS, trials=trials, seeds=seeds,
                            scale=parse_scale(scale), sampler_seed=sampler_seed, workers=workers, scheduler=scheduler)
     spec.check()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} trials"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet) as bar:
-        job = bar.add_task(f"calibrating {len(spec.params)} parameters ({seeds} seeds per trial)", total=trials)
-        result = run_calibration(spec, out_file, progress=lambda d, t: bar.update(job, completed=d))
+    with lazy_progress(f"calibrating {len(spec.params)} parameters ({seeds} seeds per trial)", "trials", quiet) as progress:
+        result = run_calibration(spec, out_file, progress=progress)
     before, after = result["fit_before"], result["fit_after"]
     table = Table(title=f"calibration: {result['how']['trials']} trials, loss {before['loss']:.3f} -> {after['loss']:.3f}")
     for col in ("series", "MALE before", "MALE after", "correlation before", "correlation after"):

@@ -4,12 +4,25 @@
 each scenario against the first (the reference), and for each seed, the paired difference of the
 outcome averaged over the evaluation years; then the mean difference over seeds and its 90%
 confidence interval (Student t over seeds). Common random numbers make the pairing meaningful.
+
+:func:`run_comparison` (behind ``hamji compare``) is resumable. One task is one seed (every scenario
+run with it, see :func:`hamji.ensemble.run_grouped`); each finished task is kept, as soon as it
+arrives, in a hidden folder beside the results, ``.<out-name>.partial/`` (a
+:class:`hamji.sweep.TaskStore`: one Parquet file per seed, written whole or not at all). Killed at
+any moment, the same call with the same ``out`` loads the stored seeds, runs only the missing
+ones, and writes the same results as an uninterrupted run. The results folder itself is written
+atomically at the end, and the hidden folder is then deleted. Stored tasks made with another hamji
+version, scenario content (or resolved parameters), scale, dates or seeds are refused, naming what
+differs (``overwrite`` discards them instead).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -117,3 +130,78 @@ gained together with the regime revenue added.</p>
 leader's accounts and the KPA, KWP and Cabinet budgets from every source (the companies' funnel,
 market fees, the organisations' share of bribes, fines), US$ million a year.</p></body></html>
 """
+
+
+def partial_dir(out: Path) -> Path:
+    """Where the finished tasks of a comparison into ``out`` are kept until it is written: ``.<name>.partial/`` beside it."""
+    full = Path(out).absolute()
+    return full.parent / f".{full.name}.partial"
+
+
+def comparison_fingerprint(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date) -> dict:
+    """What a comparison's tasks are made with: a store holding other tasks is refused."""
+    from hamji import __version__
+    from hamji.scenario import load_scenario
+    from hamji.sweep import scenario_digest
+
+    return {"sweep": "compare", "hamji version": __version__, "scenarios": list(scenarios),
+            "scenario content": {s: scenario_digest(load_scenario(s)) for s in scenarios},
+            "scale": scale, "dates": f"{start} to {end}", "seeds": list(seeds)}
+
+
+def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date, out: Path,
+                   years: tuple[int, int] | None = None, workers: int = 1, scheduler: str | None = None,
+                   overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
+                   log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``scenarios`` over ``seeds`` and write ``comparison.parquet``, ``differences.csv`` and
+    ``comparison.html`` into ``out``; returns the annual results and the differences.
+
+    ``years`` is the evaluation window (default: the last ten years). Resumable: see the module's
+    docstring. Every input is checked, and the scheduler reached, before anything runs or is written.
+    """
+    from hamji.ensemble import Task, check_scheduler, run_grouped, validate_tasks
+    from hamji.errors import UserError
+    from hamji.output import atomic_folder, check_out_dir
+    from hamji.sweep import TaskStore
+
+    if len(scenarios) < 2:
+        raise UserError("compare: give at least two scenarios (the first is the reference)")
+    if len(set(scenarios)) < len(scenarios):
+        raise UserError(f"compare: each scenario once, got {' '.join(scenarios)}")
+    if not seeds:
+        raise UserError("compare: give at least one seed")
+    bad = next((s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**32), None)
+    if bad is not None:
+        raise UserError(f"compare --first-seed/--seeds: seed {bad!r} is not a whole number from 0 to {2**32 - 1}")
+    if end < start:
+        raise UserError(f"--end {end} is before --start {start}")
+    if years is None:
+        years = (max(start.year, end.year - 9), end.year)
+    if years[0] > years[1] or years[0] < start.year or years[1] > end.year:
+        raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {start.year}-{end.year}")
+    check_out_dir(out, overwrite)
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    validate_tasks([Task(s, seeds[0], scale, start, end) for s in scenarios])
+    store = TaskStore(partial_dir(out), comparison_fingerprint(scenarios, seeds, scale, start, end), replace=overwrite,
+                      hint="use another --out, or add --overwrite to discard them")
+    try:
+        stored = len(store.done() & {f"seed-{s}" for s in seeds})
+        if stored and log is not None:
+            log(f"resuming: {stored} of {len(seeds)} seeds already done (kept in {store.folder}); running {len(seeds) - stored}")
+        annual = run_grouped(scenarios, seeds, scale, start, end, workers=workers, scheduler=scheduler,
+                             progress=progress, store=store)
+        names = list(dict.fromkeys(annual.scenario))
+        diffs = differences(annual, years, names[0])
+        with atomic_folder(out, overwrite) as tmp:
+            annual[["scenario", "seed", "region", "metric", "year", "value"]].to_parquet(tmp / "comparison.parquet", index=False)
+            diffs.to_csv(tmp / "differences.csv", index=False)
+            (tmp / "comparison.html").write_text(comparison_html(diffs, names[0], years, len(seeds), scale), encoding="utf-8")
+    except BaseException:
+        if store.done():
+            store.close()  # keep the finished seeds for the next run
+        else:
+            store.remove()  # nothing finished: leave nothing behind
+        raise
+    store.remove()
+    return annual, diffs

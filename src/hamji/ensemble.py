@@ -6,20 +6,29 @@ same seeds in each scenario, and every stochastic process drawing from its own n
 (common random numbers), so a difference between scenarios is the intervention, not noise.
 
 By default a local cluster of ``workers`` processes runs the tasks (``workers=1`` runs them in this
-process, with no cluster); ``scheduler="tcp://host:port"`` sends them to an existing Dask cluster.
+process, with no cluster); ``scheduler="tcp://host:port"`` sends them to an existing Dask cluster
+(:func:`check_scheduler` first makes sure one answers there, within seconds). Given a
+:class:`~hamji.sweep.TaskStore`, an ensemble keeps each task's result as soon as it arrives and,
+run again, loads the stored tasks and runs only the missing ones (:func:`map_stored`). A task lost
+with a Dask worker is rerun by Dask itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
+from hamji.errors import UserError
 from hamji.scenario import load_scenario
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hamji.sweep import TaskStore
 
 
 @dataclass(frozen=True)
@@ -91,14 +100,17 @@ def run_seed_group(scenarios: tuple[str, ...], seed: int, scale: int, start: dt.
 
 
 def run_grouped(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date, workers: int = 1,
-                scheduler: str | None = None, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                scheduler: str | None = None, progress: Callable[[int, int], None] | None = None,
+                store: "TaskStore | None" = None) -> pd.DataFrame:
     """Every scenario with every seed, one task per seed (scenarios forked from a shared trunk).
 
-    Rows are ordered by scenario, then seed, whatever the number of workers.
+    Rows are ordered by scenario, then seed, whatever the number of workers. With a ``store``, each
+    seed's result is kept under the key ``seed-<seed>`` as it finishes, and seeds already stored
+    are loaded instead of run.
     """
     validate_tasks([Task(s, seeds[0], scale, start, end) for s in scenarios])
     jobs = [(tuple(scenarios), s, scale, start, end) for s in seeds]
-    frames = _map(_group_job, jobs, workers, scheduler, progress)
+    frames = map_stored(_group_job, jobs, [f"seed-{s}" for s in seeds], store, workers, scheduler, progress)
     out = pd.concat(frames, ignore_index=True)
     order = {n: k for k, n in enumerate(dict.fromkeys(out.scenario))}
     out["_o"] = out.scenario.map(order)
@@ -127,12 +139,68 @@ def local_cluster(workers: int, scheduler: str | None):  # noqa: ANN201
         cluster.close()
 
 
-def _map(fn, items: list, workers: int, scheduler: str | None, progress) -> list:  # noqa: ANN001
-    """Apply ``fn`` to ``items`` in this process or on Dask; results in item order."""
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Make sure a Dask scheduler answers at ``address``, within ``timeout`` seconds; a
+    :class:`UserError` (one line) if the address is malformed or nothing answers. Call it before
+    any work and before anything is written.
+    """
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    where = f"--scheduler {address}"
+    try:
+        _refused_at_once(address, timeout)
+        # in a thread of its own, so that it works under a running event loop too (Jupyter)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            info = pool.submit(lambda: asyncio.run(identity())).result()
+    except ValueError as e:  # distributed's own check of the address
+        raise UserError(f"{where}: not a Dask scheduler address ({e}); expected tcp://host:port") from None
+    except (OSError, asyncio.TimeoutError) as e:
+        raise UserError(f"{where}: cannot connect ({e})") from None
+    except Exception as e:  # noqa: BLE001 - something answered, but not in Dask's protocol
+        raise UserError(f"{where}: cannot connect (what answers there is not a Dask scheduler: {type(e).__name__})") from None
+    if not isinstance(info, dict) or info.get("type") != "Scheduler":
+        raise UserError(f"{where}: cannot connect (what answers there is not a Dask scheduler)")
+
+
+def _refused_at_once(address: str, timeout: float) -> None:
+    """For tcp:// addresses, one plain connection first: a refused one fails at once, where Dask
+    would retry until its timeout."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    scheme, loc = parse_address(address)
+    if scheme != "tcp":
+        return
+    host, port = parse_host_port(loc)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range 1-65535")
+    with socket.create_connection((host, port), timeout=timeout):
+        pass
+
+
+def _map(fn, items: list, workers: int, scheduler: str | None, progress,  # noqa: ANN001
+         on_result: Callable[[int, Any], None] | None = None) -> list:
+    """Apply ``fn`` to ``items`` in this process or on Dask; results in item order.
+
+    ``on_result(i, result)`` is called as each result arrives (in completion order), before
+    ``progress``: a sweep stores it there, so a kill loses only the tasks still running.
+    """
     results: list = [None] * len(items)
     if scheduler is None and workers <= 1:
         for i, it in enumerate(items):
             results[i] = fn(it)
+            if on_result:
+                on_result(i, results[i])
             if progress:
                 progress(i + 1, len(items))
         return results
@@ -148,13 +216,50 @@ def _map(fn, items: list, workers: int, scheduler: str | None, progress) -> list
         futures = client.map(fn, items, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         for done, fut in enumerate(as_completed(futures), start=1):
-            results[index[fut.key]] = fut.result()
+            i = index[fut.key]
+            results[i] = fut.result()
+            if on_result:
+                on_result(i, results[i])
             if progress:
                 progress(done, len(items))
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+    return results
+
+
+def map_stored(fn, items: list, keys: list[str], store: "TaskStore | None", workers: int = 1,  # noqa: ANN001
+               scheduler: str | None = None, progress: Callable[[int, int], None] | None = None) -> list:
+    """:func:`_map` through a :class:`~hamji.sweep.TaskStore`: the items whose key is stored are
+    loaded, the others run, each stored as soon as it arrives. Results in item order; ``progress``
+    counts the stored items as done.
+    """
+    if store is None:
+        return _map(fn, items, workers, scheduler, progress)
+    results: list = [None] * len(items)
+    have = store.done()
+    todo = []
+    for i, key in enumerate(keys):
+        if key in have:
+            try:
+                results[i] = store.get(key)
+                continue
+            except (OSError, ValueError):  # unreadable (a damaged disk): run it again
+                pass
+        todo.append(i)
+    before = len(items) - len(todo)
+    if progress:
+        progress(before, len(items))
+    if not todo:
+        return results
+
+    def keep(j: int, result: Any) -> None:
+        results[todo[j]] = result
+        store.put(keys[todo[j]], result)
+
+    step = (lambda d, t: progress(before + d, len(items))) if progress else None
+    _map(fn, [items[i] for i in todo], workers, scheduler, step, keep)
     return results
 
 
@@ -165,7 +270,14 @@ def validate_tasks(tasks: list[Task]) -> None:
 
 
 def run_ensemble(tasks: list[Task], workers: int = 1, scheduler: str | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Run every task and return their annual results, in task order (independent of completion order)."""
+                 progress: Callable[[int, int], None] | None = None, store: "TaskStore | None" = None,
+                 keys: list[str] | None = None) -> pd.DataFrame:
+    """Run every task and return their annual results, in task order (independent of completion order).
+
+    With a ``store`` (and one key per task), finished tasks are kept and stored ones loaded, as in
+    :func:`run_grouped`.
+    """
     validate_tasks(tasks)
-    return pd.concat(_map(run_task, tasks, workers, scheduler, progress), ignore_index=True)
+    if store is not None and (keys is None or len(keys) != len(tasks)):
+        raise ValueError("run_ensemble: a store needs one key per task")
+    return pd.concat(map_stored(run_task, tasks, keys or [], store, workers, scheduler, progress), ignore_index=True)
