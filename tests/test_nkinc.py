@@ -386,3 +386,43 @@ def test_banned_capacity_moves_to_the_goods_outside_the_bans() -> None:
     gained = cap["unbanned"] - pars.capacity_unbanned_t
     assert gained == pytest.approx(moved * pars.productivity_unbanned_t, rel=1e-6)
     assert cap["unbanned"] <= pars.unbanned_capacity_max_multiple * pars.capacity_unbanned_t * (1 + 1e-9)
+
+
+def test_light_goods_classes_and_fx_ranges_follow_the_data() -> None:
+    from hamji import data
+    from hamji.parameters import REGISTRY
+
+    hs = data.load("china_imports_from_dprk_by_hs.csv").set_index("hs_code").china_imports_from_dprk_usd
+    rest = hs["TOTAL"] - hs["2701"] - hs["2601"] - hs["03"]  # goods outside coal, iron ore and seafood
+    textiles, unbanned = hs["61"] + hs["62"], hs["6704"] + hs["2716"]
+    light_cap = sum(REGISTRY[f"capacity_{c}_t"].default for c in ("textiles", "light", "unbanned"))
+    assert REGISTRY["capacity_textiles_t"].default / light_cap == pytest.approx(textiles / rest, abs=0.005)
+    assert REGISTRY["capacity_unbanned_t"].default / light_cap == pytest.approx(unbanned / rest, abs=0.0005)
+    fx = data.load("regime_fx_sources.csv")
+    yearly = fx[fx.basis.str.startswith("per year")]
+    for channel, par in (("overseas_workers", "fx_workers_abroad_usd_year"), ("cyber_theft", "fx_cyber_theft_usd_year")):
+        spec = REGISTRY[par]
+        for v in yearly[yearly.channel == channel].usd_m:
+            assert spec.low <= v * 1e6 <= spec.high, (par, v)
+    coal = fx[fx.channel == "illicit_coal_by_sea"].iloc[0]
+    months = 8  # 2019-01-01 to 2019-08-31
+    assert coal.period_start == "2019-01-01" and coal.period_end == "2019-08-31"
+    assert REGISTRY["evasion_capacity_usd_year"].default == pytest.approx(coal.usd_m * 1e6 * 12 / months)
+
+
+NEW_PARAMETERS = ("capacity_textiles_t", "capacity_light_t", "capacity_unbanned_t", "price_textiles_usd_t",
+                  "price_light_usd_t", "price_unbanned_usd_t", "productivity_unbanned_t", "sanctions_shift_rate",
+                  "unbanned_capacity_max_multiple", "evasion_capacity_usd_year", "evasion_discount", "evasion_seizure_share",
+                  "evasion_enforcement", "fx_workers_abroad_usd_year", "fx_cyber_theft_usd_year", "fx_arms_usd_year",
+                  "reserves_initial_usd", "reserves_cap_weeks", "state_import_habit_weeks")
+
+
+@pytest.mark.parametrize("name", NEW_PARAMETERS)
+def test_the_post_2016_parameters_run_at_both_ends_of_their_ranges(name) -> None:
+    from hamji.parameters import REGISTRY
+
+    spec = REGISTRY[name]
+    for value in (spec.low, spec.high):
+        sim = Sim("sanctions", seed=1, scale=20000, start=dt.date(2017, 6, 5), end=dt.date(2018, 2, 26),
+                  overrides={name: value}).run()
+        assert sim.books.max_rel_residual < 1e-9, (name, value)
