@@ -31,6 +31,7 @@ def main() -> None:
     results.append(evaluate_pattern_8(seeds=a.seeds, scale=a.scale, workers=a.workers))
     fits = trade_fit(run_history(a.seeds, a.scale, a.workers))
     results.append(trade_result(fits))
+    results.sort(key=lambda r: r.number)
     trade_chart_svg(fits, HERE / "img" / "trade_fit.svg")
     lines = [
         "# Validation",

@@ -268,6 +268,7 @@ def validate(
         job2 = bar.add_task("history vs trade data", total=seeds)
         fits = trade_fit(run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d)))
     results.append(trade_result(fits))
+    results.sort(key=lambda r: r.number)
     passed = all(r.passed for r in results)
     if as_json:
         sys.stdout.write(json.dumps({"passed": passed, "seeds": seeds, "scale": n, "patterns": [r.as_dict() for r in results],
