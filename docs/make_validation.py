@@ -2,8 +2,8 @@
 
     python docs/make_validation.py [--seeds 3] [--scale 1000] [--workers 2]
 
-It runs exactly what `hamji validate` runs (patterns 1-6 and the history scenario against the trade
-data), then writes the scorecard, the year-by-year trade fit and the model-versus-data chart.
+It runs exactly what `hamji validate` runs (patterns 1-6, pattern 8 and the history scenario against the
+trade data), then writes the scorecard, the year-by-year trade fit and the model-versus-data chart.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hamji import __version__
 from hamji.parameters import CALIBRATION
-from hamji.patterns import evaluate, evaluate_pattern_6
+from hamji.patterns import evaluate, evaluate_pattern_6, evaluate_pattern_8
 from hamji.validation import run_history, trade_chart_svg, trade_fit, trade_result
 
 HERE = Path(__file__).parent
@@ -28,8 +28,10 @@ def main() -> None:
     a = ap.parse_args()
     results = evaluate(seeds=a.seeds, scale=a.scale, workers=a.workers)
     results.append(evaluate_pattern_6(seeds=a.seeds, scale=a.scale, workers=a.workers))
+    results.append(evaluate_pattern_8(seeds=a.seeds, scale=a.scale, workers=a.workers))
     fits = trade_fit(run_history(a.seeds, a.scale, a.workers))
     results.append(trade_result(fits))
+    results.sort(key=lambda r: r.number)
     trade_chart_svg(fits, HERE / "img" / "trade_fit.svg")
     lines = [
         "# Validation",

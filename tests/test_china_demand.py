@@ -58,6 +58,10 @@ def test_state_imports_land_in_the_capital_count_as_imports_and_the_books_balanc
     parts = sum(_annual(sim, m, 2012) for m in ("company_imports_usd", "state_imports_usd"))
     assert _annual(sim, "imports_usd", 2012) >= parts * (1 - 1e-9)
     assert sim.books.max_rel_residual < 1e-9
-    # the state's imports are a share of its spending: never more than that share of what it spent
+    # the state's imports are paid from its reserves: never more than what the reserves held at the start
+    # of the year plus what came in (its foreign-currency share of spending and the outside channels)
     spent = _annual(sim, "leader_spending_usd", 2012) + _annual(sim, "state_spending_usd", 2012)
-    assert state <= sim.pars.state_import_share * spent * (1 + 1e-9)
+    fx = _annual(sim, "state_fx_spending_usd", 2012)
+    assert fx == pytest.approx(sim.pars.state_import_share * spent, rel=1e-9)
+    outside = sum(_annual(sim, m, 2012) for m in ("fx_workers_abroad_usd", "fx_cyber_theft_usd", "fx_arms_usd"))
+    assert state <= (_annual(sim, "reserves_usd", 2011) + fx + outside) * (1 + 1e-9)

@@ -78,7 +78,7 @@ def test_currency_shock_destroys_won_savings_above_the_limit_only():
     ("name: x\nevents:\n  - type: transport\n    start: 2012-01-01\n    params: {crossings: [atlantis]}\n",
      "unknown crossing 'atlantis'; allowed: jilin, all, dandong_sinuiju"),
     ("name: x\nevents:\n  - type: sanctions\n    start: 2017-01-01\n    params: {uranium: true}\n",
-     "unknown key 'uranium'; allowed: coal, iron_ore, seafood, timber, other"),
+     "unknown key 'uranium'; allowed: coal, iron_ore, seafood, timber, textiles, light, unbanned, other"),
 ])
 def test_bad_scenario_files_are_refused_clearly(tmp_path, text, message):
     f = tmp_path / "s.yaml"
@@ -102,5 +102,37 @@ def test_sanctions_stop_coal_exports_from_their_date():
     t = sim.results.tidy()
     coal = t[(t.metric == "exports_coal_usd") & (t.region == "DPRK")].set_index("date").value
     assert coal[:"2017-02-12"].sum() > 0 and coal["2017-02-20":].sum() == 0
-    other = t[(t.metric == "exports_other_usd") & (t.region == "DPRK")].set_index("date").value
-    assert other["2017-03-01":"2017-09-01"].sum() > 0 and other["2017-09-18":].sum() == 0
+    textiles = t[(t.metric == "exports_textiles_usd") & (t.region == "DPRK")].set_index("date").value
+    assert textiles["2017-03-01":"2017-09-01"].sum() > 0 and textiles["2017-09-18":].sum() == 0
+    light = t[(t.metric == "exports_light_usd") & (t.region == "DPRK")].set_index("date").value
+    assert light["2017-09-18":"2017-12-17"].sum() > 0 and light["2017-12-25":].sum() == 0
+    # the goods outside the bans keep crossing, and grow as banned bases' workforce moves to them
+    unbanned = t[(t.metric == "exports_unbanned_usd") & (t.region == "DPRK")].set_index("date").value
+    assert unbanned["2018-01-01":].sum() > 2 * unbanned["2016-01-01":"2016-06-25"].sum() > 0
+    # banned goods leak through the evasion channel
+    evasion = t[(t.metric == "evasion_sales_usd") & (t.region == "DPRK")].set_index("date").value
+    assert evasion[:"2017-02-12"].sum() == 0 and evasion["2017-02-20":].sum() > 0
+    assert sim.books.inflows["evasion_sales"] > 0
+
+
+def test_the_old_other_key_bans_textiles_and_light_and_refuses_a_contradiction(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("name: x\nevents:\n  - {type: sanctions, start: 2017-09-11, params: {other: true}}\n")
+    event = load_scenario(f).events[0]
+    assert event.params == {"ban_textiles": True, "ban_light": True}
+    f.write_text("name: x\nevents:\n  - {type: sanctions, start: 2017-09-11, params: {other: true, light: false}}\n")
+    with pytest.raises(UserError, match="'other' .* and 'light' .* disagree"):
+        load_scenario(f)
+
+
+def test_evasion_enforcement_and_capacity_set_what_leaks():
+    def leak(**ov):
+        sim = Sim("sanctions", seed=1, scale=5000, start=dt.date(2017, 1, 2), end=dt.date(2018, 12, 31), overrides=ov).run()
+        return sim.books.inflows.get("evasion_sales", 0.0) * sim.scale
+
+    base = leak()
+    assert leak(evasion_on=False) == 0.0 and leak(evasion_capacity_usd_year=0.0) == 0.0
+    assert leak(evasion_enforcement=1.0) == 0.0
+    assert 0 < leak(evasion_enforcement=0.5) < base
+    # within the channel's capacity (two years at most), less what is seized
+    assert base <= 2 * 555e6 * (1 + 1e-9)

@@ -223,7 +223,7 @@ def test_coal_ban_from_a_date_stops_coal_only() -> None:
         coal = weekly(sim, "exports_coal_usd")
         assert (coal[:week] > 0).all()
         assert (coal[week:] == 0).all()
-        for c in ("iron_ore", "seafood", "timber", "other"):
+        for c in ("iron_ore", "seafood", "timber", "textiles", "light", "unbanned"):
             assert (weekly(sim, f"exports_{c}_usd")[week:] > 0).all()
         assert sim.books.max_rel_residual < 1e-9
 
@@ -333,3 +333,96 @@ def test_same_seed_same_results() -> None:
     c = make(seed=8, end=dt.date(2001, 6, 30)).run()
     assert np.array_equal(a.results.values, b.results.values, equal_nan=True)
     assert not np.array_equal(a.results.values, c.results.values, equal_nan=True)
+
+
+# -- the regime's foreign-currency account -----------------------------------------------------------
+
+def test_reserves_take_named_outside_inflows_and_pay_state_imports_with_balanced_books() -> None:
+    sim = make(end=dt.date(2003, 12, 31), fx_arms_usd_year=1e8).run()
+    real = sim.scale
+    for flow, par in (("fx_workers_abroad", "fx_workers_abroad_usd_year"), ("fx_cyber_theft", "fx_cyber_theft_usd_year"),
+                      ("fx_arms", "fx_arms_usd_year")):
+        assert sim.books.inflows[flow] * real == pytest.approx(sim.pars[par] / 52 * sim.n_weeks, rel=1e-9)
+        assert sum(annual(sim, f"{flow}_usd").values()) == pytest.approx(sim.books.inflows[flow] * real, rel=1e-9)
+    state = sum(annual(sim, "state_imports_usd").values())
+    assert state == pytest.approx(sim.books.outflows["state_imports"] * real, rel=1e-9) and state > 0
+    # the reserves' own account: opening + inflows - state imports - spending abroad = closing
+    fx_in = sum(annual(sim, "state_fx_spending_usd").values()) + sum(
+        sim.books.inflows[f] * real for f in ("fx_workers_abroad", "fx_cyber_theft", "fx_arms"))
+    closing = annual(sim, "reserves_usd")[2003]
+    abroad = sim.books.outflows["reserves_spending_abroad"] * real
+    assert closing == pytest.approx(sim.pars.reserves_initial_usd + fx_in - state - abroad, rel=1e-9)
+    assert closing <= sim.pars.reserves_cap_weeks * module(sim, "funnel").habit * real * (1 + 1e-9)
+    assert sim.books.max_rel_residual < 1e-9
+
+
+def test_state_imports_do_not_collapse_the_week_exports_stop() -> None:
+    bans = {f"ban_{c}": True for c in COMMODITIES}
+    spec = ScenarioSpec(name="embargo", events=[EventSpec(type="set_parameters", start=dt.date(2003, 1, 6), params=bans)])
+    sim = Sim(scenario=Scenario(spec, "test"), seed=1, scale=1000, end=dt.date(2004, 12, 31), modules=MODULES,
+              overrides={"evasion_on": False}).run()
+    week = int(np.flatnonzero(sim.dates <= np.datetime64("2003-01-06"))[-1])
+    assert (weekly(sim, "exports_usd")[week:] == 0).all()
+    state = weekly(sim, "state_imports_usd")
+    before = state[week - 8:week].mean()
+    # the habitual bill falls over state_import_habit_weeks, paid from the reserves: not at once
+    assert state[week:week + 4].mean() > 0.8 * before
+    assert state[week + 52:].mean() < state[week:week + 4].mean()
+    assert sim.books.max_rel_residual < 1e-9
+
+
+def test_banned_capacity_moves_to_the_goods_outside_the_bans() -> None:
+    bans = {"ban_coal": True, "ban_textiles": True}
+    spec = ScenarioSpec(name="bans", events=[EventSpec(type="set_parameters", start=dt.date(2001, 1, 1), params=bans)])
+    sim = Sim(scenario=Scenario(spec, "test"), seed=1, scale=1000, end=dt.date(2002, 12, 31), modules=MODULES).run()
+    b = sim.people.bases
+    pars = sim.pars
+    cap = {c: b.capacity[b.commodity == j].sum() * sim.scale for j, c in enumerate(COMMODITIES)}
+    assert cap["iron_ore"] == pytest.approx(pars.capacity_iron_ore_t, rel=1e-9)  # not banned: unchanged
+    assert cap["coal"] < pars.capacity_coal_t and cap["textiles"] < pars.capacity_textiles_t
+    # the workforce moved from coal and textiles makes unbanned goods, within the demand ceiling
+    moved = (pars.capacity_coal_t - cap["coal"]) / pars.productivity_coal_t + \
+        (pars.capacity_textiles_t - cap["textiles"]) / pars.productivity_textiles_t
+    gained = cap["unbanned"] - pars.capacity_unbanned_t
+    assert gained == pytest.approx(moved * pars.productivity_unbanned_t, rel=1e-6)
+    assert cap["unbanned"] <= pars.unbanned_capacity_max_multiple * pars.capacity_unbanned_t * (1 + 1e-9)
+
+
+def test_light_goods_classes_and_fx_ranges_follow_the_data() -> None:
+    from hamji import data
+    from hamji.parameters import REGISTRY
+
+    hs = data.load("china_imports_from_dprk_by_hs.csv").set_index("hs_code").china_imports_from_dprk_usd
+    rest = hs["TOTAL"] - hs["2701"] - hs["2601"] - hs["03"]  # goods outside coal, iron ore and seafood
+    textiles, unbanned = hs["61"] + hs["62"], hs["6704"] + hs["2716"]
+    light_cap = sum(REGISTRY[f"capacity_{c}_t"].default for c in ("textiles", "light", "unbanned"))
+    assert REGISTRY["capacity_textiles_t"].default / light_cap == pytest.approx(textiles / rest, abs=0.005)
+    assert REGISTRY["capacity_unbanned_t"].default / light_cap == pytest.approx(unbanned / rest, abs=0.0005)
+    fx = data.load("regime_fx_sources.csv")
+    yearly = fx[fx.basis.str.startswith("per year")]
+    for channel, par in (("overseas_workers", "fx_workers_abroad_usd_year"), ("cyber_theft", "fx_cyber_theft_usd_year")):
+        spec = REGISTRY[par]
+        for v in yearly[yearly.channel == channel].usd_m:
+            assert spec.low <= v * 1e6 <= spec.high, (par, v)
+    coal = fx[fx.channel == "illicit_coal_by_sea"].iloc[0]
+    months = 8  # 2019-01-01 to 2019-08-31
+    assert coal.period_start == "2019-01-01" and coal.period_end == "2019-08-31"
+    assert REGISTRY["evasion_capacity_usd_year"].default == pytest.approx(coal.usd_m * 1e6 * 12 / months)
+
+
+NEW_PARAMETERS = ("capacity_textiles_t", "capacity_light_t", "capacity_unbanned_t", "price_textiles_usd_t",
+                  "price_light_usd_t", "price_unbanned_usd_t", "productivity_unbanned_t", "sanctions_shift_rate",
+                  "unbanned_capacity_max_multiple", "evasion_capacity_usd_year", "evasion_discount", "evasion_seizure_share",
+                  "evasion_enforcement", "fx_workers_abroad_usd_year", "fx_cyber_theft_usd_year", "fx_arms_usd_year",
+                  "reserves_initial_usd", "reserves_cap_weeks", "state_import_habit_weeks")
+
+
+@pytest.mark.parametrize("name", NEW_PARAMETERS)
+def test_the_post_2016_parameters_run_at_both_ends_of_their_ranges(name) -> None:
+    from hamji.parameters import REGISTRY
+
+    spec = REGISTRY[name]
+    for value in (spec.low, spec.high):
+        sim = Sim("sanctions", seed=1, scale=20000, start=dt.date(2017, 6, 5), end=dt.date(2018, 2, 26),
+                  overrides={name: value}).run()
+        assert sim.books.max_rel_residual < 1e-9, (name, value)

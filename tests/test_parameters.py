@@ -57,3 +57,10 @@ def test_scenario_file_errors_name_file_and_key(tmp_path):
         load_scenario(f)
     with pytest.raises(UserError, match="no such file"):
         load_scenario(tmp_path / "missing.yaml")
+
+
+def test_the_split_other_class_parameters_name_their_replacements():
+    with pytest.raises(UserError, match="parameter 'ban_other' was split .* use ban_textiles and ban_light"):
+        Parameters({"ban_other": True}, where="--set")
+    with pytest.raises(UserError, match="capacity_textiles_t"):
+        Parameters({"capacity_other_t": 1.0}, where="--set")

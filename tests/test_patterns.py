@@ -1,4 +1,4 @@
-"""The patterns of MODEL.md section 6 (1-5) hold over several seeds at a small scale.
+"""The patterns of MODEL.md section 6 (1-6 and 8) hold over several seeds at a small scale.
 
 One ensemble (6 seeds; paired runs with forgery off and remittances off) is shared by the tests;
 each pattern's statistic, threshold and margin are in :mod:`hamji.patterns`.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hamji.patterns import evaluate, evaluate_pattern_6
+from hamji.patterns import evaluate, evaluate_pattern_6, evaluate_pattern_8
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +37,9 @@ def test_pattern_6_the_recommendations_raise_human_security_and_regime_revenue()
     """Micro-lending, training and transport against baseline (paired seeds, forked from a common trunk)."""
     r = evaluate_pattern_6(seeds=4, scale=1000, workers=2)
     assert r.passed, f"pattern 6: {r.detail}; needs {r.threshold}"
+
+
+def test_pattern_8_the_2017_sanctions_cut_exports_far_more_than_imports_and_revenue():
+    """history, 2018-19 against 2016, 3 seeds at 1:1000 (thresholds from the record, in hamji.patterns)."""
+    r = evaluate_pattern_8(seeds=3, scale=1000, workers=2)
+    assert r.passed, f"pattern 8: {r.detail}; needs {r.threshold}"

@@ -344,7 +344,7 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.patterns import PATTERN6_SCENARIOS, evaluate, evaluate_pattern_6
+    from hamji.patterns import PATTERN6_SCENARIOS, evaluate, evaluate_pattern_6, evaluate_pattern_8
     from hamji.sim import parse_scale
     from hamji.validation import run_history, trade_fit, trade_result
 
@@ -355,9 +355,12 @@ def validate(
         results = evaluate(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job, completed=d))
         job6 = bar.add_task(f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", total=seeds)
         results.append(evaluate_pattern_6(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job6, completed=d)))
+        job8 = bar.add_task("pattern 8 (history, the 2017 sanctions)", total=seeds)
+        results.append(evaluate_pattern_8(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job8, completed=d)))
         job2 = bar.add_task("history vs trade data", total=seeds)
         fits = trade_fit(run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d)))
     results.append(trade_result(fits))
+    results.sort(key=lambda r: r.number)
     passed = all(r.passed for r in results)
     if as_json:
         sys.stdout.write(json.dumps({"passed": passed, "seeds": seeds, "scale": n, "patterns": [r.as_dict() for r in results],

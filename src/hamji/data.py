@@ -33,6 +33,7 @@ REQUIRED_COLUMNS: dict[str, list[str]] = {
     "prices.csv": ["date", "city", "rice_kpw_per_kg", "kpw_per_usd"],
     "sanctions_events.csv": ["date", "event", "description"],
     "context_figures.csv": ["topic", "figure", "value"],
+    "regime_fx_sources.csv": ["period_start", "period_end", "channel", "usd_m", "basis"],
 }
 
 
@@ -44,6 +45,7 @@ NUMERIC_COLUMNS: dict[str, dict[str, str]] = {
     "defectors.csv": {"arrivals_total": "persons per year"},
     "china_imports_from_dprk_by_hs.csv": {"year": "calendar year", "china_imports_from_dprk_usd": "US$"},
     "regions_geo.csv": {"lat": "degrees north", "lon": "degrees east"},
+    "regime_fx_sources.csv": {"usd_m": "US$ million (a year, or over the period: see basis)"},
 }
 
 

@@ -40,11 +40,22 @@ class ParameterEvent(SetParameters):
 
     keys: ClassVar[dict[str, str]] = {}
     defaults: ClassVar[dict[str, Any]] = {}  # applied when the scenario does not give the key
+    aliases: ClassVar[dict[str, tuple[str, ...]]] = {}  # a key that stands for several keys
 
     def validate(self) -> None:
+        self.params = dict(self.params)
+        for alias, parts in self.aliases.items():
+            if alias in self.params:
+                value = self.params.pop(alias)
+                for part in parts:
+                    if part in self.params and self.params[part] != value:
+                        raise UserError(f"{self.where}: params: '{alias}' ({value!r}) and '{part}'"
+                                        f" ({self.params[part]!r}) disagree; '{alias}' stands for {', '.join(parts)}")
+                    self.params[part] = value
         unknown = [k for k in self.params if k not in self.keys]
         if unknown:
-            raise UserError(f"{self.where}: params: unknown key '{unknown[0]}'; allowed: {', '.join(self.keys)}")
+            allowed = [*self.keys, *self.aliases]
+            raise UserError(f"{self.where}: params: unknown key '{unknown[0]}'; allowed: {', '.join(allowed)}")
         full = {self.keys[k]: v for k, v in {**self.defaults, **self.params}.items()}
         missing = [k for k, v in self.keys.items() if v not in REGISTRY]
         if missing:  # a registry change broke the mapping: a bug, not a user error
@@ -98,9 +109,19 @@ class CurrencyShock(Event):
 
 @register
 class Sanctions(ParameterEvent):
+    """Export bans by commodity class, from ``start`` (restored at ``end``).
+
+    The key ``other`` names the former single class of other goods, since split into ``textiles``
+    and ``light``: ``other: true`` sets both, so a scenario written before the split bans what it
+    banned then. The goods outside the bans (``unbanned``) are a new class the old key never covered.
+    """
+
     type = "sanctions"
-    description = "export bans by commodity (true = banned): coal, iron_ore, seafood, timber, other (e.g. UNSCR 2371, 2375, 2397)"
-    keys = {"coal": "ban_coal", "iron_ore": "ban_iron_ore", "seafood": "ban_seafood", "timber": "ban_timber", "other": "ban_other"}
+    description = ("export bans by commodity (true = banned): coal, iron_ore, seafood, timber, textiles, light,"
+                   " unbanned; 'other' = textiles and light (e.g. UNSCR 2371, 2375, 2397)")
+    keys = {"coal": "ban_coal", "iron_ore": "ban_iron_ore", "seafood": "ban_seafood", "timber": "ban_timber",
+            "textiles": "ban_textiles", "light": "ban_light", "unbanned": "ban_unbanned"}
+    aliases = {"other": ("textiles", "light")}
 
 
 @register

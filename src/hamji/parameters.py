@@ -175,6 +175,15 @@ REGISTRY: dict[str, ParamSpec] = _load_registry()
 CALIBRATION: dict[str, Any] = _apply_calibration(REGISTRY)
 
 
+#: parameters that no longer exist, with what replaced them (a clear error instead of "unknown parameter")
+RENAMED: dict[str, str] = {
+    "ban_other": "ban_textiles and ban_light (the sanctions event's key 'other' still sets both)",
+    "price_other_usd_t": "price_textiles_usd_t, price_light_usd_t and price_unbanned_usd_t",
+    "capacity_other_t": "capacity_textiles_t (51.7%), capacity_light_t (47.6%) and capacity_unbanned_t (0.73%)",
+    "productivity_other_t": "productivity_textiles_t, productivity_light_t and productivity_unbanned_t",
+}
+
+
 class Parameters:
     """The resolved parameter values of one run: defaults, then overrides, then dated events.
 
@@ -194,6 +203,9 @@ class Parameters:
     def set(self, name: str, value: Any, where: str = "overrides") -> None:
         """Set one parameter, refusing unknown names and out-of-range values with a clear message."""
         spec = REGISTRY.get(name) if isinstance(name, str) else None
+        if spec is None and isinstance(name, str) and name in RENAMED:
+            raise UserError(f"{where}: parameter '{name}' was split when the 'other' export class became textiles, light"
+                            f" and unbanned goods; use {RENAMED[name]}")
         if spec is None:
             raise UserError(f"{where}: unknown parameter {brief(name)}; run `hamji params` for the list of names")
         self._values[name] = spec.coerce(value, where)

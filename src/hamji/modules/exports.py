@@ -8,7 +8,8 @@ Chinese consumer goods for retail sale in North Korea." (Park 2009)
 
 Each week every base offers its stock (simulated tonnes), then three limits apply in turn:
 
-1. sanctions: nothing of commodity c if ``sanctions_on`` and ``ban_<c>`` (dated events flip them);
+1. sanctions: nothing of commodity c if ``sanctions_on`` and ``ban_<c>`` (dated events flip them;
+   banned stock may leave through the evasion channel below);
 2. wah-ku (if ``wahku_on``): company k paces its year's quota, selling at most
    ``(real + forged quota of c left) / weeks left in the year`` this week; offers are scaled by
    ``min(1, allowance / offered)`` per company and commodity (unsold output stays in stock);
@@ -20,6 +21,27 @@ Each week every base offers its stock (simulated tonnes), then three limits appl
 Sales bring ``tonnes x price_<c>_usd_t`` from Chinese buyers (outside inflow ``export_sales``) into
 company cash and ``companies.revenue`` (which the funnel splits). Sold tonnes use real quota first,
 then forged; the forged part is the ``forged_share`` of the traded volume.
+
+Sanctions leak. After the bans, banned coal still left by ship-to-ship transfers at sea and goods were
+smuggled across the river (UN Panel of Experts 2019: 3.7 Mt of coal for about US$ 370 M by ship-to-ship
+transfers in January-August 2019, ``regime_fx_sources.csv``). If ``evasion_on``, each week the stock of
+banned bases goes out through an evasion channel before the legal offers:
+
+* value on offer at evasion prices: ``stock_b x price_<c>_usd_t x (1 - evasion_discount)`` for every
+  base b of a banned class (buyers who take sanctioned goods pay less);
+* capacity: at most ``evasion_capacity_usd_year / 52`` (real US$ at evasion prices, divided by the
+  scale) a week leaves, every banned base's stock scaled by ``min(1, capacity / on offer)``; the
+  channel uses no crossing room and no wah-ku (the goods are illegal on both sides of the river);
+* detection: each base's shipment this week is seized whole with probability
+  ``1 - (1 - evasion_seizure_share) (1 - evasion_enforcement)`` (stream ``exports.evasion_seizure``):
+  ``evasion_seizure_share`` is the risk of the channel as the Panel saw it, and ``evasion_enforcement``
+  in [0, 1] is Chinese enforcement on top of it, which a dated ``set_parameters`` event can change
+  (``history`` sets it strict while China applied the bans most strictly).
+
+Shipped tonnes leave the stock. Seized goods are simply not sold; what is sold brings its value from
+the buyers (outside inflow ``evasion_sales``) into company cash and ``companies.revenue``, so the funnel
+splits it like any other revenue. Evasion sales are not customs trade: they are reported as
+``evasion_sales_usd``, not in ``exports_usd``.
 """
 
 from __future__ import annotations
@@ -29,7 +51,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hamji.module import Metric, Module
-from hamji.modules.revenue_bases import COMMODITIES, commodity_prices, record_sum
+from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, banned_classes, commodity_prices, record_sum
 from hamji.modules.wahku import weeks_left_in_year
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,6 +79,13 @@ class Exports(Module):
         Metric("exports_t", "tonnes", "Tonnes exported to China this week, by province of origin.", scaled=True),
         Metric("export_capacity_blocked_t", "tonnes", "Tonnes offered within sanctions and wah-ku that crossing"
                " capacity could not take this week, by province of origin.", scaled=True),
+        Metric("evasion_sales_usd", "US$", "Banned goods sold to Chinese buyers through the evasion channel (sea"
+               " transfers, smuggling) this week, at evasion prices, by province of origin (not in exports_usd).",
+               scaled=True),
+        Metric("evasion_seized_usd", "US$", "Value at evasion prices of banned goods seized this week, by province"
+               " of origin.", scaled=True),
+        Metric("evasion_t", "tonnes", "Tonnes of banned goods shipped through the evasion channel this week (sold"
+               " or seized), by province of origin.", scaled=True),
         Metric("forged_share", "fraction", "Share of the tonnes exported this week covered by forged wah-ku,"
                " by province of origin (empty where nothing was exported).", agg="mean", annual="mean"),
     )
@@ -73,10 +102,14 @@ class Exports(Module):
         pars = sim.pars
         b, comp = sim.people.bases, sim.people.companies
         r, n_c = sim.world.n_regions, len(COMMODITIES)
+        prices = commodity_prices(sim)
+        banned = banned_classes(pars)
+        if banned.any() and pars.evasion_on:
+            self.evade(sim, banned, prices)
+        else:
+            self.record_evasion(sim, np.zeros(r), np.zeros(r), np.zeros(r))
         offer = b.stock.copy()
-        if pars.sanctions_on:
-            banned = np.array([pars[f"ban_{c}"] for c in COMMODITIES])
-            offer[banned[b.commodity]] = 0.0
+        offer[banned[b.commodity]] = 0.0
         # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
         wahku = pars.wahku_on and hasattr(comp, "quota_coal")
         if wahku:
@@ -96,7 +129,6 @@ class Exports(Module):
         b.stock -= sold
         np.maximum(b.stock, 0.0, out=b.stock)
 
-        prices = commodity_prices(sim)
         value = sold * prices[b.commodity]
         by_company = np.bincount(b.company, weights=value, minlength=comp.n)
         comp.cash += by_company
@@ -127,3 +159,36 @@ class Exports(Module):
         forged_r = np.bincount(b.region, weights=forged_used_t, minlength=r)
         with np.errstate(invalid="ignore", divide="ignore"):
             res.record("forged_share", np.where(tonnes_r > 0, forged_r / np.where(tonnes_r > 0, tonnes_r, 1.0), np.nan))
+
+    def evade(self, sim: "Sim", banned: np.ndarray, prices: np.ndarray) -> None:
+        """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""
+        pars = sim.pars
+        b, comp = sim.people.bases, sim.people.companies
+        r = sim.world.n_regions
+        price_e = prices[b.commodity] * (1.0 - pars.evasion_discount)
+        on_offer = np.where(banned[b.commodity], b.stock, 0.0)
+        value_offer = float((on_offer * price_e).sum())
+        room = pars.evasion_capacity_usd_year / WEEKS_PER_YEAR / sim.scale
+        if value_offer <= 0 or room <= 0:
+            self.record_evasion(sim, np.zeros(r), np.zeros(r), np.zeros(r))
+            return
+        shipped = on_offer * min(1.0, room / value_offer)
+        b.stock -= shipped
+        np.maximum(b.stock, 0.0, out=b.stock)
+        p_seize = 1.0 - (1.0 - pars.evasion_seizure_share) * (1.0 - pars.evasion_enforcement)
+        seized = sim.rng("exports.evasion_seizure").random(b.n) < p_seize
+        value = shipped * price_e
+        sold = np.where(seized, 0.0, value)
+        by_company = np.bincount(b.company, weights=sold, minlength=comp.n)
+        comp.cash += by_company
+        comp.revenue += by_company
+        sim.books.inflow("evasion_sales", by_company.sum())
+        self.record_evasion(sim, np.bincount(b.region, weights=sold, minlength=r),
+                            np.bincount(b.region, weights=value - sold, minlength=r),
+                            np.bincount(b.region, weights=shipped, minlength=r))
+
+    @staticmethod
+    def record_evasion(sim: "Sim", sold_r: np.ndarray, seized_r: np.ndarray, tonnes_r: np.ndarray) -> None:
+        record_sum(sim, "evasion_sales_usd", sold_r)
+        record_sum(sim, "evasion_seized_usd", seized_r)
+        record_sum(sim, "evasion_t", tonnes_r)

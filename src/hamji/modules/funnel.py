@@ -25,14 +25,39 @@ goods since last week) is split and then zeroed:
 * the rest (``1 - leader - budget - import shares``, plus import money the crossing could not take)
   stays in company cash: the companies' working capital for wages and penalties.
 
-Then the state spends outside this model: ``leader_spending_rate`` of the leader's accounts (flow
-``leader_spending``) and ``budget_spending_rate`` of each budget (flow ``state_spending``) leave the
-books each week, so neither grows without bound. A share ``state_import_share`` of that spending
-buys Chinese goods for the state itself (fuel, vehicles, machinery, materials, the leadership's
-luxuries, bought with the regime's foreign currency) through the crossing
-nearest the capital, as far as its room allows (tonnes = US$ / ``state_goods_usd_per_t``). These
-goods land in the capital (where the leadership and the central organs sit) and are used by the state, not sold in markets; they count
-in ``imports_usd`` (``sim.market.imports_state``). The money leaves the books with the spending.
+Then the state spends outside this model: ``leader_spending_rate`` of the leader's accounts and
+``budget_spending_rate`` of each budget leave them each week, so neither grows without bound. A share
+``state_import_share`` of that spending is in foreign currency (fuel, vehicles, machinery, materials,
+the leadership's luxuries) and goes into the state's foreign-currency reserves
+(``sim.accounts.reserves``); the rest is spent at home outside the model (flows ``leader_spending``
+and ``state_spending``).
+
+The regime's foreign-currency account. The reserves also receive what the state earns outside the
+HamJi border, each a named inflow of ``fx_<channel>_usd_year / 52`` a week (real US$, divided by the
+scale): workers sent abroad (``fx_workers_abroad``), cyber theft (``fx_cyber_theft``) and arms
+(``fx_arms``); ``regime_fx_sources.csv`` gives the public estimates, which disagree by an order of
+magnitude, so each is a parameter with a wide range that dated events set (``history``). State imports
+are paid from the reserves, not from this week's exports alone. The state keeps a habitual import bill
+H (US$ a week) and adjusts it over ``state_import_habit_weeks`` (T) towards what it can sustain:
+
+    fx_t = state_import_share * (leader spending + budget spending)       the state's own FX spending
+    O_t  = sum of the outside inflows this week
+    Y_t  = fx_t                    if fx_t >= H_t   (the bill grows with the funnel's money)
+         = min(H_t, fx_t + O_t)    otherwise        (it falls only to what all foreign currency sustains)
+    H_{t+1} = H_t + (Y_t - H_t) / T
+    state imports_t = min(max(fx_t, H_t), reserves_t, crossing room)
+
+bought from China through the crossing nearest the capital (tonnes = US$ / ``state_goods_usd_per_t``;
+flow ``state_imports``; money the crossing cannot take stays in the reserves). So while exports grow
+the state imports what it spends in foreign currency, as before; when exports stop the bill falls
+over T weeks, paid from the reserves, towards what the outside channels bring in, and never collapses
+in the week the exports stop. Reserves above ``reserves_cap_weeks`` weeks of the habitual bill are
+spent abroad (flow ``reserves_spending_abroad``: the weapons programmes, other partners), so the
+outside inflows do not pile up while the funnel pays the imports. These goods land in the capital
+(where the leadership and the central organs sit) and are used by the state, not sold in markets;
+they count in ``imports_usd`` (``sim.market.imports_state``). The outside inflows are reported as
+``fx_<channel>_usd`` and the balance as ``reserves_usd``; they are not in ``regime_revenue_usd``, which
+counts the money raised inside the country (the funnel, fees, bribes, fines).
 """
 
 from __future__ import annotations
@@ -51,6 +76,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 SINKS = ("leader", "budgets", "imports", "retained")
+#: the regime's foreign currency from outside the HamJi border: (book flow, parameter, metric)
+FX_CHANNELS = (
+    ("fx_workers_abroad", "fx_workers_abroad_usd_year", "fx_workers_abroad_usd"),
+    ("fx_cyber_theft", "fx_cyber_theft_usd_year", "fx_cyber_theft_usd"),
+    ("fx_arms", "fx_arms_usd_year", "fx_arms_usd"),
+)
+WEEKS_PER_YEAR = 52.0
 CAPITAL = "Pyongyang"  # seat of the leadership and of the KPA, KWP and Cabinet: where the state's imports land
 
 
@@ -90,8 +122,18 @@ class Funnel(Module):
         Metric("state_imports_usd", "US$", "Chinese goods bought for the state from the leader's and the budgets'"
                " spending this week (fuel, vehicles, machinery, luxuries), by destination (also counted in"
                " imports_usd).", scaled=True),
-        Metric("state_spending_usd", "US$", "Spent from the branch budgets outside the model this week (national).",
-               scaled=True),
+        Metric("state_spending_usd", "US$", "Spent from the branch budgets this week (national): at home outside the"
+               " model, and the foreign-currency share into the reserves.", scaled=True),
+        Metric("reserves_usd", "US$", "The state's foreign-currency reserves at the end of the week (national).",
+               annual="last", scaled=True),
+        Metric("state_fx_spending_usd", "US$", "The leader's and the budgets' spending in foreign currency this week,"
+               " paid into the reserves (state_import_share of their spending; national).", scaled=True),
+        *(Metric(metric, "US$", f"Foreign currency reaching the state's reserves from {flow[3:].replace('_', ' ')}"
+                 " this week, from outside the HamJi border (national).", scaled=True) for flow, _, metric in FX_CHANNELS),
+        Metric("state_import_bill_usd", "US$", "The state's habitual import bill this week (H in the funnel's rule;"
+               " national).", scaled=True),
+        Metric("reserves_spending_abroad_usd", "US$", "Reserves above the cap spent abroad this week (weapons"
+               " programmes, other partners; national).", scaled=True),
     )
 
     def setup(self, sim: "Sim") -> None:
@@ -102,6 +144,8 @@ class Funnel(Module):
         self.totals = {k: 0.0 for k in ("revenue", *SINKS, "unabsorbed")}  # unabsorbed: import money the budgets took
         self.state_region = sim.world.index[CAPITAL]
         self.state_crossing = int(sim.borders.nearest[self.state_region])
+        self.habit = 0.0  # the state's habitual import bill H, US$ a week (simulated)
+        sim.accounts.reserves[0] = sim.pars.reserves_initial_usd / sim.scale
 
     def step(self, sim: "Sim") -> None:
         pars = sim.pars
@@ -147,20 +191,37 @@ class Funnel(Module):
         comp.revenue[:] = 0.0
         retained = rev - to_leader - to_budget - spent
 
-        # the state spends outside the model
+        # the state spends outside the model; its foreign-currency share goes into the reserves
+        s_fx = pars.state_import_share
         leader_out = float(acc.leader[0]) * pars.leader_spending_rate
         acc.leader[0] -= leader_out
-        sim.books.outflow("leader_spending", leader_out)
         budget_out = acc.budget * pars.budget_spending_rate
         acc.budget -= budget_out
-        sim.books.outflow("state_spending", budget_out.sum())
-        # a share of that spending buys Chinese goods for the state, within the capital's crossing room
-        want_state = pars.state_import_share * (leader_out + float(budget_out.sum()))
+        fx = s_fx * (leader_out + float(budget_out.sum()))
+        sim.books.outflow("leader_spending", (1.0 - s_fx) * leader_out)
+        sim.books.outflow("state_spending", (1.0 - s_fx) * float(budget_out.sum()))
+        acc.reserves[0] += fx
+        outside = []
+        for flow, par, _ in FX_CHANNELS:
+            amount = pars[par] / WEEKS_PER_YEAR / sim.scale
+            acc.reserves[0] += amount
+            sim.books.inflow(flow, amount)
+            outside.append(amount)
+        # the habitual import bill, paid from the reserves within the capital's crossing room
+        h = self.habit
+        target = fx if fx >= h else min(h, fx + sum(outside))
+        want_state = min(max(fx, h), float(acc.reserves[0]))
+        self.habit = h + (target - h) / pars.state_import_habit_weeks
         state_imports = 0.0
         if want_state > 0:
             tonnes = sim.borders.allocate(self.state_crossing, want_state / pars.state_goods_usd_per_t)
             state_imports = min(tonnes * pars.state_goods_usd_per_t, want_state)
+        acc.reserves[0] -= state_imports
+        sim.books.outflow("state_imports", state_imports)
         sim.market.imports_state[self.state_region] += state_imports
+        abroad = max(float(acc.reserves[0]) - pars.reserves_cap_weeks * self.habit, 0.0)
+        acc.reserves[0] -= abroad
+        sim.books.outflow("reserves_spending_abroad", abroad)
 
         t = self.totals
         t["revenue"] += rev.sum()
@@ -185,3 +246,9 @@ class Funnel(Module):
         res.record_total("leader_spending_usd", leader_out)
         res.record_total("state_spending_usd", float(budget_out.sum()))
         record_sum(sim, "state_imports_usd", sim.market.imports_state)
+        res.record_total("reserves_usd", float(acc.reserves[0]))
+        res.record_total("state_fx_spending_usd", fx)
+        for (_, _, metric), amount in zip(FX_CHANNELS, outside):
+            res.record_total(metric, amount)
+        res.record_total("state_import_bill_usd", h)
+        res.record_total("reserves_spending_abroad_usd", abroad)

@@ -41,6 +41,21 @@ invested in its bases (if ``base_investment_on``; equipment bought abroad, outsi
     I_b <- min(I_b + investment_b / (infrastructure_cost_years * V_b), infrastructure_initial)
 
 What a company cannot use because its bases are already at ``infrastructure_initial`` stays in cash.
+
+Sanctions move labour and capital to the goods outside the bans. On the record, after the bans of
+2017 the goods outside them kept crossing and grew (wigs and false eyelashes, watch movements,
+electricity, ferro-alloys); the paper's bases are "tasked with harvesting or extracting exportable
+goods", so a base whose goods may no longer be sold is put to goods that may. While a ban holds
+(``sanctions_on`` and ``ban_<c>``), each week every base of a banned class c gives up a share
+``1 - (1 - sanctions_shift_rate) ** (1/52)`` of its capacity; the workforce that capacity employed,
+``moved_b = dK_b / productivity_<c>_t``, makes ``moved_b * productivity_unbanned_t`` tonnes a year of
+``unbanned`` goods at the ``unbanned`` bases of the same province (in proportion to their capacity;
+at every ``unbanned`` base of the country where the province has none). Chinese demand for these goods
+is limited: the national ``unbanned`` capacity never exceeds ``unbanned_capacity_max_multiple`` times
+its opening value (moves beyond it are scaled down, and the banned bases keep that capacity). Nothing
+moves if ``ban_unbanned`` is set. Worker households keep their registered employer (their labour
+presence still sets each base's output), so the shift moves capacity, the capital and labour in it,
+not household records; it is not undone when a ban ends.
 """
 
 from __future__ import annotations
@@ -56,8 +71,15 @@ from hamji.module import Metric, Module
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
-#: exported commodities, in the order of every per-commodity array
-COMMODITIES = ("coal", "iron_ore", "seafood", "timber", "other")
+#: exported commodity classes, in the order of every per-commodity array. They follow the bans of
+#: 2016-17 (sanctions_events.csv) and China's customs headings (china_imports_from_dprk_by_hs.csv):
+#: ``textiles`` (HS 61-62, woven and knitted apparel, banned by UNSCR 2375), ``light`` (the other
+#: light manufactures, machinery, agricultural goods and concentrates, banned by UNSCR 2397 and 2321/2371)
+#: and ``unbanned`` (wigs and false eyelashes HS 6704, electricity HS 2716, watch movements,
+#: ferro-alloys: outside the bans)
+COMMODITIES = ("coal", "iron_ore", "seafood", "timber", "textiles", "light", "unbanned")
+#: the class that stays outside the bans and takes the workforce of banned bases
+UNBANNED = COMMODITIES.index("unbanned")
 WEEKS_PER_YEAR = 52.0
 
 #: Where the deposits are: the share of each commodity's national capacity in each province.
@@ -66,8 +88,11 @@ WEEKS_PER_YEAR = 52.0
 #: Kangdong (Pyongyang), the Aoji/Hamyon lignite of North Hamgyong, Jagang and Kowon (South Hamgyong);
 #: iron ore - Musan (North Hamgyong; "Serves the Musan iron-mine area", border_crossings.csv) and
 #: Unryul (South Hwanghae); seafood - the east and west coasts; timber - the northern forests of
-#: Ryanggang and Jagang; other (apparel on commission, wigs, concentrates, herbs) - Pyongyang,
-#: Sinuiju (North Pyongan), Rason, Nampo (South Pyongan), Hyesan (Ryanggang), Chongjin.
+#: Ryanggang and Jagang; textiles (apparel sewn on commission) and light (other light manufactures,
+#: concentrates, herbs) - Pyongyang, Sinuiju (North Pyongan), Rason, Nampo (South Pyongan), Hyesan
+#: (Ryanggang), Chongjin; unbanned - wig and eyelash workshops of Pyongyang and Sinuiju, power sold from
+#: the Yalu and Jagang hydro plants, ferro-alloys of Kimchaek (North Hamgyong) and Tanchon (South Hamgyong),
+#: processing in Rason.
 DEPOSITS: dict[str, dict[str, float]] = {
     "coal": {"South Pyongan": 0.70, "Pyongyang": 0.10, "Jagang": 0.08, "South Hamgyong": 0.04,
              "North Hamgyong": 0.03, "North Pyongan": 0.05},
@@ -75,9 +100,20 @@ DEPOSITS: dict[str, dict[str, float]] = {
     "seafood": {"South Hamgyong": 0.25, "North Hamgyong": 0.20, "Rason": 0.15, "South Hwanghae": 0.15,
                 "Kangwon": 0.15, "North Pyongan": 0.10},
     "timber": {"Ryanggang": 0.45, "Jagang": 0.35, "North Hamgyong": 0.10, "South Hamgyong": 0.10},
-    "other": {"Pyongyang": 0.35, "North Pyongan": 0.25, "Rason": 0.15, "South Pyongan": 0.10,
+    "textiles": {"Pyongyang": 0.35, "North Pyongan": 0.25, "Rason": 0.15, "South Pyongan": 0.10,
+                 "Ryanggang": 0.10, "North Hamgyong": 0.05},
+    "light": {"Pyongyang": 0.35, "North Pyongan": 0.25, "Rason": 0.15, "South Pyongan": 0.10,
               "Ryanggang": 0.10, "North Hamgyong": 0.05},
+    "unbanned": {"Pyongyang": 0.30, "North Pyongan": 0.30, "Jagang": 0.10, "Rason": 0.10,
+                 "North Hamgyong": 0.10, "South Hamgyong": 0.10},
 }
+
+
+def banned_classes(pars) -> np.ndarray:  # noqa: ANN001 - Parameters
+    """Per commodity class (:data:`COMMODITIES` order): True where an export ban holds this week."""
+    if not pars.sanctions_on:
+        return np.zeros(len(COMMODITIES), dtype=bool)
+    return np.array([bool(pars[f"ban_{c}"]) for c in COMMODITIES])
 
 
 def commodity_prices(sim: "Sim") -> np.ndarray:
@@ -149,6 +185,11 @@ class RevenueBases(Module):
                scaled=True),
         Metric("base_investment_usd", "US$", "Companies' investment in their bases' infrastructure this week"
                " (bought abroad), by province of the base.", scaled=True),
+        Metric("sanctions_shifted_t", "tonnes per year", "Capacity of unbanned goods added this week by moving the"
+               " workforce of banned bases (real t/yr of capacity), by province of the receiving base.", scaled=True),
+        Metric("unbanned_capacity_t", "tonnes per year", "Capacity of the bases making goods outside the bans (wigs,"
+               " eyelashes, watch movements, power, ferro-alloys), real t/yr at infrastructure 1, by province.",
+               annual="last", scaled=True),
     )
 
     def setup(self, sim: "Sim") -> None:
@@ -215,7 +256,7 @@ class RevenueBases(Module):
         b.add("stock", np.float64)  # unsold output, t
 
         # -- workforce ---------------------------------------------------------------------------
-        productivity = np.array([pars[f"productivity_{c}_t"] for c in COMMODITIES])
+        productivity = np.array([float(pars[f"productivity_{c}_t"]) for c in COMMODITIES])
         workforce = b.capacity / productivity[b.commodity]  # simulated persons
         conscripts = workforce * pars.conscript_share
         limit = pars.conscript_max_share * w.military_camps / sim.scale
@@ -250,6 +291,7 @@ class RevenueBases(Module):
         comp.cash[:] = pars.company_initial_cash_weeks * comp.weekly_value
         self._capacity_r = np.bincount(b.region, weights=b.capacity, minlength=r)
         self._empty_r = self._capacity_r <= 0
+        self._unbanned_initial = float(b.capacity[b.commodity == UNBANNED].sum())
 
     def step(self, sim: "Sim") -> None:
         pars = sim.pars
@@ -257,6 +299,11 @@ class RevenueBases(Module):
         r = sim.world.n_regions
         if pars.infrastructure_decay_on:
             b.infra *= np.float32((1.0 - pars.infrastructure_decay_rate) ** (1.0 / WEEKS_PER_YEAR))
+
+        banned = banned_classes(pars)
+        shifted_r = np.zeros(r)
+        if banned.any() and not banned[UNBANNED] and pars.sanctions_shift_rate > 0:
+            shifted_r = self.shift(sim, banned)
 
         # labour present: conscripts plus worker households not in detention
         present = hh.detained[self.worker_hh] == 0
@@ -295,6 +342,39 @@ class RevenueBases(Module):
         sim.results.record("infrastructure_index", infra_r / np.where(self._empty_r, 1.0, self._capacity_r))
         record_sum(sim, "base_wages_usd", paid_r)
         record_sum(sim, "base_investment_usd", invest_r)
+        record_sum(sim, "sanctions_shifted_t", shifted_r)
+        record_sum(sim, "unbanned_capacity_t", np.bincount(b.region, weights=np.where(b.commodity == UNBANNED, b.capacity, 0.0),
+                                                           minlength=r))
+
+    def shift(self, sim: "Sim", banned: np.ndarray) -> np.ndarray:
+        """Banned bases give up capacity to the province's ``unbanned`` bases; returns t/yr added, by province."""
+        pars = sim.pars
+        b = sim.people.bases
+        r = sim.world.n_regions
+        unb = b.commodity == UNBANNED
+        if not unb.any():
+            return np.zeros(r)
+        f = 1.0 - (1.0 - pars.sanctions_shift_rate) ** (1.0 / WEEKS_PER_YEAR)
+        productivity = np.array([float(pars[f"productivity_{c}_t"]) for c in COMMODITIES])
+        give = np.where(banned[b.commodity], b.capacity * f, 0.0)  # simulated t/yr of the banned class
+        add = give / productivity[b.commodity] * pars.productivity_unbanned_t  # t/yr of unbanned goods
+        room = max(pars.unbanned_capacity_max_multiple * self._unbanned_initial - float(b.capacity[unb].sum()), 0.0)
+        total = float(add.sum())
+        if total <= 0 or room <= 0:
+            return np.zeros(r)
+        k = min(1.0, room / total)
+        give *= k
+        add *= k
+        b.capacity -= give
+        add_r = np.bincount(b.region, weights=add, minlength=r)
+        cap_unb_r = np.bincount(b.region[unb], weights=b.capacity[unb], minlength=r)
+        has = cap_unb_r > 0
+        national = add_r[~has].sum()  # provinces without unbanned bases: to every unbanned base of the country
+        w_local = np.where(unb, b.capacity / np.where(has, cap_unb_r, 1.0)[b.region], 0.0)
+        w_nat = np.where(unb, b.capacity / cap_unb_r.sum(), 0.0)
+        gain = w_local * np.where(has, add_r, 0.0)[b.region] + w_nat * national
+        b.capacity += gain
+        return np.bincount(b.region, weights=gain, minlength=r)
 
     def invest(self, sim: "Sim") -> np.ndarray:
         """Companies invest free cash above their reserve in their bases; returns investment by province."""
