@@ -120,3 +120,16 @@ def test_an_unwritable_out_is_found_before_the_first_week(tmp_path, monkeypatch)
     res = runner.invoke(app, ["run", *SHORT, "--out", str(tmp_path / "file" / "r")])
     assert res.exit_code == 2 and "is a file" in res.stderr and res.exception.__class__ is SystemExit
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_the_report_marks_each_shock_on_its_charts(tmp_path):
+    """Each named event of the scenario is a labelled dotted line on the charts and a row of the events table."""
+    out = tmp_path / "h"
+    result = runner.invoke(app, ["run", "history", "--scale", "20000", "--start", "2016-01-04", "--end", "2020-12-28",
+                                 "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    assert "Events of the scenario" in page
+    for label in ("sanctions 2017-02", "border closure 2020-01"):
+        assert page.count(label) >= 5  # on every time chart
+    assert "currency shock" not in page  # 2009: outside this run

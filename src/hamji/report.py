@@ -44,12 +44,42 @@ def _has(annual: pd.DataFrame, metric: str) -> bool:
     return bool((annual.metric == metric).any())
 
 
+def shock_marks(sim: "Sim") -> list[tuple[float, str]]:
+    """The scenario's dated events inside the run, as (fractional year, label), one per type and year.
+
+    Charts draw them as dotted lines, so a reader sees where each shock or programme starts (and ends,
+    for those with an end) against the series it moves.
+    """
+    first, last = sim.start.year, sim.end.year + 1
+    marks: dict[tuple[str, int], tuple[float, str]] = {}
+    for e in sim.events:
+        for day, what in ((e.start, ""), (e.end, " ends")):
+            if day is None:
+                continue
+            x = day.year + (day.timetuple().tm_yday - 1) / 365.25
+            # named shocks and programmes are labelled; background changes of parameters (dated estimates of
+            # an inflow, say) get an unlabelled line and are listed in the events table
+            label = "" if e.type == "set_parameters" else f"{e.type.replace('_', ' ')}{what} {day:%Y-%m}"
+            if first <= x < last:
+                marks.setdefault((label.rsplit(" ", 1)[0] or f"{x}", day.year), (x, label))
+    return sorted(marks.values())
+
+
+def _draw_marks(ax, marks: list[tuple[float, str]]) -> None:  # noqa: ANN001
+    for x, label in marks:
+        ax.axvline(x, color="#888" if label else "#ccc", ls=":", lw=0.9, zorder=0)
+        if label:
+            ax.text(x, 1.0, f" {label}", transform=ax.get_xaxis_transform(), rotation=90, va="top", ha="right",
+                    fontsize=6, color="#666")
+
+
 def _lines(annual: pd.DataFrame, metrics: Iterable[tuple[str, str, str]], title: str, ylabel: str,
-           scale: float = 1.0, extra=None) -> str | None:  # noqa: ANN001
+           scale: float = 1.0, extra=None, marks: list[tuple[float, str]] = ()) -> str | None:  # noqa: ANN001
     items = [(m, r, label) for m, r, label in metrics if _has(annual, m)]
     if not items:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    _draw_marks(ax, marks)
     by_group = len({r for _, r, _ in items}) == len(items)  # one line per group: the group's colour
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (m, r, label) in enumerate(items):
@@ -103,27 +133,28 @@ def _trade_extra(ax) -> None:  # noqa: ANN001
 
 def render_report(sim: "Sim", annual: pd.DataFrame) -> str:
     """The HTML report of a finished run."""
+    marks = shock_marks(sim)
     charts: list[tuple[str, str | None]] = [
         ("Population", _population_chart(annual, sim)),
         ("Market roles", _roles_chart(annual)),
         ("Human security", _lines(annual, [("hsi_mean", g, g) for g in ("HamJi", "Rest of DPRK")]
                                   + [("hsi_participants", "HamJi", "HamJi participants"),
                                      ("hsi_nonparticipants", "HamJi", "HamJi non-participants")],
-                                  "Human security index (mean, 0-1)", "index")),
+                                  "Human security index (mean, 0-1)", "index", marks=marks)),
         ("Trade", _lines(annual, [("exports_usd", "DPRK", "model: exports"), ("imports_usd", "DPRK", "model: imports")],
                          "China-DPRK trade, US$ million a year (model lines, real data points)", "US$ million",
-                         scale=1e6, extra=_trade_extra)),
+                         scale=1e6, extra=_trade_extra, marks=marks)),
         ("Regime revenue", _lines(annual, [("leader_fund_usd", "DPRK", "leader's accounts"), ("budget_kpa_usd", "DPRK", "KPA"),
                                            ("budget_kwp_usd", "DPRK", "KWP"), ("budget_cabinet_usd", "DPRK", "Cabinet")],
                                   "Money to the leader's accounts and the branches' budgets, US$ million a year",
-                                  "US$ million", scale=1e6)),
+                                  "US$ million", scale=1e6, marks=marks)),
         ("Markets", _lines(annual, [("markets_official", "DPRK", "official markets"), ("markets_adhoc", "DPRK", "ad hoc markets")],
-                           "Markets (count)", "markets")),
+                           "Markets (count)", "markets", marks=marks)),
         ("Bribes and remittances", _lines(annual, [("bribes_usd", g, f"bribes, {g}") for g in ("HamJi", "Rest of DPRK")]
                                           + [("remittances_usd", g, f"remittances, {g}") for g in ("HamJi", "Rest of DPRK")],
-                                          "Bribes paid and remittances received, US$ million a year", "US$ million", scale=1e6)),
+                                          "Bribes paid and remittances received, US$ million a year", "US$ million", scale=1e6, marks=marks)),
         ("Food", _lines(annual, [("food_secure_share", g, g) for g in ("HamJi", "Rest of DPRK")],
-                        "Share of households eating what they need", "share")),
+                        "Share of households eating what they need", "share", marks=marks)),
     ]
     first, last = int(annual.year.min()), int(annual.year.max())
     key_metrics = [m for m in ("population", "households", "participants_share", "hsi_mean", "exports_usd", "imports_usd",
@@ -135,6 +166,11 @@ def render_report(sim: "Sim", annual: pd.DataFrame) -> str:
         rows.append(f"<tr><th title='{html.escape(spec.doc)}'>{m}</th><td>{html.escape(spec.unit)}</td>{cells}</tr>")
     head = "".join(f"<th>{g} {y}</th>" for g in ("HamJi", "Rest of DPRK", "DPRK") for y in (first, last))
     body = "\n".join(f"<section><h2>{html.escape(t)}</h2>{c}</section>" for t, c in charts if c)
+    events = "".join(f"<tr><th>{html.escape(e.type)}</th><td>{e.start}</td><td>{e.end or '&ndash;'}</td>"
+                     f"<td style='text-align:left'>{html.escape(', '.join(f'{k}={v}' for k, v in e.params.items()))}</td></tr>"
+                     for e in sim.events)
+    events = (f"<h2>Events of the scenario (dotted lines on the charts)</h2><table><tr><th>event</th><th>start</th>"
+              f"<th>end</th><th>parameters</th></tr>{events}</table>") if events else ""
     man = sim.manifest()
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hamji run: {html.escape(sim.scenario.name)}</title>
@@ -158,6 +194,7 @@ wall time {man['wall_time_s']:.1f} s &middot; books balanced to {man['books_max_
 <table><tr><th>metric</th><th>unit</th>{head}</tr>
 {"".join(rows)}
 </table>
+{events}
 {body}
 <h2>Files in this folder</h2>
 <ul><li><code>series.parquet</code>: weekly values, columns date, region, metric, value</li>
