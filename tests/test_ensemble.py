@@ -77,3 +77,17 @@ def test_forked_scenarios_are_bit_identical_to_separate_runs():
     grouped = run_grouped(scen, [4], 10000, dt.date(2000, 1, 3), end)
     alone = run_ensemble([Task(s, 4, 10000, dt.date(2000, 1, 3), end) for s in scen])
     pd.testing.assert_frame_equal(grouped, alone)
+
+
+def test_compare_measures_the_years_in_which_the_scenarios_differ():
+    """A short shock is measured over its own years, a programme without an end to the end of the run."""
+    import datetime as dt
+
+    from hamji.compare import differing_years
+
+    start, end = dt.date(2000, 1, 3), dt.date(2030, 12, 30)
+    assert differing_years(["baseline", "border_closure"], start, end) == (2020, 2022)
+    assert differing_years(["baseline", "microlending"], start, end) == (2010, 2030)
+    assert differing_years(["baseline", "baseline"], start, end) == (2000, 2030)
+    assert differing_years(["baseline", "border_closure"], start, dt.date(2020, 12, 28)) == (2020, 2020)
+    assert differing_years(["baseline", "border_closure"], start, dt.date(2010, 12, 27)) == (2000, 2010)

@@ -289,8 +289,8 @@ def compare(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
     start: str = typer.Option("2000-01-03", "--start", help="First week."),
     end: str = typer.Option("2030-12-30", "--end", help="Last week."),
-    from_year: Optional[int] = typer.Option(None, "--from-year", help="First year of the evaluation window (default: 10 years before the end)."),
-    to_year: Optional[int] = typer.Option(None, "--to-year", help="Last year of the evaluation window (default: the last year)."),
+    from_year: Optional[int] = typer.Option(None, "--from-year", help="First year of the evaluation window (default: the first year in which the scenarios differ)."),
+    to_year: Optional[int] = typer.Option(None, "--to-year", help="Last year of the evaluation window (default: the last year in which the scenarios differ)."),
     first_seed: int = typer.Option(1, "--first-seed", help="Seeds are first-seed, first-seed+1, ..."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.parquet, differences.csv and comparison.html;"
                                            " run again with the same --out to resume an interrupted comparison."),
@@ -314,7 +314,12 @@ def compare(
 
     start_d, end_d = _date(start, "--start"), _date(end, "--end")
     n_scale = parse_scale(scale)
-    years = (from_year if from_year is not None else max(start_d.year, end_d.year - 9), to_year if to_year is not None else end_d.year)
+    years = None  # the years in which the scenarios differ (hamji.compare.differing_years), unless given
+    if from_year is not None or to_year is not None:
+        from hamji.compare import differing_years
+
+        window = differing_years(scenarios_, start_d, end_d)
+        years = (from_year if from_year is not None else window[0], to_year if to_year is not None else window[1])
     seed_list = [first_seed + k for k in range(seeds)]
     target = out_dir if out_dir is not None else default_out_dir("compare-" + "-".join(Path(s).stem for s in scenarios_))
     with lazy_progress(f"{len(scenarios_)} scenarios x {seeds} seeds (one task per seed)", "seeds", quiet) as progress:
@@ -322,7 +327,9 @@ def compare(
                                        scheduler=scheduler, overwrite=overwrite, progress=progress,
                                        log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
     names = list(dict.fromkeys(annual.scenario))
-    table = Table(title=f"change against {names[0]}, mean over {seeds} seeds, {years[0]}-{years[1]} (90% interval)")
+    years = (int(diffs.from_year.iloc[0]), int(diffs.to_year.iloc[0]))
+    table = Table(title=f"change against {names[0]}, mean over {seeds} seeds and the years {years[0]}-{years[1]}"
+                        " (90% interval)")
     for col in ("scenario", "outcome", "change", "90% interval"):
         table.add_column(col)
     for _, r in diffs.iterrows():

@@ -21,8 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import json
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -73,8 +74,35 @@ def differences(annual: pd.DataFrame, years: tuple[int, int], reference: str) ->
             else:
                 half = np.nan
             rows.append({"scenario": scen, "outcome": col, "mean_change": mean, "low90": mean - half, "high90": mean + half,
-                         "seeds": n, "reference_mean": float(ref[col].mean())})
+                         "seeds": n, "reference_mean": float(ref[col].mean()), "from_year": years[0], "to_year": years[1]})
     return pd.DataFrame(rows)
+
+
+def differing_years(scenarios: list[str], start: dt.date, end: dt.date) -> tuple[int, int]:
+    """The default evaluation window: the years in which the scenarios differ from the first.
+
+    From the first year of an event that one scenario has and the reference has not (or the other way
+    round) to the last year such an event lasts (the run's last year for an event without an end),
+    within the run. A short shock is thus measured over its own years (the 2020-22 closure over
+    2020-2022), not diluted in a ten-year average. Scenarios whose parameters or output groups differ
+    differ from the start; scenarios that differ in nothing give the whole run.
+    """
+    from hamji.scenario import load_scenario
+
+    def events(sc: Any) -> set[tuple]:
+        return {(e.type, e.start, e.end, json.dumps(e.params, sort_keys=True, default=str)) for e in sc.spec.events}
+
+    loaded = [load_scenario(s) for s in scenarios]
+    ref = loaded[0]
+    first, last = end.year + 1, start.year - 1
+    for sc in loaded[1:]:
+        if sc.pars.to_dict() != ref.pars.to_dict() or sc.spec.groups != ref.spec.groups:
+            return start.year, end.year
+        for _type, e_start, e_end, _params in events(sc) ^ events(ref):
+            first = min(first, e_start.year)
+            last = max(last, e_end.year if e_end is not None else end.year)
+    first, last = max(first, start.year), min(last, end.year)
+    return (first, last) if first <= last else (start.year, end.year)
 
 
 def tradeoff_svg(diffs: pd.DataFrame) -> str:
@@ -156,7 +184,7 @@ def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt
     """Run ``scenarios`` over ``seeds`` and write ``comparison.parquet``, ``differences.csv`` and
     ``comparison.html`` into ``out``; returns the annual results and the differences.
 
-    ``years`` is the evaluation window (default: the last ten years). Resumable: see the module's
+    ``years`` is the evaluation window (default: the years in which the scenarios differ, :func:`differing_years`). Resumable: see the module's
     docstring. Every input is checked, and the scheduler reached, before anything runs or is written.
     """
     from hamji.ensemble import Task, check_scheduler, run_grouped, validate_tasks
@@ -176,7 +204,7 @@ def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt
     if end < start:
         raise UserError(f"--end {end} is before --start {start}")
     if years is None:
-        years = (max(start.year, end.year - 9), end.year)
+        years = differing_years(scenarios, start, end)
     if years[0] > years[1] or years[0] < start.year or years[1] > end.year:
         raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {start.year}-{end.year}")
     check_out_dir(out, overwrite)
