@@ -331,3 +331,7 @@ def calibrate(
     for k, v in result["params"].items():
         out.print(f"  {k} = {v:g}  (before {before['params'][k]:g})")
     out.print(f"wrote {out_file}")
+
+
+if __name__ == "__main__":  # python -m hamji.cli
+    app()
