@@ -81,7 +81,8 @@ def run(
     scale: str = typer.Option("100", "--scale", help="1:N, one simulated household stands for N real ones (1 = every household)."),
     seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives bit-identical results."),
     start: str = typer.Option("2000-01-03", "--start", help="First week (YYYY-MM-DD)."),
-    end: str = typer.Option("2030-12-30", "--end", help="Last week (YYYY-MM-DD)."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last week (YYYY-MM-DD); default the scenario's own end"
+                                       " (history: 2024-12-30), else 2030-12-30."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a parameter: --set name=value (repeatable)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
@@ -91,8 +92,12 @@ def run(
     from hamji.output import check_out_dir, default_out_dir, write_run
     from hamji.sim import Sim
 
-    start_d, end_d = _date(start, "--start"), _date(end, "--end")
-    sim = Sim(scenario, seed=seed, scale=scale, start=start_d, end=end_d, overrides=_overrides(set_))
+    from hamji.scenario import load_scenario
+
+    sc = load_scenario(scenario, _overrides(set_))
+    start_d = _date(start, "--start")
+    end_d = _date(end, "--end") if end is not None else (sc.spec.end or dt.date(2030, 12, 30))
+    sim = Sim(sc, seed=seed, scale=scale, start=start_d, end=end_d)
     target = out_dir if out_dir is not None else default_out_dir(sim.scenario.name)
     check_out_dir(target, overwrite)  # before the run, so a mistake costs nothing
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} weeks"),

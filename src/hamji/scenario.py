@@ -40,6 +40,7 @@ class ScenarioSpec(BaseModel):
     overrides: dict[str, Any] = {}
     groups: dict[str, list[str]] | None = None
     events: list[EventSpec] = []
+    end: dt.date | None = None  # the scenario's last week when a run does not give one (``hamji run --end``)
 
     @field_validator("name")
     @classmethod
@@ -94,7 +95,7 @@ def _format_validation(err: ValidationError, where: str) -> str:
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key; allowed keys: " + (
-            "type, start, end, params" if "events" in loc else "name, description, overrides, groups, events")
+            "type, start, end, params" if "events" in loc else "name, description, overrides, groups, events, end")
     return f"{where}: {loc}: {msg}"
 
 
