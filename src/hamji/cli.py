@@ -257,7 +257,7 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.patterns import PATTERN6_SCENARIOS, evaluate, evaluate_pattern_6
+    from hamji.patterns import CLOSURE_SCENARIOS, PATTERN6_SCENARIOS, evaluate, evaluate_closure, evaluate_pattern_6, rice_level
     from hamji.sim import parse_scale
     from hamji.validation import run_history, trade_fit, trade_result
 
@@ -268,13 +268,20 @@ def validate(
         results = evaluate(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job, completed=d))
         job6 = bar.add_task(f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", total=seeds)
         results.append(evaluate_pattern_6(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job6, completed=d)))
-        job2 = bar.add_task("history vs trade data", total=seeds)
-        fits = trade_fit(run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d)))
+        job9 = bar.add_task(f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", total=seeds)
+        results += evaluate_closure(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job9, completed=d))
+        job2 = bar.add_task("history vs trade and price data", total=seeds)
+        history = run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d))
+        fits = trade_fit(history)
     results.append(trade_result(fits))
+    rice, rice_table = rice_level(history)
+    results.append(rice)
     passed = all(r.passed for r in results)
     if as_json:
         sys.stdout.write(json.dumps({"passed": passed, "seeds": seeds, "scale": n, "patterns": [r.as_dict() for r in results],
-                                     "trade": [f.__dict__ for f in fits]}, indent=2, default=float) + "\n")
+                                     "trade": [f.__dict__ for f in fits],
+                                     "rice_usd_per_kg": rice_table.reset_index(names="year").to_dict(orient="records")},
+                                    indent=2, default=float) + "\n")
     else:
         table = Table(title=f"hamji validation scorecard ({seeds} seeds, 1:{n})")
         for col in ("#", "pattern", "statistic", "threshold", "result", "detail"):
@@ -291,6 +298,12 @@ def validate(
                 fit.add_row(str(y), f"{m:,.0f}", f"{d:,.0f}", f"{e:+.2f}")
             fit.caption = f"mean absolute log error {f.male:.2f}, correlation {f.correlation:.2f}"
             out.print(fit)
+        rt = Table(title="rice in US$ per kg: model (history, mean over seeds) vs prices.csv")
+        for col in ("year", "model", "data", "error", "sample"):
+            rt.add_column(col, justify="right")
+        for y, row in rice_table.iterrows():
+            rt.add_row(str(y), f"{row.model:.2f}", f"{row.data:.2f}", f"{100 * row.error:+.0f}%", row["sample"])
+        out.print(rt)
     raise typer.Exit(code=0 if passed else 1)
 
 
