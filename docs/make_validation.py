@@ -63,7 +63,10 @@ def main() -> None:
               "The model's rice price in US$ per kg (`rice_price_kpw` over `retail_kpw_per_usd`, DPRK, `history`, mean over"
               " seeds) against the yearly mean of the three cities in `prices.csv` (Daily NK). Only 2010-2016 may be used"
               " for calibration (`retail_imported_food_share`); 2017-2024 are out of sample. Before issue 14 the model's"
-              " rice cost about 1.16 US$/kg in 2015 against 0.61 in the data.", "",
+              " rice cost about 1.16 US$/kg in 2015 (1:100; 1.0 at 1:1000, seed 1) against 0.61 in the data. After 2019"
+              " `history` still has the 2017 bans as perfect walls (part A of issue 14), its household economy shrinks and"
+              " the food price index sits on its floor (`retail_food_price_min`, 0.31 US$/kg); the closure's own effect on"
+              " prices is pattern 10, in the `border_closure` scenario.", "",
               "| year | model, US$/kg | data, US$/kg | error | sample |", "|---|---|---|---|---|"]
     lines += [f"| {y} | {r.model:.2f} | {r.data:.2f} | {100 * r.error:+.0f}% | {r['sample']} |" for y, r in rice_table.iterrows()]
     lines.append("")
