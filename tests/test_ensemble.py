@@ -86,7 +86,7 @@ def test_compare_measures_the_years_in_which_the_scenarios_differ():
     from hamji.compare import differing_years
 
     start, end = dt.date(2000, 1, 3), dt.date(2030, 12, 30)
-    assert differing_years(["baseline", "border_closure"], start, end) == (2020, 2022)
+    assert differing_years(["baseline", "border_closure"], start, end) == (2020, 2023)  # to the wider reopening
     assert differing_years(["baseline", "microlending"], start, end) == (2010, 2030)
     assert differing_years(["baseline", "baseline"], start, end) == (2000, 2030)
     assert differing_years(["baseline", "border_closure"], start, dt.date(2020, 12, 28)) == (2020, 2020)

@@ -136,3 +136,41 @@ def test_evasion_enforcement_and_capacity_set_what_leaks():
     assert 0 < leak(evasion_enforcement=0.5) < base
     # within the channel's capacity (two years at most), less what is seized
     assert base <= 2 * 555e6 * (1 + 1e-9)
+
+
+def test_border_closure_defaults_and_old_key():
+    """The event's new keys default to the 2020 closure; a scenario giving only the old key still loads."""
+    old = _scenario_event({"type": "border_closure", "start": "2001-01-01", "params": {"open_share": 0.5}})
+    assert old.params["border_open"] == 0.5 and old.params["border_trips_open"] == 0.05
+    assert old.params["border_couriers_open"] == 0.3 and old.params["border_zone_fear"] == 0.2
+    with pytest.raises(UserError, match="allowed: open_share, trips, couriers"):
+        _scenario_event({"type": "border_closure", "start": "2001-01-01", "params": {"shoot": 1}})
+
+
+def _scenario_event(event):  # noqa: ANN001, ANN202
+    return Scenario(ScenarioSpec(name="t", events=[event]), "test").events[0]
+
+
+def test_history_runs_to_2024_and_carries_the_closure_phases():
+    s = load_scenario("history")
+    assert s.spec.end == dt.date(2024, 12, 30)
+    closures = [e for e in s.events if e.type == "border_closure"]
+    assert [str(e.start) for e in closures] == ["2020-01-27", "2022-01-17", "2022-04-25", "2022-09-26", "2023-08-07"]
+    assert closures[2].params["border_open"] == 0.05 and closures[3].params["border_open"] == 0.3
+
+
+def test_border_closure_stops_trips_and_couriers_and_harshens_border_enforcement():
+    """Against the same seed without it: less wholesale, fewer remittances, more detention in the border provinces,
+    lower freedom from fear there; money still balances."""
+    closed = [{"type": "border_closure", "start": "2002-01-07", "end": "2003-12-29"}]
+    base, shut = _run([]), _run(closed)
+    b, s = base.results.annual(), shut.results.annual()
+
+    def v(a, metric, region):  # noqa: ANN001, ANN202
+        return float(a[(a.metric == metric) & (a.region == region) & (a.year >= 2002)].value.sum())
+
+    assert v(s, "merchant_wholesale_usd", "DPRK") < 0.2 * v(b, "merchant_wholesale_usd", "DPRK")
+    assert v(s, "remittances_usd", "DPRK") < 0.6 * v(b, "remittances_usd", "DPRK")
+    assert v(s, "detained", "HamJi") > v(b, "detained", "HamJi")
+    assert v(s, "freedom_from_fear", "HamJi") < v(b, "freedom_from_fear", "HamJi")
+    assert shut.books.max_rel_residual < 1e-9

@@ -1,4 +1,4 @@
-"""The patterns of MODEL.md section 6 (1-6 and 8) hold over several seeds at a small scale.
+"""The patterns of MODEL.md section 6 (1-6, 8-11) and the rice price level hold over several seeds at a small scale.
 
 One ensemble (6 seeds; paired runs with forgery off and remittances off) is shared by the tests;
 each pattern's statistic, threshold and margin are in :mod:`hamji.patterns`.
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from hamji.patterns import evaluate, evaluate_pattern_6, evaluate_pattern_8
+from hamji.patterns import evaluate, evaluate_closure, evaluate_pattern_6, pattern_8, rice_level
+from hamji.validation import run_history
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,32 @@ def test_pattern_6_the_recommendations_raise_human_security_and_regime_revenue()
     assert r.passed, f"pattern 6: {r.detail}; needs {r.threshold}"
 
 
-def test_pattern_8_the_2017_sanctions_cut_exports_far_more_than_imports_and_revenue():
-    """history, 2018-19 against 2016, 3 seeds at 1:1000 (thresholds from the record, in hamji.patterns)."""
-    r = evaluate_pattern_8(seeds=3, scale=1000, workers=2)
+@pytest.fixture(scope="module")
+def history():
+    """history from 2000 to its end (2024), 3 seeds at 1:1000: pattern 8 and the rice price level."""
+    return run_history(3, 1000, 2)
+
+
+def test_pattern_8_the_2017_sanctions_cut_exports_far_more_than_imports_and_revenue(history):
+    """history, 2018-19 against 2016 (thresholds from the record, in hamji.patterns)."""
+    r = pattern_8(history)
     assert r.passed, f"pattern 8: {r.detail}; needs {r.threshold}"
+
+
+@pytest.fixture(scope="module")
+def closure():
+    """Patterns 9-11: baseline, border_closure and forgery_crackdown forked from a common trunk (3 seeds, 1:1000)."""
+    return {r.number: r for r in evaluate_closure(seeds=3, scale=1000, workers=2)}
+
+
+@pytest.mark.parametrize("number", [9, 10, 11])
+def test_closure_and_crackdown_patterns_hold(closure, number):
+    r = closure[number]
+    assert r.passed, f"pattern {number} ({r.name}): {r.detail}; needs {r.threshold}"
+
+
+def test_rice_price_level_is_within_a_quarter_of_the_data_2010_16(history):
+    """The yearly mean rice price in US$ (history, 3 seeds) within 25% of prices.csv on average over 2010-2016."""
+    r, table = rice_level(history)
+    assert r.passed, f"{r.detail}; needs {r.threshold}"
+    assert set(table.index) >= set(range(2010, 2025))  # 2017-2024 reported out of sample

@@ -261,3 +261,22 @@ def test_same_seed_same_series():
     assert np.array_equal(a.results.values, b.results.values, equal_nan=True)
     c = run(ONE_YEAR, seed=8, modules=MINE)
     assert not np.array_equal(a.results.values, c.results.values, equal_nan=True)
+
+
+def test_imported_staples_join_the_food_market_and_their_stop_raises_the_food_price():
+    """A fifth of the imported goods offered are staples sold as food; when the border shuts (set_parameters from a
+    date), imported food dries up and in the following months the rice price rises against the same seed left open
+    (supply falls at once; later, as incomes collapse with the trade, demand falls too and the price with it)."""
+    from hamji.scenario import Scenario, ScenarioSpec
+
+    period = (dt.date(2000, 1, 3), dt.date(2002, 12, 30))
+    shut = ScenarioSpec(name="t", events=[{"type": "set_parameters", "start": "2002-01-07",
+                                           "params": {"border_open": 0.0, "border_trips_open": 0.0}}])
+    open_ = Sim(seed=1, scale=SCALE, start=period[0], end=period[1]).run()
+    closed = Sim(Scenario(shut, "test"), seed=1, scale=SCALE, start=period[0], end=period[1]).run()
+    assert total(open_, "food_imported_usd") > 0
+    late = slice(-26, None)  # the second half of 2002
+    assert series(closed, "food_imported_usd")[late].sum() < 0.2 * series(open_, "food_imported_usd")[late].sum()
+    first = slice(-51, -38)  # the first quarter of 2002, after the shut
+    assert np.nanmean(series(closed, "rice_price_kpw")[first]) > 1.02 * np.nanmean(series(open_, "rice_price_kpw")[first])
+    assert closed.books.max_rel_residual < 1e-9

@@ -171,7 +171,8 @@ def run(
     seed: str = typer.Option("1", "--seed", metavar="INTEGER",
                              help="Random seed (0 to 4294967295); the same seed gives bit-identical results."),
     start: str = typer.Option("2000-01-03", "--start", help="First week (YYYY-MM-DD)."),
-    end: str = typer.Option("2030-12-30", "--end", help="Last week (YYYY-MM-DD)."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last week (YYYY-MM-DD); default the scenario's own end"
+                                       " (history: 2024-12-30), else 2030-12-30."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a parameter: --set name=value (repeatable)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
@@ -181,13 +182,17 @@ def run(
     from hamji.output import check_out_dir, default_out_dir, write_run
     from hamji.sim import Sim
 
+    from hamji.scenario import load_scenario
+
     seed_n = check_seed(seed)
-    start_d, end_d = _date(start, "--start"), _date(end, "--end")
+    sc = load_scenario(scenario, _overrides(set_))
+    start_d = _date(start, "--start")
+    end_d = _date(end, "--end") if end is not None else (sc.spec.end or dt.date(2030, 12, 30))
     if end_d < start_d:
         raise UserError(f"--end {end_d} is before --start {start_d}")
     if out_dir is not None:
         check_out_dir(out_dir, overwrite)  # before anything is built, so a mistake costs nothing
-    sim = Sim(scenario, seed=seed_n, scale=scale, start=start_d, end=end_d, overrides=_overrides(set_))
+    sim = Sim(sc, seed=seed_n, scale=scale, start=start_d, end=end_d)
     target = out_dir if out_dir is not None else default_out_dir(sim.scenario.name)
     check_out_dir(target, overwrite)  # before the first simulated week
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} weeks"),
@@ -351,7 +356,8 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.patterns import PATTERN6_SCENARIOS, evaluate, evaluate_pattern_6, evaluate_pattern_8
+    from hamji.patterns import (CLOSURE_SCENARIOS, PATTERN6_SCENARIOS, evaluate, evaluate_closure, evaluate_pattern_6,
+                                pattern_8, rice_level)
     from hamji.sim import parse_scale
     from hamji.validation import run_history, trade_fit, trade_result
 
@@ -362,16 +368,22 @@ def validate(
         results = evaluate(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job, completed=d))
         job6 = bar.add_task(f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", total=seeds)
         results.append(evaluate_pattern_6(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job6, completed=d)))
-        job8 = bar.add_task("pattern 8 (history, the 2017 sanctions)", total=seeds)
-        results.append(evaluate_pattern_8(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job8, completed=d)))
-        job2 = bar.add_task("history vs trade data", total=seeds)
-        fits = trade_fit(run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d)))
+        job9 = bar.add_task(f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", total=seeds)
+        results += evaluate_closure(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job9, completed=d))
+        job2 = bar.add_task("history: trade and price data, pattern 8", total=seeds)
+        history = run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d))
+        fits = trade_fit(history)
+    results.append(pattern_8(history))  # the 2017 sanctions, in the same history runs
     results.append(trade_result(fits))
+    rice, rice_table = rice_level(history)
+    results.append(rice)
     results.sort(key=lambda r: r.number)
     passed = all(r.passed for r in results)
     if as_json:
         sys.stdout.write(json.dumps({"passed": passed, "seeds": seeds, "scale": n, "patterns": [r.as_dict() for r in results],
-                                     "trade": [f.__dict__ for f in fits]}, indent=2, default=float) + "\n")
+                                     "trade": [f.__dict__ for f in fits],
+                                     "rice_usd_per_kg": rice_table.reset_index(names="year").to_dict(orient="records")},
+                                    indent=2, default=float) + "\n")
     else:
         table = Table(title=f"hamji validation scorecard ({seeds} seeds, 1:{n})")
         for col in ("#", "pattern", "statistic", "threshold", "result", "detail"):
@@ -388,6 +400,12 @@ def validate(
                 fit.add_row(str(y), f"{m:,.0f}", f"{d:,.0f}", f"{e:+.2f}")
             fit.caption = f"mean absolute log error {f.male:.2f}, correlation {f.correlation:.2f}"
             out.print(fit)
+        rt = Table(title="rice in US$ per kg: model (history, mean over seeds) vs prices.csv")
+        for col in ("year", "model", "data", "error", "sample"):
+            rt.add_column(col, justify="right")
+        for y, row in rice_table.iterrows():
+            rt.add_row(str(y), f"{row.model:.2f}", f"{row.data:.2f}", f"{100 * row.error:+.0f}%", row["sample"])
+        out.print(rt)
     raise typer.Exit(code=0 if passed else 1)
 
 
@@ -436,3 +454,7 @@ def calibrate(
     for k, v in result["params"].items():
         out.print(f"  {k} = {v:g}  (before {before['params'][k]:g})")
     out.print(f"wrote {out_file}")
+
+
+if __name__ == "__main__":  # python -m hamji.cli
+    app()

@@ -83,8 +83,8 @@ def differing_years(scenarios: list[str], start: dt.date, end: dt.date) -> tuple
 
     From the first year of an event that one scenario has and the reference has not (or the other way
     round) to the last year such an event lasts (the run's last year for an event without an end),
-    within the run. A short shock is thus measured over its own years (the 2020-22 closure over
-    2020-2022), not diluted in a ten-year average. Scenarios whose parameters or output groups differ
+    within the run. A short shock is thus measured over its own years (the closure of
+    2020-23 over 2020-2023), not diluted in a ten-year average. Scenarios whose parameters or output groups differ
     differ from the start; scenarios that differ in nothing give the whole run.
     """
     from hamji.scenario import load_scenario

@@ -76,10 +76,31 @@ class MicrolendingEvent(ParameterEvent):
 
 @register
 class BorderClosure(ParameterEvent):
+    """The closure as the state made it (2020): a quarantine at the crossings, with harsher border enforcement.
+
+    ``open_share`` is the share of the crossings' goods capacity still usable (freight); ``trips`` the
+    share of traders' cross-border trips and small-scale smuggling still made (partners' wholesale and
+    their sales to China, imported food carried by traders, new merchant ties); ``couriers`` the share
+    of remittance transfers the brokers' couriers still carry. The state enforced the quarantine with a
+    buffer zone along the river where guards were ordered to shoot and heavier penalties for smuggling:
+    ``guard_strength`` (more guards and detention in the border provinces), ``penalty_multiplier`` (fines
+    and detention weeks there) and ``zone_fear`` (freedom from fear lost by border-province households).
+    Defaults describe the 2020-21 closure (sanctions_events.csv); a phase of reopening gives its own
+    values. Keys not given take these defaults, so ``{open_share: 0.05}`` alone is still a full closure.
+    """
+
     type = "border_closure"
-    description = "the border closes to goods (open share of capacity, default 0.05), e.g. 2020-01 to 2022-01"
-    keys = {"open_share": "border_open"}
-    defaults = {"open_share": 0.05}
+    description = ("a quarantine at the border (2020): goods (open_share, default 0.05), traders' trips and smuggling"
+                   " (trips, 0.05), remittance couriers (couriers, 0.3), with harsher border enforcement"
+                   " (guard_strength 1, penalty_multiplier 3, zone_fear 0.2)")
+    keys = {"open_share": "border_open", "trips": "border_trips_open", "couriers": "border_couriers_open",
+            "guard_strength": "border_guard_strength", "penalty_multiplier": "border_penalty_multiplier",
+            "zone_fear": "border_zone_fear"}
+    # the 2020-21 closure; each an assumption from the record in sanctions_events.csv: freight nearly stopped,
+    # people stopped crossing, brokers kept a phone-and-courier channel for part of the money, guards doubled
+    # along a buffer zone with orders to shoot, smuggling punished several times as hard
+    defaults = {"open_share": 0.05, "trips": 0.05, "couriers": 0.3, "guard_strength": 1.0,
+                "penalty_multiplier": 3.0, "zone_fear": 0.2}
 
 
 @register

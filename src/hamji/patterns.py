@@ -205,3 +205,135 @@ def evaluate_pattern_8(seeds: int = 3, scale: int = 1000, workers: int = 1,
     tasks = [Task("history", s, scale, dt.date(2000, 1, 3), dt.date(PATTERN8_AFTER[1], 12, 30))
              for s in range(1, seeds + 1)]
     return pattern_8(run_ensemble(tasks, workers=workers, progress=progress))
+
+
+# -- after the paper: the 2020 closure and the forgery crackdown (patterns 9-11) -------------------
+#: the scenarios patterns 9-11 compare (forked from a common trunk, common random numbers), and their windows
+CLOSURE_SCENARIOS = ("baseline", "border_closure", "forgery_crackdown")
+CLOSURE_YEARS = (2020, 2021)  # the closure's first two years (freight resumed in January 2022)
+CLOSURE_BEFORE = 2019  # the last year before the closure, for prices
+CRACKDOWN_YEARS = (2011, 2019)  # the crackdown starts in 2010; before the closure
+
+
+def _paired(annual: pd.DataFrame, scenario: str, metric: str, region: str, years: tuple[int, int],
+            against: str = "baseline") -> pd.Series:
+    """Per seed: the scenario's mean of a metric over ``years`` minus the same seed's ``against`` value."""
+    def one(s: str) -> pd.Series:
+        x = annual[(annual.scenario == s) & (annual.metric == metric) & (annual.region == region)
+                   & annual.year.between(*years)]
+        return x.groupby("seed").value.mean()
+    return one(scenario) - one(against)
+
+
+def data_rice_usd() -> pd.Series:
+    """Yearly mean rice price in US$ per kg over the three cities of prices.csv (validation only, never an input)."""
+    from hamji import data
+
+    p = data.cached("prices.csv")
+    return p.groupby(p.date.astype(str).str[:4].astype(int)).rice_usd_per_kg.mean()
+
+
+def model_rice_usd(annual: pd.DataFrame, scenario: str | None = None) -> pd.DataFrame:
+    """Rice in US$ per kg by seed (rows) and year (columns): the DPRK rice price in won over the model's exchange rate."""
+    from hamji.parameters import REGISTRY
+
+    a = annual if scenario is None else annual[annual.scenario == scenario]
+    r = a[(a.metric == "rice_price_kpw") & (a.region == "DPRK")]
+    return r.pivot_table(index="seed", columns="year", values="value") / REGISTRY["retail_kpw_per_usd"].default
+
+
+def pattern_9(annual: pd.DataFrame) -> PatternResult:
+    """The closure hits HamJi harder than the rest of the country, and HamJi's participants harder than its
+    non-participants (human security, border_closure minus baseline, paired seeds, 2020-21)."""
+    y = CLOSURE_YEARS
+    d_h = _paired(annual, "border_closure", "hsi_mean", "HamJi", y)
+    d_r = _paired(annual, "border_closure", "hsi_mean", "Rest of DPRK", y)
+    d_p = _paired(annual, "border_closure", "hsi_participants", "HamJi", y)
+    d_n = _paired(annual, "border_closure", "hsi_nonparticipants", "HamJi", y)
+    region, group = d_h - d_r, d_p - d_n
+    ok = bool((region < 0).all() and (group < 0).all())
+    return PatternResult(9, "The 2020 closure hits HamJi harder than the rest, and HamJi's participants harder than its"
+                         " non-participants", float(region.mean()),
+                         f"border_closure minus baseline, HSI {y[0]}-{y[1]} (paired seeds): change in HamJi minus change in the"
+                         " rest < 0, and change of HamJi's participants minus its non-participants' < 0, in every seed", ok,
+                         f"HSI change HamJi {d_h.mean():+.4f}, rest {d_r.mean():+.4f}; HamJi participants {d_p.mean():+.4f},"
+                         f" non-participants {d_n.mean():+.4f} (differences {region.mean():+.4f}, {group.mean():+.4f})")
+
+
+def pattern_10(annual: pd.DataFrame) -> PatternResult:
+    """Rice in US$ rises during the closure against 2019 (border_closure scenario), as in prices.csv.
+
+    A single year's price carries the year's harvest draw, so the closure's own effect is measured
+    paired: border_closure over baseline, same seed (common random numbers: the same harvests), mean
+    rice price 2020-21; it must be above 1 in every seed. The rise against 2019 within the
+    border_closure run (the data's comparison) must be positive on average over seeds.
+    """
+    m, b = model_rice_usd(annual, "border_closure"), model_rice_usd(annual, "baseline")
+    y = CLOSURE_YEARS
+    paired = m.loc[:, y[0]:y[1]].mean(axis=1) / b.loc[:, y[0]:y[1]].mean(axis=1) - 1
+    rise = m.loc[:, y[0]:y[1]].mean(axis=1) / m[CLOSURE_BEFORE] - 1
+    d = data_rice_usd()
+    data_rise = d.loc[y[0]:y[1]].mean() / d[CLOSURE_BEFORE] - 1
+    data_rise3 = d.loc[y[0]:y[1] + 1].mean() / d[CLOSURE_BEFORE] - 1
+    return PatternResult(10, "Rice in US$ rises during the closure against 2019", float(paired.mean()),
+                         f"rice in US$ {y[0]}-{y[1]}: border_closure over baseline - 1 > 0 in every seed (paired), and over"
+                         f" its own {CLOSURE_BEFORE} level - 1 > 0 on average over seeds (prices.csv for comparison, never an input)",
+                         bool((paired > 0).all() and rise.mean() > 0),
+                         f"against baseline {100 * paired.mean():+.0f}% (seeds {', '.join(f'{100 * v:+.0f}%' for v in paired)});"
+                         f" against {CLOSURE_BEFORE} {100 * rise.mean():+.0f}% (seeds {', '.join(f'{100 * v:+.0f}%' for v in rise)});"
+                         f" data against {CLOSURE_BEFORE} {100 * data_rise:+.0f}% ({y[0]}-{y[1]}), {100 * data_rise3:+.0f}%"
+                         f" ({y[0]}-{y[1] + 1})")
+
+
+def pattern_11(annual: pd.DataFrame) -> PatternResult:
+    """A forgery crackdown lowers HamJi's human security and its ad hoc markets (forgery_crackdown minus baseline)."""
+    y = CRACKDOWN_YEARS
+    d_h = _paired(annual, "forgery_crackdown", "hsi_mean", "HamJi", y)
+    d_m = _paired(annual, "forgery_crackdown", "markets_adhoc", "HamJi", y)
+    d_w = _paired(annual, "forgery_crackdown", "merchant_wholesale_usd", "HamJi", y)
+    ok = bool((d_h < 0).all() and d_m.mean() < 0)
+    return PatternResult(11, "A forgery crackdown lowers HamJi's human security and its ad hoc markets", float(d_h.mean()),
+                         f"forgery_crackdown minus baseline {y[0]}-{y[1]} (paired seeds): HSI HamJi < 0 in every seed,"
+                         " ad hoc markets in HamJi < 0 on average", ok,
+                         f"HSI HamJi {d_h.mean():+.4f} (seeds {', '.join(f'{v:+.4f}' for v in d_h)}); ad hoc markets HamJi"
+                         f" {d_m.mean():+.1f}; partners' wholesale HamJi {d_w.mean() / 1e6:+.1f} M$/yr")
+
+
+def evaluate_closure(seeds: int = 3, scale: int = 1000, workers: int = 1,
+                     progress: Callable[[int, int], None] | None = None) -> list[PatternResult]:
+    """Run baseline, border_closure and forgery_crackdown (forked from a common trunk) and return patterns 9-11."""
+    from hamji.ensemble import run_grouped
+
+    annual = run_grouped(list(CLOSURE_SCENARIOS), list(range(1, seeds + 1)), scale, dt.date(2000, 1, 3),
+                         dt.date(CLOSURE_YEARS[1], 12, 31), workers=workers, progress=progress)
+    return [pattern_9(annual), pattern_10(annual), pattern_11(annual)]
+
+
+#: the years of prices.csv that may be used for calibration, and the out-of-sample years reported
+RICE_FIT_YEARS = (2010, 2016)
+RICE_OUT_YEARS = (2017, 2024)
+RICE_MAX_ERROR = 0.25
+
+
+def rice_level(history: pd.DataFrame) -> tuple[PatternResult, pd.DataFrame]:
+    """The food price level: the yearly mean rice price in US$ (history, mean over seeds) against prices.csv.
+
+    Passes if the mean absolute relative error over 2010-2016 is below 25%. Returns the result and a
+    table by year (model, data, relative error) that also reports 2017-2024 out of sample.
+    """
+    m = model_rice_usd(history).mean(axis=0)
+    d = data_rice_usd()
+    years = [y for y in range(RICE_FIT_YEARS[0], RICE_OUT_YEARS[1] + 1) if y in m.index and y in d.index]
+    t = pd.DataFrame({"model": m.reindex(years), "data": d.reindex(years)})
+    t["error"] = t.model / t.data - 1
+    t["sample"] = ["fit" if y <= RICE_FIT_YEARS[1] else "out of sample" for y in years]
+    fit = t[t["sample"] == "fit"]
+    mare = float(fit.error.abs().mean())
+    out = t[t["sample"] != "fit"]
+    detail = (f"2010-16: model {fit.model.mean():.2f} vs data {fit.data.mean():.2f} US$/kg; years within 25%:"
+              f" {int((fit.error.abs() < RICE_MAX_ERROR).sum())} of {len(fit)}")
+    if len(out):
+        detail += f"; 2017-{int(out.index.max())} out of sample: mean absolute error {100 * out.error.abs().mean():.0f}%"
+    return PatternResult(12, "Food price level: rice in US$ (history) against prices.csv", mare,
+                         f"mean absolute relative error of the yearly mean, 2010-2016 < {RICE_MAX_ERROR}",
+                         bool(mare < RICE_MAX_ERROR), detail), t

@@ -85,6 +85,7 @@ class ScenarioSpec(BaseModel):
     overrides: dict[str, Any] = {}
     groups: dict[str, list[str]] | None = None
     events: list[EventSpec] = []
+    end: ScenarioDate | None = None  # the scenario's last week when a run does not give one (``hamji run --end``)
 
     @field_validator("name")
     @classmethod
@@ -179,7 +180,7 @@ def _loc(parts: tuple[Any, ...]) -> str:
     return text or "(top level)"
 
 
-_TOP_KEYS = "name, description, overrides, groups, events"
+_TOP_KEYS = "name, description, overrides, groups, events, end"
 _EVENT_KEYS = "type, start, end, params"
 
 

@@ -71,9 +71,13 @@ def trade_result(fits: list[SeriesFit]) -> PatternResult:
 
 
 def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.DataFrame:  # noqa: ANN001
-    """The `history` scenario over ``seeds`` seeds, 2000 to the last year of trade data."""
-    last = int(data.trade_series().index.max())
-    tasks = [Task("history", s, scale, dt.date(2000, 1, 3), dt.date(last, 12, 31)) for s in range(1, seeds + 1)]
+    """The `history` scenario over ``seeds`` seeds, 2000 to the scenario's own end (2024; at least the last year of
+    trade data): the trade fit uses the years with data, the rice price check 2010-2024."""
+    from hamji.scenario import load_scenario
+
+    last = dt.date(int(data.trade_series().index.max()), 12, 31)
+    end = max(load_scenario("history").spec.end or last, last)
+    tasks = [Task("history", s, scale, dt.date(2000, 1, 3), end) for s in range(1, seeds + 1)]
     return run_ensemble(tasks, workers=workers, progress=progress)
 
 

@@ -37,8 +37,12 @@ Each week, in province r (all formulas per week):
   market managers of the people's committees, which the model books under the Cabinet); the rest
   to the officials' personal funds ``accounts.officials[r]``.
 * A non-political case not bought off pays a fine (or confiscation of its cash)
-  ``min(fine_multiple * b_r, m_i)`` to the Cabinet budget (courts and police: state budget) and is
-  detained ``detention_weeks`` with probability ``detention_prob``. A political case loses
+  ``min(fine_multiple * M_r * b_r, m_i)`` to the Cabinet budget (courts and police: state budget) and is
+  detained ``M_r * detention_weeks`` with probability ``1 - (1 - detention_prob) / (1 + S_r)``.
+* Border provinces (a DPRK province with a crossing) under a sealed border: the 2020 closure came
+  with a buffer zone along the river where guards were ordered to shoot and heavier penalties for
+  smuggling. There officials are ``C_r (1 + S_r)``, ``S_r`` = ``border_guard_strength``, and
+  ``M_r`` = ``border_penalty_multiplier``; elsewhere (and normally) ``S_r = 0``, ``M_r = 1``. A political case loses
   ``political_confiscation_share`` of its money (Cabinet budget) and is detained
   ``political_detention_weeks``.
 * Officials spend ``officials_spending_rate`` of their personal funds each week in their province's
@@ -74,6 +78,13 @@ if TYPE_CHECKING:  # pragma: no cover
 def bribe_prices(pars: Parameters, participants_share: np.ndarray) -> np.ndarray:
     """Bribe price per province (US$): ``bribe_base_usd * (1 + bribe_activity_slope * a_r)``."""
     return pars.bribe_base_usd * (1.0 + pars.bribe_activity_slope * participants_share)
+
+
+def border_provinces(sim: "Sim") -> np.ndarray:
+    """1.0 for each DPRK province with a border crossing (world.yaml), else 0.0 (one value per region)."""
+    out = np.zeros(sim.world.n_regions)
+    out[np.unique(sim.world.crossings.dprk_region.to_numpy().astype(np.int64))] = 1.0
+    return out
 
 
 def inspection_risk(k: float, officials: np.ndarray, traders: np.ndarray) -> np.ndarray:
@@ -267,6 +278,7 @@ class Enforcement(Module):
         self._t_buf = np.empty(hh.n, dtype=np.int32)
         self.n_clans = self.clans.n_clans
         self.bribe_price = bribe_prices(pars, np.zeros(r))
+        self.border = border_provinces(sim)
 
     def step(self, sim: "Sim") -> None:
         pars, hh, res = sim.pars, sim.people.households, sim.results
@@ -297,7 +309,11 @@ class Enforcement(Module):
         """Inspections of the traders ``t_idx``, infractions and their outcomes; returns sums by province."""
         pars, hh, acc = sim.pars, sim.people.households, sim.accounts
         r, reg = self.n_regions, self._region
-        officials = pars.officials_per_1000_households / 1000.0 * self._households
+        # border provinces: more guards and harsher punishment while the border is sealed (border_guard_strength s,
+        # border_penalty_multiplier m; both neutral by default)
+        s_r = pars.border_guard_strength * self.border
+        m_r = 1.0 + (pars.border_penalty_multiplier - 1.0) * self.border
+        officials = pars.officials_per_1000_households / 1000.0 * self._households * (1.0 + s_r)
         p = inspection_risk(pars.inspection_k, officials, a).astype(np.float32)
         # one uniform u per household decides, by nested thresholds, inspection, infraction, the
         # political label and (for unpaid cases) detention; each conditional decision uses the
@@ -336,13 +352,14 @@ class Enforcement(Module):
         unpaid_idx = need_idx[~rescued]
         punished = np.concatenate([unpaid_idx, pol_idx])
         c, f = hh.cash[punished], hh.fx[punished]
-        fine_due = np.concatenate([pars.fine_multiple * price[reg[unpaid_idx]],
+        fine_due = np.concatenate([pars.fine_multiple * (price * m_r)[reg[unpaid_idx]],
                                    pars.political_confiscation_share * (c[len(unpaid_idx):] + f[len(unpaid_idx):])])
         fines = pay_from_households(c, f, fine_due)
         hh.cash[punished], hh.fx[punished] = c, f
         acc.to_budget(CABINET, np.bincount(hh.region[punished], weights=fines, minlength=r))
-        detain = unpaid_idx[w_need[~rescued] < pars.detention_prob]
-        hh.detained[detain] = pars.detention_weeks
+        p_detain = np.where(s_r > 0, 1.0 - (1.0 - pars.detention_prob) / (1.0 + s_r), pars.detention_prob)[reg[unpaid_idx]]
+        detain = unpaid_idx[w_need[~rescued] < p_detain]
+        hh.detained[detain] = np.round(pars.detention_weeks * m_r[reg[detain]]).astype(hh.detained.dtype)
         hh.detained[pol_idx] = pars.political_detention_weeks
 
         out = {

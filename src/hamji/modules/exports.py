@@ -30,7 +30,8 @@ banned bases goes out through an evasion channel before the legal offers:
 * value on offer at evasion prices: ``stock_b x price_<c>_usd_t x (1 - evasion_discount)`` for every
   base b of a banned class (buyers who take sanctioned goods pay less);
 * capacity: at most ``evasion_capacity_usd_year / 52`` (real US$ at evasion prices, divided by the
-  scale) a week leaves, every banned base's stock scaled by ``min(1, capacity / on offer)``; the
+  scale) a week leaves, of which the river part (``1 - evasion_sea_share``) is scaled by
+  ``border_trips_open`` (a quarantine of the border, as in 2020, stops smuggling as it stops trips), every banned base's stock scaled by ``min(1, capacity / on offer)``; the
   channel uses no crossing room and no wah-ku (the goods are illegal on both sides of the river);
 * detection: each base's shipment this week is seized whole with probability
   ``1 - (1 - evasion_seizure_share) (1 - evasion_enforcement)`` (stream ``exports.evasion_seizure``):
@@ -168,7 +169,9 @@ class Exports(Module):
         price_e = prices[b.commodity] * (1.0 - pars.evasion_discount)
         on_offer = np.where(banned[b.commodity], b.stock, 0.0)
         value_offer = float((on_offer * price_e).sum())
-        room = pars.evasion_capacity_usd_year / WEEKS_PER_YEAR / sim.scale
+        # the river part of the channel stops with traders' trips when the border is quarantined
+        open_share = pars.evasion_sea_share + (1.0 - pars.evasion_sea_share) * pars.border_trips_open
+        room = pars.evasion_capacity_usd_year * open_share / WEEKS_PER_YEAR / sim.scale
         if value_offer <= 0 or room <= 0:
             self.record_evasion(sim, np.zeros(r), np.zeros(r), np.zeros(r))
             return

@@ -27,6 +27,10 @@ it needs a week) and ``m_i = cash_i + fx_i`` (its money):
   members of the clan, ``h`` = ``clan_help_share``, ``b_r`` the province's bribe price from
   :func:`hamji.modules.enforcement.bribe_prices`); ``d_i`` the share of the other clan members
   detained (fear for one's kin); ``w_p`` = ``hsi_pay_weight``, ``w_k`` = ``hsi_kin_detained_weight``.
+  In a DPRK province with a border crossing, fear is further multiplied by ``1 - z * e_i``: the 2020
+  closure came with a buffer zone along the river where guards were ordered to shoot; ``z`` =
+  ``border_zone_fear`` (0 unless a border closure sets it), ``e_i`` = 1 for a household in a market
+  role (those who trade near and across the river), ``border_zone_resident_exposure`` for the others.
 
 * ``hsi_i = (W_want * want_i + W_fear * fear_i) / (W_want + W_fear)``, in [0, 1] (weights
   ``hsi_want_weight``, ``hsi_fear_weight``), stored as ``households.hsi`` (float32).
@@ -47,7 +51,7 @@ from numba import njit
 
 from hamji.kernels import fmax, fmin, province_bounds
 from hamji.module import Metric, Module
-from hamji.modules.enforcement import RegionIndex, bribe_prices
+from hamji.modules.enforcement import RegionIndex, border_provinces, bribe_prices
 from hamji.results import HIST_BINS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,6 +201,17 @@ def _fear_pass(bounds, cash, fx, detained, kin_money, kin_held, price_r, c, fear
 
 
 @njit(cache=True, error_model="numpy")
+def _zone_pass(bounds, role, zone_r, resident, fear) -> None:  # noqa: ANN001
+    """The border buffer zone: ``fear *= 1 - zone_r x exposure`` (exposure 1 in a market role, else ``resident``)."""
+    one = np.float32(1.0)
+    for r in range(len(bounds) - 1):
+        z = zone_r[r]
+        if z > 0:
+            for i in range(bounds[r], bounds[r + 1]):
+                fear[i] = fear[i] * (one - z * (one if role[i] > 0 else resident))
+
+
+@njit(cache=True, error_model="numpy")
 def _index_tally(bounds, want, fear, role, food_ratio, size, c, index_on, hsi, hist, sums) -> None:  # noqa: ANN001
     """Each household's index (0 if ``index_on`` is False: the weights sum to zero), and by province its
     histogram and sums. ``sums`` columns: participants, index, participants' index, want, fear, poor,
@@ -285,6 +300,7 @@ class HumanSecurity(Module):
         self._traders = np.zeros(r)
         self._hist = np.zeros(r * HIST_BINS, dtype=np.int64)
         self._sums = np.zeros((r, 8))
+        self._border = border_provinces(sim)
 
     @staticmethod
     def _constants(pars) -> tuple[np.ndarray, bool, bool]:  # noqa: ANN001
@@ -318,6 +334,9 @@ class HumanSecurity(Module):
             _kin_pass(self._clan, hh.detained, hh.cash, hh.fx, self._clan_money, self._clan_held, self._others,
                       self._kin_money, self._kin_held)
         _fear_pass(bounds, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, c, self._fear)
+        if pars.border_zone_fear > 0:
+            _zone_pass(bounds, hh.role, (pars.border_zone_fear * self._border).astype(np.float32),
+                       np.float32(pars.border_zone_resident_exposure), self._fear)
         _index_tally(bounds, self._want, self._fear, hh.role, hh.food_ratio, self._size, c, index_on, hh.hsi,
                      self._hist, self._sums)
         q = res.quantiles_from_histogram(self._hist.reshape(r, HIST_BINS), QUANTILES)

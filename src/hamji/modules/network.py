@@ -31,7 +31,8 @@ among North Koreans: the smaller of its ends' smoothed market incomes, if at lea
 * tie formation: a participant short of ties forms one with probability ``tie_form * access``, to a
   participant of its province chosen with weight ``1 + referral_weight * ties`` (referral); a
   partner short of merchant ties links to a merchant across its crossing, weight capital x quality
-  x (1 + referral_weight * partners).
+  x (1 + referral_weight * partners), with probability ``tie_form * partner access *
+  border_trips_open`` (a closed border stops the trips that make new merchant ties; idle ones decay).
 
 Initial roles: a share of households from ``network_participation_floor`` far away to
 ``network_participation_border`` at the border (times access), richer households first.
@@ -633,7 +634,9 @@ class Network(Module):
             mdeg = np.zeros(n, dtype=np.int32)  # live merchant ties of each household
             _count_live(mp.b[:mp.hw], mp.s[:mp.hw], mdeg)
             pa = self._partner_access(sim)
-            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa, 1.0)) ** weeks
+            # a new merchant tie needs a trip across the border (border_trips_open: 1 unless the border is closed)
+            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa * pars.border_trips_open,
+                                                                     1.0)) ** weeks
             formers = _formers(partners, mdeg, pars.network_ties_target_mp, u, hh.region, p_r)
             quality = mer.quality if "quality" in mer.states else np.ones(mer.n)
             mpart = np.zeros(mer.n, dtype=np.int64)

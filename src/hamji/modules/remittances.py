@@ -32,7 +32,8 @@ official's colleague among its households in a market role at his arrival (any h
 
 Sending. Defector i has a habit with probability ``remit_sender_share`` (if he has a recipient);
 his yearly amount is ``h_i = krw / krw_per_usd * income_i / mean income``. Each week he sends with
-probability ``p = active_share * transfers_per_year / W_y`` the amount ``g_i = h_i /
+probability ``p = active_share * transfers_per_year / W_y * c`` (``c`` = ``border_couriers_open``: the
+brokers' couriers cross the border, so a closure, as in 2020, carries only this share) the amount ``g_i = h_i /
 transfers_per_year``, so an active sender's expected yearly total is ``active_share * h_i``.
 A former company official sends ``remit_colleague_share`` of it to his former colleague. Brokers
 keep the fee ``f * g`` and, with probability ``remit_loss_prob`` ("only 65 percent believed the
@@ -273,7 +274,8 @@ class Remittances(Module):
             return
         r = self.n_regions
         n_tr = pars.remit_transfers_per_year
-        p_send = min(pars.remit_active_share * n_tr / weeks, 1.0)
+        # the brokers' couriers cross the border: a closure carries only border_couriers_open of the transfers
+        p_send = min(pars.remit_active_share * n_tr / weeks, 1.0) * pars.border_couriers_open
         u = sim.rng("remittances.send").random((2, d.n))
         sending = (u[0] < p_send) & (d.habit > 0)
         if not sending.any():

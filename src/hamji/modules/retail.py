@@ -17,12 +17,25 @@ Each week, by province:
   delivered, a weekly draw per province) and own production (rural households more), times the
   year's harvest. At market households buy up to ``retail_food_target`` of need. Marketed supply:
   rural surplus plus producer households' output, ``retail_food_mobility`` of it pooled
-  nationally. The food price index moves with demand / supply:
+  nationally. Part of the domestic marketed food depends on imported inputs (fertilizer, fuel,
+  plastic film, ingredients): both are multiplied by ``1 - retail_import_input_share * (1 - A)``,
+  ``A = min(1, G / G_usual)``, G the imported goods in the province's markets at unit cost and
+  ``G_usual`` its moving average (weight ``retail_import_input_smoothing`` a week), so a sudden stop
+  of what crosses cuts supply for a few years while farms and processors adapt. The food price index moves with demand / supply:
   ``f <- clip(f * (D / S) ** (elasticity * adjustment), min, max)``; when demand at the new price
   still exceeds supply, purchases are rationed. Money spent on food goes to sellers (a margin) and
   to producer and rural households (locally and through the national pool).
+* **Imported food.** Of the imported goods offered each week (partners' and companies', below),
+  ``retail_imported_food_share`` are staples from China (rice, flour, maize, oil): they join the
+  province's marketed food supply (after the national pooling of domestic food) at their unit cost
+  as index-1 quantity, and sell in the same proportion as domestic food. What buyers pay for them,
+  net of the sellers' food margin, goes to their owners (partners by stake, companies by claim);
+  farmers and producers are paid for the domestic share only. So when goods stop crossing (a
+  border closure, sanctions on imports) supply falls as the stocks run down while demand falls only
+  with incomes, and the food price (rice in US$) rises for everyone who buys food; the partners and
+  companies who import lose the food trade with the other goods.
 * **Consumer goods.** Stock in the province (partners' goods from distribution plus companies'
-  goods) at unit cost u (landed plus transport); ``retail_goods_sell_share`` of it is offered at
+  goods) at unit cost u (landed plus transport); ``(1 - retail_imported_food_share) retail_goods_sell_share`` of it is offered at
   ``u (1 + markup) (1 + margin) s`` where the scarcity factor
   ``s = clip((demand / value offered at normal prices) ** elasticity, s_min, s_max)``. The owners
   (partners by stake, companies by goods claim) get cost plus markup; sellers get the rest.
@@ -263,6 +276,8 @@ class Retail(Module):
         Metric("goods_retail_usd", "US$", "Consumer goods sold at retail (partners' and companies' goods), at retail"
                " prices.", scaled=True),
         Metric("food_market_usd", "US$", "Food sold at market, at market prices.", scaled=True),
+        Metric("food_imported_usd", "US$", "Imported staples sold at market (retail_imported_food_share of the imported"
+               " goods offered), at market prices.", scaled=True),
     )
 
     def setup(self, sim: "Sim") -> None:
@@ -277,6 +292,7 @@ class Retail(Module):
         self.food_price = np.ones(r)
         self.goods_index = np.ones(r)
         self.harvest = np.ones(r)
+        self.usual_stock = np.full(r, np.nan)  # usual imported goods in the province's markets (for imported inputs)
         self._need_key: float | None = None
         self.capital = np.zeros(r, dtype=bool)
         if "Pyongyang" in w.index:
@@ -334,13 +350,28 @@ class Retail(Module):
                  inkind, budget, food, by_r["food"])
         fs_r = by_r["food"].copy()
 
-        # ---- food market: supply, price, rationing
+        # ---- imported goods in the province's markets (partners' and companies'), at unit cost (landed + transport)
+        comp = sim.people.companies
+        has_comp = comp.n > 0 and hasattr(comp, "goods_claim") and hasattr(comp, "cash")
+        c_r = sim.market.goods_company.copy() if has_comp else np.zeros(r)
+        h_r = ts.qty.sum(axis=0)
+        cost_r = h_r + ts.trans.sum(axis=0) + c_r
+        sf = pars.retail_imported_food_share
+        imported_food = np.where(self.dprk, sf * pars.retail_goods_sell_share * cost_r, 0.0)  # staples offered this week
+
+        # ---- food market: supply (domestic, pooled in part nationally, plus imported staples), price, rationing
         prod_r = self._free[:, 5].copy()  # free producers' output
         rural_r = self._rural_need * pars.retail_rural_surplus * self.harvest
-        supply = np.where(self.dprk, prod_r + rural_r, 0.0)
+        # imported inputs (fertilizer, fuel, film, ingredients): availability = imported goods in the province's
+        # markets against their usual level (a slow moving average)
+        usual = self.usual_stock
+        usual[:] = np.where(np.isfinite(usual), usual + pars.retail_import_input_smoothing * (cost_r - usual), cost_r)
+        avail = np.where(usual > 0, np.minimum(1.0, cost_r / np.where(usual > 0, usual, 1.0)), 1.0)
+        inputs = self._inputs = 1.0 - pars.retail_import_input_share * (1.0 - avail)
+        supply = np.where(self.dprk, (prod_r + rural_r) * inputs, 0.0)
         a = pars.retail_food_mobility
         fs_tot = fs_r.sum()
-        supply_eff = (1.0 - a) * supply + a * supply.sum() * (fs_r / fs_tot if fs_tot > 0 else 0.0)
+        supply_eff = (1.0 - a) * supply + a * supply.sum() * (fs_r / fs_tot if fs_tot > 0 else 0.0) + imported_food
         qty_wanted = fs_r / fp_old
         with np.errstate(invalid="ignore", divide="ignore"):
             x = np.where(supply_eff > 0, qty_wanted / np.where(supply_eff > 0, supply_eff, 1.0), 1e6)
@@ -350,27 +381,27 @@ class Retail(Module):
         qty_r = fs_r / fp
         ration = np.where(qty_r > 0, np.minimum(1.0, supply_eff / np.where(qty_r > 0, qty_r, 1.0)), 1.0)
         food_planned = fs_r * ration
+        with np.errstate(invalid="ignore", divide="ignore"):
+            imp_frac = np.where(supply_eff > 0, imported_food / np.where(supply_eff > 0, supply_eff, 1.0), 0.0)
+            # share of the supply bought: imported staples sell in the same proportion as domestic food
+            food_sold = np.where(supply_eff > 0, np.minimum(1.0, food_planned / fp / np.where(supply_eff > 0, supply_eff, 1.0)), 0.0)
 
-        # ---- consumer goods market
+        # ---- consumer goods market (the rest of the imported goods offered)
         goods_budget = b32["goods"]
         _goods_budgets(bounds, food, budget, ration.astype(f32), f32(pars.retail_goods_share), goods_budget, by_r["goods"])
         gd_r = by_r["goods"].copy()
-        comp = sim.people.companies
-        has_comp = comp.n > 0 and hasattr(comp, "goods_claim") and hasattr(comp, "cash")
-        c_r = sim.market.goods_company.copy() if has_comp else np.zeros(r)
-        h_r = ts.qty.sum(axis=0)
-        cost_r = h_r + ts.trans.sum(axis=0) + c_r  # stock at unit cost (landed + transport)
         wm, rm = pars.retail_wholesale_markup, pars.retail_margin
         p0 = (1.0 + wm) * (1.0 + rm)
-        offered = pars.retail_goods_sell_share * cost_r
+        offered = (1.0 - sf) * pars.retail_goods_sell_share * cost_r
         with np.errstate(invalid="ignore", divide="ignore"):
             xg = np.where(offered > 0, gd_r / np.where(offered > 0, offered * p0, 1.0), 0.0)
         s_min = max(pars.retail_scarcity_min, 1.0 / (1.0 + rm))  # sellers never sell below the owners' price
         s = np.where(offered > 0, np.clip(xg ** pars.retail_goods_price_elasticity, s_min,
                                           max(pars.retail_scarcity_max, s_min)), pars.retail_scarcity_max)
         sold = np.where(offered > 0, np.minimum(1.0, xg / s), 0.0)
-        phi = pars.retail_goods_sell_share * sold  # share of the stock sold
-        revenue_r = phi * cost_r * p0 * s
+        phi_goods = (1.0 - sf) * pars.retail_goods_sell_share * sold  # share of the stock sold as consumer goods
+        phi = phi_goods + sf * pars.retail_goods_sell_share * np.where(self.dprk, food_sold, 0.0)  # ... and as food
+        revenue_r = phi_goods * cost_r * p0 * s
         take = np.where(gd_r > 0, revenue_r / np.where(gd_r > 0, gd_r, 1.0), 0.0)
 
         # ---- households pay, then consume and eat
@@ -385,8 +416,11 @@ class Retail(Module):
 
         # ---- owners of goods: partners (by stake) and companies (by claim); only the markup is income
         unit_cost = np.where(h_r + c_r > 0, cost_r / np.where(h_r + c_r > 0, h_r + c_r, 1.0), 1.0)
-        owner_loc = (ts.qty + ts.trans) * (phi * (1.0 + wm) * sc)[None, :]
-        company_take = phi * c_r * (1.0 + wm) * sc if has_comp else np.zeros(r)
+        # imported staples: what buyers paid for them (net of the sellers' food margin) goes to their owners
+        food_owned = food_planned * sc * imp_frac * (1.0 - pars.retail_food_seller_margin)
+        per_cost = np.where(cost_r > 0, food_owned / np.where(cost_r > 0, cost_r, 1.0), 0.0)
+        owner_loc = (ts.qty + ts.trans) * (phi_goods * (1.0 + wm) * sc + per_cost)[None, :]
+        company_take = (phi_goods * (1.0 + wm) * sc + per_cost) * c_r if has_comp else np.zeros(r)
         stake_idx = np.flatnonzero(hh.goods_stake > 0)
         share_out(sim, owner_loc.sum(axis=1), [(stake_idx, hh.goods_stake[stake_idx]), (ts.role_idx(sim, ROLE_PARTNER), None)],
                   income_share=wm / (1.0 + wm))
@@ -406,9 +440,9 @@ class Retail(Module):
         ema[:] = np.where(np.isfinite(ema), ema + pars.wholesale_sales_smoothing * (demand - ema), demand)
 
         # ---- sellers, day labour, producers and farmers (net of the owners' take)
-        margins = goods_rev - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev
-        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin), prod_r, roles_c,
-                                  supply, food_rev + goods_rev)
+        margins = goods_rev + food_owned - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev
+        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin) - food_owned, prod_r,
+                                  roles_c, supply, food_rev + goods_rev)
 
         # ---- for other modules
         ts.goods_demand = np.where(self.dprk, gd_r, 0.0)
@@ -429,6 +463,7 @@ class Retail(Module):
         res.record("state_wages_paid_usd", wages_r)
         res.record("goods_retail_usd", goods_rev)
         res.record("food_market_usd", food_rev)
+        res.record("food_imported_usd", food_rev * imp_frac)
 
     # -- parts ------------------------------------------------------------------------------------
     def _wages(self, sim: "Sim", free_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -481,7 +516,7 @@ class Retail(Module):
         tot_supply = supply.sum()
         food_income = (1.0 - a) * food_net + (a * food_net.sum() * supply / tot_supply if tot_supply > 0 else a * food_net)
         keep = 1.0 - pars.retail_hired_labour_share
-        prod_share = np.where(supply > 0, prod_r / np.where(supply > 0, supply, 1.0), 0.0)
+        prod_share = np.where(supply > 0, prod_r * self._inputs / np.where(supply > 0, supply, 1.0), 0.0)
         # sellers handle at most their stalls' capacity; beyond it households sell for themselves (petty vending)
         n_sellers = self._free[:, 3]
         capacity = n_sellers * pars.retail_seller_capacity_usd

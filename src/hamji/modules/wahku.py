@@ -31,8 +31,12 @@ cancelled and it forges no more until the next quota year.
 
 Exports pace the year's quota (at most quota left / weeks left each week) and use real quota first,
 then forged (see :mod:`hamji.modules.exports`). The wah-ku also cover household (partner) imports:
-each week ``sim.market.wholesale_cover`` = ``wahku_cover_ratio`` x the value of all unused quota
-(real + forged, at export prices) / weeks left in the year.
+each week ``sim.market.wholesale_cover`` = ``wahku_cover_ratio`` x (``wahku_cover_real_share`` x the
+value of the unused real quota + the value of the unused forged quota, at export prices) / weeks left
+in the year. Companies need their real quota for their own trade and lend partners only a share of
+it; the forged quota is what they sell to partners and merchants, so forgery "serves as an economic
+stimulus in key regions" and a crackdown shrinks the partners' trade, the goods in the markets along
+the routes and the incomes of those who trade on them, not only the companies' revenue.
 """
 
 from __future__ import annotations
@@ -180,10 +184,15 @@ class Wahku(Module):
         self.penalties = bribes.sum() + fines.sum()
 
         # cover for partner imports: unused quota value spread over the weeks left
-        left_value = commodity_prices(sim) @ (self.quota + self.forged)  # per company
+        prices = commodity_prices(sim)
+        real_value, forged_value = prices @ self.quota, prices @ self.forged  # per company
+        left_value = real_value + forged_value
         weeks_left = self.weeks_left[sim.week]
         if pars.wahku_on:
-            sim.market.wholesale_cover = pars.wahku_cover_ratio * float(left_value.sum()) / weeks_left
+            # companies need their real quota for their own trade and lend partners only a share of it; the forged
+            # quota is what they sell to partners and merchants ("a stimulus of sorts")
+            lendable = pars.wahku_cover_real_share * float(real_value.sum()) + float(forged_value.sum())
+            sim.market.wholesale_cover = pars.wahku_cover_ratio * lendable / weeks_left
         else:
             sim.market.wholesale_cover = np.inf
 

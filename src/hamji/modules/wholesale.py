@@ -15,15 +15,25 @@ Orders go to the merchants of the Chinese area across the partner's crossing and
 order, by
 
 1. merchant capital: the area's merchants supply at most ``capital x productivity x turnover``;
-2. wah-ku cover: partners' imports in total at most ``sim.market.wholesale_cover`` (set by the
-   wah-ku module; infinite until it runs);
+2. wah-ku cover: partners import under a company's wah-ku and compete for the spare quota,
+   ``C`` = ``sim.market.wholesale_cover`` a week (set by the wah-ku module: mostly forged quota;
+   infinite until it runs). Orders ``D`` in total find a company with probability ``C / (C + D)``
+   (a matching rate, so more forged quota always means more trade: forgery "serves as an economic
+   stimulus in key regions", and a crackdown cuts the partners' trade, the goods that reach the
+   markets along the routes and the incomes of those who trade them);
 3. crossing capacity: tonnes (value / ``consumer_goods_usd_per_t``) at the province's crossings
    still free after the companies' exports (``sim.borders.allocate``).
+
+Orders, and the North Korean goods partners sell to China, need traders' trips across the border
+(or a smuggler): both are scaled by ``border_trips_open`` (1 normally; a border closure, as in 2020,
+lowers it), so the partners' and acquirers' incomes fall with the goods that cross.
 
 Partners pay (``pay_from_households``) and the merchants are paid (``buy_from_merchants``: they
 keep their margin and restock from Chinese suppliers). The goods land in the partner's province.
 Partners also sell North Korean goods (seafood, herbs) that acquirer households gather (with
-diminishing returns: a province's offer is ``P raw / (raw + P)``, P its potential): merchants pay
+diminishing returns: a province's offer is ``P raw / (raw + P)``, P its potential), under a
+company's wah-ku as well (the same matching, ``C / (C + offer)``, since a wah-ku covers trade both
+ways; this is the money forgery brings into the border provinces): merchants pay
 for them from capital and sell them on in China (money enters the books). Merchants' owners
 draw a little capital each week. Chinese SME grants and preferential loans are paid to Jilin
 merchants trading with the North in the incentive years.
@@ -185,18 +195,21 @@ class Wholesale(Module):
         cap_stock = pars.wholesale_inventory_weeks * ts.sales_ema
         factor = np.where(cap_stock > 0, np.clip(1.0 - owned / np.where(cap_stock > 0, cap_stock, 1.0), 0.0, 1.0),
                           (owned <= 0).astype(float))
-        want = liquid * pars.wholesale_partner_invest_share * factor[reg]
+        # a partner's orders need trips across the border (or a smuggler): a closure cuts them before any other limit
+        want = liquid * pars.wholesale_partner_invest_share * factor[reg] * pars.border_trips_open
         # 1. merchant capital: what the Chinese area's merchants can supply this week
         area = self.china_of[reg]
         supply = np.bincount(mer.region, weights=mer.capital * mer.productivity, minlength=r) * pars.wholesale_merchant_turnover
         demand = np.bincount(area, weights=want, minlength=r)
         fill = np.where(demand > 0, np.minimum(1.0, supply / np.where(demand > 0, demand, 1.0)), 0.0)
         got = want * fill[area]
-        # 2. wah-ku cover
+        # 2. wah-ku cover: partners compete for the companies' spare (mostly forged) wah-ku; an order finds a company to
+        # import under with probability C / (C + D), so more cover (more forgery) always means more trade
         cover = sim.market.wholesale_cover
         total = got.sum()
-        if np.isfinite(cover) and total > cover:
-            got *= max(float(cover), 0.0) / total
+        if np.isfinite(cover) and total > 0:
+            c = max(float(cover), 0.0)
+            got *= c / (c + total)
         # 3. crossing capacity
         value_r = np.bincount(reg, weights=got, minlength=r)
         granted = self._through_crossings(sim, value_r / pars.consumer_goods_usd_per_t)
@@ -244,7 +257,8 @@ class Wholesale(Module):
         partners = self._partners(sim, ts)
         if not len(acq) or not len(partners) or pars.wholesale_nk_goods_usd_per_acquirer_week <= 0:
             return np.zeros(r)
-        out = pars.wholesale_nk_goods_usd_per_acquirer_week * (1.0 + pars.retail_knowhow_effect * hh.knowhow[acq])
+        out = (pars.wholesale_nk_goods_usd_per_acquirer_week * pars.border_trips_open
+               * (1.0 + pars.retail_knowhow_effect * hh.knowhow[acq]))
         raw = np.bincount(hh.region[acq], weights=out, minlength=r)
         # gathering has diminishing returns: the province's seafood and herbs saturate at its potential
         potential = pars.wholesale_nk_goods_potential_usd * self.persons
@@ -259,6 +273,12 @@ class Wholesale(Module):
         demand = np.bincount(area, weights=offer, minlength=r)
         fill = np.where(demand > 0, np.minimum(1.0, capacity / np.where(demand > 0, demand, 1.0)), 0.0)
         value = offer * fill[area]
+        # the partners sell under a company's wah-ku too (a wah-ku covers trade or barter both ways): same matching
+        cover = sim.market.wholesale_cover
+        total = value.sum()
+        if np.isfinite(cover) and total > 0:
+            c = max(float(cover), 0.0)
+            value *= c / (c + total)
         value *= self._through_crossings(sim, value / pars.wholesale_nk_goods_usd_per_t)
         if value.sum() <= 0:
             return np.zeros(r)
