@@ -199,14 +199,6 @@ def pattern_8(a: pd.DataFrame) -> PatternResult:
                          f" {', '.join(f'{-100 * x:+.0f}%' for x in ex)}, imports {', '.join(f'{-100 * x:+.0f}%' for x in im)})")
 
 
-def evaluate_pattern_8(seeds: int = 3, scale: int = 1000, workers: int = 1,
-                       progress: Callable[[int, int], None] | None = None) -> PatternResult:
-    """Run ``history`` from 2000 to the end of 2019 over ``seeds`` seeds and return pattern 8."""
-    tasks = [Task("history", s, scale, dt.date(2000, 1, 3), dt.date(PATTERN8_AFTER[1], 12, 30))
-             for s in range(1, seeds + 1)]
-    return pattern_8(run_ensemble(tasks, workers=workers, progress=progress))
-
-
 # -- after the paper: the 2020 closure and the forgery crackdown (patterns 9-11) -------------------
 #: the scenarios patterns 9-11 compare (forked from a common trunk, common random numbers), and their windows
 CLOSURE_SCENARIOS = ("baseline", "border_closure", "forgery_crackdown")
