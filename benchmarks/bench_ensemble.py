@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hamji.ensemble import Task, run_ensemble
+from hamji.analysis.ensemble import Task, run_ensemble
 
 
 def main() -> None:

@@ -7,10 +7,10 @@ import math
 import pytest
 import yaml
 
-from hamji.calibration import CalibrationSpec, calibrate, loss_of
+from hamji.analysis.calibration import CalibrationSpec, calibrate, loss_of
 from hamji.errors import UserError
 from hamji.parameters import CALIBRATION, REGISTRY
-from hamji.validation import SeriesFit
+from hamji.analysis.validation import SeriesFit
 
 
 def test_loss_counts_level_and_shape_and_is_infinite_when_a_series_cannot_be_scored():

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hamji.compare import differences, outcomes
-from hamji.ensemble import Task, run_ensemble
+from hamji.analysis.compare import differences, outcomes
+from hamji.analysis.ensemble import Task, run_ensemble
 
 END = dt.date(2001, 12, 31)
 
@@ -19,9 +19,9 @@ def _tasks(scenarios=("baseline",), seeds=(1, 2)):  # noqa: ANN001, ANN202
 
 
 def test_one_and_two_workers_give_identical_results(tmp_path, monkeypatch):
-    import hamji.ensemble
-    from hamji.ensemble import check_scheduler, local_cluster
-    from hamji.sweep import TaskStore
+    import hamji.analysis.ensemble
+    from hamji.analysis.ensemble import check_scheduler, local_cluster
+    from hamji.analysis.sweep import TaskStore
 
     a = run_ensemble(_tasks(), workers=1)
     keys = [f"{t.scenario}-seed-{t.seed}" for t in _tasks()]
@@ -29,7 +29,7 @@ def test_one_and_two_workers_give_identical_results(tmp_path, monkeypatch):
         check_scheduler(address)  # a live scheduler passes the check
         b = run_ensemble(_tasks(), scheduler=address, store=store, keys=keys)
         assert store.done() == set(keys)  # each task kept as it came back from the workers
-        monkeypatch.setattr(hamji.ensemble, "run_task", lambda task: pytest.fail("a stored task was run again"))
+        monkeypatch.setattr(hamji.analysis.ensemble, "run_task", lambda task: pytest.fail("a stored task was run again"))
         c = run_ensemble(_tasks(), store=store, keys=keys)  # run again: every task loaded, none run
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(a, c)
@@ -69,7 +69,7 @@ def test_python_entry_points():
 
 
 def test_forked_scenarios_are_bit_identical_to_separate_runs():
-    from hamji.ensemble import run_grouped
+    from hamji.analysis.ensemble import run_grouped
 
     # history diverges in 2009 (redenomination), microlending in 2010: both forked from the trunk
     scen = ["baseline", "microlending", "history"]
@@ -83,7 +83,7 @@ def test_compare_measures_the_years_in_which_the_scenarios_differ():
     """A short shock is measured over its own years, a programme without an end to the end of the run."""
     import datetime as dt
 
-    from hamji.compare import differing_years
+    from hamji.analysis.compare import differing_years
 
     start, end = dt.date(2000, 1, 3), dt.date(2030, 12, 30)
     assert differing_years(["baseline", "border_closure"], start, end) == (2020, 2023)  # to the wider reopening

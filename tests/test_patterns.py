@@ -1,15 +1,15 @@
 """The patterns of MODEL.md section 6 (1-6, 8-11) and the rice price level hold over several seeds at a small scale.
 
 One ensemble (6 seeds; paired runs with forgery off and remittances off) is shared by the tests;
-each pattern's statistic, threshold and margin are in :mod:`hamji.patterns`.
+each pattern's statistic, threshold and margin are in :mod:`hamji.analysis.patterns`.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from hamji.patterns import evaluate, evaluate_closure, evaluate_pattern_6, pattern_8, rice_level
-from hamji.validation import run_history
+from hamji.analysis.patterns import evaluate, evaluate_closure, evaluate_pattern_6, pattern_8, rice_level
+from hamji.analysis.validation import run_history
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def history():
 
 
 def test_pattern_8_the_2017_sanctions_cut_exports_far_more_than_imports_and_revenue(history):
-    """history, 2018-19 against 2016 (thresholds from the record, in hamji.patterns)."""
+    """history, 2018-19 against 2016 (thresholds from the record, in hamji.analysis.patterns)."""
     r = pattern_8(history)
     assert r.passed, f"pattern 8: {r.detail}; needs {r.threshold}"
 

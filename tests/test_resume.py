@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from hamji.calibration import CalibrationSpec, calibrate
+from hamji.analysis.calibration import CalibrationSpec, calibrate
 from hamji.cli import app
-from hamji.compare import comparison_fingerprint, partial_dir
+from hamji.analysis.compare import comparison_fingerprint, partial_dir
 from hamji.errors import UserError
-from hamji.sweep import TaskStore
+from hamji.analysis.sweep import TaskStore
 
 runner = CliRunner()
 SEEDS = 4
@@ -31,7 +31,7 @@ SHORT = ["--scale", "20000", "--start", "2000-01-03", "--end", "2001-12-31", "--
 #: (not loaded from the store) appends its seed to that file
 RUNNER = """
 import os, sys
-import hamji.ensemble as ensemble
+import hamji.analysis.ensemble as ensemble
 log = os.environ.get("HAMJI_TEST_TASK_LOG")
 if log:
     run_seed_group = ensemble.run_seed_group

@@ -8,7 +8,7 @@ import pytest
 
 from hamji import data
 from hamji.errors import UserError
-from hamji.validation import TRADE_MALE_MAX, trade_fit, trade_result
+from hamji.analysis.validation import TRADE_MALE_MAX, trade_fit, trade_result
 
 
 def _model_from_data(factor: float = 1.0) -> pd.DataFrame:

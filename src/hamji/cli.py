@@ -307,21 +307,21 @@ def compare(
     Each finished seed is kept in .<out-name>.partial/ beside --out until the results are written, so
     the same command with the same --out resumes an interrupted comparison.
     """
-    from hamji.ensemble import check_scheduler
+    from hamji.analysis.ensemble import check_scheduler
 
     if len(scenarios_) < 2:
         raise UserError("compare: give at least two scenarios (the first is the reference)")
     if scheduler is not None:  # first, so an unreachable scheduler is reported within seconds
         check_scheduler(scheduler)
-    from hamji.compare import run_comparison
+    from hamji.analysis.compare import run_comparison
     from hamji.output import default_out_dir
     from hamji.sim import parse_scale
 
     start_d, end_d = _date(start, "--start"), _date(end, "--end")
     n_scale = parse_scale(scale)
-    years = None  # the years in which the scenarios differ (hamji.compare.differing_years), unless given
+    years = None  # the years in which the scenarios differ (hamji.analysis.compare.differing_years), unless given
     if from_year is not None or to_year is not None:
-        from hamji.compare import differing_years
+        from hamji.analysis.compare import differing_years
 
         window = differing_years(scenarios_, start_d, end_d)
         years = (from_year if from_year is not None else window[0], to_year if to_year is not None else window[1])
@@ -356,10 +356,10 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.patterns import (CLOSURE_SCENARIOS, PATTERN6_SCENARIOS, evaluate, evaluate_closure, evaluate_pattern_6,
+    from hamji.analysis.patterns import (CLOSURE_SCENARIOS, PATTERN6_SCENARIOS, evaluate, evaluate_closure, evaluate_pattern_6,
                                 pattern_8, rice_level)
     from hamji.sim import parse_scale
-    from hamji.validation import run_history, trade_fit, trade_result
+    from hamji.analysis.validation import run_history, trade_fit, trade_result
 
     n = parse_scale(scale)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
@@ -430,12 +430,12 @@ def calibrate(
     Writes a parameter file with the fitted values, the fit before (current defaults) and after,
     and how it was made. Copy it over src/hamji/calibrated.yaml to make it the shipped defaults.
     """
-    from hamji.ensemble import check_scheduler
+    from hamji.analysis.ensemble import check_scheduler
 
     if scheduler is not None:  # first, so an unreachable scheduler is reported within seconds
         check_scheduler(scheduler)
-    from hamji.calibration import DEFAULT_PARAMS, CalibrationSpec
-    from hamji.calibration import calibrate as run_calibration
+    from hamji.analysis.calibration import DEFAULT_PARAMS, CalibrationSpec
+    from hamji.analysis.calibration import calibrate as run_calibration
     from hamji.sim import parse_scale
 
     spec = CalibrationSpec(params=tuple(params) if params else DEFAULT_PARAMS, trials=trials, seeds=seeds,

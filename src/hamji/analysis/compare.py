@@ -6,9 +6,9 @@ outcome averaged over the evaluation years; then the mean difference over seeds 
 confidence interval (Student t over seeds). Common random numbers make the pairing meaningful.
 
 :func:`run_comparison` (behind ``hamji compare``) is resumable. One task is one seed (every scenario
-run with it, see :func:`hamji.ensemble.run_grouped`); each finished task is kept, as soon as it
+run with it, see :func:`hamji.analysis.ensemble.run_grouped`); each finished task is kept, as soon as it
 arrives, in a hidden folder beside the results, ``.<out-name>.partial/`` (a
-:class:`hamji.sweep.TaskStore`: one Parquet file per seed, written whole or not at all). Killed at
+:class:`hamji.analysis.sweep.TaskStore`: one Parquet file per seed, written whole or not at all). Killed at
 any moment, the same call with the same ``out`` loads the stored seeds, runs only the missing
 ones, and writes the same results as an uninterrupted run. The results folder itself is written
 atomically at the end, and the hidden folder is then deleted. Stored tasks made with another hamji
@@ -170,7 +170,7 @@ def comparison_fingerprint(scenarios: list[str], seeds: list[int], scale: int, s
     """What a comparison's tasks are made with: a store holding other tasks is refused."""
     from hamji import __version__
     from hamji.scenario import load_scenario
-    from hamji.sweep import scenario_digest
+    from hamji.analysis.sweep import scenario_digest
 
     return {"sweep": "compare", "hamji version": __version__, "scenarios": list(scenarios),
             "scenario content": {s: scenario_digest(load_scenario(s)) for s in scenarios},
@@ -187,10 +187,10 @@ def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt
     ``years`` is the evaluation window (default: the years in which the scenarios differ, :func:`differing_years`). Resumable: see the module's
     docstring. Every input is checked, and the scheduler reached, before anything runs or is written.
     """
-    from hamji.ensemble import Task, check_scheduler, run_grouped, validate_tasks
+    from hamji.analysis.ensemble import Task, check_scheduler, run_grouped, validate_tasks
     from hamji.errors import UserError
     from hamji.output import atomic_folder, check_out_dir
-    from hamji.sweep import TaskStore
+    from hamji.analysis.sweep import TaskStore
 
     if len(scenarios) < 2:
         raise UserError("compare: give at least two scenarios (the first is the reference)")

@@ -8,7 +8,7 @@ same seeds in each scenario, and every stochastic process drawing from its own n
 By default a local cluster of ``workers`` processes runs the tasks (``workers=1`` runs them in this
 process, with no cluster); ``scheduler="tcp://host:port"`` sends them to an existing Dask cluster
 (:func:`check_scheduler` first makes sure one answers there, within seconds). Given a
-:class:`~hamji.sweep.TaskStore`, an ensemble keeps each task's result as soon as it arrives and,
+:class:`~hamji.analysis.sweep.TaskStore`, an ensemble keeps each task's result as soon as it arrives and,
 run again, loads the stored tasks and runs only the missing ones (:func:`map_stored`). A task lost
 with a Dask worker is rerun by Dask itself.
 """
@@ -28,7 +28,7 @@ from hamji.errors import UserError
 from hamji.scenario import load_scenario
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hamji.sweep import TaskStore
+    from hamji.analysis.sweep import TaskStore
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def _map(fn, items: list, workers: int, scheduler: str | None, progress,  # noqa
 
 def map_stored(fn, items: list, keys: list[str], store: "TaskStore | None", workers: int = 1,  # noqa: ANN001
                scheduler: str | None = None, progress: Callable[[int, int], None] | None = None) -> list:
-    """:func:`_map` through a :class:`~hamji.sweep.TaskStore`: the items whose key is stored are
+    """:func:`_map` through a :class:`~hamji.analysis.sweep.TaskStore`: the items whose key is stored are
     loaded, the others run, each stored as soon as it arrives. Results in item order; ``progress``
     counts the stored items as done.
     """

@@ -14,7 +14,7 @@ from typing import Callable
 
 import pandas as pd
 
-from hamji.ensemble import Task, run_ensemble
+from hamji.analysis.ensemble import Task, run_ensemble
 
 #: the regions "farther away from the Sino-DPRK border" (more than 350 road km from a crossing)
 FAR_FROM_BORDER = ("South Hwanghae", "North Hwanghae", "Kangwon")
@@ -140,7 +140,7 @@ def pattern_6(annual: pd.DataFrame) -> PatternResult:
     change in HamJi's HSI and in regime revenue are both above zero, and the paper's three together
     (``recommendations``) raise HamJi's HSI by more than micro-lending alone.
     """
-    from hamji.compare import REVENUE_LABEL, differences
+    from hamji.analysis.compare import REVENUE_LABEL, differences
 
     d = differences(annual, PATTERN6_YEARS, "baseline").set_index(["scenario", "outcome"])
     hsi = {s: float(d.loc[(s, "HSI, HamJi"), "mean_change"]) for s in PATTERN6_SCENARIOS[1:]}
@@ -156,7 +156,7 @@ def pattern_6(annual: pd.DataFrame) -> PatternResult:
 def evaluate_pattern_6(seeds: int = 3, scale: int = 1000, workers: int = 1,
                        progress: Callable[[int, int], None] | None = None) -> PatternResult:
     """Run the five scenarios of pattern 6 (forked from a common trunk) and return its result."""
-    from hamji.ensemble import run_grouped
+    from hamji.analysis.ensemble import run_grouped
 
     annual = run_grouped(list(PATTERN6_SCENARIOS), list(range(1, seeds + 1)), scale, dt.date(2000, 1, 3),
                          dt.date(PATTERN6_YEARS[1], 12, 30), workers=workers, progress=progress)
@@ -294,7 +294,7 @@ def pattern_11(annual: pd.DataFrame) -> PatternResult:
 def evaluate_closure(seeds: int = 3, scale: int = 1000, workers: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> list[PatternResult]:
     """Run baseline, border_closure and forgery_crackdown (forked from a common trunk) and return patterns 9-11."""
-    from hamji.ensemble import run_grouped
+    from hamji.analysis.ensemble import run_grouped
 
     annual = run_grouped(list(CLOSURE_SCENARIOS), list(range(1, seeds + 1)), scale, dt.date(2000, 1, 3),
                          dt.date(CLOSURE_YEARS[1], 12, 31), workers=workers, progress=progress)

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from hamji import data
-from hamji.ensemble import Task, run_ensemble
-from hamji.patterns import PatternResult
+from hamji.analysis.ensemble import Task, run_ensemble
+from hamji.analysis.patterns import PatternResult
 
 TRADE_MALE_MAX = 0.25
 TRADE_CORR_MIN = 0.9

@@ -4,17 +4,17 @@ The targets are the annual series of ``china_dprk_trade.csv`` (DPRK exports to C
 from China and their total, every year the file gives), reproduced by the ``history`` scenario.
 The loss of a candidate is the mean over the three series of the mean absolute log error (MALE)
 plus one minus the correlation (so both the level and the shape count) of the seed-averaged model
-against the data (:func:`hamji.validation.trade_fit`). Population by
+against the data (:func:`hamji.analysis.validation.trade_fit`). Population by
 province is not a free target: the synthesis reproduces the census exactly at every scale (a test).
 
 Candidates are drawn by optuna's TPE sampler (seeded, so a calibration is repeatable) from priors
 uniform on each parameter's declared range; every candidate runs ``seeds`` seeds of ``history`` as
-one Dask ensemble (:func:`hamji.ensemble.run_ensemble`). The first trial is always the current
+one Dask ensemble (:func:`hamji.analysis.ensemble.run_ensemble`). The first trial is always the current
 defaults, so the file reports the fit before and after.
 
 An interrupted calibration loses nothing and resumes to the same result. Trials are stored in an
 SQLite study beside the output (``<out>.study.db``), and each finished seed of the trial in progress
-in a :class:`hamji.sweep.TaskStore` (``<out>.tasks/``), so a kill at any moment costs at most the
+in a :class:`hamji.analysis.sweep.TaskStore` (``<out>.tasks/``), so a kill at any moment costs at most the
 seeds still running. Run again with the same ``out``: a trial left running by a killed process is
 marked failed and run again (with the same values: see below) from its stored seeds. Each trial's
 sampler is a fresh TPE sampler seeded from (``sampler_seed``, number of finished trials), so its
@@ -38,10 +38,10 @@ from typing import Any, Callable
 import yaml
 
 from hamji import __version__, data
-from hamji.ensemble import check_scheduler, local_cluster
+from hamji.analysis.ensemble import check_scheduler, local_cluster
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
-from hamji.sweep import TaskStore, canonical, describe_difference, digest, scenario_digest
+from hamji.analysis.sweep import TaskStore, canonical, describe_difference, digest, scenario_digest
 
 #: the first week of the calibration runs (they end with the last year of the trade data)
 HISTORY_START = dt.date(2000, 1, 3)
@@ -105,8 +105,8 @@ def evaluate(values: dict[str, Any], spec: CalibrationSpec, store: TaskStore | N
     With a ``store``, each seed's run is kept (under a key made of the values and the seed) as it
     finishes, and seeds already stored are loaded instead of run.
     """
-    from hamji.ensemble import Task, run_ensemble
-    from hamji.validation import trade_fit
+    from hamji.analysis.ensemble import Task, run_ensemble
+    from hamji.analysis.validation import trade_fit
 
     start, end = spec.dates()
     seeds = range(1, spec.seeds + 1)
