@@ -85,10 +85,10 @@ def test_plan_and_scenarios_and_help():
         assert runner.invoke(app, [cmd, "--help"]).exit_code == 0
 
 
-def test_funnel_shares_above_one_are_refused_before_the_run(tmp_path):
+def test_a_renamed_parameter_is_refused_before_the_run_naming_its_replacement(tmp_path):
     out = tmp_path / "r"
     res = runner.invoke(app, ["run", *SHORT, "--set", "leader_share=0.6", "--set", "budget_share=0.6", "--out", str(out)])
-    assert res.exit_code == 2 and "must not exceed 1" in res.output and not out.exists()
+    assert res.exit_code == 2 and "use budget_share_of_rest" in res.output and not out.exists()
 
 
 def test_calibrate_refuses_a_fixed_parameter_and_a_bad_out_file_with_exit_2(tmp_path):

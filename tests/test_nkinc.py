@@ -16,6 +16,7 @@ from hamji.errors import UserError
 from hamji.modules import Exports, Funnel, RevenueBases, Wahku
 from hamji.modules.revenue_bases import COMMODITIES, DEPOSITS
 from hamji.modules.wahku import choose_forged_ratio, year_fraction_left
+from hamji.modules.funnel import revenue_split
 from hamji.scenario import EventSpec, Scenario, ScenarioSpec
 from hamji.sim import Sim
 
@@ -262,19 +263,20 @@ def test_baseline_magnitudes() -> None:
 
 @pytest.mark.parametrize("overrides", [
     {},
-    {"leader_share": 0.5, "budget_share": 0.1, "import_share": 0.4, "wahku_crackdown": 3.0,
+    {"leader_share": 0.5, "budget_share_of_rest": 0.2, "import_share_of_rest": 0.4 / 0.4, "wahku_crackdown": 3.0,
      "crossing_capacity_multiplier": 0.3, "consumer_goods_usd_per_t": 300.0},
 ])
 def test_every_dollar_of_revenue_ends_in_one_sink(overrides: dict) -> None:
     for seed in SEEDS:
         sim = make(seed=seed, end=dt.date(2001, 12, 31), **overrides).run()
         t = module(sim, "funnel").totals
+        leader_share, budget_share, import_share = revenue_split(sim.pars)
         sinks = t["leader"] + t["budgets"] + t["imports"] + t["retained"]
         assert sinks == pytest.approx(t["revenue"], rel=1e-9)
-        assert t["leader"] == pytest.approx(sim.pars.leader_share * t["revenue"], rel=1e-9)
+        assert t["leader"] == pytest.approx(leader_share * t["revenue"], rel=1e-9)
         # the budgets get their share, plus the import money the home markets could not absorb
-        assert t["budgets"] == pytest.approx(sim.pars.budget_share * t["revenue"] + t["unabsorbed"], rel=1e-9)
-        assert t["imports"] + t["unabsorbed"] <= sim.pars.import_share * t["revenue"] * (1 + 1e-9)
+        assert t["budgets"] == pytest.approx(budget_share * t["revenue"] + t["unabsorbed"], rel=1e-9)
+        assert t["imports"] + t["unabsorbed"] <= import_share * t["revenue"] * (1 + 1e-9)
         # without retail, revenue is exactly the export sales from Chinese buyers
         assert t["revenue"] == pytest.approx(sim.books.inflows["export_sales"], rel=1e-9)
         # the recorded series agree with the totals (scaled)
@@ -283,7 +285,7 @@ def test_every_dollar_of_revenue_ends_in_one_sink(overrides: dict) -> None:
         assert budgets == pytest.approx(t["budgets"] * sim.scale, rel=1e-9)
         assert sim.books.max_rel_residual < 1e-9
     if overrides:
-        assert t["imports"] < 0.99 * sim.pars.import_share * t["revenue"]  # crossing room bound: money kept
+        assert t["imports"] < 0.99 * import_share * t["revenue"]  # crossing room bound: money kept
 
 
 def test_company_imports_become_goods_in_the_north() -> None:
@@ -314,9 +316,21 @@ def test_state_accounts_are_spent_and_stay_bounded() -> None:
     assert sim.books.outflows["leader_spending"] > 0 and sim.books.outflows["state_spending"] > 0
 
 
-def test_funnel_shares_must_not_exceed_one() -> None:
-    with pytest.raises(UserError, match="must not exceed 1"):  # refused before anything runs
-        make(end=dt.date(2000, 2, 1), leader_share=0.6, budget_share=0.5).run()
+@pytest.mark.parametrize("leader, budget, imports", [(1.0, 1.0, 1.0), (0.0, 1.0, 1.0), (0.6, 1.0, 0.0), (0.3, 0.0, 1.0)])
+def test_any_funnel_shares_within_their_ranges_split_at_most_the_revenue(leader, budget, imports) -> None:
+    """Each share is a share of what the ones before leave, so every corner of the box is a valid split."""
+    sim = make(end=dt.date(2000, 6, 1), leader_share=leader, budget_share_of_rest=budget,
+               import_share_of_rest=imports).run()
+    t = module(sim, "funnel").totals
+    split = revenue_split(sim.pars)
+    assert sum(split) <= 1.0 + 1e-12 and min(split) >= 0.0
+    assert t["leader"] + t["budgets"] + t["imports"] + t["retained"] == pytest.approx(t["revenue"], rel=1e-9)
+    assert t["leader"] == pytest.approx(leader * t["revenue"], rel=1e-9)
+
+
+def test_old_funnel_share_names_say_what_replaced_them() -> None:
+    with pytest.raises(UserError, match="use budget_share_of_rest"):
+        make(end=dt.date(2000, 2, 1), budget_share=0.5)
 
 
 def test_annual_helper_matches_results_annual() -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from hamji.errors import UserError
 from hamji.parameters import Parameters, brief
+from hamji.scenario import split_overrides
 
 #: default outcomes of :func:`model_function`: (name, metric, region, how over the window)
 DEFAULT_OUTCOMES = (
@@ -48,7 +49,8 @@ def run(scenario: str = "baseline", params: dict[str, Any] | None = None, seed: 
     if not isinstance(annual, bool):
         raise UserError(f"annual {brief(annual)}: expected True or False")
     overrides = _check_params(params)
-    Parameters(overrides, where="params")  # names and ranges, so a mistake is named as the caller wrote it
+    plain, _ = split_overrides(overrides)
+    Parameters(plain, where="params")  # names and ranges, so a mistake is named as the caller wrote it
     sim = Sim(scenario, seed=seed, scale=scale, start=start, end=end, overrides=overrides)
     sim.run()
     return sim.results.annual() if annual else sim.results.tidy()

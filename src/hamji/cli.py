@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional
 
@@ -86,11 +87,24 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UserError as exc:
-            _say_error(str(exc))
-            raise typer.Exit(code=2) from None
+        from hamji.scenario import ScenarioWarning
+
+        shown = warnings.showwarning
+
+        def show(message: Any, category: type[Warning], *rest: Any, **kw: Any) -> None:
+            if issubclass(category, ScenarioWarning):  # one line, as it happens (before a long run starts)
+                err.print(f"[bold yellow]warning:[/] {escape(_one_line(str(message)))}", highlight=False, soft_wrap=True)
+            else:
+                shown(message, category, *rest, **kw)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ScenarioWarning)
+            warnings.showwarning = show
+            try:
+                return fn(*args, **kwargs)
+            except UserError as exc:
+                _say_error(str(exc))
+                raise typer.Exit(code=2) from None
 
     return wrapper
 

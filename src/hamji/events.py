@@ -36,6 +36,18 @@ class Event:
     def revert(self, sim: "Sim") -> None:
         """Undo at the end date (if the event has one)."""
 
+    def sets(self) -> set[str]:
+        """The registry parameters this event sets while it is active (its value wins over an override)."""
+        return set(getattr(self, "values", None) or {})
+
+    @classmethod
+    def key_specs(cls) -> dict[str, str]:
+        """This event type's keys that stand for a registry parameter: key -> parameter name.
+
+        An analysis or ``--set`` reaches them as ``TYPE.key`` (``microlending.default_rate``).
+        """
+        return dict(getattr(cls, "keys", None) or {})
+
 
 class SetParameters(Event):
     """Set parameters to new values from ``start``; restore the previous values at ``end``."""
@@ -61,6 +73,9 @@ class SetParameters(Event):
     def revert(self, sim: "Sim") -> None:
         for name, value in self._saved.items():
             sim.pars.set(name, value, self.where)
+
+    def sets(self) -> set[str]:
+        return set(self.params)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {SetParameters.type: SetParameters}

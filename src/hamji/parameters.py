@@ -3,8 +3,17 @@
 Parameters live in YAML files under ``hamji/parameters/``, one file per module, so a module's
 parameters sit beside its name. Each entry has ``default``, ``range`` ([low, high]), ``unit``,
 ``source`` (a quote from the paper, a data file, or "assumption: <reason>") and ``description``;
-optional ``type`` (float, int, bool) and ``calibrate`` (true if ``hamji calibrate`` may fit it).
-The loader refuses unknown keys, so a typo in the registry is caught at import time.
+optional ``type`` (float, int, bool), ``calibrate`` (true if ``hamji calibrate`` may fit it) and
+``uncertain``. The loader refuses unknown keys, so a typo in the registry is caught at import time.
+
+``uncertain`` marks a parameter the uncertainty analyses (``hamji sensitivity``, ``discover``,
+``robust``, the EMA Workbench adapter) vary by default: ``true`` samples the declared range, or
+``{range: [low, high], dist: uniform|loguniform}`` a narrower plausible range inside it. The rule
+used to set them: an assumed value (its source says so) is plausible within a factor of two either
+side of its default, clipped to the declared range, since nothing in the paper or the data bounds it
+more tightly; a value fitted by the shipped calibration keeps its declared range, the calibration's
+prior. Program levers (budgets, loan terms), event settings (a closure's severity) and the
+definitions of the human security index are choices, not uncertainties, and are not marked.
 
 A run works on a :class:`Parameters` copy of the defaults with overrides applied; events may change
 values during a run, the registry never changes.
@@ -24,7 +33,9 @@ import yaml
 from hamji.errors import UserError
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is present
-_ALLOWED_KEYS = {"default", "range", "unit", "source", "description", "type", "calibrate"}
+_ALLOWED_KEYS = {"default", "range", "unit", "source", "description", "type", "calibrate", "uncertain"}
+#: how an uncertain parameter is sampled: a unit-uniform draw u maps to a value in [low, high]
+DISTRIBUTIONS = ("uniform", "loguniform")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,37 @@ class ParamSpec:
     calibrate: bool = False
     #: the registry file's own default, before the shipped calibration (``hamji/calibrated.yaml``)
     prior_default: float | int | bool | None = None
+    #: varied by the uncertainty analyses by default, over [u_low, u_high] with ``dist``
+    uncertain: bool = False
+    u_low: float | None = None
+    u_high: float | None = None
+    dist: str = "uniform"
+
+    def bounds(self, declared: bool = False) -> tuple[float, float]:
+        """The range an analysis samples: the plausible range, or the declared one if ``declared``."""
+        if declared or self.u_low is None or self.u_high is None:
+            return self.low, self.high
+        return self.u_low, self.u_high
+
+    def from_unit(self, u: Any, declared: bool = False) -> Any:
+        """Map unit-uniform draws ``u`` (a float or array in [0, 1]) to values of this parameter.
+
+        Uniform or log-uniform on :meth:`bounds`; whole numbers for ``int`` parameters (each value
+        equally likely), ``u >= 0.5`` for ``bool``. The result is always inside the declared range.
+        """
+        import numpy as np
+
+        u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
+        lo, hi = self.bounds(declared)
+        if self.type == "bool":
+            return u >= 0.5
+        if self.type == "int":
+            return np.minimum(np.floor(lo + u * (hi - lo + 1.0)), hi).astype(np.int64)
+        if self.dist == "loguniform" and lo > 0:
+            v = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
+        else:
+            v = lo + u * (hi - lo)
+        return np.clip(v, self.low, self.high)
 
     def coerce(self, value: Any, where: str) -> float | int | bool:
         """Convert ``value`` to this parameter's type and check its range; ``where`` names the origin."""
@@ -92,6 +134,9 @@ class ParamSpec:
             "type": self.type,
             "calibrate": self.calibrate,
             "prior_default": self.prior_default,
+            "uncertain": self.uncertain,
+            "uncertain_range": list(self.bounds()) if self.uncertain else None,
+            "dist": self.dist if self.uncertain else None,
         }
 
 
@@ -117,6 +162,25 @@ def brief(value: Any) -> str:
     return " ".join(text.split())
 
 
+def _uncertainty(entry: Any, low: float, high: float, where: str) -> tuple[bool, float | None, float | None, str]:
+    """Read a registry entry's ``uncertain`` key: (flag, plausible low, plausible high, distribution)."""
+    if isinstance(entry, bool):
+        return entry, None, None, "uniform"
+    if not isinstance(entry, dict) or set(entry) - {"range", "dist"}:
+        raise ValueError(f"{where}: uncertain must be true, false or {{range: [low, high], dist: ...}}")
+    lo, hi = (float(x) for x in entry.get("range", (low, high)))
+    dist = entry.get("dist", "uniform")
+    if not low <= lo < hi <= high or dist not in DISTRIBUTIONS or (dist == "loguniform" and lo <= 0):
+        raise ValueError(f"{where}: uncertain range [{lo:g}, {hi:g}] must lie inside [{low:g}, {high:g}] and"
+                         f" dist be one of {DISTRIBUTIONS} (loguniform needs a positive low)")
+    return True, lo, hi, dist
+
+
+def uncertain_names() -> list[str]:
+    """The parameters the uncertainty analyses vary by default, in registry order."""
+    return [n for n, p in REGISTRY.items() if p.uncertain]
+
+
 def _load_registry() -> dict[str, ParamSpec]:
     registry: dict[str, ParamSpec] = {}
     folder = resources.files("hamji") / "parameters"
@@ -133,6 +197,8 @@ def _load_registry() -> dict[str, ParamSpec]:
                 raise ValueError(f"parameters/{entry.name}: '{name}' is already declared in {registry[name].module}")
             low, high = spec["range"]
             kind = spec.get("type", "bool" if isinstance(spec["default"], bool) else "float")
+            uncertain, u_low, u_high, dist = _uncertainty(spec.get("uncertain", False), float(low), float(high),
+                                                          f"parameters/{entry.name}: '{name}'")
             p = ParamSpec(
                 name=name,
                 default=spec["default"],
@@ -145,6 +211,10 @@ def _load_registry() -> dict[str, ParamSpec]:
                 type=kind,
                 calibrate=bool(spec.get("calibrate", False)),
                 prior_default=spec["default"],
+                uncertain=uncertain,
+                u_low=u_low,
+                u_high=u_high,
+                dist=dist,
             )
             p.coerce(p.default, f"parameters/{entry.name}")  # defaults must be inside their own range
             registry[name] = p
@@ -175,12 +245,23 @@ REGISTRY: dict[str, ParamSpec] = _load_registry()
 CALIBRATION: dict[str, Any] = _apply_calibration(REGISTRY)
 
 
-#: parameters that no longer exist, with what replaced them (a clear error instead of "unknown parameter")
+#: parameters that no longer exist, with what replaced them and why (a clear error instead of "unknown parameter")
 RENAMED: dict[str, str] = {
-    "ban_other": "ban_textiles and ban_light (the sanctions event's key 'other' still sets both)",
-    "price_other_usd_t": "price_textiles_usd_t, price_light_usd_t and price_unbanned_usd_t",
-    "capacity_other_t": "capacity_textiles_t (51.7%), capacity_light_t (47.6%) and capacity_unbanned_t (0.73%)",
-    "productivity_other_t": "productivity_textiles_t, productivity_light_t and productivity_unbanned_t",
+    "ban_other": "was split when the 'other' export class became textiles, light and unbanned goods; use ban_textiles"
+                 " and ban_light (the sanctions event's key 'other' still sets both)",
+    "price_other_usd_t": "was split when the 'other' export class became textiles, light and unbanned goods; use"
+                         " price_textiles_usd_t, price_light_usd_t and price_unbanned_usd_t",
+    "capacity_other_t": "was split when the 'other' export class became textiles, light and unbanned goods; use"
+                        " capacity_textiles_t (51.7%), capacity_light_t (47.6%) and capacity_unbanned_t (0.73%)",
+    "productivity_other_t": "was split when the 'other' export class became textiles, light and unbanned goods; use"
+                            " productivity_textiles_t, productivity_light_t and productivity_unbanned_t",
+    "budget_share": "is now a share of what the leader's share leaves, so any values within the ranges are valid;"
+                    " use budget_share_of_rest (budget_share / (1 - leader_share))",
+    "import_share": "is now a share of what the leader's and the budget's shares leave, so any values within the"
+                    " ranges are valid; use import_share_of_rest (import_share / (1 - leader_share - budget_share))",
+    "affiliation_kwp_share": "is now a share of the companies not affiliated with the KPA, so any values within the"
+                             " ranges are valid; use affiliation_kwp_share_of_rest"
+                             " (affiliation_kwp_share / (1 - affiliation_kpa_share))",
 }
 
 
@@ -204,10 +285,10 @@ class Parameters:
         """Set one parameter, refusing unknown names and out-of-range values with a clear message."""
         spec = REGISTRY.get(name) if isinstance(name, str) else None
         if spec is None and isinstance(name, str) and name in RENAMED:
-            raise UserError(f"{where}: parameter '{name}' was split when the 'other' export class became textiles, light"
-                            f" and unbanned goods; use {RENAMED[name]}")
+            raise UserError(f"{where}: parameter '{name}' {RENAMED[name]}")
         if spec is None:
-            raise UserError(f"{where}: unknown parameter {brief(name)}; run `hamji params` for the list of names")
+            raise UserError(f"{where}: unknown parameter {brief(name)}; run `hamji params` for the list of names"
+                            " (an event's own key is written TYPE.key, e.g. microlending.default_rate)")
         self._values[name] = spec.coerce(value, where)
 
     def __getattr__(self, name: str) -> Any:

@@ -11,8 +11,10 @@ import datetime as dt
 import os
 import re
 import stat
+import warnings
 from importlib import resources
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import yaml
@@ -21,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, fi
 from hamji.errors import UserError
 import hamji.interventions  # noqa: F401  (registers the named event types)
 from hamji.events import EVENT_TYPES, Event
-from hamji.parameters import REGISTRY, Parameters, brief
+from hamji.parameters import REGISTRY, Parameters, ParamSpec, brief
 
 #: a scenario file larger than this is refused (1 MB; the built-in ones are a few kB)
 MAX_BYTES = 1_000_000
@@ -97,15 +99,62 @@ class ScenarioSpec(BaseModel):
         return v
 
 
+class ScenarioWarning(UserWarning):
+    """Something the user set has less effect than they may think (the CLI prints it as one line)."""
+
+
+def split_overrides(overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Split overrides into registry parameters and event keys (``TYPE.key``: {TYPE: {key: value}})."""
+    plain: dict[str, Any] = {}
+    by_event: dict[str, dict[str, Any]] = {}
+    for name, value in (overrides or {}).items():
+        if isinstance(name, str) and "." in name:
+            etype, _, key = name.partition(".")
+            if etype not in EVENT_TYPES or not key:
+                raise UserError(f"--set {brief(name)}: an event key is written TYPE.key with TYPE one of"
+                                f" {', '.join(sorted(EVENT_TYPES))} (for example microlending.default_rate)")
+            if isinstance(value, str):  # from the command line: a number or a word, as YAML would read it
+                try:
+                    value = yaml.safe_load(value)
+                except yaml.YAMLError:
+                    pass
+            by_event.setdefault(etype, {})[key] = value
+        else:
+            plain[name] = value
+    return plain, by_event
+
+
+def event_key_spec(name: str) -> ParamSpec | None:
+    """The registry declaration behind an event key ``TYPE.key`` (its range, unit and source), if any."""
+    etype, _, key = name.partition(".")
+    cls = EVENT_TYPES.get(etype)
+    target = cls.key_specs().get(key) if cls is not None else None
+    return REGISTRY.get(target) if target else None
+
+
 class Scenario:
-    """A validated scenario: its spec, the resolved parameters and the event objects."""
+    """A validated scenario: its spec, the resolved parameters and the event objects.
+
+    ``extra_overrides`` (``--set``, an analysis's draws, ``params=`` in Python) hold registry
+    parameters, which apply from the first week, and event keys ``TYPE.key``, which replace that key in
+    every event of the type in the scenario. While an event is active its values win over a
+    registry override of the same parameter (events are dated changes); a :class:`ScenarioWarning`
+    says so and names the event key that would change it instead.
+    """
 
     def __init__(self, spec: ScenarioSpec, where: str, extra_overrides: dict[str, Any] | None = None) -> None:
         self.spec = spec
         self.where = where
+        self.extra_overrides = dict(extra_overrides or {})
+        plain, by_event = split_overrides(extra_overrides)
         self.pars = Parameters(spec.overrides, where=f"{where}: overrides")
-        for name, value in (extra_overrides or {}).items():
+        for name, value in plain.items():
             self.pars.set(name, value, where="--set")
+        missing = sorted(set(by_event) - {e.type for e in spec.events})
+        if missing:
+            present = sorted({e.type for e in spec.events})
+            raise UserError(f"--set {missing[0]}.{next(iter(by_event[missing[0]]))}: {where} has no '{missing[0]}'"
+                            f" event; its events: {', '.join(present) if present else 'none'}")
         if spec.groups is not None:
             _check_groups(spec.groups, where)
         self.events: list[Event] = []
@@ -116,8 +165,9 @@ class Scenario:
                 raise UserError(f"{at}.type: unknown event type {brief(e.type)}; allowed: {', '.join(sorted(EVENT_TYPES))}")
             if e.end is not None and e.end < e.start:
                 raise UserError(f"{at}: end {e.end} is before start {e.start}")
+            params = {**e.params, **by_event.get(e.type, {})}
             try:
-                event = cls(e.start, e.end, e.params, f"{at} ({e.type})")
+                event = cls(e.start, e.end, params, f"{at} ({e.type})")
             except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a value of the wrong kind in params
                 raise UserError(f"{at}.params: a value of the wrong type for a '{e.type}' event ({exc});"
                                 f" allowed: {cls.description}") from None
@@ -127,6 +177,14 @@ class Scenario:
                 if name in REGISTRY:
                     REGISTRY[name].coerce(value, f"{at} ({e.type})")
             self.events.append(event)
+        for name in plain:
+            setters = [e for e in self.events if name in e.sets()]
+            if setters:
+                first = min(setters, key=lambda e: e.start)
+                keys = [k for k, v in type(first).key_specs().items() if v == name]
+                hint = f"; to change the event's value, set {first.type}.{keys[0]}" if keys else ""
+                warnings.warn(f"{name}: {where}'s {first.type} event sets it from {first.start}, and its value wins"
+                              f" while the event is active{hint}", ScenarioWarning, stacklevel=2)
 
     @property
     def name(self) -> str:

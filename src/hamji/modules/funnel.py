@@ -12,7 +12,8 @@ Each week every company's unfunnelled revenue R_k (export sales this week, retai
 goods since last week) is split and then zeroed:
 
 * ``leader_share * R_k`` to the leader's personal accounts (``sim.accounts.leader``);
-* ``budget_share * R_k`` to the operating budget of the company's branch (``sim.accounts.budget``);
+* ``budget_share * R_k`` to the operating budget of the company's branch (``sim.accounts.budget``),
+  where ``budget_share = budget_share_of_rest * (1 - leader_share)``;
 * ``import_share * R_k`` buys Chinese consumer goods from the merchants of the Chinese side of the
   nearest crossing of the company's home (``hamji.market.buy_from_merchants``), as far as the home
   market absorbs them (the companies of a province import at most ``company_market_share`` of its
@@ -22,6 +23,8 @@ goods since last week) is split and then zeroed:
   for operating budgets") and that crossing's remaining room allows (tonnes = US$ / ``consumer_goods_usd_per_t``; exports were
   allocated first). The goods (at landed cost = price paid) go to ``sim.market.goods_company`` of
   the home province and to ``companies.goods_claim``; the retail module sells them later;
+  (``import_share = import_share_of_rest * (1 - leader_share - budget_share)``: each share is a share of
+  what the shares before it leave, so any values within the ranges split at most all of the revenue);
 * the rest (``1 - leader - budget - import shares``, plus import money the crossing could not take)
   stays in company cash: the companies' working capital for wages and penalties.
 
@@ -62,12 +65,11 @@ counts the money raised inside the country (the funnel, fees, bribes, fines).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hamji.accounts import BRANCHES
-from hamji.errors import UserError
 from hamji.market import buy_from_merchants
 from hamji.module import Metric, Module
 from hamji.modules.revenue_bases import record_sum
@@ -84,6 +86,17 @@ FX_CHANNELS = (
 )
 WEEKS_PER_YEAR = 52.0
 CAPITAL = "Pyongyang"  # seat of the leadership and of the KPA, KWP and Cabinet: where the state's imports land
+
+
+def revenue_split(pars: Any) -> tuple[float, float, float]:
+    """The leader's, the budget's and the imports' shares of company revenue, each a share of what is left.
+
+    Declared as shares of the rest (``budget_share_of_rest``, ``import_share_of_rest``) so that every
+    point of the parameters' box is a valid split: the three never add up to more than the revenue.
+    """
+    leader = pars.leader_share
+    budget = (1.0 - leader) * pars.budget_share_of_rest
+    return leader, budget, (1.0 - leader - budget) * pars.import_share_of_rest
 
 
 def budget_metric_name(branch: str) -> str:
@@ -151,20 +164,18 @@ class Funnel(Module):
         pars = sim.pars
         comp, acc = sim.people.companies, sim.accounts
         r = sim.world.n_regions
-        shares = pars.leader_share + pars.budget_share + pars.import_share
-        if shares > 1.0 + 1e-12:
-            raise UserError(f"parameters: leader_share + budget_share + import_share = {shares:g}; must not exceed 1")
+        leader_share, budget_share, import_share = revenue_split(pars)
         rev = comp.revenue.copy()
         # Chinese consumer goods, no more than a share of the home market's goods demand; the branch
         # takes the import money the market cannot absorb into its budget
-        want = pars.import_share * rev
+        want = import_share * rev
         want_r = np.bincount(comp.home, weights=want, minlength=r)
         cap_r = pars.company_market_share * sim.market.goods_demand_ema
         absorb = np.where(np.isfinite(cap_r) & (want_r > cap_r), cap_r / np.where(want_r > 0, want_r, 1.0), 1.0)
         unabsorbed = want * (1.0 - absorb[comp.home])
         want -= unabsorbed
-        to_leader = pars.leader_share * rev
-        to_budget = pars.budget_share * rev + unabsorbed
+        to_leader = leader_share * rev
+        to_budget = budget_share * rev + unabsorbed
         comp.cash -= to_leader + to_budget
         acc.to_leader(np.bincount(comp.home, weights=to_leader, minlength=r))
         for k in range(len(BRANCHES)):

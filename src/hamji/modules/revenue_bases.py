@@ -65,7 +65,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hamji.accounts import BRANCHES
-from hamji.errors import UserError
 from hamji.module import Metric, Module
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -200,8 +199,6 @@ class RevenueBases(Module):
         value = deposits @ prices  # real US$/yr per province
 
         # -- companies ---------------------------------------------------------------------------
-        if pars.affiliation_kpa_share + pars.affiliation_kwp_share > 1.0:
-            raise UserError("parameters: affiliation_kpa_share + affiliation_kwp_share must not exceed 1")
         ryang = w.index["Ryanggang"]
         n_home = np.zeros(r, dtype=np.int64)
         n_ryang = min(pars.companies_ryanggang, pars.n_companies) if value[ryang] > 0 else 0
@@ -212,8 +209,9 @@ class RevenueBases(Module):
         comp = sim.people.companies
         comp.n = int(n_home.sum())
         comp.add("home", np.int8, values=np.repeat(np.arange(r), n_home))
-        aff_p = np.array([pars.affiliation_kpa_share, pars.affiliation_kwp_share,
-                          1.0 - pars.affiliation_kpa_share - pars.affiliation_kwp_share])
+        kpa = pars.affiliation_kpa_share  # the Party's share is of the rest, so any values make a valid split
+        kwp = (1.0 - kpa) * pars.affiliation_kwp_share_of_rest
+        aff_p = np.array([kpa, kwp, 1.0 - kpa - kwp])
         aff = sim.streams.get("revenue_bases.setup.affiliation").choice(len(BRANCHES), size=comp.n, p=aff_p)
         comp.add("branch", np.int8, values=aff)
         comp.add("cash", np.float64)  # US$ (simulated)
