@@ -55,19 +55,31 @@ def run_task(task: Task) -> pd.DataFrame:
     return annual
 
 
-def run_seed_group(scenarios: tuple[str, ...], seed: int, scale: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+def overrides_for(spec: Any, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """The overrides that apply to a scenario: every registry parameter, and the event keys
+    (``TYPE.key``) of the event types the scenario has (an analysis varies them across scenarios)."""
+    types = {e.type for e in spec.events}
+    return {k: v for k, v in (overrides or {}).items() if "." not in k or k.partition(".")[0] in types}
+
+
+def run_seed_group(scenarios: tuple[str, ...], seed: int, scale: int, start: dt.date, end: dt.date,
+                   overrides: dict[str, Any] | None = None) -> pd.DataFrame:
     """Run several scenarios with one seed, sharing the weeks before each scenario's first event.
 
     A trunk run without events advances week by week; each scenario with the default parameters is
     forked from it at the week of its first event (others run from the start). The results are
     bit-identical to running each scenario alone (a test checks it), at a fraction of the cost when
-    interventions start late in the run.
+    interventions start late in the run. ``overrides`` apply to every scenario (and the trunk): the
+    registry parameters to all, each event key ``TYPE.key`` to the scenarios with such an event.
     """
     from hamji.scenario import Scenario, ScenarioSpec
     from hamji.sim import Sim
 
     loaded = [load_scenario(s) for s in scenarios]
-    trunk = Sim(Scenario(ScenarioSpec(name="trunk"), "trunk"), seed=seed, scale=scale, start=start, end=end)
+    if overrides:
+        loaded = [load_scenario(s, overrides_for(sc.spec, overrides)) for s, sc in zip(scenarios, loaded)]
+    plain = {k: v for k, v in (overrides or {}).items() if "." not in k}
+    trunk = Sim(Scenario(ScenarioSpec(name="trunk"), "trunk", plain), seed=seed, scale=scale, start=start, end=end)
     trunk.initialize()
     when = {i: trunk.first_event_week(sc) for i, sc in enumerate(loaded)}
     pending = sorted((w, i) for i, w in when.items() if w is not None)
