@@ -11,3 +11,25 @@ def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
     from hamji.api import run as _run
 
     return _run(*args, **kwargs)
+
+
+def sensitivity(method: str = "morris", params: list[str] | None = None, outcomes: list[str] | None = None,  # noqa: ANN201
+                effect: str | None = None, scenario: str = "baseline", samples: int | None = None, seeds: int = 1,
+                scale: int = 1000, start: str = "2008-01-07", end: str = "2020-12-28", years: str | None = None,
+                groups: str | None = None, declared: bool = False, workers: int = 1, scheduler: str | None = None,
+                out: str | None = None):
+    """Global sensitivity analysis (see :mod:`hamji.analysis.sensitivity`); returns (indices, experiments)
+    DataFrames, as ``hamji sensitivity`` writes them to ``sensitivity.parquet`` and ``experiments.parquet``."""
+    from pathlib import Path
+
+    from hamji.analysis.experiments import parse_outcome, parse_years
+    from hamji.analysis.sensitivity import SensitivitySpec
+    from hamji.analysis.sensitivity import sensitivity as _run
+    from hamji.sim import check_run_date, parse_scale
+
+    first, last = check_run_date(start, "start"), check_run_date(end, "end")
+    window = parse_years(years, first, last)
+    spec = SensitivitySpec(method=method, params=params, scenario=scenario, effect=effect, samples=samples, seeds=seeds,
+                           outcomes=[parse_outcome(o, window) for o in (outcomes or ["hsi_mean:HamJi", "regime_revenue_usd:DPRK"])],
+                           scale=parse_scale(scale), start=first, end=last, groups=groups, declared=declared)
+    return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)

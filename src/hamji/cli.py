@@ -470,5 +470,78 @@ def calibrate(
     out.print(f"wrote {out_file}")
 
 
+@app.command()
+@user_errors
+def sensitivity(
+    method: str = typer.Option("morris", "--method", help="morris (screening, default), sobol (S1 and ST with intervals) or delta."),
+    params: Optional[List[str]] = typer.Option(None, "--param", help="A parameter to vary (repeat; a registry name or an event"
+                                                " key TYPE.key); default: every parameter declared uncertain."),
+    outcomes: Optional[List[str]] = typer.Option(None, "--outcome", help="METRIC:REGION (repeat); default: hsi_mean:HamJi"
+                                                  " and regime_revenue_usd:DPRK."),
+    effect: Optional[str] = typer.Option(None, "--effect", help="A scenario: each outcome becomes its difference from"
+                                         " --scenario on the same seed and parameters (the intervention's effect)."),
+    scenario: str = typer.Option("baseline", "--scenario", help="The scenario (or the reference, with --effect)."),
+    samples: Optional[int] = typer.Option(None, "--samples", min=2, max=100_000, help="Morris trajectories (default 4),"
+                                          " Sobol' base samples N (default 64) or delta samples (default 128)."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
+    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
+    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
+    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
+    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
+    groups: Optional[str] = typer.Option(None, "--groups", help="module: Morris screening of groups, one per module"
+                                         " (fewer runs when many parameters vary)."),
+    declared: bool = typer.Option(False, "--declared-ranges", help="Sample each parameter's declared range instead of its"
+                                  " plausible range."),
+    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for sensitivity.parquet, experiments.parquet and"
+                                           " sensitivity.html; run again with the same --out to resume."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Global sensitivity analysis (SALib): which uncertain parameters decide an outcome or an intervention's effect.
+
+    Every sample runs the same seeds (common random numbers), so a parameter that cannot change an
+    outcome gets an index of exactly zero. Finished runs are kept in OUT/.tasks until the results are
+    written: the same command resumes an interrupted analysis.
+    """
+    from hamji.analysis.ensemble import check_scheduler
+
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    from hamji.analysis.experiments import parse_outcome, parse_years, resolve_params
+    from hamji.analysis.sensitivity import SensitivitySpec, n_runs, ranking
+    from hamji.analysis.sensitivity import sensitivity as run_sensitivity
+    from hamji.output import default_out_dir
+    from hamji.sim import parse_scale
+
+    start_d, end_d = _date(start, "--start"), _date(end, "--end")
+    if end_d < start_d:
+        raise UserError(f"--end {end_d} is before --start {start_d}")
+    window = parse_years(years, start_d, end_d)
+    spec = SensitivitySpec(method=method, params=list(params) if params else None,
+                           outcomes=[parse_outcome(o, window) for o in (outcomes or ["hsi_mean:HamJi", "regime_revenue_usd:DPRK"])],
+                           scenario=scenario, effect=effect, samples=samples, seeds=seeds, scale=parse_scale(scale),
+                           start=start_d, end=end_d, groups=groups, declared=declared)
+    spec.check()
+    names, notes = resolve_params(spec.params, [scenario] + ([effect] if effect else []))
+    for note in notes:
+        err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    target = out_dir if out_dir is not None else default_out_dir(f"sensitivity-{method}")
+    runs = n_runs(spec, names)
+    with lazy_progress(f"{method}: {len(names)} parameters, {runs} runs", "runs", quiet) as progress:
+        indices, _ = run_sensitivity(spec, target, workers=workers, scheduler=scheduler, progress=progress)
+    rank = ranking(indices)
+    for o in spec.outcomes:
+        r = rank[rank.outcome == o.name].head(10)
+        table = Table(title=f"{o.name}{' effect of ' + effect if effect else ''}, {o.years[0]}-{o.years[1]}:"
+                            f" the parameters that matter most ({r['index'].iloc[0] if len(r) else ''})")
+        for col in ("rank", "parameter", "index", "interval"):
+            table.add_column(col)
+        for _, x in r.iterrows():
+            table.add_row(str(x["rank"]), x.param, f"{x.value:.4g}", f"[{x.low:.3g}, {x.high:.3g}]")
+        out.print(table)
+    out.print(f"wrote {target}/ (sensitivity.parquet, experiments.parquet, sensitivity.html)")
+
+
 if __name__ == "__main__":  # python -m hamji.cli
     app()
