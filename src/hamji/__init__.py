@@ -33,3 +33,23 @@ def sensitivity(method: str = "morris", params: list[str] | None = None, outcome
                            outcomes=[parse_outcome(o, window) for o in (outcomes or ["hsi_mean:HamJi", "regime_revenue_usd:DPRK"])],
                            scale=parse_scale(scale), start=first, end=last, groups=groups, declared=declared)
     return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)
+
+
+def discover(condition: str, params: list[str] | None = None, effect: str | None = None,  # noqa: ANN201
+             scenario: str = "baseline", samples: int = 100, seeds: int = 1, scale: int = 1000, start: str = "2008-01-07",
+             end: str = "2020-12-28", years: str | None = None, threshold: float = 0.8, declared: bool = False,
+             workers: int = 1, scheduler: str | None = None, out: str | None = None):
+    """Scenario discovery with PRIM (see :mod:`hamji.analysis.discover`); returns (boxes, experiments)
+    DataFrames, as ``hamji discover`` writes them to ``boxes.parquet`` and ``experiments.parquet``."""
+    from pathlib import Path
+
+    from hamji.analysis.discover import DiscoverSpec, parse_condition
+    from hamji.analysis.discover import discover as _run
+    from hamji.analysis.experiments import parse_years
+    from hamji.sim import check_run_date, parse_scale
+
+    first, last = check_run_date(start, "start"), check_run_date(end, "end")
+    spec = DiscoverSpec(condition=parse_condition(condition, parse_years(years, first, last)), params=params,
+                        scenario=scenario, effect=effect, samples=samples, seeds=seeds, scale=parse_scale(scale),
+                        start=first, end=last, threshold=threshold, declared=declared)
+    return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)

@@ -425,6 +425,78 @@ def validate(
 
 @app.command()
 @user_errors
+def discover(
+    condition: str = typer.Option(..., "--condition", help="What to look for: OUTCOME OP NUMBER (OP one of < <= > >=),"
+                                  " clauses joined by 'and'; e.g. 'leader_fund_usd:DPRK > 1e7'."),
+    effect: Optional[str] = typer.Option(None, "--effect", help="A scenario: each outcome becomes its difference from"
+                                         " --scenario on the same seed and parameters (the intervention's effect)."),
+    scenario: str = typer.Option("baseline", "--scenario", help="The scenario (or the reference, with --effect)."),
+    params: Optional[List[str]] = typer.Option(None, "--param", help="A parameter to vary (repeat; a registry name or an event"
+                                                " key TYPE.key); default: every parameter declared uncertain."),
+    samples: int = typer.Option(100, "--samples", min=1, max=100_000, help="Latin hypercube samples (at least 20)."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
+    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
+    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
+    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
+    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
+    threshold: float = typer.Option(0.8, "--threshold", help="The density (share of cases of interest) a box must reach."),
+    declared: bool = typer.Option(False, "--declared-ranges", help="Sample each parameter's declared range instead of its"
+                                  " plausible range."),
+    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for boxes.parquet, experiments.parquet and"
+                                           " discover.html; run again with the same --out to resume."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Scenario discovery (PRIM): under which assumptions does the condition hold?
+
+    A Latin hypercube over the uncertain parameters is run (each sample with the same seeds), the
+    condition marks the samples where it holds, and PRIM finds the box of parameter values where
+    those are dense. Finished runs are kept in OUT/.tasks until the results are written: the same
+    command resumes an interrupted discovery.
+    """
+    from hamji.analysis.ensemble import check_scheduler
+
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    from hamji.analysis.discover import DiscoverSpec, parse_condition
+    from hamji.analysis.discover import discover as run_discover
+    from hamji.analysis.experiments import parse_years, resolve_params
+    from hamji.output import default_out_dir
+    from hamji.sim import parse_scale
+
+    start_d, end_d = _date(start, "--start"), _date(end, "--end")
+    if end_d < start_d:
+        raise UserError(f"--end {end_d} is before --start {start_d}")
+    spec = DiscoverSpec(condition=parse_condition(condition, parse_years(years, start_d, end_d)),
+                        params=list(params) if params else None, scenario=scenario, effect=effect, samples=samples,
+                        seeds=seeds, scale=parse_scale(scale), start=start_d, end=end_d, threshold=threshold, declared=declared)
+    spec.check()
+    names, notes = resolve_params(spec.params, [scenario] + ([effect] if effect else []))
+    for note in notes:
+        err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+    target = out_dir if out_dir is not None else default_out_dir("discover")
+    runs = samples * seeds * (2 if effect else 1)
+    with lazy_progress(f"discover: {len(names)} parameters, {samples} samples, {runs} runs", "tasks", quiet) as progress:
+        boxes, exp = run_discover(spec, target, workers=workers, scheduler=scheduler, progress=progress)
+    cases = int(exp.drop_duplicates("sample").case_of_interest.sum())
+    out.print(f"the condition holds in {cases} of {samples} samples")
+    chosen = boxes[boxes.chosen]
+    if len(chosen):
+        c = chosen.iloc[0]
+        table = Table(title=f"PRIM box: coverage {c.coverage:.2f}, density {c.density:.2f}, mass {c.mass:.2f}")
+        for col in ("parameter", "low", "high", "qp low", "qp high"):
+            table.add_column(col)
+        for r in chosen.dropna(subset=["param"]).itertuples():
+            table.add_row(r.param, f"{r.low:.4g}", f"{r.high:.4g}", f"{r.qp_low:.2g}", f"{r.qp_high:.2g}")
+        out.print(table)
+    elif len(boxes):
+        out.print(f"no box reaches a density of {threshold:g}; discover.html shows the peeling trajectory")
+    out.print(f"wrote {target}/ (boxes.parquet, experiments.parquet, discover.html)")
+
+
+@app.command()
+@user_errors
 def calibrate(
     params: Optional[List[str]] = typer.Option(None, "--param", help="A calibratable parameter to fit (repeat; default: the"
                                                 " trade drivers). `hamji params --calibratable` lists them."),

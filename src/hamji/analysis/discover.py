@@ -1,0 +1,338 @@
+"""Scenario discovery with PRIM: in which corner of the plausible assumptions does an outcome happen?
+
+Sensitivity analysis ranks the assumptions; scenario discovery asks the policy question the other
+way round: *under which assumptions* does micro-lending add more than US$ 10 M a year to the
+regime? A Latin hypercube over the uncertain parameters (or those named) is run, each sample with
+the same seeds (common random numbers, :mod:`hamji.analysis.experiments`); a condition the user
+writes over the outcomes (``leader_fund_usd:DPRK > 1e7``) marks each sample, on its outcomes averaged
+over the seeds, as a case of interest or not; and PRIM (Friedman and Fisher 1999, as implemented in
+the EMA Workbench) peels the parameter box down to a region where the cases of interest are dense.
+
+A box is described by its **coverage** (the share of all cases of interest that fall inside it),
+**density** (the share of the samples inside it that are cases of interest) and **mass** (the share of
+all samples inside it), and by the parameters it restricts, each with its limits and a quasi-p
+value (the chance that a restriction this strong on that parameter alone arises by chance: small
+is meaningful). Peeling trades coverage for density; the page shows that trajectory, and the box
+chosen on it is the one with the highest coverage among those at least ``threshold`` dense (the
+densest of those if several cover as much).
+
+The condition is parsed, never evaluated as code: ``OUTCOME OP NUMBER`` with OP one of ``< <= > >=``,
+several joined by ``and``. Every input is checked before anything runs or is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import operator
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from hamji.analysis.experiments import Outcome, param_spec, parse_outcome, resolve_params, run_design, seed_means, values_from_unit
+from hamji.errors import UserError
+from hamji.parameters import brief
+
+#: the comparisons a condition may use (no equality: an outcome averaged over years is a real number)
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+#: Latin hypercube samples by default: with a condition true in a fifth of them, 20 cases of interest,
+#: about the fewest PRIM can peel with its default 5% steps and still say something
+DEFAULT_SAMPLES = 100
+#: fewest samples a design may have: PRIM's smallest box holds MASS_MIN of them, at least one sample
+MIN_SAMPLES = 20
+#: the density a box must reach to be chosen: 0.8 is the EMA Workbench's customary value (Kwakkel 2017)
+DEFAULT_THRESHOLD = 0.8
+#: PRIM's share of samples peeled per step, and the smallest box (share of samples): the EMA Workbench's
+#: defaults, which follow Friedman and Fisher (1999)
+PEEL_ALPHA = 0.05
+MASS_MIN = 0.05
+#: the seed of the Latin hypercube (a design is repeatable)
+DESIGN_SEED = 20100104
+#: the column of experiments.parquet that says whether a sample meets the condition
+CASE = "case_of_interest"
+
+_CLAUSE = re.compile(r"\s*(?P<outcome>[^<>=]+?)\s*(?P<op><=|>=|<|>)\s*(?P<number>\S+)\s*")
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One comparison of a condition: ``outcome op value``."""
+
+    outcome: Outcome
+    op: str
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.outcome.name} {self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """The clauses of a condition, all of which must hold."""
+
+    text: str
+    clauses: tuple[Clause, ...]
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """The outcomes the condition reads, each once."""
+        return list(dict.fromkeys(c.outcome for c in self.clauses))
+
+    def holds(self, means: pd.DataFrame) -> np.ndarray:
+        """Per row of ``means`` (one per sample): whether every clause holds (False where an outcome is NaN)."""
+        ok = np.ones(len(means), dtype=bool)
+        for c in self.clauses:
+            ok &= OPERATORS[c.op](means[c.outcome.name].to_numpy(dtype=float), c.value)
+        return ok
+
+
+def parse_condition(text: str, years: tuple[int, int]) -> Condition:
+    """``METRIC:REGION OP NUMBER [and ...]``, each outcome averaged over ``years``; a :class:`UserError`
+    naming the condition and the part at fault otherwise."""
+    where = f"--condition {brief(text)}"
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"{where}: expected OUTCOME OP NUMBER, for example 'leader_fund_usd:DPRK > 1e7'")
+    clauses = []
+    for part in _AND.split(text.strip()):
+        m = _CLAUSE.fullmatch(part)
+        if m is None:
+            raise UserError(f"{where}: {brief(part.strip())} is not OUTCOME OP NUMBER with OP one of"
+                            f" {' '.join(OPERATORS)} (clauses joined by 'and'), e.g. 'leader_fund_usd:DPRK > 1e7'")
+        try:
+            value = float(m.group("number"))
+        except ValueError:
+            value = float("nan")
+        if not np.isfinite(value):
+            raise UserError(f"{where}: {brief(m.group('number'))} is not a finite number")
+        try:
+            outcome = parse_outcome(m.group("outcome"), years)
+        except UserError as e:
+            raise UserError(f"{where}: {str(e).partition(': ')[2] or e}") from None
+        clauses.append(Clause(outcome, m.group("op"), value))
+    return Condition(text.strip(), tuple(clauses))
+
+
+@dataclass
+class DiscoverSpec:
+    """What a scenario discovery varies, runs and looks for."""
+
+    condition: Condition
+    params: list[str] | None = None  # None: every uncertain parameter
+    scenario: str = "baseline"
+    effect: str | None = None
+    samples: int = DEFAULT_SAMPLES
+    seeds: int = 1
+    scale: int = 1000
+    start: dt.date = dt.date(2008, 1, 7)
+    end: dt.date = dt.date(2020, 12, 28)
+    threshold: float = DEFAULT_THRESHOLD
+    declared: bool = False  # sample the declared ranges instead of the plausible ones
+    notes: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < MIN_SAMPLES:
+            raise UserError(f"--samples {brief(self.samples)}: at least {MIN_SAMPLES} (PRIM peels {PEEL_ALPHA:.0%} at a time)")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
+            raise UserError(f"--seeds {brief(self.seeds)}: at least 1")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0 < self.threshold <= 1:
+            raise UserError(f"--threshold {brief(self.threshold)}: a density between 0 (excluded) and 1")
+        if self.end < self.start:
+            raise UserError(f"--end {self.end} is before --start {self.start}")
+
+
+def design(names: list[str], samples: int, declared: bool) -> tuple[np.ndarray, pd.DataFrame]:
+    """The Latin hypercube on the unit cube (one row per sample) and the parameter values it maps to."""
+    from scipy.stats import qmc
+
+    unit = qmc.LatinHypercube(d=len(names), seed=DESIGN_SEED).random(samples)
+    return unit, values_from_unit(names, unit, declared)
+
+
+def fingerprint(spec: DiscoverSpec, names: list[str]) -> dict[str, Any]:
+    """What the stored runs depend on (a resumed discovery must match it); the condition and the
+    threshold are not in it: they are evaluated afterwards, so a new condition reuses the runs."""
+    from hamji import __version__
+    from hamji.analysis.sweep import scenario_digest
+    from hamji.scenario import load_scenario
+
+    scen = [spec.scenario] + ([spec.effect] if spec.effect else [])
+    return {"hamji version": __version__, "sweep": "discover", "parameters": names,
+            "ranges": {n: list(param_spec(n).bounds(spec.declared)) + [param_spec(n).dist] for n in names},
+            "samples": spec.samples, "seeds": spec.seeds, "scale": spec.scale, "start": str(spec.start),
+            "end": str(spec.end), "outcomes": [[o.name, *o.years] for o in spec.condition.outcomes],
+            "effect": spec.effect, "scenario content": {s: scenario_digest(load_scenario(s)) for s in scen}}
+
+
+def prim_boxes(x: pd.DataFrame, y: np.ndarray, threshold: float) -> pd.DataFrame:
+    """PRIM's peeling trajectory as a tidy table: one row per (box, restricted parameter).
+
+    Columns: ``box`` (its step on the trajectory), ``chosen``, ``coverage``, ``density``, ``mass``,
+    ``n`` (samples inside), ``k`` (cases of interest inside), ``restricted`` (how many parameters),
+    ``param``, ``low``, ``high``, ``qp_low``, ``qp_high`` (a box that restricts nothing has one row with
+    no ``param``). Empty if there is no case of interest, or only such cases.
+    """
+    columns = ["box", "chosen", "coverage", "density", "mass", "n", "k", "restricted", "param", "low", "high",
+               "qp_low", "qp_high"]
+    if y.all() or not y.any():
+        return pd.DataFrame(columns=columns)
+    import logging
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ipyparallel.*")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        from ema_workbench.analysis import prim
+    logging.getLogger("EMA").setLevel(logging.WARNING)  # PRIM logs each box at INFO
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas deprecations inside EMA's PRIM, not the user's to fix
+        p = prim.Prim(x.reset_index(drop=True), y, threshold=threshold, peel_alpha=PEEL_ALPHA, mass_min=MASS_MIN)
+        box = p.find_box()
+    traj = box.peeling_trajectory.reset_index(drop=True)
+    dense = traj.index[traj.density >= threshold]
+    chosen = int(traj.loc[dense].sort_values(["coverage", "density", "res_dim"], ascending=[False, False, True], kind="stable").index[0]) if len(dense) else -1
+    rows = []
+    for i, t in traj.iterrows():
+        base = {"box": int(i), "chosen": int(i) == chosen, "coverage": float(t.coverage), "density": float(t.density),
+                "mass": float(t.mass), "n": int(t.n), "k": int(t.k), "restricted": int(t.res_dim)}
+        qp = box.qp[i] if i < len(box.qp) else {}
+        if not qp:
+            rows.append(base | {"param": None, "low": np.nan, "high": np.nan, "qp_low": np.nan, "qp_high": np.nan})
+        for param, (ql, qh) in sorted(qp.items(), key=lambda kv: min(q for q in kv[1] if q >= 0) if max(kv[1]) >= 0 else 1):
+            lo, hi = box.box_lims[i][param]
+            rows.append(base | {"param": param, "low": float(lo), "high": float(hi),
+                                "qp_low": float(ql) if ql >= 0 else np.nan, "qp_high": float(qh) if qh >= 0 else np.nan})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def discover(spec: DiscoverSpec, out: Path | None = None, workers: int = 1, scheduler: str | None = None,
+             progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the design and PRIM; (boxes, experiments). With ``out``, write ``boxes.parquet``,
+    ``experiments.parquet`` and ``discover.html`` there, keeping each finished run in ``out/.tasks``
+    until then, so an interrupted discovery resumes (a changed condition, same outcomes, resumes too)."""
+    from hamji.analysis.sweep import TaskStore
+
+    spec.check()
+    names, found = resolve_params(spec.params, [spec.scenario] + ([spec.effect] if spec.effect else []))
+    spec.notes[:] = found
+    _, values = design(names, spec.samples, spec.declared)
+    seeds = list(range(1, spec.seeds + 1))
+    store = TaskStore(Path(out) / ".tasks", fingerprint(spec, names), hint="use another --out") if out is not None else None
+    try:
+        exp = run_design(values, spec.scenario, spec.effect, spec.condition.outcomes, seeds, spec.scale, spec.start,
+                         spec.end, workers, scheduler, progress, store)
+        means = seed_means(exp)
+        case = spec.condition.holds(means)
+        exp[CASE] = exp["sample"].map(dict(zip(means["sample"], case)))
+        boxes = prim_boxes(means[names], case, spec.threshold)
+        if out is not None:
+            write(Path(out), spec, names, boxes, exp, case)
+            store.remove()
+            store = None
+    finally:
+        if store is not None:
+            store.close()
+    return boxes, exp
+
+
+def write(out: Path, spec: DiscoverSpec, names: list[str], boxes: pd.DataFrame, exp: pd.DataFrame,
+          case: np.ndarray) -> None:
+    """The three files, each written whole (a temporary name, then renamed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("boxes.parquet", boxes), ("experiments.parquet", exp)):
+        tmp = out / f".{name}.tmp"
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(out / name)
+    tmp = out / ".discover.html.tmp"
+    tmp.write_text(render_html(spec, names, boxes, case), encoding="utf-8")
+    tmp.replace(out / "discover.html")
+
+
+# -- the page --------------------------------------------------------------------------------------
+
+def _trajectory_svg(boxes: pd.DataFrame, threshold: float) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hamji.report import _svg
+
+    traj = boxes.drop_duplicates("box").sort_values("box")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    points = ax.scatter(traj.coverage, traj.density, c=traj.restricted, cmap="viridis", s=22, zorder=3)
+    ax.plot(traj.coverage, traj.density, color="#999", lw=0.7, zorder=2)
+    chosen = traj[traj.chosen]
+    if len(chosen):
+        ax.scatter(chosen.coverage, chosen.density, s=120, facecolors="none", edgecolors="#c0392b", lw=1.5, zorder=4,
+                   label=f"chosen box {int(chosen.box.iloc[0])}")
+        ax.legend(fontsize=8, loc="lower left")
+    ax.axhline(threshold, color="#c0392b", lw=0.7, ls="--")
+    fig.colorbar(points, ax=ax, label="parameters restricted")
+    ax.set_xlabel("coverage (share of all cases of interest inside the box)")
+    ax.set_ylabel("density (share of the box's samples that are cases)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("PRIM peeling trajectory", loc="left", fontsize=9)
+    return _svg(fig)
+
+
+def render_html(spec: DiscoverSpec, names: list[str], boxes: pd.DataFrame, case: np.ndarray) -> str:
+    """A self-contained page: the condition and counts, the peeling trajectory, the chosen box's limits."""
+    n, k = len(case), int(case.sum())
+    what = (f"the effect of <code>{html.escape(spec.effect)}</code> against <code>{html.escape(spec.scenario)}</code>"
+            " (paired runs: same seed, same parameters)" if spec.effect else f"scenario <code>{html.escape(spec.scenario)}</code>")
+    years = sorted({o.years for o in spec.condition.outcomes})
+    window = ", ".join(f"{a}-{b}" for a, b in years)
+    if len(boxes) == 0:
+        body = (f"<p><b>No box to find:</b> the condition holds in {k} of {n} samples"
+                f"{' (all of them)' if k == n else ''}; PRIM needs samples on both sides of it.</p>")
+    else:
+        chosen = boxes[boxes.chosen]
+        if len(chosen):
+            c = chosen.iloc[0]
+            limits = chosen.dropna(subset=["param"])
+            rows = "".join(
+                f"<tr><td><code>{html.escape(str(r.param))}</code></td><td>{r.low:.4g}</td><td>{r.high:.4g}</td>"
+                f"<td>{param_spec(r.param).bounds(spec.declared)[0]:.4g} to {param_spec(r.param).bounds(spec.declared)[1]:.4g}</td>"
+                f"<td>{_qp(r.qp_low)}</td><td>{_qp(r.qp_high)}</td><td>{html.escape(param_spec(r.param).unit)}</td></tr>"
+                for r in limits.itertuples())
+            head = (f"<h2>The chosen box (step {int(c.box)} of the trajectory)</h2><p>coverage {c.coverage:.2f}, density"
+                    f" {c.density:.2f}, mass {c.mass:.2f}: {int(c.k)} of the {int(c.n)} samples inside are cases of interest,"
+                    f" out of {k} cases in all.</p>")
+            body = head + (f"<table><tr><th>parameter</th><th>box low</th><th>box high</th><th>range sampled</th>"
+                           f"<th>qp low</th><th>qp high</th><th>unit</th></tr>{rows}</table>" if rows
+                           else "<p>It restricts no parameter.</p>")
+        else:
+            body = (f"<p><b>No box reaches a density of {spec.threshold:g}</b>: the cases of interest are not"
+                    " concentrated in a box of the parameters sampled. The trajectory shows how dense PRIM got.</p>")
+        body = _trajectory_svg(boxes, spec.threshold) + body
+    ranges = "".join(f"<tr><td><code>{html.escape(p)}</code></td><td>{param_spec(p).bounds(spec.declared)[0]:.4g}</td>"
+                     f"<td>{param_spec(p).bounds(spec.declared)[1]:.4g}</td><td>{param_spec(p).dist}</td>"
+                     f"<td>{html.escape(param_spec(p).unit)}</td></tr>" for p in names)
+    note = "".join(f"<li>{html.escape(x)}</li>" for x in spec.notes)
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hamji discover</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;font-size:.85em}} td,th{{padding:.2em .6em;border-bottom:1px solid #eee;text-align:left}}
+svg{{max-width:100%;height:auto}} .note{{background:#fff6e5;border-left:4px solid #e67e22;padding:.6em 1em}}</style></head><body>
+<h1>hamji: under which assumptions does it happen?</h1>
+<p>Condition: <code>{html.escape(spec.condition.text)}</code> (outcomes averaged over {window} and over the seeds);
+it holds in <b>{k} of {n} samples</b> ({k / n:.0%}).</p>
+<p class="note"><b>Scenarios, not forecasts.</b> A Latin hypercube of {n} samples over {len(names)} parameters within their
+{'declared' if spec.declared else 'plausible'} ranges; outcome: {what}; {spec.seeds} seed(s) per sample, scale 1:{spec.scale},
+runs {spec.start} to {spec.end}. PRIM (EMA Workbench) peels {PEEL_ALPHA:.0%} of the samples at a time; the box chosen is the
+one with the most coverage among those at least {spec.threshold:g} dense. A quasi-p value is the chance that a restriction this
+strong on that parameter arises by chance (small is meaningful). The ranges are assumptions too.</p>
+{'<ul>' + note + '</ul>' if note else ''}
+{body}
+<h2>Ranges sampled</h2><table><tr><th>parameter</th><th>low</th><th>high</th><th>distribution</th><th>unit</th></tr>{ranges}</table>
+</body></html>
+"""
+
+
+def _qp(value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:.2g}"
