@@ -41,8 +41,11 @@ def test_ema_experiment_through_the_adapter() -> None:
 
 
 def test_defaults_are_the_uncertain_parameters_and_event_keys() -> None:
+    import hamji
     from hamji.analysis.ema import model
     from hamji.parameters import REGISTRY, uncertain_names
+
+    assert hamji.ema.model is model  # hamji.ema on first use, without an import of its own
 
     m = model("microlending", outcomes=["hsi_mean:HamJi"], scale=SCALE, start=START, end=END, years=YEARS)
     names = [m.hamji_names[p.name] for p in m.uncertainties]

@@ -53,3 +53,13 @@ def discover(condition: str, params: list[str] | None = None, effect: str | None
                         scenario=scenario, effect=effect, samples=samples, seeds=seeds, scale=parse_scale(scale),
                         start=first, end=last, threshold=threshold, declared=declared)
     return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    """``hamji.ema`` on first use: the EMA Workbench adapter, imported only when asked for (it imports
+    the EMA Workbench, which the engine does not need)."""
+    if name == "ema":
+        import importlib
+
+        return importlib.import_module("hamji.ema")
+    raise AttributeError(f"module 'hamji' has no attribute {name!r}")
