@@ -459,7 +459,7 @@ def discover(
 
     if scheduler is not None:
         check_scheduler(scheduler)
-    from hamji.analysis.discover import DiscoverSpec, parse_condition
+    from hamji.analysis.discover import MIN_CASES, QP_MEANINGFUL, DiscoverSpec, parse_condition, qp_text
     from hamji.analysis.discover import discover as run_discover
     from hamji.analysis.experiments import parse_years, resolve_params
     from hamji.output import default_out_dir
@@ -488,8 +488,11 @@ def discover(
         for col in ("parameter", "low", "high", "qp low", "qp high"):
             table.add_column(col)
         for r in chosen.dropna(subset=["param"]).itertuples():
-            table.add_row(r.param, f"{r.low:.4g}", f"{r.high:.4g}", f"{r.qp_low:.2g}", f"{r.qp_high:.2g}")
+            table.add_row(r.param, f"{r.low:.4g}", f"{r.high:.4g}", qp_text(r.qp_low), qp_text(r.qp_high))
+        table.caption = f"a restriction with a quasi-p value above {QP_MEANINGFUL:g} may be chance"
         out.print(table)
+        if cases < MIN_CASES:
+            out.print(f"only {cases} case(s) of interest: a box around so few says little; run more samples")
     elif len(boxes):
         out.print(f"no box reaches a density of {threshold:g}; discover.html shows the peeling trajectory")
     out.print(f"wrote {target}/ (boxes.parquet, experiments.parquet, discover.html)")

@@ -51,6 +51,11 @@ DEFAULT_THRESHOLD = 0.8
 #: defaults, which follow Friedman and Fisher (1999)
 PEEL_ALPHA = 0.05
 MASS_MIN = 0.05
+#: fewer cases of interest than this, and a box says little: PRIM can always wrap a box around a
+#: handful of points, and a quasi-p value cannot be small with so few (the page and the CLI say so)
+MIN_CASES = 5
+#: a restriction whose quasi-p value is above this may be chance (the usual 5% level)
+QP_MEANINGFUL = 0.05
 #: the seed of the Latin hypercube (a design is repeatable)
 DESIGN_SEED = 20100104
 #: the column of experiments.parquet that says whether a sample meets the condition
@@ -299,7 +304,7 @@ def render_html(spec: DiscoverSpec, names: list[str], boxes: pd.DataFrame, case:
             rows = "".join(
                 f"<tr><td><code>{html.escape(str(r.param))}</code></td><td>{r.low:.4g}</td><td>{r.high:.4g}</td>"
                 f"<td>{param_spec(r.param).bounds(spec.declared)[0]:.4g} to {param_spec(r.param).bounds(spec.declared)[1]:.4g}</td>"
-                f"<td>{_qp(r.qp_low)}</td><td>{_qp(r.qp_high)}</td><td>{html.escape(param_spec(r.param).unit)}</td></tr>"
+                f"<td>{qp_text(r.qp_low)}</td><td>{qp_text(r.qp_high)}</td><td>{html.escape(param_spec(r.param).unit)}</td></tr>"
                 for r in limits.itertuples())
             head = (f"<h2>The chosen box (step {int(c.box)} of the trajectory)</h2><p>coverage {c.coverage:.2f}, density"
                     f" {c.density:.2f}, mass {c.mass:.2f}: {int(c.k)} of the {int(c.n)} samples inside are cases of interest,"
@@ -310,6 +315,9 @@ def render_html(spec: DiscoverSpec, names: list[str], boxes: pd.DataFrame, case:
         else:
             body = (f"<p><b>No box reaches a density of {spec.threshold:g}</b>: the cases of interest are not"
                     " concentrated in a box of the parameters sampled. The trajectory shows how dense PRIM got.</p>")
+        if k < MIN_CASES:
+            body = (f"<p class=\"note\"><b>Only {k} case(s) of interest:</b> PRIM can wrap a box around a handful of"
+                    " points, so this box says little; run more samples or loosen the condition.</p>") + body
         body = _trajectory_svg(boxes, spec.threshold) + body
     ranges = "".join(f"<tr><td><code>{html.escape(p)}</code></td><td>{param_spec(p).bounds(spec.declared)[0]:.4g}</td>"
                      f"<td>{param_spec(p).bounds(spec.declared)[1]:.4g}</td><td>{param_spec(p).dist}</td>"
@@ -326,7 +334,7 @@ it holds in <b>{k} of {n} samples</b> ({k / n:.0%}).</p>
 {'declared' if spec.declared else 'plausible'} ranges; outcome: {what}; {spec.seeds} seed(s) per sample, scale 1:{spec.scale},
 runs {spec.start} to {spec.end}. PRIM (EMA Workbench) peels {PEEL_ALPHA:.0%} of the samples at a time; the box chosen is the
 one with the most coverage among those at least {spec.threshold:g} dense. A quasi-p value is the chance that a restriction this
-strong on that parameter arises by chance (small is meaningful). The ranges are assumptions too.</p>
+strong on that parameter arises by chance: above {QP_MEANINGFUL:g}, the restriction may be chance. The ranges are assumptions too.</p>
 {'<ul>' + note + '</ul>' if note else ''}
 {body}
 <h2>Ranges sampled</h2><table><tr><th>parameter</th><th>low</th><th>high</th><th>distribution</th><th>unit</th></tr>{ranges}</table>
@@ -334,5 +342,6 @@ strong on that parameter arises by chance (small is meaningful). The ranges are 
 """
 
 
-def _qp(value: float) -> str:
+def qp_text(value: float) -> str:
+    """A quasi-p value as shown: blank where that side of the box is not restricted."""
     return "" if not np.isfinite(value) else f"{value:.2g}"
