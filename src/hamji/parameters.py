@@ -84,7 +84,7 @@ class ParamSpec:
             v = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
         else:
             v = lo + u * (hi - lo)
-        return np.clip(v, self.low, self.high)
+        return np.clip(v, lo, hi)  # [lo, hi] lies inside the declared range
 
     def coerce(self, value: Any, where: str) -> float | int | bool:
         """Convert ``value`` to this parameter's type and check its range; ``where`` names the origin."""
