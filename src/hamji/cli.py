@@ -228,21 +228,24 @@ def params(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     module: Optional[str] = typer.Option(None, "--module", help="Only the parameters of this module."),
     calibratable: bool = typer.Option(False, "--calibratable", help="Only the parameters `hamji calibrate` may fit."),
+    uncertain: bool = typer.Option(False, "--uncertain", help="Only the parameters the uncertainty analyses vary by default."),
 ) -> None:
-    """List every parameter with its default, range, unit and source."""
+    """List every parameter with its default, range (and plausible range if uncertain), unit and source."""
     from hamji.parameters import REGISTRY
 
-    specs = [p for p in REGISTRY.values() if (module is None or p.module == module) and (p.calibrate or not calibratable)]
+    specs = [p for p in REGISTRY.values() if (module is None or p.module == module) and (p.calibrate or not calibratable)
+             and (p.uncertain or not uncertain)]
     if module is not None and not specs:
         raise UserError(f"--module {module!r}: no such module; allowed: {', '.join(sorted({p.module for p in REGISTRY.values()}))}")
     if as_json:
         sys.stdout.write(json.dumps([p.as_dict() for p in specs], indent=2) + "\n")
         return
     table = Table(title=f"hamji parameters ({len(specs)})", show_lines=False)
-    for col in ("name", "default", "range", "unit", "module", "source"):
+    for col in ("name", "default", "range", "plausible (uncertain)", "unit", "module", "source"):
         table.add_column(col, overflow="fold")
     for p in specs:
-        table.add_row(p.name, str(p.default), f"[{p.low:g}, {p.high:g}]", p.unit, p.module, p.source)
+        plausible = f"[{p.bounds()[0]:g}, {p.bounds()[1]:g}] {p.dist}" if p.uncertain else ""
+        table.add_row(p.name, str(p.default), f"[{p.low:g}, {p.high:g}]", plausible, p.unit, p.module, p.source)
     out.print(table)
 
 

@@ -12,7 +12,7 @@ optional ``type`` (float, int, bool), ``calibrate`` (true if ``hamji calibrate``
 used to set them: an assumed value (its source says so) is plausible within a factor of two either
 side of its default, clipped to the declared range, since nothing in the paper or the data bounds it
 more tightly; a value fitted by the shipped calibration keeps its declared range, the calibration's
-prior. Program levers (budgets, loan terms), event settings (a closure's severity) and the
+prior. Program levers (budgets, loan terms, targeting), event settings (a closure's severity) and the
 definitions of the human security index are choices, not uncertainties, and are not marked.
 
 A run works on a :class:`Parameters` copy of the defaults with overrides applied; events may change
@@ -84,7 +84,7 @@ class ParamSpec:
             v = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
         else:
             v = lo + u * (hi - lo)
-        return np.clip(v, self.low, self.high)
+        return np.clip(v, lo, hi)  # [lo, hi] lies inside the declared range
 
     def coerce(self, value: Any, where: str) -> float | int | bool:
         """Convert ``value`` to this parameter's type and check its range; ``where`` names the origin."""
