@@ -93,3 +93,15 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args: list[str], mes
     assert res.exit_code == 2 and message in res.output and "error:" in res.output
     assert len(res.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_python_api_checks_its_input(tmp_path) -> None:  # noqa: ANN001
+    import hamji
+
+    with pytest.raises(UserError, match="--condition"):
+        hamji.discover("leader_fund_usd:DPRK is large", out=str(tmp_path / "a"))
+    with pytest.raises(UserError, match="unknown parameter"):
+        hamji.discover("leader_fund_usd:DPRK > 1", params=["no_such_parameter"], out=str(tmp_path / "b"))
+    with pytest.raises(UserError, match="--samples"):
+        hamji.discover("leader_fund_usd:DPRK > 1", samples=3, out=str(tmp_path / "c"))
+    assert not any(tmp_path.iterdir())
