@@ -91,7 +91,7 @@ def test_the_scheduler_path_runs_on_a_separately_started_cluster_with_the_same_f
 
     s = spec("morris", ["leader_share"], ["leader_fund_usd:DPRK"], 2)
     local, _ = sensitivity(s)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         remote, _ = sensitivity(s, scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local, remote)
 

@@ -144,7 +144,7 @@ def local_cluster(workers: int, scheduler: str | None):  # noqa: ANN201
         return
     from distributed import LocalCluster
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     try:
         yield cluster.scheduler_address
     finally:
@@ -220,7 +220,7 @@ def _map(fn, items: list, workers: int, scheduler: str | None, progress,  # noqa
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
     else:
         client = Client(scheduler)
