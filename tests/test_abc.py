@@ -118,6 +118,10 @@ def test_bad_abc_settings_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(UserError, match="unknown parameter 'no_such'"):
         calibrate_abc(spec(params=("no_such",)), tmp_path / "abc")
     assert not (tmp_path / "abc").exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="holds files but no ABC calibration"):
+        calibrate_abc(spec(), tmp_path / "other")
     result = runner.invoke(app, ["calibrate", "--method", "bayes", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "allowed optuna, abc" in result.stderr
     assert not (tmp_path / "x").exists()

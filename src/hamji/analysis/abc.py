@@ -248,6 +248,8 @@ def calibrate_abc(spec: ABCSpec, out: Path, progress: Callable[[int, int], None]
         raise UserError(f"calibrate --out {out}: exists and is not a folder")
     fingerprint = canonical(spec.fingerprint())
     db = out / DB_FILE
+    if out.is_dir() and not db.exists() and any(out.iterdir()):
+        raise UserError(f"calibrate --out {out}: a folder that holds files but no ABC calibration ({DB_FILE}); use another --out")
     if db.exists():
         stored = _stored_fingerprint(db)
         if stored != fingerprint:
