@@ -221,3 +221,14 @@ def test_a_bad_posterior_file_is_one_error_line_exit_2_and_nothing_written(tmp_p
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == (["posterior.parquet"] if content is not None else [])
+
+
+def test_the_calibrate_command_runs_abc_and_prints_the_generations_and_the_posterior(tmp_path, monkeypatch):
+    monkeypatch.setattr(abc, "simulate", fake_simulate([]))
+    out = tmp_path / "abc"
+    result = runner.invoke(app, ["calibrate", "--method", "abc", "--param", PARAMS[0], "--param", PARAMS[1], "--population", "4",
+                                 "--generations", "2", "--scale", "20000", "--seeds", "1", "--workers", "1", "--quiet",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "ABC-SMC" in result.output and f"{PARAMS[0]}: mean" in result.output
+    assert len(pd.read_parquet(out / "posterior.parquet")) == 4
