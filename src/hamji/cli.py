@@ -317,6 +317,9 @@ def compare(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.parquet, differences.csv and comparison.html;"
                                            " run again with the same --out to resume an interrupted comparison."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
+    posterior: Optional[Path] = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
+                                             " each seed runs every scenario with one parameter set drawn from it, so the"
+                                             " intervals carry parameter uncertainty as well as noise."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run scenarios over many seeds and compare them: human security gained against regime revenue added.
@@ -347,17 +350,19 @@ def compare(
     with lazy_progress(f"{len(scenarios_)} scenarios x {seeds} seeds (one task per seed)", "seeds", quiet) as progress:
         annual, diffs = run_comparison(scenarios_, seed_list, n_scale, start_d, end_d, target, years=years, workers=workers,
                                        scheduler=scheduler, overwrite=overwrite, progress=progress,
-                                       log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
+                                       log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True),
+                                       posterior=posterior)
     names = list(dict.fromkeys(annual.scenario))
     years = (int(diffs.from_year.iloc[0]), int(diffs.to_year.iloc[0]))
     table = Table(title=f"change against {names[0]}, mean over {seeds} seeds and the years {years[0]}-{years[1]}"
-                        " (90% interval)")
+                        f" (90% interval {diffs.interval.iloc[0]})")
     for col in ("scenario", "outcome", "change", "90% interval"):
         table.add_column(col)
     for _, r in diffs.iterrows():
         table.add_row(r.scenario, r.outcome, f"{r.mean_change:+.4g}", f"[{r.low90:+.4g}, {r.high90:+.4g}]")
     out.print(table)
-    out.print(f"wrote {target}/ (comparison.parquet, comparison.html, differences.csv)")
+    extra = ", posterior_draws.csv" if posterior is not None else ""
+    out.print(f"wrote {target}/ (comparison.parquet, comparison.html, differences.csv{extra})")
 
 
 @app.command()
@@ -511,21 +516,39 @@ def calibrate(
     scale: str = typer.Option("1000", "--scale", help="1:N for the calibration runs."),
     workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
-    sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the TPE sampler (a calibration is repeatable)."),
-    out_file: Path = typer.Option(Path("runs/calibration/calibrated.yaml"), "--out", help="Calibrated parameter file to"
-                                  " write; the study (.study.db) and the seeds in progress (.tasks/) beside it let an"
-                                  " interrupted calibration resume with the same --out."),
+    sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the TPE sampler, or of what ABC draws (a"
+                                     " calibration is repeatable; ABC bit-repeatable with one worker)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="optuna: the calibrated parameter file to write (default"
+                                            " runs/calibration/calibrated.yaml); the study (.study.db) and the seeds in"
+                                            " progress (.tasks/) beside it let an interrupted calibration resume. abc: the"
+                                            " folder (default runs/abc/) for abc.db, posterior.parquet, diagnostics.parquet"
+                                            " and posterior.html; the same --out resumes."),
+    method: str = typer.Option("optuna", "--method", help="optuna (one best parameter set) or abc (a posterior: ABC-SMC with pyabc)."),
+    population: int = typer.Option(40, "--population", min=2, max=100_000, help="abc: particles per generation."),
+    generations: int = typer.Option(4, "--generations", min=1, max=1000, help="abc: generations in all, the first being the"
+                                    " prior sample (a resumed run adds up to this)."),
+    min_epsilon: float = typer.Option(0.0, "--min-epsilon", min=0.0, help="abc: stop once the tolerance is at or below this"
+                                      " (in the units of the optuna loss)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Fit uncertain parameters to the real China-DPRK trade series (history scenario) with optuna.
+    """Fit uncertain parameters to the real China-DPRK trade series (history scenario), with optuna or ABC-SMC.
 
-    Writes a parameter file with the fitted values, the fit before (current defaults) and after,
-    and how it was made. Copy it over src/hamji/calibrated.yaml to make it the shipped defaults.
+    optuna writes a parameter file with the fitted values, the fit before (current defaults) and after,
+    and how it was made; copy it over src/hamji/calibrated.yaml to make it the shipped defaults. abc
+    writes a weighted posterior sample, its diagnostics and a page of marginals, for `hamji compare
+    --posterior`.
     """
     from hamji.analysis.ensemble import check_scheduler
 
+    if method not in ("optuna", "abc"):
+        raise UserError(f"calibrate --method {method!r}: allowed optuna, abc")
     if scheduler is not None:  # first, so an unreachable scheduler is reported within seconds
         check_scheduler(scheduler)
+    if method == "abc":
+        _calibrate_abc(params, population, generations, min_epsilon, seeds, scale, workers, scheduler, sampler_seed,
+                       out_file or Path("runs/abc"), quiet)
+        return
+    out_file = out_file or Path("runs/calibration/calibrated.yaml")
     from hamji.analysis.calibration import DEFAULT_PARAMS, CalibrationSpec
     from hamji.analysis.calibration import calibrate as run_calibration
     from hamji.sim import parse_scale
@@ -619,6 +642,32 @@ def sensitivity(
             table.add_row(str(x["rank"]), x.param, f"{x.value:.4g}", f"[{x.low:.3g}, {x.high:.3g}]")
         out.print(table)
     out.print(f"wrote {target}/ (sensitivity.parquet, experiments.parquet, sensitivity.html)")
+
+
+def _calibrate_abc(params: list[str] | None, population: int, generations: int, min_epsilon: float, seeds: int, scale: str,
+                   workers: int, scheduler: str | None, sampler_seed: int, out_dir: Path, quiet: bool) -> None:
+    """`hamji calibrate --method abc`: run or resume ABC-SMC and print the posterior's summary."""
+    from hamji.analysis.abc import RANGE_QUANTILES, ABCSpec, calibrate_abc, summary
+    from hamji.analysis.calibration import DEFAULT_PARAMS
+    from hamji.sim import parse_scale
+
+    spec = ABCSpec(params=tuple(params) if params else DEFAULT_PARAMS, population=population, generations=generations,
+                   min_epsilon=min_epsilon, seeds=seeds, scale=parse_scale(scale), sampler_seed=sampler_seed,
+                   workers=workers, scheduler=scheduler)
+    spec.check()
+    with lazy_progress(f"ABC-SMC, {len(spec.params)} parameters, population {population}", "generations", quiet) as progress:
+        posterior, diagnostics = calibrate_abc(spec, out_dir, progress=progress,
+                                               log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
+    table = Table(title=f"ABC-SMC: {int(diagnostics.evaluations.sum())} evaluations, {len(diagnostics)} generations")
+    for col in ("generation", "epsilon", "acceptance", "ESS"):
+        table.add_column(col, justify="right")
+    for _, r in diagnostics.iterrows():
+        table.add_row(str(int(r.generation)), f"{r.epsilon:.4g}", f"{r.acceptance_rate:.2f}", f"{r.ess:.1f}")
+    out.print(table)
+    q = f"{round(100 * RANGE_QUANTILES[0])}-{round(100 * RANGE_QUANTILES[1])}%"
+    for _, r in summary(posterior).iterrows():
+        out.print(f"  {r.param}: mean {r['mean']:.4g}, {q} [{r.low:.4g}, {r.high:.4g}] (shipped {r.shipped:.4g})")
+    out.print(f"wrote {out_dir}/ (posterior.parquet, diagnostics.parquet, posterior.html; abc.db resumes)")
 
 
 if __name__ == "__main__":  # python -m hamji.cli

@@ -14,6 +14,14 @@ ones, and writes the same results as an uninterrupted run. The results folder it
 atomically at the end, and the hidden folder is then deleted. Stored tasks made with another hamji
 version, scenario content (or resolved parameters), scale, dates or seeds are refused, naming what
 differs (``overwrite`` discards them instead).
+
+With a posterior (``posterior.parquet`` of ``hamji calibrate --method abc``: parameter columns and a
+``weight`` column), each seed also draws one parameter set from it (:func:`posterior_draw`, weighted,
+from a generator seeded by the seed alone, so the draw is reproducible) and every scenario of that
+seed runs with it: the pairs share random numbers and parameters, and the spread over seeds then
+carries parameter uncertainty as well as noise. The report says which kind of interval it shows
+(:data:`INTERVAL_SEEDS` or :data:`INTERVAL_POSTERIOR`), and the stored tasks' fingerprint includes the
+posterior file's content digest.
 """
 
 from __future__ import annotations
@@ -40,6 +48,70 @@ HSI_OUTCOMES = (
 #: source (funnel, market fees, bribes' organisation share, fines), DPRK, US$ a year
 REVENUE_METRICS = ("regime_revenue_usd",)
 REVENUE_LABEL = "Regime revenue, US$ M a year"
+#: what the 90% intervals are taken over, without and with a posterior (the ``interval`` column)
+INTERVAL_SEEDS = "over seeds"
+INTERVAL_POSTERIOR = "over seeds and posterior parameter draws"
+#: mixed into each seed's posterior draw, so the draw is a stream of its own, apart from every stream
+#: the simulation derives from the same seed (the bytes of "post")
+POSTERIOR_STREAM = 0x706F7374
+#: columns of a posterior file that are not parameters (see hamji.analysis.abc)
+POSTERIOR_EXTRA = ("weight", "distance", "generation")
+#: the draws written beside the results: one row per seed, the parameter set it ran with
+DRAWS_FILE = "posterior_draws.csv"
+
+
+def read_posterior(path: Path) -> pd.DataFrame:
+    """A posterior file checked whole: parameter columns known and in range, weights usable.
+
+    Any mistake is a one-line :class:`~hamji.errors.UserError` naming the file: missing or not Parquet,
+    no ``weight`` column or no parameter column, an unknown parameter, a value not a number or out of
+    the parameter's declared range, negative or non-finite weights, or weights summing to zero.
+    Returns the parameter columns and ``weight``.
+    """
+    from hamji.errors import UserError
+    from hamji.parameters import REGISTRY, brief
+    from hamji.scenario import event_key_spec
+
+    at = f"compare --posterior {path}"
+    if not Path(path).is_file():
+        raise UserError(f"{at}: no such file")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for a file that is not Parquet
+        raise UserError(f"{at}: not a readable Parquet file ({type(e).__name__})") from None
+    if "weight" not in frame.columns:
+        raise UserError(f"{at}: no 'weight' column (expected the posterior.parquet of `hamji calibrate --method abc`)")
+    names = [c for c in frame.columns if c not in POSTERIOR_EXTRA]
+    if not names:
+        raise UserError(f"{at}: no parameter column")
+    if frame.empty:
+        raise UserError(f"{at}: no particle (no row)")
+    for name in names:
+        spec = REGISTRY.get(name) if "." not in str(name) else event_key_spec(str(name))
+        if spec is None:
+            raise UserError(f"{at}: unknown parameter {brief(name)}; run `hamji params` for the list of names")
+        for i, value in enumerate(frame[name].tolist()):
+            frame.at[frame.index[i], name] = spec.coerce(value, f"{at}, row {i + 1}")
+    weight = pd.to_numeric(frame.weight, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(weight).all() or (weight < 0).any() or weight.sum() <= 0:
+        raise UserError(f"{at}: weights must be finite numbers >= 0 with a positive sum")
+    out = frame[names].copy()
+    out["weight"] = weight / weight.sum()
+    return out
+
+
+def posterior_draw(posterior: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """One parameter set drawn from ``posterior`` with its weights, reproducibly from ``seed`` alone."""
+    rng = np.random.default_rng([POSTERIOR_STREAM, seed])
+    row = posterior.iloc[int(rng.choice(len(posterior), p=posterior.weight.to_numpy()))]
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.drop("weight").items()}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's content (a changed posterior makes other tasks)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def outcomes(annual: pd.DataFrame, years: tuple[int, int]) -> pd.DataFrame:
@@ -55,8 +127,9 @@ def outcomes(annual: pd.DataFrame, years: tuple[int, int]) -> pd.DataFrame:
     return pd.concat([r.reindex(index) for r in rows], axis=1)
 
 
-def differences(annual: pd.DataFrame, years: tuple[int, int], reference: str) -> pd.DataFrame:
-    """Mean paired difference of each outcome against ``reference``, with a 90% interval, per scenario."""
+def differences(annual: pd.DataFrame, years: tuple[int, int], reference: str, interval: str = INTERVAL_SEEDS) -> pd.DataFrame:
+    """Mean paired difference of each outcome against ``reference``, with a 90% interval, per scenario;
+    ``interval`` says what the interval is taken over (recorded in each row)."""
     out = outcomes(annual, years)
     ref = out.xs(reference, level="scenario")
     rows = []
@@ -74,7 +147,8 @@ def differences(annual: pd.DataFrame, years: tuple[int, int], reference: str) ->
             else:
                 half = np.nan
             rows.append({"scenario": scen, "outcome": col, "mean_change": mean, "low90": mean - half, "high90": mean + half,
-                         "seeds": n, "reference_mean": float(ref[col].mean()), "from_year": years[0], "to_year": years[1]})
+                         "seeds": n, "reference_mean": float(ref[col].mean()), "from_year": years[0], "to_year": years[1],
+                         "interval": interval})
     return pd.DataFrame(rows)
 
 
@@ -132,8 +206,16 @@ def tradeoff_svg(diffs: pd.DataFrame) -> str:
     return text[text.find("<svg"):]
 
 
-def comparison_html(diffs: pd.DataFrame, reference: str, years: tuple[int, int], seeds: int, scale: int) -> str:
-    """The comparison page (self-contained)."""
+def comparison_html(diffs: pd.DataFrame, reference: str, years: tuple[int, int], seeds: int, scale: int,
+                    posterior: str | None = None) -> str:
+    """The comparison page (self-contained); ``posterior`` names the posterior file the parameters were drawn from."""
+    if posterior is None:
+        kind = (f"the interval is a 90% confidence interval of that mean, {INTERVAL_SEEDS} (Student t): it carries the"
+                " model's noise only, at the default parameters")
+    else:
+        kind = (f"each seed ran every scenario with one parameter set drawn from the posterior"
+                f" <code>{html.escape(posterior)}</code>, so the 90% interval (Student t) is {INTERVAL_POSTERIOR}:"
+                " it carries parameter uncertainty as well as noise")
     rows = []
     for _, r in diffs.iterrows():
         digits = 1 if r.outcome == REVENUE_LABEL else 4
@@ -148,11 +230,12 @@ td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){{text-align:left}}
 <h1>hamji: scenarios against <code>{html.escape(reference)}</code></h1>
 <p class="note"><b>Scenarios, not forecasts.</b> Each change is the mean over {seeds} seeds of the paired
 difference (same seed in both scenarios, common random numbers), averaged over {years[0]}-{years[1]};
-the interval is a 90% confidence interval of that mean (Student t over seeds). Scale 1:{scale}.</p>
+{kind}. Scale 1:{scale}.</p>
 <p>Every intervention that widens commerce also feeds "North Korea, Inc.": read the human security
 gained together with the regime revenue added.</p>
 {tradeoff_svg(diffs)}
-<table><tr><th>scenario</th><th>outcome</th><th>{html.escape(reference)}</th><th>change</th><th>90% interval</th></tr>
+<table><tr><th>scenario</th><th>outcome</th><th>{html.escape(reference)}</th><th>change</th><th>90% interval,
+{html.escape(diffs.interval.iloc[0] if len(diffs) else INTERVAL_SEEDS)}</th></tr>
 {''.join(rows)}</table>
 <p>Human security index: 0-1 per household (docs/metrics.md). Regime revenue: money reaching the
 leader's accounts and the KPA, KWP and Cabinet budgets from every source (the companies' funnel,
@@ -166,23 +249,30 @@ def partial_dir(out: Path) -> Path:
     return full.parent / f".{full.name}.partial"
 
 
-def comparison_fingerprint(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date) -> dict:
-    """What a comparison's tasks are made with: a store holding other tasks is refused."""
+def comparison_fingerprint(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date,
+                           posterior_digest: str | None = None) -> dict:
+    """What a comparison's tasks are made with (with the posterior's content digest, if any): a store
+    holding other tasks is refused."""
     from hamji import __version__
     from hamji.scenario import load_scenario
     from hamji.analysis.sweep import scenario_digest
 
     return {"sweep": "compare", "hamji version": __version__, "scenarios": list(scenarios),
             "scenario content": {s: scenario_digest(load_scenario(s)) for s in scenarios},
-            "scale": scale, "dates": f"{start} to {end}", "seeds": list(seeds)}
+            "scale": scale, "dates": f"{start} to {end}", "seeds": list(seeds),
+            **({"posterior": posterior_digest} if posterior_digest else {})}
 
 
 def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date, out: Path,
                    years: tuple[int, int] | None = None, workers: int = 1, scheduler: str | None = None,
                    overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
-                   log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   log: Callable[[str], None] | None = None,
+                   posterior: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``scenarios`` over ``seeds`` and write ``comparison.parquet``, ``differences.csv`` and
     ``comparison.html`` into ``out``; returns the annual results and the differences.
+
+    With a ``posterior`` file, each seed runs every scenario with one parameter set drawn from it
+    (:func:`posterior_draw`), written to ``posterior_draws.csv`` too.
 
     ``years`` is the evaluation window (default: the years in which the scenarios differ, :func:`differing_years`). Resumable: see the module's
     docstring. Every input is checked, and the scheduler reached, before anything runs or is written.
@@ -207,24 +297,33 @@ def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt
         years = differing_years(scenarios, start, end)
     if years[0] > years[1] or years[0] < start.year or years[1] > end.year:
         raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {start.year}-{end.year}")
+    draws: dict[int, dict[str, Any]] = {}
+    if posterior is not None:
+        chosen = read_posterior(posterior)
+        draws = {s: posterior_draw(chosen, s) for s in seeds}
     check_out_dir(out, overwrite)
     if scheduler is not None:
         check_scheduler(scheduler)
     validate_tasks([Task(s, seeds[0], scale, start, end) for s in scenarios])
-    store = TaskStore(partial_dir(out), comparison_fingerprint(scenarios, seeds, scale, start, end), replace=overwrite,
+    fingerprint = comparison_fingerprint(scenarios, seeds, scale, start, end,
+                                         file_digest(posterior) if posterior is not None else None)
+    store = TaskStore(partial_dir(out), fingerprint, replace=overwrite,
                       hint="use another --out, or add --overwrite to discard them")
     try:
         stored = len(store.done() & {f"seed-{s}" for s in seeds})
         if stored and log is not None:
             log(f"resuming: {stored} of {len(seeds)} seeds already done (kept in {store.folder}); running {len(seeds) - stored}")
         annual = run_grouped(scenarios, seeds, scale, start, end, workers=workers, scheduler=scheduler,
-                             progress=progress, store=store)
+                             progress=progress, store=store, overrides=draws)
         names = list(dict.fromkeys(annual.scenario))
-        diffs = differences(annual, years, names[0])
+        diffs = differences(annual, years, names[0], INTERVAL_POSTERIOR if draws else INTERVAL_SEEDS)
         with atomic_folder(out, overwrite) as tmp:
             annual[["scenario", "seed", "region", "metric", "year", "value"]].to_parquet(tmp / "comparison.parquet", index=False)
             diffs.to_csv(tmp / "differences.csv", index=False)
-            (tmp / "comparison.html").write_text(comparison_html(diffs, names[0], years, len(seeds), scale), encoding="utf-8")
+            if draws:
+                pd.DataFrame([{"seed": s, **d} for s, d in draws.items()]).to_csv(tmp / DRAWS_FILE, index=False)
+            page = comparison_html(diffs, names[0], years, len(seeds), scale, str(posterior) if draws else None)
+            (tmp / "comparison.html").write_text(page, encoding="utf-8")
     except BaseException:
         if store.done():
             store.close()  # keep the finished seeds for the next run

@@ -113,15 +113,17 @@ def run_seed_group(scenarios: tuple[str, ...], seed: int, scale: int, start: dt.
 
 def run_grouped(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date, workers: int = 1,
                 scheduler: str | None = None, progress: Callable[[int, int], None] | None = None,
-                store: "TaskStore | None" = None) -> pd.DataFrame:
+                store: "TaskStore | None" = None, overrides: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
     """Every scenario with every seed, one task per seed (scenarios forked from a shared trunk).
 
     Rows are ordered by scenario, then seed, whatever the number of workers. With a ``store``, each
     seed's result is kept under the key ``seed-<seed>`` as it finishes, and seeds already stored
-    are loaded instead of run.
+    are loaded instead of run. ``overrides`` maps a seed to the parameters every scenario of that
+    seed runs with (a posterior draw: within a seed, common random numbers and common parameters).
     """
+    per_seed = overrides or {}
     validate_tasks([Task(s, seeds[0], scale, start, end) for s in scenarios])
-    jobs = [(tuple(scenarios), s, scale, start, end) for s in seeds]
+    jobs = [(tuple(scenarios), s, scale, start, end, per_seed.get(s)) for s in seeds]
     frames = map_stored(_group_job, jobs, [f"seed-{s}" for s in seeds], store, workers, scheduler, progress)
     out = pd.concat(frames, ignore_index=True)
     order = {n: k for k, n in enumerate(dict.fromkeys(out.scenario))}
