@@ -241,6 +241,16 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
     from hamji.report import _svg
 
     d = indices[indices.outcome == outcome]
+    if spec.method == "morris" and d[d["index"] == "sigma"].value.isna().any():
+        # groups (or too few trajectories) leave sigma undefined: rank by mu_star with its interval
+        ms = d[d["index"] == "mu_star"].sort_values("value", ascending=False).head(top)
+        fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(ms) + 1.2))
+        ax.barh(np.arange(len(ms)), ms.value, xerr=[ms.value - ms.low, ms.high - ms.value], capsize=2, color="#c0392b")
+        ax.set_yticks(np.arange(len(ms)), ms.param, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"μ* (mean absolute elementary effect, outcome units per plausible range), {CONFIDENCE:.0%} interval")
+        ax.set_title(f"Morris screening{' of groups' if spec.groups else ''}: {outcome}", loc="left", fontsize=9)
+        return _svg(fig)
     if spec.method == "morris":
         piv = d.pivot(index="param", columns="index", values="value")
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -288,7 +298,9 @@ def render_html(spec: SensitivitySpec, names: list[str], indices: pd.DataFrame, 
                      f"<td>{param_spec(n).bounds(spec.declared)[1]:.4g}</td><td>{param_spec(n).dist}</td>"
                      f"<td>{html.escape(param_spec(n).unit)}</td></tr>" for n in names)
     note = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    groups = " Parameters are screened in groups, one per module." if spec.groups else ""
+    n_groups = len(set(module_groups(names)))
+    groups = (f" Parameters are screened in {n_groups} groups, one per module: a group's parameters move together,"
+              " and σ is not defined for groups." if spec.groups else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>hamji sensitivity</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;font-size:.85em}} td,th{{padding:.2em .6em;border-bottom:1px solid #eee;text-align:left}}
