@@ -100,7 +100,7 @@ def build_ui() -> ui.Tag:
             width=320,
         ),
         ui.output_ui("results_head"),
-        ui.layout_columns(ui.output_ui("map"), ui.output_ui("lines"), col_widths=(6, 6)),
+        ui.layout_columns(ui.output_ui("results_map"), ui.output_ui("lines"), col_widths=(6, 6)),
         ui.output_ui("trade"),
         ui.card(ui.card_header("Key figures (mean over seeds)"), ui.output_ui("key_figures")),
         ui.card(ui.card_header("Reproduce"), ui.output_ui("reproduce"),
@@ -328,7 +328,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
             return ui.div(f"valid: scenario '{scenario.name}', {len(scenario.events)} event(s),"
                           f" {len(scenario.spec.overrides)} override(s)", class_="hamji-ok")
 
-        @render.download(filename=lambda: f"{form_spec().get('name') or 'scenario'}.yaml")
+        @render.download_button(filename=lambda: f"{form_spec().get('name') or 'scenario'}.yaml")
         def download_yaml() -> Any:
             yield yaml_now()
 
@@ -345,7 +345,8 @@ def make_app(runs: Path, manager: JobManager) -> App:
 
                 scale = parse_scale(str(input.scale()))
                 seeds = int(input.seeds() or 0)
-                start = check_run_date(f"{int(input.start_year())}-01-01", "first year")
+                first = check_run_date(f"{int(input.start_year())}-01-01", "first year")
+                start = first + dt.timedelta(days=-first.weekday() % 7)  # the year's first Monday: no week of the year before
                 end = check_run_date(f"{int(input.end_year())}-12-31", "last year")
                 if end < start:
                     raise UserError(f"last year {end.year} is before first year {start.year}")
@@ -472,7 +473,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
                           ui.p(man["scenario"].get("description", "").strip()), id="results-head")
 
         @render.ui
-        def map() -> Any:  # noqa: A001 - the output's id
+        def results_map() -> Any:
             a = annual()
             metric = input.metric()
             if a is None or not metric:
@@ -504,6 +505,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
             first, last = int(a.year.min()), int(a.year.max())
             m = a[a.metric.isin(KEY_METRICS) & a.region.isin(GROUPS[:3]) & a.year.isin([first, last])]
             t = m.groupby(["metric", "region", "year"]).value.mean().unstack(["region", "year"])
+            t = t.reindex(columns=[(g, y) for g in GROUPS[:3] for y in (first, last)])
             t.columns = [f"{r} {y}" for r, y in t.columns]
             t = t.reindex([k for k in KEY_METRICS if k in t.index])
             t.insert(0, "unit", [unit(k) for k in t.index])
@@ -541,15 +543,15 @@ def make_app(runs: Path, manager: JobManager) -> App:
             if folder is not None:
                 yield (folder / name).read_bytes()
 
-        @render.download(filename=lambda: "series.parquet")
+        @render.download_button(filename=lambda: "series.parquet")
         def dl_series() -> Any:
             yield from _file("series.parquet")
 
-        @render.download(filename=lambda: "annual.csv")
+        @render.download_button(filename=lambda: "annual.csv")
         def dl_annual() -> Any:
             yield from _file("annual.csv")
 
-        @render.download(filename=lambda: "scenario.yaml")
+        @render.download_button(filename=lambda: "scenario.yaml")
         def dl_scenario() -> Any:
             folder = repro_folder()
             if folder is not None:
@@ -658,8 +660,11 @@ def make_app(runs: Path, manager: JobManager) -> App:
             d = diffs()
             if d is None or d.empty:
                 return ""
-            t = d[["scenario", "outcome", "reference_mean", "mean_change", "low90", "high90", "seeds", "from_year", "to_year"]]
-            return ui.HTML(t.to_html(index=False, float_format=lambda v: f"{v:+.4g}", classes="table table-sm", border=0))
+            t = pd.DataFrame({"scenario": d.scenario, "outcome": d.outcome, "years": d.from_year.astype(str) + "-" + d.to_year.astype(str),
+                              "reference": d.reference_mean.map(lambda v: f"{v:.4g}"),
+                              "change": d.mean_change.map(lambda v: f"{v:+.4g}"),
+                              "90% interval": [f"[{lo:+.4g}, {hi:+.4g}]" for lo, hi in zip(d.low90, d.high90)], "seeds": d.seeds})
+            return ui.HTML(t.to_html(index=False, classes="table table-sm", border=0))
 
         @render.ui
         def diff_maps() -> Any:

@@ -29,6 +29,14 @@ MAP_ATTRIBUTION = "Province shapes © OpenStreetMap contributors (ODbL)"
 #: lon/lat aspect: at 40°N a degree of longitude is cos(40°) of a degree of latitude
 LAT_OF_MAP = 40.0
 LAYOUT = dict(margin=dict(l=50, r=20, t=50, b=40), template="plotly_white", font=dict(size=12), height=380)
+#: ticks on a calendar-year axis: about this many at most, on whole years
+YEAR_TICKS = 10
+
+
+def years_axis(years: pd.Series) -> dict:
+    """A calendar-year axis: ticks on whole years (every year for short runs), no thousands separator."""
+    span = int(years.max() - years.min()) if len(years) else 1
+    return dict(title="year", tickformat="d", dtick=max(1, -(-span // YEAR_TICKS)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -128,7 +136,7 @@ def _band(annual: pd.DataFrame, metric: str, region: str) -> pd.DataFrame:
 def _add_band(fig: go.Figure, band: pd.DataFrame, name: str, color: str, scale: float = 1.0) -> None:
     x = list(band.index) + list(band.index[::-1])
     y = list(band["max"] / scale) + list(band["min"][::-1] / scale)
-    fig.add_trace(go.Scatter(x=x, y=y, fill="toself", fillcolor=_alpha(color), line=dict(width=0), hoverinfo="skip",
+    fig.add_trace(go.Scatter(x=x, y=y, fill="toself", fillcolor=_alpha(color), mode="lines", line=dict(width=0), hoverinfo="skip",
                              showlegend=False, name=f"{name} range"))
     fig.add_trace(go.Scatter(x=band.index, y=band["mean"] / scale, mode="lines", name=name, line=dict(color=color, width=2)))
 
@@ -148,7 +156,7 @@ def lines(annual: pd.DataFrame, metric: str, regions: list[str], unit: str) -> g
             _add_band(fig, band, r, GROUP_COLORS.get(r, palette[k % len(palette)]))
     seeds = annual.seed.nunique()
     fig.update_layout(**LAYOUT, title=dict(text=f"{metric} ({unit}): mean over {seeds} seed(s), band = lowest to highest seed",
-                                           font=dict(size=13)), xaxis_title="year", yaxis_title=unit)
+                                           font=dict(size=13)), xaxis=years_axis(annual.year), yaxis_title=unit)
     return fig
 
 
@@ -166,7 +174,7 @@ def trade(annual: pd.DataFrame) -> go.Figure:
     fig.add_trace(go.Scatter(x=t.index, y=t.china_exports_to_dprk_usd_m, mode="markers", name="data: DPRK imports",
                              marker=dict(color="#8e44ad", symbol="square", size=8)))
     fig.update_layout(**LAYOUT, title=dict(text="China-DPRK trade, US$ million a year: model (lines, seed bands) and data (points)",
-                                           font=dict(size=13)), xaxis_title="year", yaxis_title="US$ million")
+                                           font=dict(size=13)), xaxis=years_axis(annual.year), yaxis_title="US$ million")
     return fig
 
 
@@ -217,7 +225,7 @@ def differences_over_time(annual: pd.DataFrame, reference: str, metric: str, reg
                   annotation_text=f"evaluation years {years[0]}-{years[1]}", annotation_position="top left")
     fig.update_layout(**LAYOUT, title=dict(text=f"{metric}, {region}: each scenario minus {reference}, year by year"
                                                 f" ({annual.year.min()}-{annual.year.max()}), 90% bands", font=dict(size=13)),
-                      xaxis_title="year", yaxis_title=f"difference ({unit})")
+                      xaxis=years_axis(annual.year), yaxis_title=f"difference ({unit})")
     return fig
 
 
