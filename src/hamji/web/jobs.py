@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hamji.errors import UserError
+
 #: Dask event topic on which tasks report progress
 PROGRESS_TOPIC = "hamji-web-progress"
 #: a task reports (and checks for a cancel) every this many simulated weeks: often enough for a smooth bar and a
@@ -50,6 +52,14 @@ HOUSEHOLD_STEPS_PER_S = 3.9e6
 NATIONAL_HOUSEHOLDS = 5_887_471
 #: how often the monitor thread looks for finished tasks (seconds)
 POLL_S = 0.25
+#: the validation scorecard (`hamji validate`) costs about this many full-length runs per seed: three runs to 2015
+#: (patterns 1-5), five scenarios to 2030 sharing their first years (pattern 6), three closure scenarios and the
+#: history run to 2024 (counted generously)
+SCORECARD_RUNS_PER_SEED = 12
+#: the scorecard is asked for rarely and answers a question no single run can, so it may take longer than a run
+MAX_SCORECARD_SECONDS = 900.0
+#: seeds the scorecard may use from the web app (the shipped docs/validation.md uses 3)
+MAX_SCORECARD_SEEDS = 3
 
 
 class Cancelled(Exception):
@@ -65,8 +75,6 @@ def estimated_seconds(scale: int, start: dt.date, end: dt.date, seeds: int) -> f
 
 def check_size(scale: int, start: dt.date, end: dt.date, seeds: int) -> None:
     """Refuse, with a message saying what fits, a run the machine cannot do in a few minutes."""
-    from hamji.errors import UserError
-
     if not 1 <= seeds <= MAX_SEEDS:
         raise UserError(f"seeds {seeds}: allowed 1 to {MAX_SEEDS} per run")
     need = estimated_seconds(scale, start, end, seeds)
@@ -109,6 +117,32 @@ def run_task(spec: dict[str, Any], seed: int, scale: int, start: dt.date, end: d
         return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
+def run_scorecard_task(seeds: int, scale: int, key: str) -> bytes:
+    """The validation scorecard in a Dask worker: ``hamji validate --json`` in a child process (exactly the
+    command's checks), stopped if the job is cancelled; returns the JSON it prints."""
+    import subprocess
+    import sys
+
+    from distributed import Event
+
+    cancel = Event(f"{key}-cancel")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "hamji", "validate", "--json", "--quiet", "--seeds", str(seeds),
+                                 "--scale", str(scale), "--workers", "1"], stdout=out, stderr=err)
+        while proc.poll() is None:
+            if cancel.is_set():
+                proc.kill()
+                proc.wait()
+                raise Cancelled(key)
+            time.sleep(1.0)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode not in (0, 1):  # 1: the scorecard ran and some check fails
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"hamji validate exited with {proc.returncode}")
+        return out.read()
+
+
 @dataclass
 class Job:
     """One run of a scenario with its seeds, as the web app shows it."""
@@ -122,6 +156,7 @@ class Job:
     end: dt.date
     submitted: float = field(default_factory=time.time)
     order: int = 0
+    kind: str = "run"  # a scenario run, or the validation "scorecard"
     state: str = "queued"  # queued, running, done, cancelled, failed
     weeks_done: dict[int, int] = field(default_factory=dict)
     weeks_total: int = 1
@@ -185,27 +220,47 @@ class JobManager:
             self._cluster.close()
 
     # -- sessions' requests ----------------------------------------------------------------------
-    def submit(self, session: str, spec: dict[str, Any], seeds: list[int], scale: int, start: dt.date, end: dt.date) -> Job:
-        """Queue a job (a :class:`~hamji.errors.UserError` if it is too large or the queue is full)."""
-        from hamji.errors import UserError
+    def _admit(self, session: str) -> None:
+        """Refuse a new job when this session or the whole server has too many queued or running."""
+        mine = sum(1 for j in self.jobs.values() if j.session == session and j.active)
+        if mine >= MAX_JOBS_PER_SESSION:
+            raise UserError(f"you have {mine} runs queued or running; the limit is {MAX_JOBS_PER_SESSION} at once."
+                            " Wait for one to finish or cancel one.")
+        if sum(1 for j in self.jobs.values() if j.active) >= MAX_ACTIVE_JOBS:
+            raise UserError(f"the server is busy ({MAX_ACTIVE_JOBS} runs queued or running); try again in a few minutes")
 
+    def _queue(self, job: Job, tasks: dict[int, tuple]) -> Job:
+        """Send a job's tasks (one per seed) to Dask and list the job."""
+        for s, (fn, *args) in tasks.items():
+            job.weeks_done[s] = 0
+            job.futures[s] = self.client.submit(fn, *args, key=f"hamji-{job.id}-{s}", pure=False)
+        self.jobs[job.id] = job
+        self.version += 1
+        return job
+
+    def submit(self, session: str, spec: dict[str, Any], seeds: list[int], scale: int, start: dt.date, end: dt.date) -> Job:
+        """Queue a run (a :class:`~hamji.errors.UserError` if it is too large or the queue is full)."""
         check_size(scale, start, end, len(seeds))
         with self._lock:
-            mine = sum(1 for j in self.jobs.values() if j.session == session and j.active)
-            if mine >= MAX_JOBS_PER_SESSION:
-                raise UserError(f"you have {mine} runs queued or running; the limit is {MAX_JOBS_PER_SESSION} at once."
-                                " Wait for one to finish or cancel one.")
-            if sum(1 for j in self.jobs.values() if j.active) >= MAX_ACTIVE_JOBS:
-                raise UserError(f"the server is busy ({MAX_ACTIVE_JOBS} runs queued or running); try again in a few minutes")
+            self._admit(session)
             job = Job(id=uuid.uuid4().hex[:10], session=session, spec=spec, seeds=list(seeds), scale=scale, start=start,
                       end=end, order=next(self._order))
-            for s in job.seeds:
-                job.weeks_done[s] = 0
-                job.futures[s] = self.client.submit(run_task, spec, s, scale, start, end, f"hamji-{job.id}",
-                                                    key=f"hamji-{job.id}-{s}", pure=False)
-            self.jobs[job.id] = job
-            self.version += 1
-        return job
+            return self._queue(job, {s: (run_task, spec, s, scale, start, end, f"hamji-{job.id}") for s in job.seeds})
+
+    def submit_scorecard(self, session: str, seeds: int, scale: int) -> Job:
+        """Queue the validation scorecard (``hamji validate``) at ``seeds`` seeds and 1:``scale``."""
+        if not 1 <= seeds <= MAX_SCORECARD_SEEDS:
+            raise UserError(f"seeds {seeds}: allowed 1 to {MAX_SCORECARD_SEEDS} for the scorecard here")
+        start, end = dt.date(2000, 1, 3), dt.date(2030, 12, 30)
+        need = estimated_seconds(scale, start, end, seeds * SCORECARD_RUNS_PER_SEED)
+        if need > MAX_SCORECARD_SECONDS:
+            raise UserError(f"the scorecard at 1:{scale} with {seeds} seed(s) would take about {need / 60:.0f} min; the limit"
+                            f" here is {MAX_SCORECARD_SECONDS / 60:.0f} min. Use a coarser scale, or `hamji validate`.")
+        with self._lock:
+            self._admit(session)
+            job = Job(id=uuid.uuid4().hex[:10], session=session, spec={"name": "validation scorecard"}, seeds=[0],
+                      scale=scale, start=start, end=end, order=next(self._order), kind="scorecard")
+            return self._queue(job, {0: (run_scorecard_task, seeds, scale, f"hamji-{job.id}")})
 
     def cancel(self, job_id: str, session: str) -> None:
         """Cancel a job of this session: queued seeds never start, running ones stop within a few weeks."""
@@ -261,7 +316,20 @@ class JobManager:
         """A seed finished: write its folder, or record why it failed."""
         from hamji.run_registry import new_run_dir
 
-        if fut.status == "finished":
+        if fut.status == "finished" and job.kind == "scorecard":
+            path = self.runs / f"validation-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+            try:
+                path.write_bytes(fut.result())
+                state, message = "done", f"scorecard saved as {path.name}"
+            except Exception as exc:  # noqa: BLE001 - reported to the session, the server goes on
+                state, message = "failed", f"the scorecard could not be saved: {exc}"
+            with self._lock:
+                job.state, job.message = state, message
+                job.weeks_done[seed] = job.weeks_total
+                self.version += 1
+            if self.on_run_written is not None:
+                self.on_run_written()
+        elif fut.status == "finished":
             try:
                 files = fut.result()
                 folder = new_run_dir(self.runs, job.name, seed)
