@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -36,8 +38,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 RUN = {"scale": "20000", "seeds": "2", "start_year": "2005", "end_year": "2012"}
 #: pause between two edits of one session (seconds): an analyst typing now and then, not a flood
 EDIT_EVERY_S = 1.0
-#: the longest anything may take before the test calls it lost (ms)
+#: the longest a run may take before the test calls it lost (ms)
 TIMEOUT_MS = 600_000
+#: the longest one edit may take before the test calls it lost (ms)
+EDIT_TIMEOUT_MS = 60_000
 
 
 def _free_port() -> int:
@@ -74,8 +78,11 @@ async def session(browser, url: str, k: int, runs: bool, done: asyncio.Event, ou
         name = f"s{k}-e{edit}"
         t = time.perf_counter()
         await _set(page, "#name", name)
-        await page.locator("#yaml_text", has_text=f"name: {name}").wait_for()
-        out["edit_s"].append(time.perf_counter() - t)
+        try:
+            await page.locator("#yaml_text", has_text=f"name: {name}").wait_for(timeout=EDIT_TIMEOUT_MS)
+            out["edit_s"].append(time.perf_counter() - t)
+        except PlaywrightTimeout:
+            out["edits_lost"] += 1
         await asyncio.sleep(EDIT_EVERY_S)
         if runs and await page.locator("#jobs .job-done").count() and k not in out["run_s"]:
             out["run_s"][k] = time.perf_counter() - t_run
@@ -88,7 +95,7 @@ async def session(browser, url: str, k: int, runs: bool, done: asyncio.Event, ou
 async def drive(url: str, sessions: int, running: int, runs_dir: Path) -> dict:
     from playwright.async_api import async_playwright
 
-    out: dict = {"open_s": [], "edit_s": [], "run_s": {}}
+    out: dict = {"open_s": [], "edit_s": [], "run_s": {}, "edits_lost": 0}
     done = asyncio.Event()
 
     async def watch() -> None:  # every run has written its folders
@@ -138,7 +145,10 @@ def main() -> None:
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
         finally:
             server.terminate()
-            server.wait(timeout=60)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
     from hamji.run_registry import RunRegistry
 
     listed = RunRegistry(runs).search()
@@ -152,6 +162,7 @@ def main() -> None:
         "open_s": {"median": round(statistics.median(res["open_s"]), 2), "max": round(max(res["open_s"]), 2)},
         "edit_round_trip_s": {"n": len(edits), "median": round(statistics.median(edits), 3),
                               "p95": round(edits[int(0.95 * (len(edits) - 1))], 3), "max": round(max(edits), 3)},
+        "edits_lost": res["edits_lost"],
         "run_wall_s": {str(k): round(v, 1) for k, v in sorted(res["run_s"].items())},
         "runs_expected": a.running * int(RUN["seeds"]), "runs_listed": len(listed),
         "server_alive": alive, "tracebacks_in_log": tracebacks, "total_s": round(res["total_s"], 1),
@@ -160,7 +171,7 @@ def main() -> None:
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    ok = alive and tracebacks == 0 and len(listed) == summary["runs_expected"] and len(res["run_s"]) == a.running
+    ok = alive and tracebacks == 0 and res["edits_lost"] == 0 and len(listed) == summary["runs_expected"] and len(res["run_s"]) == a.running
     sys.exit(0 if ok else 1)
 
 

@@ -127,7 +127,7 @@ def test_change_a_budget_run_and_see_the_map_and_charts(server, browser) -> None
     page.get_by_role("tab", name="Build and run").click()
 
     # the micro-lending budget, US$ a year: large enough for loans at 1:20000 (a loan of US$ 5,000 stands for 20,000)
-    _set(page, "#ev0_p0", "400000000")
+    _set(page, "#events_form input[id$='_0_p0']", "400000000")
     page.locator("#yaml_text", has_text="budget_usd: 400000000").wait_for()
     assert "valid" in page.inner_text("#yaml_check")
     _run_small(page, 2009, 2011, seeds=2)

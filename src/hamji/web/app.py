@@ -180,6 +180,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
         form_rev = reactive.value(0)  # bumps when the form's structure changes (re-render)
         upload_note = reactive.value(None)
         run_note = reactive.value(None)
+        pending_select = reactive.value(None)  # a run of this session that just finished, to open in Results
         seen_done: set[str] = set()
 
         def have(name: str) -> bool:
@@ -197,18 +198,19 @@ def make_app(runs: Path, manager: JobManager) -> App:
         def form_spec() -> dict[str, Any]:
             """The scenario as the form holds it now."""
             base = copy.deepcopy(spec())
+            rev = form_rev()
             base["name"] = (input.name() or base.get("name", "")).strip()
             events = []
             for i, e in enumerate(base.get("events", [])):
-                if not val(f"ev{i}_on", True):
+                if not val(f"ev{rev}_{i}_on", True):
                     continue
                 e = dict(e)
-                e["start"] = val(f"ev{i}_start", e.get("start")) or e.get("start")
-                end = val(f"ev{i}_end", e.get("end") or "")
+                e["start"] = val(f"ev{rev}_{i}_start", e.get("start")) or e.get("start")
+                end = val(f"ev{rev}_{i}_end", e.get("end") or "")
                 e["end"] = end.strip() if isinstance(end, str) and end.strip() else None
                 params = {}
                 for j, f in enumerate(builder.event_fields(e)):
-                    v = val(f"ev{i}_p{j}", f.value)
+                    v = val(f"ev{rev}_{i}_p{j}", f.value)
                     params[f.key] = builder.coerce_text(v) if f.kind == "text" else v
                 if params:
                     e["params"] = params
@@ -216,7 +218,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
                     e.pop("end")
                 events.append(e)
             base["events"] = events
-            base["overrides"] = {k: val(f"ov_{k}", v) for k, v in (base.get("overrides") or {}).items()}
+            base["overrides"] = {k: val(f"ov{rev}_{k}", v) for k, v in (base.get("overrides") or {}).items()}
             return base
 
         @reactive.calc
@@ -231,7 +233,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
                 return None, str(exc)
 
         @reactive.effect
-        @reactive.event(input.template)
+        @reactive.event(input.template, ignore_init=True)  # the form starts from START_TEMPLATE already
         def _template() -> None:
             restructure(builder.template(input.template()))
             ui.update_text("name", value=f"my-{input.template()}")
@@ -281,13 +283,14 @@ def make_app(runs: Path, manager: JobManager) -> App:
 
         @render.ui
         def events_form() -> Any:
-            form_rev()
+            # input ids carry the form's revision, so values typed into an earlier form are never read into this one
+            rev = form_rev()
             s = spec()
             cards = []
             for i, e in enumerate(s.get("events", [])):
                 fields = []
                 for j, f in enumerate(builder.event_fields(e)):
-                    fid = f"ev{i}_p{j}"
+                    fid = f"ev{rev}_{i}_p{j}"
                     if f.kind == "bool":
                         fields.append(ui.input_checkbox(fid, f.key, bool(f.value)))
                     elif f.kind == "number":
@@ -296,9 +299,9 @@ def make_app(runs: Path, manager: JobManager) -> App:
                         fields.append(ui.input_text(fid, f.key, builder.to_yaml_value(f.value)))
                     fields.append(ui.div(f.help, class_="field-help"))
                 cards.append(ui.div(
-                    ui.input_checkbox(f"ev{i}_on", ui.strong(e.get("type", "")), True),
-                    ui.layout_columns(ui.input_text(f"ev{i}_start", "start (YYYY-MM-DD)", str(e.get("start", ""))),
-                                      ui.input_text(f"ev{i}_end", "end (empty: to the end of the run)", str(e.get("end") or ""))),
+                    ui.input_checkbox(f"ev{rev}_{i}_on", ui.strong(e.get("type", "")), True),
+                    ui.layout_columns(ui.input_text(f"ev{rev}_{i}_start", "start (YYYY-MM-DD)", str(e.get("start", ""))),
+                                      ui.input_text(f"ev{rev}_{i}_end", "end (empty: to the end of the run)", str(e.get("end") or ""))),
                     *fields, class_="event-card"))
             return ui.TagList(*cards) if cards else ui.p("No events: add a programme on the left.")
 
@@ -312,14 +315,14 @@ def make_app(runs: Path, manager: JobManager) -> App:
 
         @render.ui
         def overrides_form() -> Any:
-            form_rev()
+            rev = form_rev()
             items = []
             for name, value in (spec().get("overrides") or {}).items():
                 if name not in REGISTRY:
                     continue
                 p = REGISTRY[name]
-                control = (ui.input_checkbox(f"ov_{name}", name, bool(value)) if p.type == "bool"
-                           else ui.input_numeric(f"ov_{name}", name, value, min=p.low, max=p.high))
+                control = (ui.input_checkbox(f"ov{rev}_{name}", name, bool(value)) if p.type == "bool"
+                           else ui.input_numeric(f"ov{rev}_{name}", name, value, min=p.low, max=p.high))
                 items.append(ui.div(control, ui.div(builder.describe(name), class_="field-help"),
                                     ui.tags.a("remove", href="#", onclick=f"Shiny.setInputValue('remove_override', '{name}',"
                                                                           " {priority: 'event'}); return false;")))
@@ -443,7 +446,6 @@ def make_app(runs: Path, manager: JobManager) -> App:
                         pending_select.set(experiment_key(man))
 
         # -- the registry --------------------------------------------------------------------
-        pending_select = reactive.value(None)
 
         @reactive.poll(lambda: written["count"], POLL_S)
         def runs_version() -> int:
@@ -456,21 +458,18 @@ def make_app(runs: Path, manager: JobManager) -> App:
 
         @reactive.effect
         def _experiment_choices() -> None:
+            """Keep the run choices in step with the registry; open a run this session just finished."""
             exps = experiments()
             choices = {r.experiment: _experiment_label(r) for r in exps.itertuples()}
+            wanted = pending_select()
             with reactive.isolate():
-                wanted = pending_select()
                 current = input.experiment() if have("experiment") else None
                 picked = list(input.compare_runs() or []) if have("compare_runs") else []
+            if wanted in choices:
+                pending_select.set(None)  # opened once; later runs of other sessions do not move the choice
             selected = wanted if wanted in choices else current if current in choices else next(iter(choices), None)
             ui.update_select("experiment", choices=choices, selected=selected)
             ui.update_selectize("compare_runs", choices=choices, selected=[p for p in picked if p in choices])
-
-        @reactive.effect
-        @reactive.event(pending_select)
-        def _select_pending() -> None:
-            if pending_select() is not None:
-                ui.update_select("experiment", selected=pending_select())
 
         def folders_of(exp: str) -> list[Path]:
             row = experiments()[experiments().experiment == exp]

@@ -70,8 +70,10 @@ def event_fields(event: dict[str, Any]) -> list[Field]:
     return out
 
 
-def coerce_text(text: str) -> Any:
+def coerce_text(text: Any) -> Any:
     """A text input's value as YAML would read it (a list of crossings, a number, a word)."""
+    if not isinstance(text, str):
+        return text
     try:
         return yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError:
