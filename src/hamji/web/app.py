@@ -713,7 +713,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
             w = window()
             maps = [ui.HTML(figures.to_html(figures.province_map(
                 figures.difference_values(a, labels[0], scen, metric, w),
-                f"{metric}: {scen} minus {labels[0]}, mean over {w[0]}-{w[1]}", unit(metric), diverging=True),
+                f"{metric}: {scen} minus {labels[0]}<br>mean over {w[0]}-{w[1]}", unit(metric), diverging=True),
                 f"diff-map-{k}")) for k, scen in enumerate(labels[1:])]
             return ui.layout_columns(*maps, col_widths=6)
 

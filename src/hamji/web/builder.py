@@ -89,6 +89,10 @@ def to_yaml(spec: dict[str, Any]) -> str:
     """The scenario as YAML text (keys in the order a reader expects)."""
     order = ("name", "description", "end", "overrides", "groups", "events")
     clean = {k: spec[k] for k in order if k in spec and spec[k] not in (None, "", {}, [])}
+    if isinstance(clean.get("description"), str):  # one line: a folded block with its trailing newline reads badly
+        clean["description"] = " ".join(clean["description"].split())
+    if "events" in clean:  # an event without an end, or without parameters, says nothing of them
+        clean["events"] = [{k: v for k, v in e.items() if v not in (None, {}, [])} for e in clean["events"]]
     clean.setdefault("name", spec.get("name", ""))
     return yaml.safe_dump(clean, sort_keys=False, allow_unicode=True, width=100)
 

@@ -115,7 +115,7 @@ def province_map(values: dict[str, float], title: str, unit: str = "", diverging
     fig.update_layout(**{**LAYOUT, "height": 460}, title=dict(text=title, font=dict(size=13)),
                       xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x",
                                                             scaleratio=1 / np.cos(np.radians(LAT_OF_MAP))),
-                      annotations=[dict(text=f"{MAP_ATTRIBUTION}. Squares: Chinese border areas (Jilin; Dandong in Liaoning).",
+                      annotations=[dict(text=f"{MAP_ATTRIBUTION}.<br>Squares: Chinese border areas (Jilin; Dandong in Liaoning).",
                                         x=0, y=-0.02, xref="paper", yref="paper", showarrow=False, font=dict(size=9),
                                         xanchor="left", yanchor="top")])
     return fig
