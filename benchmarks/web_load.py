@@ -89,13 +89,14 @@ async def session(browser, url: str, k: int, runs: bool, done: asyncio.Event, ou
     if runs and k not in out["run_s"]:
         await page.locator("#jobs .job-done").wait_for()
         out["run_s"][k] = time.perf_counter() - t_run
+    out["disconnected"] += await page.locator("#shiny-disconnected-overlay").count()  # Shiny's grey "disconnected" veil
     await ctx.close()
 
 
 async def drive(url: str, sessions: int, running: int, runs_dir: Path) -> dict:
     from playwright.async_api import async_playwright
 
-    out: dict = {"open_s": [], "edit_s": [], "run_s": {}, "edits_lost": 0}
+    out: dict = {"open_s": [], "edit_s": [], "run_s": {}, "edits_lost": 0, "disconnected": 0}
     done = asyncio.Event()
 
     async def watch() -> None:  # every run has written its folders
@@ -162,7 +163,7 @@ def main() -> None:
         "open_s": {"median": round(statistics.median(res["open_s"]), 2), "max": round(max(res["open_s"]), 2)},
         "edit_round_trip_s": {"n": len(edits), "median": round(statistics.median(edits), 3),
                               "p95": round(edits[int(0.95 * (len(edits) - 1))], 3), "max": round(max(edits), 3)},
-        "edits_lost": res["edits_lost"],
+        "edits_lost": res["edits_lost"], "sessions_disconnected": res["disconnected"],
         "run_wall_s": {str(k): round(v, 1) for k, v in sorted(res["run_s"].items())},
         "runs_expected": a.running * int(RUN["seeds"]), "runs_listed": len(listed),
         "server_alive": alive, "tracebacks_in_log": tracebacks, "total_s": round(res["total_s"], 1),
@@ -171,7 +172,7 @@ def main() -> None:
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    ok = alive and tracebacks == 0 and res["edits_lost"] == 0 and len(listed) == summary["runs_expected"] and len(res["run_s"]) == a.running
+    ok = alive and tracebacks == 0 and res["edits_lost"] == 0 and res["disconnected"] == 0 and len(listed) == summary["runs_expected"] and len(res["run_s"]) == a.running
     sys.exit(0 if ok else 1)
 
 

@@ -14,6 +14,11 @@ from typing import Callable
 
 from hamji.errors import UserError
 
+#: how long the server waits for a browser to answer its keep-alive ping before it drops the session (seconds).
+#: uvicorn's default (20 s) drops the tabs of a machine that is busy for a moment (seen in the load test: a browser
+#: with 20 tabs on 2 loaded cores), and a dropped tab stops updating; an analyst's laptop may stall that long too
+WS_PING_TIMEOUT_S = 300
+
 
 def check_port(host: str, port: int) -> None:
     """Refuse at once, with one line, an address the server could not listen on (taken, or not of this machine)."""
@@ -44,6 +49,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, scheduler
     where = scheduler or f"{workers} local worker process(es)"
     log(f"hamji web app on http://{host}:{port}/ (runs in {runs.resolve()}, computing on {where}); Ctrl+C stops it")
     try:
-        uvicorn.run(make_app(runs, manager), host=host, port=port, log_level="warning")
+        uvicorn.run(make_app(runs, manager), host=host, port=port, log_level="warning", ws_ping_timeout=WS_PING_TIMEOUT_S)
     finally:
         manager.close()

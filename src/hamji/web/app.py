@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import html
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -569,7 +570,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
             man = read_manifest(folders[0])
             seeds = sorted(int(read_manifest(f)["seed"]) for f in folders)
             name = man["scenario"]["name"]
-            cli = "\n".join(f"hamji run {name}.yaml --scale {man['scale']} --seed {s} --start {man['start']} --end {man['end']}"
+            cli = "\n".join(f"hamji run {shlex.quote(name + '.yaml')} --scale {man['scale']} --seed {s} --start {man['start']} --end {man['end']}"
                             for s in seeds)
             py = (f"import hamji\nframes = [hamji.run(\"{name}.yaml\", seed=s, scale={man['scale']}, start=\"{man['start']}\","
                   f" end=\"{man['end']}\", annual=True) for s in {seeds}]")
@@ -589,7 +590,11 @@ def make_app(runs: Path, manager: JobManager) -> App:
         def dl_annual() -> Any:
             yield from _file("annual.csv")
 
-        @render.download_button(filename=lambda: "scenario.yaml")
+        def scenario_file() -> str:
+            folder = repro_folder()
+            return f"{read_manifest(folder)['scenario']['name']}.yaml" if folder is not None else "scenario.yaml"
+
+        @render.download_button(filename=scenario_file)  # the name the reproduce commands use
         def dl_scenario() -> Any:
             folder = repro_folder()
             if folder is not None:

@@ -273,10 +273,9 @@ class JobManager:
             job.state, job.message = "cancelled", "cancelled"
             futures = list(job.futures.values())
             self.version += 1
-        Event(f"hamji-{job_id}-cancel", client=self.client).set()
+        Event(f"hamji-{job_id}-cancel", client=self.client).set()  # a running task stops at its next report
         for f in futures:
-            if f.status == "pending":
-                f.cancel()
+            f.cancel()  # a queued task never starts
 
     def session_jobs(self, session: str) -> list[Job]:
         """This session's jobs, newest first."""
@@ -304,13 +303,17 @@ class JobManager:
             self.version += 1
 
     def _monitor(self) -> None:
+        """Collect every task that ended, then release it, so the cluster keeps no result it has handed over."""
         while not self._stop.wait(POLL_S):
             with self._lock:
-                pending = [(j, s, f) for j in self.jobs.values() if j.active for s, f in j.futures.items()
-                           if f.status in ("finished", "error", "cancelled") and not getattr(f, "_hamji_seen", False)]
-            for job, seed, fut in pending:
-                fut._hamji_seen = True
-                self._collect(job, seed, fut)
+                ended = [(j, s, f) for j in self.jobs.values() for s, f in list(j.futures.items())
+                         if f.status in ("finished", "error", "cancelled")]
+                for job, seed, _ in ended:
+                    del job.futures[seed]
+            for job, seed, fut in ended:
+                if job.active:
+                    self._collect(job, seed, fut)
+                fut.release()
 
     def _collect(self, job: Job, seed: int, fut: Any) -> None:
         """A seed finished: write its folder, or record why it failed."""
