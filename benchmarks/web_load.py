@@ -163,7 +163,7 @@ def main() -> None:
         "open_s": {"median": round(statistics.median(res["open_s"]), 2), "max": round(max(res["open_s"]), 2)},
         "edit_round_trip_s": {"n": len(edits), "median": round(statistics.median(edits), 3),
                               "p95": round(edits[int(0.95 * (len(edits) - 1))], 3), "max": round(max(edits), 3)},
-        "edits_lost": res["edits_lost"], "sessions_disconnected": res["disconnected"],
+        "edits_over_timeout": res["edits_lost"], "edit_timeout_s": EDIT_TIMEOUT_MS / 1000, "sessions_disconnected": res["disconnected"],
         "run_wall_s": {str(k): round(v, 1) for k, v in sorted(res["run_s"].items())},
         "runs_expected": a.running * int(RUN["seeds"]), "runs_listed": len(listed),
         "server_alive": alive, "tracebacks_in_log": tracebacks, "total_s": round(res["total_s"], 1),
