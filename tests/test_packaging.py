@@ -46,6 +46,8 @@ for name in dir(hamji.data):  # every loader of the shipped data
             fn()
         except TypeError:  # loaders that need an argument are reached by the runs below
             pass
+import hamji.web.figures  # the web app's map reads its province shapes
+hamji.web.figures.provinces()
 sim = Sim("history", seed=1, scale=20000, start=dt.date(2016, 1, 4), end=dt.date(2017, 12, 25)).run()
 write_run(sim, pathlib.Path(tempfile.mkdtemp()) / "run")
 print(json.dumps(sorted(opened)))
@@ -70,7 +72,7 @@ def test_files_opened_at_run_time_are_in_the_wheel(wheel: zipfile.ZipFile) -> No
     done = subprocess.run([sys.executable, "-c", RECORDER, str(PACKAGE)], check=True, capture_output=True, text=True)
     opened = [p for p in json.loads(done.stdout.strip().splitlines()[-1]) if not p.endswith((".py", ".pyc"))
               and "__pycache__" not in p]
-    assert {"world.yaml", "calibrated.yaml", "data/china_dprk_trade.csv"} <= set(opened)  # the recorder sees the reads
+    assert {"world.yaml", "calibrated.yaml", "data/china_dprk_trade.csv", "web/provinces.geojson"} <= set(opened)  # the recorder sees the reads
     names = set(wheel.namelist())
     missing = [p for p in opened if f"hamji/{p}" not in names]
     assert not missing, f"opened at run time but not in the wheel: {missing}"

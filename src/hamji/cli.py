@@ -670,5 +670,74 @@ def _calibrate_abc(params: list[str] | None, population: int, generations: int, 
     out.print(f"wrote {out_dir}/ (posterior.parquet, diagnostics.parquet, posterior.html; abc.db resumes)")
 
 
+# -- the run registry and the web app (issue 17) ------------------------------------------------------------
+
+
+def _day(text: str | None, option: str) -> dt.date | None:
+    """A day filter (YYYY-MM-DD), or None when not given."""
+    if text is None:
+        return None
+    from hamji.scenario import parse_date
+
+    return parse_date(text, option)
+
+
+@app.command("runs")
+@user_errors
+def runs_(
+    runs_dir: Path = typer.Option(Path("runs"), "--runs", help="The folder holding the run folders (indexed in runs.duckdb there)."),
+    scenario: Optional[str] = typer.Option(None, "--scenario", help="Only runs whose scenario name contains this (any case)."),
+    param: Optional[List[str]] = typer.Option(None, "--param", help="Only runs with this resolved parameter value: name=value (repeatable)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only runs written on or after this day (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only runs written on or before this day (YYYY-MM-DD)."),
+    delete: Optional[str] = typer.Option(None, "--delete", metavar="RUN", help="Delete this run's folder (its id, as listed)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List the runs in a runs folder (CLI and web alike), from their manifests; search by scenario, parameter and date."""
+    from hamji.run_registry import RunRegistry, parse_param_filter
+
+    if not runs_dir.is_dir():
+        raise UserError(f"--runs {runs_dir}: no such folder")
+    registry = RunRegistry(runs_dir)
+    if delete is not None:
+        registry.delete(delete)
+        out.print(f"deleted {runs_dir / delete}")
+        return
+    filters = dict(parse_param_filter(p) for p in param or [])
+    found = registry.search(scenario=scenario, params=filters, since=_day(since, "--since"), until=_day(until, "--until"))
+    if as_json:
+        sys.stdout.write(found.to_json(orient="records", date_format="iso", indent=2) + "\n")
+        return
+    table = Table(title=f"runs in {runs_dir} ({len(found)})")
+    for col in ("id", "scenario", "seed", "scale", "start", "end", "written", "experiment"):
+        table.add_column(col, overflow="fold")
+    for r in found.itertuples():
+        table.add_row(r.id, r.scenario, str(r.seed), f"1:{r.scale}", str(r.start)[:10], str(r.end)[:10],
+                      str(r.created)[:16], r.experiment)
+    out.print(table)
+
+
+@app.command()
+@user_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=512, help="Local worker processes for runs (Dask LocalCluster); default: this machine's cores."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port) to run on instead."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs", help="The folder where runs are written and listed (created if absent)."),
+) -> None:
+    """Start the web app: build, run and compare scenarios in the browser (runs go to background workers)."""
+    from hamji.analysis.ensemble import check_scheduler
+
+    if workers is not None and scheduler is not None:
+        raise UserError("--workers and --scheduler: give one (local workers, or an existing Dask cluster)")
+    if scheduler is not None:  # first, so an unreachable scheduler is reported within seconds
+        check_scheduler(scheduler)
+    from hamji.web import serve as serve_app
+
+    serve_app(host=host, port=port, workers=workers or CORES, scheduler=scheduler, runs=runs_dir,
+              log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
+
+
 if __name__ == "__main__":  # python -m hamji.cli
     app()

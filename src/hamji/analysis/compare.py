@@ -163,10 +163,16 @@ def differing_years(scenarios: list[str], start: dt.date, end: dt.date) -> tuple
     """
     from hamji.scenario import load_scenario
 
+    return differing_years_of([load_scenario(s) for s in scenarios], start, end)
+
+
+def differing_years_of(loaded: list[Any], start: dt.date, end: dt.date) -> tuple[int, int]:
+    """:func:`differing_years` of scenarios already loaded (:class:`hamji.scenario.Scenario`; the web app
+    rebuilds them from run manifests)."""
+
     def events(sc: Any) -> set[tuple]:
         return {(e.type, e.start, e.end, json.dumps(e.params, sort_keys=True, default=str)) for e in sc.spec.events}
 
-    loaded = [load_scenario(s) for s in scenarios]
     ref = loaded[0]
     first, last = end.year + 1, start.year - 1
     for sc in loaded[1:]:
