@@ -87,7 +87,7 @@ def test_the_search_finds_the_toy_optimum_and_flags_its_front() -> None:
 
 
 def test_an_interrupted_search_resumes_to_what_an_uninterrupted_one_finds(tmp_path) -> None:  # noqa: ANN001
-    whole = optimize(toy_spec(trials=20), tmp_path / "whole", evaluator=toy)
+    whole = optimize(toy_spec(trials=12), tmp_path / "whole", evaluator=toy)
     calls = []
 
     def dies_in_the_second_batch(c, w, s):  # noqa: ANN001, ANN202
@@ -97,13 +97,13 @@ def test_an_interrupted_search_resumes_to_what_an_uninterrupted_one_finds(tmp_pa
         return toy(c, w, s)
 
     with pytest.raises(KeyboardInterrupt):
-        optimize(toy_spec(trials=20), tmp_path / "cut", evaluator=dies_in_the_second_batch)
+        optimize(toy_spec(trials=12), tmp_path / "cut", evaluator=dies_in_the_second_batch)
     assert not (tmp_path / "cut" / "frontier.parquet").exists()
-    resumed = optimize(toy_spec(trials=20), tmp_path / "cut", evaluator=toy)
+    resumed = optimize(toy_spec(trials=12), tmp_path / "cut", evaluator=toy)
     pd.testing.assert_frame_equal(whole, resumed)
     assert (tmp_path / "cut" / "frontier.parquet").exists() and (tmp_path / "cut" / "frontier.html").exists()
     with pytest.raises(UserError, match="another --out"):
-        optimize(toy_spec(trials=20, budget=10e6), tmp_path / "cut", evaluator=toy)
+        optimize(toy_spec(trials=12, budget=10e6), tmp_path / "cut", evaluator=toy)
 
 
 def test_robustness_arithmetic_on_a_constructed_table() -> None:
@@ -141,7 +141,7 @@ def test_the_model_end_to_end_at_a_tiny_scale(tmp_path) -> None:  # noqa: ANN001
     spec.objectives = [parse_objective(str(o), TINY.years) for o in spec.objectives]
     table = optimize(spec, tmp_path / "o")
     assert list(table.design) == ["trial-0", "trial-1", "ref-training"]
-    assert {HSI, f"{HSI}_low", f"{HSI}_high", REV, "cost", "pareto", "description"} <= set(table.columns)
+    assert {HSI, f"{HSI}_low", f"{HSI}_high", REV, "cost", "pareto", "beaten_by_reference", "description"} <= set(table.columns)
     page = (tmp_path / "o" / "frontier.html").read_text(encoding="utf-8")
     assert "<svg" in page and "training" in page and "<script" not in page
     assert not (tmp_path / "o" / ".tasks").exists()

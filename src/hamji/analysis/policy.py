@@ -266,6 +266,17 @@ def pareto_mask(values: np.ndarray, objectives: list[Objective]) -> np.ndarray:
     return mask
 
 
+def beaten_by(table: pd.DataFrame, objectives: list[Objective]) -> np.ndarray:
+    """Per row: whether a reference scenario (``kind == "reference"``) dominates it, so the page can
+    say where the fixed mix beats a design the search found (False for the references themselves)."""
+    v = signed(table[[o.name for o in objectives]].to_numpy(), objectives)
+    refs = v[(table.kind == "reference").to_numpy()]
+    out = np.zeros(len(v), dtype=bool)
+    for i in np.flatnonzero((table.kind == "design").to_numpy()):
+        out[i] = bool(((refs >= v[i]).all(axis=1) & (refs > v[i]).any(axis=1)).any()) if len(refs) else False
+    return out
+
+
 def mean_interval(x: np.ndarray) -> tuple[float, float, float]:
     """Mean over seeds and its 90% Student-t interval (NaN bounds with one seed), as ``hamji compare``."""
     from scipy import stats
@@ -526,6 +537,7 @@ def optimize(spec: OptimizeSpec, out: Path | None = None, progress: Callable[[in
                 ref_table = ref_table.assign(kind="reference", trial=-1, description=[c.label for c in refs],
                                              cost_usd=[c.cost for c in refs], pareto=False)
                 table = pd.concat([table, ref_table], ignore_index=True)
+            table["beaten_by_reference"] = beaten_by(table, spec.objectives)
             counter.finish()
             if out is not None:
                 write_frontier(folder, spec, table)
@@ -685,6 +697,15 @@ def _fmt_obj(o: Objective, r: dict[str, Any]) -> str:
     return f"{r[o.name] * f:.4g}{interval}"
 
 
+def _beaten_note(table: pd.DataFrame) -> str:
+    beaten = table[(table.kind == "design") & table.pareto & table.get("beaten_by_reference", False)]
+    if not len(beaten):
+        return ""
+    return (f"<p class=\"note\"><b>A fixed scenario beats {len(beaten)} of the front's designs</b> (trials"
+            f" {', '.join(str(int(t)) for t in beaten.trial)}): the search has not yet found the region a reference"
+            " scenario reaches; run more --trials to push the front there.</p>")
+
+
 def render_frontier(spec: OptimizeSpec, table: pd.DataFrame) -> str:
     """A self-contained page: the front against the references and the front's designs in words."""
     objs = spec.objectives
@@ -713,6 +734,7 @@ merchants, so effects move in steps, and one seed leaves noise in each point. Th
 they cost (the recommendations more than this budget); training is priced at US$ {REGISTRY['training_cost_usd'].default:,.0f}
 a merchant and the transport package at {_musd(REGISTRY['transport_package_cost_usd'].default)} a year (assumptions).</p>
 {frontier_svg(spec, table)}
+{_beaten_note(table)}
 <h2>The front's designs</h2>
 <table><tr><th>trial</th><th>design</th>{head}<th>cost, US$ M</th></tr>{rows}</table>
 <h2>Reference scenarios</h2>
