@@ -173,3 +173,9 @@ def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path, args) 
     lines = [x for x in res.output.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), res.output
     assert not out.exists()
+
+
+def test_both_commands_have_help() -> None:
+    for cmd in ("optimize", "robust"):
+        res = runner.invoke(app, [cmd, "--help"])
+        assert res.exit_code == 0 and "--out" in res.output
