@@ -179,3 +179,9 @@ def test_both_commands_have_help() -> None:
     for cmd in ("optimize", "robust"):
         res = runner.invoke(app, [cmd, "--help"])
         assert res.exit_code == 0 and "--out" in res.output
+
+
+def test_an_out_that_is_a_file_is_one_error_line(tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "f").write_text("x")
+    res = runner.invoke(app, ["optimize", "--trials", "1", "--out", str(tmp_path / "f"), "--quiet", "--workers", "1"])
+    assert res.exit_code == 2 and res.output.startswith("error:"), res.output

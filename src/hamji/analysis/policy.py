@@ -512,7 +512,10 @@ def optimize(spec: OptimizeSpec, out: Path | None = None, progress: Callable[[in
     fingerprint = spec.fingerprint()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(out) if out is not None else Path(scratch)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"--out {folder}: cannot create the folder ({e.strerror})") from None
         storage = f"sqlite:///{(folder / 'study.db').resolve()}" if out is not None else None
         study = optuna.create_study(study_name="hamji-policy", storage=storage, load_if_exists=True,
                                     directions=["maximize" if o.direction == "max" else "minimize" for o in spec.objectives],
@@ -835,6 +838,8 @@ def parse_designs(items: list[str], folder: Path) -> list[Candidate]:
                     out.append(_candidate(f"trial-{int(r['trial'])}", levers, float(r["budget_usd"]), folder))
         else:
             out += reference_candidates([item])
+    if not out:
+        raise UserError(f"robust: {' '.join(items)}: no design to compare (a frontier with no Pareto row?)")
     keys = [c.key for c in out]
     twice = next((k for k in keys if keys.count(k) > 1), None)
     if twice is not None:
