@@ -55,6 +55,37 @@ def discover(condition: str, params: list[str] | None = None, effect: str | None
     return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)
 
 
+def optimize(budget: float = 30e6, objectives: list[str] | None = None, levers: list[str] | None = None,  # noqa: ANN201
+             trials: int = 24, population: int = 8, seeds: int = 1, scale: int = 1000, start: str = "2008-01-07",
+             end: str = "2020-12-28", years: str | None = None, sampler_seed: int = 1, workers: int = 1,
+             scheduler: str | None = None, out: str | None = None):
+    """Search the programs' levers under a total budget with NSGA-II (see :mod:`hamji.analysis.policy`);
+    returns the frontier DataFrame, as ``hamji optimize`` writes it to ``frontier.parquet``."""
+    from pathlib import Path
+
+    from hamji.analysis import policy
+
+    run_ = policy.run_settings(seeds, scale, start, end, years, workers, scheduler)
+    spec = policy.optimize_spec(budget, objectives, levers, trials, population, sampler_seed, run_)
+    return policy.optimize(spec, Path(out) if out is not None else None)
+
+
+def robust(designs: list[str], worlds: int = 10, criterion: str = "max:hsi_mean:HamJi",  # noqa: ANN201
+           satisfice: str | None = None, params: list[str] | None = None, declared: bool = False, seeds: int = 1,
+           scale: int = 1000, start: str = "2008-01-07", end: str = "2020-12-28", years: str | None = None,
+           workers: int = 1, scheduler: str | None = None, out: str | None = None):
+    """Run designs (scenario names, files, ``frontier.parquet[:TRIAL]``) across plausible worlds (see
+    :mod:`hamji.analysis.policy`); returns (robustness, worlds) DataFrames, as ``hamji robust`` writes
+    them to ``robustness.parquet`` and ``worlds.parquet``."""
+    from pathlib import Path
+
+    from hamji.analysis import policy
+
+    run_ = policy.run_settings(seeds, scale, start, end, years, workers, scheduler)
+    spec = policy.robust_spec(designs, worlds, criterion, satisfice, params, declared, run_)
+    return policy.robust(spec, Path(out) if out is not None else None)
+
+
 def __getattr__(name: str):  # noqa: ANN202
     """``hamji.ema`` on first use: the EMA Workbench adapter, imported only when asked for (it imports
     the EMA Workbench, which the engine does not need)."""

@@ -719,6 +719,56 @@ def runs_(
 
 @app.command()
 @user_errors
+def optimize(
+    budget: float = typer.Option(30e6, "--budget", help="Total budget of the programs, US$ a year (default 30e6)."),
+    objectives: Optional[List[str]] = typer.Option(None, "--objective", help="max:METRIC:REGION, min:METRIC:REGION or"
+                                                    " min:cost (repeat); each an effect against baseline; default:"
+                                                    " max:hsi_mean:HamJi and min:regime_revenue_usd:DPRK."),
+    levers: Optional[List[str]] = typer.Option(None, "--lever", help="A lever to search (repeat); default: all of them"
+                                                " (the others stay at their defaults). See docs/policy-design.md."),
+    trials: int = typer.Option(24, "--trials", min=1, max=100_000, help="Designs to evaluate in all (a resumed search adds up to this)."),
+    population: int = typer.Option(8, "--population", min=2, max=10_000, help="Designs per NSGA-II generation (one batch of runs)."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design (the same for every design)."),
+    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
+    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
+    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
+    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
+    sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the NSGA-II sampler (a search is repeatable)."),
+    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for frontier.parquet and frontier.html; the study"
+                                           " (study.db) and runs in progress (.tasks) let the same --out resume."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Search the mix of programs under a total budget (NSGA-II): the Pareto front of human security
+    gained against regime revenue added, with the paper's recommendations and each program alone as
+    reference points."""
+    from hamji.analysis.ensemble import check_scheduler
+
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    from hamji.analysis import policy
+    from hamji.output import default_out_dir
+
+    run_ = policy.run_settings(seeds, scale, _date(start, "--start"), _date(end, "--end"), years, workers, scheduler)
+    spec = policy.optimize_spec(budget, objectives, levers, trials, population, sampler_seed, run_)
+    target = out_dir if out_dir is not None else default_out_dir("optimize")
+    with lazy_progress(f"optimize: {trials} designs x {seeds} seed(s)", "runs", quiet) as progress:
+        table = policy.optimize(spec, target, progress=progress)
+    front = table[(table.kind == "design") & table.pareto]
+    t = Table(title=f"the front: {len(front)} of {int((table.kind == 'design').sum())} designs")
+    t.add_column("trial")
+    for o in spec.objectives:
+        t.add_column(str(o), justify="right")
+    t.add_column("design")
+    for r in front.sort_values(spec.objectives[0].name).to_dict("records"):
+        t.add_row(str(r["trial"]), *(f"{r[o.name]:.4g}" for o in spec.objectives), r["description"])
+    out.print(t)
+    out.print(f"wrote {target}/ (frontier.parquet, frontier.html)")
+
+
+@app.command()
+@user_errors
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
@@ -737,6 +787,53 @@ def serve(
 
     serve_app(host=host, port=port, workers=workers or CORES, scheduler=scheduler, runs=runs_dir,
               log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
+
+
+@app.command()
+@user_errors
+def robust(
+    designs: List[str] = typer.Argument(..., help="Designs: built-in scenario names, scenario files,"
+                                        " frontier.parquet (its front) or frontier.parquet:TRIAL."),
+    worlds: int = typer.Option(10, "--worlds", min=1, max=100_000, help="Plausible worlds (Latin hypercube over the uncertain parameters)."),
+    criterion: str = typer.Option("max:hsi_mean:HamJi", "--criterion", help="What 'best' means: max:METRIC:REGION,"
+                                  " min:METRIC:REGION or min:cost, an effect against baseline."),
+    satisfice: Optional[str] = typer.Option(None, "--satisfice", help="Thresholds: OUTCOME OP NUMBER [and ...] on the"
+                                            " effects, e.g. 'hsi_mean:HamJi > 0 and regime_revenue_usd:DPRK < 1e6'."),
+    params: Optional[List[str]] = typer.Option(None, "--param", help="An uncertain parameter to vary (repeat); default: all."),
+    declared: bool = typer.Option(False, "--declared-ranges", help="Sample declared ranges instead of plausible ones."),
+    seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design and world."),
+    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
+    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
+    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
+    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
+    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for robustness.parquet, worlds.parquet and"
+                                           " robustness.html; run again with the same --out to resume."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """How robust is each design across plausible worlds: the share of worlds where it is best, its
+    regret (gap to the best design in each world) and its satisficing rate."""
+    from hamji.analysis.ensemble import check_scheduler
+
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    from hamji.analysis import policy
+    from hamji.output import default_out_dir
+
+    run_ = policy.run_settings(seeds, scale, _date(start, "--start"), _date(end, "--end"), years, workers, scheduler)
+    spec = policy.robust_spec(designs, worlds, criterion, satisfice, params, declared, run_)
+    target = out_dir if out_dir is not None else default_out_dir("robust")
+    with lazy_progress(f"robust: {len(designs)} design(s) in {worlds} worlds", "runs", quiet) as progress:
+        table, _ = policy.robust(spec, target, progress=progress)
+    t = Table(title=f"robustness on {criterion} over {worlds} worlds")
+    for col in ("design", "mean", "best share", "regret median", f"regret p{policy.REGRET_QUANTILE * 100:.0f}", "satisficing"):
+        t.add_column(col, justify="right")
+    for r in table.to_dict("records"):
+        t.add_row(r["design"], f"{r['criterion_mean']:.4g}", f"{r['best_share']:.0%}", f"{r['regret_median']:.4g}",
+                  f"{r['regret_p90']:.4g}", "" if r["satisficing"] != r["satisficing"] else f"{r['satisficing']:.0%}")
+    out.print(t)
+    out.print(f"wrote {target}/ (robustness.parquet, worlds.parquet, robustness.html)")
 
 
 if __name__ == "__main__":  # python -m hamji.cli
