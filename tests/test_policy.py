@@ -185,3 +185,28 @@ def test_an_out_that_is_a_file_is_one_error_line(tmp_path) -> None:  # noqa: ANN
     (tmp_path / "f").write_text("x")
     res = runner.invoke(app, ["optimize", "--trials", "1", "--out", str(tmp_path / "f"), "--quiet", "--workers", "1"])
     assert res.exit_code == 2 and res.output.startswith("error:"), res.output
+
+
+def test_robust_draws_its_worlds_from_a_posterior(tmp_path) -> None:  # noqa: ANN001
+    """With --posterior each world is a weighted draw from it: only its parameters vary, reproducibly."""
+    post = pd.DataFrame({"leader_share": [0.1, 0.3], "china_demand_growth": [0.1, 0.2], "weight": [0.0, 1.0],
+                         "distance": [0.5, 0.4], "generation": [2, 2]})
+    post.to_parquet(tmp_path / "posterior.parquet")
+    seen = []
+
+    def recording(candidates, worlds, seeds):  # noqa: ANN001, ANN202
+        seen.append(worlds.copy())
+        return pd.DataFrame([{"candidate": c.key, "world": w, "seed": s, HSI: float(i + w), REV: 0.0}
+                             for i, c in enumerate(candidates) for w in range(len(worlds)) for s in seeds])
+
+    spec = RobustSpec(designs=["training", "microlending"], criterion=parse_objective(f"max:{HSI}", YEARS), worlds=3,
+                      run=RunSettings(), posterior=str(tmp_path / "posterior.parquet"))
+    table, worlds = robust(spec, tmp_path / "rob", evaluator=recording)
+    assert list(seen[0].columns) == ["leader_share", "china_demand_growth"]
+    assert (seen[0].leader_share == 0.3).all()  # all the weight on the second particle
+    assert table.best_share.tolist() == [0.0, 1.0] or sorted(table.best_share) == [0.0, 1.0]
+    bad = RobustSpec(designs=["training"], criterion=parse_objective(f"max:{HSI}", YEARS), worlds=3, run=RunSettings(),
+                     posterior=str(tmp_path / "missing.parquet"))
+    with pytest.raises(UserError, match="robust --posterior .*no such file"):
+        robust(bad, tmp_path / "rob2", evaluator=recording)
+    assert not (tmp_path / "rob2").exists()

@@ -801,6 +801,8 @@ def robust(
                                             " effects, e.g. 'hsi_mean:HamJi > 0 and regime_revenue_usd:DPRK < 1e6'."),
     params: Optional[List[str]] = typer.Option(None, "--param", help="An uncertain parameter to vary (repeat); default: all."),
     declared: bool = typer.Option(False, "--declared-ranges", help="Sample declared ranges instead of plausible ones."),
+    posterior: Optional[Path] = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
+                                             " each world is a weighted draw from it instead of a Latin hypercube point."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design and world."),
     scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
     start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
@@ -822,7 +824,7 @@ def robust(
     from hamji.output import default_out_dir
 
     run_ = policy.run_settings(seeds, scale, _date(start, "--start"), _date(end, "--end"), years, workers, scheduler)
-    spec = policy.robust_spec(designs, worlds, criterion, satisfice, params, declared, run_)
+    spec = policy.robust_spec(designs, worlds, criterion, satisfice, params, declared, run_, posterior)
     target = out_dir if out_dir is not None else default_out_dir("robust")
     with lazy_progress(f"robust: {len(designs)} design(s) in {worlds} worlds", "runs", quiet) as progress:
         table, _ = policy.robust(spec, target, progress=progress)

@@ -60,7 +60,7 @@ POSTERIOR_EXTRA = ("weight", "distance", "generation")
 DRAWS_FILE = "posterior_draws.csv"
 
 
-def read_posterior(path: Path) -> pd.DataFrame:
+def read_posterior(path: Path, option: str = "compare --posterior") -> pd.DataFrame:
     """A posterior file checked whole: parameter columns known and in range, weights usable.
 
     Any mistake is a one-line :class:`~hamji.errors.UserError` naming the file: missing or not Parquet,
@@ -72,7 +72,7 @@ def read_posterior(path: Path) -> pd.DataFrame:
     from hamji.parameters import REGISTRY, brief
     from hamji.scenario import event_key_spec
 
-    at = f"compare --posterior {path}"
+    at = f"{option} {path}"
     if not Path(path).is_file():
         raise UserError(f"{at}: no such file")
     try:

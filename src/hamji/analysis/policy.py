@@ -787,8 +787,13 @@ class RobustSpec:
     params: list[str] | None = None  # None: every uncertain parameter
     declared: bool = False
     run: RunSettings = field(default_factory=RunSettings)
+    #: a calibration posterior (``posterior.parquet`` of ``hamji calibrate --method abc``): each world is
+    #: one weighted draw from it instead of a point of the Latin hypercube
+    posterior: str | None = None
 
     def check(self) -> None:
+        if self.posterior is not None and self.params:
+            raise UserError("--posterior and --param: the posterior's parameters are the ones varied; give one or the other")
         if not self.designs:
             raise UserError("robust: give at least one design (a scenario name, a scenario file or frontier.parquet[:TRIAL])")
         if isinstance(self.worlds, bool) or not isinstance(self.worlds, int) or self.worlds < MIN_WORLDS:
@@ -890,8 +895,17 @@ def robust(spec: RobustSpec, out: Path | None = None, progress: Callable[[int, i
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(out) if out is not None else Path(scratch)
         cands = parse_designs(spec.designs, folder / ".designs")
-        names, notes = resolve_params(spec.params, ["baseline"] + [c.scenario for c in cands])
-        _, worlds = latin_hypercube(names, spec.worlds, spec.declared)
+        if spec.posterior is not None:  # worlds drawn from the calibration's posterior, one per world number
+            from hamji.analysis.compare import file_digest, posterior_draw, read_posterior
+
+            post = read_posterior(Path(spec.posterior), "robust --posterior")
+            worlds = pd.DataFrame([posterior_draw(post, w + 1) for w in range(spec.worlds)])
+            names, notes = list(worlds.columns), [f"worlds drawn from the posterior {spec.posterior}"]
+            source: Any = {"posterior": file_digest(Path(spec.posterior))}
+        else:
+            names, notes = resolve_params(spec.params, ["baseline"] + [c.scenario for c in cands])
+            _, worlds = latin_hypercube(names, spec.worlds, spec.declared)
+            source = {"ranges": {n: list(param_spec(n).bounds(spec.declared)) for n in names}}
         outcomes = spec.outcomes
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -899,7 +913,7 @@ def robust(spec: RobustSpec, out: Path | None = None, progress: Callable[[int, i
         from hamji import __version__
 
         fingerprint = {"hamji version": __version__, "sweep": "robust", "designs": digests, "worlds": spec.worlds,
-                       "parameters": names, "ranges": {n: list(param_spec(n).bounds(spec.declared)) for n in names},
+                       "parameters": names, **source,
                        "outcomes": [[o.name, *o.years] for o in outcomes], **spec.run.fingerprint()}
         store = TaskStore(folder / ".tasks", fingerprint, hint="use another --out") if out is not None else None
         try:
@@ -1017,7 +1031,7 @@ def optimize_spec(budget: float, objectives: list[str] | None, levers: list[str]
 
 
 def robust_spec(designs: list[str], worlds: int, criterion: str, satisfice: str | None, params: list[str] | None,
-                declared: bool, run: RunSettings) -> RobustSpec:
+                declared: bool, run: RunSettings, posterior: str | None = None) -> RobustSpec:
     """A :class:`RobustSpec` from user input, checked (the designs are read when it runs)."""
     from hamji.analysis.discover import parse_condition
 
@@ -1029,6 +1043,11 @@ def robust_spec(designs: list[str], worlds: int, criterion: str, satisfice: str 
         except UserError as e:
             raise UserError(f"--satisfice{str(e).removeprefix('--condition')}") from None
     spec = RobustSpec(designs=list(designs or []), criterion=crit, satisfice=cond, worlds=worlds,
-                      params=list(params) if params else None, declared=declared, run=run)
+                      params=list(params) if params else None, declared=declared, run=run,
+                      posterior=None if posterior is None else str(posterior))
     spec.check()
+    if spec.posterior is not None:  # read and checked now, before anything is written
+        from hamji.analysis.compare import read_posterior
+
+        read_posterior(Path(spec.posterior), "robust --posterior")
     return spec
