@@ -1,6 +1,6 @@
 """What the uncertainty analyses cost: paired runs per hour, and the wall time of each method's default design.
 
-    python benchmarks/bench_uncertainty.py [--scale 1000] [--runs 8] [--workers 2] [--out benchmarks/results/uncertainty.json]
+    python benchmarks/bench_uncertainty.py [--scale 1000] [--runs 8] [--workers 2] [--out docs/benchmarks/uncertainty.json]
 
 Times ``--runs`` samples of the default sensitivity analysis (micro-lending against baseline, runs
 2008-2020, one seed: each sample is a paired run, the micro-lending run forked from the baseline at
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/uncertainty.json"))
+    ap.add_argument("--out", type=Path, default=Path("docs/benchmarks/uncertainty.json"))
     args = ap.parse_args()
     names, _ = resolve_params(None, ["baseline", "microlending"])
     unit = np.random.default_rng(1).random((args.runs, len(names)))
