@@ -4,16 +4,50 @@ Storage is one preallocated float64 array ``(weeks, units, metrics)``, where uni
 followed by the groups; nothing grows inside the weekly loop. Modules record region values (group
 values follow from each metric's ``agg``) or household values (group values computed from the
 households themselves, so a group's median is the median of its households).
+
+Region values are only stored when recorded; the groups of every metric recorded that way are
+computed once at the end of the week, in one compiled pass with sums in a fixed order (region order),
+so the figures do not depend on the CPU's linear-algebra kernels and a week costs one call instead of
+one per metric.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from hamji.module import Metric
 
 HIST_BINS = 200  # resolution of household quantiles of values in [0, 1]: 0.005
+
+
+@njit(cache=True, error_model="numpy")
+def _group_week(raw, pending, is_mean, weight, factor, starts, members, out):  # noqa: ANN001, ANN201
+    """Output-unit values of the metrics recorded from region values this week (``out`` = one week's row).
+
+    A unit's value is the sum of its member regions' finite values in region order ("sum"), or their
+    mean weighted by ``weight`` (households per region; "mean"); non-finite region values count as
+    0 in a sum and are left out of a mean. ``factor`` is the scale for scaled metrics, else 1.
+    """
+    n_units = len(starts) - 1
+    for k in range(raw.shape[1]):
+        if not pending[k]:
+            continue
+        for u in range(n_units):
+            s = 0.0
+            sw = 0.0
+            for j in range(starts[u], starts[u + 1]):
+                r = members[j]
+                v = raw[r, k]
+                fin = np.isfinite(v)
+                if is_mean[k]:
+                    w = weight[r] if fin else 0.0
+                    s += (v if fin else 0.0) * w
+                    sw += w
+                elif fin:
+                    s += v
+            out[u, k] = (s / sw if is_mean[k] else s) * factor[k]
 
 
 class Results:
@@ -27,36 +61,54 @@ class Results:
         self.metrics = {m.name: m for m in metrics}
         self._col = {m.name: i for i, m in enumerate(metrics)}
         self.scale = scale
-        self.values = np.full((len(dates), len(unit_names), len(metrics)), np.nan)
+        self._values = np.full((len(dates), len(unit_names), len(metrics)), np.nan)
         self.week = 0
         self.region_weight = np.ones(group_matrix.shape[1])  # households per region, set by the sim
+        # region values recorded this week, turned into unit values by flush() (once a week)
+        self._raw = np.full((group_matrix.shape[1], len(metrics)), np.nan)
+        self._pending = np.zeros(len(metrics), dtype=np.bool_)
+        self._is_mean = np.array([m.agg != "sum" for m in metrics], dtype=np.bool_)
+        self._factor = np.array([float(scale) if m.scaled else 1.0 for m in metrics])
+        self._starts = np.concatenate([[0], np.cumsum((group_matrix != 0).sum(axis=1))]).astype(np.int64)
+        self._members = np.concatenate([np.flatnonzero(row) for row in group_matrix]).astype(np.int64)
+
+    @property
+    def values(self) -> np.ndarray:
+        """Every recorded value, ``(weeks, units, metrics)`` (NaN where a metric has no value)."""
+        self.flush()
+        return self._values
 
     # -- recording -------------------------------------------------------------------------------
     def record(self, name: str, region_values: np.ndarray) -> None:
-        """Record a metric from one value per region; groups by the metric's ``agg``."""
-        m = self.metrics[name]
-        v = np.asarray(region_values, dtype=float)
-        finite = np.isfinite(v)
-        clean = v if finite.all() else np.where(finite, v, 0.0)
-        if m.agg == "sum":
-            units = self.gm @ clean
-        else:
-            w = self.region_weight * finite
-            with np.errstate(invalid="ignore", divide="ignore"):
-                units = (self.gm @ (clean * w)) / (self.gm @ w)
-        self.record_units(name, units)
+        """Record a metric from one value per region; groups by the metric's ``agg`` (at :meth:`flush`)."""
+        c = self._col[name]
+        self._raw[:, c] = region_values
+        self._pending[c] = True
+
+    def flush(self) -> None:
+        """Compute the output units of the metrics recorded from region values since the last flush."""
+        if self._pending.any():
+            _group_week(self._raw, self._pending, self._is_mean, self.region_weight, self._factor,
+                        self._starts, self._members, self._values[self.week])
+            self._pending[:] = False
+
+    def begin_week(self, week: int) -> None:
+        """Close the previous week's recording and record into ``week`` from now on."""
+        self.flush()
+        self.week = week
 
     def record_units(self, name: str, unit_values: np.ndarray) -> None:
         """Record a metric given one value per output unit (regions, then groups)."""
-        m = self.metrics[name]
+        c = self._col[name]
         v = np.asarray(unit_values, dtype=float)
-        self.values[self.week, :, self._col[name]] = v * self.scale if m.scaled else v
+        self._values[self.week, :, c] = v * self._factor[c] if self._factor[c] != 1.0 else v
 
     def record_total(self, name: str, value: float, unit: str = "DPRK") -> None:
-        """Record a metric that exists only for one unit (a national total, say)."""
-        v = np.full(len(self.unit_names), np.nan)
-        v[self.unit_names.index(unit)] = value
-        self.record_units(name, v)
+        """Record a metric that exists only for one unit (a national total, say); the others stay NaN."""
+        c = self._col[name]
+        row = self._values[self.week, :, c]
+        row[:] = np.nan
+        row[self.unit_names.index(unit)] = value * self._factor[c]
 
     # -- household statistics ------------------------------------------------------------------
     def unit_sums(self, region: np.ndarray, values: np.ndarray | None, mask: np.ndarray | None = None) -> np.ndarray:

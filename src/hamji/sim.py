@@ -219,7 +219,7 @@ class Sim:
     def step(self) -> None:
         """Advance one week."""
         self.week += 1
-        self.results.week = self.week
+        self.results.begin_week(self.week)
         day = self._days[self.week]
         nxt = day + dt.timedelta(days=7)
         for e in self.events:
@@ -238,6 +238,7 @@ class Sim:
         self.results.record("imports_usd", self.market.imports_company + self.market.imports_wholesale
                             + self.market.imports_state)
         self.results.record("regime_revenue_usd", self.accounts.state_in)
+        self.results.flush()
         self.books.close_week()
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> "Sim":

@@ -297,12 +297,12 @@ class Enforcement(Module):
         spent = self._officials_spend(sim, t_idx, t_reg, a)
         gm = res.gm
         for name, v in out.items():
-            res.record_units(name, gm @ v)
-        res.record_units("officials_spending_usd", gm @ spent)
+            res.record(name, v)
+        res.record("officials_spending_usd", spent)
         res.record("bribe_price_usd", price)
         settled, cases = gm @ settled_cases[0], gm @ settled_cases[1]
         res.record_units("bribe_settled_share", np.where(cases > 0, settled / np.maximum(cases, 1.0), np.nan))
-        res.record_units("detained", gm @ self._index.count(np.flatnonzero(det != 0)))
+        res.record("detained", self._index.count(np.flatnonzero(det != 0)))
 
     def _inspect(self, sim: "Sim", t_idx: np.ndarray, t_reg: np.ndarray, a: np.ndarray, price: np.ndarray
                  ) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hamji.module import Metric, Module
-from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, banned_classes, commodity_prices, record_sum
+from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, banned_classes, commodity_prices
 from hamji.modules.wahku import weeks_left_in_year
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -151,12 +151,12 @@ class Exports(Module):
 
         res = sim.results
         value_rc = np.bincount(self.region_key, weights=value, minlength=r * n_c).reshape(r, n_c)
-        record_sum(sim, "exports_usd", value_rc.sum(axis=1))
+        sim.results.record("exports_usd", value_rc.sum(axis=1))
         for j, c in enumerate(COMMODITIES):
-            record_sum(sim, export_metric_name(c), value_rc[:, j])
+            sim.results.record(export_metric_name(c), value_rc[:, j])
         tonnes_r = np.bincount(b.region, weights=sold, minlength=r)
-        record_sum(sim, "exports_t", tonnes_r)
-        record_sum(sim, "export_capacity_blocked_t", np.bincount(b.region, weights=offer - sold, minlength=r))
+        sim.results.record("exports_t", tonnes_r)
+        sim.results.record("export_capacity_blocked_t", np.bincount(b.region, weights=offer - sold, minlength=r))
         forged_r = np.bincount(b.region, weights=forged_used_t, minlength=r)
         with np.errstate(invalid="ignore", divide="ignore"):
             res.record("forged_share", np.where(tonnes_r > 0, forged_r / np.where(tonnes_r > 0, tonnes_r, 1.0), np.nan))
@@ -192,6 +192,6 @@ class Exports(Module):
 
     @staticmethod
     def record_evasion(sim: "Sim", sold_r: np.ndarray, seized_r: np.ndarray, tonnes_r: np.ndarray) -> None:
-        record_sum(sim, "evasion_sales_usd", sold_r)
-        record_sum(sim, "evasion_seized_usd", seized_r)
-        record_sum(sim, "evasion_t", tonnes_r)
+        sim.results.record("evasion_sales_usd", sold_r)
+        sim.results.record("evasion_seized_usd", seized_r)
+        sim.results.record("evasion_t", tonnes_r)

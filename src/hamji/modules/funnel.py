@@ -72,7 +72,6 @@ import numpy as np
 from hamji.accounts import BRANCHES
 from hamji.market import buy_from_merchants
 from hamji.module import Metric, Module
-from hamji.modules.revenue_bases import record_sum
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -244,19 +243,19 @@ class Funnel(Module):
 
         res = sim.results
         home = comp.home
-        record_sum(sim, "company_revenue_usd", np.bincount(home, weights=rev, minlength=r))
-        record_sum(sim, "leader_fund_usd", np.bincount(home, weights=to_leader, minlength=r))
+        sim.results.record("company_revenue_usd", np.bincount(home, weights=rev, minlength=r))
+        sim.results.record("leader_fund_usd", np.bincount(home, weights=to_leader, minlength=r))
         for k, br in enumerate(BRANCHES):
             mine = comp.branch == k
-            record_sum(sim, budget_metric_name(br), np.bincount(home[mine], weights=to_budget[mine], minlength=r))
-        record_sum(sim, "company_imports_usd", goods)
-        record_sum(sim, "company_retained_usd", np.bincount(home, weights=retained, minlength=r))
-        record_sum(sim, "company_cash_usd", np.bincount(home, weights=comp.cash, minlength=r))
+            sim.results.record(budget_metric_name(br), np.bincount(home[mine], weights=to_budget[mine], minlength=r))
+        sim.results.record("company_imports_usd", goods)
+        sim.results.record("company_retained_usd", np.bincount(home, weights=retained, minlength=r))
+        sim.results.record("company_cash_usd", np.bincount(home, weights=comp.cash, minlength=r))
         res.record_total("leader_accounts_usd", float(acc.leader[0]))
         res.record_total("budgets_usd", float(acc.budget.sum()))
         res.record_total("leader_spending_usd", leader_out)
         res.record_total("state_spending_usd", float(budget_out.sum()))
-        record_sum(sim, "state_imports_usd", sim.market.imports_state)
+        sim.results.record("state_imports_usd", sim.market.imports_state)
         res.record_total("reserves_usd", float(acc.reserves[0]))
         res.record_total("state_fx_spending_usd", fx)
         for (_, _, metric), amount in zip(FX_CHANNELS, outside):

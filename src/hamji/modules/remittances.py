@@ -243,8 +243,8 @@ class Remittances(Module):
             ids = self._arrive(sim, np.full(k, year), sim.rng("remittances.arrival"))
             arrived = np.bincount(d.origin[ids], minlength=r).astype(float)
         gm = res.gm  # region values -> output units (each region, then each group): sums
-        res.record_units("defector_arrivals", gm @ arrived)
-        res.record_units("defectors_abroad", gm @ self._stock)
+        res.record("defector_arrivals", arrived)
+        res.record("defectors_abroad", self._stock)
         with np.errstate(invalid="ignore", divide="ignore"):
             res.record_units("kin_abroad_share", (gm @ self._kin_households) / (gm @ self._households))
 
@@ -260,11 +260,11 @@ class Remittances(Module):
         spend = sim.accounts.jilin_households * pars.jilin_household_spending_rate
         sim.accounts.jilin_households -= spend
         sim.books.outflow("jilin_household_spending", spend.sum())
-        res.record_units("remittances_usd", gm @ delivered_r)
-        res.record_units("remittances_sent_usd", gm @ sent_r)
-        res.record_units("broker_fees_usd", gm @ fees_r)
-        res.record_units("jilin_remittances_usd", gm @ jilin_r)
-        res.record_units("remittance_capital_usd", gm @ capital_r)
+        res.record("remittances_usd", delivered_r)
+        res.record("remittances_sent_usd", sent_r)
+        res.record("broker_fees_usd", fees_r)
+        res.record("jilin_remittances_usd", jilin_r)
+        res.record("remittance_capital_usd", capital_r)
 
     def _defectors_send(self, sim: "Sim", weeks: int, delivered_r: np.ndarray, sent_r: np.ndarray,
                         fees_r: np.ndarray) -> None:

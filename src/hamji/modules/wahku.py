@@ -49,7 +49,7 @@ import pandas as pd
 
 from hamji.accounts import KWP
 from hamji.module import Metric, Module
-from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, commodity_prices, free_cash, record_sum
+from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, commodity_prices, free_cash
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -197,12 +197,12 @@ class Wahku(Module):
             sim.market.wholesale_cover = np.inf
 
         res = sim.results
-        record_sum(sim, "wahku_detections", np.bincount(comp.home, weights=hit.astype(np.float64), minlength=r))
-        record_sum(sim, "wahku_fines_usd", fines)
-        record_sum(sim, "wahku_bribes_usd", bribes)
+        sim.results.record("wahku_detections", np.bincount(comp.home, weights=hit.astype(np.float64), minlength=r))
+        sim.results.record("wahku_fines_usd", fines)
+        sim.results.record("wahku_bribes_usd", bribes)
         n_home = np.bincount(comp.home, minlength=r)
         with np.errstate(invalid="ignore", divide="ignore"):
             res.record("wahku_forged_ratio", np.where(
                 n_home > 0, np.bincount(comp.home, weights=comp.forged_ratio, minlength=r) / np.maximum(n_home, 1), np.nan))
-        record_sum(sim, "wahku_quota_left_usd", np.bincount(comp.home, weights=left_value, minlength=r))
+        sim.results.record("wahku_quota_left_usd", np.bincount(comp.home, weights=left_value, minlength=r))
         res.record_total("wholesale_cover_usd", sim.market.wholesale_cover)
