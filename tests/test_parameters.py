@@ -64,3 +64,10 @@ def test_the_split_other_class_parameters_name_their_replacements():
         Parameters({"ban_other": True}, where="--set")
     with pytest.raises(UserError, match="capacity_textiles_t"):
         Parameters({"capacity_other_t": 1.0}, where="--set")
+
+
+def test_no_parameter_shadows_a_method_of_parameters():
+    """Values live in the instance dictionary, so a parameter named like a method would hide it."""
+    from hamji.parameters import REGISTRY, Parameters
+
+    assert not [n for n in REGISTRY if n in dir(Parameters)]

@@ -64,8 +64,13 @@ class Borders:
         return np.maximum(cap - self.used_t, 0.0)[crossing]
 
     def allocate(self, crossing: int, tonnes: float) -> float:
-        """Use up to ``tonnes`` of ``crossing``'s room; returns the tonnes granted."""
-        granted = float(min(max(tonnes, 0.0), self.room_t(crossing)))
+        """Use up to ``tonnes`` of ``crossing``'s room; returns the tonnes granted.
+
+        The room of the one crossing, computed with scalars in the same order as :meth:`room_t`.
+        """
+        cap = self.capacity_t_year.item(crossing) * self.multiplier.item(crossing) * self.open_share / 52.0 / self.scale
+        room = max(cap - self.used_t.item(crossing), 0.0)
+        granted = float(min(max(tonnes, 0.0), room))
         self.used_t[crossing] += granted
         return granted
 
