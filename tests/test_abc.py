@@ -232,3 +232,20 @@ def test_the_calibrate_command_runs_abc_and_prints_the_generations_and_the_poste
     assert result.exit_code == 0, result.output + result.stderr
     assert "ABC-SMC" in result.output and f"{PARAMS[0]}: mean" in result.output
     assert len(pd.read_parquet(out / "posterior.parquet")) == 4
+
+
+def test_the_scheduler_path_runs_abc_on_a_separately_started_cluster(tmp_path, monkeypatch):
+    """`--scheduler`: pyabc's Dask sampler evaluates the particles on a cluster started apart (threads here, so
+    the stand-in model reaches the workers); the posterior is complete and lies within the priors."""
+    from distributed import LocalCluster
+
+    calls: list = []
+    monkeypatch.setattr(abc, "simulate", fake_simulate(calls))
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        posterior, diagnostics = calibrate_abc(spec(scheduler=cluster.scheduler_address), tmp_path / "abc")
+    assert len(posterior) == 8 and posterior.weight.sum() == pytest.approx(1.0)
+    assert list(diagnostics.generation) == [0, 1, 2] and (diagnostics.ess > 0).all()
+    for n in PARAMS:
+        assert posterior[n].between(REGISTRY[n].low, REGISTRY[n].high).all()
+    assert diagnostics.evaluations.sum() + 1 == len(calls)  # every evaluation ran (on the cluster's threads)
+    assert (tmp_path / "abc" / "posterior.html").exists()
