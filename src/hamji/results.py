@@ -23,12 +23,13 @@ HIST_BINS = 200  # resolution of household quantiles of values in [0, 1]: 0.005
 
 
 @njit(cache=True, error_model="numpy")
-def _group_week(raw, pending, is_mean, weight, factor, starts, members, out):  # noqa: ANN001, ANN201
+def _group_week(raw, den, pending, is_mean, is_ratio, weight, factor, starts, members, out):  # noqa: ANN001, ANN201
     """Output-unit values of the metrics recorded from region values this week (``out`` = one week's row).
 
     A unit's value is the sum of its member regions' finite values in region order ("sum"), or their
     mean weighted by ``weight`` (households per region; "mean"); non-finite region values count as
-    0 in a sum and are left out of a mean. ``factor`` is the scale for scaled metrics, else 1.
+    0 in a sum and are left out of a mean. A ratio metric is the sum of ``raw`` over the sum of
+    ``den`` (NaN where that is not positive). ``factor`` is the scale for scaled metrics, else 1.
     """
     n_units = len(starts) - 1
     for k in range(raw.shape[1]):
@@ -40,6 +41,10 @@ def _group_week(raw, pending, is_mean, weight, factor, starts, members, out):  #
             for j in range(starts[u], starts[u + 1]):
                 r = members[j]
                 v = raw[r, k]
+                if is_ratio[k]:
+                    s += v
+                    sw += den[r, k]
+                    continue
                 fin = np.isfinite(v)
                 if is_mean[k]:
                     w = weight[r] if fin else 0.0
@@ -47,7 +52,10 @@ def _group_week(raw, pending, is_mean, weight, factor, starts, members, out):  #
                     sw += w
                 elif fin:
                     s += v
-            out[u, k] = (s / sw if is_mean[k] else s) * factor[k]
+            if is_ratio[k]:
+                out[u, k] = (s / sw if sw > 0 else np.nan) * factor[k]
+            else:
+                out[u, k] = (s / sw if is_mean[k] else s) * factor[k]
 
 
 class Results:
@@ -66,7 +74,9 @@ class Results:
         self.region_weight = np.ones(group_matrix.shape[1])  # households per region, set by the sim
         # region values recorded this week, turned into unit values by flush() (once a week)
         self._raw = np.full((group_matrix.shape[1], len(metrics)), np.nan)
+        self._den = np.zeros_like(self._raw)  # denominators of ratio metrics (record_ratio)
         self._pending = np.zeros(len(metrics), dtype=np.bool_)
+        self._is_ratio = np.zeros(len(metrics), dtype=np.bool_)
         self._is_mean = np.array([m.agg != "sum" for m in metrics], dtype=np.bool_)
         self._factor = np.array([float(scale) if m.scaled else 1.0 for m in metrics])
         self._starts = np.concatenate([[0], np.cumsum((group_matrix != 0).sum(axis=1))]).astype(np.int64)
@@ -84,11 +94,21 @@ class Results:
         c = self._col[name]
         self._raw[:, c] = region_values
         self._pending[c] = True
+        self._is_ratio[c] = False
+
+    def record_ratio(self, name: str, region_sums: np.ndarray, region_counts: np.ndarray) -> None:
+        """Record a metric whose unit value is the sum of ``region_sums`` over the sum of ``region_counts``
+        (a mean of household values, say), NaN where the count is 0."""
+        c = self._col[name]
+        self._raw[:, c] = region_sums
+        self._den[:, c] = region_counts
+        self._pending[c] = True
+        self._is_ratio[c] = True
 
     def flush(self) -> None:
         """Compute the output units of the metrics recorded from region values since the last flush."""
         if self._pending.any():
-            _group_week(self._raw, self._pending, self._is_mean, self.region_weight, self._factor,
+            _group_week(self._raw, self._den, self._pending, self._is_mean, self._is_ratio, self.region_weight, self._factor,
                         self._starts, self._members, self._values[self.week])
             self._pending[:] = False
 

@@ -305,14 +305,6 @@ def find_module(sim: "Sim", name: str) -> Module | None:
     return None
 
 
-def unit_shares(sim: "Sim", region_sums: np.ndarray, region_counts: np.ndarray) -> np.ndarray:
-    """Output-unit means from province sums of household values and province counts (regions, groups)."""
-    gm = sim.results.gm
-    num, den = gm @ region_sums, gm @ region_counts
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-
 # ------------------------------------------------------------------------------------------------
 # Routes
 # ------------------------------------------------------------------------------------------------

@@ -295,13 +295,11 @@ class Enforcement(Module):
         if pars.enforcement_on and len(t_idx):
             out, settled_cases = self._inspect(sim, t_idx, t_reg, a, price)
         spent = self._officials_spend(sim, t_idx, t_reg, a)
-        gm = res.gm
         for name, v in out.items():
             res.record(name, v)
         res.record("officials_spending_usd", spent)
         res.record("bribe_price_usd", price)
-        settled, cases = gm @ settled_cases[0], gm @ settled_cases[1]
-        res.record_units("bribe_settled_share", np.where(cases > 0, settled / np.maximum(cases, 1.0), np.nan))
+        res.record_ratio("bribe_settled_share", settled_cases[0], settled_cases[1])
         res.record("detained", self._index.count(np.flatnonzero(det != 0)))
 
     def _inspect(self, sim: "Sim", t_idx: np.ndarray, t_reg: np.ndarray, a: np.ndarray, price: np.ndarray

@@ -47,7 +47,7 @@ from numba import njit
 
 from hamji.kernels import fmax, fmin
 from hamji.module import Metric, Module
-from hamji.modules.distribution import trade_state, unit_shares
+from hamji.modules.distribution import trade_state
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -522,9 +522,9 @@ class Network(Module):
             self._update(sim, weeks)
             part_r = ts.region_sum(np.not_equal(hh.role, ROLE_NONE, out=self._mask))  # roles changed
         res = sim.results
-        res.record_units("participants_share", unit_shares(sim, part_r, self.households))
+        res.record_ratio("participants_share", part_r, self.households)
         res.record("ties", self._ties_r)
-        res.record_units("knowhow_nk_share", unit_shares(sim, self._knowhow_r, self.households))
+        res.record_ratio("knowhow_nk_share", self._knowhow_r, self.households)
 
     def _update(self, sim: "Sim", weeks: int) -> None:
         """Monthly: tie strength, know-how, exits, entries, new ties."""

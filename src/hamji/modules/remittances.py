@@ -242,11 +242,9 @@ class Remittances(Module):
         if k > 0:
             ids = self._arrive(sim, np.full(k, year), sim.rng("remittances.arrival"))
             arrived = np.bincount(d.origin[ids], minlength=r).astype(float)
-        gm = res.gm  # region values -> output units (each region, then each group): sums
         res.record("defector_arrivals", arrived)
         res.record("defectors_abroad", self._stock)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            res.record_units("kin_abroad_share", (gm @ self._kin_households) / (gm @ self._households))
+        res.record_ratio("kin_abroad_share", self._kin_households, self._households)
 
         delivered_r = np.zeros(r)
         sent_r = np.zeros(r)

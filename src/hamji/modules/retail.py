@@ -60,7 +60,7 @@ from numba import njit
 
 from hamji.kernels import fmax, fmin, province_bounds
 from hamji.module import Metric, Module
-from hamji.modules.distribution import share_out, trade_state, unit_shares
+from hamji.modules.distribution import share_out, trade_state
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -453,9 +453,9 @@ class Retail(Module):
 
         # ---- metrics (income, consumption and food security were tallied as the market paid out)
         res = sim.results
-        res.record_units("income_per_capita_usd", unit_shares(sim, self._tally[:, 0], self.persons))
-        res.record_units("consumption_per_capita_usd", unit_shares(sim, self._tally[:, 1], self.persons))
-        res.record_units("food_secure_share", unit_shares(sim, self._tally[:, 2], self.households))
+        res.record_ratio("income_per_capita_usd", self._tally[:, 0], self.persons)
+        res.record_ratio("consumption_per_capita_usd", self._tally[:, 1], self.persons)
+        res.record_ratio("food_secure_share", self._tally[:, 2], self.households)
         wf = pars.retail_price_food_weight
         res.record("price_index", np.where(self.dprk, wf * fp + (1.0 - wf) * self.goods_index, np.nan))
         res.record("rice_price_kpw", np.where(self.dprk, pars.retail_rice_usd_per_kg * fp * pars.retail_kpw_per_usd, np.nan))
