@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from hamji.people import AgentArrays
 
@@ -33,6 +34,69 @@ def synthesise_merchants(merchants: AgentArrays, sim: "Sim") -> None:
     sigma = pars.merchant_capital_sigma
     capital = pars.merchant_capital_usd * rng.lognormal(-0.5 * sigma**2, sigma, merchants.n)
     merchants.add("capital", np.float64, values=capital)
+
+
+@njit(cache=True)
+def _room(capacity, multiplier, open_share, scale, used, c):  # noqa: ANN001, ANN201
+    """Tonnes still free this week at crossing ``c`` (the arithmetic of :meth:`Borders.room_t`)."""
+    return max(capacity[c] * multiplier[c] * open_share / 52.0 / scale - used[c], 0.0)
+
+
+@njit(cache=True)
+def _take(capacity, multiplier, open_share, scale, used, c, tonnes):  # noqa: ANN001, ANN201
+    """Use up to ``tonnes`` of crossing ``c``'s room; the tonnes granted (:meth:`Borders.allocate`)."""
+    granted = min(max(tonnes, 0.0), _room(capacity, multiplier, open_share, scale, used, c))
+    used[c] += granted
+    return granted
+
+
+@njit(cache=True)
+def _allocate_each(capacity, multiplier, open_share, scale, used, tonnes, granted):  # noqa: ANN001
+    """``granted[x]``: the tonnes crossing ``x`` grants of ``tonnes[x]``, crossings in order (those asked for)."""
+    for x in range(len(tonnes)):
+        if tonnes[x] > 0:
+            granted[x] = _take(capacity, multiplier, open_share, scale, used, x, tonnes[x])
+
+
+@njit(cache=True)
+def _through(capacity, multiplier, open_share, scale, used, tonnes, starts, ids, out):  # noqa: ANN001
+    """Share of each province's ``tonnes`` its crossings (``ids[starts[i]:starts[i + 1]]``) take this week.
+
+    A province's tonnes are split among its crossings by their room before this call (equally if none
+    has room); each crossing grants what it can of all that is asked of it, and every province gets
+    the same fraction of what it asked there.
+    """
+    n_x = len(used)
+    room = np.empty(n_x)
+    for c in range(n_x):
+        room[c] = _room(capacity, multiplier, open_share, scale, used, c)
+    req = np.zeros(n_x)
+    asked = np.zeros(n_x, dtype=np.bool_)
+    part = np.zeros(len(ids))
+    for i in range(len(tonnes)):
+        if not tonnes[i] > 0:
+            continue
+        lo, hi = starts[i], starts[i + 1]
+        total = 0.0
+        for k in range(lo, hi):  # sequential: NumPy sums fewer than 8 values in order
+            total += room[ids[k]]
+        for k in range(lo, hi):
+            share = room[ids[k]] / total if total > 0 else 1.0 / (hi - lo)
+            part[k] = tonnes[i] * share
+            req[ids[k]] += part[k]
+            asked[ids[k]] = True
+    ratio = np.zeros(n_x)
+    for c in range(n_x):
+        if asked[c]:
+            g = _take(capacity, multiplier, open_share, scale, used, c, req[c])
+            ratio[c] = g / req[c] if req[c] > 0 else 0.0
+    for i in range(len(tonnes)):
+        out[i] = 0.0
+        if tonnes[i] > 0:
+            got = 0.0
+            for k in range(starts[i], starts[i + 1]):
+                got += part[k] * ratio[ids[k]]
+            out[i] = got / tonnes[i]
 
 
 class Borders:
@@ -64,15 +128,24 @@ class Borders:
         return np.maximum(cap - self.used_t, 0.0)[crossing]
 
     def allocate(self, crossing: int, tonnes: float) -> float:
-        """Use up to ``tonnes`` of ``crossing``'s room; returns the tonnes granted.
+        """Use up to ``tonnes`` of ``crossing``'s room; returns the tonnes granted."""
+        return _take(self.capacity_t_year, self.multiplier, float(self.open_share), float(self.scale), self.used_t,
+                     int(crossing), float(tonnes))
 
-        The room of the one crossing, computed with scalars in the same order as :meth:`room_t`.
-        """
-        cap = self.capacity_t_year.item(crossing) * self.multiplier.item(crossing) * self.open_share / 52.0 / self.scale
-        room = max(cap - self.used_t.item(crossing), 0.0)
-        granted = float(min(max(tonnes, 0.0), room))
-        self.used_t[crossing] += granted
+    def allocate_each(self, tonnes: np.ndarray) -> np.ndarray:
+        """Tonnes granted at each crossing of ``tonnes`` asked there (one per crossing), in crossing order."""
+        granted = np.zeros(len(self.used_t))
+        _allocate_each(self.capacity_t_year, self.multiplier, float(self.open_share), float(self.scale), self.used_t,
+                       np.asarray(tonnes, dtype=np.float64), granted)
         return granted
+
+    def through(self, tonnes: np.ndarray, starts: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Share of each province's ``tonnes`` that its crossings ``ids[starts[i]:starts[i + 1]]`` take
+        this week (their room used up); see :func:`_through`."""
+        out = np.empty(len(tonnes))
+        _through(self.capacity_t_year, self.multiplier, float(self.open_share), float(self.scale), self.used_t,
+                 np.asarray(tonnes, dtype=np.float64), starts, ids, out)
+        return out
 
 
 class Market:

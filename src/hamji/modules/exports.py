@@ -122,9 +122,7 @@ class Exports(Module):
             offer *= f[self.key]
         # crossing room, exports first
         at_x = np.bincount(self.crossing, weights=offer, minlength=self.n_crossings)
-        granted = np.zeros(self.n_crossings)
-        for x in np.flatnonzero(at_x > 0):
-            granted[x] = sim.borders.allocate(int(x), float(at_x[x]))
+        granted = sim.borders.allocate_each(at_x)
         g = np.where(at_x > 0, granted / np.where(at_x > 0, at_x, 1.0), 0.0)
         sold = offer * g[self.crossing]
         b.stock -= sold

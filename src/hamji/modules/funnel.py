@@ -184,10 +184,8 @@ class Funnel(Module):
         # ... through the crossing nearest the home, within its room
         want_x = np.bincount(self.crossing, weights=want, minlength=self.n_crossings)
         usd_per_t = pars.consumer_goods_usd_per_t
-        spend_x = np.zeros(self.n_crossings)
-        for x in np.flatnonzero(want_x > 0):
-            tonnes = sim.borders.allocate(int(x), float(want_x[x]) / usd_per_t)
-            spend_x[x] = min(tonnes * usd_per_t, float(want_x[x]))
+        tonnes_x = sim.borders.allocate_each(want_x / usd_per_t)
+        spend_x = np.where(want_x > 0, np.minimum(tonnes_x * usd_per_t, want_x), 0.0)
         frac = np.where(want_x > 0, spend_x / np.where(want_x > 0, want_x, 1.0), 0.0)
         spent = want * frac[self.crossing]
         comp.cash -= spent

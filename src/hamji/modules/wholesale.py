@@ -116,6 +116,10 @@ class Wholesale(Module):
             own = np.flatnonzero(b.dprk_region == i)
             own = own[b.china_region[own] == self.china_of[i]]
             self.crossings_of[int(i)] = own if len(own) else np.array([b.nearest[i]])
+        # the same lists in one array (province i: _cross_ids[_cross_starts[i]:_cross_starts[i + 1]])
+        lists = [self.crossings_of.get(i, np.zeros(0, dtype=np.int64)) for i in range(r)]
+        self._cross_starts = np.concatenate([[0], np.cumsum([len(x) for x in lists])]).astype(np.int64)
+        self._cross_ids = np.concatenate(lists).astype(np.int64)
         hh = sim.people.households
         self.persons = np.bincount(hh.region, weights=hh.size, minlength=r).astype(float)
         jilin = w.groups.get("Jilin", [])
@@ -161,23 +165,7 @@ class Wholesale(Module):
 
     def _through_crossings(self, sim: "Sim", tonnes: np.ndarray) -> np.ndarray:
         """Share of each province's tonnes its crossings can take this week (uses up their room)."""
-        b = sim.borders
-        req: dict[int, float] = {}
-        parts: list[tuple[int, int, float]] = []
-        room_all = b.room_t(np.arange(len(b.used_t)))
-        for i in np.flatnonzero(tonnes > 0):
-            cs = self.crossings_of[int(i)]
-            room = room_all[cs]
-            w = room / room.sum() if room.sum() > 0 else np.full(len(cs), 1.0 / len(cs))
-            for c, share in zip(cs, w):
-                t = float(tonnes[i] * share)
-                req[int(c)] = req.get(int(c), 0.0) + t
-                parts.append((int(i), int(c), t))
-        ratio = {c: (b.allocate(c, t) / t if t > 0 else 0.0) for c, t in req.items()}
-        granted = np.zeros(len(tonnes))
-        for i, c, t in parts:
-            granted[i] += t * ratio[c]
-        return np.where(tonnes > 0, granted / np.where(tonnes > 0, tonnes, 1.0), 0.0)
+        return sim.borders.through(tonnes, self._cross_starts, self._cross_ids)
 
     def _wholesale(self, sim: "Sim", ts) -> np.ndarray:  # noqa: ANN001
         """Partners buy Chinese goods; returns the value bought by DPRK province."""
