@@ -62,3 +62,14 @@ def test_through_equals_the_python_rule_and_uses_the_same_room(seed):
         for x in range(n_x):
             assert each[x] == (a.allocate(x, float(asked[x])) if asked[x] > 0 else 0.0)
         assert np.array_equal(a.used_t, b.used_t)
+
+
+def test_pairwise_sum_is_numpys_sum_bit_for_bit():
+    from hamji.market import pairwise_sum
+
+    rng = np.random.default_rng(3)
+    for n in [*range(0, 300), 1000, 4097]:
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)
+        assert pairwise_sum(a, 0, n) == a.sum()
+        if n > 3:
+            assert pairwise_sum(a, 2, n - 3) == a[2:n - 1].sum()

@@ -37,6 +37,90 @@ def synthesise_merchants(merchants: AgentArrays, sim: "Sim") -> None:
 
 
 @njit(cache=True)
+def _block_sum(a, lo, n):  # noqa: ANN001, ANN201
+    """NumPy's sum of at most 128 contiguous values: in order below 8, else eight running sums."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def pairwise_sum(a, lo, n):  # noqa: ANN001, ANN201
+    """``a[lo:lo + n].sum()`` for contiguous float64 values, bit for bit as NumPy adds them: blocks of up to
+    128 values (:func:`_block_sum`), longer runs split in halves (a multiple of 8 first) and the halves'
+    sums added; the halving is walked with an explicit stack (no recursion in compiled code).
+    tests/test_borders.py checks it against NumPy."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    st_lo = np.empty(64, np.int64)
+    st_n = np.empty(64, np.int64)
+    st_stage = np.zeros(64, np.int64)
+    st_left = np.empty(64)
+    top = 0
+    st_lo[0], st_n[0] = lo, n
+    ret = 0.0
+    while top >= 0:
+        cl, cn = st_lo[top], st_n[top]
+        if cn <= 128:
+            ret = _block_sum(a, cl, cn)
+            top -= 1
+            continue
+        half = cn // 2
+        half -= half % 8
+        if st_stage[top] == 0:  # first the left half
+            st_stage[top] = 1
+            top += 1
+            st_lo[top], st_n[top], st_stage[top] = cl, half, 0
+        elif st_stage[top] == 1:  # left done: keep it, then the right half
+            st_left[top] = ret
+            st_stage[top] = 2
+            top += 1
+            st_lo[top], st_n[top], st_stage[top] = cl + half, cn - half, 0
+        else:  # both done
+            ret = st_left[top] + ret
+            top -= 1
+    return ret
+
+
+@njit(cache=True)
+def _sell(region, capital, area, amount, margin, buf):  # noqa: ANN001, ANN201
+    """The merchants of ``area`` share a sale of ``amount`` by capital and restock (:func:`buy_from_merchants`);
+    returns their capital before the sale (0: nobody paid)."""
+    n = len(capital)
+    for i in range(n):
+        buf[i] = capital[i] if region[i] == area else 0.0
+    total = pairwise_sum(buf, 0, n)
+    if total <= 0:
+        return total
+    for i in range(n):
+        capital[i] += amount * buf[i] / total
+    cost = amount * (1.0 - margin)
+    for i in range(n):
+        capital[i] -= cost * buf[i] / total
+    return total
+
+
+@njit(cache=True)
 def _room(capacity, multiplier, open_share, scale, used, c):  # noqa: ANN001, ANN201
     """Tonnes still free this week at crossing ``c`` (the arithmetic of :meth:`Borders.room_t`)."""
     return max(capacity[c] * multiplier[c] * open_share / 52.0 / scale - used[c], 0.0)
@@ -183,16 +267,10 @@ def buy_from_merchants(sim: "Sim", china_region: int, amount: float) -> float:
     Returns the amount paid. The caller has already taken the money from the buyer.
     """
     m = sim.people.merchants
-    mine = m.region == china_region
-    margin = sim.pars.merchant_margin
-    weights = np.where(mine, m.capital, 0.0)
-    total = weights.sum()
+    total = _sell(m.region, m.capital, int(china_region), float(amount), float(sim.pars.merchant_margin), np.empty(m.n))
     if total <= 0:
         sim.books.outflow("chinese_suppliers", amount)
         return amount
-    m.capital += amount * weights / total
     # merchants restock from Chinese suppliers: the cost share leaves the books
-    cost = amount * (1.0 - margin)
-    m.capital -= cost * weights / total
-    sim.books.outflow("chinese_suppliers", cost)
+    sim.books.outflow("chinese_suppliers", amount * (1.0 - sim.pars.merchant_margin))
     return amount

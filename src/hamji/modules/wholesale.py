@@ -46,13 +46,72 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from hamji.market import buy_from_merchants
+from hamji.market import _sell, pairwise_sum
 from hamji.module import Metric, Module
 from hamji.modules.distribution import charge, share_out, trade_state
 from hamji.people import ROLE_ACQUIRER, ROLE_PARTNER
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
+
+
+@njit(cache=True)
+def _area_total(key, values, c, buf):  # noqa: ANN001, ANN201
+    """``values[key == c].sum()``, as NumPy sums the selected values (``buf``: work space)."""
+    k = 0
+    for j in range(len(values)):
+        if key[j] == c:
+            buf[k] = values[j]
+            k += 1
+    return pairwise_sum(buf, 0, k)
+
+
+@njit(cache=True)
+def _area_and_capital(area, values, mer_region, capital, c, buf):  # noqa: ANN001, ANN201
+    """Area ``c``'s total of ``values`` and its merchants' capital, each summed as NumPy sums the selection;
+    (0, 0) where the area has nothing (``np.bincount`` of ``values`` by area not positive)."""
+    by_area = 0.0
+    for j in range(len(values)):  # in order, as np.bincount adds
+        if area[j] == c:
+            by_area += values[j]
+    if not by_area > 0:
+        return 0.0, 0.0
+    return _area_total(area, values, c, buf), _area_total(mer_region, capital, c, buf)
+
+
+@njit(cache=True)
+def _pay_merchants(area, paid, n_areas, mer_region, capital, sales, margin, amounts, capital_before):  # noqa: ANN001
+    """Each Chinese area's merchants are paid what the partners of its provinces paid (``paid``, ``area``):
+    sales by capital, then the sale itself (:func:`hamji.market.buy_from_merchants`), areas in order.
+    ``amounts[c]`` is area c's amount (0 if it sold nothing), ``capital_before[c]`` its merchants' capital
+    before the sale (the books need to know whether anybody was paid)."""
+    buf = np.empty(max(len(paid), len(capital)))
+    for c in range(n_areas):
+        amount, wsum = _area_and_capital(area, paid, mer_region, capital, c, buf)
+        amounts[c] = amount
+        if amount == 0.0:
+            continue
+        if wsum > 0:
+            for i in range(len(capital)):
+                if mer_region[i] == c:
+                    sales[i] += np.float32(amount * capital[i] / wsum)
+        capital_before[c] = _sell(mer_region, capital, c, amount, margin, buf)
+
+
+@njit(cache=True)
+def _buy_nk_goods(area, value, n_areas, mer_region, capital, margin, sold):  # noqa: ANN001
+    """Each area's merchants buy the North Korean goods of its provinces (``value``) by capital and keep the
+    margin of their resale; ``sold[c]``: area c's purchases (0 if none, or if its merchants hold nothing)."""
+    buf = np.empty(max(len(value), len(capital)))
+    for c in range(n_areas):
+        sold[c] = 0.0
+        v, wsum = _area_and_capital(area, value, mer_region, capital, c, buf)
+        if v == 0.0 or wsum <= 0:
+            continue
+        for i in range(len(capital)):
+            if mer_region[i] == c:
+                capital[i] += v * margin * capital[i] / wsum
+        sold[c] = v
 
 
 @njit(cache=True)
@@ -204,13 +263,11 @@ class Wholesale(Module):
         got *= granted[reg]
         paid = charge(sim, idx, got)
         value_r = np.bincount(reg, weights=paid, minlength=r)
-        for c in np.flatnonzero(np.bincount(area, weights=paid, minlength=r) > 0):
-            amount = float(paid[area == c].sum())
-            mine = mer.region == c
-            wsum = mer.capital[mine].sum()
-            if wsum > 0:
-                mer.sales[mine] += (amount * mer.capital[mine] / wsum).astype(np.float32)
-            buy_from_merchants(sim, int(c), amount)
+        amounts, before = np.zeros(r), np.zeros(r)
+        mm = float(pars.merchant_margin)
+        _pay_merchants(area, paid, r, mer.region, mer.capital, mer.sales, mm, amounts, before)
+        for c in np.flatnonzero(amounts != 0.0):  # the merchants restock from Chinese suppliers (leaves the books)
+            sim.books.outflow("chinese_suppliers", amounts[c] * (1.0 - mm) if before[c] > 0 else amounts[c])
         # the goods land in the partner's province and belong to the partners who paid
         hh.goods_stake[idx] += paid.astype(np.float32)
         diag = np.arange(r)
@@ -273,14 +330,10 @@ class Wholesale(Module):
         mm = pars.merchant_margin
         pay_hh = value * (1.0 - mm)
         # merchants pay the partners (and through them the acquirers), then sell on in China
-        for c in np.flatnonzero(np.bincount(area, weights=value, minlength=r) > 0):
-            v = float(value[area == c].sum())
-            mine = mer.region == c
-            wsum = mer.capital[mine].sum()
-            if wsum <= 0:
-                continue
-            mer.capital[mine] += v * mm * mer.capital[mine] / wsum  # paid v(1 - mm) to households, sold for v
-            sim.books.inflow("nk_goods_sales", v)
+        sold = np.zeros(r)  # merchants paid v(1 - mm) to households and sold for v
+        _buy_nk_goods(area, value, r, mer.region, mer.capital, float(mm), sold)
+        for c in np.flatnonzero(sold != 0.0):
+            sim.books.inflow("nk_goods_sales", sold[c])
         pm = pars.wholesale_partner_export_margin
         share_out(sim, pay_hh * pm, [(partners, None)], fx=True)
         share_out(sim, pay_hh * (1.0 - pm), [(acq, out)], fx=True)
