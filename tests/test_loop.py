@@ -108,3 +108,29 @@ def test_streams_equal_numpy_seed_sequence():
     s = Streams(1)  # a stream asked again starts again
     a = s.get("x", 3).random(4)
     assert np.array_equal(s.get("x", 3).random(4), a)
+
+
+def test_results_group_values_follow_each_metrics_agg_and_the_last_record_wins():
+    """Region values become group values at the end of the week: sums, household-weighted means (NaN regions
+    left out), ratios of sums; a later record of the same metric in the week replaces an earlier one."""
+    from hamji.module import Metric
+    from hamji.results import Results
+
+    gm = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 1, 1]], dtype=float)  # 3 regions, 2 groups
+    metrics = [Metric("s", "x", "", agg="sum", scaled=True), Metric("m", "x", "", agg="mean"),
+               Metric("q", "x", "", agg="mean"), Metric("u", "x", "")]
+    res = Results(pd.date_range("2000-01-03", periods=2, freq="7D"), ["a", "b", "c", "g1", "g2"], gm, metrics, 10)
+    res.region_weight = np.array([1.0, 3.0, 4.0])
+    res.begin_week(0)
+    res.record("s", np.array([1.0, 2.0, np.nan]))
+    res.record("m", np.array([2.0, np.nan, 4.0]))
+    res.record_ratio("q", np.array([1.0, 3.0, 0.0]), np.array([2.0, 2.0, 0.0]))
+    res.record("u", np.array([5.0, 5.0, 5.0]))
+    res.record_units("u", np.array([1.0, 2.0, 3.0, 4.0, 5.0]))  # replaces the region record above
+    res.begin_week(1)
+    v = res.values[0]
+    assert list(v[:, 0]) == [10.0, 20.0, 0.0, 30.0, 30.0]  # NaN counts as 0 in a sum; scaled by 10
+    assert np.isnan(v[1, 1]) and v[0, 1] == 2.0 and v[3, 1] == 2.0 and v[4, 1] == (2.0 + 16.0) / 5.0
+    assert v[0, 2] == 0.5 and v[1, 2] == 1.5 and np.isnan(v[2, 2]) and v[3, 2] == 1.0 and v[4, 2] == 1.0
+    assert list(v[:, 3]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert np.isnan(res.values[1]).all()  # nothing recorded in week 1

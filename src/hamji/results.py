@@ -122,10 +122,12 @@ class Results:
         c = self._col[name]
         v = np.asarray(unit_values, dtype=float)
         self._values[self.week, :, c] = v * self._factor[c] if self._factor[c] != 1.0 else v
+        self._pending[c] = False  # the last record of a metric in a week wins, whichever way it was made
 
     def record_total(self, name: str, value: float, unit: str = "DPRK") -> None:
         """Record a metric that exists only for one unit (a national total, say); the others stay NaN."""
         c = self._col[name]
+        self._pending[c] = False
         row = self._values[self.week, :, c]
         row[:] = np.nan
         row[self.unit_names.index(unit)] = value * self._factor[c]
