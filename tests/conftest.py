@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numba
 import pytest
 
 from hamji.sim import Sim
@@ -21,3 +22,14 @@ def small_sim(scenario=None, seed: int = 1, scale: int = SMALL, start=SHORT[0], 
 def short_run() -> Sim:
     """One small two-year baseline run shared by read-only tests."""
     return small_sim()
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    """Run the test with this many Numba threads: a kernel's results must not depend on it."""
+    if request.param > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("only one thread here")
+    before = numba.get_num_threads()
+    numba.set_num_threads(request.param)
+    yield request.param
+    numba.set_num_threads(before)

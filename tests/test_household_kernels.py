@@ -1,11 +1,16 @@
 """The household kernels of retail, distribution, enforcement and population equal, bit for bit, the
-NumPy code they replaced.
+NumPy code they replaced, with 1 and 2 threads.
 
 Each reference below is that NumPy code (float32 arrays with Python scalars as NumPy computes them
 under NEP 50; sums as ``np.bincount`` adds them, in household order). Households are in province
 order, as the synthesis stores them; inputs are small random arrays with detained households, every
 role, provinces without households and magnitudes over many decades (so that the order of float64
 sums matters).
+
+The kernels run over fixed blocks of households in parallel and sum by block; blocks are added
+province by province in block order. Each test runs with one block per province (the sums are then
+``np.bincount``'s, exactly) and with blocks of 97 households (several per province: the reference
+sums each block as ``np.bincount`` does, then adds the blocks in order), each with 1 and 2 threads.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import numpy as np
 import pytest
 
 from hamji.accounts import pay_from_households
-from hamji.kernels import province_bounds
+from hamji.kernels import household_blocks, province_bounds, reduce_blocks
 from hamji.modules import distribution as dist
 from hamji.modules import enforcement as enf
 from hamji.modules import population as popm
@@ -46,6 +51,34 @@ def households(seed: int, n: int = 3000) -> dict[str, np.ndarray]:
     }
 
 
+@pytest.fixture(params=[None, 97], ids=["province-blocks", "small-blocks"])
+def block(request):
+    """Households per block: None for the default (here one block per province), or 97."""
+    return request.param
+
+
+def blocks_of(region: np.ndarray, block: int | None) -> np.ndarray:
+    return household_blocks(province_bounds(region, R), block)
+
+
+def block_sums(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Sums by province as the blocked passes make them: each block in household order (as ``np.bincount``
+    adds), the blocks of a province added in order."""
+    values = np.asarray(values, dtype=np.float64)
+    part = np.array([[np.bincount(np.zeros(hi - lo, np.intp), weights=values[lo:hi], minlength=1)[0]]
+                     for lo, hi, _ in blocks]).reshape(-1, 1)
+    out = np.zeros((R, 1))
+    reduce_blocks(part, blocks, out)
+    return out[:, 0]
+
+
+def reduced(part: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """A kernel's sums by block, added by province."""
+    out = np.zeros((R,) + part.shape[1:], dtype=part.dtype)
+    reduce_blocks(part, blocks, out)
+    return out
+
+
 def same(a: np.ndarray, b: np.ndarray) -> None:
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
@@ -60,9 +93,9 @@ def test_province_bounds_are_slices_and_refuse_another_order():
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_free_by_role_lists_match_flatnonzero(seed):
+def test_free_by_role_lists_match_flatnonzero(seed, threads, block):
     h = households(seed)
-    ids, starts = dist._free_by_role(h["role"], h["detained"], len(ROLES))
+    ids, starts = dist._free_by_role(blocks_of(h["region"], block), h["role"], h["detained"], len(ROLES))
     for k in range(1, len(ROLES)):
         idx = np.flatnonzero(h["role"] == k)
         same(ids[starts[k]:starts[k + 1]], idx[h["detained"][idx] == 0])
@@ -108,37 +141,43 @@ def retail_constants(seed: int) -> tuple:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_retail_free_tally_matches_numpy(seed):
+def test_retail_free_tally_matches_numpy(seed, threads, block):
     h = households(seed)
     te, ke, out_usd = retail_constants(seed)
-    bounds = province_bounds(h["region"], R)
-    out = np.zeros((R, 6))
-    ret._free_tally(bounds, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
-                    (F32(te), F32(ke), F32(out_usd)), out)
-    reg, free = h["region"], h["detained"] == 0
-    sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & free)
-    prod = np.flatnonzero((h["role"] == ROLE_PRODUCER) & free)
-    w_sell = (1.0 + te * h["ties_strength"][sellers]) * (1.0 + ke * h["knowhow"][sellers])
-    prod_out = out_usd * (1.0 + ke * h["knowhow"][prod])
-    same(out[:, 0], np.bincount(reg[free], minlength=R))
-    same(out[:, 1], np.bincount(reg[free & (h["role"] == ROLE_NONE)], minlength=R))
-    same(out[:, 2], np.bincount(reg[free], weights=h["rural_size"][free], minlength=R))
-    same(out[:, 3], np.bincount(reg[sellers], minlength=R))
-    same(out[:, 4], np.bincount(reg[sellers], weights=w_sell, minlength=R))
-    same(out[:, 5], np.bincount(reg[prod], weights=prod_out, minlength=R))
+    blocks = blocks_of(h["region"], block)
+    part = np.zeros((len(blocks), 6))
+    ret._free_tally(blocks, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
+                    (F32(te), F32(ke), F32(out_usd)), part)
+    out = reduced(part, blocks)
+    free = h["detained"] == 0
+    seller = (h["role"] == ROLE_SELLER) & free
+    prod = (h["role"] == ROLE_PRODUCER) & free
+    w_sell = np.where(seller, (1.0 + te * h["ties_strength"]) * (1.0 + ke * h["knowhow"]), 0.0)
+    prod_out = np.where(prod, out_usd * (1.0 + ke * h["knowhow"]), 0.0)
+    same(out[:, 0], block_sums(free, blocks))
+    same(out[:, 1], block_sums(free & (h["role"] == ROLE_NONE), blocks))
+    same(out[:, 2], block_sums(np.where(free, h["rural_size"], 0.0), blocks))
+    same(out[:, 3], block_sums(seller, blocks))
+    same(out[:, 4], block_sums(w_sell, blocks))
+    same(out[:, 5], block_sums(prod_out, blocks))
+    if block is None:  # one block per province: the sums np.bincount makes
+        reg = h["region"]
+        same(out[:, 4], np.bincount(reg[seller], weights=w_sell[seller], minlength=R))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_retail_receipts_credit_and_tally_match_numpy(seed):
+def test_retail_receipts_credit_and_tally_match_numpy(seed, threads, block):
     h = households(seed)
     te, ke, out_usd = retail_constants(seed)
     rng = np.random.default_rng(300 + seed)
     rates = rng.random((R, 4)) * 10.0 ** rng.uniform(-3, 3, (R, 4))
-    bounds = province_bounds(h["region"], R)
+    blocks = blocks_of(h["region"], block)
     cash, income, mi = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
-    out = np.zeros((R, 3))
-    ret._receive_and_tally(bounds, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
-                           (F32(te), F32(ke), F32(out_usd)), rates, cash, income, mi, h["consumption"], h["food_ratio"], out)
+    part = np.zeros((len(blocks), 3))
+    ret._receive_and_tally(blocks, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
+                           (F32(te), F32(ke), F32(out_usd)), rates, cash, income, mi, h["consumption"], h["food_ratio"],
+                           part)
+    out = reduced(part, blocks)
     # reference: day labour and farms, the sellers' and producers' shares added by fancy indexing, credit, tally
     reg, free = h["region"], h["detained"] == 0
     recv = np.where(free, rates[reg, 0] * h["rural_size"] + np.where(h["role"] == ROLE_NONE, rates[reg, 1], 0.0), 0.0)
@@ -151,12 +190,14 @@ def test_retail_receipts_credit_and_tally_match_numpy(seed):
     same(cash, h["cash"] + recv)
     same(income, (h["income"] + recv).astype(F32))
     same(mi, (h["market_income"] + recv).astype(F32))
-    same(out[:, 0], np.bincount(reg, weights=income, minlength=R))
-    same(out[:, 1], np.bincount(reg, weights=h["consumption"], minlength=R))
-    same(out[:, 2], np.bincount(reg, weights=(h["food_ratio"] >= 1).astype(float), minlength=R))
-    out2 = np.zeros((R, 3))
-    ret._tally(bounds, income, h["consumption"], h["food_ratio"], out2)
-    same(out2, out)
+    same(out[:, 0], block_sums(income, blocks))
+    same(out[:, 1], block_sums(h["consumption"], blocks))
+    same(out[:, 2], block_sums(h["food_ratio"] >= 1, blocks))
+    if block is None:
+        same(out[:, 0], np.bincount(reg, weights=income, minlength=R))
+    part2 = np.zeros((len(blocks), 3))
+    ret._tally(blocks, income, h["consumption"], h["food_ratio"], part2)
+    same(reduced(part2, blocks), out)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -178,10 +219,12 @@ def test_stall_fees_match_charge(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_enforcement_serves_detention_and_lists_traders(seed):
+def test_enforcement_serves_detention_and_lists_traders(seed, threads, block):
     h = households(seed)
     det = h["detained"].copy()
-    t_idx = enf._serve_and_list(det, h["role"], np.empty(len(det), dtype=np.int32))
+    blocks = blocks_of(h["region"], block)
+    t_idx = enf._serve_and_list(blocks, det, h["role"], np.empty(len(det), dtype=np.int32),
+                                np.zeros(len(blocks), dtype=np.int64))
     det_ref = h["detained"].copy()
     held = np.flatnonzero(det_ref != 0)
     det_ref[held] -= 1
@@ -206,11 +249,17 @@ def test_officials_pay_the_listed_traders_as_two_masked_passes(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_population_tally_matches_bincount(seed):
+def test_population_tally_matches_bincount(seed, threads, block):
     h = households(seed)
-    by_role, money, trading = popm._tally(province_bounds(h["region"], R), h["role"], h["cash"], h["fx"], len(ROLES))
+    blocks = blocks_of(h["region"], block)
+    part = np.zeros((len(blocks), len(ROLES) + 2))
+    popm._tally(blocks, h["role"], h["cash"], h["fx"], part)
+    out = reduced(part, blocks)
+    by_role, money, trading = out[:, :len(ROLES)], out[:, len(ROLES)], out[:, len(ROLES) + 1]
     reg, m = h["region"], h["cash"] + h["fx"]
     for k in range(len(ROLES)):
         same(by_role[:, k], np.bincount(reg[h["role"] == k], minlength=R))
-    same(money, np.bincount(reg, weights=m, minlength=R))
-    same(trading, np.bincount(reg, weights=m * (h["role"] != 0), minlength=R))
+    same(money, block_sums(m, blocks))
+    same(trading, block_sums(m * (h["role"] != 0), blocks))
+    if block is None:
+        same(money, np.bincount(reg, weights=m, minlength=R))

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from numba import njit
 
+from hamji.kernels import household_blocks, province_bounds, reduce_blocks
 from hamji.modules import network as net
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLES
 
@@ -156,13 +157,23 @@ def households(rng: np.random.Generator, n: int, r: int = 5):
     return region, role, cash, fx, pe
 
 
-def exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_extra, tie_effect, region=None, r=5):
+def blocks_of(region: np.ndarray, r: int, block: int | None = None) -> np.ndarray:
+    """The household blocks of provinces ``region`` (sorted), of ``block`` households (default: one per province here)."""
+    return household_blocks(province_bounds(region, r), block)
+
+
+def exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_extra, tie_effect, region=None, r=5,
+          block=None):
     """net._exits on a copy of ``role``: (roles after, summed incomes and counts of those who stay)."""
     role = role.copy()
     region = np.zeros(len(role), dtype=np.int8) if region is None else region
+    blocks = blocks_of(region, r, block)
+    inc_b, cnt_b = np.zeros((len(blocks), len(ROLES))), np.zeros((len(blocks), len(ROLES)), dtype=np.int64)
+    net._exits(blocks, role, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra,
+               F32(tie_effect), inc_b, cnt_b)
     inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
-    net._exits(role, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra, F32(tie_effect),
-               region, inc, cnt)
+    reduce_blocks(inc_b, blocks, inc)
+    reduce_blocks(cnt_b, blocks, cnt)
     return role, inc, cnt
 
 
@@ -201,7 +212,7 @@ def test_update_ties(seed, weeks):
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
-def test_update_nk_ties(seed, weeks):
+def test_update_nk_ties(seed, weeks, threads):
     """Volumes from the ends' incomes and the update as before; the degrees lose exactly the dropped ties."""
     rng = np.random.default_rng(seed)
     n, m, line = 300, 4000, 1.0 + rng.random()
@@ -228,7 +239,7 @@ def test_update_nk_ties(seed, weeks):
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
 @pytest.mark.parametrize("merchants", [True, False])
-def test_knowhow_flow(seed, weeks, merchants):
+def test_knowhow_flow(seed, weeks, merchants, threads):
     rng = np.random.default_rng(seed)
     n, n_mer = 400, 20
     a, b, s, m, h, ms = random_ties(rng, n, 6000, n_mer, 800 if merchants else 0)
@@ -249,7 +260,7 @@ def test_knowhow_flow(seed, weeks, merchants):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_strength_sums(seed):
+def test_strength_sums(seed, threads):
     rng = np.random.default_rng(seed)
     n = 300
     a, b, s, _, h, ms = random_ties(rng, n, 5000, 10, 700 if seed else 0)
@@ -299,7 +310,7 @@ def test_sums_keep_bincount_grouping(a_terms, b_terms, m_terms, want):
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
-def test_exits(seed, weeks):
+def test_exits(seed, weeks, threads):
     rng = np.random.default_rng(seed)
     n = 5000
     region, role, cash, fx, pe = households(rng, n)
@@ -311,6 +322,9 @@ def test_exits(seed, weeks):
     want = ref_exits(role.copy(), cash, fx, pe, ties, u, weeks, *pars)
     got, inc, cnt = exits(role, cash, fx, pe, ties, u, weeks, *pars, region=region)
     assert_same(got, want)
+    small = exits(role, cash, fx, pe, ties, u, weeks, *pars, region=region, block=97)  # several blocks a province
+    assert_same(small[0], want)
+    assert_same(small[2], cnt)
     assert 0 < np.count_nonzero(got != role) < np.count_nonzero(role)
     want_inc, want_cnt = ref_role_sums(region, want, pe, 5)  # Network._roles, after the exits
     assert_same(inc, want_inc)
@@ -345,7 +359,8 @@ def test_exit_chance(seed, weeks):
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
-def test_entrants(seed, weeks):
+@pytest.mark.parametrize("block", [None, 97])
+def test_entrants(seed, weeks, threads, block):
     rng = np.random.default_rng(seed)
     n = 5000
     region, role, cash, fx, _ = households(rng, n)
@@ -356,7 +371,10 @@ def test_entrants(seed, weeks):
         p_r[1] = -0.1  # not a chance, but negative money makes p x money positive: these must not be skipped
         cash[np.flatnonzero(region == 1)[:50]] = -100.0
     want = ref_entrants(role, free, cash, fx, region, v, p_r, 10.0)
-    got = net._entrants(role, free, cash, fx, region, v, p_r, 10.0)
+    blocks = blocks_of(region, 5, block)
+    detained = np.where(free, 0, 3).astype(np.int16)
+    got = net._entrants(blocks, role, detained, cash, fx, v, p_r, 10.0, np.empty(n, np.int64),
+                        np.zeros(len(blocks), np.int64))
     assert_same(got, want)
     assert 0 < len(want) < np.count_nonzero(role == ROLE_NONE)
 
@@ -384,7 +402,8 @@ def test_live_counts(seed):
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
-def test_members_and_formers(seed, weeks):
+@pytest.mark.parametrize("block", [None, 97])
+def test_members_and_formers(seed, weeks, threads, block):
     rng = np.random.default_rng(seed)
     n, r, target, tie_form = 3000, 5, 4, 0.1 + rng.random()
     region, role, _, _, _ = households(rng, n, r)
@@ -393,7 +412,9 @@ def test_members_and_formers(seed, weeks):
     u = rng.random(n, dtype=F32)
     access = np.exp(-rng.random(r) * 3)
     free = detained == 0
-    got_part, got_partners = net._members(role, detained)
+    blocks = blocks_of(region, r, block)
+    got_part, got_partners = net._members(blocks, role, detained, np.empty(n, np.int64), np.empty(n, np.int64),
+                                          np.zeros((len(blocks), 2), np.int64))
     for members, got in (((role != ROLE_NONE) & free, got_part), ((role == ROLE_PARTNER) & free, got_partners)):
         members = np.flatnonzero(members)  # Network._form
         p = 1.0 - pw(1.0 - np.minimum(tie_form * access[region[members]], 1.0), weeks)
@@ -405,21 +426,22 @@ def test_members_and_formers(seed, weeks):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_smooth_and_count(seed):
+@pytest.mark.parametrize("block", [None, 97])
+def test_smooth_and_count(seed, threads, block):
     rng = np.random.default_rng(seed)
     n, r = 4000, 6
     region, role, _, _, pe = households(rng, n, r)
-    if seed % 2:  # provinces need not come in runs
-        region = rng.integers(0, r, n).astype(np.intp)
     income = rng.normal(2.0, 5.0, n).astype(F32)
     smoothing = 0.1 + 0.5 * rng.random()
     want_pe = pe.copy()
     want_pe += (income - want_pe) * F32(smoothing)
-    part_r = np.full(r, -1.0)
+    blocks = blocks_of(region, r, block)
+    part_b, part_r = np.full((len(blocks), 1), -1.0), np.full((r, 1), -1.0)
     got_pe = pe.copy()
-    net._smooth_and_count(region, role, income, got_pe, F32(smoothing), part_r)
+    net._smooth_and_count(blocks, role, income, got_pe, F32(smoothing), part_b)
+    reduce_blocks(part_b, blocks, part_r)
     assert_same(got_pe, want_pe)
-    assert_same(part_r, np.bincount(region, weights=role != ROLE_NONE, minlength=r))
+    assert_same(part_r[:, 0], np.bincount(region, weights=role != ROLE_NONE, minlength=r))
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -452,11 +474,12 @@ def test_pick_in_region(seed):
 
 
 @pytest.mark.parametrize(("seed", "weeks"), cases())
-def test_strength_factors(seed, weeks):
-    """The remembered powers equal NumPy's, also when strengths share a slot of the table (5000 values, 4096 slots)."""
+def test_strength_factors(seed, weeks, threads):
+    """The remembered powers equal NumPy's, also when strengths share a slot of the table (5000 values, 4096 slots)
+    and over several chunks of ties (each with its table)."""
     rng = np.random.default_rng(seed)
     pool = np.concatenate([strengths(rng, 5000), [np.nan, -0.0, 0.0, 1.0]]).astype(F32)
-    s = pool[rng.integers(0, len(pool), 20000)]
+    s = pool[rng.integers(0, len(pool), 20000 if seed % 2 else 2 * net.FACTOR_CHUNK + 123)]
     rate = 0.02 if seed % 2 else rng.random()
     f = np.empty(len(s), dtype=F32)
     net._strength_factors(s, F32(weeks), F32(rate), f)

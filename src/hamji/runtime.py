@@ -28,3 +28,33 @@ def tune_allocator() -> bool:
         return False
     _DONE = bool(ok)
     return _DONE
+
+
+#: runs with fewer households than this step every household pass on one thread: a pass over a few
+#: thousand households takes microseconds, less than waking a second thread (measured in
+#: docs/performance.md). Threads never change a result (hamji.kernels.BLOCK), only the time.
+PARALLEL_MIN_HOUSEHOLDS = 100_000
+
+
+def kernel_threads(n_households: int) -> int:
+    """Threads for the household passes of a run of ``n_households``: 1 below PARALLEL_MIN_HOUSEHOLDS (or
+    ``HAMJI_PARALLEL_MIN``), else ``HAMJI_THREADS`` if set (Dask workers get their share of the cores this
+    way), else Numba's (the cores, or ``NUMBA_NUM_THREADS``)."""
+    import os
+
+    import numba
+
+    least = os.environ.get("HAMJI_PARALLEL_MIN", "").strip()  # to measure or test threads on small runs
+    if n_households < (int(least) if least.isdigit() else PARALLEL_MIN_HOUSEHOLDS):
+        return 1
+    top = numba.config.NUMBA_NUM_THREADS
+    want = os.environ.get("HAMJI_THREADS", "").strip()
+    return max(1, min(top, int(want))) if want.isdigit() else top
+
+
+def use_threads(n: int) -> None:
+    """Let the next parallel passes of this thread use ``n`` threads."""
+    import numba
+
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)

@@ -23,12 +23,13 @@ from hamji import __version__
 from hamji.accounts import Accounts
 from hamji.books import Books
 from hamji.errors import UserError
+from hamji.kernels import household_blocks, province_bounds
 from hamji.module import Metric, Module
 from hamji.market import Borders, Market, synthesise_merchants
 from hamji.modules import PLAN
 from hamji.people import People
 from hamji.results import Results
-from hamji.runtime import tune_allocator
+from hamji.runtime import kernel_threads, tune_allocator, use_threads
 from hamji.parameters import brief
 from hamji.scenario import Scenario, load_scenario, parse_date
 from hamji.streams import Streams
@@ -196,6 +197,8 @@ class Sim:
     def initialize(self) -> None:
         """Synthesise people, set up every module, open the books."""
         synthesise(self.people, self.world, self.pars, self.streams, self.scale)
+        #: fixed blocks of households for the parallel passes (hamji.kernels.BLOCK)
+        self.blocks = household_blocks(province_bounds(self.people.households.region, self.world.n_regions))
         synthesise_merchants(self.people.merchants, self)
         self.market = Market(self)
         self.borders = Borders(self)
@@ -214,11 +217,13 @@ class Sim:
         hh = self.people.households
         self.results.region_weight = np.bincount(hh.region, minlength=self.world.n_regions).astype(float)
         self.books.open()
+        self.threads = kernel_threads(hh.n)  # never changes a result: household passes add up in fixed blocks
         self._initialized = True
 
     def step(self) -> None:
         """Advance one week."""
         self.week += 1
+        use_threads(self.threads)
         self.results.begin_week(self.week)
         day = self._days[self.week]
         nxt = day + dt.timedelta(days=7)

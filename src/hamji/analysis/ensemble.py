@@ -136,6 +136,19 @@ def _group_job(job: tuple) -> pd.DataFrame:
     return run_seed_group(*job)
 
 
+def new_local_cluster(workers: int, dashboard: str | None = ":0"):  # noqa: ANN201
+    """A Dask LocalCluster of ``workers`` single-threaded processes, each told (``HAMJI_THREADS``) to use its
+    share of this machine's cores in the household passes of large runs, so workers never oversubscribe the
+    cores (threads never change a result: see :mod:`hamji.kernels`). The dashboard goes on a free port."""
+    import os
+
+    from distributed import LocalCluster
+
+    share = max(1, (os.cpu_count() or 1) // max(1, workers))
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=dashboard,
+                        env={"HAMJI_THREADS": str(share)})
+
+
 @contextlib.contextmanager
 def local_cluster(workers: int, scheduler: str | None):  # noqa: ANN201
     """A scheduler address to use for many ensembles in a row: ``scheduler`` itself, or a Dask
@@ -144,9 +157,7 @@ def local_cluster(workers: int, scheduler: str | None):  # noqa: ANN201
     if scheduler is not None or workers <= 1:
         yield scheduler
         return
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    cluster = new_local_cluster(workers)
     try:
         yield cluster.scheduler_address
     finally:
@@ -218,11 +229,11 @@ def _map(fn, items: list, workers: int, scheduler: str | None, progress,  # noqa
             if progress:
                 progress(i + 1, len(items))
         return results
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cluster = new_local_cluster(workers)
         client = Client(cluster)
     else:
         client = Client(scheduler)

@@ -32,10 +32,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from hamji import data
 from hamji.accounts import pay_from_households
+from hamji.kernels import span
 from hamji.module import Metric, Module
 from hamji.people import ROLE_NONE, ROLE_SELLER, ROLE_SHIPPER, ROLES
 
@@ -46,22 +47,32 @@ if TYPE_CHECKING:  # pragma: no cover
 # ------------------------------------------------------------------------------------------------
 # Shared plumbing of wholesale, distribution, retail and network
 # ------------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _free_by_role(role, detained, n_roles):  # noqa: ANN001, ANN201
+@njit(cache=True, parallel=True)
+def _free_by_role(blocks, role, detained, n_roles):  # noqa: ANN001, ANN201
     """Free households grouped by market role (role > 0), each group in household order: (ids, starts),
-    role k's ids being ``ids[starts[k]:starts[k + 1]]`` (a counting sort in two passes; role 0 is left out)."""
+    role k's ids being ``ids[starts[k]:starts[k + 1]]``. A counting sort in two parallel passes over the
+    household blocks: each block's count by role, then each block fills its place (role 0 is left out)."""
+    nb = len(blocks)
+    counts = np.zeros((nb, n_roles), dtype=np.int64)
+    for b in prange(nb):
+        for i in range(*span(blocks, b)):
+            if detained[i] == 0 and role[i] > 0:
+                counts[b, role[i]] += 1
     starts = np.zeros(n_roles + 1, dtype=np.int64)
-    for i in range(len(role)):
-        if detained[i] == 0 and role[i] > 0:
-            starts[role[i] + 1] += 1
+    pos = np.zeros((nb, n_roles), dtype=np.int64)  # where each block's ids of each role begin
     for k in range(n_roles):
-        starts[k + 1] += starts[k]
-    pos = starts[:-1].copy()
+        at = starts[k]
+        for b in range(nb):
+            pos[b, k] = at
+            at += counts[b, k]
+        starts[k + 1] = at
     ids = np.empty(starts[-1], dtype=np.int64)
-    for i in range(len(role)):
-        if detained[i] == 0 and role[i] > 0:
-            ids[pos[role[i]]] = i
-            pos[role[i]] += 1
+    for b in prange(nb):
+        p = pos[b].copy()
+        for i in range(*span(blocks, b)):
+            if detained[i] == 0 and role[i] > 0:
+                ids[p[role[i]]] = i
+                p[role[i]] += 1
     return ids, starts
 
 
@@ -165,7 +176,7 @@ class TradeState:
             idx = np.flatnonzero(hh.role == role)
             return idx[hh.detained[idx] == 0]
         if not self._roles:
-            order, starts = _free_by_role(hh.role, hh.detained, len(ROLES))
+            order, starts = _free_by_role(sim.blocks, hh.role, hh.detained, len(ROLES))
             self._roles = {k: order[starts[k]:starts[k + 1]] for k in range(1, len(ROLES))}
         return self._roles[role]
 

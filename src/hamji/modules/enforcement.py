@@ -65,9 +65,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from hamji.accounts import CABINET, KPA, pay_from_households
+from hamji.kernels import compact_blocks, span
 from hamji.module import Metric, Module
 from hamji.parameters import Parameters
 
@@ -146,17 +147,19 @@ class Clans:
         return np.take(self.sum_by_clan(values), self.clan, out=out)
 
 
-@njit(cache=True)
-def _serve_and_list(detained, role, buf):  # noqa: ANN001, ANN201
+@njit(cache=True, parallel=True)
+def _serve_and_list(blocks, detained, role, buf, counts):  # noqa: ANN001, ANN201
     """One pass: a week of detention served (``detained -= 1`` where held); returns the ids of households in a
-    market role and free, in household order (a view of ``buf``)."""
-    k = 0
-    for i in range(len(detained)):
-        if detained[i] != 0:
-            detained[i] -= 1
-        buf[k] = i
-        k += role[i] > 0 and detained[i] == 0
-    return buf[:k]
+    market role and free, in household order (a view of ``buf``). Blocks in parallel, joined in block order."""
+    for b in prange(len(blocks)):
+        k = lo = blocks[b, 0]
+        for i in range(*span(blocks, b)):
+            if detained[i] != 0:
+                detained[i] -= 1
+            buf[k] = i
+            k += role[i] > 0 and detained[i] == 0
+        counts[b] = k - lo
+    return buf[:compact_blocks(buf, blocks, counts)]
 
 
 @njit(cache=True)
@@ -276,6 +279,7 @@ class Enforcement(Module):
         self._u = np.empty(hh.n, dtype=np.float32)  # reused buffers (fresh large arrays are slow)
         self._mark = np.zeros(hh.n, dtype=bool)
         self._t_buf = np.empty(hh.n, dtype=np.int32)
+        self._t_counts = np.zeros(len(sim.blocks), dtype=np.int64)
         self.n_clans = self.clans.n_clans
         self.bribe_price = bribe_prices(pars, np.zeros(r))
         self.border = border_provinces(sim)
@@ -284,7 +288,7 @@ class Enforcement(Module):
         pars, hh, res = sim.pars, sim.people.households, sim.results
         r, reg = self.n_regions, self._region
         det = hh.detained
-        t_idx = _serve_and_list(det, hh.role, self._t_buf)  # free traders (detained members cannot trade)
+        t_idx = _serve_and_list(sim.blocks, det, hh.role, self._t_buf, self._t_counts)  # free traders (detained members cannot trade)
         a = self._index.count(t_idx)
         t_reg = self._index.regions_of(t_idx, a)
         self.bribe_price = price = bribe_prices(pars, a / np.maximum(self._households, 1.0))

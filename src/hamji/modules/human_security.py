@@ -46,10 +46,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from hamji.kernels import fmax, fmin, province_bounds
+from hamji.kernels import fmax, fmin, province_bounds, province_lanes, reduce_blocks, span
 from hamji.module import Metric, Module
 from hamji.modules.enforcement import RegionIndex, border_provinces, bribe_prices
 from hamji.results import HIST_BINS
@@ -135,99 +136,111 @@ def combine(pars, want: np.ndarray, fear: np.ndarray, out: np.ndarray | None = N
     return out
 
 
-@njit(cache=True, error_model="numpy")
-def _clan_pass(bounds, detained, role, cash, fx, clan, clan_money, clan_held, traders_r) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _clan_pass(bounds, lanes, detained, role, cash, fx, clan, clan_money, clan_held, traders_r) -> None:  # noqa: ANN001
     """Money of the free members and detained members of each clan; free traders by province.
 
     Clan money is summed in float32 in household order, as the clan table of :class:`Clans` sums it.
+    A clan lies in one province, so provinces are independent: each lane (``lanes``, from
+    :func:`hamji.kernels.province_lanes`) does its provinces in order, each province in household order.
     """
+    has_clans = len(clan_money) > 0
     clan_money[:] = 0.0
     clan_held[:] = 0.0
-    has_clans = len(clan_money) > 0
-    for r in range(len(bounds) - 1):
-        traders = 0
-        for i in range(bounds[r], bounds[r + 1]):
-            if detained[i] == 0:
-                if has_clans:
-                    clan_money[clan[i]] += np.float32(cash[i] + fx[i])
-                traders += role[i] > 0
-            elif has_clans:
-                clan_held[clan[i]] += np.float32(1.0)
-        traders_r[r] = traders
+    for ln in prange(lanes.shape[0]):
+        for j in range(lanes.shape[1]):
+            r = lanes[ln, j]
+            if r < 0:
+                break
+            traders = 0
+            for i in range(np.uint64(bounds[r]), np.uint64(bounds[r + 1])):
+                if detained[i] == 0:
+                    if has_clans:
+                        clan_money[clan[i]] += np.float32(cash[i] + fx[i])
+                    traders += role[i] > 0
+                elif has_clans:
+                    clan_held[clan[i]] += np.float32(1.0)
+            traders_r[r] = traders
 
 
 # The index in four passes, each simple enough for the compiler to keep in registers; the two
 # element-wise ones (want, fear) compile to SIMD instructions. Together they do the arithmetic of
-# want_index, fear_index and combine, operation for operation in the same precision.
-@njit(cache=True, error_model="numpy")
-def _want_pass(consumption, food_ratio, cash, fx, size, c, want) -> None:  # noqa: ANN001
+# want_index, fear_index and combine, operation for operation in the same precision. Each runs over
+# the fixed household blocks (hamji.kernels.BLOCK) in parallel.
+@njit(cache=True, error_model="numpy", parallel=True)
+def _want_pass(blocks, consumption, food_ratio, cash, fx, size, c, want) -> None:  # noqa: ANN001
     """Freedom from want of each household (``c``: the constants of :meth:`HumanSecurity._constants`)."""
     need_pp, target, w0, w1, w2, half = c[0], c[1], c[2], c[3], c[4], c[5]
     one, zero = np.float32(1.0), np.float32(0.0)
-    for i in range(len(want)):
-        need = size[i] * need_pp
-        w = fmin(consumption[i] / (need * target), one) * w0
-        w = w + fmin(fmax(food_ratio[i], zero), one) * w1
-        t = fmax(np.float32((cash[i] + fx[i]) / np.float64(need)), zero) + half
-        want[i] = w + (one - half / t) * w2
+    for b in prange(len(blocks)):
+        for i in range(*span(blocks, b)):
+            need = size[i] * need_pp
+            w = fmin(consumption[i] / (need * target), one) * w0
+            w = w + fmin(fmax(food_ratio[i], zero), one) * w1
+            t = fmax(np.float32((cash[i] + fx[i]) / np.float64(need)), zero) + half
+            want[i] = w + (one - half / t) * w2
 
 
-@njit(cache=True, error_model="numpy")
-def _kin_pass(clan, detained, cash, fx, clan_money, clan_held, others, kin_money, kin_held) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _kin_pass(blocks, clan, detained, cash, fx, clan_money, clan_held, others, kin_money, kin_held) -> None:  # noqa: ANN001
     """Money of the other free members of each household's clan, and the share of them detained."""
     one = np.float32(1.0)
-    for i in range(len(clan)):
-        k = clan[i]
-        if detained[i] == 0:
-            kin_money[i] = clan_money[k] - np.float32(cash[i] + fx[i])
-            kin_held[i] = clan_held[k] / others[i]
-        else:
-            kin_money[i] = clan_money[k]
-            kin_held[i] = (clan_held[k] - one) / others[i]
+    for b in prange(len(blocks)):
+        for i in range(*span(blocks, b)):
+            k = clan[i]
+            if detained[i] == 0:
+                kin_money[i] = clan_money[k] - np.float32(cash[i] + fx[i])
+                kin_held[i] = clan_held[k] / others[i]
+            else:
+                kin_money[i] = clan_money[k]
+                kin_held[i] = (clan_held[k] - one) / others[i]
 
 
-@njit(cache=True, error_model="numpy")
-def _fear_pass(bounds, cash, fx, detained, kin_money, kin_held, price_r, c, fear) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _fear_pass(blocks, cash, fx, detained, kin_money, kin_held, price_r, c, fear) -> None:  # noqa: ANN001
     """Freedom from fear of each household: free, able to pay (with kin) the province's bribe price, kin free."""
     help_share, wp, one_minus_wp, minus_wk = c[6], c[7], c[8], c[9]
     one, zero = np.float32(1.0), np.float32(0.0)
-    for r in range(len(bounds) - 1):
-        price = price_r[r]
-        for i in range(bounds[r], bounds[r + 1]):
+    for b in prange(len(blocks)):
+        price = price_r[blocks[b, 2]]
+        for i in range(*span(blocks, b)):
             cover = np.float32(np.float64(kin_money[i] * help_share) + (cash[i] + fx[i]))
             f = fmin(fmax(cover / price, zero), one) * wp + one_minus_wp
             f = f * (one if detained[i] == 0 else zero)
             fear[i] = f * (kin_held[i] * minus_wk + one)
 
 
-@njit(cache=True, error_model="numpy")
-def _zone_pass(bounds, role, zone_r, resident, fear) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _zone_pass(blocks, role, zone_r, resident, fear) -> None:  # noqa: ANN001
     """The border buffer zone: ``fear *= 1 - zone_r x exposure`` (exposure 1 in a market role, else ``resident``)."""
     one = np.float32(1.0)
-    for r in range(len(bounds) - 1):
-        z = zone_r[r]
+    for b in prange(len(blocks)):
+        z = zone_r[blocks[b, 2]]
         if z > 0:
-            for i in range(bounds[r], bounds[r + 1]):
+            for i in range(*span(blocks, b)):
                 fear[i] = fear[i] * (one - z * (one if role[i] > 0 else resident))
 
 
-@njit(cache=True, error_model="numpy")
-def _index_tally(bounds, want, fear, role, food_ratio, size, c, index_on, hsi, hist, sums) -> None:  # noqa: ANN001
-    """Each household's index (0 if ``index_on`` is False: the weights sum to zero), and by province its
-    histogram and sums. ``sums`` columns: participants, index, participants' index, want, fear, poor,
-    below borderline, persons undernourished (counts as integers: the same as summing ones)."""
+@njit(cache=True, error_model="numpy", parallel=True)
+def _index_tally(blocks, want, fear, role, food_ratio, size, c, index_on, hsi, hist, sums) -> None:  # noqa: ANN001
+    """Each household's index (0 if ``index_on`` is False: the weights sum to zero), and by block its
+    histogram (``hist[b]``) and sums (``sums[b]``; :func:`hamji.kernels.reduce_blocks` makes them the
+    province's). ``sums`` columns: participants, index, participants' index, want, fear, poor, below
+    borderline, persons undernourished (counts as integers: the same as summing ones)."""
     ww, wf, poor, border, under = c[10], c[11], c[12], c[13], c[14]
     one, zero, nbins = np.float32(1.0), np.float32(0.0), np.float32(HIST_BINS)
     top = np.float32(HIST_BINS - 1)
-    hist[:] = 0
-    for r in range(len(bounds) - 1):
+    for b in prange(len(blocks)):
+        hist[b, :] = 0
         n_part = n_poor = n_border = 0
         s_h = s_part = s_want = s_fear = s_under = 0.0
-        offset = np.float32(r * HIST_BINS)
-        for i in range(bounds[r], bounds[r + 1]):
+        # the bin as the flat histogram of all provinces computed it: (value + province offset) in float32
+        r_off = blocks[b, 2] * HIST_BINS
+        offset = np.float32(r_off)
+        for i in range(*span(blocks, b)):
             h = fmin(fmax(want[i] * ww + fear[i] * wf, zero), one) if index_on else zero
             hsi[i] = h
-            hist[np.int64(np.float32(fmin(h * nbins, top) + offset))] += 1
+            hist[b, np.int64(np.float32(fmin(h * nbins, top) + offset)) - r_off] += 1
             part = role[i] > 0
             fr = food_ratio[i]
             n_part += part
@@ -238,14 +251,14 @@ def _index_tally(bounds, want, fear, role, food_ratio, size, c, index_on, hsi, h
             n_poor += fr < poor
             n_border += fr < border
             s_under += size[i] * (one if fr < under else zero)
-        sums[r, 0] = n_part
-        sums[r, 1] = s_h
-        sums[r, 2] = s_part
-        sums[r, 3] = s_want
-        sums[r, 4] = s_fear
-        sums[r, 5] = n_poor
-        sums[r, 6] = n_border
-        sums[r, 7] = s_under
+        sums[b, 0] = n_part
+        sums[b, 1] = s_h
+        sums[b, 2] = s_part
+        sums[b, 3] = s_want
+        sums[b, 4] = s_fear
+        sums[b, 5] = n_poor
+        sums[b, 6] = n_border
+        sums[b, 7] = s_under
 
 
 class HumanSecurity(Module):
@@ -298,7 +311,11 @@ class HumanSecurity(Module):
         self._clan_held = np.zeros(n_clans, dtype=np.float32)
         self._want, self._fear, self._kin_money, self._kin_held = (np.zeros(n, dtype=np.float32) for _ in range(4))
         self._traders = np.zeros(r)
-        self._hist = np.zeros(r * HIST_BINS, dtype=np.int64)
+        self._blocks = sim.blocks
+        self._lanes: dict[int, np.ndarray] = {}  # provinces dealt to lanes, by number of threads
+        nb = len(self._blocks)
+        self._hist_b, self._sums_b = np.zeros((nb, HIST_BINS), dtype=np.int64), np.zeros((nb, 8))
+        self._hist = np.zeros((r, HIST_BINS), dtype=np.int64)
         self._sums = np.zeros((r, 8))
         self._border = border_provinces(sim)
 
@@ -321,25 +338,31 @@ class HumanSecurity(Module):
         pars, hh, res = sim.pars, sim.people.households, sim.results
         gm = res.gm
         r = gm.shape[1]
-        bounds = self._bounds
-        _clan_pass(bounds, hh.detained, hh.role, hh.cash, hh.fx, self._clan, self._clan_money, self._clan_held,
+        bounds, blocks = self._bounds, self._blocks
+        threads = numba.get_num_threads()
+        lanes = self._lanes.get(threads)
+        if lanes is None:
+            lanes = self._lanes[threads] = province_lanes(bounds, threads)
+        _clan_pass(bounds, lanes, hh.detained, hh.role, hh.cash, hh.fx, self._clan, self._clan_money, self._clan_held,
                    self._traders)  # free traders set the bribe price
         price = bribe_prices(pars, self._traders / np.maximum(self._households, 1.0)).astype(np.float32)
         c, want_on, index_on = self._constants(pars)
         if want_on:
-            _want_pass(hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, c, self._want)
+            _want_pass(blocks, hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, c, self._want)
         else:
             self._want.fill(1.0)
         if len(self._clan_money):  # else nobody has kin: kin money and kin detained stay 0
-            _kin_pass(self._clan, hh.detained, hh.cash, hh.fx, self._clan_money, self._clan_held, self._others,
+            _kin_pass(blocks, self._clan, hh.detained, hh.cash, hh.fx, self._clan_money, self._clan_held, self._others,
                       self._kin_money, self._kin_held)
-        _fear_pass(bounds, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, c, self._fear)
+        _fear_pass(blocks, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, c, self._fear)
         if pars.border_zone_fear > 0:
-            _zone_pass(bounds, hh.role, (pars.border_zone_fear * self._border).astype(np.float32),
+            _zone_pass(blocks, hh.role, (pars.border_zone_fear * self._border).astype(np.float32),
                        np.float32(pars.border_zone_resident_exposure), self._fear)
-        _index_tally(bounds, self._want, self._fear, hh.role, hh.food_ratio, self._size, c, index_on, hh.hsi,
-                     self._hist, self._sums)
-        q = res.quantiles_from_histogram(self._hist.reshape(r, HIST_BINS), QUANTILES)
+        _index_tally(blocks, self._want, self._fear, hh.role, hh.food_ratio, self._size, c, index_on, hh.hsi,
+                     self._hist_b, self._sums_b)
+        reduce_blocks(self._hist_b, blocks, self._hist)
+        reduce_blocks(self._sums_b, blocks, self._sums)
+        q = res.quantiles_from_histogram(self._hist, QUANTILES)
 
         # outputs: group values from the households' own sums (one column per sum, then one product)
         sums = np.column_stack([self._households, self._sums, self._persons])

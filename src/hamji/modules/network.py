@@ -42,10 +42,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from hamji.kernels import fmax, fmin
+from hamji.kernels import compact_blocks, fmax, fmin, reduce_blocks, span
 from hamji.module import Metric, Module
 from hamji.modules.distribution import trade_state
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
@@ -56,23 +57,16 @@ if TYPE_CHECKING:  # pragma: no cover
 MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PARTNER)
 
 
-@njit(cache=True)
-def _smooth_and_count(region, role, market_income, profit_ema, smoothing, part_r) -> None:  # noqa: ANN001
-    """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by province.
-
-    Counts are integers (exact in any order), kept in a register along each run of one province: adding to
-    ``part_r`` for every household made each addition wait for the previous one.
-    """
-    for i in range(len(region)):
-        profit_ema[i] += (market_income[i] - profit_ema[i]) * smoothing
-    part_r[:] = 0.0
-    cur, count = 0, 0
-    for i in range(len(region)):
-        if region[i] != cur:
-            part_r[cur] += count
-            cur, count = region[i], 0
-        count += role[i] != ROLE_NONE
-    part_r[cur] += count
+@njit(cache=True, parallel=True)
+def _smooth_and_count(blocks, role, market_income, profit_ema, smoothing, part_b) -> None:  # noqa: ANN001
+    """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by block
+    (integers, exact in any order)."""
+    for b in prange(len(blocks)):
+        count = 0
+        for i in range(*span(blocks, b)):
+            profit_ema[i] += (market_income[i] - profit_ema[i]) * smoothing
+            count += role[i] != ROLE_NONE
+        part_b[b, 0] = count
 
 
 @njit(cache=True, inline="always")
@@ -110,65 +104,81 @@ def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
         vol[i] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg, region, ties_r) -> None:  # noqa: ANN001
     """New strengths of the ties among North Koreans after ``w`` weeks; the ties dropped leave ``deg`` (live ties of
     each household) and ``ties_r`` (live ties by the province of end a).
 
     A tie carried ``w`` x the smaller of its ends' smoothed market incomes if that is at least the loss ``line``,
     else nothing (float32; a NaN end gives 0, as with np.minimum). The volumes are gathered in a pass of their
-    own (calls to pow between scattered reads slow them down), then reset.
+    own (calls to pow between scattered reads slow them down), then reset. Both passes are element-wise over the
+    ties, in parallel; a dropped tie is marked in ``vol`` (1, else 0) and the counts are updated after, in tie
+    order (whole numbers: exact in any order).
     """
-    for i in range(len(s)):
+    for i in prange(len(s)):
         pa, pb = profit_ema[a[i]], profit_ema[b[i]]
         vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
-    for i in range(len(s)):
+    for i in prange(len(s)):
         was_live = s[i] > 0
         s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
-        vol[i] = 0.0
-        if was_live and not s[i] > 0:
+        vol[i] = np.float32(1.0) if was_live and not s[i] > 0 else np.float32(0.0)
+    for i in range(len(s)):
+        if vol[i] != 0:
+            vol[i] = 0.0
             deg[a[i]] -= 1
             deg[b[i]] -= 1
             ties_r[region[a[i]]] -= 1.0
 
 
 @njit(cache=True)
+def _scatter_ends(a, b, values, n, g) -> None:  # noqa: ANN001
+    """``g[a[i]] += values[i]`` and ``g[n + b[i]] += values[i]`` for every tie, in tie order (as np.bincount adds).
+
+    One thread: the writes go to random places in 16 bytes per household, so the pass waits on memory; cutting
+    the households in ranges, one per thread (each reading every tie), was no faster with two threads.
+    """
+    for i in range(len(values)):
+        g[a[i]] += values[i]
+        g[n + b[i]] += values[i]
+
+
+#: ties per chunk of the parallel strength factors (each chunk keeps its own table of powers)
+FACTOR_CHUNK = 1 << 16
+
+
+@njit(cache=True, parallel=True)
 def _strength_factors(s, w, rate, f) -> None:  # noqa: ANN001
     """``f = 1 - (1 - rate s) ** w`` for each tie (float32), remembered by strength in a table of 4096.
 
     Ties share few strengths (most are at 1; idle ones at ``s0 (1 - decay) ** (k w)``), so most powers are
-    looked up; a hit needs the same strength, so the value is the same.
+    looked up; a hit needs the same strength, so the value is the same. Chunks of ties in parallel, each with a
+    table of its own.
     """
     one = np.float32(1.0)
-    keys, vals = np.full(4096, np.nan, dtype=np.float32), np.zeros(4096, dtype=np.float32)
     bits = s.view(np.uint32)
-    for i in range(len(s)):
-        h = ((np.int64(bits[i]) * 2654435761) & 0xFFFFFFFF) >> 20  # 12 bits of a multiplicative hash
-        if keys[h] != s[i]:  # (never equal to NaN)
-            keys[h], vals[h] = s[i], one - _pow(one - rate * s[i], w)
-        f[i] = vals[h]
+    for c in prange((len(s) + FACTOR_CHUNK - 1) // FACTOR_CHUNK):
+        keys, vals = np.full(4096, np.nan, dtype=np.float32), np.zeros(4096, dtype=np.float32)
+        for i in range(c * FACTOR_CHUNK, min((c + 1) * FACTOR_CHUNK, len(s))):
+            h = ((np.int64(bits[i]) * 2654435761) & 0xFFFFFFFF) >> 20  # 12 bits of a multiplicative hash
+            if keys[h] != s[i]:  # (never equal to NaN)
+                keys[h], vals[h] = s[i], one - _pow(one - rate * s[i], w)
+            f[i] = vals[h]
+
+
+@njit(cache=True, parallel=True)
+def _gaps(k, nk_a, nk_b, d) -> None:  # noqa: ANN001
+    """``d *= k[b] - k[a]`` for each tie (the know-how gap, float32), in parallel."""
+    for i in prange(len(d)):
+        d[i] *= k[nk_b[i]] - k[nk_a[i]]
 
 
 @njit(cache=True)
-def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None:  # noqa: ANN001
-    """Raise know-how ``k`` (float32, capped at 1) by ``f = 1 - (1 - rate s) ** w`` of the gap along each tie, from
-    the better informed end (both ways among North Koreans, merchant to partner).
-
-    Gains are float64 sums in tie order, as np.bincount adds them: the a ends (``g[:n]``), the b ends (``g[n:]``)
-    and the partners summed apart, then added (see :func:`_add_ends`). Of ``f max(gap, 0)`` at end a and
-    ``f max(-gap, 0)`` at end b one is ``f x 0``, which changes no sum: only ``|f gap|`` is added, at the worse
-    informed end (both terms as NumPy if ``f gap`` is not finite). Three passes over the ties, as NumPy's: ``f``
-    (:func:`_strength_factors`), ``f gap`` (scattered reads), the sums (scattered writes); one pass that read,
-    then wrote at an address known only after the read, was twice as slow.
-    """
+def _gains(k, nk_a, nk_b, nk_s, d, w, rate, g) -> None:  # noqa: ANN001
+    """Every household's gains along the ties among North Koreans, in tie order (see :func:`_knowhow_flow`); one
+    thread, as :func:`_scatter_ends`."""
     one, zero = np.float32(1.0), np.float32(0.0)
-    n, m = len(k), len(nk_s)
-    d = np.empty(m, dtype=np.float32)
-    _strength_factors(nk_s, w, rate, d)
-    for i in range(m):
-        d[i] *= k[nk_b[i]] - k[nk_a[i]]
-    g = np.zeros(2 * n)
-    for i in range(m):
+    n = len(k)
+    for i in range(len(d)):
         x = d[i]
         if np.isfinite(x):
             if x != 0:  # adding 0 changes no sum (they start at +0 and only grow): skip the scattered write
@@ -177,12 +187,50 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate) -> None
             f, gap = one - _pow(one - rate * nk_s[i], w), k[nk_b[i]] - k[nk_a[i]]
             g[nk_a[i]] += f * fmax(gap, zero)
             g[n + nk_b[i]] += f * fmax(-gap, zero)
+
+
+@njit(cache=True)
+def _merchant_gains(k, mp_m, mp_h, mp_s, mer_k, w, rate, g) -> None:  # noqa: ANN001
+    """Partners' gains from their merchants, added after the ties among North Koreans (see :func:`_add_ends`)."""
+    one, zero = np.float32(1.0), np.float32(0.0)
+    n = len(k)
     _add_ends(g, mp_h)
     for i in range(len(mp_s)):
         f = one - _pow(one - rate * mp_s[i], w)
         g[n + mp_h[i]] += f * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
-    for j in range(n):
+
+
+@njit(cache=True, parallel=True)
+def _raise_knowhow(k, g) -> None:  # noqa: ANN001
+    """``k = min(k + (gains at a ends + gains at b ends), 1)``, element-wise in parallel."""
+    n = len(k)
+    for j in prange(n):
         k[j] = fmin(k[j] + (g[j] + g[n + j]), 1.0)
+
+
+def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate, d=None, g=None) -> None:  # noqa: ANN001
+    """Raise know-how ``k`` (float32, capped at 1) by ``f = 1 - (1 - rate s) ** w`` of the gap along each tie, from
+    the better informed end (both ways among North Koreans, merchant to partner).
+
+    Gains are float64 sums in tie order, as np.bincount adds them: the a ends (``g[:n]``), the b ends (``g[n:]``)
+    and the partners summed apart, then added (see :func:`_add_ends`). Of ``f max(gap, 0)`` at end a and
+    ``f max(-gap, 0)`` at end b one is ``f x 0``, which changes no sum: only ``|f gap|`` is added, at the worse
+    informed end (both terms as NumPy if ``f gap`` is not finite). Passes over the ties, as NumPy's: ``f``
+    (:func:`_strength_factors`), ``f gap`` (scattered reads), the sums (scattered writes); one pass that read,
+    then wrote at an address known only after the read, was twice as slow. ``d`` (float32, one per tie) and
+    ``g`` (float64, two per household) are optional work space.
+    """
+    n, m = len(k), len(nk_s)
+    d = np.empty(m, dtype=np.float32) if d is None or len(d) < m else d[:m]
+    if g is None:
+        g = np.zeros(2 * n)
+    else:
+        g[:] = 0.0
+    _strength_factors(nk_s, w, rate, d)
+    _gaps(k, nk_a, nk_b, d)
+    _gains(k, nk_a, nk_b, nk_s, d, w, rate, g)
+    _merchant_gains(k, mp_m, mp_h, mp_s, mer_k, w, rate, g)
+    _raise_knowhow(k, g)
 
 
 @njit(cache=True)
@@ -200,19 +248,34 @@ def _add_ends(g, h) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, strength) -> None:  # noqa: ANN001
-    """Summed tie strength of each household into ``strength`` (float32), as np.bincount adds it: float64 sums in
-    tie order over the a ends, the b ends and the merchant ties apart, then added (see :func:`_add_ends`)."""
-    n = len(strength)
-    g = np.zeros(2 * n)
-    for i in range(len(nk_s)):
-        g[nk_a[i]] += nk_s[i]
-        g[n + nk_b[i]] += nk_s[i]
+def _merchant_strengths(mp_h, mp_s, g) -> None:  # noqa: ANN001
+    """Partners' merchant-tie strengths, added after the ties among North Koreans (see :func:`_add_ends`)."""
+    n = len(g) // 2
     _add_ends(g, mp_h)
     for i in range(len(mp_s)):
         g[n + mp_h[i]] += mp_s[i]
-    for j in range(n):
+
+
+@njit(cache=True, parallel=True)
+def _sum_ends(g, strength) -> None:  # noqa: ANN001
+    """``strength = sums at a ends + sums at b ends`` (float32), element-wise in parallel."""
+    n = len(strength)
+    for j in prange(n):
         strength[j] = g[j] + g[n + j]
+
+
+def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, strength, g=None) -> None:  # noqa: ANN001
+    """Summed tie strength of each household into ``strength`` (float32), as np.bincount adds it: float64 sums in
+    tie order over the a ends, the b ends and the merchant ties apart, then added (see :func:`_add_ends`). ``g``
+    (float64, two per household) is optional work space."""
+    n = len(strength)
+    if g is None:
+        g = np.zeros(2 * n)
+    else:
+        g[:] = 0.0
+    _scatter_ends(nk_a, nk_b, nk_s, n, g)
+    _merchant_strengths(mp_h, mp_s, g)
+    _sum_ends(g, strength)
 
 
 @njit(cache=True, inline="always")
@@ -222,40 +285,45 @@ def _exit_p(loss, strength, base, loss_extra, tie_effect):  # noqa: ANN001, ANN2
     return fmin((base + loss_extra * (1.0 if loss else 0.0)) / (np.float32(1.0) + tie_effect * strength), 1.0)
 
 
-@njit(cache=True)
-def _exits(role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect, region,
+@njit(cache=True, parallel=True)
+def _exits(blocks, role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect,
            inc, cnt) -> None:  # noqa: ANN001
     """Participants leave their role where ``u < 1 - (1 - p) ** w``; loss = smoothed market income below the loss
     ``line`` (float32) or money below ``exit_capital``. Those who stay are counted in ``cnt`` and their smoothed
-    market incomes summed in ``inc`` by province and role (float64 sums in household order, as np.bincount).
+    market incomes summed in ``inc`` by block and role (float64 sums in household order, as np.bincount; blocks
+    added in order by :func:`hamji.kernels.reduce_blocks`).
 
     ``1 - (1 - p) ** w <= w p`` (Bernoulli's inequality), so a draw above ``w p + 1e-9`` (a margin far above any
     rounding) stays without computing the power: most do.
     """
-    for i in range(len(role)):
-        if role[i] != ROLE_NONE:
-            loss = profit_ema[i] < line or cash[i] + fx[i] < exit_capital
-            p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
-            if u[i] < w * p + 1e-9 and u[i] < 1.0 - _pow(1.0 - p, w):
-                role[i] = ROLE_NONE
-            else:
-                inc[region[i], role[i]] += profit_ema[i]
-                cnt[region[i], role[i]] += 1
+    for b in prange(len(blocks)):
+        inc[b, :] = 0.0
+        cnt[b, :] = 0
+        for i in range(*span(blocks, b)):
+            if role[i] != ROLE_NONE:
+                loss = profit_ema[i] < line or cash[i] + fx[i] < exit_capital
+                p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
+                if u[i] < w * p + 1e-9 and u[i] < 1.0 - _pow(1.0 - p, w):
+                    role[i] = ROLE_NONE
+                else:
+                    inc[b, role[i]] += profit_ema[i]
+                    cnt[b, role[i]] += 1
 
 
-@njit(cache=True)
-def _entrants(role, free, cash, fx, region, v, p_r, capital):  # noqa: ANN001, ANN201
+@njit(cache=True, parallel=True)
+def _entrants(blocks, role, detained, cash, fx, v, p_r, capital, buf, counts):  # noqa: ANN001, ANN201
     """Free households without a role that enter one: ``v < p_r[province] * min(1, money / capital)``, in
-    household order."""
-    out = np.empty(len(role), dtype=np.int64)
-    k = 0
-    for i in range(len(role)):
-        p = p_r[region[i]]
-        if v[i] < p or p < 0:  # p x min(1, .) <= p if p >= 0: most households are skipped here
-            if role[i] == ROLE_NONE and free[i] and v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
-                out[k] = i
-                k += 1
-    return out[:k].copy()
+    household order (blocks in parallel, joined in order; a view of ``buf``)."""
+    for b in prange(len(blocks)):
+        p = p_r[blocks[b, 2]]
+        k = lo = blocks[b, 0]
+        for i in range(*span(blocks, b)):
+            if v[i] < p or p < 0:  # p x min(1, .) <= p if p >= 0: most households are skipped here
+                if role[i] == ROLE_NONE and detained[i] == 0 and v[i] < p * fmin((cash[i] + fx[i]) / capital, 1.0):
+                    buf[k] = i
+                    k += 1
+        counts[b] = k - lo
+    return buf[:compact_blocks(buf, blocks, counts)]
 
 
 @njit(cache=True)
@@ -302,21 +370,25 @@ def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
     out[cur] += count
 
 
-@njit(cache=True)
-def _members(role, detained):  # noqa: ANN001, ANN201
-    """Free households in a market role, and those of them in the partner role, in household order.
+@njit(cache=True, parallel=True)
+def _members(blocks, role, detained, part, partners, counts):  # noqa: ANN001, ANN201
+    """Free households in a market role, and those of them in the partner role, in household order (blocks in
+    parallel, joined in order; views of ``part`` and ``partners``).
 
     Without branches (each index is written and kept if it belongs): a branch on the role mispredicts often.
     """
-    part, partners = np.empty(len(role), dtype=np.int64), np.empty(len(role), dtype=np.int64)
-    k = m = 0
-    for i in range(len(role)):
-        inside = (detained[i] == 0) & (role[i] != ROLE_NONE)
-        part[k] = i
-        k += inside
-        partners[m] = i
-        m += inside & (role[i] == ROLE_PARTNER)
-    return part[:k].copy(), partners[:m].copy()
+    for b in prange(len(blocks)):
+        lo = blocks[b, 0]
+        k = m = lo
+        for i in range(*span(blocks, b)):
+            inside = (detained[i] == 0) & (role[i] != ROLE_NONE)
+            part[k] = i
+            k += inside
+            partners[m] = i
+            m += inside & (role[i] == ROLE_PARTNER)
+        counts[b, 0] = k - lo
+        counts[b, 1] = m - lo
+    return part[:compact_blocks(part, blocks, counts[:, 0])], partners[:compact_blocks(partners, blocks, counts[:, 1])]
 
 
 @njit(cache=True)
@@ -445,7 +517,14 @@ class Network(Module):
             hh.add("profit_ema", np.float32)
         self.households = np.bincount(hh.region, minlength=r).astype(float)
         self._mask = np.empty(hh.n, dtype=bool)
-        self._part_r = np.zeros(r)
+        self._part_r = np.zeros((r, 1))
+        nb = len(sim.blocks)
+        self._part_b = np.zeros((nb, 1))
+        self._counts = np.zeros((nb, 2), dtype=np.int64)
+        # lists of households made by the monthly passes (room for every household)
+        self._buf = np.empty(hh.n, dtype=np.int32)
+        self._buf2 = np.empty(hh.n, dtype=np.int32)
+        self._inc_b, self._cnt_b = np.zeros((nb, len(ROLES))), np.zeros((nb, len(ROLES)), dtype=np.int64)
         bk = np.where(w.country == 0, w.border_km, np.inf)
         self.border_km = bk
         b = sim.borders
@@ -515,8 +594,10 @@ class Network(Module):
         ts.begin_week(sim)
         pars = sim.pars
         hh = sim.people.households
-        part_r = self._part_r
-        _smooth_and_count(hh.region, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing), part_r)
+        _smooth_and_count(sim.blocks, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing),
+                          self._part_b)
+        reduce_blocks(self._part_b, sim.blocks, self._part_r)
+        part_r = self._part_r[:, 0]
         weeks = pars.network_update_weeks
         if pars.network_on and sim.week % weeks == weeks - 1:
             self._update(sim, weeks)
@@ -578,9 +659,11 @@ class Network(Module):
         # exits
         u = sim.rng("network.exit").random(n, dtype=np.float32)
         inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
-        _exits(hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks), f32(pars.network_loss_income_usd),
-               float(pars.network_exit_capital_usd), float(pars.network_exit_base), float(pars.network_exit_loss),
-               f32(pars.network_tie_exit_effect), hh.region, inc, cnt)
+        _exits(sim.blocks, hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks),
+               f32(pars.network_loss_income_usd), float(pars.network_exit_capital_usd), float(pars.network_exit_base),
+               float(pars.network_exit_loss), f32(pars.network_tie_exit_effect), self._inc_b, self._cnt_b)
+        reduce_blocks(self._inc_b, sim.blocks, inc)
+        reduce_blocks(self._cnt_b, sim.blocks, cnt)
         # entries
         share = cnt.sum(axis=1) / np.maximum(self.households, 1.0)
         density = ts.markets / np.maximum(self.households * sim.scale / 1e4, 1e-9)
@@ -588,8 +671,8 @@ class Network(Module):
                * (1.0 + pars.network_market_access_effect * density))
         p_r = 1.0 - (1.0 - np.minimum(p_r, 1.0)) ** weeks
         v = sim.rng("network.entry").random(n, dtype=np.float32)
-        enter = _entrants(hh.role, ts.free(sim), hh.cash, hh.fx, hh.region, v, p_r,
-                          float(max(pars.network_entry_capital_usd, 1e-9)))
+        enter = _entrants(sim.blocks, hh.role, hh.detained, hh.cash, hh.fx, v, p_r,
+                          float(max(pars.network_entry_capital_usd, 1e-9)), self._buf, self._counts[:, 0])
         if len(enter):
             # relative profitability of each role in each province
             line = pars.network_loss_income_usd
@@ -614,7 +697,7 @@ class Network(Module):
         r = sim.world.n_regions
         u = rng_form.random(n, dtype=np.float32)
         pick = rng_pick.random(n, dtype=np.float32)
-        part, partners = _members(hh.role, hh.detained)
+        part, partners = _members(sim.blocks, hh.role, hh.detained, self._buf, self._buf2, self._counts)
         nk = self.nk
         if deg is None:
             deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from hamji.kernels import province_bounds
+from hamji.kernels import reduce_blocks, span
 from hamji.module import Metric, Module
 from hamji.people import ROLES
 
@@ -24,31 +24,27 @@ if TYPE_CHECKING:  # pragma: no cover
 ROLE_METRICS = tuple(f"households_{r.replace(' ', '_')}" for r in ROLES)
 
 
-@njit(cache=True, error_model="numpy")
-def _tally(bounds: np.ndarray, role: np.ndarray, cash: np.ndarray, fx: np.ndarray, n_roles: int
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over households, province by province: counts by (province, role), money and traders'
-    money by province.
+@njit(cache=True, error_model="numpy", parallel=True)
+def _tally(blocks: np.ndarray, role: np.ndarray, cash: np.ndarray, fx: np.ndarray, out: np.ndarray) -> None:
+    """One pass over households in blocks (in parallel): by block, counts by role (the first columns of
+    ``out``), money and traders' money (the last two).
 
-    Sums in household order, as ``np.bincount`` adds them, so the figures are the same to the bit.
+    Sums in household order within a block (as ``np.bincount`` adds them), blocks added in order by
+    :func:`hamji.kernels.reduce_blocks`.
     """
-    n_regions = len(bounds) - 1
-    by_role = np.zeros((n_regions, n_roles))
-    money_r = np.zeros(n_regions)
-    trading_r = np.zeros(n_regions)
-    counts = np.zeros(n_roles, dtype=np.int64)
-    for r in range(n_regions):
-        counts[:] = 0
+    n_roles = out.shape[1] - 2
+    for b in prange(len(blocks)):
+        counts = np.zeros(n_roles, dtype=np.int64)
         money = trading = 0.0
-        for i in range(bounds[r], bounds[r + 1]):
+        for i in range(*span(blocks, b)):
             counts[role[i]] += 1
             m = cash[i] + fx[i]
             money += m
             trading += m * (1.0 if role[i] != 0 else 0.0)
-        by_role[r, :] = counts
-        money_r[r] = money
-        trading_r[r] = trading
-    return by_role, money_r, trading_r
+        for k in range(n_roles):
+            out[b, k] = counts[k]
+        out[b, n_roles] = money
+        out[b, n_roles + 1] = trading
 
 
 class Population(Module):
@@ -71,7 +67,8 @@ class Population(Module):
         r = sim.world.n_regions
         self._persons = np.bincount(hh.region, weights=hh.size, minlength=r)
         self._households = np.bincount(hh.region, minlength=r).astype(float)
-        self._bounds = province_bounds(hh.region, r)
+        self._part = np.zeros((len(sim.blocks), len(ROLES) + 2))
+        self._sums = np.zeros((r, len(ROLES) + 2))
 
     def step(self, sim: "Sim") -> None:
         hh = sim.people.households
@@ -79,7 +76,10 @@ class Population(Module):
         res = sim.results
         res.record("population", self._persons)
         res.record("households", self._households)
-        by_role, money_r, trading_r = _tally(self._bounds, hh.role, hh.cash, hh.fx, len(ROLES))
+        _tally(sim.blocks, hh.role, hh.cash, hh.fx, self._part)
+        reduce_blocks(self._part, sim.blocks, self._sums)
+        nr = len(ROLES)
+        by_role, money_r, trading_r = self._sums[:, :nr], self._sums[:, nr], self._sums[:, nr + 1]
         for k, name in enumerate(ROLE_METRICS):
             res.record(name, by_role[:, k])
         res.record("savings_usd", money_r)

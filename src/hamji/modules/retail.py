@@ -56,9 +56,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from hamji.kernels import fmax, fmin, province_bounds
+from hamji.kernels import fmax, fmin, reduce_blocks, span
 from hamji.module import Metric, Module
 from hamji.modules.distribution import share_out, trade_state
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
@@ -68,9 +68,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 # ------------------------------------------------------------------------------------------------
-# Household kernels: each is one pass over the households, province by province (``bounds``: see
-# hamji.kernels.province_bounds), with float32 arithmetic as the NumPy formulas in the comments and
-# sums by province in float64 local variables, in household order (counts as integers)
+# Household kernels: each is one pass over the households in fixed blocks (``blocks``, a block lies in
+# one province: see hamji.kernels.household_blocks), in parallel, with float32 arithmetic as the NumPy
+# formulas in the comments and sums by block in float64 local variables, in household order (counts as
+# integers); hamji.kernels.reduce_blocks adds the blocks of each province in order
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def _seller_weight(ties_strength, knowhow, tie_effect, knowhow_effect):  # noqa: ANN001, ANN201
@@ -85,16 +86,16 @@ def _producer_output(knowhow, output_usd, knowhow_effect):  # noqa: ANN001, ANN2
     return output_usd * (np.float32(1.0) + knowhow_effect * knowhow)
 
 
-@njit(cache=True, error_model="numpy")
-def _free_tally(bounds, detained, role, rural_size, ties_strength, knowhow, c, out) -> None:  # noqa: ANN001
-    """By province (columns of ``out``): free households, free households without a role, free rural
+@njit(cache=True, error_model="numpy", parallel=True)
+def _free_tally(blocks, detained, role, rural_size, ties_strength, knowhow, c, out) -> None:  # noqa: ANN001
+    """By block (columns of ``out``): free households, free households without a role, free rural
     persons, free sellers, their summed weights, and free producers' summed output. ``c``: float32 tie
     effect, know-how effect and producer output (US$ a week)."""
     tie_effect, knowhow_effect, output_usd = c
-    for r in range(len(bounds) - 1):
+    for r in prange(len(blocks)):
         free = idle = sellers = 0
         farm = weight = output = 0.0
-        for i in range(bounds[r], bounds[r + 1]):
+        for i in range(*span(blocks, r)):
             if detained[i] == 0:
                 free += 1
                 farm += rural_size[i]
@@ -113,54 +114,56 @@ def _free_tally(bounds, detained, role, rural_size, ties_strength, knowhow, c, o
         out[r, 5] = output
 
 
-@njit(cache=True, error_model="numpy")
-def _budgets(bounds, urban, detained, need, wage_r, rural_tab, urban_tab, food_price, spend_share, target,  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _budgets(blocks, urban, detained, need, wage_r, rural_tab, urban_tab, food_price, spend_share, target,  # noqa: ANN001
              cash, fx, income, inkind, budget, food, food_r) -> None:
     """Wages to free households; food in kind (share of need); budget = spend share of money;
-    food spending = min(budget, max(target - in kind, 0) x need x food price). Sums food spending by province."""
+    food spending = min(budget, max(target - in kind, 0) x need x food price). Sums food spending by block."""
     one, zero = np.float32(1.0), np.float32(0.0)
-    for r in range(len(bounds) - 1):
+    for b in prange(len(blocks)):
+        r = blocks[b, 2]
         wage, k_rural, fp = wage_r[r], rural_tab[r], food_price[r]
         k_urban = urban_tab[r] - k_rural
         total = 0.0
-        for i in range(bounds[r], bounds[r + 1]):
+        for i in range(*span(blocks, b)):
             if detained[i] == 0:
                 cash[i] += wage
                 income[i] = np.float32(income[i] + wage)
             k = k_rural + k_urban * (one if urban[i] else zero)
             inkind[i] = k
-            b = np.float32((cash[i] + fx[i]) * spend_share)
-            budget[i] = b
-            f = fmin(fmax(target - k, zero) * need[i] * fp, b)
+            spend = np.float32((cash[i] + fx[i]) * spend_share)
+            budget[i] = spend
+            f = fmin(fmax(target - k, zero) * need[i] * fp, spend)
             food[i] = f
             total += f
-        food_r[r] = total
+        food_r[b, 0] = total
 
 
-@njit(cache=True, error_model="numpy")
-def _goods_budgets(bounds, food, budget, ration, goods_share, goods, goods_r) -> None:  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _goods_budgets(blocks, food, budget, ration, goods_share, goods, goods_r) -> None:  # noqa: ANN001
     """Food bought after rationing (in place in ``food``); goods budget = goods share of what is left."""
-    for r in range(len(bounds) - 1):
-        rat = ration[r]
+    for b in prange(len(blocks)):
+        rat = ration[blocks[b, 2]]
         total = 0.0
-        for i in range(bounds[r], bounds[r + 1]):
+        for i in range(*span(blocks, b)):
             f = food[i] * rat
             food[i] = f
             g = (budget[i] - f) * goods_share
             goods[i] = g
             total += g
-        goods_r[r] = total
+        goods_r[b, 0] = total
 
 
-@njit(cache=True, error_model="numpy")
-def _pay_and_eat(bounds, take, food, goods, inkind, need, inv_need, food_price, inv_food_price, smoothing,  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _pay_and_eat(blocks, take, food, goods, inkind, need, inv_need, food_price, inv_food_price, smoothing,  # noqa: ANN001
                  cash, fx, consumption, food_ratio, paid_r) -> None:
     """Households pay for food and goods (won first, then foreign currency); consumption and the
-    smoothed food ratio follow. Sums what was paid by province."""
-    for r in range(len(bounds) - 1):
+    smoothed food ratio follow. Sums what was paid by block."""
+    for b in prange(len(blocks)):
+        r = blocks[b, 2]
         tk, fp, inv_fp = take[r], food_price[r], inv_food_price[r]
         total = 0.0
-        for i in range(bounds[r], bounds[r + 1]):
+        for i in range(*span(blocks, b)):
             spend = np.float64(food[i] + goods[i] * tk)
             from_cash = fmin(cash[i], spend)
             cash[i] -= from_cash
@@ -172,7 +175,7 @@ def _pay_and_eat(bounds, take, food, goods, inkind, need, inv_need, food_price, 
             consumption[i] = np.float32(k * need[i] * fp + paid)
             eaten = k + food[i] * inv_need[i] * inv_fp
             food_ratio[i] += (eaten - food_ratio[i]) * smoothing
-        paid_r[r] = total
+        paid_r[b, 0] = total
 
 
 @njit(cache=True, inline="always")
@@ -207,20 +210,21 @@ def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None
         fees_r[r] += got
 
 
-@njit(cache=True, error_model="numpy")
-def _receive_and_tally(bounds, detained, role, rural_size, ties_strength, knowhow, c, rates,  # noqa: ANN001
+@njit(cache=True, error_model="numpy", parallel=True)
+def _receive_and_tally(blocks, detained, role, rural_size, ties_strength, knowhow, c, rates,  # noqa: ANN001
                        cash, income, market_income, consumption, food_ratio, out) -> None:
     """Pay each free household what it receives from the market this week, as cash, income and market income:
     its share of the farmers' food income (by rural persons), of day labour (if idle), of the sellers' margins
     (by weight) and of the producers' food income (by output). ``rates`` by province: per rural person, per idle
     household, per unit of seller weight, per US$ of output; ``c`` as in :func:`_free_tally`. Then, as
-    :func:`_tally`, income, consumption and food-secure households by province."""
+    :func:`_tally`, income, consumption and food-secure households by block."""
     one = np.float32(1.0)
-    for r in range(len(bounds) - 1):
+    for b in prange(len(blocks)):
+        r = blocks[b, 2]
         farm, idle, sell, prod = rates[r, 0], rates[r, 1], rates[r, 2], rates[r, 3]
         s_income = s_consumption = 0.0
         secure = 0
-        for i in range(bounds[r], bounds[r + 1]):
+        for i in range(*span(blocks, b)):
             x = _receipt(detained[i] == 0, role[i], rural_size[i], ties_strength[i], knowhow[i], c, farm, idle, sell, prod)
             cash[i] += x
             inc = np.float32(income[i] + x)
@@ -229,25 +233,25 @@ def _receive_and_tally(bounds, detained, role, rural_size, ties_strength, knowho
             s_income += inc
             s_consumption += consumption[i]
             secure += food_ratio[i] >= one
-        out[r, 0] = s_income
-        out[r, 1] = s_consumption
-        out[r, 2] = secure
+        out[b, 0] = s_income
+        out[b, 1] = s_consumption
+        out[b, 2] = secure
 
 
-@njit(cache=True, error_model="numpy")
-def _tally(bounds, income, consumption, food_ratio, out) -> None:  # noqa: ANN001
-    """Income, consumption and food-secure households (food ratio at least 1) by province (columns of ``out``)."""
+@njit(cache=True, error_model="numpy", parallel=True)
+def _tally(blocks, income, consumption, food_ratio, out) -> None:  # noqa: ANN001
+    """Income, consumption and food-secure households (food ratio at least 1) by block (columns of ``out``)."""
     one = np.float32(1.0)
-    for r in range(len(bounds) - 1):
+    for b in prange(len(blocks)):
         s_income = s_consumption = 0.0
         secure = 0
-        for i in range(bounds[r], bounds[r + 1]):
+        for i in range(*span(blocks, b)):
             s_income += income[i]
             s_consumption += consumption[i]
             secure += food_ratio[i] >= one
-        out[r, 0] = s_income
-        out[r, 1] = s_consumption
-        out[r, 2] = secure
+        out[b, 0] = s_income
+        out[b, 1] = s_consumption
+        out[b, 2] = secure
 
 
 class Retail(Module):
@@ -298,13 +302,18 @@ class Retail(Module):
         if "Pyongyang" in w.index:
             self.capital[w.index["Pyongyang"]] = True
         ts.turnover = np.zeros(r)
-        self._bounds = province_bounds(hh.region, r)
         ts.goods_turnover = np.zeros(r)
         n = hh.n
         self._f32 = {k: np.empty(n, np.float32) for k in ("inkind", "budget", "food", "goods")}
-        self._by_region = {k: np.zeros(r) for k in ("food", "goods", "paid")}
+        self._blocks = blocks = sim.blocks
+        nb = len(blocks)
+        # sums by province (columns), and the same by block as the passes make them
+        self._by_region = {k: np.zeros((r, 1)) for k in ("food", "goods", "paid")}
+        self._by_block = {k: np.zeros((nb, 1)) for k in ("food", "goods", "paid")}
         self._free = np.zeros((r, 6))  # free, idle, rural persons, sellers, sellers' weight, producers' output
+        self._free_b = np.zeros((nb, 6))
         self._tally = np.zeros((r, 3))
+        self._tally_b = np.zeros((nb, 3))
 
     def _need(self, sim: "Sim") -> np.ndarray:
         """Weekly food need of each household (US$ at food price index 1), cached until the parameter changes."""
@@ -332,9 +341,10 @@ class Retail(Module):
             sig = pars.retail_harvest_sigma
             self.harvest = np.exp(sim.rng("retail.harvest").normal(-0.5 * sig**2, sig, r))
         need = self._need(sim)
-        bounds, by_r, b32 = self._bounds, self._by_region, self._f32
+        blocks, by_r, by_b, b32 = self._blocks, self._by_region, self._by_block, self._f32
         roles_c = (f32(pars.retail_tie_effect), f32(pars.retail_knowhow_effect), f32(pars.retail_producer_output_usd))
-        _free_tally(bounds, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c, self._free)
+        _free_tally(blocks, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c, self._free_b)
+        reduce_blocks(self._free_b, blocks, self._free)
         free_r = self._free[:, 0].copy()
         wage_r, wages_r = self._wages(sim, free_r)
 
@@ -345,10 +355,11 @@ class Retail(Module):
         urban_tab = pars.retail_own_production_urban * self.harvest + pars.retail_pds_share_of_need * delivered
         fp_old = self.food_price
         inkind, budget, food = b32["inkind"], b32["budget"], b32["food"]
-        _budgets(bounds, hh.urban, hh.detained, need, wage_r, rural_tab.astype(f32), urban_tab.astype(f32), fp_old.astype(f32),
+        _budgets(blocks, hh.urban, hh.detained, need, wage_r, rural_tab.astype(f32), urban_tab.astype(f32), fp_old.astype(f32),
                  float(pars.retail_spend_share), f32(pars.retail_food_target), hh.cash, hh.fx, hh.income,
-                 inkind, budget, food, by_r["food"])
-        fs_r = by_r["food"].copy()
+                 inkind, budget, food, by_b["food"])
+        reduce_blocks(by_b["food"], blocks, by_r["food"])
+        fs_r = by_r["food"][:, 0].copy()
 
         # ---- imported goods in the province's markets (partners' and companies'), at unit cost (landed + transport)
         comp = sim.people.companies
@@ -388,8 +399,9 @@ class Retail(Module):
 
         # ---- consumer goods market (the rest of the imported goods offered)
         goods_budget = b32["goods"]
-        _goods_budgets(bounds, food, budget, ration.astype(f32), f32(pars.retail_goods_share), goods_budget, by_r["goods"])
-        gd_r = by_r["goods"].copy()
+        _goods_budgets(blocks, food, budget, ration.astype(f32), f32(pars.retail_goods_share), goods_budget, by_b["goods"])
+        reduce_blocks(by_b["goods"], blocks, by_r["goods"])
+        gd_r = by_r["goods"][:, 0].copy()
         wm, rm = pars.retail_wholesale_markup, pars.retail_margin
         p0 = (1.0 + wm) * (1.0 + rm)
         offered = (1.0 - sf) * pars.retail_goods_sell_share * cost_r
@@ -405,10 +417,11 @@ class Retail(Module):
         take = np.where(gd_r > 0, revenue_r / np.where(gd_r > 0, gd_r, 1.0), 0.0)
 
         # ---- households pay, then consume and eat
-        _pay_and_eat(bounds, take.astype(f32), food, goods_budget, inkind, need, self._inv_need, fp.astype(f32),
+        _pay_and_eat(blocks, take.astype(f32), food, goods_budget, inkind, need, self._inv_need, fp.astype(f32),
                      (1.0 / fp).astype(f32), f32(pars.retail_food_ratio_smoothing), hh.cash, hh.fx, hh.consumption,
-                     hh.food_ratio, by_r["paid"])
-        paid_r = by_r["paid"].copy()
+                     hh.food_ratio, by_b["paid"])
+        reduce_blocks(by_b["paid"], blocks, by_r["paid"])
+        paid_r = by_r["paid"][:, 0].copy()
         planned = food_planned + revenue_r
         sc = np.where(planned > 0, paid_r / np.where(planned > 0, planned, 1.0), 0.0)
         food_rev = food_planned * sc
@@ -544,12 +557,14 @@ class Retail(Module):
         rates = np.column_stack([farm / np.where(farm_tot > 0, farm_tot, 1.0), rate[:, ROLE_NONE], rate[:, ROLE_SELLER],
                                  rate[:, ROLE_PRODUCER]])
         # paid, and this week's income, consumption and food security tallied (for the metrics)
-        _receive_and_tally(self._bounds, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c,
-                           rates, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio, self._tally)
+        _receive_and_tally(self._blocks, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c,
+                           rates, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio, self._tally_b)
+        reduce_blocks(self._tally_b, self._blocks, self._tally)
         left = np.where(tot[:, ROLE_NONE] <= 0, amount[:, ROLE_NONE], 0.0)
         if left.any():  # nobody idle and free: every household of the province
             share_out(sim, left, [])
-            _tally(self._bounds, hh.income, hh.consumption, hh.food_ratio, self._tally)
+            _tally(self._blocks, hh.income, hh.consumption, hh.food_ratio, self._tally_b)
+            reduce_blocks(self._tally_b, self._blocks, self._tally)
         # stall fees of sellers with a place in an official market
         fee = pars.retail_stall_fee_usd
         if fee <= 0 or not n_sellers.any():
