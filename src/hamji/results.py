@@ -58,6 +58,31 @@ def _group_week(raw, den, pending, is_mean, is_ratio, weight, factor, starts, me
                 out[u, k] = (s / sw if is_mean[k] else s) * factor[k]
 
 
+@njit(cache=True)
+def _unit_quantiles(hist, starts, members, qs, out) -> None:  # noqa: ANN001
+    """Quantiles ``qs`` of each output unit from its member regions' histograms (``hist``, counts by bin):
+    the bin centre of the first bin whose cumulative count reaches ``q`` of the total (NaN if empty).
+    Counts are whole numbers, so sums and comparisons are exact in any order."""
+    bins = hist.shape[1]
+    cum = np.zeros(bins, dtype=np.int64)
+    for u in range(len(starts) - 1):
+        cum[:] = 0
+        for j in range(starts[u], starts[u + 1]):
+            cum += hist[members[j]]
+        for b in range(1, bins):
+            cum[b] += cum[b - 1]
+        total = np.float64(cum[bins - 1])
+        for k in range(len(qs)):
+            if total > 0:
+                target = qs[k] * total
+                idx = 0
+                for b in range(bins):
+                    idx += np.float64(cum[b]) < target
+                out[k, u] = (min(idx, bins - 1) + 0.5) / bins
+            else:
+                out[k, u] = np.nan
+
+
 class Results:
     """The recorder of one run."""
 
@@ -159,12 +184,9 @@ class Results:
 
     def quantiles_from_histogram(self, hist: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
         """Quantiles per unit from a (regions, HIST_BINS) histogram of values in [0, 1] (bin centres)."""
-        cum = np.cumsum(self.gm @ hist, axis=1)
-        total = cum[:, -1:]
-        out = np.empty((len(qs), cum.shape[0]))
-        for k, q in enumerate(qs):
-            idx = (cum < q * total).sum(axis=1)
-            out[k] = np.where(total[:, 0] > 0, (np.minimum(idx, HIST_BINS - 1) + 0.5) / HIST_BINS, np.nan)
+        out = np.empty((len(qs), len(self._starts) - 1))
+        _unit_quantiles(np.ascontiguousarray(hist, dtype=np.int64), self._starts, self._members,
+                        np.asarray(qs, dtype=np.float64), out)
         return out
 
     # -- output forms ----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import numpy as np
 from numba import njit
 
 _M32 = 0xFFFFFFFF
-_M128 = (1 << 128) - 1
 #: PCG64's 128-bit multiplier (numpy/random/src/pcg64: PCG_DEFAULT_MULTIPLIER_128)
 _PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341
 
@@ -80,17 +79,40 @@ def _seed_words(entropy):  # noqa: ANN001, ANN201
     return out
 
 
-def pcg64_state(entropy: list[int]) -> dict:
-    """The state of ``PCG64(SeedSequence(entropy))``, computed directly (about half the cost of building one).
+_U32 = np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_MULT_HI, _MULT_LO = np.uint64(_PCG_MULT >> 64), np.uint64(_PCG_MULT & 0xFFFFFFFFFFFFFFFF)
 
-    PCG64 seeds itself with the sequence's first four 64-bit words (state, increment) and two steps
-    of its generator (``pcg_setseq_128_srandom_r``).
+
+@njit(cache=True, inline="always")
+def _mul64(a, b):  # noqa: ANN001, ANN202
+    """The full 128-bit product of two uint64, as (high, low) words."""
+    a0, a1, b0, b1 = a & _LOW32, a >> _U32, b & _LOW32, b >> _U32
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> _U32) + (p01 & _LOW32) + (p10 & _LOW32)
+    return p11 + (p01 >> _U32) + (p10 >> _U32) + (mid >> _U32), (p00 & _LOW32) | (mid << _U32)
+
+
+@njit(cache=True)
+def _pcg64_words(entropy):  # noqa: ANN001, ANN202
+    """The state of ``PCG64(SeedSequence(entropy))`` computed directly (a quarter of the cost of building one), in
+    64-bit words: state high, state low, increment high, increment low.
+
+    PCG64 seeds itself with the sequence's first four 64-bit words (state, increment) and two steps of its
+    generator (``pcg_setseq_128_srandom_r``); the 128-bit arithmetic is done in pairs of uint64 with carries.
     """
-    w = _seed_words(np.array([x for v in entropy for x in _words(v)], dtype=np.uint64))
-    u = [int(w[2 * i]) | (int(w[2 * i + 1]) << 32) for i in range(4)]
-    inc = ((((u[2] << 64) | u[3]) << 1) | 1) & _M128
-    state = (((inc + ((u[0] << 64) | u[1])) & _M128) * _PCG_MULT + inc) & _M128
-    return {"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0, "uinteger": 0}
+    one = np.uint64(1)
+    w = _seed_words(entropy)
+    u0, u1 = w[0] | (w[1] << _U32), w[2] | (w[3] << _U32)
+    u2, u3 = w[4] | (w[5] << _U32), w[6] | (w[7] << _U32)
+    inc_hi, inc_lo = (u2 << one) | (u3 >> np.uint64(63)), (u3 << one) | one
+    s_lo = inc_lo + u1  # inc + (u0, u1)
+    s_hi = inc_hi + u0 + np.uint64(s_lo < inc_lo)
+    hi, lo = _mul64(s_lo, _MULT_LO)  # x multiplier, mod 2**128
+    hi += s_lo * _MULT_HI + s_hi * _MULT_LO
+    out_lo = lo + inc_lo  # + inc
+    out_hi = hi + inc_hi + np.uint64(out_lo < lo)
+    return out_hi, out_lo, inc_hi, inc_lo
 
 
 def name_key(name: str) -> int:
@@ -104,6 +126,7 @@ class Streams:
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
         self._keys: dict[str, int] = {}
+        self._words: dict[str, list[int]] = {}
         self._bits: dict[str, np.random.PCG64] = {}  # one bit generator per stream, reset at each get
 
     def get(self, name: str, week: int = -1) -> np.random.Generator:
@@ -112,12 +135,17 @@ class Streams:
         Equal, draw for draw, to ``Generator(PCG64(SeedSequence([seed, key(name), week + 1])))``. The
         generator is valid until the next ``get`` of the same stream, which resets it.
         """
-        key = self._keys.get(name)
-        if key is None:
-            key = self._keys[name] = name_key(name)
+        words = self._words.get(name)
+        if words is None:
+            self._keys[name] = name_key(name)
             self._bits[name] = np.random.PCG64(0)
+            # the entropy as SeedSequence splits it: 32-bit words of the seed, the key, then the week
+            words = self._words[name] = [x for v in (self.seed, self._keys[name]) for x in _words(v)]
         bits = self._bits[name]
-        bits.state = pcg64_state([self.seed, key, week + 1])
+        s_hi, s_lo, i_hi, i_lo = _pcg64_words(np.array(words + _words(week + 1), dtype=np.uint64))
+        bits.state = {"bit_generator": "PCG64", "state": {"state": (int(s_hi) << 64) | int(s_lo),
+                                                          "inc": (int(i_hi) << 64) | int(i_lo)},
+                      "has_uint32": 0, "uinteger": 0}
         return np.random.Generator(bits)
 
     @property

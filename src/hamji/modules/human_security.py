@@ -46,7 +46,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -312,12 +311,22 @@ class HumanSecurity(Module):
         self._want, self._fear, self._kin_money, self._kin_held = (np.zeros(n, dtype=np.float32) for _ in range(4))
         self._traders = np.zeros(r)
         self._blocks = sim.blocks
+        self._key: tuple | None = None  # parameters of the cached kernel constants
+        self._c: tuple = ()
         self._lanes: dict[int, np.ndarray] = {}  # provinces dealt to lanes, by number of threads
         nb = len(self._blocks)
         self._hist_b, self._sums_b = np.zeros((nb, HIST_BINS), dtype=np.int64), np.zeros((nb, 8))
         self._hist = np.zeros((r, HIST_BINS), dtype=np.int64)
         self._sums = np.zeros((r, 8))
         self._border = border_provinces(sim)
+
+    @staticmethod
+    def _constant_key(pars) -> tuple:  # noqa: ANN001
+        """The parameters the constants of the index kernels are made from."""
+        return (pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight, pars.hsi_want_weight,
+                pars.hsi_fear_weight, pars.hsi_pay_weight, pars.hsi_kin_detained_weight, pars.food_need_usd_per_person_week,
+                pars.hsi_consumption_target, pars.hsi_buffer_half_weeks, pars.clan_help_share, pars.fcs_poor_below,
+                pars.fcs_borderline_below, pars.undernourished_below)
 
     @staticmethod
     def _constants(pars) -> tuple[np.ndarray, bool, bool]:  # noqa: ANN001
@@ -336,17 +345,18 @@ class HumanSecurity(Module):
 
     def step(self, sim: "Sim") -> None:
         pars, hh, res = sim.pars, sim.people.households, sim.results
-        gm = res.gm
-        r = gm.shape[1]
         bounds, blocks = self._bounds, self._blocks
-        threads = numba.get_num_threads()
+        threads = sim.threads
         lanes = self._lanes.get(threads)
         if lanes is None:
             lanes = self._lanes[threads] = province_lanes(bounds, threads)
         _clan_pass(bounds, lanes, hh.detained, hh.role, hh.cash, hh.fx, self._clan, self._clan_money, self._clan_held,
                    self._traders)  # free traders set the bribe price
         price = bribe_prices(pars, self._traders / np.maximum(self._households, 1.0)).astype(np.float32)
-        c, want_on, index_on = self._constants(pars)
+        key = self._constant_key(pars)
+        if key != self._key:  # parameters change only with events: the float32 constants are kept until then
+            self._key, self._c = key, self._constants(pars)
+        c, want_on, index_on = self._c
         if want_on:
             _want_pass(blocks, hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, c, self._want)
         else:
@@ -364,21 +374,17 @@ class HumanSecurity(Module):
         reduce_blocks(self._sums_b, blocks, self._sums)
         q = res.quantiles_from_histogram(self._hist, QUANTILES)
 
-        # outputs: group values from the households' own sums (one column per sum, then one product)
-        sums = np.column_stack([self._households, self._sums, self._persons])
-        n_hh, n_p, s_hsi, s_part, s_want, s_fear, poor, below_border, under, persons = (gm @ sums).T
-
-        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-            return np.where(den > 0, num / np.maximum(den, 1e-300), np.nan)
-
-        res.record_units("hsi_mean", ratio(s_hsi, n_hh))
-        res.record_units("hsi_participants", ratio(s_part, n_p))
-        res.record_units("hsi_nonparticipants", ratio(s_hsi - s_part, n_hh - n_p))
+        # outputs: each a ratio of province sums (the households' own), grouped in the weekly pass of the results
+        n_hh = self._households
+        n_p, s_hsi, s_part, s_want, s_fear, poor, below_border, under = self._sums.T
+        res.record_ratio("hsi_mean", s_hsi, n_hh)
+        res.record_ratio("hsi_participants", s_part, n_p)
+        res.record_ratio("hsi_nonparticipants", s_hsi - s_part, n_hh - n_p)
         for k, name in enumerate(("hsi_p10", "hsi_p50", "hsi_p90")):
             res.record_units(name, q[k])
-        res.record_units("freedom_from_want", ratio(s_want, n_hh))
-        res.record_units("freedom_from_fear", ratio(s_fear, n_hh))
-        res.record_units("fcs_poor_share", ratio(poor, n_hh))
-        res.record_units("fcs_borderline_share", ratio(np.maximum(below_border - poor, 0.0), n_hh))
-        res.record_units("fcs_acceptable_share", ratio(n_hh - np.maximum(below_border, poor), n_hh))
-        res.record_units("undernourished_share", ratio(under, persons))
+        res.record_ratio("freedom_from_want", s_want, n_hh)
+        res.record_ratio("freedom_from_fear", s_fear, n_hh)
+        res.record_ratio("fcs_poor_share", poor, n_hh)
+        res.record_ratio("fcs_borderline_share", np.maximum(below_border - poor, 0.0), n_hh)
+        res.record_ratio("fcs_acceptable_share", n_hh - np.maximum(below_border, poor), n_hh)
+        res.record_ratio("undernourished_share", under, self._persons)
