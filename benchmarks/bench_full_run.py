@@ -7,7 +7,8 @@ the whole run's totals and the peak resident memory per household. Prints a tabl
 
     python benchmarks/bench_full_run.py [--scale 1] [--seed 1] [--out benchmarks/results/full_run.json]
 
-At 1:1 this takes about 25 minutes on the 2-core machine (24.0 min of stepping in session 4) and about 2 GB of memory.
+At 1:1 this takes about 10 minutes on the 2-core machine with both cores (``NUMBA_NUM_THREADS=1`` for one) and about
+2 GB of memory.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def main() -> None:
     cpu = sum(y["cpu_s"] for y in years)
     slowest = min(years, key=lambda y: y["household_steps_per_s"])
     summary = {"machine": {"python": platform.python_version(), "platform": platform.platform()},
-               "scale": args.scale, "seed": args.seed, "households": n, "weeks": sim.n_weeks, "setup_s": setup_s,
+               "scale": args.scale, "seed": args.seed, "threads": getattr(sim, "threads", 1), "households": n, "weeks": sim.n_weeks, "setup_s": setup_s,
                "step_wall_s": wall, "step_cpu_s": cpu, "household_steps_per_s": n * sim.n_weeks / wall,
                "household_steps_per_cpu_s": n * sim.n_weeks / cpu, "slowest_year": slowest["year"],
                "slowest_year_household_steps_per_s": slowest["household_steps_per_s"],

@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Annotated, Any, Callable, Iterator, List, Optional
 
 import typer
 import typer.core
@@ -78,6 +78,18 @@ scenarios_app = typer.Typer(help="List the built-in scenarios, or show one as YA
 app.add_typer(scenarios_app, name="scenarios")
 #: worker processes by default: the cores this process may use (results do not depend on it)
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+# options that several analysis commands share, declared once
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=512,
+                                         help="Local worker processes (Dask LocalCluster); default: this machine's cores.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:port).")]
+ScaleOpt = Annotated[str, typer.Option("--scale", help="1:N for the runs.")]
+StartOpt = Annotated[str, typer.Option("--start", help="First week of every run.")]
+EndOpt = Annotated[str, typer.Option("--end", help="Last week of every run.")]
+DeclaredOpt = Annotated[bool, typer.Option("--declared-ranges", help="Sample each parameter's declared range instead of"
+                                                                 " its plausible range.")]
+YearsOpt = Annotated[Optional[str], typer.Option("--years", help="Y1-Y2: the years each outcome averages (default: the last five).")]
 out = Console()
 err = Console(stderr=True)
 
@@ -190,7 +202,7 @@ def run(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a parameter: --set name=value (repeatable)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Run one simulation and write series.parquet, annual.csv, manifest.json and report.html."""
     from hamji.output import check_out_dir, default_out_dir, write_run
@@ -307,8 +319,8 @@ def compare(
     scenarios_: List[str] = typer.Argument(..., metavar="SCENARIO...", help="Two or more scenarios; the first is the reference."),
     seeds: int = typer.Option(8, "--seeds", min=1, max=10_000, help="Seeds per scenario (the same seeds in each)."),
     scale: str = typer.Option("100", "--scale", help="1:N, as for `hamji run`."),
-    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
+    workers: WorkersOpt = CORES,
+    scheduler: SchedulerOpt = None,
     start: str = typer.Option("2000-01-03", "--start", help="First week."),
     end: str = typer.Option("2030-12-30", "--end", help="Last week."),
     from_year: Optional[int] = typer.Option(None, "--from-year", help="First year of the evaluation window (default: the first year in which the scenarios differ)."),
@@ -320,7 +332,7 @@ def compare(
     posterior: Optional[Path] = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
                                              " each seed runs every scenario with one parameter set drawn from it, so the"
                                              " intervals carry parameter uncertainty as well as noise."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Run scenarios over many seeds and compare them: human security gained against regime revenue added.
 
@@ -372,7 +384,7 @@ def validate(
     scale: str = typer.Option("1000", "--scale", help="1:N for the validation runs."),
     workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes; default: this machine's cores."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable scorecard."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the validation scorecard: the patterns of MODEL.md section 6 and the fit to real trade data.
 
@@ -443,18 +455,17 @@ def discover(
                                                 " key TYPE.key); default: every parameter declared uncertain."),
     samples: int = typer.Option(100, "--samples", min=1, max=100_000, help="Latin hypercube samples (at least 20)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
-    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
-    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
-    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
-    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
+    scale: ScaleOpt = "1000",
+    start: StartOpt = "2008-01-07",
+    end: EndOpt = "2020-12-28",
+    years: YearsOpt = None,
     threshold: float = typer.Option(0.8, "--threshold", help="The density (share of cases of interest) a box must reach."),
-    declared: bool = typer.Option(False, "--declared-ranges", help="Sample each parameter's declared range instead of its"
-                                  " plausible range."),
-    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
+    declared: DeclaredOpt = False,
+    workers: WorkersOpt = CORES,
+    scheduler: SchedulerOpt = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for boxes.parquet, experiments.parquet and"
                                            " discover.html; run again with the same --out to resume."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Scenario discovery (PRIM): under which assumptions does the condition hold?
 
@@ -514,7 +525,7 @@ def calibrate(
     trials: int = typer.Option(40, "--trials", min=1, max=100_000, help="Candidates to evaluate in all (a resumed study adds up to this)."),
     seeds: int = typer.Option(2, "--seeds", min=1, max=1000, help="Seeds per candidate."),
     scale: str = typer.Option("1000", "--scale", help="1:N for the calibration runs."),
-    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
+    workers: WorkersOpt = CORES,
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
     sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the TPE sampler, or of what ABC draws (a"
                                      " calibration is repeatable; ABC bit-repeatable with one worker)."),
@@ -529,7 +540,7 @@ def calibrate(
                                     " prior sample (a resumed run adds up to this)."),
     min_epsilon: float = typer.Option(0.0, "--min-epsilon", min=0.0, help="abc: stop once the tolerance is at or below this"
                                       " (in the units of the optuna loss)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Fit uncertain parameters to the real China-DPRK trade series (history scenario), with optuna or ABC-SMC.
 
@@ -585,19 +596,18 @@ def sensitivity(
     samples: Optional[int] = typer.Option(None, "--samples", min=2, max=100_000, help="Morris trajectories (default 4),"
                                           " Sobol' base samples N (default 64) or delta samples (default 128)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
-    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
-    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
-    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
-    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
+    scale: ScaleOpt = "1000",
+    start: StartOpt = "2008-01-07",
+    end: EndOpt = "2020-12-28",
+    years: YearsOpt = None,
     groups: Optional[str] = typer.Option(None, "--groups", help="module: Morris screening of groups, one per module"
                                          " (fewer runs when many parameters vary)."),
-    declared: bool = typer.Option(False, "--declared-ranges", help="Sample each parameter's declared range instead of its"
-                                  " plausible range."),
-    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."),
+    declared: DeclaredOpt = False,
+    workers: WorkersOpt = CORES,
+    scheduler: SchedulerOpt = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for sensitivity.parquet, experiments.parquet and"
                                            " sensitivity.html; run again with the same --out to resume."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Global sensitivity analysis (SALib): which uncertain parameters decide an outcome or an intervention's effect.
 
@@ -729,16 +739,16 @@ def optimize(
     trials: int = typer.Option(24, "--trials", min=1, max=100_000, help="Designs to evaluate in all (a resumed search adds up to this)."),
     population: int = typer.Option(8, "--population", min=2, max=10_000, help="Designs per NSGA-II generation (one batch of runs)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design (the same for every design)."),
-    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
-    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
-    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
-    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
+    scale: ScaleOpt = "1000",
+    start: StartOpt = "2008-01-07",
+    end: EndOpt = "2020-12-28",
+    years: YearsOpt = None,
     sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the NSGA-II sampler (a search is repeatable)."),
-    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
+    workers: WorkersOpt = CORES,
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for frontier.parquet and frontier.html; the study"
                                            " (study.db) and runs in progress (.tasks) let the same --out resume."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Search the mix of programs under a total budget (NSGA-II): the Pareto front of human security
     gained against regime revenue added, with the paper's recommendations and each program alone as
@@ -804,15 +814,15 @@ def robust(
     posterior: Optional[Path] = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
                                              " each world is a weighted draw from it instead of a Latin hypercube point."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design and world."),
-    scale: str = typer.Option("1000", "--scale", help="1:N for the runs."),
-    start: str = typer.Option("2008-01-07", "--start", help="First week of every run."),
-    end: str = typer.Option("2020-12-28", "--end", help="Last week of every run."),
-    years: Optional[str] = typer.Option(None, "--years", help="Y1-Y2: the years each outcome averages (default: the last five)."),
-    workers: int = typer.Option(CORES, "--workers", min=1, max=512, help="Local worker processes (Dask LocalCluster); default: this machine's cores."),
+    scale: ScaleOpt = "1000",
+    start: StartOpt = "2008-01-07",
+    end: EndOpt = "2020-12-28",
+    years: YearsOpt = None,
+    workers: WorkersOpt = CORES,
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for robustness.parquet, worlds.parquet and"
                                            " robustness.html; run again with the same --out to resume."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: QuietOpt = False,
 ) -> None:
     """How robust is each design across plausible worlds: the share of worlds where it is best, its
     regret (gap to the best design in each world) and its satisficing rate."""
