@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from hamji.analysis.experiments import Outcome, param_spec, parse_outcome, resolve_params, run_design, seed_means, values_from_unit
+from hamji.analysis.sweep import analysis_tasks, write_whole
 from hamji.errors import UserError
 from hamji.parameters import brief
 
@@ -219,15 +220,13 @@ def discover(spec: DiscoverSpec, out: Path | None = None, workers: int = 1, sche
     """Run the design and PRIM; (boxes, experiments). With ``out``, write ``boxes.parquet``,
     ``experiments.parquet`` and ``discover.html`` there, keeping each finished run in ``out/.tasks``
     until then, so an interrupted discovery resumes (a changed condition, same outcomes, resumes too)."""
-    from hamji.analysis.sweep import TaskStore
 
     spec.check()
     names, found = resolve_params(spec.params, [spec.scenario] + ([spec.effect] if spec.effect else []))
     spec.notes[:] = found
     _, values = design(names, spec.samples, spec.declared)
     seeds = list(range(1, spec.seeds + 1))
-    store = TaskStore(Path(out) / ".tasks", fingerprint(spec, names), hint="use another --out") if out is not None else None
-    try:
+    with analysis_tasks(out, fingerprint(spec, names)) as store:
         exp = run_design(values, spec.scenario, spec.effect, spec.condition.outcomes, seeds, spec.scale, spec.start,
                          spec.end, workers, scheduler, progress, store)
         means = seed_means(exp)
@@ -236,11 +235,6 @@ def discover(spec: DiscoverSpec, out: Path | None = None, workers: int = 1, sche
         boxes = prim_boxes(means[names], case, spec.threshold)
         if out is not None:
             write(Path(out), spec, names, boxes, exp, case)
-            store.remove()
-            store = None
-    finally:
-        if store is not None:
-            store.close()
     return boxes, exp
 
 
@@ -248,13 +242,9 @@ def write(out: Path, spec: DiscoverSpec, names: list[str], boxes: pd.DataFrame, 
           case: np.ndarray) -> None:
     """The three files, each written whole (a temporary name, then renamed)."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("boxes.parquet", boxes), ("experiments.parquet", exp)):
-        tmp = out / f".{name}.tmp"
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(out / name)
-    tmp = out / ".discover.html.tmp"
-    tmp.write_text(render_html(spec, names, boxes, case), encoding="utf-8")
-    tmp.replace(out / "discover.html")
+    write_whole(out / "boxes.parquet", frame=boxes)
+    write_whole(out / "experiments.parquet", frame=exp)
+    write_whole(out / "discover.html", text=render_html(spec, names, boxes, case))
 
 
 # -- the page --------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from hamji.analysis.experiments import Outcome, parse_outcome, param_spec
+from hamji.analysis.sweep import write_whole
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY, brief
 
@@ -748,19 +749,10 @@ a merchant and the transport package at {_musd(REGISTRY['transport_package_cost_
 """
 
 
-def _write_whole(path: Path, frame: pd.DataFrame | None = None, text: str | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    if frame is not None:
-        frame.to_parquet(tmp, index=False)
-    else:
-        tmp.write_text(text or "", encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_frontier(out: Path, spec: OptimizeSpec, table: pd.DataFrame) -> None:
     """``frontier.parquet`` and ``frontier.html``, each written whole."""
-    _write_whole(out / "frontier.parquet", frame=table)
-    _write_whole(out / "frontier.html", text=render_frontier(spec, table))
+    write_whole(out / "frontier.parquet", frame=table)
+    write_whole(out / "frontier.html", text=render_frontier(spec, table))
 
 
 # -- robustness ------------------------------------------------------------------------------------
@@ -930,9 +922,9 @@ def robust(spec: RobustSpec, out: Path | None = None, progress: Callable[[int, i
             per_world = means.merge(worlds.rename_axis("world").reset_index(), on="world", how="left")
             if out is not None:
                 folder.mkdir(parents=True, exist_ok=True)
-                _write_whole(folder / "robustness.parquet", frame=table)
-                _write_whole(folder / "worlds.parquet", frame=per_world)
-                _write_whole(folder / "robustness.html", text=render_robust(spec, table, means, names, notes))
+                write_whole(folder / "robustness.parquet", frame=table)
+                write_whole(folder / "worlds.parquet", frame=per_world)
+                write_whole(folder / "robustness.html", text=render_robust(spec, table, means, names, notes))
                 store.remove()
                 store = None
         finally:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from hamji.analysis.experiments import Outcome, param_spec, resolve_params, run_design, seed_means, values_from_unit
+from hamji.analysis.sweep import analysis_tasks, write_whole
 from hamji.errors import UserError
 
 METHODS = ("morris", "sobol", "delta")
@@ -189,7 +190,6 @@ def sensitivity(spec: SensitivitySpec, out: Path | None = None, workers: int = 1
     """Run the analysis; (indices, experiments). With ``out``, write ``sensitivity.parquet``,
     ``experiments.parquet`` and ``sensitivity.html`` there, keeping each finished run in
     ``out/.tasks`` so an interrupted analysis resumes."""
-    from hamji.analysis.sweep import TaskStore
 
     spec.check()
     scen = [spec.scenario] + ([spec.effect] if spec.effect else [])
@@ -199,21 +199,13 @@ def sensitivity(spec: SensitivitySpec, out: Path | None = None, workers: int = 1
     unit, prob = design(spec, names)
     values = values_from_unit(names, unit, spec.declared)
     seeds = list(range(1, spec.seeds + 1))
-    store = None
-    if out is not None:
-        out = Path(out)
-        store = TaskStore(out / ".tasks", fingerprint(spec, names), hint="use another --out")
-    try:
+    out = Path(out) if out is not None else None
+    with analysis_tasks(out, fingerprint(spec, names)) as store:
         exp = run_design(values, spec.scenario, spec.effect, spec.outcomes, seeds, spec.scale, spec.start, spec.end,
                          workers, scheduler, progress, store)
         indices = analyze(spec, prob, unit, seed_means(exp))
         if out is not None:
             write(out, spec, names, indices, exp, found)
-            store.remove()
-            store = None
-    finally:
-        if store is not None:
-            store.close()
     return indices, exp
 
 
@@ -221,13 +213,9 @@ def write(out: Path, spec: SensitivitySpec, names: list[str], indices: pd.DataFr
           notes: list[str]) -> None:
     """The three files, each written whole (a temporary name, then renamed)."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("sensitivity.parquet", indices), ("experiments.parquet", exp)):
-        tmp = out / f".{name}.tmp"
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(out / name)
-    tmp = out / ".sensitivity.html.tmp"
-    tmp.write_text(render_html(spec, names, indices, notes), encoding="utf-8")
-    tmp.replace(out / "sensitivity.html")
+    write_whole(out / "sensitivity.parquet", frame=indices)
+    write_whole(out / "experiments.parquet", frame=exp)
+    write_whole(out / "sensitivity.html", text=render_html(spec, names, indices, notes))
 
 
 # -- the page --------------------------------------------------------------------------------------

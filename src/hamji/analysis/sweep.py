@@ -203,3 +203,33 @@ class TaskStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def analysis_tasks(out: Path | None, fingerprint: dict[str, Any], hint: str = "use another --out"):  # noqa: ANN201
+    """The task store of an analysis writing into ``out`` (None: nothing stored), as a context.
+
+    Inside the block the analysis runs its tasks and writes its outputs; when the block ends normally the
+    store is removed (everything is in the outputs), and when it fails the stored tasks stay for the run
+    that resumes it.
+    """
+    store = TaskStore(Path(out) / ".tasks", fingerprint, hint=hint) if out is not None else None
+    try:
+        yield store
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    if store is not None:
+        store.remove()
+
+
+def write_whole(path: Path, frame: pd.DataFrame | None = None, text: str | None = None) -> None:
+    """Write a Parquet table (``frame``) or a text file under a temporary name, then rename it: a reader never
+    sees half a file, and an interrupted write leaves the earlier file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if frame is not None:
+        frame.to_parquet(tmp, index=False)
+    else:
+        tmp.write_text(text or "", encoding="utf-8")
+    tmp.replace(path)
