@@ -48,6 +48,24 @@ def test_training_spreads_knowhow_to_north_korean_partners():
     assert trained.people.merchants.trained.sum() > 0
 
 
+def test_training_serves_only_the_prefectures_named():
+    """``prefectures`` (or the ``in_*`` switches) chooses where courses are given; all three is the default."""
+    every = _run([{"type": "training", "start": "2001-01-01", "params": {"trained_per_year": 3000}}])
+    named = _run([{"type": "training", "start": "2001-01-01",
+                   "params": {"trained_per_year": 3000, "prefectures": ["Baishan", "Tonghua"]}}])
+    switches = _run([{"type": "training", "start": "2001-01-01",
+                      "params": {"trained_per_year": 3000, "in_yanbian": False}}])
+    names = every.world.names
+    region = named.people.merchants.region
+    trained_in = {n: int(named.people.merchants.trained[region == names.index(n)].sum()) for n in ("Yanbian", "Baishan", "Tonghua")}
+    assert trained_in["Yanbian"] == 0 and trained_in["Baishan"] > 0 and trained_in["Tonghua"] > 0
+    assert every.people.merchants.trained[every.people.merchants.region == names.index("Yanbian")].sum() > 0
+    # the list and the switches are one setting: the same run, bit for bit
+    assert np.array_equal(named.results.values, switches.results.values, equal_nan=True)
+    with pytest.raises(UserError, match="prefectures.*allowed: a non-empty list of Yanbian, Baishan, Tonghua"):
+        _run([{"type": "training", "start": "2001-01-01", "params": {"prefectures": ["Dandong"]}}])
+
+
 def test_transport_raises_capacity_of_named_crossings_and_reverts():
     sim = _run([{"type": "transport", "start": "2001-01-01", "end": "2002-01-01",
                  "params": {"crossings": ["tumen_namyang"], "capacity_multiplier": 3, "cost_multiplier": 0.5}}])

@@ -61,6 +61,38 @@ def test_every_lever_lies_inside_its_declared_range_and_defaults_make_a_valid_sc
     assert allocate(policy.lever_defaults() | {"transport_share": 0.0}, 30e6)["cost_usd"] == pytest.approx(20e6)
 
 
+def test_prefecture_and_route_levers_shape_the_events_and_cost_what_they_buy(tmp_path) -> None:  # noqa: ANN001
+    """Training and crossing capacity go only where the switches choose; the default switches and split
+    give the events of the reference package's proportions; a design costs what its scenario is priced at."""
+    import yaml
+
+    d = policy.lever_defaults()
+    events = {e["type"]: e["params"] for e in design_scenario(d, 30e6, "d")["events"]}
+    assert "prefectures" not in events["training"] and events["transport"]["crossings"] == "jilin"
+    assert events["transport"]["capacity_multiplier"] == pytest.approx(1.5)  # 10 M of 20 M: half the package
+    assert events["transport"]["cost_multiplier"] == pytest.approx(0.85)
+    aimed = d | {"train_yanbian": False, "transport_yanbian": False, "transport_tonghua": False, "roads_share": 0.2}
+    events = {e["type"]: e["params"] for e in design_scenario(aimed, 30e6, "a")["events"]}
+    assert events["training"]["prefectures"] == ["Baishan", "Tonghua"]
+    assert events["transport"]["crossings"] == ["changbai_hyesan"]
+    share = policy.capacity_share(["changbai_hyesan"])
+    assert 0 < share < 0.2  # one road bridge of nine Jilin crossings
+    # 8 M on a crossing priced at its share of the package's 10 M crossing part
+    assert events["transport"]["capacity_multiplier"] == pytest.approx(1.0 + 8e6 / (10e6 * share))
+    assert events["transport"]["cost_multiplier"] == pytest.approx(1.0 - 2e6 / 10e6 * 0.3)
+    for levers in (d, aimed, d | {"roads_share": 1.0}, d | {"transport_share": 0.4, "roads_share": 0.0}):
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump(design_scenario(levers, 30e6, "s")))
+        assert policy.scenario_cost(str(path)) == pytest.approx(allocate(levers, 30e6)["cost_usd"])
+        Scenario(ScenarioSpec.model_validate(design_scenario(levers, 30e6, "s")), "s")
+    nothing = d | {f"{p}_{q}": False for p in ("train", "transport") for q in ("yanbian", "baishan", "tonghua")}
+    money = allocate(nothing, 30e6)
+    assert money["training_usd"] == 0 and money["transport_crossings_usd"] == 0
+    assert money["cost_usd"] == pytest.approx(10e6 + 5e6)  # micro-lending and the routes' half only
+    assert "US$ 15.0 M unspent" in policy.describe(nothing, 30e6)
+    assert policy.scenario_cost("transport") == pytest.approx(20e6)  # the package prices itself
+
+
 def test_pareto_flag_is_exactly_the_non_dominated_set() -> None:
     rng = np.random.default_rng(3)
     v = rng.normal(size=(60, 2))

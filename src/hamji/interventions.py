@@ -155,10 +155,31 @@ class WahkuCrackdown(ParameterEvent):
 
 @register
 class TrainingEvent(ParameterEvent):
+    """Training programs in Jilin; ``prefectures`` (a list of Yanbian, Baishan, Tonghua) is short for the
+    three ``in_*`` switches: the prefectures named are served, the others not."""
+
     type = "training"
-    description = "training programs in Jilin (people trained per year, productivity and quality gains, know-how, cost)"
+    description = ("training programs in Jilin (people trained per year, productivity and quality gains, know-how, cost;"
+                   " prefectures served: a list of Yanbian, Baishan, Tonghua, default all)")
     keys = {"trained_per_year": "training_trained_per_year", "productivity_gain": "training_productivity_gain",
-            "quality_gain": "training_quality_gain", "knowhow": "training_knowhow", "cost_usd": "training_cost_usd"}
+            "quality_gain": "training_quality_gain", "knowhow": "training_knowhow", "cost_usd": "training_cost_usd",
+            "in_yanbian": "training_in_yanbian", "in_baishan": "training_in_baishan", "in_tonghua": "training_in_tonghua"}
+    prefectures: ClassVar[dict[str, str]] = {"Yanbian": "in_yanbian", "Baishan": "in_baishan", "Tonghua": "in_tonghua"}
+
+    def validate(self) -> None:
+        params = dict(self.params)
+        if "prefectures" in params:
+            chosen = params.pop("prefectures")
+            chosen = [chosen] if isinstance(chosen, str) else chosen
+            if not isinstance(chosen, list) or not chosen or any(c not in self.prefectures for c in chosen):
+                raise UserError(f"{self.where}: params: prefectures = {chosen!r}; allowed: a non-empty list of"
+                                f" {', '.join(self.prefectures)}")
+            for name, key in self.prefectures.items():
+                if key in params and bool(params[key]) != (name in chosen):
+                    raise UserError(f"{self.where}: params: 'prefectures' ({chosen!r}) and '{key}' ({params[key]!r}) disagree")
+                params[key] = name in chosen
+        self.params = params
+        super().validate()
 
 
 def crossing_ids() -> list[str]:
@@ -185,6 +206,8 @@ class TransportInvestment(Event):
     description = ("crossing capacity (capacity_multiplier at crossings: ids, 'jilin' or 'all'), haulage cost"
                    " (cost_multiplier) and reach of the routes inland (reach_multiplier)")
     allowed = ("crossings", "capacity_multiplier", "cost_multiplier", "reach_multiplier")
+    #: bounds of capacity_multiplier (hamji optimize spends no crossing money beyond the upper one)
+    capacity_range = (0.1, 20.0)
 
     def validate(self) -> None:
         check_keys(self.where, self.params, self.allowed)
@@ -198,7 +221,7 @@ class TransportInvestment(Event):
             if bad:
                 raise UserError(f"{self.where}: params: crossings: unknown crossing '{bad[0]}'; allowed: jilin, all, {', '.join(ids)}")
             self.selection = sel
-        self.capacity = number(self.where, self.params, "capacity_multiplier", 1.0, 0.1, 20.0)
+        self.capacity = number(self.where, self.params, "capacity_multiplier", 1.0, *self.capacity_range)
         self.cost = number(self.where, self.params, "cost_multiplier", 1.0, 0.1, 2.0)
         self.reach = number(self.where, self.params, "reach_multiplier", 1.0, 0.5, 5.0)
 

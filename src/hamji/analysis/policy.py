@@ -8,15 +8,23 @@ scenarios fix one mix of them; this module lets an analyst search the mixes and 
   what is left* (like the funnel's shares), so every point of the box is a valid split: micro-lending
   takes ``microlending_share`` of the total, training ``training_share`` of the rest, transport
   ``transport_share`` of what remains, and the remainder is left unspent (a design may spend less).
-  The other levers are the start year and micro-lending's loan size, interest, term and targeting
-  (``target_small``: the share of loans reserved for the smallest merchants) — event keys whose
-  registry declarations hold their units and sources; a lever's range lies inside the declared one.
+  The other levers are the start year, micro-lending's loan size, interest, term and targeting
+  (``target_small``: the share of loans reserved for the smallest merchants), which Jilin prefectures
+  the training serves (``train_yanbian`` ...) and whose crossings the transport money enlarges
+  (``transport_yanbian`` ...), and transport's split between crossings and the routes inland
+  (``roads_share``) — event keys whose registry declarations hold their units and sources, or design
+  choices declared here; a lever's range lies inside the declared one.
 * **Designed scenario** (:func:`design_scenario`): the programs' events at the design's values, from
   the start year: micro-lending lends its budget; training trains ``budget / training_cost_usd``
-  merchants a year; transport buys ``budget / transport_package_cost_usd`` times the reference
-  package (the built-in ``transport`` scenario's changes, scaled linearly from no change, and capped
-  where haulage cost would fall below the event's floor). Keys the design does not set (default
-  rates, the training's gains) keep their registry values, so an analysis can vary them.
+  merchants a year in the prefectures chosen; transport prices the reference package (the built-in
+  ``transport`` scenario: every Jilin crossing's capacity doubled, haulage 30% cheaper and reaching
+  half as far again, ``transport_package_cost_usd`` a year) in two parts, its crossings
+  (``transport_crossings_cost_share``, each crossing priced by its share of the Jilin crossings'
+  capacity) and its routes (the rest), and scales each part's change linearly with the money it gets:
+  crossing money raises the chosen crossings' capacity, route money lowers haulage cost and lengthens
+  reach (capped where cost would fall below the event's floor or capacity pass its ceiling). Keys the
+  design does not set (default rates, the training's gains) keep their registry values, so an analysis
+  can vary them.
 * **Evaluation** (:func:`evaluate`): each design, and ``baseline``, run with the same seeds and the same
   parameter values (common random numbers); an objective is the design's outcome minus baseline's,
   averaged over the years of ``years`` and then over the seeds (mean and 90% Student-t interval).
@@ -32,10 +40,9 @@ scenarios fix one mix of them; this module lets an analyst search the mixes and 
   uncertain parameters); per design the share of worlds where it is best on a criterion, its regret
   (the gap to the best design in each world) and the share of worlds meeting user thresholds.
 
-Left out (the events do not offer it, and this module builds no new mechanism): training has no
-choice of prefecture (it reaches Jilin merchants at large), transport's crossings stay the Jilin
-ones (the model has no cost per crossing), and the programs' cost is the money allocated, not a
-cost the model measures (loans are repaid, so micro-lending's true cost is lower).
+Left out: the programs' cost is the money allocated, not a cost the model measures (loans are
+repaid, so micro-lending's true cost is lower), and transport's prices are assumptions
+(``transport_package_cost_usd``, ``transport_crossings_cost_share``), not engineering estimates.
 """
 
 from __future__ import annotations
@@ -73,8 +80,12 @@ class Lever:
     high: float
     unit: str
     source: str
-    kind: str = "float"  # float or int
+    kind: str = "float"  # float, int or bool
     key: str | None = None
+
+    def value(self, x: Any) -> float | int | bool:
+        """``x`` as this lever's kind (a table cell, an optuna value)."""
+        return int(x) if self.kind == "int" else bool(x) if self.kind == "bool" else float(x)
 
     def check(self) -> None:
         """A lever's range must lie inside its event key's declared range (a bug otherwise)."""
@@ -107,8 +118,24 @@ LEVERS: dict[str, Lever] = {lv.name: lv for lv in (
           "design choice: half a year to four years of working capital", kind="int", key="microlending.term_weeks"),
     Lever("target_small", 1.0, 0.0, 1.0, "share of loans reserved for the smallest merchants",
           "design choice: from any merchant (0) to the smallest first (1)", key="microlending.target_small"),
+    *(Lever(f"train_{p.lower()}", True, 0, 1, f"switch: courses for {p}'s merchants",
+            "design choice: the paper's training is 'in Jilin' without naming a prefecture; the budget trains"
+            " the same number of merchants, among the prefectures chosen", kind="bool", key=f"training.in_{p.lower()}")
+      for p in ("Yanbian", "Baishan", "Tonghua")),
+    *(Lever(f"transport_{p.lower()}", True, 0, 1, f"switch: capacity for {p}'s crossings",
+            "design choice: the paper's 'expanded transportation routes' name no crossing; the crossings' share"
+            " of the transport money is spent on the prefectures chosen, each crossing priced by its capacity",
+            kind="bool") for p in ("Yanbian", "Baishan", "Tonghua")),
+    Lever("roads_share", 0.5, 0.0, 1.0, "share of the transport money spent on the routes inland (the rest on crossings)",
+          "design choice: between crossing capacity and cheaper, longer-reaching haulage inland; default the"
+          " reference package's own split (transport_crossings_cost_share)"),
 )}
+#: the Jilin border prefectures a design chooses among (world.yaml's names), for training and transport
+PREFECTURES = ("Yanbian", "Baishan", "Tonghua")
 SHARES = ("microlending_share", "training_share", "transport_share")
+#: the levers every frontier table has (those of the first version): a later lever missing from an
+#: older table takes its default
+ORIGINAL_LEVERS = (*SHARES, "start_year", "loan_size_usd", "interest", "term_weeks", "target_small")
 #: haulage cost can fall no lower than this share of its level (TransportInvestment's floor on
 #: cost_multiplier): transport money beyond what reaches it buys nothing and is not spent
 TRANSPORT_COST_FLOOR = 0.1
@@ -129,21 +156,61 @@ def transport_reference() -> dict[str, float]:
     return {k: float(event.params[k]) for k in ("capacity_multiplier", "cost_multiplier", "reach_multiplier")}
 
 
+@functools.cache
+def crossing_capacity() -> tuple[dict[str, list[str]], dict[str, float]]:
+    """The Jilin prefectures' crossings, and each crossing's share of the Jilin crossings' goods capacity
+    (world.yaml; Dandong's is counted on the same scale), by which a design prices crossing money."""
+    from hamji.world import _layout
+
+    lay = _layout()
+    ids = {p: [c for c, region in lay["crossing_regions"].items() if region == p] for p in PREFECTURES}
+    cap = {c: float(v["value"]) for c, v in lay["crossing_capacity_t"].items()}
+    jilin = sum(cap[c] for p in PREFECTURES for c in ids[p])
+    return ids, {c: v / jilin for c, v in cap.items()}
+
+
+def capacity_share(crossings: list[str]) -> float:
+    """The named crossings' share of the Jilin crossings' capacity."""
+    return sum(crossing_capacity()[1][c] for c in crossings)
+
+
+def prefecture_crossings(prefectures: list[str]) -> list[str]:
+    """The crossings of the named Jilin prefectures."""
+    return [c for p in prefectures for c in crossing_capacity()[0][p]]
+
+
+def chosen(levers: dict[str, Any], program: str) -> list[str]:
+    """The prefectures a design's ``train_*`` or ``transport_*`` switches choose (missing: chosen)."""
+    return [p for p in PREFECTURES if bool(levers.get(f"{program}_{p.lower()}", True))]
+
+
 def allocate(levers: dict[str, Any], budget: float) -> dict[str, float]:
-    """US$ a year per program (shares of the rest), and ``cost_usd``: what the design spends
-    (transport money beyond the package's cap is not spent)."""
+    """US$ a year per program (shares of the rest), transport's split between crossings and routes,
+    and ``cost_usd``: what the design spends. Money a program cannot use is not spent: training with
+    no prefecture chosen, crossing money with no crossing chosen, and transport money beyond the
+    event's bounds (haulage cost at its floor, crossing capacity at its ceiling)."""
+    from hamji.interventions import TransportInvestment
+
     ml = budget * float(levers["microlending_share"])
     rest = budget - ml
     tr = rest * float(levers["training_share"])
     tp = (rest - tr) * float(levers["transport_share"])
-    ref = transport_reference()
-    cap = (1.0 - TRANSPORT_COST_FLOOR) / (1.0 - ref["cost_multiplier"]) * REGISTRY["transport_package_cost_usd"].default
-    tp = min(tp, cap)
-    return {"microlending_usd": ml, "training_usd": tr, "transport_usd": tp, "cost_usd": ml + tr + tp}
+    if not chosen(levers, "train"):
+        tr = 0.0
+    ref, price = transport_reference(), REGISTRY["transport_package_cost_usd"].default
+    cs = REGISTRY["transport_crossings_cost_share"].default
+    roads_price, crossings_price = price * (1.0 - cs), price * cs * capacity_share(prefecture_crossings(chosen(levers, "transport")))
+    roads = min(tp * float(levers["roads_share"]),
+                (1.0 - TRANSPORT_COST_FLOOR) / (1.0 - ref["cost_multiplier"]) * roads_price)
+    crossings = min(tp * (1.0 - float(levers["roads_share"])),
+                    (TransportInvestment.capacity_range[1] - 1.0) / (ref["capacity_multiplier"] - 1.0) * crossings_price)
+    return {"microlending_usd": ml, "training_usd": tr, "transport_usd": roads + crossings,
+            "transport_crossings_usd": crossings, "transport_roads_usd": roads, "cost_usd": ml + tr + roads + crossings}
 
 
 def design_scenario(levers: dict[str, Any], budget: float, name: str) -> dict[str, Any]:
-    """The scenario (as a scenario file's mapping) of a design: the funded programs' events."""
+    """The scenario (as a scenario file's mapping) of a design: the funded programs' events. A design
+    at the default switches and split gives the same events as before they were levers."""
     money = allocate(levers, budget)
     start = dt.date.fromisocalendar(int(levers["start_year"]), 1, 1).isoformat()
     events = []
@@ -151,24 +218,36 @@ def design_scenario(levers: dict[str, Any], budget: float, name: str) -> dict[st
         params = {"budget_usd": money["microlending_usd"]}
         for lv in LEVERS.values():
             if lv.key and lv.key.startswith("microlending."):
-                params[lv.key.partition(".")[2]] = int(levers[lv.name]) if lv.kind == "int" else float(levers[lv.name])
+                params[lv.key.partition(".")[2]] = lv.value(levers[lv.name])
         events.append({"type": "microlending", "start": start, "params": params})
     trained = money["training_usd"] / REGISTRY["training_cost_usd"].default
     if trained > 0:
-        events.append({"type": "training", "start": start, "params": {"trained_per_year": trained}})
-    intensity = money["transport_usd"] / REGISTRY["transport_package_cost_usd"].default
-    if intensity > 0:
-        ref = transport_reference()
-        params = {"crossings": "jilin",
-                  "capacity_multiplier": 1.0 + intensity * (ref["capacity_multiplier"] - 1.0),
-                  "cost_multiplier": max(TRANSPORT_COST_FLOOR, 1.0 - intensity * (1.0 - ref["cost_multiplier"])),
-                  "reach_multiplier": 1.0 + intensity * (ref["reach_multiplier"] - 1.0)}
+        params = {"trained_per_year": trained}
+        if len(chosen(levers, "train")) < len(PREFECTURES):
+            params["prefectures"] = chosen(levers, "train")
+        events.append({"type": "training", "start": start, "params": params})
+    if money["transport_usd"] > 0:
+        ref, price = transport_reference(), REGISTRY["transport_package_cost_usd"].default
+        cs = REGISTRY["transport_crossings_cost_share"].default
+        where = chosen(levers, "transport")
+        roads = money["transport_roads_usd"] / (price * (1.0 - cs))
+        crossings = money["transport_crossings_usd"] / (price * cs * capacity_share(prefecture_crossings(where))) if where else 0.0
+        params = {"crossings": "jilin" if len(where) in (0, len(PREFECTURES))
+                  else prefecture_crossings(where),
+                  "capacity_multiplier": 1.0 + crossings * (ref["capacity_multiplier"] - 1.0),
+                  "cost_multiplier": max(TRANSPORT_COST_FLOOR, 1.0 - roads * (1.0 - ref["cost_multiplier"])),
+                  "reach_multiplier": 1.0 + roads * (ref["reach_multiplier"] - 1.0)}
         events.append({"type": "transport", "start": start, "params": params})
     return {"name": name, "description": describe(levers, budget), "overrides": {}, "events": events}
 
 
 def _musd(x: float) -> str:
     return f"US$ {x / 1e6:.1f} M"
+
+
+def _where(levers: dict[str, Any], program: str) -> str:
+    where = chosen(levers, program)
+    return "" if len(where) == len(PREFECTURES) else f" in {', '.join(where)}"
 
 
 def describe(levers: dict[str, Any], budget: float) -> str:
@@ -181,10 +260,14 @@ def describe(levers: dict[str, Any], budget: float) -> str:
                      f" {float(levers['target_small']):.0%} reserved for the smallest merchants)")
     if m["training_usd"] > 0:
         parts.append(f"training {_musd(m['training_usd'])} ({m['training_usd'] / REGISTRY['training_cost_usd'].default:,.0f}"
-                     " merchants a year)")
+                     f" merchants a year{_where(levers, 'train')})")
     if m["transport_usd"] > 0:
-        parts.append(f"transport {_musd(m['transport_usd'])}"
-                     f" ({m['transport_usd'] / REGISTRY['transport_package_cost_usd'].default:.2f} x the reference package)")
+        split = []
+        if m["transport_crossings_usd"] > 0:
+            split.append(f"crossings{_where(levers, 'transport')} {_musd(m['transport_crossings_usd'])}")
+        if m["transport_roads_usd"] > 0:
+            split.append(f"routes inland {_musd(m['transport_roads_usd'])}")
+        parts.append(f"transport {_musd(m['transport_usd'])} ({', '.join(split)})")
     unspent = budget - m["cost_usd"]
     text = "; ".join(parts) if parts else "no program"
     return f"{text}; from {int(levers['start_year'])}" + (f"; {_musd(unspent)} unspent" if unspent > 0.5 else "")
@@ -192,13 +275,16 @@ def describe(levers: dict[str, Any], budget: float) -> str:
 
 def scenario_cost(name_or_path: str) -> float:
     """What a scenario's programs cost a year, priced as a design's are (micro-lending's budget,
-    training at ``training_cost_usd`` a merchant, transport by its capacity change against the package)."""
+    training at ``training_cost_usd`` a merchant, transport's crossings by their capacity change and
+    share of the Jilin crossings' capacity, its routes by the haulage-cost change, against the package)."""
+    from hamji.interventions import crossing_ids
     from hamji.scenario import load_scenario
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         spec = load_scenario(name_or_path).spec
     ref, total = transport_reference(), 0.0
+    price, cs = REGISTRY["transport_package_cost_usd"].default, REGISTRY["transport_crossings_cost_share"].default
     for e in spec.events:
         p = e.params
         if e.type == "microlending":
@@ -206,8 +292,12 @@ def scenario_cost(name_or_path: str) -> float:
         elif e.type == "training":
             total += float(p.get("trained_per_year", 0.0)) * float(p.get("cost_usd", REGISTRY["training_cost_usd"].default))
         elif e.type == "transport":
+            sel = p.get("crossings", "jilin")
+            ids = (crossing_ids() if sel == "all" else prefecture_crossings(list(PREFECTURES)) if sel == "jilin"
+                   else [sel] if isinstance(sel, str) else list(sel))
             total += ((float(p.get("capacity_multiplier", 1.0)) - 1.0) / (ref["capacity_multiplier"] - 1.0)
-                      * REGISTRY["transport_package_cost_usd"].default)
+                      * price * cs * capacity_share(ids))
+            total += (1.0 - float(p.get("cost_multiplier", 1.0))) / (1.0 - ref["cost_multiplier"]) * price * (1.0 - cs)
     return total
 
 
@@ -468,6 +558,7 @@ def _suggest(trial: Any, spec: OptimizeSpec) -> dict[str, Any]:
     for n in spec.varied:
         lv = LEVERS[n]
         levers[n] = (trial.suggest_int(n, int(lv.low), int(lv.high)) if lv.kind == "int"
+                     else trial.suggest_categorical(n, [False, True]) if lv.kind == "bool"
                      else trial.suggest_float(n, lv.low, lv.high))
     return levers
 
@@ -816,7 +907,7 @@ def parse_designs(items: list[str], folder: Path) -> list[Candidate]:
                 table = pd.read_parquet(path)
             except (OSError, ValueError) as e:
                 raise UserError(f"robust: {path}: cannot read a frontier table ({type(e).__name__})") from None
-            need = {"kind", "trial", "design", "budget_usd", *LEVERS}
+            need = {"kind", "trial", "design", "budget_usd", *ORIGINAL_LEVERS}
             if not need <= set(table.columns):
                 raise UserError(f"robust: {path}: not a frontier.parquet of hamji optimize (missing {sorted(need - set(table.columns))[0]})")
             row = row.lstrip(":").strip()
@@ -831,7 +922,8 @@ def parse_designs(items: list[str], folder: Path) -> list[Candidate]:
                 if r["kind"] == "reference":
                     out += reference_candidates([r["design"].removeprefix("ref-")])
                 else:
-                    levers = {n: (int(r[n]) if LEVERS[n].kind == "int" else float(r[n])) for n in LEVERS}
+                    # a frontier written before a lever existed: the lever at its default
+                    levers = {n: lv.value(r[n]) if n in r and not pd.isna(r[n]) else lv.default for n, lv in LEVERS.items()}
                     out.append(_candidate(f"trial-{int(r['trial'])}", levers, float(r["budget_usd"]), folder))
         else:
             out += reference_candidates([item])

@@ -6,7 +6,9 @@ can improve the productivity and quality of goods and services. ... lessons lear
 be transferred to their North Korean partners." (Park 2009)
 
 Each week ``trained_per_year / 52`` (divided by the scale, fractions carried stochastically)
-untrained merchants of the Jilin border areas, chosen at random, complete a course: productivity
+untrained merchants of the Jilin border prefectures the program serves (``training_in_yanbian``,
+``training_in_baishan``, ``training_in_tonghua``: a design choice the paper leaves open), chosen at
+random, complete a course: productivity
 ``x (1 + productivity_gain)``, quality ``x (1 + quality_gain)``, know-how raised to ``training_knowhow``.
 The network module passes merchants' know-how to their North Korean partners along trade ties, and
 from them to other facilitators; nothing crosses the border except through trade. The program pays
@@ -25,6 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
+#: the switch that opens the program to each Jilin border prefecture (world.yaml's names)
+PREFECTURE_SWITCHES = {"Yanbian": "training_in_yanbian", "Baishan": "training_in_baishan", "Tonghua": "training_in_tonghua"}
+
+
 class Training(Module):
     """Trains Jilin merchants; know-how then travels to North Korean partners along ties."""
 
@@ -38,7 +44,16 @@ class Training(Module):
     def setup(self, sim: "Sim") -> None:
         m = sim.people.merchants
         m.add("trained", np.bool_)
-        self._jilin = np.isin(m.region, sim.world.groups.get("Jilin", []))
+        jilin = sim.world.groups.get("Jilin", [])
+        self._prefecture = {sim.world.names.index(n): key for n, key in PREFECTURE_SWITCHES.items()
+                            if n in sim.world.names and sim.world.names.index(n) in jilin}
+
+    def served(self, sim: "Sim") -> np.ndarray:
+        """Per region: whether the program trains its merchants this week (its switch is on)."""
+        out = np.zeros(sim.world.n_regions, dtype=bool)
+        for region, key in self._prefecture.items():
+            out[region] = bool(sim.pars[key])
+        return out
 
     def step(self, sim: "Sim") -> None:
         p, m = sim.pars, sim.people.merchants
@@ -47,7 +62,7 @@ class Training(Module):
         want = p.training_trained_per_year / 52.0 / sim.scale
         if want > 0:
             n = int(want) + int(sim.rng("training.fraction").random() < want - int(want))
-            cand = np.flatnonzero(self._jilin & ~m.trained)
+            cand = np.flatnonzero(self.served(sim)[m.region] & ~m.trained)
             if n and len(cand):
                 key = sim.rng("training.pick").random(m.n)[cand]
                 chosen = cand[np.argsort(key, kind="stable")[:n]]
