@@ -217,3 +217,121 @@ def test_two_sessions_stay_separate_and_a_run_can_be_cancelled(server, browser) 
     assert b.locator("#jobs .job").count() == 0
     assert "name: beta" in b.inner_text("#yaml_text") and "alpha" not in b.inner_text("#yaml_text")
     assert "name: alpha" in a.inner_text("#yaml_text")
+
+
+def _pick(page, select_id: str, names: list[str]) -> None:  # noqa: ANN001
+    """Replace what a multiple selectize holds by ``names``, as an analyst does: remove each item, type each name, pick it."""
+    control = page.locator(f"#{select_id} + .selectize-control")
+    box = control.locator("input")
+    box.click()
+    while control.locator(".item").count():
+        box.press("Backspace")
+    for name in names:
+        box.press_sequentially(name)
+        control.locator(f".selectize-dropdown-content .option[data-value='{name}']").click()
+    box.press("Escape")
+
+
+def test_a_sensitivity_analysis_runs_in_the_background_and_ranks_the_parameters(server, browser) -> None:  # noqa: ANN001
+    import pandas as pd
+
+    url, runs = server
+    page = _open(browser, url)
+    page.get_by_role("tab", name="Sensitivity").click()
+    assert "A scenario, not a forecast" in page.inner_text("#not-a-forecast")
+    # a design too large for a few minutes is refused, with what it would cost, and nothing is queued
+    page.select_option("#sens_method", "sobol")
+    _set(page, "#sens_samples", "1024")
+    page.locator("#sensitivity-size", has_text="too large").wait_for()
+    page.click("#sens_run")
+    page.locator("#sens_msg", has_text="too large for the web app").wait_for()
+    assert page.locator("#sens_jobs .job").count() == 0
+    # bad input gives a message, not a traceback
+    _set(page, "#sens_years", "2030-2040")
+    page.locator("#sens_size .hamji-error", has_text="--years 2030-2040").wait_for()
+    _set(page, "#sens_years", "")
+
+    # a tiny Morris screening of two parameters: 2 trajectories x 3 points = 6 runs of two years at 1:5000
+    page.select_option("#sens_method", "morris")
+    _pick(page, "sens_params", ["merchant_margin", "food_need_usd_per_person_week"])
+    page.locator("#sens-params-table", has_text="US$ per person per week").wait_for()  # each parameter's unit and range
+    _set(page, "#sens_samples", "2")
+    _set(page, "#sens_scale", "5000")
+    _set(page, "#sens_first", "2019")
+    _set(page, "#sens_last", "2020")
+    page.locator("#sensitivity-size", has_text="6 runs").wait_for()
+    page.click("#sens_run")
+    page.locator("#sens_jobs .progress-bar").first.wait_for()
+    page.locator("#sens_jobs .job-done").wait_for()
+    page.locator("#sens-chart-0 .main-svg").first.wait_for()
+    assert page.locator("#sens-chart-0 .scatterlayer .point").count() == 2  # one point per parameter
+    assert "Morris: 2 parameters, 1 outcome(s), 6 samples" in page.inner_text("#sens-head")
+
+    folders = [p for p in runs.iterdir() if (p / "sensitivity.parquet").exists()]
+    assert len(folders) == 1 and (folders[0] / "request.json").exists()
+    expected = pd.read_parquet(folders[0] / "sensitivity.parquet")
+    expected = expected[expected["index"] == "mu_star"].sort_values("value", ascending=False)
+    rows = page.locator("#sens-ranking-0 tbody tr")
+    assert rows.count() == 2
+    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)] == list(expected.param)
+    assert f"{expected.value.iloc[0]:.4g}" in rows.nth(0).inner_text()
+    repro = page.inner_text("#sens_repro")
+    assert ("hamji sensitivity --method morris --param merchant_margin --param food_need_usd_per_person_week"
+            " --outcome hsi_mean:HamJi --scenario baseline --samples 2 --seeds 1 --scale 5000") in repro
+    assert "hamji.sensitivity(method='morris', params=['merchant_margin', 'food_need_usd_per_person_week']" in repro
+    with page.expect_download() as dl:
+        page.click("#dl_sens")
+    assert pd.read_parquet(dl.value.path()).equals(pd.read_parquet(folders[0] / "sensitivity.parquet"))
+    _shot(page, "sensitivity")
+
+
+def test_the_policy_tab_shows_a_search_its_front_and_its_robustness(server, browser) -> None:  # noqa: ANN001
+    import hamji
+
+    url, runs = server
+    # a search and its robustness made on the command line's Python API into the runs folder: 4 designs at 1:5000
+    folder = runs / "policy-small"
+    window = dict(scale=5000, start="2015-01-05", end="2016-12-26")
+    front = hamji.optimize(budget=30e6, trials=4, population=4, out=str(folder), **window)
+    on_front = front[(front.kind == "design") & front.pareto]
+    rob, _ = hamji.robust([f"{folder}/frontier.parquet", "recommendations"], worlds=2, params=["merchant_margin"],
+                          out=str(folder), **window)
+
+    page = _open(browser, url)
+    page.get_by_role("tab", name="Policy design").click()
+    assert "A scenario, not a forecast" in page.inner_text("#not-a-forecast")
+    page.select_option("#pol_folder", str(folder))
+    page.locator("#frontier-plot .main-svg").first.wait_for()
+    traces = page.locator("#frontier-plot .scatterlayer .trace")
+    assert traces.count() == 3  # designs, the front, the references
+    assert traces.nth(0).locator(".point").count() == 4
+    assert traces.nth(1).locator(".point").count() == len(on_front)
+    assert traces.nth(2).locator(".point").count() == 4  # recommendations and each programme alone
+    assert "recommendations" in page.inner_text("#frontier-plot")
+    assert f"4 designs evaluated under a total budget of US$ 30.0 M a year, {len(on_front)} on the front" in page.inner_text("#pol-head")
+    table = page.locator("#front-table tbody tr")
+    assert table.count() == len(on_front)
+    assert set(page.inner_text("#front-table").split("\n")[1:]) and all(
+        d in page.inner_text("#front-table") for d in on_front.description)
+    refs = page.inner_text("#references-table")
+    assert all(n in refs for n in ("recommendations", "microlending", "training", "transport"))
+    assert page.locator("#robustness-table tbody tr").count() == len(rob)
+    assert "recommendations" in page.inner_text("#robustness-table")
+    assert "made on the command line" in page.inner_text("#pol_repro")
+    _shot(page, "policy")
+
+    # a tiny search from the web app: 2 designs at 1:20000 (8 runs with baseline and the references)
+    _set(page, "#pol_trials", "2")
+    _set(page, "#pol_population", "2")
+    _set(page, "#pol_scale", "20000")
+    _set(page, "#pol_first", "2015")
+    _set(page, "#pol_last", "2016")
+    page.locator("#optimize-size", has_text="8 runs").wait_for()
+    page.click("#pol_run")
+    page.locator("#pol_jobs .job-done").wait_for()
+    page.locator("#pol-head", has_text="2 designs evaluated").wait_for()  # the finished search opens
+    page.locator("#frontier-plot .main-svg").first.wait_for()
+    page.locator("#pol_repro .repro-cli").wait_for()
+    repro = page.inner_text("#pol_repro")
+    assert "hamji optimize --budget 3e+07 --objective max:hsi_mean:HamJi" in repro, repro
+    assert "hamji.optimize(budget=30000000.0" in repro, repro

@@ -22,16 +22,10 @@ def sensitivity(method: str = "morris", params: list[str] | None = None, outcome
     DataFrames, as ``hamji sensitivity`` writes them to ``sensitivity.parquet`` and ``experiments.parquet``."""
     from pathlib import Path
 
-    from hamji.analysis.experiments import parse_outcome, parse_years
-    from hamji.analysis.sensitivity import SensitivitySpec
     from hamji.analysis.sensitivity import sensitivity as _run
-    from hamji.sim import check_run_date, parse_scale
+    from hamji.analysis.sensitivity import sensitivity_spec
 
-    first, last = check_run_date(start, "start"), check_run_date(end, "end")
-    window = parse_years(years, first, last)
-    spec = SensitivitySpec(method=method, params=params, scenario=scenario, effect=effect, samples=samples, seeds=seeds,
-                           outcomes=[parse_outcome(o, window) for o in (outcomes or ["hsi_mean:HamJi", "regime_revenue_usd:DPRK"])],
-                           scale=parse_scale(scale), start=first, end=last, groups=groups, declared=declared)
+    spec = sensitivity_spec(method, params, outcomes, effect, scenario, samples, seeds, scale, start, end, years, groups, declared)
     return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)
 
 

@@ -51,6 +51,8 @@ BOOTSTRAP = 1000
 CONFIDENCE = 0.95
 #: the seed of the design's samplers and bootstraps (a design is repeatable)
 DESIGN_SEED = 20090101
+#: what an analysis measures when no outcome is given: human security in HamJi and the money reaching the regime
+DEFAULT_OUTCOMES = ("hsi_mean:HamJi", "regime_revenue_usd:DPRK")
 
 
 @dataclass
@@ -85,6 +87,26 @@ class SensitivitySpec:
     @property
     def n(self) -> int:
         return self.samples or DEFAULT_SAMPLES[self.method]
+
+
+def sensitivity_spec(method: str = "morris", params: list[str] | None = None, outcomes: list[str] | None = None,
+                     effect: str | None = None, scenario: str = "baseline", samples: int | None = None, seeds: int = 1,
+                     scale: int | str = 1000, start: Any = "2008-01-07", end: Any = "2020-12-28", years: str | None = None,
+                     groups: str | None = None, declared: bool = False) -> SensitivitySpec:
+    """A checked :class:`SensitivitySpec` from the arguments of :func:`hamji.sensitivity` (text dates, ``Y1-Y2``
+    years, ``METRIC:REGION`` outcomes), so the Python API and the web app read them alike."""
+    from hamji.analysis.experiments import parse_outcome, parse_years
+    from hamji.sim import check_run_date, parse_scale
+
+    first, last = check_run_date(start, "start"), check_run_date(end, "end")
+    if last < first:
+        raise UserError(f"end {last} is before start {first}")
+    window = parse_years(years, first, last)
+    spec = SensitivitySpec(method=method, params=list(params) if params else None, scenario=scenario, effect=effect or None,
+                           samples=samples, seeds=seeds, outcomes=[parse_outcome(o, window) for o in (outcomes or DEFAULT_OUTCOMES)],
+                           scale=parse_scale(scale), start=first, end=last, groups=groups, declared=declared)
+    spec.check()
+    return spec
 
 
 def problem(names: list[str], groups: list[str] | None = None) -> dict[str, Any]:

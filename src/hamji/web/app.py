@@ -24,7 +24,8 @@ from hamji.parameters import REGISTRY
 from hamji.run_registry import RunRegistry, experiment_key, parse_param_filter, read_manifest
 from hamji.scenario import builtin_names
 from hamji.web import builder, figures
-from hamji.web.jobs import MAX_RUN_SECONDS, MAX_SCORECARD_SEEDS, MAX_SEEDS, JobManager
+from hamji.web.analysis_pages import analysis_server, policy_ui, sensitivity_ui, year_span
+from hamji.web.jobs import ANALYSIS_FILES, MAX_RUN_SECONDS, MAX_SCORECARD_SEEDS, MAX_SEEDS, JobManager
 
 NOT_A_FORECAST = ("A scenario, not a forecast. The model follows the mechanisms of Park (2009) with parameters from public"
                   " data and stated assumptions: read differences between scenarios, with their spread over seeds,"
@@ -48,6 +49,7 @@ CSS = """
 .hamji-ok{color:#1e6b35}
 .event-card{border:1px solid #ddd;border-radius:6px;padding:.6em .8em;margin-bottom:.8em}
 pre.yaml{max-height:420px;overflow:auto;font-size:.8em;background:#f7f7f7}
+pre.repro-cli,pre.repro-py{white-space:pre-wrap;word-break:break-word}
 """
 
 
@@ -61,7 +63,7 @@ def _error(message: str) -> ui.Tag:
 
 
 def build_ui() -> ui.Tag:
-    """The page: five tabs under the banner that says it is a scenario, not a forecast."""
+    """The page: seven tabs under the banner that says it is a scenario, not a forecast."""
     build = ui.layout_sidebar(
         ui.sidebar(
             ui.input_select("template", "Start from a built-in scenario", builtin_names(), selected=START_TEMPLATE),
@@ -153,6 +155,8 @@ def build_ui() -> ui.Tag:
         ui.nav_panel("Compare", compare, value="compare"),
         ui.nav_panel("Runs", runs, value="runs"),
         ui.nav_panel("Validation", validation, value="validation"),
+        ui.nav_panel("Sensitivity", sensitivity_ui(), value="sensitivity"),
+        ui.nav_panel("Policy design", policy_ui(), value="policy"),
         id="tabs", title="hamji",
         header=ui.TagList(
             # Shiny loads require.js, which would capture plotly.js as an AMD module: hide it while plotly.js loads
@@ -354,15 +358,11 @@ def make_app(runs: Path, manager: JobManager) -> App:
                 run_note.set(_error(f"error: {err}"))
                 return
             try:
-                from hamji.sim import check_run_date, parse_scale
+                from hamji.sim import parse_scale
 
                 scale = parse_scale(str(input.scale()))
                 seeds = int(input.seeds() or 0)
-                first = check_run_date(f"{int(input.start_year())}-01-01", "first year")
-                start = first + dt.timedelta(days=-first.weekday() % 7)  # the year's first Monday: no week of the year before
-                end = check_run_date(f"{int(input.end_year())}-12-31", "last year")
-                if end < start:
-                    raise UserError(f"last year {end.year} is before first year {start.year}")
+                start, end = year_span(input.start_year(), input.end_year())
                 job = manager.submit(session.id, scenario.to_dict(), list(range(1, seeds + 1)), scale, start, end)
             except (UserError, TypeError, ValueError) as exc:
                 run_note.set(_error(f"error: {exc}"))
@@ -394,9 +394,11 @@ def make_app(runs: Path, manager: JobManager) -> App:
                 if state == "queued":
                     state = f"queued ({manager.queue_position(job)} ahead)"
                 elif state == "running" and (pct >= 100 or kind == "scorecard"):
-                    state = "writing results" if kind == "run" else "running (several minutes)"
+                    state = "writing results" if kind != "scorecard" else "running (several minutes)"
                     pct = 100
-                bar = ui.div(ui.div(f"{pct}%" if kind == "run" else "", role="progressbar", style=f"width:{pct}%",
+                text = (f"{pct}%" if kind == "run" else f"{job.weeks_done.get(0, 0)}/{job.weeks_total} runs"
+                        if kind in ANALYSIS_FILES else "")
+                bar = ui.div(ui.div(text, role="progressbar", style=f"width:{pct}%",
                                     class_="progress-bar" + (" progress-bar-striped progress-bar-animated" if job.active else ""),
                                     **{"aria-valuenow": str(pct), "aria-valuemin": "0", "aria-valuemax": "100"}),
                              class_="progress", style="height:1.2em")
@@ -404,6 +406,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
                                          onclick=f"Shiny.setInputValue('cancel_job', '{job.id}', {{priority: 'event'}})")
                           if job.active else "")
                 what = (f" · 1:{job.scale} · {job.start.year}-{job.end.year} · {len(job.seeds)} seed(s) · " if kind == "run"
+                        else f" · 1:{job.scale} · {job.start.year}-{job.end.year} · " if kind in ANALYSIS_FILES
                         else f" · 1:{job.scale} · ")
                 rows.append(ui.div(ui.div(ui.strong(job.name), what, ui.span(state, class_="job-state"), " ", cancel),
                                    bar, ui.div(job.message, class_="field-help") if job.message else "",
@@ -413,6 +416,8 @@ def make_app(runs: Path, manager: JobManager) -> App:
         @render.ui
         def jobs() -> Any:
             return jobs_list("run")
+
+        analysis_server(input, session, manager, runs, jobs_list, jobs_version, _error)
 
         @render.ui
         def scorecard_jobs() -> Any:

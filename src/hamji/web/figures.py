@@ -249,3 +249,92 @@ def to_html(fig: go.Figure, div_id: str) -> str:
     """The figure as a ``<div>`` and the script that draws it (plotly.js is loaded once by the page)."""
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                        config={"displaylogo": False, "responsive": True})
+
+
+# -- the analyses' charts ------------------------------------------------------------------------------
+
+def _interval(v: pd.Series, low: pd.Series, high: pd.Series) -> dict:
+    """Plotly error bars from an interval [low, high] around v (none where the interval is missing)."""
+    return dict(type="data", symmetric=False, array=(high - v).clip(lower=0).fillna(0).to_list(),
+                arrayminus=(v - low).clip(lower=0).fillna(0).to_list(), thickness=1, width=3)
+
+
+def morris_chart(indices: pd.DataFrame, outcome: str, confidence: float) -> go.Figure:
+    """Morris screening of one outcome: μ* against σ, one labelled point per parameter with μ*'s interval
+    (σ is undefined for groups: then μ* bars with their intervals)."""
+    d = indices[indices.outcome == outcome]
+    ms = d[d["index"] == "mu_star"].set_index("param").sort_values("value", ascending=False)
+    sigma = d[d["index"] == "sigma"].set_index("param").value.reindex(ms.index)
+    fig = go.Figure()
+    title = f"Morris screening: {outcome}"
+    if sigma.isna().any():
+        fig.add_trace(go.Bar(x=ms.value, y=ms.index, orientation="h", marker_color="#c0392b",
+                             error_x=_interval(ms.value, ms.low, ms.high), name="μ*"))
+        fig.update_layout(yaxis=dict(autorange="reversed"), xaxis_title=f"μ* with its {confidence:.0%} interval")
+    else:
+        fig.add_trace(go.Scatter(x=ms.value, y=sigma, mode="markers+text", text=list(ms.index), textposition="top right",
+                                 marker=dict(size=10, color="#c0392b"), error_x=_interval(ms.value, ms.low, ms.high),
+                                 name="parameters", hovertemplate="%{text}: μ* %{x:.4g}, σ %{y:.4g}<extra></extra>"))
+        lim = float(max(ms.value.max(), sigma.max(), 1e-300))
+        fig.add_trace(go.Scatter(x=[0, lim], y=[0, lim], mode="lines", line=dict(color="#999", dash="dash", width=1),
+                                 name="σ = μ*", hoverinfo="skip"))
+        fig.update_layout(xaxis_title=f"μ* (mean absolute effect of a move across the plausible range; {confidence:.0%} interval)",
+                          yaxis_title="σ (non-linearity, interactions)")
+    fig.update_layout(**{**LAYOUT, "height": max(380, 40 + 26 * len(ms)) if sigma.isna().any() else 420},
+                      title=dict(text=title, font=dict(size=13)), showlegend=False)
+    return fig
+
+
+def index_bars(indices: pd.DataFrame, outcome: str, confidence: float) -> go.Figure:
+    """Sobol' S1 and ST (or delta and S1) of one outcome: a pair of bars per parameter with their intervals,
+    parameters by their total effect."""
+    d = indices[indices.outcome == outcome]
+    method = str(d.method.iloc[0])
+    first, second = ("ST", "S1") if method == "sobol" else ("delta", "S1")
+    order = d[d["index"] == first].sort_values("value", ascending=False).param.tolist()
+    fig = go.Figure()
+    for idx, color in ((second, "#2c7fb8"), (first, "#c0392b")):
+        sub = d[d["index"] == idx].set_index("param").reindex(order)
+        fig.add_trace(go.Bar(x=sub.value, y=order, orientation="h", name=idx, marker_color=color,
+                             error_x=_interval(sub.value, sub.low, sub.high)))
+    fig.update_layout(**{**LAYOUT, "height": max(380, 60 + 44 * len(order))}, barmode="group",
+                      title=dict(text=f"{'Sobol' if method == 'sobol' else 'delta'} indices with {confidence:.0%} intervals:"
+                                      f" {outcome}", font=dict(size=13)),
+                      yaxis=dict(autorange="reversed"), xaxis_title="share of the outcome's variance")
+    fig.add_vline(x=0, line=dict(color="#999", width=1))
+    return fig
+
+
+def frontier_chart(table: pd.DataFrame, oy, ox, label, scale) -> go.Figure:  # noqa: ANN001 - policy Objectives and helpers
+    """The policy search's trade-off: every design evaluated (grey), the Pareto front (joined, with its trial
+    numbers and 90% intervals) and the reference scenarios (red diamonds, named); y the first objective, x the
+    second (``label`` and ``scale`` are :mod:`hamji.analysis.policy`'s axis titles and unit factors)."""
+    fy, fx = scale(oy), scale(ox)
+    d = table[table.kind == "design"]
+    front = d[d.pareto.astype(bool)].sort_values(ox.name)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=d[ox.name] * fx, y=d[oy.name] * fy, mode="markers", name="designs evaluated",
+                             marker=dict(size=8, color="#bbb"), text=d.description,
+                             hovertemplate="%{text}<extra>trial</extra>"))
+
+    def bars(frame: pd.DataFrame, o, f: float) -> dict:  # noqa: ANN001
+        if f"{o.name}_low" not in frame or o.outcome is None:
+            return {}
+        return _interval(frame[o.name] * f, frame[f"{o.name}_low"] * f, frame[f"{o.name}_high"] * f)
+
+    fig.add_trace(go.Scatter(x=front[ox.name] * fx, y=front[oy.name] * fy, mode="lines+markers+text", name="Pareto front",
+                             text=[str(int(t)) for t in front.trial], textposition="top left", customdata=front.description,
+                             marker=dict(size=9, color="#1f77b4"), line=dict(color="#1f77b4"),
+                             error_x=bars(front, ox, fx), error_y=bars(front, oy, fy),
+                             hovertemplate="trial %{text}: %{customdata}<extra></extra>"))
+    refs = table[table.kind == "reference"]
+    fig.add_trace(go.Scatter(x=refs[ox.name] * fx, y=refs[oy.name] * fy, mode="markers+text", name="reference scenarios",
+                             text=[n.removeprefix("ref-") for n in refs.design], textposition="bottom right",
+                             marker=dict(symbol="diamond", size=11, color="#c0392b"), customdata=refs.description,
+                             hovertemplate="%{text}: %{customdata}<extra></extra>"))
+    fig.add_hline(y=0, line=dict(color="#999", width=1))
+    fig.add_vline(x=0, line=dict(color="#999", width=1))
+    fig.update_layout(**{**LAYOUT, "height": 460}, xaxis_title=label(ox), yaxis_title=label(oy),
+                      title=dict(text="The front: designs no other design beats on every objective (red: fixed scenarios)",
+                                 font=dict(size=13)))
+    return fig

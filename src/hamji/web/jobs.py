@@ -60,6 +60,14 @@ SCORECARD_RUNS_PER_SEED = 12
 MAX_SCORECARD_SECONDS = 900.0
 #: seeds the scorecard may use from the web app (the shipped docs/validation.md uses 3)
 MAX_SCORECARD_SEEDS = 3
+#: a sensitivity analysis or a policy search from the web app, in estimated single-core seconds for all its runs: like
+#: the scorecard, a rarer question than a run, so it may take longer; larger designs belong to the command line
+MAX_ANALYSIS_SECONDS = 600.0
+#: the analyses the web app runs, with the files each leaves in its folder (what the worker sends back)
+ANALYSIS_FILES = {"sensitivity": ("sensitivity.parquet", "experiments.parquet", "sensitivity.html"),
+                  "optimize": ("frontier.parquet", "frontier.html", "study.db")}
+#: the web app's record of how it ran an analysis (the keyword arguments of hamji.sensitivity or hamji.optimize)
+REQUEST_FILE = "request.json"
 
 
 class Cancelled(Exception):
@@ -143,6 +151,79 @@ def run_scorecard_task(seeds: int, scale: int, key: str) -> bytes:
         return out.read()
 
 
+def analysis_runs(kind: str, request: dict[str, Any]) -> tuple[int, float]:
+    """Runs an analysis asks for and their estimated single-core seconds, after checking its settings as
+    :func:`hamji.sensitivity` or :func:`hamji.optimize` would (a :class:`UserError` otherwise)."""
+    if kind == "sensitivity":
+        from hamji.analysis.experiments import resolve_params
+        from hamji.analysis.sensitivity import n_runs, sensitivity_spec
+
+        spec = sensitivity_spec(**request)
+        names, _ = resolve_params(spec.params, [spec.scenario] + ([spec.effect] if spec.effect else []))
+        runs, scale, start, end = n_runs(spec, names), spec.scale, spec.start, spec.end
+    elif kind == "optimize":
+        import math
+
+        spec = optimize_spec(request)
+        # each generation runs its designs and baseline once per seed; then the references and their baseline
+        runs = (spec.trials + math.ceil(spec.trials / spec.population) + len(spec.references) + 1) * spec.run.seeds
+        scale, start, end = spec.run.scale, spec.run.start, spec.run.end
+    else:
+        raise ValueError(f"unknown analysis {kind!r}")
+    return runs, estimated_seconds(scale, start, end, runs)
+
+
+def optimize_spec(request: dict[str, Any]) -> Any:
+    """The :class:`~hamji.analysis.policy.OptimizeSpec` of a request (the keyword arguments of :func:`hamji.optimize`)."""
+    from hamji.analysis import policy
+
+    r = {"budget": policy.DEFAULT_BUDGET, "objectives": None, "levers": None, "trials": policy.DEFAULT_TRIALS,
+         "population": policy.DEFAULT_POPULATION, "seeds": 1, "scale": 1000, "start": "2008-01-07", "end": "2020-12-28",
+         "years": None, "sampler_seed": 1} | request
+    run = policy.run_settings(r["seeds"], r["scale"], r["start"], r["end"], r["years"], 1, None)
+    return policy.optimize_spec(r["budget"], r["objectives"], r["levers"], r["trials"], r["population"], r["sampler_seed"], run)
+
+
+def analysis_task(kind: str, request: dict[str, Any], key: str) -> dict[str, bytes]:
+    """A sensitivity analysis or a policy search in a Dask worker, its runs one after another in this process;
+    returns the bytes of the files it wrote. Reports ``(runs done, runs)`` on :data:`PROGRESS_TOPIC` after each
+    run and stops with :class:`Cancelled` at the first report after the job's cancel."""
+    from distributed import Event, get_worker
+
+    worker = get_worker()
+    cancel = Event(f"{key}-cancel")
+
+    def progress(done: int, total: int) -> None:
+        worker.log_event(PROGRESS_TOPIC, {"key": key, "seed": 0, "done": int(done), "total": int(total)})
+        if cancel.is_set():
+            raise Cancelled(key)
+
+    if cancel.is_set():
+        raise Cancelled(key)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        if kind == "sensitivity":
+            from hamji.analysis.sensitivity import sensitivity, sensitivity_spec
+
+            sensitivity(sensitivity_spec(**request), out, workers=1, progress=progress)
+        else:
+            from hamji.analysis import policy
+
+            policy.optimize(optimize_spec(request), out, progress=progress)
+        return {name: (out / name).read_bytes() for name in ANALYSIS_FILES[kind] if (out / name).exists()}
+
+
+def write_folder(folder: Path, files: dict[str, bytes]) -> Path:
+    """Write a results folder whole: its files into a hidden folder beside it, then renamed, so no reader (the
+    registry, a session's picker) ever sees half of it."""
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    tmp.mkdir(parents=True)
+    for name, data in files.items():
+        (tmp / name).write_bytes(data)
+    tmp.rename(folder)
+    return folder
+
+
 @dataclass
 class Job:
     """One run of a scenario with its seeds, as the web app shows it."""
@@ -156,12 +237,13 @@ class Job:
     end: dt.date
     submitted: float = field(default_factory=time.time)
     order: int = 0
-    kind: str = "run"  # a scenario run, or the validation "scorecard"
+    kind: str = "run"  # a scenario run, the validation "scorecard", or an analysis: "sensitivity", "optimize"
     state: str = "queued"  # queued, running, done, cancelled, failed
     weeks_done: dict[int, int] = field(default_factory=dict)
     weeks_total: int = 1
     folders: list[str] = field(default_factory=list)
     message: str = ""
+    request: dict[str, Any] = field(default_factory=dict)  # an analysis's arguments (hamji.sensitivity, hamji.optimize)
     futures: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -262,6 +344,22 @@ class JobManager:
                       scale=scale, start=start, end=end, order=next(self._order), kind="scorecard")
             return self._queue(job, {0: (run_scorecard_task, seeds, scale, f"hamji-{job.id}")})
 
+    def submit_analysis(self, session: str, kind: str, request: dict[str, Any], label: str) -> Job:
+        """Queue a sensitivity analysis or a policy search (``request``: the keyword arguments of
+        :func:`hamji.sensitivity` or :func:`hamji.optimize`), refused with a message if it is too large."""
+        runs, need = analysis_runs(kind, request)
+        if need > MAX_ANALYSIS_SECONDS:
+            raise UserError(f"this {kind} design is too large for the web app: {runs} runs, about {need / 60:.0f} min of"
+                            f" computing; the limit is {MAX_ANALYSIS_SECONDS / 60:.0f} min. Use fewer parameters or samples"
+                            f" (trials), fewer seeds, fewer years or a coarser scale, or the command line (`hamji {kind}`),"
+                            " which has no limit and resumes.")
+        with self._lock:
+            self._admit(session)
+            job = Job(id=uuid.uuid4().hex[:10], session=session, spec={"name": label}, seeds=[0], scale=int(request["scale"]),
+                      start=dt.date.fromisoformat(request["start"]), end=dt.date.fromisoformat(request["end"]),
+                      order=next(self._order), kind=kind, request=dict(request), weeks_total=runs)
+            return self._queue(job, {0: (analysis_task, kind, dict(request), f"hamji-{job.id}")})
+
     def cancel(self, job_id: str, session: str) -> None:
         """Cancel a job of this session: queued seeds never start, running ones stop within a few weeks."""
         from distributed import Event
@@ -332,15 +430,12 @@ class JobManager:
                 self.version += 1
             if self.on_run_written is not None:
                 self.on_run_written()
+        elif fut.status == "finished" and job.kind in ANALYSIS_FILES:
+            self._write_analysis(job, fut)
         elif fut.status == "finished":
             try:
                 files = fut.result()
-                folder = new_run_dir(self.runs, job.name, seed)
-                tmp = folder.with_name(f".{folder.name}.tmp")
-                tmp.mkdir(parents=True)
-                for name, data in files.items():
-                    (tmp / name).write_bytes(data)
-                tmp.rename(folder)
+                folder = write_folder(new_run_dir(self.runs, job.name, seed), files)
             except Exception as exc:  # noqa: BLE001 - reported to the session, the server goes on
                 with self._lock:
                     job.state, job.message = "failed", f"writing the results failed: {exc}"
@@ -364,5 +459,37 @@ class JobManager:
             with self._lock:
                 if job.state != "cancelled":
                     job.state = "failed"
-                    job.message = f"seed {seed} failed: {type(exc).__name__}: {exc}" if exc is not None else "failed"
+                    if isinstance(exc, UserError):  # a setting the model refuses: its own message, as the CLI prints it
+                        job.message = f"error: {exc}"
+                    else:
+                        what = f"seed {seed}" if job.kind == "run" else job.kind
+                        job.message = f"{what} failed: {type(exc).__name__}: {exc}" if exc is not None else "failed"
                 self.version += 1
+
+    def _write_analysis(self, job: Job, fut: Any) -> None:
+        """An analysis finished: write its files and its request into a new folder of the runs folder, named as
+        the command line names its own (``<timestamp>-sensitivity-morris``, ``<timestamp>-optimize``)."""
+        import json
+
+        from hamji.output import default_out_dir
+
+        try:
+            files = fut.result()
+            label = f"sensitivity-{job.request.get('method', 'morris')}" if job.kind == "sensitivity" else job.kind
+            folder = default_out_dir(label, self.runs)
+            while folder.exists():  # two analyses finished in the same second
+                folder = folder.with_name(folder.name + "-b")
+            request = json.dumps({"kind": job.kind, "request": job.request}, indent=2).encode("utf-8")
+            write_folder(folder, files | {REQUEST_FILE: request})
+        except Exception as exc:  # noqa: BLE001 - reported to the session, the server goes on
+            with self._lock:
+                job.state, job.message = "failed", f"writing the results failed: {exc}"
+                self.version += 1
+            return
+        with self._lock:
+            job.folders.append(folder.name)
+            job.weeks_done[0] = job.weeks_total
+            job.state, job.message = "done", f"done: {folder.name} in {self.runs}"
+            self.version += 1
+        if self.on_run_written is not None:
+            self.on_run_written()
