@@ -330,8 +330,13 @@ def test_the_policy_tab_shows_a_search_its_front_and_its_robustness(server, brow
     page.click("#pol_run")
     page.locator("#pol_jobs .job-done").wait_for()
     page.locator("#pol-head", has_text="2 designs evaluated").wait_for()  # the finished search opens
+    page.locator("#pol-head", has_text="1:20000, runs 2015-01-05 to 2016-12-31").wait_for()  # with its request.json
     page.locator("#frontier-plot .main-svg").first.wait_for()
-    page.locator("#pol_repro .repro-cli").wait_for()
+    try:
+        page.locator("#pol_repro .repro-cli").wait_for()
+    except Exception as exc:  # noqa: BLE001 - fail with what the page shows instead of a bare timeout
+        raise AssertionError(f"no CLI line; #pol_repro shows {page.inner_text('#pol_repro')!r},"
+                             f" #pol-head {page.inner_text('#pol-head')!r}") from exc
     repro = page.inner_text("#pol_repro")
     assert "hamji optimize --budget 3e+07 --objective max:hsi_mean:HamJi" in repro, repro
     assert "hamji.optimize(budget=30000000.0" in repro, repro
