@@ -14,7 +14,7 @@ import pytest
 from hamji import data
 from hamji.modules.enforcement import Clans, Enforcement, RegionIndex, bribe_prices, make_clans
 from hamji.modules.human_security import HumanSecurity, combine, fear_index, want_index
-from hamji.modules.remittances import Remittances, arrivals_before
+from hamji.modules.remittances import Remittances, arrivals_before, mondays_in_year
 from hamji.parameters import Parameters
 from hamji.people import ROLE_NONE, ROLE_SELLER
 from hamji.sim import Sim
@@ -57,6 +57,15 @@ def test_arrivals_follow_the_data(scale):
     before = sum(arrivals_before(2000).values())  # the ~1998 stock and 1999
     assert abs(stock0 * scale - before) <= 2 * scale
     assert annual(s, "defectors_abroad")[2012] == pytest.approx(s.people.defectors.n * scale)
+
+
+def test_mondays_in_a_year_as_the_calendar_counts_them():
+    """53 weeks when the year starts on a Monday, or on a Sunday in a leap year; else 52 (as pandas counts)."""
+    import pandas as pd
+
+    for year in range(1990, 2061):
+        assert mondays_in_year(year) == len(pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="W-MON"))
+    assert [y for y in range(2000, 2031) if mondays_in_year(y) == 53] == [2001, 2007, 2012, 2018, 2024, 2029]
 
 
 def test_arrival_multiplier_and_years_after_the_data():

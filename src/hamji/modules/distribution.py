@@ -458,17 +458,17 @@ class Distribution(Module):
         hh = sim.people.households
         r = ts.n_regions
         # arbitrage: d pulls goods from o when its goods price exceeds o's plus the transport per unit
-        per_unit = self.km_f * pars.distribution_usd_per_tkm / pars.consumer_goods_usd_per_t
+        per_unit, decay, km_t, seize_at, z = self._route_constants(pars)
         price = ts.goods_price
         gap = np.maximum(price[None, :] - price[:, None] - per_unit, 0.0) / np.maximum(price[:, None], 1e-12)
-        pull = ts.goods_demand[None, :] * gap * np.exp(-self.km_f / pars.distribution_decay_km)
+        pull = ts.goods_demand[None, :] * gap * decay
         w_move = np.where(self.inland, pull, 0.0)
         w_stay = np.where(self.dprk, ts.goods_demand, 0.0)
         denom = w_move.sum(axis=1) + w_stay
         frac = np.where(denom[:, None] > 0, pars.distribution_mobility * w_move / np.where(denom > 0, denom, 1.0)[:, None], 0.0)
         # M[o, l, d]: goods of owner o at location l moving to d
         move = ts.qty[:, :, None] * frac[None, :, :]
-        tonnes_km = move * (self.km_f[None, :, :] / pars.consumer_goods_usd_per_t)
+        tonnes_km = move * km_t
         cost = tonnes_km * pars.distribution_usd_per_tkm
         bill = cost.sum(axis=(1, 2))  # by owner province
         ok = np.ones(r)
@@ -491,10 +491,6 @@ class Distribution(Module):
         else:
             fee_r = np.zeros(r)
         trans_move = ts.trans[:, :, None] * frac[None, :, :] * ok[:, None, None]
-        # checkpoints: a share p seized at each province entered
-        p = pars.distribution_seize_share
-        seize_at = np.where(self.hop > 0, p * (1.0 - p) ** np.maximum(self.hop - 1, 0), 0.0)  # (o, d, x)
-        z = seize_at.sum(axis=2)  # share of an (o, d) shipment seized
         flows = move.sum(axis=0)  # (l, d) landed value on the road
         ts.seized += np.einsum("ld,ldx->x", flows + trans_move.sum(axis=0), seize_at)
         arrive = (move * (1.0 - z)[None]).sum(axis=1)  # (owner, d)
@@ -506,6 +502,23 @@ class Distribution(Module):
         np.maximum(ts.qty, 0.0, out=ts.qty)
         np.maximum(ts.trans, 0.0, out=ts.trans)
         return arrive.sum(axis=0), fee_r, flows
+
+    def _route_constants(self, pars) -> tuple:  # noqa: ANN001
+        """What the routes' lengths and the parameters give, computed again only when one of those parameters
+        changes: transport cost per unit of goods (o, d), the distance decay of the pull (o, d), tonne-km
+        per US$ of goods (1, o, d), and the checkpoints: ``seize_at`` (o, d, x), the share p of a shipment seized
+        at each province x entered, ``p (1 - p) ** (hops before x)``, and ``z`` (o, d), the share seized on the way."""
+        key = (pars.distribution_usd_per_tkm, pars.consumer_goods_usd_per_t, pars.distribution_decay_km,
+               pars.distribution_seize_share)
+        if getattr(self, "_route_key", None) != key:
+            per_unit = self.km_f * pars.distribution_usd_per_tkm / pars.consumer_goods_usd_per_t
+            decay = np.exp(-self.km_f / pars.distribution_decay_km)
+            km_t = self.km_f[None, :, :] / pars.consumer_goods_usd_per_t
+            p = pars.distribution_seize_share
+            seize_at = np.where(self.hop > 0, p * (1.0 - p) ** np.maximum(self.hop - 1, 0), 0.0)
+            self._route = (per_unit, decay, km_t, seize_at, seize_at.sum(axis=2))
+            self._route_key = key
+        return self._route
 
     def _markets(self, sim: "Sim", ts: TradeState, flows: np.ndarray) -> None:
         """Ad hoc markets on busy route segments and border approaches; yearly growth of official markets."""

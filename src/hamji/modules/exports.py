@@ -59,6 +59,34 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
+def quota_matrix(comp, prefix: str) -> tuple[np.ndarray, bool]:  # noqa: ANN001
+    """The companies' ``<prefix>_<commodity>`` states as one (commodity, company) array, and whether it is theirs.
+
+    The wah-ku module keeps them as the rows of one matrix, which is returned itself (True: writes reach
+    the states); if the rows are separate arrays, a stacked copy (False: write it back with
+    :func:`write_quota_rows`).
+    """
+    rows = [getattr(comp, f"{prefix}_{c}") for c in COMMODITIES]
+    base = rows[0].base
+    key = (id(base), *map(id, rows))
+    if key not in _ROWS_OF:  # checked once per set of arrays (the check reads data pointers: slow)
+        _ROWS_OF.clear() if len(_ROWS_OF) > 64 else None
+        _ROWS_OF[key] = (isinstance(base, np.ndarray) and base.shape == (len(rows), len(rows[0]))
+                         and base.flags.c_contiguous and all(row.base is base and row.ctypes.data == base[j].ctypes.data
+                                                             for j, row in enumerate(rows)))
+    return (base, True) if _ROWS_OF[key] else (np.stack(rows), False)
+
+
+#: whether a set of company state arrays (by their ids and their base's) are the rows of their base, in order
+_ROWS_OF: dict[tuple, bool] = {}
+
+
+def write_quota_rows(comp, prefix: str, mat: np.ndarray) -> None:  # noqa: ANN001
+    """Copy a stacked (commodity, company) array back to the companies' ``<prefix>_<commodity>`` states."""
+    for j, c in enumerate(COMMODITIES):
+        getattr(comp, f"{prefix}_{c}")[:] = mat[j]
+
+
 def export_metric_name(commodity: str) -> str:
     """Name of the per-commodity export metric, e.g. ``exports_coal_usd``."""
     return f"exports_{commodity}_usd"
@@ -95,7 +123,7 @@ class Exports(Module):
         b = sim.people.bases
         self.crossing = sim.borders.nearest[b.region].astype(np.int64)
         self.n_crossings = len(sim.borders.capacity_t_year)
-        self.key = b.company.astype(np.int64) * len(COMMODITIES) + b.commodity  # (company, commodity) cell
+        self.key = b.commodity.astype(np.int64) * sim.people.companies.n + b.company  # (commodity, company) cell
         self.weeks_left = weeks_left_in_year(sim.dates)
         self.region_key = b.region.astype(np.int64) * len(COMMODITIES) + b.commodity  # (region, commodity) cell
 
@@ -114,8 +142,8 @@ class Exports(Module):
         # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
         wahku = pars.wahku_on and hasattr(comp, "quota_coal")
         if wahku:
-            quota = np.stack([getattr(comp, f"quota_{c}") for c in COMMODITIES], axis=1).reshape(-1)
-            forged = np.stack([getattr(comp, f"forged_{c}") for c in COMMODITIES], axis=1).reshape(-1)
+            (q_mat, q_own), (f_mat, f_own) = quota_matrix(comp, "quota"), quota_matrix(comp, "forged")
+            quota, forged = q_mat.reshape(-1), f_mat.reshape(-1)  # by (commodity, company) cell (views)
             want = np.bincount(self.key, weights=offer, minlength=comp.n * n_c)
             cover = (quota + forged) / self.weeks_left[sim.week]
             f = np.where(want > cover, cover / np.where(want > 0, want, 1.0), 1.0)
@@ -140,9 +168,11 @@ class Exports(Module):
             used = np.bincount(self.key, weights=sold, minlength=comp.n * n_c)
             from_real = np.minimum(quota, used)
             from_forged = np.minimum(forged, used - from_real)
-            for j, c in enumerate(COMMODITIES):
-                getattr(comp, f"quota_{c}")[:] = np.maximum(quota[j::n_c] - from_real[j::n_c], 0.0)
-                getattr(comp, f"forged_{c}")[:] = np.maximum(forged[j::n_c] - from_forged[j::n_c], 0.0)
+            np.maximum(quota - from_real, 0.0, out=quota)
+            np.maximum(forged - from_forged, 0.0, out=forged)
+            if not (q_own and f_own):  # the rows were stacked: write them back
+                write_quota_rows(comp, "quota", q_mat)
+                write_quota_rows(comp, "forged", f_mat)
             # forged tonnes attributed back to the bases of each cell pro rata
             share = np.where(used > 0, from_forged / np.where(used > 0, used, 1.0), 0.0)
             forged_used_t = sold * share[self.key]

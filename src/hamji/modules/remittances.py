@@ -50,6 +50,8 @@ spending_rate`` of its holdings a week in China ("jilin_household_spending", out
 
 from __future__ import annotations
 
+import datetime as dt
+
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,7 +67,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def mondays_in_year(year: int) -> int:
     """Number of weeks (Mondays) of a calendar year: 52 or 53."""
-    return len(pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="W-MON"))
+    first = dt.date(year, 1, 1)
+    monday = first + dt.timedelta(days=(7 - first.weekday()) % 7)
+    return (dt.date(year, 12, 31) - monday).days // 7 + 1
 
 
 def arrivals_before(year: int) -> dict[int, float]:
