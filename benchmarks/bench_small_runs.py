@@ -1,14 +1,14 @@
 """Small runs: the stepping time of a whole 31-year run at 1:1000 and 1:100, and 1:1000 runs per hour.
 
     python benchmarks/bench_small_runs.py [--scales 1000 100] [--repeats 3] [--ensemble 16]
-                                          [--against PATH/TO/OTHER/src] [--out benchmarks/results/small_runs.json]
+                                          [--against [LABEL=]PATH/TO/OTHER/src ...] [--out benchmarks/results/small_runs.json]
 
 Each run is the baseline 2000-2030 (1,618 weeks), seed 1, in a fresh process (Numba kernels loaded
 from their cache before timing: one untimed week). Stepping time is the wall time of the weekly loop,
 set-up excluded; the best of ``--repeats`` is reported with all of them. ``--ensemble N`` times N
 baseline runs at 1:1000 on 2 Dask workers (set-up, stepping and the annual table of each, as an
-analysis does), as runs per hour. ``--against SRC`` runs the same measurements with another checkout's
-``src`` first (the previous commit, say), alternating, so that both are measured in one sitting.
+analysis does), as runs per hour. ``--against SRC ...`` runs the same measurements with other checkouts'
+``src`` first (earlier commits, say; ``label=SRC`` names one), alternating, so that all are measured in one sitting.
 Targets (issue 18): 1:1000 in at most 1.5 s of stepping, 1:100 in at most 10 s.
 """
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 CHILD = r"""
 import json, sys, time
+import hamji
 from hamji.sim import Sim
 sim = Sim(seed=1, scale=int(sys.argv[1]))
 t0 = time.perf_counter()
@@ -35,7 +36,7 @@ while sim.week + 1 < sim.n_weeks:
     sim.step()
 t3 = time.perf_counter()
 print(json.dumps({"setup_s": t1 - t0, "first_week_s": t2 - t1, "step_s": t3 - t2, "weeks": sim.n_weeks,
-                  "households": sim.people.households.n}))
+                  "households": sim.people.households.n, "package": hamji.__file__}))
 """
 
 ENSEMBLE = r"""
@@ -63,10 +64,15 @@ def main() -> None:
     ap.add_argument("--scales", type=int, nargs="+", default=[1000, 100])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ensemble", type=int, default=16)
-    ap.add_argument("--against", default=None, help="another checkout's src folder, measured alternately")
+    ap.add_argument("--against", nargs="+", default=[], metavar="[LABEL=]SRC",
+                    help="other checkouts' src folders (label=path to name them), measured alternately with this one")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/small_runs.json"))
     args = ap.parse_args()
-    codes = {"this": None} if not args.against else {"against": args.against, "this": None}
+    codes: dict[str, str | None] = {}
+    for k, spec in enumerate(args.against):
+        label, _, path = spec.rpartition("=") if "=" in spec else (f"against{k + 1 if len(args.against) > 1 else ''}", "", spec)
+        codes[label] = path
+    codes["this"] = None
     out: dict = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
                              "cpus": os.cpu_count()}, "against": args.against, "runs": {}}
     for label in codes:
@@ -83,11 +89,11 @@ def main() -> None:
     for label, runs in out["runs"].items():
         for scale in args.scales:
             steps = [r["step_s"] for r in runs[str(scale)]]
-            print(f"{label:8} 1:{scale:<5} stepping {min(steps):6.2f} s (runs: {', '.join(f'{s:.2f}' for s in steps)})"
+            print(f"{label:10} 1:{scale:<5} stepping {min(steps):6.2f} s (runs: {', '.join(f'{s:.2f}' for s in steps)})"
                   f", set-up {runs[str(scale)][0]['setup_s']:.2f} s")
         if "ensemble_1000" in runs:
             e = runs["ensemble_1000"]
-            print(f"{label:8} ensemble of {e['runs']} runs at 1:1000 on 2 workers: {e['wall_s']:.1f} s,"
+            print(f"{label:10} ensemble of {e['runs']} runs at 1:1000 on 2 workers: {e['wall_s']:.1f} s,"
                   f" {e['runs_per_hour']:.0f} runs an hour")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from hamji.accounts import pay_from_households
-from hamji.kernels import household_blocks, province_bounds, reduce_blocks
+from hamji.kernels import household_blocks, province_bounds, ratio_or, reduce_blocks, share_or
 from hamji.modules import distribution as dist
 from hamji.modules import enforcement as enf
 from hamji.modules import population as popm
@@ -83,6 +83,25 @@ def same(a: np.ndarray, b: np.ndarray) -> None:
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
     assert np.array_equal(a, b, equal_nan=True), f"{np.count_nonzero(a != b)} of {a.size} differ"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("default", [0.0, 1.0, 1e6, np.nan])
+def test_ratio_or_and_share_or_match_the_numpy_expressions(seed, default):
+    """Bit for bit, with zero, negative, tiny, huge, NaN and infinite numerators and denominators."""
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, -0.0, -1.0, 1e-300, 5e-324, 1e300, np.inf, -np.inf, np.nan, 1.0])
+    num = np.concatenate([rng.lognormal(0, 3, 40) * rng.choice([-1, 1], 40), special, rng.choice(special, 20)])
+    den = np.concatenate([rng.lognormal(0, 3, 40) * rng.choice([-1, 1, 1], 40), rng.choice(special, 10),
+                          rng.choice(special, 20)])
+    with np.errstate(all="ignore"):
+        want_ratio = np.where(den > 0, num / np.where(den > 0, den, 1.0), default)
+        want_share = np.where(den > 0, np.minimum(1.0, num / np.where(den > 0, den, 1.0)), default)
+    for got, want in ((ratio_or(num, den, default), want_ratio), (share_or(num, den, default), want_share)):
+        assert got.dtype == np.float64
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+    assert len(ratio_or(np.zeros(0), np.zeros(0))) == 0
 
 
 def test_province_bounds_are_slices_and_refuse_another_order():

@@ -36,7 +36,7 @@ from numba import njit, prange
 
 from hamji import data
 from hamji.accounts import pay_from_households
-from hamji.kernels import span
+from hamji.kernels import ratio_or, span
 from hamji.module import Metric, Module
 from hamji.people import ROLE_NONE, ROLE_SELLER, ROLE_SHIPPER, ROLES
 
@@ -199,7 +199,7 @@ class TradeState:
         hh = sim.people.households
         actual = self.qty.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(self.tracked > 0, actual / np.where(self.tracked > 0, self.tracked, 1.0), 0.0)
+            ratio = ratio_or(actual, self.tracked)
         idx = np.flatnonzero(hh.goods_stake > 0)
         if len(idx):
             hh.goods_stake[idx] *= ratio[hh.region[idx]].astype(np.float32)
@@ -477,7 +477,7 @@ class Distribution(Module):
             reg = hh.region[payers]
             stake = hh.goods_stake[payers].astype(np.float64)
             tot = np.bincount(reg, weights=stake, minlength=r)
-            want = np.where(tot > 0, bill / np.where(tot > 0, tot, 1.0), 0.0)[reg] * stake
+            want = ratio_or(bill, tot)[reg] * stake
             paid = charge(sim, payers, want)
             paid_r = np.bincount(reg, weights=paid, minlength=r)
             ok = np.where(bill > 0, np.where(tot > 0, paid_r / np.where(bill > 0, bill, 1.0), 0.0), 1.0)

@@ -54,6 +54,7 @@ import numpy as np
 from hamji.module import Metric, Module
 from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, banned_classes, commodity_prices
 from hamji.modules.wahku import weeks_left_in_year
+from hamji.kernels import ratio_or
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -151,7 +152,7 @@ class Exports(Module):
         # crossing room, exports first
         at_x = np.bincount(self.crossing, weights=offer, minlength=self.n_crossings)
         granted = sim.borders.allocate_each(at_x)
-        g = np.where(at_x > 0, granted / np.where(at_x > 0, at_x, 1.0), 0.0)
+        g = ratio_or(granted, at_x)
         sold = offer * g[self.crossing]
         b.stock -= sold
         np.maximum(b.stock, 0.0, out=b.stock)
@@ -174,7 +175,7 @@ class Exports(Module):
                 write_quota_rows(comp, "quota", q_mat)
                 write_quota_rows(comp, "forged", f_mat)
             # forged tonnes attributed back to the bases of each cell pro rata
-            share = np.where(used > 0, from_forged / np.where(used > 0, used, 1.0), 0.0)
+            share = ratio_or(from_forged, used)
             forged_used_t = sold * share[self.key]
 
         res = sim.results
@@ -187,7 +188,7 @@ class Exports(Module):
         sim.results.record("export_capacity_blocked_t", np.bincount(b.region, weights=offer - sold, minlength=r))
         forged_r = np.bincount(b.region, weights=forged_used_t, minlength=r)
         with np.errstate(invalid="ignore", divide="ignore"):
-            res.record("forged_share", np.where(tonnes_r > 0, forged_r / np.where(tonnes_r > 0, tonnes_r, 1.0), np.nan))
+            res.record("forged_share", ratio_or(forged_r, tonnes_r, np.nan))
 
     def evade(self, sim: "Sim", banned: np.ndarray, prices: np.ndarray) -> None:
         """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""

@@ -72,6 +72,7 @@ import numpy as np
 from hamji.accounts import BRANCHES
 from hamji.market import buy_from_merchants
 from hamji.module import Metric, Module
+from hamji.kernels import ratio_or
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -186,7 +187,7 @@ class Funnel(Module):
         usd_per_t = pars.consumer_goods_usd_per_t
         tonnes_x = sim.borders.allocate_each(want_x / usd_per_t)
         spend_x = np.where(want_x > 0, np.minimum(tonnes_x * usd_per_t, want_x), 0.0)
-        frac = np.where(want_x > 0, spend_x / np.where(want_x > 0, want_x, 1.0), 0.0)
+        frac = ratio_or(spend_x, want_x)
         spent = want * frac[self.crossing]
         comp.cash -= spent
         spent_x = np.bincount(self.crossing, weights=spent, minlength=self.n_crossings)

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from hamji.kernels import fmax, fmin, reduce_blocks, span
+from hamji.kernels import fmax, fmin, ratio_or, reduce_blocks, share_or, span
 from hamji.module import Metric, Module
 from hamji.modules.distribution import share_out, trade_state
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
@@ -377,7 +377,7 @@ class Retail(Module):
         # markets against their usual level (a slow moving average)
         usual = self.usual_stock
         usual[:] = np.where(np.isfinite(usual), usual + pars.retail_import_input_smoothing * (cost_r - usual), cost_r)
-        avail = np.where(usual > 0, np.minimum(1.0, cost_r / np.where(usual > 0, usual, 1.0)), 1.0)
+        avail = share_or(cost_r, usual, 1.0)
         inputs = self._inputs = 1.0 - pars.retail_import_input_share * (1.0 - avail)
         supply = np.where(self.dprk, (prod_r + rural_r) * inputs, 0.0)
         a = pars.retail_food_mobility
@@ -385,17 +385,17 @@ class Retail(Module):
         supply_eff = (1.0 - a) * supply + a * supply.sum() * (fs_r / fs_tot if fs_tot > 0 else 0.0) + imported_food
         qty_wanted = fs_r / fp_old
         with np.errstate(invalid="ignore", divide="ignore"):
-            x = np.where(supply_eff > 0, qty_wanted / np.where(supply_eff > 0, supply_eff, 1.0), 1e6)
+            x = ratio_or(qty_wanted, supply_eff, 1e6)
         step = np.where(qty_wanted > 0, np.minimum(x, 1e6) ** (pars.retail_food_price_elasticity * pars.retail_price_adjustment), 1.0)
         self.food_price = np.where(self.dprk, np.clip(fp_old * step, pars.retail_food_price_min, pars.retail_food_price_max), 1.0)
         fp = self.food_price
         qty_r = fs_r / fp
-        ration = np.where(qty_r > 0, np.minimum(1.0, supply_eff / np.where(qty_r > 0, qty_r, 1.0)), 1.0)
+        ration = share_or(supply_eff, qty_r, 1.0)
         food_planned = fs_r * ration
         with np.errstate(invalid="ignore", divide="ignore"):
-            imp_frac = np.where(supply_eff > 0, imported_food / np.where(supply_eff > 0, supply_eff, 1.0), 0.0)
+            imp_frac = ratio_or(imported_food, supply_eff)
             # share of the supply bought: imported staples sell in the same proportion as domestic food
-            food_sold = np.where(supply_eff > 0, np.minimum(1.0, food_planned / fp / np.where(supply_eff > 0, supply_eff, 1.0)), 0.0)
+            food_sold = share_or(food_planned / fp, supply_eff)
 
         # ---- consumer goods market (the rest of the imported goods offered)
         goods_budget = b32["goods"]
@@ -414,7 +414,7 @@ class Retail(Module):
         phi_goods = (1.0 - sf) * pars.retail_goods_sell_share * sold  # share of the stock sold as consumer goods
         phi = phi_goods + sf * pars.retail_goods_sell_share * np.where(self.dprk, food_sold, 0.0)  # ... and as food
         revenue_r = phi_goods * cost_r * p0 * s
-        take = np.where(gd_r > 0, revenue_r / np.where(gd_r > 0, gd_r, 1.0), 0.0)
+        take = ratio_or(revenue_r, gd_r)
 
         # ---- households pay, then consume and eat
         _pay_and_eat(blocks, take.astype(f32), food, goods_budget, inkind, need, self._inv_need, fp.astype(f32),
@@ -423,15 +423,15 @@ class Retail(Module):
         reduce_blocks(by_b["paid"], blocks, by_r["paid"])
         paid_r = by_r["paid"][:, 0].copy()
         planned = food_planned + revenue_r
-        sc = np.where(planned > 0, paid_r / np.where(planned > 0, planned, 1.0), 0.0)
+        sc = ratio_or(paid_r, planned)
         food_rev = food_planned * sc
         goods_rev = revenue_r * sc
 
         # ---- owners of goods: partners (by stake) and companies (by claim); only the markup is income
-        unit_cost = np.where(h_r + c_r > 0, cost_r / np.where(h_r + c_r > 0, h_r + c_r, 1.0), 1.0)
+        unit_cost = ratio_or(cost_r, h_r + c_r, 1.0)
         # imported staples: what buyers paid for them (net of the sellers' food margin) goes to their owners
         food_owned = food_planned * sc * imp_frac * (1.0 - pars.retail_food_seller_margin)
-        per_cost = np.where(cost_r > 0, food_owned / np.where(cost_r > 0, cost_r, 1.0), 0.0)
+        per_cost = ratio_or(food_owned, cost_r)
         owner_loc = (ts.qty + ts.trans) * (phi_goods * (1.0 + wm) * sc + per_cost)[None, :]
         company_take = (phi_goods * (1.0 + wm) * sc + per_cost) * c_r if has_comp else np.zeros(r)
         stake_idx = np.flatnonzero(hh.goods_stake > 0)
@@ -529,11 +529,11 @@ class Retail(Module):
         tot_supply = supply.sum()
         food_income = (1.0 - a) * food_net + (a * food_net.sum() * supply / tot_supply if tot_supply > 0 else a * food_net)
         keep = 1.0 - pars.retail_hired_labour_share
-        prod_share = np.where(supply > 0, prod_r * self._inputs / np.where(supply > 0, supply, 1.0), 0.0)
+        prod_share = ratio_or(prod_r * self._inputs, supply)
         # sellers handle at most their stalls' capacity; beyond it households sell for themselves (petty vending)
         n_sellers = self._free[:, 3]
         capacity = n_sellers * pars.retail_seller_capacity_usd
-        handled = np.where(turnover > 0, np.minimum(1.0, capacity / np.where(turnover > 0, turnover, 1.0)), 1.0)
+        handled = share_or(capacity, turnover, 1.0)
         amount = np.zeros((r, nroles))
         amount[:, ROLE_NONE] = (margins + food_income) * pars.retail_hired_labour_share + margins * keep * (1.0 - handled)
         amount[:, ROLE_SELLER] = margins * keep * handled

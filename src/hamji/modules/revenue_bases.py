@@ -66,6 +66,7 @@ import numpy as np
 
 from hamji.accounts import BRANCHES
 from hamji.module import Metric, Module
+from hamji.kernels import ratio_or, share_or
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -314,7 +315,7 @@ class RevenueBases(Module):
             wcomp = b.company[self.worker_base]
             owed = np.bincount(wcomp, weights=present * wage, minlength=comp.n)
             avail = free_cash(comp)
-            frac = np.where(owed > 0, np.minimum(1.0, avail / np.where(owed > 0, owed, 1.0)), 0.0)
+            frac = share_or(avail, owed)
             pay = present * wage * frac[wcomp]
             hh.cash[self.worker_hh] += pay
             hh.income[self.worker_hh] += pay.astype(np.float32)
@@ -381,7 +382,7 @@ class RevenueBases(Module):
         budget = np.maximum(excess, 0.0)
         room = np.bincount(b.company, weights=gap_cost, minlength=comp.n)
         spend = np.minimum(budget, room)
-        share = np.where(room > 0, spend / np.where(room > 0, room, 1.0), 0.0)
+        share = ratio_or(spend, room)
         inv_b = gap_cost * share[b.company]  # every base of a company restored by the same fraction of its gap
         b.infra += (inv_b / np.where(cost_b > 0, cost_b, 1.0)).astype(np.float32)
         np.minimum(b.infra, np.float32(pars.infrastructure_initial), out=b.infra)

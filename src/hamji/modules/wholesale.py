@@ -50,6 +50,7 @@ from hamji.market import _sell, pairwise_sum
 from hamji.module import Metric, Module
 from hamji.modules.distribution import charge, share_out, trade_state
 from hamji.people import ROLE_ACQUIRER, ROLE_PARTNER
+from hamji.kernels import share_or
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -248,7 +249,7 @@ class Wholesale(Module):
         area = self.china_of[reg]
         supply = np.bincount(mer.region, weights=mer.capital * mer.productivity, minlength=r) * pars.wholesale_merchant_turnover
         demand = np.bincount(area, weights=want, minlength=r)
-        fill = np.where(demand > 0, np.minimum(1.0, supply / np.where(demand > 0, demand, 1.0)), 0.0)
+        fill = share_or(supply, demand)
         got = want * fill[area]
         # 2. wah-ku cover: partners compete for the companies' spare (mostly forged) wah-ku; an order finds a company to
         # import under with probability C / (C + D), so more cover (more forgery) always means more trade
@@ -316,7 +317,7 @@ class Wholesale(Module):
         capacity = np.bincount(mer.region, weights=mer.capital * mer.productivity, minlength=r) * pars.wholesale_merchant_turnover
         capacity = np.maximum(capacity - np.bincount(mer.region, weights=mer.sales, minlength=r), 0.0)
         demand = np.bincount(area, weights=offer, minlength=r)
-        fill = np.where(demand > 0, np.minimum(1.0, capacity / np.where(demand > 0, demand, 1.0)), 0.0)
+        fill = share_or(capacity, demand)
         value = offer * fill[area]
         # the partners sell under a company's wah-ku too (a wah-ku covers trade or barter both ways): same matching
         cover = sim.market.wholesale_cover
