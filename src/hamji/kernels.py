@@ -1,9 +1,10 @@
 """Small Numba helpers shared by the household kernels of several modules.
 
-Kernels that pass over every household once are compiled with ``@njit(cache=True)``: no fastmath
-(results must equal NumPy's element-wise arithmetic) and no ``parallel=True`` (results must not
-depend on the number of threads). Sums by province are sequential float64 sums in household order,
-as ``np.bincount`` computes them. Kernels that divide use ``error_model="numpy"``: a division by zero
+Kernels that pass over every household once are compiled with ``@njit(cache=True)``, no fastmath
+(results must equal NumPy's element-wise arithmetic). Those with ``parallel=True`` loop over fixed
+blocks of households (:data:`BLOCK`) and sum each block on its own, then the blocks in order
+(:func:`reduce_blocks`), so results never depend on the number of threads. Within a block, sums by
+province are sequential float64 sums in household order, as ``np.bincount`` computes them. Kernels that divide use ``error_model="numpy"``: a division by zero
 gives inf or nan as in NumPy instead of raising, and without that check the compiler can use SIMD
 instructions for element-wise passes.
 """
