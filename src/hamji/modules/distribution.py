@@ -198,8 +198,7 @@ class TradeState:
         """Scale owners' stakes to what their goods are now (sold and seized goods leave the stakes)."""
         hh = sim.people.households
         actual = self.qty.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = ratio_or(actual, self.tracked)
+        ratio = ratio_or(actual, self.tracked)
         idx = np.flatnonzero(hh.goods_stake > 0)
         if len(idx):
             hh.goods_stake[idx] *= ratio[hh.region[idx]].astype(np.float32)
@@ -429,6 +428,7 @@ class Distribution(Module):
         self.turnover_ref: np.ndarray | None = None
         ts.markets[:] = ts.official
         self.seized = ts.seized  # this week's seizures by province (alias of sim.market.trade.seized)
+        self._route_key: tuple | None = None  # parameters of the route constants (_route_constants)
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: "Sim") -> None:
@@ -510,7 +510,7 @@ class Distribution(Module):
         at each province x entered, ``p (1 - p) ** (hops before x)``, and ``z`` (o, d), the share seized on the way."""
         key = (pars.distribution_usd_per_tkm, pars.consumer_goods_usd_per_t, pars.distribution_decay_km,
                pars.distribution_seize_share)
-        if getattr(self, "_route_key", None) != key:
+        if self._route_key != key:
             per_unit = self.km_f * pars.distribution_usd_per_tkm / pars.consumer_goods_usd_per_t
             decay = np.exp(-self.km_f / pars.distribution_decay_km)
             km_t = self.km_f[None, :, :] / pars.consumer_goods_usd_per_t

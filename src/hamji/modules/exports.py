@@ -51,41 +51,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hamji.kernels import ratio_or
 from hamji.module import Metric, Module
 from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, banned_classes, commodity_prices
 from hamji.modules.wahku import weeks_left_in_year
-from hamji.kernels import ratio_or
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
-def quota_matrix(comp, prefix: str) -> tuple[np.ndarray, bool]:  # noqa: ANN001
-    """The companies' ``<prefix>_<commodity>`` states as one (commodity, company) array, and whether it is theirs.
-
-    The wah-ku module keeps them as the rows of one matrix, which is returned itself (True: writes reach
-    the states); if the rows are separate arrays, a stacked copy (False: write it back with
-    :func:`write_quota_rows`).
-    """
-    rows = [getattr(comp, f"{prefix}_{c}") for c in COMMODITIES]
-    base = rows[0].base
-    key = (id(base), *map(id, rows))
-    if key not in _ROWS_OF:  # checked once per set of arrays (the check reads data pointers: slow)
-        _ROWS_OF.clear() if len(_ROWS_OF) > 64 else None
-        _ROWS_OF[key] = (isinstance(base, np.ndarray) and base.shape == (len(rows), len(rows[0]))
-                         and base.flags.c_contiguous and all(row.base is base and row.ctypes.data == base[j].ctypes.data
-                                                             for j, row in enumerate(rows)))
-    return (base, True) if _ROWS_OF[key] else (np.stack(rows), False)
-
-
-#: whether a set of company state arrays (by their ids and their base's) are the rows of their base, in order
-_ROWS_OF: dict[tuple, bool] = {}
-
-
-def write_quota_rows(comp, prefix: str, mat: np.ndarray) -> None:  # noqa: ANN001
-    """Copy a stacked (commodity, company) array back to the companies' ``<prefix>_<commodity>`` states."""
-    for j, c in enumerate(COMMODITIES):
-        getattr(comp, f"{prefix}_{c}")[:] = mat[j]
+def quota_matrix(comp, prefix: str) -> np.ndarray:  # noqa: ANN001
+    """The companies' ``<prefix>_<commodity>`` states as one (commodity, company) array: the wah-ku module's own
+    matrix, whose rows those states are (``Wahku.setup`` checks it), so writes to it reach the states."""
+    mat = getattr(comp, f"{prefix}_{COMMODITIES[0]}").base
+    if not isinstance(mat, np.ndarray) or mat.shape != (len(COMMODITIES), comp.n):
+        raise RuntimeError(f"exports: the companies' {prefix}_<commodity> states must be rows of the wah-ku matrix")
+    return mat
 
 
 def export_metric_name(commodity: str) -> str:
@@ -143,8 +124,8 @@ class Exports(Module):
         # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
         wahku = pars.wahku_on and hasattr(comp, "quota_coal")
         if wahku:
-            (q_mat, q_own), (f_mat, f_own) = quota_matrix(comp, "quota"), quota_matrix(comp, "forged")
-            quota, forged = q_mat.reshape(-1), f_mat.reshape(-1)  # by (commodity, company) cell (views)
+            # by (commodity, company) cell: views of the wah-ku matrices, updated in place below
+            quota, forged = quota_matrix(comp, "quota").reshape(-1), quota_matrix(comp, "forged").reshape(-1)
             want = np.bincount(self.key, weights=offer, minlength=comp.n * n_c)
             cover = (quota + forged) / self.weeks_left[sim.week]
             f = np.where(want > cover, cover / np.where(want > 0, want, 1.0), 1.0)
@@ -171,9 +152,6 @@ class Exports(Module):
             from_forged = np.minimum(forged, used - from_real)
             np.maximum(quota - from_real, 0.0, out=quota)
             np.maximum(forged - from_forged, 0.0, out=forged)
-            if not (q_own and f_own):  # the rows were stacked: write them back
-                write_quota_rows(comp, "quota", q_mat)
-                write_quota_rows(comp, "forged", f_mat)
             # forged tonnes attributed back to the bases of each cell pro rata
             share = ratio_or(from_forged, used)
             forged_used_t = sold * share[self.key]
@@ -187,8 +165,7 @@ class Exports(Module):
         sim.results.record("exports_t", tonnes_r)
         sim.results.record("export_capacity_blocked_t", np.bincount(b.region, weights=offer - sold, minlength=r))
         forged_r = np.bincount(b.region, weights=forged_used_t, minlength=r)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            res.record("forged_share", ratio_or(forged_r, tonnes_r, np.nan))
+        res.record("forged_share", ratio_or(forged_r, tonnes_r, np.nan))
 
     def evade(self, sim: "Sim", banned: np.ndarray, prices: np.ndarray) -> None:
         """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""

@@ -70,9 +70,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hamji.accounts import BRANCHES
+from hamji.kernels import ratio_or
 from hamji.market import buy_from_merchants
 from hamji.module import Metric, Module
-from hamji.kernels import ratio_or
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim

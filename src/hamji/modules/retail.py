@@ -384,8 +384,7 @@ class Retail(Module):
         fs_tot = fs_r.sum()
         supply_eff = (1.0 - a) * supply + a * supply.sum() * (fs_r / fs_tot if fs_tot > 0 else 0.0) + imported_food
         qty_wanted = fs_r / fp_old
-        with np.errstate(invalid="ignore", divide="ignore"):
-            x = ratio_or(qty_wanted, supply_eff, 1e6)
+        x = ratio_or(qty_wanted, supply_eff, 1e6)
         step = np.where(qty_wanted > 0, np.minimum(x, 1e6) ** (pars.retail_food_price_elasticity * pars.retail_price_adjustment), 1.0)
         self.food_price = np.where(self.dprk, np.clip(fp_old * step, pars.retail_food_price_min, pars.retail_food_price_max), 1.0)
         fp = self.food_price

@@ -65,8 +65,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hamji.accounts import BRANCHES
-from hamji.module import Metric, Module
 from hamji.kernels import ratio_or, share_or
+from hamji.module import Metric, Module
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim

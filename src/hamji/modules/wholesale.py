@@ -46,11 +46,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from hamji.kernels import share_or
 from hamji.market import _sell, pairwise_sum
 from hamji.module import Metric, Module
 from hamji.modules.distribution import charge, share_out, trade_state
 from hamji.people import ROLE_ACQUIRER, ROLE_PARTNER
-from hamji.kernels import share_or
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
