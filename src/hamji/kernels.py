@@ -155,3 +155,71 @@ def share_or(num: np.ndarray, den: np.ndarray, default: float = 0.0) -> np.ndarr
     """``min(1, num / den)`` where ``den > 0``, else ``default``: :func:`ratio_or` capped at 1 (as
     ``np.minimum(1.0, ...)``, a NaN ratio stays NaN)."""
     return _ratio_or(num, den, float(default), True)
+
+
+# ------------------------------------------------------------------------------------------------
+# NumPy's sums inside compiled code, to the bit: region-level steps compiled as one function must add
+# in the order NumPy does, or results would move in the last bit
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _pairwise(a, lo, n):  # noqa: ANN001, ANN201
+    """NumPy's pairwise sum of ``a[lo:lo + n]`` (numpy/_core/src/umath/loops_utils.h.src): sequential below
+    8 values, 8 running sums up to 128, halves (cut at a multiple of 8) above."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+        i = 8
+        m = n - n % 8
+        while i < m:
+            j = lo + i
+            r0 += a[j]
+            r1 += a[j + 1]
+            r2 += a[j + 2]
+            r3 += a[j + 3]
+            r4 += a[j + 4]
+            r5 += a[j + 5]
+            r6 += a[j + 6]
+            r7 += a[j + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+
+
+@njit(cache=True)
+def psum(a):  # noqa: ANN001, ANN201
+    """``a.sum()`` of a 1-D float64 array, bit for bit (NumPy starts from +0.0, then adds the pairwise sum)."""
+    return 0.0 + _pairwise(a, 0, len(a))
+
+
+@njit(cache=True)
+def colsum(m):  # noqa: ANN001, ANN201
+    """``m.sum(axis=0)`` of a C-ordered 2-D float64 array, bit for bit: row after row from +0.0 (a single
+    column is one contiguous run for NumPy, so a pairwise sum)."""
+    out = np.zeros(m.shape[1])
+    if m.shape[1] == 1:
+        out[0] = psum(np.ascontiguousarray(m[:, 0]))
+        return out
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            out[j] += m[i, j]
+    return out
+
+
+@njit(cache=True)
+def rowsum(m):  # noqa: ANN001, ANN201
+    """``m.sum(axis=1)`` of a C-ordered 2-D float64 array, bit for bit (a pairwise sum of each row)."""
+    out = np.empty(m.shape[0])
+    for i in range(m.shape[0]):
+        out[i] = 0.0 + _pairwise(m[i], 0, m.shape[1])
+    return out
