@@ -162,38 +162,73 @@ def share_or(num: np.ndarray, den: np.ndarray, default: float = 0.0) -> np.ndarr
 # in the order NumPy does, or results would move in the last bit
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _pairwise(a, lo, n):  # noqa: ANN001, ANN201
-    """NumPy's pairwise sum of ``a[lo:lo + n]`` (numpy/_core/src/umath/loops_utils.h.src): sequential below
-    8 values, 8 running sums up to 128, halves (cut at a multiple of 8) above."""
+def _pairwise_block(a, lo, n):  # noqa: ANN001, ANN201
+    """NumPy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128`` (numpy/_core/src/umath/loops_utils.h.src):
+    sequential below 8 values, else 8 running sums added as a tree, then the rest in order."""
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
             res += a[i]
         return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    m = n - n % 8
+    while i < m:
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _pairwise(a, lo, n):  # noqa: ANN001, ANN201
+    """NumPy's pairwise sum of ``a[lo:lo + n]``: above 128 values, the sum of the two halves (cut at a multiple of 8),
+    each summed the same way. The recursion is unrolled on a small stack (Numba cannot cache recursive functions
+    called from other modules)."""
     if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = 8
-        m = n - n % 8
-        while i < m:
-            j = lo + i
-            r0 += a[j]
-            r1 += a[j + 1]
-            r2 += a[j + 2]
-            r3 += a[j + 3]
-            r4 += a[j + 4]
-            r5 += a[j + 5]
-            r6 += a[j + 6]
-            r7 += a[j + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+        return _pairwise_block(a, lo, n)
+    los = np.empty(64, dtype=np.int64)
+    ns = np.empty(64, dtype=np.int64)
+    state = np.empty(64, dtype=np.int64)  # 0: left half next, 1: right half next, 2: both summed
+    vals = np.empty(64)
+    los[0], ns[0], state[0] = lo, n, 0
+    sp = 1
+    vp = 0
+    while sp > 0:
+        t = sp - 1
+        l, m = los[t], ns[t]
+        if m <= 128:
+            vals[vp] = _pairwise_block(a, l, m)
+            vp += 1
+            sp -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if state[t] == 0:
+            state[t] = 1
+            los[sp], ns[sp], state[sp] = l, half, 0
+            sp += 1
+        elif state[t] == 1:
+            state[t] = 2
+            los[sp], ns[sp], state[sp] = l + half, m - half, 0
+            sp += 1
+        else:
+            vp -= 1
+            vals[vp - 1] = vals[vp - 1] + vals[vp]
+            sp -= 1
+    return vals[0]
 
 
 @njit(cache=True)
