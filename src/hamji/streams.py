@@ -128,6 +128,8 @@ class Streams:
         self._keys: dict[str, int] = {}
         self._words: dict[str, list[int]] = {}
         self._bits: dict[str, np.random.PCG64] = {}  # one bit generator per stream, reset at each get
+        self._gens: dict[str, np.random.Generator] = {}  # ... and the generator drawing from it
+        self._entropy: dict[str, np.ndarray] = {}  # the entropy words of a stream, the week's last
 
     def get(self, name: str, week: int = -1) -> np.random.Generator:
         """The generator of stream ``name`` for ``week`` (-1 for set-up draws).
@@ -135,18 +137,23 @@ class Streams:
         Equal, draw for draw, to ``Generator(PCG64(SeedSequence([seed, key(name), week + 1])))``. The
         generator is valid until the next ``get`` of the same stream, which resets it.
         """
-        words = self._words.get(name)
-        if words is None:
+        entropy = self._entropy.get(name)
+        if entropy is None:
             self._keys[name] = name_key(name)
-            self._bits[name] = np.random.PCG64(0)
-            # the entropy as SeedSequence splits it: 32-bit words of the seed, the key, then the week
-            words = self._words[name] = [x for v in (self.seed, self._keys[name]) for x in _words(v)]
-        bits = self._bits[name]
-        s_hi, s_lo, i_hi, i_lo = _pcg64_words(np.array(words + _words(week + 1), dtype=np.uint64))
-        bits.state = {"bit_generator": "PCG64", "state": {"state": (int(s_hi) << 64) | int(s_lo),
-                                                          "inc": (int(i_hi) << 64) | int(i_lo)},
-                      "has_uint32": 0, "uinteger": 0}
-        return np.random.Generator(bits)
+            bits = self._bits[name] = np.random.PCG64(0)
+            self._gens[name] = np.random.Generator(bits)
+            # the entropy as SeedSequence splits it: 32-bit words of the seed, the key, then the week (one word:
+            # weeks are below 2**32)
+            self._words[name] = [x for v in (self.seed, self._keys[name]) for x in _words(v)]
+            entropy = self._entropy[name] = np.array(self._words[name] + [0], dtype=np.uint64)
+        if not 0 <= week + 1 <= _M32:
+            raise ValueError(f"week {week} out of range")
+        entropy[-1] = week + 1
+        s_hi, s_lo, i_hi, i_lo = _pcg64_words(entropy)
+        self._bits[name].state = {"bit_generator": "PCG64", "state": {"state": (int(s_hi) << 64) | int(s_lo),
+                                                                      "inc": (int(i_hi) << 64) | int(i_lo)},
+                                  "has_uint32": 0, "uinteger": 0}
+        return self._gens[name]
 
     @property
     def names(self) -> list[str]:

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from hamji.kernels import fmax, fmin, ratio_or, reduce_blocks, share_or, span
+from hamji.kernels import colsum, fmax, fmin, psum, reduce_blocks, rowsum, span
 from hamji.module import Metric, Module
 from hamji.modules.distribution import share_out, trade_state
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
@@ -254,6 +254,299 @@ def _tally(blocks, income, consumption, food_ratio, out) -> None:  # noqa: ANN00
         out[b, 2] = secure
 
 
+# ------------------------------------------------------------------------------------------------
+# Region-level kernels: the province arithmetic of a week between the household passes, each stretch
+# compiled as one call (at small scales a week is mostly such arithmetic on 15 values: docs/performance.md).
+# Each equals the NumPy expressions in its comments to the bit: sums as NumPy adds them (kernels.psum,
+# colsum, rowsum); powers stay in NumPy, between the calls (its AVX-512 pow differs from libm's in the last bit).
+# ``c`` holds the parameters named in :data:`_PARS` (then the derived values C_P0, C_S_MIN, C_S_HI); ``w`` the
+# week's province values, one row each (the W_* names), new every week.
+# ------------------------------------------------------------------------------------------------
+_PARS = ("retail_pds_reliability", "retail_pds_reliability_pyongyang", "retail_wage_pyongyang_factor", "retail_state_wage_usd", "retail_wage_paid_share", "retail_wage_budget_share",
+         "retail_own_production_rural", "retail_own_production_urban", "retail_pds_share_of_need",
+         "retail_imported_food_share", "retail_goods_sell_share", "retail_rural_surplus",
+         "retail_import_input_smoothing", "retail_import_input_share", "retail_food_mobility", "retail_food_price_min",
+         "retail_food_price_max", "retail_wholesale_markup", "retail_scarcity_max", "retail_food_seller_margin",
+         "wholesale_sales_smoothing", "retail_hired_labour_share", "retail_seller_capacity_usd",
+         "retail_price_food_weight", "retail_rice_usd_per_kg", "retail_kpw_per_usd")
+(C_PDS_REL, C_PDS_REL_PY, C_WAGE_PY, C_WAGE, C_WAGE_PAID, C_WAGE_BUDGET, C_OWN_RURAL, C_OWN_URBAN, C_PDS, C_IMP_FOOD, C_SELL, C_SURPLUS,
+ C_INPUT_SMOOTH, C_INPUT_SHARE, C_MOBILITY, C_FP_MIN, C_FP_MAX, C_MARKUP, C_S_MAX, C_SELLER_MARGIN, C_SALES_SMOOTH,
+ C_HIRED, C_CAPACITY, C_FOOD_WEIGHT, C_RICE, C_KPW, C_P0, C_S_MIN, C_S_HI) = range(len(_PARS) + 3)
+_WROWS = ("wage", "wages", "food", "goods_qty", "cost", "company", "imported_food", "inputs", "supply", "supply_eff",
+          "wanted", "x", "food_price", "planned", "imp_frac", "food_sold", "offered", "goods", "xg", "s", "phi_goods",
+          "phi", "revenue", "paid", "food_rev", "goods_rev", "food_owned", "owners", "company_take", "margins",
+          "goods_index", "goods_price", "goods_demand", "turnover", "price_index", "rice", "food_imported", "left")
+(W_WAGE, W_WAGES, W_FOOD, W_GOODS_QTY, W_COST, W_COMPANY, W_IMPORTED_FOOD, W_INPUTS, W_SUPPLY, W_SUPPLY_EFF, W_WANTED,
+ W_X, W_FOOD_PRICE, W_PLANNED, W_IMP_FRAC, W_FOOD_SOLD, W_OFFERED, W_GOODS, W_XG, W_S, W_PHI_GOODS, W_PHI, W_REVENUE,
+ W_PAID, W_FOOD_REV, W_GOODS_REV, W_FOOD_OWNED, W_OWNERS, W_COMPANY_TAKE, W_MARGINS, W_GOODS_INDEX, W_GOODS_PRICE,
+ W_GOODS_DEMAND, W_TURNOVER, W_PRICE_INDEX, W_RICE, W_FOOD_IMPORTED, W_LEFT) = range(len(_WROWS))
+#: float32 rows (household passes' inputs)
+(F_RURAL_TAB, F_URBAN_TAB, F_FOOD_PRICE_OLD, F_RATION, F_TAKE, F_FOOD_PRICE, F_INV_FOOD_PRICE) = range(7)
+
+
+@njit(cache=True, inline="always")
+def _q(num, den, default):  # noqa: ANN001, ANN201
+    """``num / den`` if ``den > 0`` else ``default`` (kernels.ratio_or, one value)."""
+    return num / den if den > 0 else default
+
+
+@njit(cache=True, inline="always")
+def _q1(num, den, default):  # noqa: ANN001, ANN201
+    """``min(1, num / den)`` if ``den > 0`` else ``default`` (kernels.share_or, one value)."""
+    return fmin(num / den, 1.0) if den > 0 else default
+
+
+@njit(cache=True, error_model="numpy")
+def _wages_and_in_kind(free_b, blocks, free, capital, dprk, budget, pds_draw, harvest, fp_old, c, w, f) -> None:  # noqa: ANN001
+    """Free households by province (reduced from the blocks); the state wages taken from the branch budgets (all
+    branches in proportion to their positive balances, at most C_WAGE_BUDGET of them) as a wage per free
+    household (Pyongyang's weighted); food in kind by province (rural households' own production; urban
+    households' plus the state ration where it was delivered: ``pds_draw`` below the reliability), as float32."""
+    reduce_blocks(free_b, blocks, free)
+    r = len(dprk)
+    weight = np.empty(r)
+    for i in range(r):
+        weight[i] = (c[C_WAGE_PY] if capital[i] else 1.0) * (1.0 if dprk[i] else 0.0)
+    units = psum(free[:, 0] * weight)
+    due = c[C_WAGE] * c[C_WAGE_PAID] * units
+    positive = np.empty(len(budget))
+    for j in range(len(budget)):
+        positive[j] = fmax(budget[j], 0.0)
+    pos = psum(positive)
+    avail = pos * c[C_WAGE_BUDGET]
+    total = avail if avail < due else due  # Python's min(due, avail)
+    paid = not (total <= 0 or units <= 0)
+    if paid:
+        for j in range(len(budget)):
+            budget[j] -= total * positive[j] / pos
+    per = total / units
+    for i in range(r):
+        wage = per * weight[i] if paid else 0.0
+        w[W_WAGE, i] = wage
+        w[W_WAGES, i] = wage * free[i, 0] if paid else 0.0
+        h = harvest[i]
+        f[F_RURAL_TAB, i] = np.float32(c[C_OWN_RURAL] * h)
+        delivered = pds_draw[i] < (c[C_PDS_REL_PY] if capital[i] else c[C_PDS_REL])
+        f[F_URBAN_TAB, i] = np.float32(c[C_OWN_URBAN] * h + c[C_PDS] * (1.0 if delivered else 0.0))
+        f[F_FOOD_PRICE_OLD, i] = np.float32(fp_old[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _food_supply(food_b, blocks, food, qty, trans, company, dprk, usual, free, rural_need, harvest, fp_old, c, w) -> None:  # noqa: ANN001
+    """Food spending by province (reduced from the blocks); imported goods in the markets at unit cost and the
+    staples among them; imported inputs' availability against their usual level (``usual`` updated); marketed
+    food supply (domestic, ``C_MOBILITY`` of it pooled nationally, plus imported staples) and the quantity
+    wanted at last week's price; their ratio ``x`` (the food price moves with ``min(x, 1e6) ** elasticity``)."""
+    reduce_blocks(food_b, blocks, food)
+    fs = w[W_FOOD]
+    fs[:] = food[:, 0]
+    h = colsum(qty)
+    tr = colsum(trans)
+    sf_sell = c[C_IMP_FOOD] * c[C_SELL]
+    a = c[C_MOBILITY]
+    r = len(dprk)
+    for i in range(r):
+        cost = h[i] + tr[i] + company[i]
+        w[W_GOODS_QTY, i] = h[i]
+        w[W_COST, i] = cost
+        w[W_COMPANY, i] = company[i]
+        w[W_IMPORTED_FOOD, i] = sf_sell * cost if dprk[i] else 0.0
+        u = usual[i]
+        usual[i] = u + c[C_INPUT_SMOOTH] * (cost - u) if np.isfinite(u) else cost
+        inputs = 1.0 - c[C_INPUT_SHARE] * (1.0 - _q1(cost, usual[i], 1.0))
+        w[W_INPUTS, i] = inputs
+        rural = rural_need[i] * c[C_SURPLUS] * harvest[i]
+        w[W_SUPPLY, i] = (free[i, 5] + rural) * inputs if dprk[i] else 0.0
+    pooled = a * psum(w[W_SUPPLY])
+    fs_tot = psum(fs)
+    for i in range(r):
+        share = pooled * (fs[i] / fs_tot) if fs_tot > 0 else pooled * 0.0
+        eff = (1.0 - a) * w[W_SUPPLY, i] + share + w[W_IMPORTED_FOOD, i]
+        w[W_SUPPLY_EFF, i] = eff
+        wanted = fs[i] / fp_old[i]
+        w[W_WANTED, i] = wanted
+        w[W_X, i] = fmin(_q(wanted, eff, 1e6), 1e6)
+
+
+@njit(cache=True, error_model="numpy")
+def _food_price(step_x, dprk, fp_old, c, w, f) -> None:  # noqa: ANN001
+    """The new food price (``fp_old x step``, clipped; 1 outside the DPRK; ``step_x = min(x, 1e6) ** elasticity``),
+    the rationing of purchases, the share of the supply bought, the imported staples' share of it, and the goods
+    offered as consumer goods (the rest of the imported goods offered)."""
+    offered_share = (1.0 - c[C_IMP_FOOD]) * c[C_SELL]
+    for i in range(len(dprk)):
+        step = step_x[i] if w[W_WANTED, i] > 0 else 1.0
+        fp = fmin(fmax(fp_old[i] * step, c[C_FP_MIN]), c[C_FP_MAX]) if dprk[i] else 1.0
+        w[W_FOOD_PRICE, i] = fp
+        fs, eff = w[W_FOOD, i], w[W_SUPPLY_EFF, i]
+        ration = _q1(eff, fs / fp, 1.0)
+        f[F_RATION, i] = np.float32(ration)
+        planned = fs * ration
+        w[W_PLANNED, i] = planned
+        w[W_IMP_FRAC, i] = _q(w[W_IMPORTED_FOOD, i], eff, 0.0)
+        w[W_FOOD_SOLD, i] = _q1(planned / fp, eff, 0.0)
+        w[W_OFFERED, i] = offered_share * w[W_COST, i]
+
+
+@njit(cache=True, error_model="numpy")
+def _goods_demand(goods_b, blocks, goods, c, w) -> None:  # noqa: ANN001
+    """Goods spending by province (reduced from the blocks) against the value offered at normal prices (``xg``; the
+    scarcity factor is ``xg ** elasticity``)."""
+    reduce_blocks(goods_b, blocks, goods)
+    for i in range(goods.shape[0]):
+        gd = goods[i, 0]
+        w[W_GOODS, i] = gd
+        off = w[W_OFFERED, i]
+        w[W_XG, i] = gd / (off * c[C_P0] if off > 0 else 1.0) if off > 0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _goods_sales(scarcity, dprk, c, w, f) -> None:  # noqa: ANN001
+    """The scarcity factor (``scarcity = xg ** elasticity`` clipped), the goods sold, the shares of the stock sold
+    as consumer goods and as food, the planned goods revenue and the share of their goods budgets households
+    spend (``take``); the prices the households pay, as float32."""
+    sell = c[C_SELL]
+    offered_share = (1.0 - c[C_IMP_FOOD]) * sell
+    food_share = c[C_IMP_FOOD] * sell
+    for i in range(len(dprk)):
+        on = w[W_OFFERED, i] > 0
+        s = fmin(fmax(scarcity[i], c[C_S_MIN]), c[C_S_HI]) if on else c[C_S_MAX]
+        w[W_S, i] = s
+        sold = fmin(w[W_XG, i] / s, 1.0) if on else 0.0
+        phi_goods = offered_share * sold
+        w[W_PHI_GOODS, i] = phi_goods
+        w[W_PHI, i] = phi_goods + food_share * (w[W_FOOD_SOLD, i] if dprk[i] else 0.0)
+        revenue = phi_goods * w[W_COST, i] * c[C_P0] * s
+        w[W_REVENUE, i] = revenue
+        f[F_TAKE, i] = np.float32(_q(revenue, w[W_GOODS, i], 0.0))
+        fp = w[W_FOOD_PRICE, i]
+        f[F_FOOD_PRICE, i] = np.float32(fp)
+        f[F_INV_FOOD_PRICE, i] = np.float32(1.0 / fp)
+
+
+@njit(cache=True, error_model="numpy")
+def _owners_take(paid_b, blocks, paid, qty, trans, has_comp, c, w):  # noqa: ANN001, ANN201
+    """What households paid by province (reduced from the blocks) against what was planned scales food and goods
+    revenue; the owners of the goods (by the province where they own them) get cost plus markup of the goods
+    sold and what buyers paid for imported staples net of the sellers' margin; so do the companies of theirs.
+    Returns the owners' take by owner province (``owner_loc.sum(axis=1)``)."""
+    reduce_blocks(paid_b, blocks, paid)
+    r = qty.shape[0]
+    markup = 1.0 + c[C_MARKUP]
+    per = np.empty(r)
+    for i in range(r):
+        p = paid[i, 0]
+        w[W_PAID, i] = p
+        planned, revenue = w[W_PLANNED, i], w[W_REVENUE, i]
+        sc = _q(p, planned + revenue, 0.0)
+        w[W_FOOD_REV, i] = planned * sc
+        w[W_GOODS_REV, i] = revenue * sc
+        cost = w[W_COST, i]
+        unit_cost = _q(cost, w[W_GOODS_QTY, i] + w[W_COMPANY, i], 1.0)
+        owned = planned * sc * w[W_IMP_FRAC, i] * (1.0 - c[C_SELLER_MARGIN])
+        w[W_FOOD_OWNED, i] = owned
+        per[i] = w[W_PHI_GOODS, i] * markup * sc + _q(owned, cost, 0.0)
+        w[W_COMPANY_TAKE, i] = per[i] * w[W_COMPANY, i] if has_comp else 0.0
+        w[W_GOODS_INDEX, i] = (w[W_S, i] if w[W_OFFERED, i] > 0 else c[C_S_MAX]) * unit_cost
+        w[W_GOODS_PRICE, i] = w[W_GOODS_INDEX, i] * c[C_P0]
+    owner_loc = (qty + trans) * per.reshape(1, r)
+    w[W_OWNERS] = colsum(owner_loc)
+    return rowsum(owner_loc)
+
+
+@njit(cache=True, error_model="numpy")
+def _stocks_and_rates(qty, trans, goods_households, company_goods, has_comp, sales_ema, demand_ema, free, dprk, c, w):  # noqa: ANN001, ANN201
+    """After the sales: what each owner province sold (for wholesale), the stocks left, the smoothed goods
+    demand at landed cost; the sellers' margins and the food income, and the weekly rate each kind of free
+    household is paid by province (columns: per rural person, per idle household, per unit of seller weight,
+    per US$ of producers' output). ``w[W_LEFT]``: what no free household without a role can take."""
+    r = qty.shape[0]
+    phi = w[W_PHI]
+    sold = rowsum(qty * phi.reshape(1, r))
+    keep_phi = (1.0 - phi).reshape(1, r)
+    qty *= keep_phi
+    trans *= keep_phi
+    goods_households[:] = colsum(qty)
+    ws = c[C_SALES_SMOOTH]
+    for o in range(r):
+        sales_ema[o] += ws * (sold[o] - sales_ema[o])
+    for i in range(r):
+        if has_comp:
+            company_goods[i] = w[W_COMPANY, i] * (1.0 - phi[i])
+        gd = w[W_GOODS, i] if dprk[i] else 0.0
+        w[W_GOODS_DEMAND, i] = gd
+        demand = gd / c[C_P0]
+        e = demand_ema[i]
+        demand_ema[i] = e + ws * (demand - e) if np.isfinite(e) else demand
+    margin = c[C_SELLER_MARGIN]
+    food_net = np.empty(r)
+    for i in range(r):
+        food_rev = w[W_FOOD_REV, i]
+        w[W_MARGINS, i] = (w[W_GOODS_REV, i] + w[W_FOOD_OWNED, i] - w[W_OWNERS, i] - w[W_COMPANY_TAKE, i]
+                           + margin * food_rev)
+        food_net[i] = food_rev * (1.0 - margin) - w[W_FOOD_OWNED, i]
+        w[W_TURNOVER, i] = food_rev + w[W_GOODS_REV, i]
+        w[W_FOOD_IMPORTED, i] = food_rev * w[W_IMP_FRAC, i]
+        fp = w[W_FOOD_PRICE, i]
+        wf = c[C_FOOD_WEIGHT]
+        w[W_PRICE_INDEX, i] = wf * fp + (1.0 - wf) * w[W_GOODS_INDEX, i] if dprk[i] else np.nan
+        w[W_RICE, i] = c[C_RICE] * fp * c[C_KPW] if dprk[i] else np.nan
+    # food income: local share to the province's producers and farmers, pooled share nationally
+    a = c[C_MOBILITY]
+    supply = w[W_SUPPLY]
+    tot_supply = psum(supply)
+    pooled = a * psum(food_net)
+    hired = c[C_HIRED]
+    keep = 1.0 - hired
+    rates = np.empty((r, 4))
+    for i in range(r):
+        food_income = (1.0 - a) * food_net[i] + (pooled * supply[i] / tot_supply if tot_supply > 0 else a * food_net[i])
+        prod = free[i, 5]
+        prod_share = _q(prod * w[W_INPUTS, i], supply[i], 0.0)
+        # sellers handle at most their stalls' capacity; beyond it households sell for themselves (petty vending)
+        handled = _q1(free[i, 3] * c[C_CAPACITY], w[W_TURNOVER, i], 1.0)
+        m = w[W_MARGINS, i]
+        idle = (m + food_income) * hired + m * keep * (1.0 - handled)
+        seller = m * keep * handled
+        producer = food_income * keep * prod_share
+        farm = food_income * keep * (1.0 - prod_share)
+        # provinces without members of a class: sellers', producers' and farmers' shares go to the idle
+        if free[i, 4] <= 0:
+            idle += seller
+            seller = 0.0
+        if prod <= 0:
+            idle += producer
+            producer = 0.0
+        if free[i, 2] <= 0:
+            idle += farm
+            farm = 0.0
+        rates[i, 0] = farm / (free[i, 2] if free[i, 2] > 0 else 1.0)
+        rates[i, 1] = idle / free[i, 1] if free[i, 1] > 0 else 0.0
+        rates[i, 2] = seller / free[i, 4] if free[i, 4] > 0 else 0.0
+        rates[i, 3] = producer / prod if prod > 0 else 0.0
+        w[W_LEFT, i] = idle if free[i, 1] <= 0 else 0.0
+    return rates
+
+
+@njit(cache=True, error_model="numpy")
+def _market_fees(sellers, region, official_markets, free, stalls_per_market, scale, fee, cash, fx, market_income, fees):  # noqa: ANN001, ANN201
+    """Sellers with a stall in an official market (``stalls_per_market`` each, over the scale; shared among the free
+    sellers, at most one each) pay the stall fee; ``fees`` by province. False (nothing charged) when the fee is not
+    positive or the provinces have no free sellers."""
+    r = len(fees)
+    any_seller = False
+    for i in range(r):
+        any_seller = any_seller or free[i, 3] != 0
+    if fee <= 0 or not any_seller:
+        return False
+    due = np.empty(r)
+    for i in range(r):
+        n = free[i, 3]
+        due[i] = fee * (fmin(official_markets[i] * stalls_per_market / scale / fmax(n, 1.0), 1.0) if n > 0 else 0.0)
+    _stall_fees(sellers, region, due, cash, fx, market_income, fees)
+    return True
+
+
 class Retail(Module):
     """Markets clear each week: wages, food and goods prices, margins and fees, consumption and food ratio."""
 
@@ -297,6 +590,7 @@ class Retail(Module):
         self.goods_index = np.ones(r)
         self.harvest = np.ones(r)
         self.usual_stock = np.full(r, np.nan)  # usual imported goods in the province's markets (for imported inputs)
+        self._no_company = np.zeros(r)  # company goods by province when the run has no companies
         self._need_key: float | None = None
         self.capital = np.zeros(r, dtype=bool)
         if "Pyongyang" in w.index:
@@ -342,160 +636,87 @@ class Retail(Module):
             self.harvest = np.exp(sim.rng("retail.harvest").normal(-0.5 * sig**2, sig, r))
         need = self._need(sim)
         blocks, by_r, by_b, b32 = self._blocks, self._by_region, self._by_block, self._f32
+        free = self._free
+        c = self._constants(pars)
+        w = np.empty((len(_WROWS), r))  # this week's province values (rows W_*): new arrays every week
+        f = np.empty((7, r), dtype=f32)  # ... and those the household passes read in float32 (rows F_*)
         roles_c = (f32(pars.retail_tie_effect), f32(pars.retail_knowhow_effect), f32(pars.retail_producer_output_usd))
         _free_tally(blocks, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c, self._free_b)
-        reduce_blocks(self._free_b, blocks, self._free)
-        free_r = self._free[:, 0].copy()
-        wage_r, wages_r = self._wages(sim, free_r)
 
-        # ---- wages, food in kind (share of need), budgets, food demand: one pass
-        rel = np.where(self.capital, pars.retail_pds_reliability_pyongyang, pars.retail_pds_reliability)
-        delivered = sim.rng("retail.pds").random(r) < rel
-        rural_tab = pars.retail_own_production_rural * self.harvest
-        urban_tab = pars.retail_own_production_urban * self.harvest + pars.retail_pds_share_of_need * delivered
+        # ---- wages from the branch budgets, food in kind (share of need), budgets, food demand
         fp_old = self.food_price
+        _wages_and_in_kind(self._free_b, blocks, free, self.capital, self.dprk, sim.accounts.budget,
+                           sim.rng("retail.pds").random(r), self.harvest, fp_old, c, w, f)
         inkind, budget, food = b32["inkind"], b32["budget"], b32["food"]
-        _budgets(blocks, hh.urban, hh.detained, need, wage_r, rural_tab.astype(f32), urban_tab.astype(f32), fp_old.astype(f32),
+        _budgets(blocks, hh.urban, hh.detained, need, w[W_WAGE], f[F_RURAL_TAB], f[F_URBAN_TAB], f[F_FOOD_PRICE_OLD],
                  float(pars.retail_spend_share), f32(pars.retail_food_target), hh.cash, hh.fx, hh.income,
                  inkind, budget, food, by_b["food"])
-        reduce_blocks(by_b["food"], blocks, by_r["food"])
-        fs_r = by_r["food"][:, 0].copy()
 
-        # ---- imported goods in the province's markets (partners' and companies'), at unit cost (landed + transport)
+        # ---- imported goods in the markets (partners' and companies'), imported inputs, food supply and price
         comp = sim.people.companies
         has_comp = comp.n > 0 and hasattr(comp, "goods_claim") and hasattr(comp, "cash")
-        c_r = sim.market.goods_company.copy() if has_comp else np.zeros(r)
-        h_r = ts.qty.sum(axis=0)
-        cost_r = h_r + ts.trans.sum(axis=0) + c_r
-        sf = pars.retail_imported_food_share
-        imported_food = np.where(self.dprk, sf * pars.retail_goods_sell_share * cost_r, 0.0)  # staples offered this week
-
-        # ---- food market: supply (domestic, pooled in part nationally, plus imported staples), price, rationing
-        prod_r = self._free[:, 5].copy()  # free producers' output
-        rural_r = self._rural_need * pars.retail_rural_surplus * self.harvest
-        # imported inputs (fertilizer, fuel, film, ingredients): availability = imported goods in the province's
-        # markets against their usual level (a slow moving average)
-        usual = self.usual_stock
-        usual[:] = np.where(np.isfinite(usual), usual + pars.retail_import_input_smoothing * (cost_r - usual), cost_r)
-        avail = share_or(cost_r, usual, 1.0)
-        inputs = self._inputs = 1.0 - pars.retail_import_input_share * (1.0 - avail)
-        supply = np.where(self.dprk, (prod_r + rural_r) * inputs, 0.0)
-        a = pars.retail_food_mobility
-        fs_tot = fs_r.sum()
-        supply_eff = (1.0 - a) * supply + a * supply.sum() * (fs_r / fs_tot if fs_tot > 0 else 0.0) + imported_food
-        qty_wanted = fs_r / fp_old
-        x = ratio_or(qty_wanted, supply_eff, 1e6)
-        step = np.where(qty_wanted > 0, np.minimum(x, 1e6) ** (pars.retail_food_price_elasticity * pars.retail_price_adjustment), 1.0)
-        self.food_price = np.where(self.dprk, np.clip(fp_old * step, pars.retail_food_price_min, pars.retail_food_price_max), 1.0)
-        fp = self.food_price
-        qty_r = fs_r / fp
-        ration = share_or(supply_eff, qty_r, 1.0)
-        food_planned = fs_r * ration
-        with np.errstate(invalid="ignore", divide="ignore"):
-            imp_frac = ratio_or(imported_food, supply_eff)
-            # share of the supply bought: imported staples sell in the same proportion as domestic food
-            food_sold = share_or(food_planned / fp, supply_eff)
+        company = sim.market.goods_company if has_comp else self._no_company
+        _food_supply(by_b["food"], blocks, by_r["food"], ts.qty, ts.trans, company, self.dprk, self.usual_stock, free,
+                     self._rural_need, self.harvest, fp_old, c, w)
+        _food_price(w[W_X] ** (pars.retail_food_price_elasticity * pars.retail_price_adjustment), self.dprk, fp_old, c,
+                    w, f)
+        self.food_price = w[W_FOOD_PRICE]
 
         # ---- consumer goods market (the rest of the imported goods offered)
         goods_budget = b32["goods"]
-        _goods_budgets(blocks, food, budget, ration.astype(f32), f32(pars.retail_goods_share), goods_budget, by_b["goods"])
-        reduce_blocks(by_b["goods"], blocks, by_r["goods"])
-        gd_r = by_r["goods"][:, 0].copy()
-        wm, rm = pars.retail_wholesale_markup, pars.retail_margin
-        p0 = (1.0 + wm) * (1.0 + rm)
-        offered = (1.0 - sf) * pars.retail_goods_sell_share * cost_r
-        with np.errstate(invalid="ignore", divide="ignore"):
-            xg = np.where(offered > 0, gd_r / np.where(offered > 0, offered * p0, 1.0), 0.0)
-        s_min = max(pars.retail_scarcity_min, 1.0 / (1.0 + rm))  # sellers never sell below the owners' price
-        s = np.where(offered > 0, np.clip(xg ** pars.retail_goods_price_elasticity, s_min,
-                                          max(pars.retail_scarcity_max, s_min)), pars.retail_scarcity_max)
-        sold = np.where(offered > 0, np.minimum(1.0, xg / s), 0.0)
-        phi_goods = (1.0 - sf) * pars.retail_goods_sell_share * sold  # share of the stock sold as consumer goods
-        phi = phi_goods + sf * pars.retail_goods_sell_share * np.where(self.dprk, food_sold, 0.0)  # ... and as food
-        revenue_r = phi_goods * cost_r * p0 * s
-        take = ratio_or(revenue_r, gd_r)
+        _goods_budgets(blocks, food, budget, f[F_RATION], f32(pars.retail_goods_share), goods_budget, by_b["goods"])
+        _goods_demand(by_b["goods"], blocks, by_r["goods"], c, w)
+        _goods_sales(w[W_XG] ** pars.retail_goods_price_elasticity, self.dprk, c, w, f)
 
         # ---- households pay, then consume and eat
-        _pay_and_eat(blocks, take.astype(f32), food, goods_budget, inkind, need, self._inv_need, fp.astype(f32),
-                     (1.0 / fp).astype(f32), f32(pars.retail_food_ratio_smoothing), hh.cash, hh.fx, hh.consumption,
+        _pay_and_eat(blocks, f[F_TAKE], food, goods_budget, inkind, need, self._inv_need, f[F_FOOD_PRICE],
+                     f[F_INV_FOOD_PRICE], f32(pars.retail_food_ratio_smoothing), hh.cash, hh.fx, hh.consumption,
                      hh.food_ratio, by_b["paid"])
-        reduce_blocks(by_b["paid"], blocks, by_r["paid"])
-        paid_r = by_r["paid"][:, 0].copy()
-        planned = food_planned + revenue_r
-        sc = ratio_or(paid_r, planned)
-        food_rev = food_planned * sc
-        goods_rev = revenue_r * sc
 
         # ---- owners of goods: partners (by stake) and companies (by claim); only the markup is income
-        unit_cost = ratio_or(cost_r, h_r + c_r, 1.0)
-        # imported staples: what buyers paid for them (net of the sellers' food margin) goes to their owners
-        food_owned = food_planned * sc * imp_frac * (1.0 - pars.retail_food_seller_margin)
-        per_cost = ratio_or(food_owned, cost_r)
-        owner_loc = (ts.qty + ts.trans) * (phi_goods * (1.0 + wm) * sc + per_cost)[None, :]
-        company_take = (phi_goods * (1.0 + wm) * sc + per_cost) * c_r if has_comp else np.zeros(r)
+        owners = _owners_take(by_b["paid"], blocks, by_r["paid"], ts.qty, ts.trans, has_comp, c, w)
         stake_idx = np.flatnonzero(hh.goods_stake > 0)
-        share_out(sim, owner_loc.sum(axis=1), [(stake_idx, hh.goods_stake[stake_idx]), (ts.role_idx(sim, ROLE_PARTNER), None)],
+        wm = pars.retail_wholesale_markup
+        share_out(sim, owners, [(stake_idx, hh.goods_stake[stake_idx]), (ts.role_idx(sim, ROLE_PARTNER), None)],
                   income_share=wm / (1.0 + wm))
         if has_comp:
-            self._pay_companies(sim, company_take)
-        sold_by_owner = (ts.qty * phi[None, :]).sum(axis=1)
-        ts.qty *= (1.0 - phi)[None, :]
-        ts.trans *= (1.0 - phi)[None, :]
-        sim.market.goods_households[:] = ts.qty.sum(axis=0)
-        if has_comp:
-            sim.market.goods_company[:] = c_r * (1.0 - phi)
-        ts.rescale_stakes(sim)
-        ts.sales_ema += pars.wholesale_sales_smoothing * (sold_by_owner - ts.sales_ema)
-        # households' goods spending at landed cost, smoothed: what the companies' imports are measured against
-        demand = np.where(self.dprk, gd_r, 0.0) / p0
-        ema = sim.market.goods_demand_ema
-        ema[:] = np.where(np.isfinite(ema), ema + pars.wholesale_sales_smoothing * (demand - ema), demand)
+            self._pay_companies(sim, w[W_COMPANY_TAKE])
 
-        # ---- sellers, day labour, producers and farmers (net of the owners' take)
-        margins = goods_rev + food_owned - owner_loc.sum(axis=0) - company_take + pars.retail_food_seller_margin * food_rev
-        fees_r = self._pay_market(sim, ts, margins, food_rev * (1.0 - pars.retail_food_seller_margin) - food_owned, prod_r,
-                                  roles_c, supply, food_rev + goods_rev)
+        # ---- the stocks left, smoothed sales and demand; sellers, day labour, producers and farmers paid
+        rates = _stocks_and_rates(ts.qty, ts.trans, sim.market.goods_households, sim.market.goods_company, has_comp,
+                                  ts.sales_ema, sim.market.goods_demand_ema, free, self.dprk, c, w)
+        ts.rescale_stakes(sim)
+        fees_r = self._pay_market(sim, ts, rates, w[W_LEFT], roles_c)
 
         # ---- for other modules
-        ts.goods_demand = np.where(self.dprk, gd_r, 0.0)
-        ts.turnover = food_rev + goods_rev
-        ts.goods_turnover = goods_rev
-        self.goods_index = np.where(offered > 0, s * unit_cost, pars.retail_scarcity_max * unit_cost)
-        ts.goods_price = self.goods_index * p0
+        ts.goods_demand = w[W_GOODS_DEMAND]
+        ts.turnover = w[W_TURNOVER]
+        ts.goods_turnover = w[W_GOODS_REV]
+        self.goods_index = w[W_GOODS_INDEX]
+        ts.goods_price = w[W_GOODS_PRICE]
 
         # ---- metrics (income, consumption and food security were tallied as the market paid out)
         res = sim.results
         res.record_ratio("income_per_capita_usd", self._tally[:, 0], self.persons)
         res.record_ratio("consumption_per_capita_usd", self._tally[:, 1], self.persons)
         res.record_ratio("food_secure_share", self._tally[:, 2], self.households)
-        wf = pars.retail_price_food_weight
-        res.record("price_index", np.where(self.dprk, wf * fp + (1.0 - wf) * self.goods_index, np.nan))
-        res.record("rice_price_kpw", np.where(self.dprk, pars.retail_rice_usd_per_kg * fp * pars.retail_kpw_per_usd, np.nan))
+        res.record("price_index", w[W_PRICE_INDEX])
+        res.record("rice_price_kpw", w[W_RICE])
         res.record("market_fees_usd", fees_r)
-        res.record("state_wages_paid_usd", wages_r)
-        res.record("goods_retail_usd", goods_rev)
-        res.record("food_market_usd", food_rev)
-        res.record("food_imported_usd", food_rev * imp_frac)
+        res.record("state_wages_paid_usd", w[W_WAGES])
+        res.record("goods_retail_usd", w[W_GOODS_REV])
+        res.record("food_market_usd", w[W_FOOD_REV])
+        res.record("food_imported_usd", w[W_FOOD_IMPORTED])
 
     # -- parts ------------------------------------------------------------------------------------
-    def _wages(self, sim: "Sim", free_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """State wages from the branch budgets to free households (Pyongyang's weighted).
-
-        Takes the money from the budgets and returns (wage per free household, wages paid) by province;
-        the households are paid in the budget pass.
-        """
-        pars = sim.pars
-        budget = sim.accounts.budget
-        weight_r = np.where(self.capital, pars.retail_wage_pyongyang_factor, 1.0) * np.where(self.dprk, 1.0, 0.0)
-        units = float((free_r * weight_r).sum())
-        due = pars.retail_state_wage_usd * pars.retail_wage_paid_share * units
-        positive = np.maximum(budget, 0.0)
-        total = min(due, float(positive.sum()) * pars.retail_wage_budget_share)
-        if total <= 0 or units <= 0:
-            return np.zeros(len(free_r)), np.zeros(len(free_r))
-        budget -= total * positive / positive.sum()
-        per_r = total / units * weight_r
-        return per_r, per_r * free_r
+    def _constants(self, pars) -> np.ndarray:  # noqa: ANN001
+        """The parameters the region-level kernels read (:data:`_PARS`) and three derived values: the retail price
+        of goods at normal supply per US$ landed (C_P0) and the scarcity factor's bounds (sellers never sell below
+        the owners' price)."""
+        wm, rm = pars.retail_wholesale_markup, pars.retail_margin
+        s_min = max(pars.retail_scarcity_min, 1.0 / (1.0 + rm))
+        return np.array([getattr(pars, n) for n in _PARS] + [(1.0 + wm) * (1.0 + rm), s_min,
+                                                              max(pars.retail_scarcity_max, s_min)], dtype=float)
 
     def _pay_companies(self, sim: "Sim", take: np.ndarray) -> None:
         """Retail proceeds of company goods to the companies in proportion to their goods claims."""
@@ -512,65 +733,23 @@ class Retail(Module):
         sold_cost = total / (1.0 + sim.pars.retail_wholesale_markup)
         comp.goods_claim -= np.minimum(claim, sold_cost * share)
 
-    def _pay_market(self, sim: "Sim", ts, margins: np.ndarray, food_net: np.ndarray,  # noqa: ANN001
-                    prod_r: np.ndarray, roles_c: tuple, supply: np.ndarray, turnover: np.ndarray) -> np.ndarray:
-        """Pay sellers' margins, day labour, producers and farmers (dense, one pass); sellers pay stall fees.
-
-        ``prod_r``: free producers' output by province; ``roles_c``: the constants of :func:`_free_tally`.
-        Returns the fees by province.
-        """
+    def _pay_market(self, sim: "Sim", ts, rates: np.ndarray, left: np.ndarray, roles_c: tuple) -> np.ndarray:  # noqa: ANN001
+        """Pay free households what the market gives them (``rates`` by province, from :func:`_stocks_and_rates`;
+        ``left``: what no free household without a role can take, paid to every household of the province) and
+        tally income, consumption and food security; sellers pay stall fees. Returns the fees by province."""
         pars = sim.pars
         hh = sim.people.households
-        r = len(margins)
-        nroles = len(ROLES)
-        # food income: local share to the province's producers and farmers, pooled share nationally
-        a = pars.retail_food_mobility
-        tot_supply = supply.sum()
-        food_income = (1.0 - a) * food_net + (a * food_net.sum() * supply / tot_supply if tot_supply > 0 else a * food_net)
-        keep = 1.0 - pars.retail_hired_labour_share
-        prod_share = ratio_or(prod_r * self._inputs, supply)
-        # sellers handle at most their stalls' capacity; beyond it households sell for themselves (petty vending)
-        n_sellers = self._free[:, 3]
-        capacity = n_sellers * pars.retail_seller_capacity_usd
-        handled = share_or(capacity, turnover, 1.0)
-        amount = np.zeros((r, nroles))
-        amount[:, ROLE_NONE] = (margins + food_income) * pars.retail_hired_labour_share + margins * keep * (1.0 - handled)
-        amount[:, ROLE_SELLER] = margins * keep * handled
-        amount[:, ROLE_PRODUCER] = food_income * keep * prod_share
-        farm = food_income * keep * (1.0 - prod_share)
-        # weights: 1 per free idle household; free sellers by ties and know-how; producers by output
-        tot = np.zeros((r, nroles))
-        tot[:, ROLE_NONE] = self._free[:, 1]
-        tot[:, ROLE_SELLER] = self._free[:, 4]
-        tot[:, ROLE_PRODUCER] = prod_r
-        farm_tot = self._free[:, 2]
-        # provinces without members of a class: sellers', producers' and farmers' shares go to the idle
-        for role in (ROLE_SELLER, ROLE_PRODUCER):
-            empty = tot[:, role] <= 0
-            amount[empty, ROLE_NONE] += amount[empty, role]
-            amount[empty, role] = 0.0
-        empty = farm_tot <= 0
-        amount[empty, ROLE_NONE] += farm[empty]
-        farm = np.where(empty, 0.0, farm)
-        rate = np.where(tot > 0, amount / np.where(tot > 0, tot, 1.0), 0.0)
-        rates = np.column_stack([farm / np.where(farm_tot > 0, farm_tot, 1.0), rate[:, ROLE_NONE], rate[:, ROLE_SELLER],
-                                 rate[:, ROLE_PRODUCER]])
-        # paid, and this week's income, consumption and food security tallied (for the metrics)
         _receive_and_tally(self._blocks, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow, roles_c,
                            rates, hh.cash, hh.income, hh.market_income, hh.consumption, hh.food_ratio, self._tally_b)
         reduce_blocks(self._tally_b, self._blocks, self._tally)
-        left = np.where(tot[:, ROLE_NONE] <= 0, amount[:, ROLE_NONE], 0.0)
         if left.any():  # nobody idle and free: every household of the province
             share_out(sim, left, [])
             _tally(self._blocks, hh.income, hh.consumption, hh.food_ratio, self._tally_b)
             reduce_blocks(self._tally_b, self._blocks, self._tally)
         # stall fees of sellers with a place in an official market
-        fee = pars.retail_stall_fee_usd
-        if fee <= 0 or not n_sellers.any():
-            return np.zeros(r)
-        stalls = ts.official * pars.retail_stalls_per_market / sim.scale
-        official = np.where(n_sellers > 0, np.minimum(1.0, stalls / np.maximum(n_sellers, 1.0)), 0.0)
-        fees_r = np.zeros(r)
-        _stall_fees(ts.role_idx(sim, ROLE_SELLER), hh.region, fee * official, hh.cash, hh.fx, hh.market_income, fees_r)
-        sim.accounts.to_budget(int(pars.retail_fee_branch), fees_r)
+        fees_r = np.zeros(len(left))
+        if _market_fees(ts.role_idx(sim, ROLE_SELLER), hh.region, ts.official, self._free,
+                        float(pars.retail_stalls_per_market), float(sim.scale), float(pars.retail_stall_fee_usd),
+                        hh.cash, hh.fx, hh.market_income, fees_r):
+            sim.accounts.to_budget(int(pars.retail_fee_branch), fees_r)
         return fees_r
