@@ -51,7 +51,7 @@ from numba import njit, prange
 
 from hamji.kernels import fmax, fmin, province_bounds, province_lanes, reduce_blocks, span
 from hamji.module import Metric, Module
-from hamji.modules.enforcement import RegionIndex, border_provinces, bribe_prices
+from hamji.modules.enforcement import RegionIndex, border_provinces
 from hamji.results import HIST_BINS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -260,6 +260,36 @@ def _index_tally(blocks, want, fear, role, food_ratio, size, c, index_on, hsi, h
         sums[b, 7] = s_under
 
 
+@njit(cache=True, error_model="numpy")
+def _bribe_price(traders, households, base, slope, price) -> None:  # noqa: ANN001
+    """Each province's bribe price (float32), as :func:`hamji.modules.enforcement.bribe_prices` computes it from the
+    share of free traders among the households (``households`` floored at 1): ``base x (1 + slope x share)``."""
+    for r in range(len(price)):
+        price[r] = base * (1.0 + slope * (traders[r] / households[r]))
+
+
+#: rows of :func:`_province_tallies`' output, one per province each
+TALLY_ROWS = ("index", "participants_index", "participants", "nonparticipants_index", "nonparticipants", "want", "fear",
+              "poor", "borderline", "acceptable", "persons_undernourished")
+
+
+@njit(cache=True, error_model="numpy")
+def _province_tallies(hist_b, sums_b, blocks, households, hist, sums, out) -> None:  # noqa: ANN001
+    """The blocks' histograms and sums added by province (:func:`hamji.kernels.reduce_blocks`), and from the sums the
+    province values the metrics record (``out``, rows as :data:`TALLY_ROWS`): borderline = ``max(below borderline -
+    poor, 0)``, acceptable = ``households - max(below borderline, poor)``."""
+    reduce_blocks(hist_b, blocks, hist)
+    reduce_blocks(sums_b, blocks, sums)
+    for r in range(sums.shape[0]):
+        n_p, s_hsi, s_part, s_want, s_fear = sums[r, 0], sums[r, 1], sums[r, 2], sums[r, 3], sums[r, 4]
+        poor, below_border, under = sums[r, 5], sums[r, 6], sums[r, 7]
+        out[0, r], out[1, r], out[2, r] = s_hsi, s_part, n_p
+        out[3, r], out[4, r] = s_hsi - s_part, households[r] - n_p
+        out[5, r], out[6, r] = s_want, s_fear
+        out[7, r], out[8, r], out[9, r] = poor, fmax(below_border - poor, 0.0), households[r] - fmax(below_border, poor)
+        out[10, r] = under
+
+
 class HumanSecurity(Module):
     """Computes ``households.hsi`` and reports it with the field measures of food security."""
 
@@ -310,6 +340,8 @@ class HumanSecurity(Module):
         self._clan_held = np.zeros(n_clans, dtype=np.float32)
         self._want, self._fear, self._kin_money, self._kin_held = (np.zeros(n, dtype=np.float32) for _ in range(4))
         self._traders = np.zeros(r)
+        self._hh_den = np.maximum(self._households, 1.0)  # households of each province, floored at 1
+        self._price = np.zeros(r, dtype=np.float32)
         self._blocks = sim.blocks
         self._key: tuple | None = None  # parameters of the cached kernel constants
         self._c: tuple = ()
@@ -318,6 +350,7 @@ class HumanSecurity(Module):
         self._hist_b, self._sums_b = np.zeros((nb, HIST_BINS), dtype=np.int64), np.zeros((nb, 8))
         self._hist = np.zeros((r, HIST_BINS), dtype=np.int64)
         self._sums = np.zeros((r, 8))
+        self._tallies = np.zeros((len(TALLY_ROWS), r))
         self._border = border_provinces(sim)
 
     @staticmethod
@@ -352,7 +385,8 @@ class HumanSecurity(Module):
             lanes = self._lanes[threads] = province_lanes(bounds, threads)
         _clan_pass(bounds, lanes, hh.detained, hh.role, hh.cash, hh.fx, self._clan, self._clan_money, self._clan_held,
                    self._traders)  # free traders set the bribe price
-        price = bribe_prices(pars, self._traders / np.maximum(self._households, 1.0)).astype(np.float32)
+        price = self._price
+        _bribe_price(self._traders, self._hh_den, float(pars.bribe_base_usd), float(pars.bribe_activity_slope), price)
         key = self._constant_key(pars)
         if key != self._key:  # parameters change only with events: the float32 constants are kept until then
             self._key, self._c = key, self._constants(pars)
@@ -370,21 +404,20 @@ class HumanSecurity(Module):
                        np.float32(pars.border_zone_resident_exposure), self._fear)
         _index_tally(blocks, self._want, self._fear, hh.role, hh.food_ratio, self._size, c, index_on, hh.hsi,
                      self._hist_b, self._sums_b)
-        reduce_blocks(self._hist_b, blocks, self._hist)
-        reduce_blocks(self._sums_b, blocks, self._sums)
+        n_hh = self._households
+        _province_tallies(self._hist_b, self._sums_b, blocks, n_hh, self._hist, self._sums, self._tallies)
         q = res.quantiles_from_histogram(self._hist, QUANTILES)
 
         # outputs: each a ratio of province sums (the households' own), grouped in the weekly pass of the results
-        n_hh = self._households
-        n_p, s_hsi, s_part, s_want, s_fear, poor, below_border, under = self._sums.T
+        s_hsi, s_part, n_p, s_nonpart, n_nonpart, s_want, s_fear, poor, borderline, acceptable, under = self._tallies
         res.record_ratio("hsi_mean", s_hsi, n_hh)
         res.record_ratio("hsi_participants", s_part, n_p)
-        res.record_ratio("hsi_nonparticipants", s_hsi - s_part, n_hh - n_p)
+        res.record_ratio("hsi_nonparticipants", s_nonpart, n_nonpart)
         for k, name in enumerate(("hsi_p10", "hsi_p50", "hsi_p90")):
             res.record_units(name, q[k])
         res.record_ratio("freedom_from_want", s_want, n_hh)
         res.record_ratio("freedom_from_fear", s_fear, n_hh)
         res.record_ratio("fcs_poor_share", poor, n_hh)
-        res.record_ratio("fcs_borderline_share", np.maximum(below_border - poor, 0.0), n_hh)
-        res.record_ratio("fcs_acceptable_share", n_hh - np.maximum(below_border, poor), n_hh)
+        res.record_ratio("fcs_borderline_share", borderline, n_hh)
+        res.record_ratio("fcs_acceptable_share", acceptable, n_hh)
         res.record_ratio("undernourished_share", under, self._persons)

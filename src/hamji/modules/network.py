@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from hamji.kernels import compact_blocks, fmax, fmin, reduce_blocks, span
+from hamji.kernels import compact_blocks, fmax, fmin, psum, reduce_blocks, rowsum, span
 from hamji.module import Metric, Module
 from hamji.modules.distribution import trade_state
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
@@ -441,6 +441,176 @@ def _pick_in_region(region, cand, formers, weights, draws, r):  # noqa: ANN001, 
     return src[:k].copy(), dst[:k].copy()
 
 
+@njit(cache=True, error_model="numpy")
+def _insert_ties(a, b, s, vol, hw, new_a, new_b, strength):  # noqa: ANN001, ANN201
+    """Write ties ``(new_a[i], new_b[i])`` with ``strength`` into the free slots below ``hw`` (strength <= 0) in slot
+    order, then from ``hw`` up (:meth:`Ties.add`). Returns the new high-water mark, or minus the slots needed if the
+    arrays are too short (then nothing is written)."""
+    k = len(new_a)
+    free = 0
+    for i in range(hw):
+        if free == k:
+            break
+        free += s[i] <= 0
+    need = hw + (k - free)
+    if need > len(s):
+        return -need
+    slot = 0
+    for i in range(k):
+        while slot < hw and not s[slot] <= 0:
+            slot += 1
+        a[slot], b[slot], s[slot], vol[slot] = new_a[i], new_b[i], strength, 0.0
+        slot += 1
+    return need
+
+
+@njit(cache=True, error_model="numpy")
+def _entry_chance(inc_b, cnt_b, blocks, hh_den, markets, density_den, access, innovation, imitation, market_effect,
+                  inc, cnt, q) -> None:  # noqa: ANN001
+    """The stayers' summed smoothed incomes and counts by province and role (``inc``, ``cnt``: blocks added in order)
+    and each province's chance of not entering in a week, ``q = 1 - min(p, 1)``, ``p = (innovation + imitation x
+    share) x access x (1 + market_effect x density)`` (share = participants / ``hh_den``, density = markets /
+    ``density_den``: households and ten thousands of households, floored). The chance over ``U`` weeks,
+    ``1 - q ** U``, is NumPy's power, taken outside."""
+    reduce_blocks(inc_b, blocks, inc)
+    reduce_blocks(cnt_b, blocks, cnt)
+    for j in range(len(q)):
+        participants = 0
+        for k in range(cnt.shape[1]):
+            participants += cnt[j, k]
+        share = participants / hh_den[j]
+        p = (innovation + imitation * share) * access[j] * (1.0 + market_effect * (markets[j] / density_den[j]))
+        q[j] = 1.0 - fmin(p, 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _attractiveness(inc, cnt, line, out) -> None:  # noqa: ANN001
+    """Relative profitability of each role in each province: ``(max(mean income of the role, 0) + line) /
+    (max(mean income of all participants, 0) + line)``, 1 where nobody is in the role or the ratio is not finite."""
+    total = rowsum(inc)  # inc.sum(axis=1)
+    for j in range(inc.shape[0]):
+        participants = 0
+        for k in range(cnt.shape[1]):
+            participants += cnt[j, k]
+        den = fmax(total[j] / max(participants, 1), 0.0) + line
+        for k in range(inc.shape[1]):
+            x = (fmax(inc[j, k] / cnt[j, k], 0.0) + line) / den if cnt[j, k] > 0 else 1.0
+            out[j, k] = x if np.isfinite(x) else 1.0
+
+
+@njit(cache=True, error_model="numpy")
+def _pick_roles(idx, u, attract, base, partner_access, region, cash, fx, partner_capital, out) -> None:  # noqa: ANN001
+    """Role of each entrant ``idx[i]`` into ``out[idx[i]]`` (``u``: a draw per household): drawn with weights ``base x
+    attract`` of its province, the partner's times ``partner_access`` and ``min(1, money / partner_capital)``, none's
+    0; the first role whose cumulative weight (float64, in role order) exceeds ``u x total``; a seller if all are 0."""
+    n_roles = len(base)
+    cum = np.empty(n_roles)
+    for i in range(len(idx)):
+        h = idx[i]
+        r = region[h]
+        acc = 0.0
+        for k in range(n_roles):
+            w = base[k] * attract[r, k]
+            if k == ROLE_PARTNER:
+                w = w * partner_access[r] * fmin((cash[h] + fx[h]) / partner_capital, 1.0)
+            if k == ROLE_NONE:
+                w = 0.0
+            acc = w if k == 0 else acc + w  # np.cumsum
+            cum[k] = acc
+        t = u[h] * acc
+        pick = 0
+        for k in range(n_roles):
+            pick += t >= cum[k]
+        out[h] = min(pick, n_roles - 1) if acc > 0 else ROLE_SELLER
+
+
+@njit(cache=True, error_model="numpy")
+def _enter(enter, u, inc, cnt, line, base, partner_access, region, cash, fx, partner_capital, attract, role,
+           profit_ema) -> None:  # noqa: ANN001
+    """Entrants take a role (:func:`_pick_roles`, weighted by :func:`_attractiveness` into ``attract``) and start
+    with a smoothed market income of 0."""
+    _attractiveness(inc, cnt, line, attract)
+    _pick_roles(enter, u, attract, base, partner_access, region, cash, fx, partner_capital, role)
+    for h in enter:
+        profit_ema[h] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _nk_picks(region, part, formers, deg, referral, draws, r):  # noqa: ANN001, ANN201
+    """One round of ties among North Koreans: :func:`_pick_in_region` with candidate weights ``1 + referral x ties``
+    and the formers' draws (``draws``: one per household)."""
+    weights = np.empty(len(part))
+    for i in range(len(part)):
+        weights[i] = 1.0 + referral * deg[part[i]]
+    d = np.empty(len(formers), dtype=draws.dtype)
+    for i in range(len(formers)):
+        d[i] = draws[formers[i]]
+    return _pick_in_region(region, part, formers, weights, d, r)
+
+
+@njit(cache=True, error_model="numpy")
+def _merchant_formers(partners, mp_a, mp_b, mp_s, target, u, region, p_r, china_of, capital, quality, referral):  # noqa: ANN001, ANN201
+    """Partners short of merchant ties that form one this time (:func:`_formers`), the province of China across their
+    crossing, and each merchant's weight ``max(capital, 0) x quality x (1 + referral x partners)``."""
+    mdeg = np.zeros(len(region), dtype=np.int32)  # live merchant ties of each household
+    _count_live(mp_b, mp_s, mdeg)
+    formers = _formers(partners, mdeg, target, u, region, p_r)
+    mpart = np.zeros(len(capital), dtype=np.int64)  # live ties of each merchant
+    _count_live(mp_a, mp_s, mpart)
+    wm = np.empty(len(capital))
+    for j in range(len(capital)):
+        wm[j] = fmax(capital[j], 0.0) * quality[j] * (1.0 + referral * mpart[j])
+    area = np.empty(len(formers), dtype=np.int64)
+    for i in range(len(formers)):
+        area[i] = china_of[region[formers[i]]]
+    return formers, area, wm
+
+
+@njit(cache=True, error_model="numpy")
+def _merchant_picks(formers, area, draws, mer_region, wm):  # noqa: ANN001, ANN201
+    """For each former, a merchant of the province across its crossing drawn with weights ``wm`` (np.searchsorted,
+    right, on the float64 cumulative weights; provinces whose weights sum to at most 0 skipped): (merchants,
+    formers), province by province in ascending order, formers in their order within one."""
+    src, dst = np.empty(len(formers), dtype=np.int64), np.empty(len(formers), dtype=np.int64)
+    k = 0
+    for c in np.unique(area):
+        ms = np.flatnonzero(mer_region == c)
+        if not len(ms) or psum(wm[ms]) <= 0:
+            continue
+        cum = np.cumsum(wm[ms])
+        for i in range(len(formers)):
+            if area[i] == c:
+                src[k] = ms[min(np.searchsorted(cum, draws[formers[i]] * cum[-1], side="right"), len(ms) - 1)]
+                dst[k] = formers[i]
+                k += 1
+    return src[:k], dst[:k]
+
+
+@njit(cache=True, error_model="numpy")
+def _refresh_counts(blocks, role, knowhow, threshold, region, mp_b, mp_s, ties_nk, part_r, know_r, ties_r) -> None:  # noqa: ANN001
+    """By province: households in a market role, households whose know-how is at least ``threshold`` (float32), and
+    live ties (``ties_nk`` plus merchant ties by the partner's province). Whole numbers: the same in any order."""
+    part_r[:] = 0.0
+    know_r[:] = 0.0
+    for b in range(len(blocks)):
+        n_part = n_know = 0
+        for i in range(*span(blocks, b)):
+            n_part += role[i] != ROLE_NONE
+            n_know += knowhow[i] >= threshold
+        part_r[blocks[b, 2]] += n_part
+        know_r[blocks[b, 2]] += n_know
+    ties_r[:] = ties_nk
+    _count_live_by_region(region, mp_b, mp_s, ties_r)
+
+
+@njit(cache=True)
+def _partner_counts(ends, s, out) -> None:  # noqa: ANN001
+    """Live ties of each merchant into ``out`` (int16, as the int64 count cast)."""
+    out[:] = 0
+    for i in range(len(s)):
+        out[ends[i]] += s[i] > 0
+
+
 class Ties:
     """Undirected ties as edge arrays with spare capacity; a slot with strength 0 is free."""
 
@@ -463,24 +633,19 @@ class Ties:
 
     def add(self, a: np.ndarray, b: np.ndarray, strength: float) -> None:
         """Add ties (a[i], b[i]) with the given strength, reusing free slots first."""
-        k = len(a)
-        if k == 0:
+        if len(a) == 0:
             return
-        free = np.flatnonzero(self.s[:self.hw] <= 0)[:k]
-        extra = k - len(free)
-        if self.hw + extra > len(self.s):  # grow rarely, by doubling
-            new = max(2 * len(self.s), self.hw + extra)
+        strength = np.float32(strength)
+        hw = _insert_ties(self.a, self.b, self.s, self.vol, self.hw, a, b, strength)
+        if hw < 0:  # grow rarely, by doubling
+            new = max(2 * len(self.s), -hw)
             for name in ("a", "b", "s", "vol"):
                 old = getattr(self, name)
                 arr = np.zeros(new, dtype=old.dtype)
                 arr[:len(old)] = old
                 setattr(self, name, arr)
-        slots = np.concatenate([free, np.arange(self.hw, self.hw + extra)])
-        self.hw += extra
-        self.a[slots] = a
-        self.b[slots] = b
-        self.s[slots] = strength
-        self.vol[slots] = 0.0
+            hw = _insert_ties(self.a, self.b, self.s, self.vol, self.hw, a, b, strength)
+        self.hw = hw
 
     def update(self, weeks: int, gain: float, half: float, decay: float, s_min: float) -> None:
         """Strengthen ties that carried trade, decay idle ones, drop weak ones; reset volumes."""
@@ -516,7 +681,6 @@ class Network(Module):
         if "profit_ema" not in hh.states:  # smoothed net market income (US$ a week)
             hh.add("profit_ema", np.float32)
         self.households = np.bincount(hh.region, minlength=r).astype(float)
-        self._mask = np.empty(hh.n, dtype=bool)
         self._part_r = np.zeros((r, 1))
         nb = len(sim.blocks)
         self._part_b = np.zeros((nb, 1))
@@ -525,6 +689,17 @@ class Network(Module):
         self._buf = np.empty(hh.n, dtype=np.int32)
         self._buf2 = np.empty(hh.n, dtype=np.int32)
         self._inc_b, self._cnt_b = np.zeros((nb, len(ROLES))), np.zeros((nb, len(ROLES)), dtype=np.int64)
+        # province-level work space of the monthly passes, and the floors of the entry chance's denominators
+        self._inc, self._cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
+        self._attract = np.ones((r, len(ROLES)))
+        self._stay = np.zeros(r)
+        self._hh_den = np.maximum(self.households, 1.0)
+        self._density_den = np.maximum(self.households * sim.scale / 1e4, 1e-9)
+        self._part_month, self._knowhow_r, self._ties_r = np.zeros(r), np.zeros(r), np.zeros(r)
+        self._g = np.zeros(2 * hh.n)  # sums at the ends of ties (_knowhow_flow, _strength_sums)
+        self._d = np.empty(0, dtype=np.float32)  # one per tie among North Koreans (_knowhow_flow)
+        # access by province and the chances of forming ties, kept until their parameters change
+        self._access_km = self._partner_km = self._form_key = None
         bk = np.where(w.country == 0, w.border_km, np.inf)
         self.border_km = bk
         b = sim.borders
@@ -546,11 +721,33 @@ class Network(Module):
 
     # -- access -----------------------------------------------------------------------------------
     def _access(self, sim: "Sim") -> np.ndarray:
-        """Access to trade by province: exp(-border km / access km) (0 outside the DPRK)."""
-        return np.exp(-self.border_km / sim.pars.network_access_km)
+        """Access to trade by province: exp(-border km / access km) (0 outside the DPRK); kept until the parameter
+        changes (not to be modified)."""
+        km = sim.pars.network_access_km
+        if km != self._access_km:
+            self._access_km, self._access_r = km, np.exp(-self.border_km / km)
+        return self._access_r
 
     def _partner_access(self, sim: "Sim") -> np.ndarray:
-        return np.exp(-self.border_km / sim.pars.network_partner_km)
+        """Access of partners to merchants by province, exp(-border km / partner km), as :meth:`_access`."""
+        km = sim.pars.network_partner_km
+        if km != self._partner_km:
+            self._partner_km, self._partner_r = km, np.exp(-self.border_km / km)
+        return self._partner_r
+
+    def _form_chances(self, sim: "Sim", weeks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Chances by province of forming a tie in ``weeks`` weeks, ``1 - (1 - min(p, 1)) ** weeks``: among North
+        Koreans ``p = tie_form x access``; with a merchant ``p = tie_form x partner access x border_trips_open``.
+        Kept until their parameters change (not to be modified)."""
+        pars = sim.pars
+        key = (weeks, pars.network_tie_form, pars.network_access_km, pars.network_partner_km, pars.border_trips_open)
+        if key != self._form_key:
+            p_nk = 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
+            # a new merchant tie needs a trip across the border (border_trips_open: 1 unless the border is closed)
+            p_mp = 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._partner_access(sim) * pars.border_trips_open,
+                                           1.0)) ** weeks
+            self._form_key, self._form_p = key, (p_nk, p_mp)
+        return self._form_p
 
     def _initial_roles(self, sim: "Sim") -> None:
         """A share of households starts in a market role, higher near the border, richer households first."""
@@ -566,27 +763,23 @@ class Network(Module):
         u = sim.streams.get("network.setup.roles").random(hh.n)
         idx = np.flatnonzero(u < prob)
         v = sim.streams.get("network.setup.role_choice").random(hh.n)
-        hh.role[idx] = self._choose_roles(sim, idx, v[idx], np.ones((r, len(ROLES))))
+        self._choose_roles(sim, idx, v, np.ones((r, len(ROLES))))
 
-    def _choose_roles(self, sim: "Sim", idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> np.ndarray:
-        """Roles of entrants ``idx``: base weights x attractiveness; partner needs access and capital."""
-        pars = sim.pars
+    def _choose_roles(self, sim: "Sim", idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> None:
+        """Roles of entrants ``idx`` into ``households.role`` (``u``: a draw per household): base weights x
+        attractiveness; partner needs access and capital (:func:`_pick_roles`)."""
         hh = sim.people.households
-        reg = hh.region[idx]
+        _pick_roles(idx, u, attract, self._role_weights(sim.pars), self._partner_access(sim), hh.region, hh.cash, hh.fx,
+                    float(max(sim.pars.network_partner_capital_usd, 1e-9)), hh.role)
+
+    @staticmethod
+    def _role_weights(pars) -> np.ndarray:  # noqa: ANN001
+        """Base weights of the roles an entrant takes (0 for none)."""
         base = np.zeros(len(ROLES))
         base[ROLE_SELLER], base[ROLE_PRODUCER] = pars.network_mix_seller, pars.network_mix_producer
         base[ROLE_ACQUIRER], base[ROLE_SHIPPER] = pars.network_mix_acquirer, pars.network_mix_shipper
         base[ROLE_PARTNER] = pars.network_mix_partner
-        wr = base[None, :] * attract
-        wr[:, ROLE_PARTNER] *= self._partner_access(sim)
-        wr[:, ROLE_NONE] = 0.0
-        weights = wr[reg]
-        money = hh.cash[idx] + hh.fx[idx]
-        weights[:, ROLE_PARTNER] *= np.minimum(1.0, money / max(pars.network_partner_capital_usd, 1e-9))
-        cum = np.cumsum(weights, axis=1)
-        total = cum[:, -1]
-        pick = (u[:, None] * total[:, None] >= cum).sum(axis=1)
-        return np.where(total > 0, np.minimum(pick, len(ROLES) - 1), ROLE_SELLER).astype(np.int8)
+        return base
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: "Sim") -> None:
@@ -601,7 +794,7 @@ class Network(Module):
         weeks = pars.network_update_weeks
         if pars.network_on and sim.week % weeks == weeks - 1:
             self._update(sim, weeks)
-            part_r = ts.region_sum(np.not_equal(hh.role, ROLE_NONE, out=self._mask))  # roles changed
+            part_r = self._part_month  # roles changed (counted by _refresh)
         res = sim.results
         res.record_ratio("participants_share", part_r, self.households)
         res.record("ties", self._ties_r)
@@ -629,10 +822,7 @@ class Network(Module):
         self._refresh(sim)
         trade_state(sim).invalidate()
         if "partners" in mer.states:
-            mp = self.mp
-            partners = np.zeros(mer.n, dtype=np.int64)
-            _count_live(mp.a[:mp.hw], mp.s[:mp.hw], partners)
-            mer.partners[:] = partners.astype(np.int16)
+            _partner_counts(self.mp.a[:self.mp.hw], self.mp.s[:self.mp.hw], mer.partners)
 
     def _knowhow(self, sim: "Sim", weeks: int) -> None:
         """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
@@ -645,44 +835,37 @@ class Network(Module):
         nk, mp = self.nk, self.mp
         mhw = mp.hw if "knowhow" in mer.states else 0
         mer_k = mer.knowhow if mhw else np.zeros(0, dtype=np.float32)
+        if len(self._d) < nk.hw:
+            self._d = np.empty(len(nk.s), dtype=np.float32)
         _knowhow_flow(hh.knowhow, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.a[:mhw], mp.b[:mhw], mp.s[:mhw], mer_k,
-                      np.float32(weeks), np.float32(rate))
+                      np.float32(weeks), np.float32(rate), self._d, self._g)
 
     def _roles(self, sim: "Sim", weeks: int) -> None:
         """Exits by losses and ties, entries by diffusion, access, markets and capital."""
         pars = sim.pars
         hh = sim.people.households
-        r = sim.world.n_regions
         n = hh.n
-        ts = trade_state(sim)
         f32 = np.float32
         # exits
         u = sim.rng("network.exit").random(n, dtype=np.float32)
-        inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
         _exits(sim.blocks, hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks),
                f32(pars.network_loss_income_usd), float(pars.network_exit_capital_usd), float(pars.network_exit_base),
                float(pars.network_exit_loss), f32(pars.network_tie_exit_effect), self._inc_b, self._cnt_b)
-        reduce_blocks(self._inc_b, sim.blocks, inc)
-        reduce_blocks(self._cnt_b, sim.blocks, cnt)
         # entries
-        share = cnt.sum(axis=1) / np.maximum(self.households, 1.0)
-        density = ts.markets / np.maximum(self.households * sim.scale / 1e4, 1e-9)
-        p_r = ((pars.network_entry_innovation + pars.network_entry_imitation * share) * self._access(sim)
-               * (1.0 + pars.network_market_access_effect * density))
-        p_r = 1.0 - (1.0 - np.minimum(p_r, 1.0)) ** weeks
+        inc, cnt = self._inc, self._cnt
+        _entry_chance(self._inc_b, self._cnt_b, sim.blocks, self._hh_den, trade_state(sim).markets, self._density_den,
+                      self._access(sim), float(pars.network_entry_innovation), float(pars.network_entry_imitation),
+                      float(pars.network_market_access_effect), inc, cnt, self._stay)
+        p_r = 1.0 - self._stay ** weeks
         v = sim.rng("network.entry").random(n, dtype=np.float32)
         enter = _entrants(sim.blocks, hh.role, hh.detained, hh.cash, hh.fx, v, p_r,
                           float(max(pars.network_entry_capital_usd, 1e-9)), self._buf, self._counts[:, 0])
         if len(enter):
-            # relative profitability of each role in each province
-            line = pars.network_loss_income_usd
-            mean_role = np.where(cnt > 0, inc / np.maximum(cnt, 1), np.nan)
-            mean_all = inc.sum(axis=1) / np.maximum(cnt.sum(axis=1), 1)
-            attract = (np.maximum(mean_role, 0.0) + line) / (np.maximum(mean_all, 0.0)[:, None] + line)
-            attract = np.where(np.isfinite(attract) & (cnt > 0), attract, 1.0)
+            # roles drawn with the relative profitability of each role in each province
             c = sim.rng("network.role_choice").random(n, dtype=np.float32)
-            hh.role[enter] = self._choose_roles(sim, enter, c[enter], attract)
-            hh.profit_ema[enter] = 0.0
+            _enter(enter, c, inc, cnt, float(pars.network_loss_income_usd), self._role_weights(pars),
+                   self._partner_access(sim), hh.region, hh.cash, hh.fx, float(max(pars.network_partner_capital_usd, 1e-9)),
+                   self._attract, hh.role, hh.profit_ema)
 
     def _form(self, sim: "Sim", rng_form: np.random.Generator, rng_pick: np.random.Generator,
               initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -701,55 +884,35 @@ class Network(Module):
         nk = self.nk
         if deg is None:
             deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
+        # chance of forming a tie by province (the same as per household: elementwise)
+        p_nk, p_mp = (np.ones(r), np.ones(r)) if initial else self._form_chances(sim, weeks)
+        referral = float(pars.network_referral_weight)
         added = []
         if len(part) and pars.network_ties_target_nk > 0:
-            # chance of forming a tie by province (the same as per household: elementwise)
-            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
-            formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_r)
+            formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_nk)
             rounds = pars.network_ties_target_nk if initial else 1
             for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
-                src, dst = _pick_in_region(hh.region, part, formers, 1.0 + pars.network_referral_weight * deg[part],
-                                                (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers], r)
-                nk.add(src.astype(np.int32), dst.astype(np.int32), pars.network_tie_initial)
+                src, dst = _nk_picks(hh.region, part, formers, deg, referral,
+                                     pick if k == 0 else rng_pick.random(n, dtype=np.float32), r)
+                nk.add(src, dst, pars.network_tie_initial)
                 added.append((src, dst))  # (the rounds all use the degrees from before)
         mp = self.mp
         if len(partners) and mer.n and pars.network_ties_target_mp > 0:
-            mdeg = np.zeros(n, dtype=np.int32)  # live merchant ties of each household
-            _count_live(mp.b[:mp.hw], mp.s[:mp.hw], mdeg)
-            pa = self._partner_access(sim)
-            # a new merchant tie needs a trip across the border (border_trips_open: 1 unless the border is closed)
-            p_r = np.ones(r) if initial else 1.0 - (1.0 - np.minimum(pars.network_tie_form * pa * pars.border_trips_open,
-                                                                     1.0)) ** weeks
-            formers = _formers(partners, mdeg, pars.network_ties_target_mp, u, hh.region, p_r)
             quality = mer.quality if "quality" in mer.states else np.ones(mer.n)
-            mpart = np.zeros(mer.n, dtype=np.int64)
-            _count_live(mp.a[:mp.hw], mp.s[:mp.hw], mpart)
-            wm = np.maximum(mer.capital, 0.0) * quality * (1.0 + pars.network_referral_weight * mpart)
+            formers, area, wm = _merchant_formers(partners, mp.a[:mp.hw], mp.b[:mp.hw], mp.s[:mp.hw],
+                                                  pars.network_ties_target_mp, u, hh.region, p_mp, self.china_of,
+                                                  mer.capital, quality, referral)
             rounds = pars.network_ties_target_mp if initial else 1
-            area = self.china_of[hh.region[formers]]
             for k in range(rounds):
-                draws = (pick if k == 0 else rng_pick.random(n, dtype=np.float32))[formers]
-                src, dst = [], []
-                for c in np.unique(area):
-                    ms = np.flatnonzero(mer.region == c)
-                    if not len(ms) or wm[ms].sum() <= 0:
-                        continue
-                    f = formers[area == c]
-                    cum = np.cumsum(wm[ms])
-                    j = np.minimum(np.searchsorted(cum, draws[area == c] * cum[-1], side="right"), len(ms) - 1)
-                    src.append(ms[j])
-                    dst.append(f)
-                if src:
-                    mp.add(np.concatenate(src).astype(np.int32), np.concatenate(dst).astype(np.int32), pars.network_tie_initial)
+                src, dst = _merchant_picks(formers, area, pick if k == 0 else rng_pick.random(n, dtype=np.float32),
+                                           mer.region, wm)
+                mp.add(src, dst, pars.network_tie_initial)
         return added
 
     def _refresh(self, sim: "Sim") -> None:
-        """Cached counts for the metrics: ties and know-how by province; summed strengths."""
+        """Cached counts for the metrics: participants, ties and know-how by province; summed strengths."""
         hh = sim.people.households
-        r = sim.world.n_regions
         nk, mp = self.nk, self.mp
-        self._ties_r = self._ties_nk.copy()
-        _count_live_by_region(hh.region, mp.b[:mp.hw], mp.s[:mp.hw], self._ties_r)
-        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength)
-        ts = trade_state(sim)
-        self._knowhow_r = ts.region_sum(np.greater_equal(hh.knowhow, sim.pars.network_knowhow_threshold, out=self._mask))
+        _refresh_counts(sim.blocks, hh.role, hh.knowhow, np.float32(sim.pars.network_knowhow_threshold), hh.region,
+                        mp.b[:mp.hw], mp.s[:mp.hw], self._ties_nk, self._part_month, self._knowhow_r, self._ties_r)
+        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength, self._g)
