@@ -55,6 +55,11 @@ for every household) decides by nested thresholds: inspected if ``u < p_r``, fou
 non-political case nobody pays, detained if the rescaled remainder ``(u / (p_r *
 infraction_rate) - q_i) / (1 - q_i) < detention_prob`` (each remainder is again uniform).
 
+Computation: after the household pass that serves detention and lists the traders, the week is two compiled
+functions around NumPy's ``exp`` and the week's draws: :func:`_traders_and_prices`, then :func:`_settle`
+(cases, kin help, bribes, fines, detention, the officials' spending), which adds in the order of the NumPy
+formulas above, so results are the same to the bit.
+
 Calibration target: the share of non-political cases bought off (``bribe_settled_share``) against
 "95 percent of female traders report paying bribes to avoid the penal system" (context_figures.csv).
 Companies' bribes and checkpoint inspections along routes are not modelled here.
@@ -67,8 +72,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from hamji.accounts import CABINET, KPA, pay_from_households
-from hamji.kernels import compact_blocks, span
+from hamji.accounts import CABINET, KPA
+from hamji.kernels import compact_blocks, fmax, fmin, psum, span
 from hamji.module import Metric, Module
 from hamji.parameters import Parameters
 
@@ -79,6 +84,12 @@ if TYPE_CHECKING:  # pragma: no cover
 def bribe_prices(pars: Parameters, participants_share: np.ndarray) -> np.ndarray:
     """Bribe price per province (US$): ``bribe_base_usd * (1 + bribe_activity_slope * a_r)``."""
     return pars.bribe_base_usd * (1.0 + pars.bribe_activity_slope * participants_share)
+
+
+@njit(cache=True, inline="always")
+def bribe_price(base, slope, share):  # noqa: ANN001, ANN201
+    """:func:`bribe_prices` for one province, in compiled code (the same arithmetic, so the same value)."""
+    return base * (1.0 + slope * share)
 
 
 def border_provinces(sim: "Sim") -> np.ndarray:
@@ -172,23 +183,227 @@ def _pay_listed(idx, reg, amount, amount32, cash, income) -> None:  # noqa: ANN0
         income[i] += amount32[r]
 
 
-@njit(cache=True)
-def _inspections(u, t_idx, t_reg, p, infraction_rate, inspections, found_idx, w) -> int:  # noqa: ANN001
-    """One pass over the traders: inspected if ``u < p`` (counted by province), an infraction found if
-    ``u < p x infraction_rate`` (float32, as NumPy computes it); writes the ids found and their
-    rescaled uniform ``u / (p x infraction_rate)`` and returns how many were found."""
-    k = 0
+# rows of the region-level results of a week (one value per province each), written by :func:`_settle`
+_INSPECTIONS, _FOUND, _POLITICAL, _BRIBES, _KIN_HELP, _FINES, _DETENTIONS, _SPENT, _DETAINED = range(9)
+_PAYERS, _CASES, _KPA_SHARE, _CABINET_SHARE = range(9, 13)
+#: metrics recorded from the first rows, in row order
+_RECORDED = ("inspections", "infractions_found", "political_cases", "bribes_usd", "kin_help_usd", "fines_usd",
+             "detentions", "officials_spending_usd", "detained")
+# what a case found this week turned out to be
+_CASE_POLITICAL, _CASE_OWN, _CASE_NEED, _CASE_RESCUED = range(4)
+
+
+@njit(cache=True, error_model="numpy")
+def _traders_and_prices(blocks, counts, households, border, base, slope, k, officials_per_household, strength, a, x):
+    """Free traders ``a`` by province (from the per-block counts of :func:`_serve_and_list`), the exponent
+    ``x = -k C_r / max(A_r, 1e-12)`` of the inspection risk (its ``np.exp`` stays in NumPy, whose SVML rounding
+    compiled code does not share) and the bribe prices (returned: the formula of :func:`bribe_prices`)."""
+    a[:] = 0.0
+    for b in range(len(blocks)):
+        a[blocks[b, 2]] += counts[b]
+    price = np.empty(len(a))
+    for r in range(len(a)):
+        price[r] = bribe_price(base, slope, a[r] / fmax(households[r], 1.0))
+        officials = officials_per_household * households[r] * (1.0 + strength * border[r])
+        x[r] = -k * officials / fmax(a[r], 1e-12)
+    return price
+
+
+@njit(cache=True, inline="always")
+def _pay(i, amount, cash, fx):  # noqa: ANN001, ANN201
+    """:func:`hamji.accounts.pay_from_households` for household ``i``: won cash first, then foreign currency."""
+    amount = fmax(amount, 0.0)
+    from_cash = fmin(cash[i], amount)
+    cash[i] -= from_cash
+    from_fx = fmin(fx[i], amount - from_cash)
+    fx[i] -= from_fx
+    return from_cash + from_fx
+
+
+@njit(cache=True, error_model="numpy")
+def _kin_help(n_cases, case_id, case_kind, case_need, region, clan, slots, detained, cash, fx, mark, needy,
+              clan_state, clan_sums, help_share, kin_help) -> None:  # noqa: ANN001
+    """Clans that can cover all their members' needs this week pay them: each case in need (``_CASE_NEED``)
+    of such a clan becomes ``_CASE_RESCUED`` and is given its share; ``kin_help`` (by province) adds what it got.
+
+    Per clan ``c`` (rows of ``clan_sums``): ``needs`` summed over its cases in household order, ``have`` the
+    money ``cash + fx`` of its free members without a case (the donors) in slot order, ``got`` what they gave:
+    the order of the ``np.bincount`` sums of the NumPy formulas. ``mark`` and ``clan_state`` are left zero.
+    """
+    needs, have, got = clan_sums[0], clan_sums[1], clan_sums[2]
+    n_needy = 0
+    for j in range(n_cases):
+        if case_kind[j] == _CASE_NEED:
+            c = clan[case_id[j]]
+            if clan_state[c] == 0:
+                clan_state[c] = 1
+                needy[n_needy] = c
+                n_needy += 1
+                needs[c] = 0.0
+            needs[c] += case_need[j]
+    if n_needy == 0:
+        return
+    for j in range(n_cases):  # no household with a case gives
+        mark[case_id[j]] = True
+    n, width = len(clan), slots.shape[0]
+    for jc in range(n_needy):
+        c = needy[jc]
+        h = 0.0
+        for s in range(width):
+            i = slots[s, c]
+            if i < n and not mark[i] and detained[i] == 0:
+                h += cash[i] + fx[i]
+        have[c] = h
+        g = 0.0
+        if needs[c] > 0 and help_share * h >= needs[c]:  # ok: each donor gives in proportion to its money
+            clan_state[c] = 2
+            for s in range(width):
+                i = slots[s, c]
+                if i < n and not mark[i] and detained[i] == 0:
+                    # give = money * needs / max(have, 1e-300): at most help_share of its money
+                    g += _pay(i, (cash[i] + fx[i]) * needs[c] / fmax(h, 1e-300), cash, fx)
+        got[c] = g
+    # the money passes through the rescued household, which then pays the whole bribe
+    for j in range(n_cases):
+        i = case_id[j]
+        mark[i] = False
+        if case_kind[j] == _CASE_NEED and clan_state[clan[i]] == 2:
+            c = clan[i]
+            received = got[c] * case_need[j] / fmax(needs[c], 1e-300)
+            cash[i] += received
+            kin_help[region[i]] += received
+            case_kind[j] = _CASE_RESCUED
+    for jc in range(n_needy):
+        clan_state[needy[jc]] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def _settle(inspect, u, e, a, price, border, blocks, t_idx, t_reg, region, detained, cash, fx, income, has_kin,
+            kin_abroad, clan, slots, mark, case_id, case_kind, case_w, case_need, needy, clan_state, clan_sums,
+            officials, out,
+            infraction_rate, political_share, kin_multiplier, help_share, org_share, kpa_share, fine_multiple,
+            detention_prob, detention_weeks, political_weeks, confiscation_share, strength, penalty,
+            spending_rate) -> None:  # noqa: ANN001
+    """The week's enforcement after the draws: inspections and cases (if ``inspect``), kin help, bribes, fines
+    and detention, then the officials' spending; the sums by province go to the rows of ``out``.
+
+    ``e = np.exp(x)`` of :func:`_traders_and_prices`; ``u`` the week's uniforms; ``t_reg`` is filled with the
+    traders' provinces. Cases are taken in household order, payers and the punished in the order of the NumPy
+    formulas' ``np.bincount`` sums (tests/test_region_enforcement.py keeps them), so every sum is the same to the
+    bit. ``officials``: the officials' funds (changed in place).
+    """
+    n_reg = len(a)
+    out[:] = 0.0
     for j in range(len(t_idx)):
-        i, r = t_idx[j], t_reg[j]
-        pr = p[r]
-        if u[i] < pr:
-            inspections[r] += 1.0
-            pf = pr * infraction_rate
-            if u[i] < pf:
-                found_idx[k] = i
-                w[k] = u[i] / pf
-                k += 1
-    return k
+        t_reg[j] = region[t_idx[j]]
+    if inspect:
+        p = np.empty(n_reg, dtype=np.float32)  # p_r = 1 - exp(-k C_r / A_r), 1 where nobody trades (float32)
+        for r in range(n_reg):
+            p[r] = np.float32(1.0 - e[r]) if a[r] > 0 else np.float32(1.0)
+        ir = np.float32(infraction_rate)
+        n_cases = 0
+        for j in range(len(t_idx)):
+            i, r = t_idx[j], t_reg[j]
+            if u[i] < p[r]:
+                out[_INSPECTIONS, r] += 1.0
+                pf = p[r] * ir  # float32, as NumPy computes it
+                if u[i] < pf:
+                    w = u[i] / pf  # float32, uniform on [0, 1) given an infraction found
+                    q = political_share
+                    if has_kin and kin_abroad[i] > 0:
+                        q = fmin(q * kin_multiplier, 1.0)
+                    out[_FOUND, r] += 1.0
+                    case_id[n_cases] = i
+                    if w < q:
+                        case_kind[n_cases] = _CASE_POLITICAL
+                        out[_POLITICAL, r] += 1.0
+                    else:
+                        case_w[n_cases] = (w - q) / fmax(1.0 - q, 1e-12)  # float64: uniform, given not political
+                        out[_CASES, r] += 1.0
+                        money = cash[i] + fx[i]
+                        if money >= price[r]:
+                            case_kind[n_cases] = _CASE_OWN
+                        else:
+                            case_kind[n_cases] = _CASE_NEED
+                            case_need[n_cases] = price[r] - money
+                    n_cases += 1
+        _kin_help(n_cases, case_id, case_kind, case_need, region, clan, slots, detained, cash, fx, mark, needy,
+                  clan_state, clan_sums, help_share, out[_KIN_HELP])
+        # bribes: those who pay alone, then the rescued (who pay all they hold, kin the rest)
+        for kind in (_CASE_OWN, _CASE_RESCUED):
+            for j in range(n_cases):
+                if case_kind[j] == kind:
+                    i = case_id[j]
+                    r = region[i]
+                    out[_BRIBES, r] += _pay(i, price[r], cash, fx)
+                    out[_PAYERS, r] += 1.0
+        for r in range(n_reg):
+            org = out[_BRIBES, r] * org_share
+            out[_KPA_SHARE, r] = org * kpa_share
+            out[_CABINET_SHARE, r] = org * (1.0 - kpa_share)
+            officials[r] += out[_BRIBES, r] * (1.0 - org_share)
+        # punishment: a fine (cases nobody paid) or confiscation (political cases), then detention
+        for j in range(n_cases):
+            if case_kind[j] == _CASE_NEED:
+                i = case_id[j]
+                r = region[i]
+                m_r = 1.0 + (penalty - 1.0) * border[r]
+                out[_FINES, r] += _pay(i, fine_multiple * (price[r] * m_r), cash, fx)
+        for j in range(n_cases):
+            if case_kind[j] == _CASE_POLITICAL:
+                i = case_id[j]
+                out[_FINES, region[i]] += _pay(i, confiscation_share * (cash[i] + fx[i]), cash, fx)
+        for j in range(n_cases):
+            i = case_id[j]
+            r = region[i]
+            if case_kind[j] == _CASE_NEED:
+                s_r = strength * border[r]
+                p_detain = 1.0 - (1.0 - detention_prob) / (1.0 + s_r) if s_r > 0 else detention_prob
+                if case_w[j] < p_detain:
+                    m_r = 1.0 + (penalty - 1.0) * border[r]
+                    detained[i] = np.int16(np.rint(detention_weeks * m_r))
+                    out[_DETENTIONS, r] += 1.0
+            elif case_kind[j] == _CASE_POLITICAL:
+                detained[i] = political_weeks
+                out[_DETENTIONS, r] += 1.0
+    # officials spend part of their funds: equal shares to the province's free traders, or to all its free
+    # households where nobody trades
+    spend = out[_SPENT]
+    for r in range(n_reg):
+        spend[r] = officials[r] * spending_rate
+    if psum(spend) > 0:
+        per = np.empty(n_reg)
+        per32 = np.empty(n_reg, dtype=np.float32)
+        for r in range(n_reg):
+            per[r] = spend[r] / fmax(a[r], 1.0)
+            per32[r] = per[r]
+        _pay_listed(t_idx, t_reg, per, per32, cash, income)
+        idle = np.zeros(n_reg, dtype=np.bool_)
+        for r in range(n_reg):
+            idle[r] = a[r] == 0 and spend[r] > 0
+        if idle.any():
+            n_free = np.zeros(n_reg, dtype=np.int64)
+            for i in range(len(region)):
+                if idle[region[i]] and detained[i] == 0:
+                    n_free[region[i]] += 1
+            for r in range(n_reg):
+                if idle[r] and n_free[r] == 0:
+                    spend[r] = 0.0
+            for i in range(len(region)):
+                r = region[i]
+                if idle[r] and detained[i] == 0:
+                    amount = spend[r] / max(n_free[r], 1)
+                    cash[i] += amount
+                    income[i] += np.float32(amount)
+        for r in range(n_reg):
+            officials[r] -= spend[r]
+    else:
+        spend[:] = 0.0
+    for b in range(len(blocks)):
+        held = 0
+        for i in range(*span(blocks, b)):
+            held += detained[i] != 0
+        out[_DETAINED, blocks[b, 2]] += held
 
 
 class RegionIndex:
@@ -271,7 +486,6 @@ class Enforcement(Module):
         r = sim.world.n_regions
         self.n_regions = r
         self._region = hh.region.astype(np.int64)
-        self._index = RegionIndex(self._region, r)
         self._households = np.bincount(self._region, minlength=r).astype(float)
         u = sim.streams.get("enforcement.clan").random(hh.n)
         hh.add("clan", np.int32, values=make_clans(self._region, pars.clan_size, u))
@@ -279,157 +493,54 @@ class Enforcement(Module):
         self._u = np.empty(hh.n, dtype=np.float32)  # reused buffers (fresh large arrays are slow)
         self._mark = np.zeros(hh.n, dtype=bool)
         self._t_buf = np.empty(hh.n, dtype=np.int32)
+        self._t_reg = np.empty(hh.n, dtype=np.int64)  # province of each listed trader
         self._t_counts = np.zeros(len(sim.blocks), dtype=np.int64)
         self.n_clans = self.clans.n_clans
         self.bribe_price = bribe_prices(pars, np.zeros(r))
         self.border = border_provinces(sim)
+        # work space of the compiled week (_settle): cases found, the clans in need, sums by province
+        self._a, self._x = np.zeros(r), np.zeros(r)  # traders and the inspection risk's exponent, by province
+        self._case_id = np.empty(hh.n, dtype=np.int64)
+        self._case_kind = np.empty(hh.n, dtype=np.int8)
+        self._case_w, self._case_need = np.empty(hh.n), np.empty(hh.n)
+        self._needy = np.empty(self.n_clans, dtype=np.int64)
+        self._clan_state = np.zeros(self.n_clans, dtype=np.int8)  # 0 between weeks
+        self._clan_sums = np.zeros((3, self.n_clans))
+        self._no_kin = np.zeros(1, dtype=np.int8)  # kin_abroad when no module declares it
+        self._out = np.zeros((_CABINET_SHARE + 1, r))
 
     def step(self, sim: "Sim") -> None:
-        pars, hh, res = sim.pars, sim.people.households, sim.results
-        r, reg = self.n_regions, self._region
-        det = hh.detained
-        t_idx = _serve_and_list(sim.blocks, det, hh.role, self._t_buf, self._t_counts)  # free traders (detained members cannot trade)
-        a = self._index.count(t_idx)
-        t_reg = self._index.regions_of(t_idx, a)
-        self.bribe_price = price = bribe_prices(pars, a / np.maximum(self._households, 1.0))
-        z = np.zeros(r)
-        out = {m: z for m in ("inspections", "infractions_found", "political_cases", "bribes_usd", "kin_help_usd",
-                              "fines_usd", "detentions")}
-        settled_cases = np.zeros((2, r))
-        if pars.enforcement_on and len(t_idx):
-            out, settled_cases = self._inspect(sim, t_idx, t_reg, a, price)
-        spent = self._officials_spend(sim, t_idx, t_reg, a)
-        for name, v in out.items():
-            res.record(name, v)
-        res.record("officials_spending_usd", spent)
-        res.record("bribe_price_usd", price)
-        res.record_ratio("bribe_settled_share", settled_cases[0], settled_cases[1])
-        res.record("detained", self._index.count(np.flatnonzero(det != 0)))
-
-    def _inspect(self, sim: "Sim", t_idx: np.ndarray, t_reg: np.ndarray, a: np.ndarray, price: np.ndarray
-                 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Inspections of the traders ``t_idx``, infractions and their outcomes; returns sums by province."""
-        pars, hh, acc = sim.pars, sim.people.households, sim.accounts
-        r, reg = self.n_regions, self._region
+        pars, hh, res, acc = sim.pars, sim.people.households, sim.results, sim.accounts
+        # free traders (detained members cannot trade)
+        t_idx = _serve_and_list(sim.blocks, hh.detained, hh.role, self._t_buf, self._t_counts)
         # border provinces: more guards and harsher punishment while the border is sealed (border_guard_strength s,
         # border_penalty_multiplier m; both neutral by default)
-        s_r = pars.border_guard_strength * self.border
-        m_r = 1.0 + (pars.border_penalty_multiplier - 1.0) * self.border
-        officials = pars.officials_per_1000_households / 1000.0 * self._households * (1.0 + s_r)
-        p = inspection_risk(pars.inspection_k, officials, a).astype(np.float32)
-        # one uniform u per household decides, by nested thresholds, inspection, infraction, the
-        # political label and (for unpaid cases) detention; each conditional decision uses the
-        # rescaled remainder of u, which is again uniform on [0, 1)
-        u = sim.rng("enforcement.inspection").random(hh.n, dtype=np.float32, out=self._u)
-        inspections = np.zeros(r)
-        found_idx, w = np.empty(len(t_idx), dtype=np.int64), np.empty(len(t_idx), dtype=np.float32)
-        k = _inspections(u, t_idx, t_reg, p, np.float32(pars.infraction_rate), inspections, found_idx, w)
-        found_idx, w = found_idx[:k], w[:k]  # w: uniform on [0, 1) given an infraction found
-        q = np.full(len(found_idx), pars.political_share)
+        self.bribe_price = price = _traders_and_prices(
+            sim.blocks, self._t_counts, self._households, self.border, pars.bribe_base_usd, pars.bribe_activity_slope,
+            pars.inspection_k, pars.officials_per_1000_households / 1000.0, pars.border_guard_strength, self._a, self._x)
+        inspect = bool(pars.enforcement_on and len(t_idx))
+        e, u = self._x, self._u
+        if inspect:
+            e = np.exp(self._x)  # the inspection risk is 1 - e (NumPy's exp: compiled code rounds differently)
+            # one uniform u per household decides, by nested thresholds, inspection, infraction, the
+            # political label and (for unpaid cases) detention; each conditional decision uses the
+            # rescaled remainder of u, which is again uniform on [0, 1)
+            u = sim.rng("enforcement.inspection").random(hh.n, dtype=np.float32, out=self._u)
         kin_abroad = getattr(hh, "kin_abroad", None)  # declared by remittances
-        if kin_abroad is not None:
-            q = np.where(kin_abroad[found_idx] > 0, np.minimum(q * pars.kin_abroad_political_multiplier, 1.0), q)
-        political = w < q
-        w_case = (w[~political] - q[~political]) / np.maximum(1.0 - q[~political], 1e-12)  # uniform, given not political
-        pol_idx, case_idx = found_idx[political], found_idx[~political]
-        b = price[reg[case_idx]]
-        money = hh.cash[case_idx] + hh.fx[case_idx]
-        own = money >= b
-        # kin help: the clan pays when the household cannot
-        need_idx, need, w_need = case_idx[~own], (b - money)[~own], w_case[~own]
-        rescued = np.zeros(len(need_idx), dtype=bool)
-        help_r = np.zeros(r)
-        if len(need_idx):
-            rescued, help_r = self._kin_help(sim, need_idx, need, found_idx)
-        payer_idx = np.concatenate([case_idx[own], need_idx[rescued]])
-        c, f = hh.cash[payer_idx], hh.fx[payer_idx]
-        paid = pay_from_households(c, f, price[reg[payer_idx]])  # rescued households pay all they hold, kin the rest
-        hh.cash[payer_idx], hh.fx[payer_idx] = c, f
-        bribes_r = np.bincount(reg[payer_idx], weights=paid, minlength=r)
-        org = bribes_r * pars.bribe_org_share
-        acc.to_budget(KPA, org * pars.bribe_kpa_share)
-        acc.to_budget(CABINET, org * (1.0 - pars.bribe_kpa_share))
-        acc.officials += bribes_r * (1.0 - pars.bribe_org_share)
-        # punishment: a fine or confiscation of cash (state budget), detention
-        unpaid_idx = need_idx[~rescued]
-        punished = np.concatenate([unpaid_idx, pol_idx])
-        c, f = hh.cash[punished], hh.fx[punished]
-        fine_due = np.concatenate([pars.fine_multiple * (price * m_r)[reg[unpaid_idx]],
-                                   pars.political_confiscation_share * (c[len(unpaid_idx):] + f[len(unpaid_idx):])])
-        fines = pay_from_households(c, f, fine_due)
-        hh.cash[punished], hh.fx[punished] = c, f
-        acc.to_budget(CABINET, np.bincount(hh.region[punished], weights=fines, minlength=r))
-        p_detain = np.where(s_r > 0, 1.0 - (1.0 - pars.detention_prob) / (1.0 + s_r), pars.detention_prob)[reg[unpaid_idx]]
-        detain = unpaid_idx[w_need[~rescued] < p_detain]
-        hh.detained[detain] = np.round(pars.detention_weeks * m_r[reg[detain]]).astype(hh.detained.dtype)
-        hh.detained[pol_idx] = pars.political_detention_weeks
-
-        out = {
-            "inspections": inspections,
-            "infractions_found": self._index.count(found_idx),
-            "political_cases": self._index.count(pol_idx),
-            "bribes_usd": bribes_r,
-            "kin_help_usd": help_r,
-            "fines_usd": np.bincount(reg[punished], weights=fines, minlength=r),
-            "detentions": self._index.count(detain) + self._index.count(pol_idx),
-        }
-        payers = np.bincount(reg[payer_idx], minlength=r).astype(float)  # ids not in order
-        return out, np.vstack([payers, self._index.count(case_idx)])
-
-    def _kin_help(self, sim: "Sim", need_idx: np.ndarray, need: np.ndarray, cases: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Clans that can cover all their members' needs pay them; returns (rescued, help by province).
-
-        ``need_idx``: households that cannot pay alone, ``need`` what they lack; ``cases``: every
-        household with a case this week (none of them gives).
-        """
-        pars, hh = sim.pars, sim.people.households
-        clan = hh.clan
-        needy = np.unique(clan[need_idx])  # the clans involved; sums below are over them only (in a compact index)
-        members = self.clans.members(needy)
-        is_case = self._mark  # all False between calls
-        is_case[cases] = True
-        donor_idx = members[~is_case[members] & (hh.detained[members] == 0)]
-        is_case[cases] = False
-        money = hh.cash[donor_idx] + hh.fx[donor_idx]
-        d_pos, n_pos = np.searchsorted(needy, clan[donor_idx]), np.searchsorted(needy, clan[need_idx])
-        have = np.bincount(d_pos, weights=money, minlength=len(needy))
-        needs = np.bincount(n_pos, weights=need, minlength=len(needy))
-        ok = (needs > 0) & (pars.clan_help_share * have >= needs)
-        rescued = ok[n_pos]
-        give_ok = ok[d_pos]
-        donor_idx, money, dc = donor_idx[give_ok], money[give_ok], d_pos[give_ok]
-        give = money * needs[dc] / np.maximum(have[dc], 1e-300)  # at most clan_help_share of their money
-        c, f = hh.cash[donor_idx], hh.fx[donor_idx]
-        given = pay_from_households(c, f, give)
-        hh.cash[donor_idx], hh.fx[donor_idx] = c, f
-        # the money passes through the rescued household, which then pays the whole bribe
-        got = np.bincount(dc, weights=given, minlength=len(needy))
-        r_idx, r_pos = need_idx[rescued], n_pos[rescued]
-        received = got[r_pos] * need[rescued] / np.maximum(needs[r_pos], 1e-300)
-        hh.cash[r_idx] += received
-        return rescued, np.bincount(self._region[r_idx], weights=received, minlength=self.n_regions)
-
-    def _officials_spend(self, sim: "Sim", t_idx: np.ndarray, t_reg: np.ndarray, a: np.ndarray) -> np.ndarray:
-        """Officials spend part of their personal funds in their province's markets; returns the amounts.
-
-        Paid in equal shares to the province's free traders (``t_idx``, in provinces ``t_reg``; ``a`` per
-        province), or to all its free households where nobody trades.
-        """
-        acc, hh, pars = sim.accounts, sim.people.households, sim.pars
-        spend = acc.officials * pars.officials_spending_rate
-        if spend.sum() <= 0:
-            return np.zeros(self.n_regions)
-        per = spend / np.maximum(a, 1.0)
-        _pay_listed(t_idx, t_reg, per, per.astype(np.float32), hh.cash, hh.income)
-        idle = (a == 0) & (spend > 0)
-        if idle.any():  # nobody trades there: officials buy from any free household
-            free_idx = np.flatnonzero(idle[self._region] & (hh.detained == 0))
-            n_free = np.bincount(self._region[free_idx], minlength=self.n_regions)
-            spend = np.where(idle & (n_free == 0), 0.0, spend)
-            per_free = np.where(idle, spend / np.maximum(n_free, 1), 0.0)
-            amount = per_free[self._region[free_idx]]
-            hh.cash[free_idx] += amount
-            hh.income[free_idx] += amount.astype(np.float32)
-        acc.officials -= spend
-        return spend
+        out = self._out
+        _settle(inspect, u, e, self._a, price, self.border, sim.blocks, t_idx, self._t_reg, self._region, hh.detained,
+                hh.cash, hh.fx, hh.income, kin_abroad is not None, self._no_kin if kin_abroad is None else kin_abroad,
+                hh.clan, self.clans.slots, self._mark, self._case_id, self._case_kind, self._case_w, self._case_need, self._needy,
+                self._clan_state, self._clan_sums, acc.officials, out,
+                pars.infraction_rate, pars.political_share, pars.kin_abroad_political_multiplier, pars.clan_help_share,
+                pars.bribe_org_share, pars.bribe_kpa_share, pars.fine_multiple, pars.detention_prob,
+                pars.detention_weeks, pars.political_detention_weeks, pars.political_confiscation_share,
+                pars.border_guard_strength, pars.border_penalty_multiplier, pars.officials_spending_rate)
+        if inspect:
+            acc.to_budget(KPA, out[_KPA_SHARE])
+            acc.to_budget(CABINET, out[_CABINET_SHARE])
+            acc.to_budget(CABINET, out[_FINES])  # fines and confiscations: state budget
+        for row, name in enumerate(_RECORDED):
+            res.record(name, out[row])
+        res.record("bribe_price_usd", price)
+        res.record_ratio("bribe_settled_share", out[_PAYERS], out[_CASES])

@@ -51,7 +51,7 @@ from numba import njit, prange
 
 from hamji.kernels import fmax, fmin, province_bounds, province_lanes, reduce_blocks, span
 from hamji.module import Metric, Module
-from hamji.modules.enforcement import RegionIndex, border_provinces
+from hamji.modules.enforcement import RegionIndex, border_provinces, bribe_price
 from hamji.results import HIST_BINS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -265,7 +265,7 @@ def _bribe_price(traders, households, base, slope, price) -> None:  # noqa: ANN0
     """Each province's bribe price (float32), as :func:`hamji.modules.enforcement.bribe_prices` computes it from the
     share of free traders among the households (``households`` floored at 1): ``base x (1 + slope x share)``."""
     for r in range(len(price)):
-        price[r] = base * (1.0 + slope * (traders[r] / households[r]))
+        price[r] = bribe_price(base, slope, traders[r] / households[r])
 
 
 #: rows of :func:`_province_tallies`' output, one per province each
