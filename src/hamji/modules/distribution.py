@@ -36,7 +36,7 @@ from numba import njit, prange
 
 from hamji import data
 from hamji.accounts import pay_from_households
-from hamji.kernels import ratio_or, span
+from hamji.kernels import _pairwise, colsum, fmax, fmin, psum, rowsum, span
 from hamji.module import Metric, Module
 from hamji.people import ROLE_NONE, ROLE_SELLER, ROLE_SHIPPER, ROLES
 
@@ -182,27 +182,46 @@ class TradeState:
 
     def sync(self, sim: "Sim") -> None:
         """Reconcile the ownership matrix with ``sim.market.goods_households`` (others may change it)."""
-        col = self.qty.sum(axis=0)
-        target = sim.market.goods_households
-        add = np.maximum(target - col, 0.0)
-        idx = np.arange(self.n_regions)
-        self.qty[idx, idx] += add  # goods that appeared (e.g. imports) belong to the province's traders
-        self.tracked += add
-        shrink = target < col
-        if shrink.any():
-            f = np.where(shrink, target / np.where(col > 0, col, 1.0), 1.0)
-            self.qty *= f[None, :]
-            self.trans *= f[None, :]
+        _sync(self.qty, self.trans, self.tracked, sim.market.goods_households)
 
     def rescale_stakes(self, sim: "Sim") -> None:
         """Scale owners' stakes to what their goods are now (sold and seized goods leave the stakes)."""
         hh = sim.people.households
-        actual = self.qty.sum(axis=1)
-        ratio = ratio_or(actual, self.tracked)
-        idx = np.flatnonzero(hh.goods_stake > 0)
-        if len(idx):
-            hh.goods_stake[idx] *= ratio[hh.region[idx]].astype(np.float32)
-        self.tracked = actual
+        self.tracked = _rescale_stakes(self.qty, self.tracked, hh.goods_stake, hh.region)
+
+
+@njit(cache=True, error_model="numpy")
+def _sync(qty, trans, tracked, target) -> None:  # noqa: ANN001
+    """:meth:`TradeState.sync` in one call: goods that appeared in a province (imports) go to its own traders
+    (the diagonal), columns with fewer goods than the matrix holds are scaled down (quantities and transport).
+    As NumPy: ``add = maximum(target - qty.sum(0), 0)``; ``qty[:, d] *= target[d] / col[d]`` where it shrank."""
+    col = colsum(qty)
+    r = len(col)
+    for j in range(r):
+        add = fmax(target[j] - col[j], 0.0)
+        qty[j, j] += add
+        tracked[j] += add
+    for j in range(r):
+        if target[j] < col[j]:  # other columns are multiplied by 1.0 in the NumPy form: unchanged
+            f = target[j] / (col[j] if col[j] > 0 else 1.0)
+            for i in range(r):
+                qty[i, j] *= f
+                trans[i, j] *= f
+
+
+@njit(cache=True, error_model="numpy")
+def _rescale_stakes(qty, tracked, stake, region):  # noqa: ANN001, ANN201
+    """:meth:`TradeState.rescale_stakes`: each positive stake times its province's ``qty.sum(1) / tracked``
+    (0 where nothing was tracked), in float32 as NumPy multiplies the float32 stakes. Returns the new owner
+    totals (``qty.sum(1)``)."""
+    actual = rowsum(qty)
+    ratio = np.empty(len(actual), dtype=np.float32)
+    for k in range(len(actual)):
+        ratio[k] = np.float32(actual[k] / tracked[k]) if tracked[k] > 0 else np.float32(0.0)
+    for i in range(len(stake)):
+        if stake[i] > 0:
+            stake[i] = np.float32(stake[i] * ratio[region[i]])
+    return actual
 
 
 def trade_state(sim: "Sim") -> TradeState:
@@ -257,6 +276,65 @@ def _group_credit(idx, region, weights, per, money, income, market_income, marke
                 market_income[i] = np.float32(market_income[i] + earned)
 
 
+@njit(cache=True, error_model="numpy")
+def _share_begin(amounts, left) -> bool:  # noqa: ANN001
+    """``left[:] = where(amounts > 0, amounts, 0)``; returns ``left.any()``."""
+    more = False
+    for k in range(len(amounts)):
+        left[k] = amounts[k] if amounts[k] > 0 else 0.0
+        more = more or left[k] != 0
+    return more
+
+
+@njit(cache=True, error_model="numpy")
+def _share_group(idx, region, weights, left, paid, money, income, market_income, market, income_share) -> bool:  # noqa: ANN001
+    """One group of :func:`share_out`: the provinces where the group has weight take what is left there,
+    shared by weight (``left / group total`` each unit of weight), and are then done. Returns whether any
+    amount is still left."""
+    r = len(left)
+    tot = np.zeros(r)
+    _group_totals(idx, region, weights, tot)
+    per = np.zeros(r)
+    any_ok = False
+    for k in range(r):
+        if tot[k] > 0 and left[k] > 0:
+            per[k] = left[k] / tot[k]
+            any_ok = True
+    if any_ok:
+        _group_credit(idx, region, weights, per, money, income, market_income, market, income_share)
+        for k in range(r):
+            if tot[k] > 0 and left[k] > 0:
+                paid[k] += left[k]
+                left[k] = 0.0
+    more = False
+    for k in range(r):
+        more = more or left[k] != 0
+    return more
+
+
+@njit(cache=True, error_model="numpy")
+def _share_rest(region, left, paid, money, income, market_income, market, income_share) -> None:  # noqa: ANN001
+    """Last resort of :func:`share_out`: what is left in a province goes to all its households equally, paid as
+    :func:`credit` pays (no test of the amount's sign)."""
+    r = len(left)
+    cnt = np.zeros(r)
+    for i in range(len(region)):
+        if left[region[i]] > 0:
+            cnt[region[i]] += 1.0
+    for i in range(len(region)):
+        k = region[i]
+        if left[k] > 0:
+            amount = left[k] / cnt[k]
+            money[i] += amount
+            earned = amount if income_share == 1.0 else amount * income_share
+            income[i] = np.float32(income[i] + earned)
+            if market:
+                market_income[i] = np.float32(market_income[i] + earned)
+    for k in range(r):
+        if cnt[k] > 0:
+            paid[k] += left[k]
+
+
 def share_out(sim: "Sim", amounts: np.ndarray, groups: Sequence[tuple[np.ndarray, np.ndarray | None]],
               market: bool = True, fx: bool = False, income_share: float = 1.0) -> np.ndarray:
     """Pay each province's amount to its households in the first group that has members there.
@@ -268,39 +346,60 @@ def share_out(sim: "Sim", amounts: np.ndarray, groups: Sequence[tuple[np.ndarray
     """
     region = trade_state(sim).region
     r = len(amounts)
-    left = np.where(amounts > 0, amounts, 0.0)
+    left = np.empty(r)
     paid = np.zeros(r)
+    more = _share_begin(amounts, left)
     hh = sim.people.households
+    money = hh.fx if fx else hh.cash
     for idx, w in groups:
-        if not left.any():
+        if not more:
             break
         if len(idx) == 0:
             continue
-        weights = np.ones(0) if w is None else w.astype(np.float64, copy=False)  # empty: equal shares
-        tot = np.zeros(r)
-        _group_totals(idx, region, weights, tot)
-        ok = (tot > 0) & (left > 0)
-        if not ok.any():
-            continue
-        per = np.where(ok, left / np.where(ok, tot, 1.0), 0.0)
-        _group_credit(idx, region, weights, per, hh.fx if fx else hh.cash, hh.income, hh.market_income, market,
-                      float(income_share))
-        paid += np.where(ok, left, 0.0)
-        left = np.where(ok, 0.0, left)
-    if left.any():  # last resort: every household of the province, equally
-        idx = np.flatnonzero(left[region] > 0)
-        if len(idx):
-            reg = region[idx]
-            cnt = np.bincount(reg, minlength=r).astype(float)
-            amt = (left / np.where(cnt > 0, cnt, 1.0))[reg]
-            credit(sim, idx, amt, market, fx, income_share)
-            paid += np.where(cnt > 0, left, 0.0)
+        if w is None:
+            weights = _EQUAL  # empty: equal shares
+        elif w.dtype == np.float32 or w.dtype == np.float64:
+            weights = w  # read as float64 in the kernel, as w.astype(np.float64) would give
+        else:
+            weights = w.astype(np.float64)
+        more = _share_group(idx, region, weights, left, paid, money, hh.income, hh.market_income, market,
+                            float(income_share))
+    if more:  # last resort: every household of the province, equally
+        _share_rest(region, left, paid, money, hh.income, hh.market_income, market, float(income_share))
+    return paid
+
+
+_EQUAL = np.ones(0)  # weights of a group sharing equally (see _group_totals)
+
+
+@njit(cache=True, error_model="numpy")
+def _charge(idx, amount, cash, fx):  # noqa: ANN001, ANN201
+    """:func:`charge` on float64 amounts in one call: each household's amount (at least 0) from its cash, the rest
+    from its foreign currency, never below zero (as ``pay_from_households`` on copies written back, so a repeated
+    index ends with its last entry's result)."""
+    n = len(idx)
+    paid = np.empty(n)
+    c = np.empty(n)
+    f = np.empty(n)
+    for j in range(n):
+        a = fmax(amount[j], 0.0)
+        from_cash = fmin(cash[idx[j]], a)
+        c[j] = cash[idx[j]] - from_cash
+        from_fx = fmin(fx[idx[j]], a - from_cash)
+        f[j] = fx[idx[j]] - from_fx
+        paid[j] = from_cash + from_fx
+    for j in range(n):
+        cash[idx[j]] = c[j]
+        fx[idx[j]] = f[j]
     return paid
 
 
 def charge(sim: "Sim", idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """Take ``amount`` from households ``idx`` (won first, then foreign currency); returns what each paid."""
     hh = sim.people.households
+    if (isinstance(amount, np.ndarray) and amount.dtype == np.float64 and amount.shape == idx.shape
+            and idx.ndim == 1 and idx.dtype.kind in "iu"):
+        return _charge(idx, amount, hh.cash, hh.fx)
     c, f = hh.cash[idx], hh.fx[idx]
     paid = pay_from_households(c, f, amount)
     hh.cash[idx], hh.fx[idx] = c, f
@@ -379,6 +478,224 @@ def initial_official_markets(sim: "Sim") -> np.ndarray:
     return out
 
 
+_PRICE_FLOOR = 1e-12  # goods price an origin's pull is divided by at least (a guard against a zero price)
+
+
+@njit(cache=True, error_model="numpy")
+def _ship(qty, trans, goods, tracked, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, on,  # noqa: ANN001, ANN201
+          mobility, usd_per_tkm, route_finite, stake, region, cash, fx, work, seized, seized_total, moved_in, fee, flows):
+    """The week's ownership and shipments in one call (NumPy's operations and orders of summation, to the bit):
+    :meth:`TradeState.sync`, then, if ``on`` and there are goods, :func:`_ship_goods` (arbitrage, bills and
+    payments, seizures and arrivals); then the households' goods by location. ``work`` holds three
+    (owner, location, destination) arrays: goods moving, their transport cost, transport already paid on them.
+    Writes ``moved_in``, ``fee`` (transport by the province left) and ``flows``; returns whether any owner was
+    billed (then ``fee`` is to be shared out to shippers)."""
+    _sync(qty, trans, tracked, goods)
+    r = qty.shape[0]
+    moved_in[:] = 0.0
+    fee[:] = 0.0
+    flows[:] = 0.0
+    billed = False
+    if on and psum(qty.reshape(-1)) > 0:
+        billed = _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, mobility,
+                             usd_per_tkm, route_finite, stake, region, cash, fx, work, seized, moved_in, fee, flows)
+    col = colsum(qty)
+    for k in range(r):
+        goods[k] = col[k]
+        seized_total[k] += seized[k]
+    return billed
+
+
+@njit(cache=True, error_model="numpy")
+def _finite(a) -> bool:  # noqa: ANN001
+    """Whether every value of ``a`` is finite."""
+    for x in a.reshape(-1):
+        if not np.isfinite(x):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, mobility,  # noqa: ANN001, ANN201
+                usd_per_tkm, route_finite, stake, region, cash, fx, work, seized, moved_in, fee, flows):
+    """One week of inland shipments (see :func:`_ship`): who moves what where, who pays whom, what is seized.
+
+    Most (owner, location) cells hold no goods: their rows of the (owner, location, destination) arrays are zeros
+    and are skipped in the sums. With finite factors (``route_finite``, shares, payment ratios) a zero cell only
+    adds zeros, which changes no sum of NumPy's (sums start from +0.0); otherwise every cell is computed."""
+    r = qty.shape[0]
+    rr = r * r
+    move, cost, tmove = work[0], work[1], work[2]
+    # arbitrage: d pulls goods from o when its goods price exceeds o's plus the transport per unit
+    # gap = maximum(P_d - P_o - per_unit, 0) / maximum(P_o, floor); pull = demand_d * gap * decay (where inland)
+    frac = np.empty((r, r))
+    for o in range(r):
+        den_p = fmax(price[o], _PRICE_FLOOR)
+        for d in range(r):
+            gap = fmax(price[d] - price[o] - per_unit[o, d], 0.0) / den_p
+            frac[o, d] = demand[d] * gap * decay[o, d] if inland[o, d] else 0.0
+        denom = (0.0 + _pairwise(frac[o], 0, r)) + (demand[o] if dprk[o] else 0.0)  # w_move.sum(1) + w_stay
+        for d in range(r):
+            frac[o, d] = mobility * frac[o, d] / denom if denom > 0 else 0.0
+    dense = not (route_finite and _finite(frac))
+    held = np.empty((r, r), dtype=np.bool_)  # cells (owner, location) computed
+    for o in range(r):
+        for l in range(r):
+            held[o, l] = dense or qty[o, l] != 0 or trans[o, l] != 0
+    # move[o, l, d]: goods of owner o at location l moving to d; cost = move * tonne-km per US$ * US$ per tonne-km
+    for o in range(r):
+        for l in range(r):
+            for d in range(r):
+                if held[o, l]:
+                    move[o, l, d] = qty[o, l] * frac[l, d]
+                    cost[o, l, d] = move[o, l, d] * km_t[l, d] * usd_per_tkm
+                else:
+                    move[o, l, d] = 0.0
+                    cost[o, l, d] = 0.0
+    flat = cost.reshape(-1)
+    bill = np.empty(r)  # cost.sum(axis=(1, 2)), by owner province
+    billed = False
+    for o in range(r):
+        bill[o] = 0.0 + _pairwise(flat, o * rr, rr)
+        billed = billed or bill[o] != 0
+    ok = np.ones(r)
+    if billed:
+        # owners pay in proportion to their stakes (charge: won first, then foreign currency)
+        tot = np.zeros(r)
+        payers = np.empty(len(stake), dtype=np.int64)
+        n_payers = 0
+        for i in range(len(stake)):
+            if stake[i] > 0:
+                tot[region[i]] += np.float64(stake[i])
+                payers[n_payers] = i
+                n_payers += 1
+        paid_r = np.zeros(r)
+        for j in range(n_payers):
+            i = payers[j]
+            k = region[i]
+            want = (bill[k] / tot[k] if tot[k] > 0 else 0.0) * np.float64(stake[i])
+            amount = fmax(want, 0.0)
+            from_cash = fmin(cash[i], amount)
+            cash[i] -= from_cash
+            from_fx = fmin(fx[i], amount - from_cash)
+            fx[i] -= from_fx
+            paid_r[k] += from_cash + from_fx
+        for o in range(r):
+            if bill[o] > 0:
+                ok[o] = paid_r[o] / bill[o] if tot[o] > 0 else 0.0
+        if not dense and not _finite(ok):  # zeros times a non-finite ratio: compute every cell as NumPy does
+            dense = True
+            for o in range(r):
+                for l in range(r):
+                    if not held[o, l]:
+                        held[o, l] = True
+                        for d in range(r):
+                            move[o, l, d] = qty[o, l] * frac[l, d]
+                            cost[o, l, d] = move[o, l, d] * km_t[l, d] * usd_per_tkm
+        for o in range(r):
+            for l in range(r):
+                if held[o, l]:
+                    for d in range(r):
+                        move[o, l, d] *= ok[o]
+                        cost[o, l, d] *= ok[o]
+        # shippers of the province the goods leave earn the transport: cost.sum(axis=(0, 2))
+        for o in range(r):
+            for l in range(r):
+                if held[o, l]:
+                    fee[l] += _pairwise(flat, (o * r + l) * r, r)
+        diff = psum(paid_r) - psum(fee)
+        top = 0  # np.argmax: the first largest (or first NaN)
+        for k in range(1, r):
+            if not np.isnan(fee[top]) and (fee[k] > fee[top] or np.isnan(fee[k])):
+                top = k
+        fee[top] += diff  # rounding: pay exactly what owners paid
+    # transport already paid moves with the goods; flows (l, d) = move.sum(axis=0)
+    tm0 = np.zeros((r, r))  # trans_move.sum(axis=0)
+    for o in range(r):
+        for l in range(r):
+            if held[o, l]:
+                for d in range(r):
+                    tmove[o, l, d] = trans[o, l] * frac[l, d] * ok[o]
+                    flows[l, d] += move[o, l, d]
+                    tm0[l, d] += tmove[o, l, d]
+            else:
+                for d in range(r):
+                    tmove[o, l, d] = 0.0
+    # seized[x] += einsum("ld,ldx->x", flows + trans_move.sum(axis=0), seize_at)
+    got = np.zeros(r)
+    for l in range(r):
+        for d in range(r):
+            a = flows[l, d] + tm0[l, d]
+            if dense or a != 0:
+                for x in range(r):
+                    got[x] += a * seize_at[l, d, x]
+    for x in range(r):
+        seized[x] += got[x]
+    # arrivals (owner, d): what is not seized on the way, and transport paid so far plus this trip's
+    arrive = np.zeros((r, r))
+    t_arrive = np.zeros((r, r))
+    t_cost = np.zeros((r, r))
+    mflat = move.reshape(-1)
+    tflat = tmove.reshape(-1)
+    for o in range(r):
+        for l in range(r):
+            if held[o, l]:
+                for d in range(r):
+                    keep = 1.0 - z[l, d]
+                    arrive[o, d] += move[o, l, d] * keep
+                    t_arrive[o, d] += tmove[o, l, d] * keep
+                    t_cost[o, d] += cost[o, l, d]
+    for o in range(r):
+        for l in range(r):
+            if held[o, l]:
+                qty[o, l] -= 0.0 + _pairwise(mflat, (o * r + l) * r, r)
+                trans[o, l] -= 0.0 + _pairwise(tflat, (o * r + l) * r, r)
+    for o in range(r):
+        for d in range(r):
+            qty[o, d] = fmax(qty[o, d] + arrive[o, d], 0.0)
+            trans[o, d] = fmax(trans[o, d] + (t_arrive[o, d] + t_cost[o, d]), 0.0)
+    moved_in[:] = colsum(arrive)
+    return billed
+
+
+@njit(cache=True, error_model="numpy")
+def _adhoc(edge_flow, imports_wholesale, imports_company, dprk, scale, smoothing, threshold, usd_per_market,  # noqa: ANN001
+           max_per_site, persist_weeks, fade_weeks, fade_share, flow_ema, above, below, adhoc, site_region,
+           turnover_year, turnover, official, markets, adhoc_r) -> None:
+    """The week's ad hoc markets in one call: smoothed flow of each site (route segments, then border
+    approaches), weeks above or below the threshold, one market more a week up to the flow's target, a share
+    fading once the flow has stopped; the turnover of the year; markets by province (official + ad hoc)."""
+    n_edges = len(edge_flow)
+    for s in range(len(flow_ema)):
+        if s < n_edges:
+            flow = edge_flow[s] * scale  # real US$ this week
+        else:
+            k = dprk[s - n_edges]
+            flow = (imports_wholesale[k] + imports_company[k]) * scale
+        flow_ema[s] += smoothing * (flow - flow_ema[s])
+        hot = flow_ema[s] >= threshold
+        if hot:
+            above[s] += 1
+            below[s] = 0
+        else:
+            above[s] = 0
+            below[s] += 1
+        target = fmin(np.floor(flow_ema[s] / usd_per_market), max_per_site)
+        x = adhoc[s]
+        if hot and above[s] >= persist_weeks and x < target:
+            x = x + 1.0  # one new market a week at most
+        if below[s] >= fade_weeks:
+            x = x - np.ceil(x * fade_share)
+        adhoc[s] = fmax(x, 0.0)
+    for k in range(len(turnover_year)):
+        turnover_year[k] += turnover[k]
+    adhoc_r[:] = 0.0
+    for s in range(len(adhoc)):
+        adhoc_r[site_region[s]] += adhoc[s]
+    for k in range(len(markets)):
+        markets[k] = official[k] + adhoc_r[k]
+
+
 class Distribution(Module):
     """Moves partner-owned goods inland (cost, seizure), pays shippers, grows official and ad hoc markets."""
 
@@ -429,118 +746,65 @@ class Distribution(Module):
         ts.markets[:] = ts.official
         self.seized = ts.seized  # this week's seizures by province (alias of sim.market.trade.seized)
         self._route_key: tuple | None = None  # parameters of the route constants (_route_constants)
+        # this week's region-level outputs and the kernels' work arrays (owner, location, destination)
+        self._moved_in = np.zeros(r)
+        self._transport = np.zeros(r)
+        self._flows = np.zeros((r, r))
+        self._adhoc_r = np.zeros(r)  # ad hoc markets by province
+        self._work = np.zeros((3, r, r, r))
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: "Sim") -> None:
         ts = trade_state(sim)
         ts.begin_week(sim)
-        ts.sync(sim)
         pars = sim.pars
-        r = ts.n_regions
-        moved_in = np.zeros(r)
-        transport = np.zeros(r)
-        flows = np.zeros((r, r))
-        if pars.distribution_on and ts.qty.sum() > 0:
-            moved_in, transport, flows = self._ship(sim, ts)
-        sim.market.goods_households[:] = ts.qty.sum(axis=0)
-        ts.seized_total += ts.seized
+        per_unit, decay, km_t, seize_at, z, route_finite = self._route_constants(pars)
+        hh = sim.people.households
+        moved_in, transport, flows = self._moved_in, self._transport, self._flows
+        billed = _ship(ts.qty, ts.trans, sim.market.goods_households, ts.tracked, ts.goods_price, ts.goods_demand,
+                       per_unit, decay, km_t, seize_at, z, self.inland, self.dprk, bool(pars.distribution_on),
+                       float(pars.distribution_mobility), float(pars.distribution_usd_per_tkm), route_finite, hh.goods_stake,
+                       hh.region, hh.cash, hh.fx, self._work, ts.seized, ts.seized_total, moved_in, transport, flows)
+        if billed:  # shippers of the province the goods leave earn the transport
+            share_out(sim, transport, [(ts.role_idx(sim, ROLE_SHIPPER), None), (ts.role_idx(sim, ROLE_SELLER), None)])
         self._markets(sim, ts, flows)
         res = sim.results
         res.record("transport_cost_usd", transport)
         res.record("goods_seized_usd", ts.seized)
         res.record("goods_moved_usd", moved_in)
         res.record("markets_official", np.round(ts.official))
-        res.record("markets_adhoc", np.bincount(self.site_region, weights=self.adhoc, minlength=r))
-
-    def _ship(self, sim: "Sim", ts: TradeState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One week of inland shipments: who moves what where, who pays whom, what is seized."""
-        pars = sim.pars
-        hh = sim.people.households
-        r = ts.n_regions
-        # arbitrage: d pulls goods from o when its goods price exceeds o's plus the transport per unit
-        per_unit, decay, km_t, seize_at, z = self._route_constants(pars)
-        price = ts.goods_price
-        gap = np.maximum(price[None, :] - price[:, None] - per_unit, 0.0) / np.maximum(price[:, None], 1e-12)
-        pull = ts.goods_demand[None, :] * gap * decay
-        w_move = np.where(self.inland, pull, 0.0)
-        w_stay = np.where(self.dprk, ts.goods_demand, 0.0)
-        denom = w_move.sum(axis=1) + w_stay
-        frac = np.where(denom[:, None] > 0, pars.distribution_mobility * w_move / np.where(denom > 0, denom, 1.0)[:, None], 0.0)
-        # M[o, l, d]: goods of owner o at location l moving to d
-        move = ts.qty[:, :, None] * frac[None, :, :]
-        tonnes_km = move * km_t
-        cost = tonnes_km * pars.distribution_usd_per_tkm
-        bill = cost.sum(axis=(1, 2))  # by owner province
-        ok = np.ones(r)
-        if bill.any():
-            payers = np.flatnonzero(hh.goods_stake > 0)
-            reg = hh.region[payers]
-            stake = hh.goods_stake[payers].astype(np.float64)
-            tot = np.bincount(reg, weights=stake, minlength=r)
-            want = ratio_or(bill, tot)[reg] * stake
-            paid = charge(sim, payers, want)
-            paid_r = np.bincount(reg, weights=paid, minlength=r)
-            ok = np.where(bill > 0, np.where(tot > 0, paid_r / np.where(bill > 0, bill, 1.0), 0.0), 1.0)
-            move *= ok[:, None, None]
-            cost *= ok[:, None, None]
-            # shippers of the province the goods leave earn the transport
-            fee_r = cost.sum(axis=(0, 2))
-            diff = paid_r.sum() - fee_r.sum()
-            fee_r[np.argmax(fee_r)] += diff  # rounding: pay exactly what owners paid
-            share_out(sim, fee_r, [(ts.role_idx(sim, ROLE_SHIPPER), None), (ts.role_idx(sim, ROLE_SELLER), None)])
-        else:
-            fee_r = np.zeros(r)
-        trans_move = ts.trans[:, :, None] * frac[None, :, :] * ok[:, None, None]
-        flows = move.sum(axis=0)  # (l, d) landed value on the road
-        ts.seized += np.einsum("ld,ldx->x", flows + trans_move.sum(axis=0), seize_at)
-        arrive = (move * (1.0 - z)[None]).sum(axis=1)  # (owner, d)
-        trans_arrive = ((trans_move * (1.0 - z)[None]).sum(axis=1) + cost.sum(axis=1))
-        ts.qty -= move.sum(axis=2)
-        ts.trans -= trans_move.sum(axis=2)
-        ts.qty += arrive
-        ts.trans += trans_arrive
-        np.maximum(ts.qty, 0.0, out=ts.qty)
-        np.maximum(ts.trans, 0.0, out=ts.trans)
-        return arrive.sum(axis=0), fee_r, flows
+        res.record("markets_adhoc", self._adhoc_r)
 
     def _route_constants(self, pars) -> tuple:  # noqa: ANN001
         """What the routes' lengths and the parameters give, computed again only when one of those parameters
         changes: transport cost per unit of goods (o, d), the distance decay of the pull (o, d), tonne-km
-        per US$ of goods (1, o, d), and the checkpoints: ``seize_at`` (o, d, x), the share p of a shipment seized
-        at each province x entered, ``p (1 - p) ** (hops before x)``, and ``z`` (o, d), the share seized on the way."""
+        per US$ of goods (o, d), and the checkpoints: ``seize_at`` (o, d, x), the share p of a shipment seized
+        at each province x entered, ``p (1 - p) ** (hops before x)``, ``z`` (o, d), the share seized on the way, and
+        whether all of them are finite (then :func:`_ship_goods` may skip empty cells)."""
         key = (pars.distribution_usd_per_tkm, pars.consumer_goods_usd_per_t, pars.distribution_decay_km,
                pars.distribution_seize_share)
         if self._route_key != key:
             per_unit = self.km_f * pars.distribution_usd_per_tkm / pars.consumer_goods_usd_per_t
             decay = np.exp(-self.km_f / pars.distribution_decay_km)
-            km_t = self.km_f[None, :, :] / pars.consumer_goods_usd_per_t
+            km_t = self.km_f / pars.consumer_goods_usd_per_t
             p = pars.distribution_seize_share
             seize_at = np.where(self.hop > 0, p * (1.0 - p) ** np.maximum(self.hop - 1, 0), 0.0)
-            self._route = (per_unit, decay, km_t, seize_at, seize_at.sum(axis=2))
+            finite = bool(np.isfinite(km_t).all() and np.isfinite(seize_at).all() and np.isfinite(pars.distribution_usd_per_tkm))
+            self._route = (per_unit, decay, km_t, seize_at, seize_at.sum(axis=2), finite)
             self._route_key = key
         return self._route
 
     def _markets(self, sim: "Sim", ts: TradeState, flows: np.ndarray) -> None:
         """Ad hoc markets on busy route segments and border approaches; yearly growth of official markets."""
         pars = sim.pars
-        r = ts.n_regions
-        edge_flow = flows.reshape(-1) @ self.edge_use
-        border = (sim.market.imports_wholesale + sim.market.imports_company)[sim.world.dprk]
-        site_flow = np.concatenate([edge_flow, border]) * sim.scale  # real US$ this week
-        a = pars.distribution_flow_smoothing
-        self.flow_ema += a * (site_flow - self.flow_ema)
-        hot = self.flow_ema >= pars.distribution_adhoc_threshold_usd
-        self.above = np.where(hot, self.above + 1, 0)
-        self.below = np.where(hot, 0, self.below + 1)
-        target = np.minimum(np.floor(self.flow_ema / pars.distribution_adhoc_usd_per_market),
-                            pars.distribution_adhoc_max_per_site)
-        grow = hot & (self.above >= pars.distribution_adhoc_persist_weeks) & (self.adhoc < target)
-        self.adhoc = np.where(grow, self.adhoc + 1.0, self.adhoc)  # one new market a week at most
-        fade = self.below >= pars.distribution_adhoc_fade_weeks
-        self.adhoc = np.where(fade, self.adhoc - np.ceil(self.adhoc * pars.distribution_adhoc_fade_share), self.adhoc)
-        self.adhoc = np.maximum(self.adhoc, 0.0)
+        edge_flow = flows.reshape(-1) @ self.edge_use  # BLAS: kept in NumPy (its order of additions)
+        _adhoc(edge_flow, sim.market.imports_wholesale, sim.market.imports_company, sim.world.dprk, float(sim.scale),
+               float(pars.distribution_flow_smoothing), float(pars.distribution_adhoc_threshold_usd),
+               float(pars.distribution_adhoc_usd_per_market), float(pars.distribution_adhoc_max_per_site),
+               float(pars.distribution_adhoc_persist_weeks), float(pars.distribution_adhoc_fade_weeks),
+               float(pars.distribution_adhoc_fade_share), self.flow_ema, self.above, self.below, self.adhoc,
+               self.site_region, self.turnover_year, ts.turnover, ts.official, ts.markets, self._adhoc_r)
         # official markets: yearly, with last year's turnover relative to the first year's
-        self.turnover_year += ts.turnover
         if sim.new_year and sim.week > 0:
             if self.turnover_ref is None:
                 self.turnover_ref = self.turnover_year.copy()
@@ -551,4 +815,4 @@ class Distribution(Module):
                 target = self.base_official * growth ** pars.distribution_markets_elasticity
                 ts.official[:] = np.maximum(ts.official, target)
             self.turnover_year[:] = 0.0
-        ts.markets[:] = ts.official + np.bincount(self.site_region, weights=self.adhoc, minlength=r)
+            ts.markets[:] = ts.official + self._adhoc_r
