@@ -15,7 +15,7 @@ goods since last week) is split and then zeroed:
 * ``budget_share * R_k`` to the operating budget of the company's branch (``sim.accounts.budget``),
   where ``budget_share = budget_share_of_rest * (1 - leader_share)``;
 * ``import_share * R_k`` buys Chinese consumer goods from the merchants of the Chinese side of the
-  nearest crossing of the company's home (``hamji.market.buy_from_merchants``), as far as the home
+  nearest crossing of the company's home (as ``hamji.market.buy_from_merchants`` does), as far as the home
   market absorbs them (the companies of a province import at most ``company_market_share`` of its
   households' weekly goods spending, at landed cost, as the retail module measured it (no limit
   before it has, or without it); the branch takes the import money the market
@@ -68,10 +68,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numba import njit
 
 from hamji.accounts import BRANCHES
-from hamji.kernels import ratio_or
-from hamji.market import buy_from_merchants
+from hamji.kernels import fmax, fmin, psum
+from hamji.market import _allocate_each, _sell, _take
 from hamji.module import Metric, Module
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,6 +103,135 @@ def revenue_split(pars: Any) -> tuple[float, float, float]:
 def budget_metric_name(branch: str) -> str:
     """Name of the branch budget inflow metric, e.g. ``budget_kpa_usd``."""
     return f"budget_{branch.lower()}_usd"
+
+
+#: rows of the funnel's weekly region table (``Funnel._by_home``): US$ by company home province
+REVENUE, LEADER, BUDGET, GOODS, RETAINED, CASH = 0, 1, 2, 2 + len(BRANCHES), 3 + len(BRANCHES), 4 + len(BRANCHES)
+#: ``Funnel._state``: the state's week (leader spending, budget spending, FX spending, the bill H before and
+#: after the week, state imports, reserves spent abroad)
+LEADER_OUT, BUDGET_OUT, FX, HABIT, NEW_HABIT, STATE_IMPORTS, ABROAD = range(7)
+#: ``Funnel._sums``: the week's company totals, in the order of ``Funnel.totals`` after the revenue
+TOTALS = ("revenue", "leader", "budgets", "unabsorbed", "imports", "retained")
+
+
+@njit(cache=True, error_model="numpy")
+def _state_week(leader, budget, reserves, imports_state, outside, capacity, multiplier, open_share, scale, used,
+                crossing, region, rates, state):  # noqa: ANN001
+    """The state's week: the leader and the budgets spend (``rates``: leader's, budgets' spending rates,
+    state import share, outside inflows' sum, H, its adjustment weeks, US$ a tonne of state goods, reserve
+    cap weeks), the FX share and the ``outside`` inflows fill the reserves, which pay the habitual import
+    bill through ``crossing`` and spend the excess abroad; the week's amounts go to ``state``."""
+    leader_rate, budget_rate, s_fx, outside_sum, h, habit_weeks, usd_per_t, cap_weeks = (
+        rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], rates[6], rates[7])
+    leader_out = leader[0] * leader_rate
+    leader[0] -= leader_out
+    budget_out = 0.0  # NumPy's sum of three values: in order from 0.0
+    for k in range(len(budget)):
+        out = budget[k] * budget_rate
+        budget[k] -= out
+        budget_out += out
+    fx = s_fx * (leader_out + budget_out)
+    reserves[0] += fx
+    for a in outside:
+        reserves[0] += a
+    # the habitual import bill, paid from the reserves within the capital's crossing room
+    target = fx if fx >= h else fmin(h, fx + outside_sum)
+    want_state = fmin(fmax(fx, h), reserves[0])
+    new_h = h + (target - h) / habit_weeks
+    state_imports = 0.0
+    if want_state > 0:
+        tonnes = _take(capacity, multiplier, open_share, scale, used, crossing, want_state / usd_per_t)
+        state_imports = fmin(tonnes * usd_per_t, want_state)
+    reserves[0] -= state_imports
+    imports_state[region] += state_imports
+    abroad = fmax(reserves[0] - cap_weeks * new_h, 0.0)
+    reserves[0] -= abroad
+    state[LEADER_OUT], state[BUDGET_OUT], state[FX], state[HABIT] = leader_out, budget_out, fx, h
+    state[NEW_HABIT], state[STATE_IMPORTS], state[ABROAD] = new_h, state_imports, abroad
+
+
+@njit(cache=True, error_model="numpy")
+def _funnel(revenue, home, branch, crossing, cash, goods_claim, demand_ema, goods_company, imports_company,
+            leader, budget, state_in, reserves, imports_state, capacity, multiplier, open_share, scale, used,
+            outside, state_crossing, state_region, china_region, mer_region, mer_capital, margin, p, by_home, spent_x,
+            sold_x, sums, state):  # noqa: ANN001
+    """The funnel's week in one call: split each company's revenue (``p``: the shares, the company market
+    share, US$ a tonne of consumer goods, then the state's parameters of :func:`_state_week`), pay the leader
+    and the budgets, buy imports within the home markets and the crossings' room from the merchants of each
+    crossing's Chinese side (as ``buy_from_merchants``), zero the revenue, then the state's week. Fills the
+    region table, the US$ bought at each crossing (``spent_x``) and the merchants' capital before it (``sold_x``,
+    for the books), the companies' totals (NumPy's sums, to the bit) and the state's amounts."""
+    leader_share, budget_share, import_share, market_share, usd_per_t = p[0], p[1], p[2], p[3], p[4]
+    n, r, nx = len(revenue), by_home.shape[1], len(spent_x)
+    rev = revenue.copy()
+    want = np.empty(n)
+    unabsorbed = np.empty(n)
+    to_leader = np.empty(n)
+    to_budget = np.empty(n)
+    spent = np.empty(n)
+    retained = np.empty(n)
+    by_home[:] = 0.0
+    # Chinese goods, no more than a share of the home market's goods demand (ema NaN: not measured yet)
+    want_r = np.zeros(r)
+    for i in range(n):
+        want[i] = import_share * rev[i]
+        want_r[home[i]] += want[i]
+    absorb = np.empty(r)
+    for g in range(r):
+        cap = market_share * demand_ema[g]
+        absorb[g] = cap / (want_r[g] if want_r[g] > 0 else 1.0) if np.isfinite(cap) and want_r[g] > cap else 1.0
+    for i in range(n):
+        unabsorbed[i] = want[i] * (1.0 - absorb[home[i]])
+        want[i] -= unabsorbed[i]
+        to_leader[i] = leader_share * rev[i]
+        to_budget[i] = budget_share * rev[i] + unabsorbed[i]
+        cash[i] -= to_leader[i] + to_budget[i]
+        by_home[REVENUE, home[i]] += rev[i]
+        by_home[LEADER, home[i]] += to_leader[i]
+        by_home[BUDGET + branch[i], home[i]] += to_budget[i]
+    # as Accounts.to_leader and Accounts.to_budget, branch by branch
+    leader[0] += psum(by_home[LEADER])
+    state_in += by_home[LEADER]
+    for k in range(len(budget)):
+        budget[k] += psum(by_home[BUDGET + k])
+        state_in += by_home[BUDGET + k]
+    # ... through the crossing nearest the home, within its room (Borders.allocate_each)
+    want_x = np.zeros(nx)
+    for i in range(n):
+        want_x[crossing[i]] += want[i]
+    granted = np.zeros(nx)
+    _allocate_each(capacity, multiplier, open_share, scale, used, want_x / usd_per_t, granted)
+    frac = np.zeros(nx)  # spend_x / want_x where want_x > 0, spend_x = min(granted * US$/t, want_x)
+    for x in range(nx):
+        if want_x[x] > 0:
+            frac[x] = fmin(granted[x] * usd_per_t, want_x[x]) / want_x[x]
+    spent_x[:] = 0.0
+    for i in range(n):
+        spent[i] = want[i] * frac[crossing[i]]
+        cash[i] -= spent[i]
+        spent_x[crossing[i]] += spent[i]
+        by_home[GOODS, home[i]] += spent[i]
+        goods_claim[i] += spent[i]
+        revenue[i] = 0.0
+        retained[i] = rev[i] - to_leader[i] - to_budget[i] - spent[i]
+        by_home[RETAINED, home[i]] += retained[i]
+        by_home[CASH, home[i]] += cash[i]
+    buf = np.empty(len(mer_capital))
+    for x in range(nx):
+        sold_x[x] = _sell(mer_region, mer_capital, china_region[x], spent_x[x], margin, buf) if spent_x[x] > 0 else 0.0
+    goods_company += by_home[GOODS]
+    imports_company += by_home[GOODS]
+    sums[0] = psum(rev)
+    sums[1] = psum(to_leader)
+    sums[2] = psum(to_budget)
+    sums[3] = psum(unabsorbed)
+    sums[4] = psum(spent)
+    sums[5] = psum(retained)
+    _state_week(leader, budget, reserves, imports_state, outside, capacity, multiplier, open_share, scale, used,
+                state_crossing, state_region, p[5:], state)
+
+
+BUDGET_METRICS = tuple(budget_metric_name(br) for br in BRANCHES)
 
 
 class Funnel(Module):
@@ -159,102 +289,61 @@ class Funnel(Module):
         self.state_crossing = int(sim.borders.nearest[self.state_region])
         self.habit = 0.0  # the state's habitual import bill H, US$ a week (simulated)
         sim.accounts.reserves[0] = sim.pars.reserves_initial_usd / sim.scale
+        # the week's work arrays, filled by _funnel
+        self._china = sim.borders.china_region.astype(np.int64)  # the merchants' side of each crossing
+        self._by_home = np.zeros((CASH + 1, sim.world.n_regions))
+        self._spent_x = np.zeros(self.n_crossings)
+        self._sold_x = np.zeros(self.n_crossings)
+        self._sums = np.zeros(len(TOTALS))
+        self._outside = np.zeros(len(FX_CHANNELS))
+        self._p = np.zeros(13)
+        self._state = np.zeros(7)
 
     def step(self, sim: "Sim") -> None:
         pars = sim.pars
-        comp, acc = sim.people.companies, sim.accounts
-        r = sim.world.n_regions
-        leader_share, budget_share, import_share = revenue_split(pars)
-        rev = comp.revenue.copy()
-        # Chinese consumer goods, no more than a share of the home market's goods demand; the branch
-        # takes the import money the market cannot absorb into its budget
-        want = import_share * rev
-        want_r = np.bincount(comp.home, weights=want, minlength=r)
-        cap_r = pars.company_market_share * sim.market.goods_demand_ema
-        absorb = np.where(np.isfinite(cap_r) & (want_r > cap_r), cap_r / np.where(want_r > 0, want_r, 1.0), 1.0)
-        unabsorbed = want * (1.0 - absorb[comp.home])
-        want -= unabsorbed
-        to_leader = leader_share * rev
-        to_budget = budget_share * rev + unabsorbed
-        comp.cash -= to_leader + to_budget
-        acc.to_leader(np.bincount(comp.home, weights=to_leader, minlength=r))
-        for k in range(len(BRANCHES)):
-            mine = comp.branch == k
-            acc.to_budget(k, np.bincount(comp.home[mine], weights=to_budget[mine], minlength=r))
-
-        # ... through the crossing nearest the home, within its room
-        want_x = np.bincount(self.crossing, weights=want, minlength=self.n_crossings)
-        usd_per_t = pars.consumer_goods_usd_per_t
-        tonnes_x = sim.borders.allocate_each(want_x / usd_per_t)
-        spend_x = np.where(want_x > 0, np.minimum(tonnes_x * usd_per_t, want_x), 0.0)
-        frac = ratio_or(spend_x, want_x)
-        spent = want * frac[self.crossing]
-        comp.cash -= spent
-        spent_x = np.bincount(self.crossing, weights=spent, minlength=self.n_crossings)
-        for x in np.flatnonzero(spent_x > 0):
-            buy_from_merchants(sim, int(sim.borders.china_region[x]), float(spent_x[x]))
-        goods = np.bincount(comp.home, weights=spent, minlength=r)
-        sim.market.goods_company += goods
-        sim.market.imports_company += goods
-        comp.goods_claim += spent
-        comp.revenue[:] = 0.0
-        retained = rev - to_leader - to_budget - spent
-
-        # the state spends outside the model; its foreign-currency share goes into the reserves
+        comp, acc, market, borders, books = sim.people.companies, sim.accounts, sim.market, sim.borders, sim.books
+        merchants, margin = sim.people.merchants, pars.merchant_margin
+        outside = [pars[par] / WEEKS_PER_YEAR / sim.scale for _, par, _ in FX_CHANNELS]
+        self._outside[:] = outside
         s_fx = pars.state_import_share
-        leader_out = float(acc.leader[0]) * pars.leader_spending_rate
-        acc.leader[0] -= leader_out
-        budget_out = acc.budget * pars.budget_spending_rate
-        acc.budget -= budget_out
-        fx = s_fx * (leader_out + float(budget_out.sum()))
-        sim.books.outflow("leader_spending", (1.0 - s_fx) * leader_out)
-        sim.books.outflow("state_spending", (1.0 - s_fx) * float(budget_out.sum()))
-        acc.reserves[0] += fx
-        outside = []
-        for flow, par, _ in FX_CHANNELS:
-            amount = pars[par] / WEEKS_PER_YEAR / sim.scale
-            acc.reserves[0] += amount
-            sim.books.inflow(flow, amount)
-            outside.append(amount)
-        # the habitual import bill, paid from the reserves within the capital's crossing room
-        h = self.habit
-        target = fx if fx >= h else min(h, fx + sum(outside))
-        want_state = min(max(fx, h), float(acc.reserves[0]))
-        self.habit = h + (target - h) / pars.state_import_habit_weeks
-        state_imports = 0.0
-        if want_state > 0:
-            tonnes = sim.borders.allocate(self.state_crossing, want_state / pars.state_goods_usd_per_t)
-            state_imports = min(tonnes * pars.state_goods_usd_per_t, want_state)
-        acc.reserves[0] -= state_imports
-        sim.books.outflow("state_imports", state_imports)
-        sim.market.imports_state[self.state_region] += state_imports
-        abroad = max(float(acc.reserves[0]) - pars.reserves_cap_weeks * self.habit, 0.0)
-        acc.reserves[0] -= abroad
-        sim.books.outflow("reserves_spending_abroad", abroad)
+        self._p[:] = (*revenue_split(pars), pars.company_market_share, pars.consumer_goods_usd_per_t,
+                      pars.leader_spending_rate, pars.budget_spending_rate, s_fx, sum(outside), self.habit,
+                      pars.state_import_habit_weeks, pars.state_goods_usd_per_t, pars.reserves_cap_weeks)
+        by_home = self._by_home
+        _funnel(comp.revenue, comp.home, comp.branch, self.crossing, comp.cash, comp.goods_claim,
+                market.goods_demand_ema, market.goods_company, market.imports_company, acc.leader, acc.budget,
+                acc.state_in, acc.reserves, market.imports_state, borders.capacity_t_year, borders.multiplier,
+                float(borders.open_share), float(borders.scale), borders.used_t, self._outside, self.state_crossing,
+                self.state_region, self._china, merchants.region, merchants.capital, float(margin), self._p, by_home,
+                self._spent_x, self._sold_x, self._sums, self._state)
+        for amount, before in zip(self._spent_x.tolist(), self._sold_x.tolist()):
+            if amount > 0:  # the merchants restock from Chinese suppliers: the cost share leaves the books
+                books.outflow("chinese_suppliers", amount if before <= 0 else amount * (1.0 - margin))
+        leader_out, budget_out, fx, h, self.habit, state_imports, abroad = self._state.tolist()
+        books.outflow("leader_spending", (1.0 - s_fx) * leader_out)
+        books.outflow("state_spending", (1.0 - s_fx) * budget_out)
+        for (flow, _, _), amount in zip(FX_CHANNELS, outside):
+            books.inflow(flow, amount)
+        books.outflow("state_imports", state_imports)
+        books.outflow("reserves_spending_abroad", abroad)
 
         t = self.totals
-        t["revenue"] += rev.sum()
-        t["leader"] += to_leader.sum()
-        t["budgets"] += to_budget.sum()
-        t["unabsorbed"] += unabsorbed.sum()
-        t["imports"] += spent.sum()
-        t["retained"] += retained.sum()
+        for k, v in zip(TOTALS, self._sums.tolist()):
+            t[k] += v
 
         res = sim.results
-        home = comp.home
-        sim.results.record("company_revenue_usd", np.bincount(home, weights=rev, minlength=r))
-        sim.results.record("leader_fund_usd", np.bincount(home, weights=to_leader, minlength=r))
-        for k, br in enumerate(BRANCHES):
-            mine = comp.branch == k
-            sim.results.record(budget_metric_name(br), np.bincount(home[mine], weights=to_budget[mine], minlength=r))
-        sim.results.record("company_imports_usd", goods)
-        sim.results.record("company_retained_usd", np.bincount(home, weights=retained, minlength=r))
-        sim.results.record("company_cash_usd", np.bincount(home, weights=comp.cash, minlength=r))
+        res.record("company_revenue_usd", by_home[REVENUE])
+        res.record("leader_fund_usd", by_home[LEADER])
+        for k, metric in enumerate(BUDGET_METRICS):
+            res.record(metric, by_home[BUDGET + k])
+        res.record("company_imports_usd", by_home[GOODS])
+        res.record("company_retained_usd", by_home[RETAINED])
+        res.record("company_cash_usd", by_home[CASH])
         res.record_total("leader_accounts_usd", float(acc.leader[0]))
         res.record_total("budgets_usd", float(acc.budget.sum()))
         res.record_total("leader_spending_usd", leader_out)
-        res.record_total("state_spending_usd", float(budget_out.sum()))
-        sim.results.record("state_imports_usd", sim.market.imports_state)
+        res.record_total("state_spending_usd", budget_out)
+        res.record("state_imports_usd", market.imports_state)
         res.record_total("reserves_usd", float(acc.reserves[0]))
         res.record_total("state_fx_spending_usd", fx)
         for (_, _, metric), amount in zip(FX_CHANNELS, outside):

@@ -60,12 +60,14 @@ not household records; it is not undone when a ban ends.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from hamji.accounts import BRANCHES
-from hamji.kernels import ratio_or, share_or
+from hamji.kernels import fmax, fmin, psum
 from hamji.module import Metric, Module
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,6 +83,10 @@ COMMODITIES = ("coal", "iron_ore", "seafood", "timber", "textiles", "light", "un
 #: the class that stays outside the bans and takes the workforce of banned bases
 UNBANNED = COMMODITIES.index("unbanned")
 WEEKS_PER_YEAR = 52.0
+#: the per-commodity parameters' values, in :data:`COMMODITIES` order, from the parameters' dictionary
+BANS = itemgetter(*(f"ban_{c}" for c in COMMODITIES))
+PRICES = itemgetter(*(f"price_{c}_usd_t" for c in COMMODITIES))
+PRODUCTIVITIES = itemgetter(*(f"productivity_{c}_t" for c in COMMODITIES))
 
 #: Where the deposits are: the share of each commodity's national capacity in each province.
 #: Assumptions from the geography of DPRK resources (no provincial production data in ``data/``):
@@ -113,12 +119,12 @@ def banned_classes(pars) -> np.ndarray:  # noqa: ANN001 - Parameters
     """Per commodity class (:data:`COMMODITIES` order): True where an export ban holds this week."""
     if not pars.sanctions_on:
         return np.zeros(len(COMMODITIES), dtype=bool)
-    return np.array([bool(pars[f"ban_{c}"]) for c in COMMODITIES])
+    return np.array(BANS(vars(pars)), dtype=bool)
 
 
 def commodity_prices(sim: "Sim") -> np.ndarray:
     """Export price of each commodity this week (US$/t), in :data:`COMMODITIES` order."""
-    return np.array([sim.pars[f"price_{c}_usd_t"] for c in COMMODITIES]) * sim.market.price_index
+    return np.array(PRICES(vars(sim.pars))) * sim.market.price_index
 
 
 def free_cash(companies) -> np.ndarray:  # noqa: ANN001 - AgentArrays
@@ -153,6 +159,167 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     order = np.argsort(-(raw - np.floor(raw)), kind="stable")
     n[order[:rest]] += 1
     return n
+
+
+#: rows of the bases' weekly region table (``RevenueBases._by_region``), by province of the base
+OUTPUT, INFRA, UNBANNED_CAP, WAGES, INVESTMENT, SHIFTED = range(6)
+#: the week's parameters of the kernels (``RevenueBases._p``): the infrastructure's float32 decay factor, whether
+#: capacity shifts (1.0) and its weekly share, productivity_unbanned_t, the cap on the unbanned capacity (t/yr),
+#: stock_max_weeks, the volume index / 52, base_wage_usd_week, base_investment_on (1.0),
+#: company_cash_reserve_weeks, infrastructure_cost_years, infrastructure_initial
+P = ("decay", "shift", "shift_share", "productivity_unbanned", "unbanned_max", "stock_max_weeks", "volume_week", "wage",
+     "invest", "reserve_weeks", "cost_years", "infra_initial")
+(P_DECAY, P_SHIFT, P_SHIFT_SHARE, P_PRODUCTIVITY_UNBANNED, P_UNBANNED_MAX, P_STOCK_MAX_WEEKS, P_VOLUME_WEEK, P_WAGE,
+ P_INVEST, P_RESERVE_WEEKS, P_COST_YEARS, P_INFRA_INITIAL) = range(len(P))
+
+
+@njit(cache=True, error_model="numpy")
+def _shift(capacity, commodity, region, banned, f, productivity, productivity_unbanned, capacity_max,
+           shifted_r):  # noqa: ANN001
+    """Banned bases give up a share ``f`` of their capacity to the ``unbanned`` bases (the rule of the module
+    docstring, within ``capacity_max`` t/yr of unbanned capacity); ``shifted_r``: t/yr added, by province."""
+    n, r = len(capacity), len(shifted_r)
+    shifted_r[:] = 0.0
+    unb = commodity == UNBANNED
+    if not unb.any():
+        return
+    give = np.empty(n)  # simulated t/yr of the banned classes
+    add = np.empty(n)  # t/yr of unbanned goods their workforce makes
+    for i in range(n):
+        give[i] = capacity[i] * f if banned[commodity[i]] else 0.0
+        add[i] = give[i] / productivity[commodity[i]] * productivity_unbanned
+    room = fmax(capacity_max - psum(capacity[unb]), 0.0)
+    total = psum(add)
+    if total <= 0 or room <= 0:
+        return
+    k = fmin(1.0, room / total)  # moves beyond the room scaled down
+    add_r = np.zeros(r)
+    cap_unb_r = np.zeros(r)
+    for i in range(n):
+        capacity[i] -= give[i] * k
+        add[i] *= k
+        add_r[region[i]] += add[i]
+    for i in range(n):
+        if unb[i]:
+            cap_unb_r[region[i]] += capacity[i]
+    has = cap_unb_r > 0
+    national = psum(add_r[~has])  # provinces without unbanned bases: to every unbanned base of the country
+    cap_unb = psum(cap_unb_r)
+    for i in range(n):
+        g = region[i]
+        w_local = capacity[i] / (cap_unb_r[g] if has[g] else 1.0) if unb[i] else 0.0
+        w_nat = capacity[i] / cap_unb if unb[i] else 0.0
+        gain = w_local * (add_r[g] if has[g] else 0.0) + w_nat * national
+        capacity[i] += gain
+        shifted_r[g] += gain
+
+
+@njit(cache=True, error_model="numpy")
+def _bases_week(capacity, infra, commodity, region, company, conscripts, workers, banned, productivity, labour,
+                labour_power, output, stock, p, prices, worker_hh, worker_base, detained, hh_cash, hh_income, hh_region,
+                cash, revenue, weekly_value, capacity_r, by_region):  # noqa: ANN001
+    """The bases' week (``p``: the parameters, :data:`P`): infrastructure decays, capacity moves while a ban holds
+    (:func:`_shift`), then ``labour`` = (conscripts + worker households present) / workforce (1 without one). If
+    that changed, returns (False, False, 0.0) for the caller to compute ``labour ** labour_elasticity`` (NumPy's
+    power) and call :func:`_output_and_pay`; else goes on with the power kept in ``labour_power``: returns
+    (True, and what that returns)."""
+    decay = np.float32(p[P_DECAY])  # float32, as the NumPy step multiplied infra
+    for i in range(len(infra)):
+        infra[i] *= decay
+    if p[P_SHIFT] > 0:
+        _shift(capacity, commodity, region, banned, p[P_SHIFT_SHARE], productivity, p[P_PRODUCTIVITY_UNBANNED],
+               p[P_UNBANNED_MAX], by_region[SHIFTED])
+    else:
+        by_region[SHIFTED] = 0.0
+    present_b = np.zeros(len(infra))
+    for j in range(len(worker_hh)):
+        present_b[worker_base[j]] += 1.0 if detained[worker_hh[j]] == 0 else 0.0
+    changed = False
+    for i in range(len(infra)):
+        full = np.float64(conscripts[i]) + np.float64(workers[i])  # float32 + int32: float64 in NumPy
+        q = (np.float64(conscripts[i]) + present_b[i]) / full if full > 0 else 1.0
+        if not q == labour[i]:
+            changed = True
+        labour[i] = q
+    if changed:
+        return False, False, 0.0
+    invested, total = _output_and_pay(capacity, infra, commodity, region, company, labour_power, output, stock, p,
+                                      prices, worker_hh, worker_base, detained, hh_cash, hh_income, hh_region, cash,
+                                      revenue, weekly_value, capacity_r, by_region)
+    return True, invested, total
+
+
+@njit(cache=True, error_model="numpy")
+def _output_and_pay(capacity, infra, commodity, region, company, labour_power, output, stock, p, prices, worker_hh,
+                    worker_base, detained, hh_cash, hh_income, hh_region, cash, revenue, weekly_value, capacity_r,
+                    by_region):  # noqa: ANN001
+    """The rest of the bases' week: output into the stock (``labour_power`` = labour ** elasticity), wages from the
+    owners' free cash, investment of free cash above the reserve, and the region table but its ``SHIFTED`` row.
+    Returns whether companies invested (had free cash above the reserve), and the US$ they invested."""
+    stock_max_weeks, volume_week, wage, reserve_weeks, cost_years = (
+        p[P_STOCK_MAX_WEEKS], p[P_VOLUME_WEEK], p[P_WAGE], p[P_RESERVE_WEEKS], p[P_COST_YEARS])
+    infra_max = np.float32(p[P_INFRA_INITIAL])  # NumPy computes infrastructure_initial - infra in float32
+    n, nc, nw = len(capacity), len(cash), len(worker_hh)
+    by_region[:SHIFTED] = 0.0
+    for i in range(n):
+        weekly_cap = capacity[i] * volume_week  # Chinese investment in capacity
+        output[i] = weekly_cap * infra[i] * labour_power[i]
+        stock[i] = fmin(stock[i] + output[i], stock_max_weeks * weekly_cap)
+        by_region[OUTPUT, region[i]] += output[i]
+
+    # wages to present worker households, from the owners' free cash, pro rata if short
+    if wage > 0 and nw > 0:
+        owed = np.zeros(nc)
+        for j in range(nw):
+            owed[company[worker_base[j]]] += (1.0 if detained[worker_hh[j]] == 0 else 0.0) * wage
+        frac = np.empty(nc)
+        for c in range(nc):
+            frac[c] = fmin(fmax(cash[c] - revenue[c], 0.0) / owed[c], 1.0) if owed[c] > 0 else 0.0
+        paid = np.zeros(nc)
+        for j in range(nw):
+            h, c = worker_hh[j], company[worker_base[j]]
+            pay = (1.0 if detained[h] == 0 else 0.0) * wage * frac[c]
+            hh_cash[h] += pay
+            hh_income[h] += np.float32(pay)
+            paid[c] += pay
+            by_region[WAGES, hh_region[h]] += pay
+        for c in range(nc):
+            cash[c] -= paid[c]
+
+    # investment of free cash above the reserve, every base of a company restored by the same fraction of its gap
+    invested, total = False, 0.0
+    if p[P_INVEST] > 0:
+        excess = np.empty(nc)
+        for c in range(nc):
+            excess[c] = fmax(cash[c] - revenue[c], 0.0) - reserve_weeks * weekly_value[c]
+            invested |= excess[c] > 0
+    if invested:
+        cost = np.empty(n)  # US$ per unit of infrastructure
+        gap_cost = np.empty(n)  # to restore fully
+        room = np.zeros(nc)
+        for i in range(n):
+            cost[i] = cost_years * (capacity[i] * prices[commodity[i]])
+            gap_cost[i] = fmax(infra_max - infra[i], np.float32(0.0)) * cost[i]
+            room[company[i]] += gap_cost[i]
+        spend = np.empty(nc)
+        share = np.empty(nc)
+        for c in range(nc):
+            spend[c] = fmin(fmax(excess[c], 0.0), room[c])
+            share[c] = spend[c] / room[c] if room[c] > 0 else 0.0
+        for i in range(n):
+            inv = gap_cost[i] * share[company[i]]
+            infra[i] = fmin(infra[i] + np.float32(inv / (cost[i] if cost[i] > 0 else 1.0)), infra_max)
+            by_region[INVESTMENT, region[i]] += inv
+        for c in range(nc):
+            cash[c] -= spend[c]
+        total = psum(spend)
+
+    for i in range(n):
+        by_region[INFRA, region[i]] += capacity[i] * infra[i]
+        by_region[UNBANNED_CAP, region[i]] += capacity[i] if commodity[i] == UNBANNED else 0.0
+    for g in range(by_region.shape[1]):  # capacity-weighted mean infrastructure, NaN without bases
+        by_region[INFRA, g] = by_region[INFRA, g] / capacity_r[g] if capacity_r[g] > 0 else np.nan
+    return invested, total
 
 
 class RevenueBases(Module):
@@ -285,107 +452,50 @@ class RevenueBases(Module):
         self._capacity_r = np.bincount(b.region, weights=b.capacity, minlength=r)
         self._empty_r = self._capacity_r <= 0
         self._unbanned_initial = float(b.capacity[b.commodity == UNBANNED].sum())
+        # the week's work arrays, filled by _bases_week
+        self._by_region = np.zeros((SHIFTED + 1, r))
+        self._labour = np.full(b.n, np.nan)  # labour share of each base (NaN: not computed yet)
+        self._labour_power = np.ones(b.n)  # labour ** labour_elasticity
+        self._elasticity = np.nan  # the labour_elasticity of _labour_power
+        self._zeros = np.zeros(len(COMMODITIES))  # stands for the prices or productivities a week does not use
+        self._p = np.zeros(len(P))
 
     def step(self, sim: "Sim") -> None:
         pars = sim.pars
         b, comp, hh = sim.people.bases, sim.people.companies, sim.people.households
-        r = sim.world.n_regions
-        if pars.infrastructure_decay_on:
-            b.infra *= np.float32((1.0 - pars.infrastructure_decay_rate) ** (1.0 / WEEKS_PER_YEAR))
-
+        decay = np.float32((1.0 - pars.infrastructure_decay_rate) ** (1.0 / WEEKS_PER_YEAR)
+                           if pars.infrastructure_decay_on else 1.0)
         banned = banned_classes(pars)
-        shifted_r = np.zeros(r)
-        if banned.any() and not banned[UNBANNED] and pars.sanctions_shift_rate > 0:
-            shifted_r = self.shift(sim, banned)
+        shift = bool(banned.any() and not banned[UNBANNED] and pars.sanctions_shift_rate > 0)
+        invest_on = pars.base_investment_on
+        f = 1.0 - (1.0 - pars.sanctions_shift_rate) ** (1.0 / WEEKS_PER_YEAR) if shift else 0.0
+        self._p[:] = (decay, 1.0 if shift else 0.0, f,
+                      pars.productivity_unbanned_t, pars.unbanned_capacity_max_multiple * self._unbanned_initial,
+                      pars.stock_max_weeks, sim.market.volume_index / WEEKS_PER_YEAR, pars.base_wage_usd_week,
+                      1.0 if invest_on else 0.0, pars.company_cash_reserve_weeks, pars.infrastructure_cost_years,
+                      pars.infrastructure_initial)
+        productivity = np.array(PRODUCTIVITIES(vars(pars)), dtype=np.float64) if shift else self._zeros
+        prices = commodity_prices(sim) if invest_on else self._zeros
+        if pars.labour_elasticity != self._elasticity:  # labour ** labour_elasticity computed again
+            self._labour[:] = np.nan
+            self._elasticity = pars.labour_elasticity
+        rest = (b.output, b.stock, self._p, prices, self.worker_hh, self.worker_base, hh.detained, hh.cash, hh.income,
+                hh.region, comp.cash, comp.revenue, comp.weekly_value, self._capacity_r, self._by_region)
+        done, invested, total = _bases_week(b.capacity, b.infra, b.commodity, b.region, b.company, b.conscripts,
+                                            b.workers, banned, productivity, self._labour, self._labour_power, *rest)
+        if not done:  # the labour shares changed: their power in NumPy (not the compiled libm), then the rest
+            self._labour_power = self._labour ** pars.labour_elasticity
+            invested, total = _output_and_pay(b.capacity, b.infra, b.commodity, b.region, b.company, self._labour_power,
+                                              *rest)
+        if invested:
+            sim.books.outflow("base_investment", total)
 
-        # labour present: conscripts plus worker households not in detention
-        present = hh.detained[self.worker_hh] == 0
-        present_b = np.bincount(self.worker_base, weights=present, minlength=b.n)
-        full = b.conscripts + b.workers
-        labour = np.where(full > 0, (b.conscripts + present_b) / np.where(full > 0, full, 1.0), 1.0)
-        weekly_cap = b.capacity * (sim.market.volume_index / WEEKS_PER_YEAR)  # Chinese investment in capacity
-        b.output[:] = weekly_cap * b.infra * labour ** pars.labour_elasticity
-        b.stock += b.output
-        np.minimum(b.stock, pars.stock_max_weeks * weekly_cap, out=b.stock)
-
-        # wages to present worker households, from the owners' free cash
-        wage = pars.base_wage_usd_week
-        paid_r = np.zeros(r)
-        if wage > 0 and len(self.worker_hh):
-            wcomp = b.company[self.worker_base]
-            owed = np.bincount(wcomp, weights=present * wage, minlength=comp.n)
-            avail = free_cash(comp)
-            frac = share_or(avail, owed)
-            pay = present * wage * frac[wcomp]
-            hh.cash[self.worker_hh] += pay
-            hh.income[self.worker_hh] += pay.astype(np.float32)
-            comp.cash -= np.bincount(wcomp, weights=pay, minlength=comp.n)
-            paid_r = np.bincount(hh.region[self.worker_hh], weights=pay, minlength=r)
-
-        # investment of free cash above the reserve in the bases' infrastructure
-        invest_r = np.zeros(r)
-        if pars.base_investment_on:
-            invest_r = self.invest(sim)
-
-        sim.results.record("revenue_base_workers", self._workers_by_region)
-        sim.results.record("base_conscripts", self._conscripts_by_region)
-        sim.results.record("base_output_t", np.bincount(b.region, weights=b.output, minlength=r))
-        infra_r = np.bincount(b.region, weights=b.capacity * b.infra, minlength=r)
-        infra_r[self._empty_r] = np.nan
-        sim.results.record("infrastructure_index", infra_r / np.where(self._empty_r, 1.0, self._capacity_r))
-        sim.results.record("base_wages_usd", paid_r)
-        sim.results.record("base_investment_usd", invest_r)
-        sim.results.record("sanctions_shifted_t", shifted_r)
-        sim.results.record("unbanned_capacity_t", np.bincount(b.region, weights=np.where(b.commodity == UNBANNED, b.capacity, 0.0),
-                                                           minlength=r))
-
-    def shift(self, sim: "Sim", banned: np.ndarray) -> np.ndarray:
-        """Banned bases give up capacity to the province's ``unbanned`` bases; returns t/yr added, by province."""
-        pars = sim.pars
-        b = sim.people.bases
-        r = sim.world.n_regions
-        unb = b.commodity == UNBANNED
-        if not unb.any():
-            return np.zeros(r)
-        f = 1.0 - (1.0 - pars.sanctions_shift_rate) ** (1.0 / WEEKS_PER_YEAR)
-        productivity = np.array([float(pars[f"productivity_{c}_t"]) for c in COMMODITIES])
-        give = np.where(banned[b.commodity], b.capacity * f, 0.0)  # simulated t/yr of the banned class
-        add = give / productivity[b.commodity] * pars.productivity_unbanned_t  # t/yr of unbanned goods
-        room = max(pars.unbanned_capacity_max_multiple * self._unbanned_initial - float(b.capacity[unb].sum()), 0.0)
-        total = float(add.sum())
-        if total <= 0 or room <= 0:
-            return np.zeros(r)
-        k = min(1.0, room / total)
-        give *= k
-        add *= k
-        b.capacity -= give
-        add_r = np.bincount(b.region, weights=add, minlength=r)
-        cap_unb_r = np.bincount(b.region[unb], weights=b.capacity[unb], minlength=r)
-        has = cap_unb_r > 0
-        national = add_r[~has].sum()  # provinces without unbanned bases: to every unbanned base of the country
-        w_local = np.where(unb, b.capacity / np.where(has, cap_unb_r, 1.0)[b.region], 0.0)
-        w_nat = np.where(unb, b.capacity / cap_unb_r.sum(), 0.0)
-        gain = w_local * np.where(has, add_r, 0.0)[b.region] + w_nat * national
-        b.capacity += gain
-        return np.bincount(b.region, weights=gain, minlength=r)
-
-    def invest(self, sim: "Sim") -> np.ndarray:
-        """Companies invest free cash above their reserve in their bases; returns investment by province."""
-        pars = sim.pars
-        b, comp = sim.people.bases, sim.people.companies
-        excess = free_cash(comp) - pars.company_cash_reserve_weeks * comp.weekly_value
-        if not (excess > 0).any():
-            return np.zeros(sim.world.n_regions)
-        value_b = b.capacity * commodity_prices(sim)[b.commodity]  # US$/yr at infrastructure 1
-        cost_b = pars.infrastructure_cost_years * value_b  # US$ per unit of infrastructure
-        gap_cost = np.maximum(pars.infrastructure_initial - b.infra, 0.0) * cost_b  # to restore fully
-        budget = np.maximum(excess, 0.0)
-        room = np.bincount(b.company, weights=gap_cost, minlength=comp.n)
-        spend = np.minimum(budget, room)
-        share = ratio_or(spend, room)
-        inv_b = gap_cost * share[b.company]  # every base of a company restored by the same fraction of its gap
-        b.infra += (inv_b / np.where(cost_b > 0, cost_b, 1.0)).astype(np.float32)
-        np.minimum(b.infra, np.float32(pars.infrastructure_initial), out=b.infra)
-        comp.cash -= spend
-        sim.books.outflow("base_investment", spend.sum())
-        return np.bincount(b.region, weights=inv_b, minlength=sim.world.n_regions)
+        res, t = sim.results, self._by_region
+        res.record("revenue_base_workers", self._workers_by_region)
+        res.record("base_conscripts", self._conscripts_by_region)
+        res.record("base_output_t", t[OUTPUT])
+        res.record("infrastructure_index", t[INFRA])
+        res.record("base_wages_usd", t[WAGES])
+        res.record("base_investment_usd", t[INVESTMENT])
+        res.record("sanctions_shifted_t", t[SHIFTED])
+        res.record("unbanned_capacity_t", t[UNBANNED_CAP])
