@@ -65,7 +65,7 @@ def test_through_equals_the_python_rule_and_uses_the_same_room(seed):
 
 
 def test_pairwise_sum_is_numpys_sum_bit_for_bit():
-    from hamji.market import pairwise_sum
+    from hamji.kernels import pairwise_sum
 
     rng = np.random.default_rng(3)
     for n in [*range(0, 300), 1000, 4097]:

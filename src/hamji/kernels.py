@@ -193,8 +193,8 @@ def _pairwise_block(a, lo, n):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def _pairwise(a, lo, n):  # noqa: ANN001, ANN201
-    """NumPy's pairwise sum of ``a[lo:lo + n]``: above 128 values, the sum of the two halves (cut at a multiple of 8),
+def pairwise_sum(a, lo, n):  # noqa: ANN001, ANN201
+    """NumPy's pairwise sum of ``a[lo:lo + n]`` (contiguous values; NumPy then adds it to +0.0): above 128 values, the sum of the two halves (cut at a multiple of 8),
     each summed the same way. The recursion is unrolled on a small stack (Numba cannot cache recursive functions
     called from other modules)."""
     if n <= 128:
@@ -234,7 +234,7 @@ def _pairwise(a, lo, n):  # noqa: ANN001, ANN201
 @njit(cache=True)
 def psum(a):  # noqa: ANN001, ANN201
     """``a.sum()`` of a 1-D float64 array, bit for bit (NumPy starts from +0.0, then adds the pairwise sum)."""
-    return 0.0 + _pairwise(a, 0, len(a))
+    return 0.0 + pairwise_sum(a, 0, len(a))
 
 
 @njit(cache=True)
@@ -256,5 +256,5 @@ def rowsum(m):  # noqa: ANN001, ANN201
     """``m.sum(axis=1)`` of a C-ordered 2-D float64 array, bit for bit (a pairwise sum of each row)."""
     out = np.empty(m.shape[0])
     for i in range(m.shape[0]):
-        out[i] = 0.0 + _pairwise(m[i], 0, m.shape[1])
+        out[i] = 0.0 + pairwise_sum(m[i], 0, m.shape[1])
     return out

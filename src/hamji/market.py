@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
+from hamji.kernels import pairwise_sum
 from hamji.people import AgentArrays
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,72 +35,6 @@ def synthesise_merchants(merchants: AgentArrays, sim: "Sim") -> None:
     sigma = pars.merchant_capital_sigma
     capital = pars.merchant_capital_usd * rng.lognormal(-0.5 * sigma**2, sigma, merchants.n)
     merchants.add("capital", np.float64, values=capital)
-
-
-@njit(cache=True)
-def _block_sum(a, lo, n):  # noqa: ANN001, ANN201
-    """NumPy's sum of at most 128 contiguous values: in order below 8, else eight running sums."""
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += a[lo + i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    while i < n - n % 8:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@njit(cache=True)
-def pairwise_sum(a, lo, n):  # noqa: ANN001, ANN201
-    """``a[lo:lo + n].sum()`` for contiguous float64 values, bit for bit as NumPy adds them: blocks of up to
-    128 values (:func:`_block_sum`), longer runs split in halves (a multiple of 8 first) and the halves'
-    sums added; the halving is walked with an explicit stack (no recursion in compiled code).
-    tests/test_borders.py checks it against NumPy."""
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    st_lo = np.empty(64, np.int64)
-    st_n = np.empty(64, np.int64)
-    st_stage = np.zeros(64, np.int64)
-    st_left = np.empty(64)
-    top = 0
-    st_lo[0], st_n[0] = lo, n
-    ret = 0.0
-    while top >= 0:
-        cl, cn = st_lo[top], st_n[top]
-        if cn <= 128:
-            ret = _block_sum(a, cl, cn)
-            top -= 1
-            continue
-        half = cn // 2
-        half -= half % 8
-        if st_stage[top] == 0:  # first the left half
-            st_stage[top] = 1
-            top += 1
-            st_lo[top], st_n[top], st_stage[top] = cl, half, 0
-        elif st_stage[top] == 1:  # left done: keep it, then the right half
-            st_left[top] = ret
-            st_stage[top] = 2
-            top += 1
-            st_lo[top], st_n[top], st_stage[top] = cl + half, cn - half, 0
-        else:  # both done
-            ret = st_left[top] + ret
-            top -= 1
-    return ret
 
 
 @njit(cache=True)

@@ -35,8 +35,8 @@ import numpy as np
 from numba import njit, prange
 
 from hamji import data
-from hamji.accounts import pay_from_households
-from hamji.kernels import _pairwise, colsum, fmax, fmin, psum, rowsum, span
+from hamji.accounts import pay_from_households, pay_household
+from hamji.kernels import colsum, fmax, fmin, pairwise_sum, psum, rowsum, span
 from hamji.module import Metric, Module
 from hamji.people import ROLE_NONE, ROLE_SELLER, ROLE_SHIPPER, ROLES
 
@@ -534,7 +534,7 @@ def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, i
         for d in range(r):
             gap = fmax(price[d] - price[o] - per_unit[o, d], 0.0) / den_p
             frac[o, d] = demand[d] * gap * decay[o, d] if inland[o, d] else 0.0
-        denom = (0.0 + _pairwise(frac[o], 0, r)) + (demand[o] if dprk[o] else 0.0)  # w_move.sum(1) + w_stay
+        denom = (0.0 + pairwise_sum(frac[o], 0, r)) + (demand[o] if dprk[o] else 0.0)  # w_move.sum(1) + w_stay
         for d in range(r):
             frac[o, d] = mobility * frac[o, d] / denom if denom > 0 else 0.0
     dense = not (route_finite and _finite(frac))
@@ -556,7 +556,7 @@ def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, i
     bill = np.empty(r)  # cost.sum(axis=(1, 2)), by owner province
     billed = False
     for o in range(r):
-        bill[o] = 0.0 + _pairwise(flat, o * rr, rr)
+        bill[o] = 0.0 + pairwise_sum(flat, o * rr, rr)
         billed = billed or bill[o] != 0
     ok = np.ones(r)
     if billed:
@@ -574,12 +574,7 @@ def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, i
             i = payers[j]
             k = region[i]
             want = (bill[k] / tot[k] if tot[k] > 0 else 0.0) * np.float64(stake[i])
-            amount = fmax(want, 0.0)
-            from_cash = fmin(cash[i], amount)
-            cash[i] -= from_cash
-            from_fx = fmin(fx[i], amount - from_cash)
-            fx[i] -= from_fx
-            paid_r[k] += from_cash + from_fx
+            paid_r[k] += pay_household(i, want, cash, fx)
         for o in range(r):
             if bill[o] > 0:
                 ok[o] = paid_r[o] / bill[o] if tot[o] > 0 else 0.0
@@ -602,7 +597,7 @@ def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, i
         for o in range(r):
             for l in range(r):
                 if held[o, l]:
-                    fee[l] += _pairwise(flat, (o * r + l) * r, r)
+                    fee[l] += pairwise_sum(flat, (o * r + l) * r, r)
         diff = psum(paid_r) - psum(fee)
         top = 0  # np.argmax: the first largest (or first NaN)
         for k in range(1, r):
@@ -648,8 +643,8 @@ def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, i
     for o in range(r):
         for l in range(r):
             if held[o, l]:
-                qty[o, l] -= 0.0 + _pairwise(mflat, (o * r + l) * r, r)
-                trans[o, l] -= 0.0 + _pairwise(tflat, (o * r + l) * r, r)
+                qty[o, l] -= 0.0 + pairwise_sum(mflat, (o * r + l) * r, r)
+                trans[o, l] -= 0.0 + pairwise_sum(tflat, (o * r + l) * r, r)
     for o in range(r):
         for d in range(r):
             qty[o, d] = fmax(qty[o, d] + arrive[o, d], 0.0)

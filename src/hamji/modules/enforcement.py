@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from hamji.accounts import CABINET, KPA
+from hamji.accounts import CABINET, KPA, pay_household
 from hamji.kernels import compact_blocks, fmax, fmin, psum, span
 from hamji.module import Metric, Module
 from hamji.parameters import Parameters
@@ -209,17 +209,6 @@ def _traders_and_prices(blocks, counts, households, border, base, slope, k, offi
     return price
 
 
-@njit(cache=True, inline="always")
-def _pay(i, amount, cash, fx):  # noqa: ANN001, ANN201
-    """:func:`hamji.accounts.pay_from_households` for household ``i``: won cash first, then foreign currency."""
-    amount = fmax(amount, 0.0)
-    from_cash = fmin(cash[i], amount)
-    cash[i] -= from_cash
-    from_fx = fmin(fx[i], amount - from_cash)
-    fx[i] -= from_fx
-    return from_cash + from_fx
-
-
 @njit(cache=True, error_model="numpy")
 def _kin_help(n_cases, case_id, case_kind, case_need, region, clan, slots, detained, cash, fx, mark, needy,
               clan_state, clan_sums, help_share, kin_help) -> None:  # noqa: ANN001
@@ -261,7 +250,7 @@ def _kin_help(n_cases, case_id, case_kind, case_need, region, clan, slots, detai
                 i = slots[s, c]
                 if i < n and not mark[i] and detained[i] == 0:
                     # give = money * needs / max(have, 1e-300): at most help_share of its money
-                    g += _pay(i, (cash[i] + fx[i]) * needs[c] / fmax(h, 1e-300), cash, fx)
+                    g += pay_household(i, (cash[i] + fx[i]) * needs[c] / fmax(h, 1e-300), cash, fx)
         got[c] = g
     # the money passes through the rescued household, which then pays the whole bribe
     for j in range(n_cases):
@@ -335,7 +324,7 @@ def _settle(inspect, u, e, a, price, border, blocks, t_idx, t_reg, region, detai
                 if case_kind[j] == kind:
                     i = case_id[j]
                     r = region[i]
-                    out[_BRIBES, r] += _pay(i, price[r], cash, fx)
+                    out[_BRIBES, r] += pay_household(i, price[r], cash, fx)
                     out[_PAYERS, r] += 1.0
         for r in range(n_reg):
             org = out[_BRIBES, r] * org_share
@@ -348,11 +337,11 @@ def _settle(inspect, u, e, a, price, border, blocks, t_idx, t_reg, region, detai
                 i = case_id[j]
                 r = region[i]
                 m_r = 1.0 + (penalty - 1.0) * border[r]
-                out[_FINES, r] += _pay(i, fine_multiple * (price[r] * m_r), cash, fx)
+                out[_FINES, r] += pay_household(i, fine_multiple * (price[r] * m_r), cash, fx)
         for j in range(n_cases):
             if case_kind[j] == _CASE_POLITICAL:
                 i = case_id[j]
-                out[_FINES, region[i]] += _pay(i, confiscation_share * (cash[i] + fx[i]), cash, fx)
+                out[_FINES, region[i]] += pay_household(i, confiscation_share * (cash[i] + fx[i]), cash, fx)
         for j in range(n_cases):
             i = case_id[j]
             r = region[i]

@@ -50,8 +50,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
-from hamji.kernels import ratio_or
+from hamji.kernels import fmax, fmin, psum, rowsum
 from hamji.module import Metric, Module
 from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, banned_classes, commodity_prices
 from hamji.modules.wahku import weeks_left_in_year
@@ -72,6 +73,118 @@ def quota_matrix(comp, prefix: str) -> np.ndarray:  # noqa: ANN001
 def export_metric_name(commodity: str) -> str:
     """Name of the per-commodity export metric, e.g. ``exports_coal_usd``."""
     return f"exports_{commodity}_usd"
+
+
+# ------------------------------------------------------------------------------------------------
+# The week's region-level arithmetic, compiled: a few hundred bases and cells, where NumPy would
+# spend about a microsecond a call. Sums by cell, crossing, company and province are sequential in
+# base order, as np.bincount adds them, so results are those of the NumPy formulas to the bit.
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _evasion_offer(stock, commodity, banned, prices, keep):  # noqa: ANN001, ANN201
+    """Value at evasion prices of the banned bases' stock, ``(where(banned[c], stock, 0) * prices[c] * keep).sum()``
+    (``keep`` = 1 - evasion_discount), with NumPy's pairwise sum."""
+    v = np.empty(len(stock))
+    for i in range(len(stock)):
+        c = commodity[i]
+        v[i] = (stock[i] if banned[c] else 0.0) * (prices[c] * keep)
+    return psum(v)
+
+
+@njit(cache=True, error_model="numpy")
+def _evasion_ship(stock, commodity, company, region, banned, prices, keep, frac, seized, cash, revenue,
+                  out_r):  # noqa: ANN001, ANN201
+    """Ship ``frac`` of every banned base's stock through the evasion channel: the stock falls, unseized
+    value goes to company cash and revenue; ``out_r`` rows get (sold, seized value, tonnes) by province.
+    Returns the value sold (the companies' sum, as NumPy adds it)."""
+    by_company = np.zeros(len(cash))
+    out_r[:] = 0.0
+    for i in range(len(stock)):
+        c = commodity[i]
+        shipped = (stock[i] if banned[c] else 0.0) * frac
+        stock[i] = fmax(stock[i] - shipped, 0.0)
+        value = shipped * (prices[c] * keep)
+        sold = 0.0 if seized[i] else value
+        by_company[company[i]] += sold
+        out_r[0, region[i]] += sold
+        out_r[1, region[i]] += value - sold
+        out_r[2, region[i]] += shipped
+    for k in range(len(cash)):
+        cash[k] += by_company[k]
+        revenue[k] += by_company[k]
+    return psum(by_company)
+
+
+@njit(cache=True, error_model="numpy")
+def _offers(stock, commodity, banned, key, wahku, quota, forged, weeks_left, crossing, offer, cell,
+            at_x):  # noqa: ANN001
+    """This week's offers within sanctions and wah-ku, and their tonnes at each crossing (``at_x``).
+    ``cell`` gets each (commodity, company) cell's offer, then its wah-ku scale ``min(1, cover / offered)``."""
+    for i in range(len(stock)):
+        offer[i] = 0.0 if banned[commodity[i]] else stock[i]
+    if wahku:
+        q, f = quota.reshape(quota.size), forged.reshape(forged.size)  # by cell
+        cell[:] = 0.0
+        for i in range(len(offer)):
+            cell[key[i]] += offer[i]
+        for k in range(len(cell)):
+            # where(want > cover, cover / where(want > 0, want, 1), 1)
+            want = cell[k]
+            cover = (q[k] + f[k]) / weeks_left
+            cell[k] = cover / (want if want > 0 else 1.0) if want > cover else 1.0
+        for i in range(len(offer)):
+            offer[i] *= cell[key[i]]
+    at_x[:] = 0.0
+    for i in range(len(offer)):
+        at_x[crossing[i]] += offer[i]
+
+
+@njit(cache=True, error_model="numpy")
+def _sell(offer, granted, at_x, crossing, stock, commodity, company, region, prices, wahku, quota, forged, key,
+          cash, revenue, cell, value_rc, out_r):  # noqa: ANN001, ANN201
+    """Sell each offer's share of its crossing's granted room: stock, company cash and revenue, real then forged
+    quota used (``cell`` as scratch); ``value_rc`` gets US$ by (province, commodity), ``out_r`` rows (all US$,
+    tonnes, tonnes blocked, forged share) by province. Returns the US$ sold."""
+    n = len(offer)
+    sold = np.empty(n)
+    by_company = np.zeros(len(cash))
+    value_rc[:] = 0.0
+    out_r[:] = 0.0
+    for i in range(n):
+        x = crossing[i]
+        g = granted[x] / at_x[x] if at_x[x] > 0 else 0.0
+        s = offer[i] * g
+        sold[i] = s
+        stock[i] = fmax(stock[i] - s, 0.0)
+        value = s * prices[commodity[i]]
+        by_company[company[i]] += value
+        value_rc[region[i], commodity[i]] += value
+        out_r[1, region[i]] += s
+        out_r[2, region[i]] += offer[i] - s
+    for k in range(len(cash)):
+        cash[k] += by_company[k]
+        revenue[k] += by_company[k]
+    total = psum(by_company)
+    # quota use: real first, then forged; forged tonnes attributed back to the bases of each cell pro rata
+    forged_r = np.zeros(out_r.shape[1])
+    if wahku:
+        q, f = quota.reshape(quota.size), forged.reshape(forged.size)  # by cell
+        cell[:] = 0.0
+        for i in range(n):
+            cell[key[i]] += sold[i]
+        for k in range(len(cell)):
+            used = cell[k]
+            from_real = fmin(q[k], used)
+            from_forged = fmin(f[k], used - from_real)
+            q[k] = fmax(q[k] - from_real, 0.0)
+            f[k] = fmax(f[k] - from_forged, 0.0)
+            cell[k] = from_forged / used if used > 0 else 0.0
+        for i in range(n):
+            forged_r[region[i]] += sold[i] * cell[key[i]]
+    out_r[0, :] = rowsum(value_rc)
+    for j in range(out_r.shape[1]):
+        out_r[3, j] = forged_r[j] / out_r[1, j] if out_r[1, j] > 0 else np.nan
+    return total
 
 
 class Exports(Module):
@@ -103,98 +216,75 @@ class Exports(Module):
 
     def setup(self, sim: "Sim") -> None:
         b = sim.people.bases
+        r, n_c, n_k = sim.world.n_regions, len(COMMODITIES), sim.people.companies.n
         self.crossing = sim.borders.nearest[b.region].astype(np.int64)
         self.n_crossings = len(sim.borders.capacity_t_year)
-        self.key = b.commodity.astype(np.int64) * sim.people.companies.n + b.company  # (commodity, company) cell
+        self.key = b.commodity.astype(np.int64) * n_k + b.company  # (commodity, company) cell
         self.weeks_left = weeks_left_in_year(sim.dates)
-        self.region_key = b.region.astype(np.int64) * len(COMMODITIES) + b.commodity  # (region, commodity) cell
+        # the week's region-level arrays, reused (recording copies them)
+        self._offer = np.zeros(b.n)
+        self._cell = np.zeros(n_c * n_k)
+        self._at_x = np.zeros(self.n_crossings)
+        self._value_rc = np.zeros((r, n_c))  # US$ sold by (province, commodity)
+        self._out_r = np.zeros((4, r))  # US$ sold, tonnes sold, tonnes blocked, forged share, by province
+        self._evasion_r = np.zeros((3, r))  # evasion: US$ sold, US$ seized, tonnes, by province
+        self._no_quota = np.zeros((0, 0))
 
     def step(self, sim: "Sim") -> None:
         pars = sim.pars
         b, comp = sim.people.bases, sim.people.companies
-        r, n_c = sim.world.n_regions, len(COMMODITIES)
         prices = commodity_prices(sim)
         banned = banned_classes(pars)
         if banned.any() and pars.evasion_on:
             self.evade(sim, banned, prices)
         else:
-            self.record_evasion(sim, np.zeros(r), np.zeros(r), np.zeros(r))
-        offer = b.stock.copy()
-        offer[banned[b.commodity]] = 0.0
+            self._evasion_r[:] = 0.0
+            self.record_evasion(sim, *self._evasion_r)
         # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
         wahku = pars.wahku_on and hasattr(comp, "quota_coal")
         if wahku:
-            # by (commodity, company) cell: views of the wah-ku matrices, updated in place below
-            quota, forged = quota_matrix(comp, "quota").reshape(-1), quota_matrix(comp, "forged").reshape(-1)
-            want = np.bincount(self.key, weights=offer, minlength=comp.n * n_c)
-            cover = (quota + forged) / self.weeks_left[sim.week]
-            f = np.where(want > cover, cover / np.where(want > 0, want, 1.0), 1.0)
-            offer *= f[self.key]
+            # (commodity, company) matrices of the wah-ku module, updated in place by _sell
+            quota, forged = quota_matrix(comp, "quota"), quota_matrix(comp, "forged")
+        else:
+            quota = forged = self._no_quota
+        offer, cell, at_x = self._offer, self._cell, self._at_x
+        _offers(b.stock, b.commodity, banned, self.key, wahku, quota, forged, self.weeks_left[sim.week], self.crossing,
+                offer, cell, at_x)
         # crossing room, exports first
-        at_x = np.bincount(self.crossing, weights=offer, minlength=self.n_crossings)
         granted = sim.borders.allocate_each(at_x)
-        g = ratio_or(granted, at_x)
-        sold = offer * g[self.crossing]
-        b.stock -= sold
-        np.maximum(b.stock, 0.0, out=b.stock)
-
-        value = sold * prices[b.commodity]
-        by_company = np.bincount(b.company, weights=value, minlength=comp.n)
-        comp.cash += by_company
-        comp.revenue += by_company
-        sim.books.inflow("export_sales", by_company.sum())
-
-        # quota use: real first, then forged
-        forged_used_t = np.zeros(b.n)
-        if wahku:
-            used = np.bincount(self.key, weights=sold, minlength=comp.n * n_c)
-            from_real = np.minimum(quota, used)
-            from_forged = np.minimum(forged, used - from_real)
-            np.maximum(quota - from_real, 0.0, out=quota)
-            np.maximum(forged - from_forged, 0.0, out=forged)
-            # forged tonnes attributed back to the bases of each cell pro rata
-            share = ratio_or(from_forged, used)
-            forged_used_t = sold * share[self.key]
+        out_r, value_rc = self._out_r, self._value_rc
+        sales = _sell(offer, granted, at_x, self.crossing, b.stock, b.commodity, b.company, b.region, prices, wahku,
+                      quota, forged, self.key, comp.cash, comp.revenue, cell, value_rc, out_r)
+        sim.books.inflow("export_sales", sales)
 
         res = sim.results
-        value_rc = np.bincount(self.region_key, weights=value, minlength=r * n_c).reshape(r, n_c)
-        sim.results.record("exports_usd", value_rc.sum(axis=1))
+        res.record("exports_usd", out_r[0])
         for j, c in enumerate(COMMODITIES):
-            sim.results.record(export_metric_name(c), value_rc[:, j])
-        tonnes_r = np.bincount(b.region, weights=sold, minlength=r)
-        sim.results.record("exports_t", tonnes_r)
-        sim.results.record("export_capacity_blocked_t", np.bincount(b.region, weights=offer - sold, minlength=r))
-        forged_r = np.bincount(b.region, weights=forged_used_t, minlength=r)
-        res.record("forged_share", ratio_or(forged_r, tonnes_r, np.nan))
+            res.record(export_metric_name(c), value_rc[:, j])
+        res.record("exports_t", out_r[1])
+        res.record("export_capacity_blocked_t", out_r[2])
+        res.record("forged_share", out_r[3])
 
     def evade(self, sim: "Sim", banned: np.ndarray, prices: np.ndarray) -> None:
         """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""
         pars = sim.pars
         b, comp = sim.people.bases, sim.people.companies
-        r = sim.world.n_regions
-        price_e = prices[b.commodity] * (1.0 - pars.evasion_discount)
-        on_offer = np.where(banned[b.commodity], b.stock, 0.0)
-        value_offer = float((on_offer * price_e).sum())
+        keep = 1.0 - pars.evasion_discount  # buyers of banned goods pay less
+        value_offer = _evasion_offer(b.stock, b.commodity, banned, prices, keep)
         # the river part of the channel stops with traders' trips when the border is quarantined
         open_share = pars.evasion_sea_share + (1.0 - pars.evasion_sea_share) * pars.border_trips_open
         room = pars.evasion_capacity_usd_year * open_share / WEEKS_PER_YEAR / sim.scale
+        out_r = self._evasion_r
         if value_offer <= 0 or room <= 0:
-            self.record_evasion(sim, np.zeros(r), np.zeros(r), np.zeros(r))
+            out_r[:] = 0.0
+            self.record_evasion(sim, *out_r)
             return
-        shipped = on_offer * min(1.0, room / value_offer)
-        b.stock -= shipped
-        np.maximum(b.stock, 0.0, out=b.stock)
         p_seize = 1.0 - (1.0 - pars.evasion_seizure_share) * (1.0 - pars.evasion_enforcement)
         seized = sim.rng("exports.evasion_seizure").random(b.n) < p_seize
-        value = shipped * price_e
-        sold = np.where(seized, 0.0, value)
-        by_company = np.bincount(b.company, weights=sold, minlength=comp.n)
-        comp.cash += by_company
-        comp.revenue += by_company
-        sim.books.inflow("evasion_sales", by_company.sum())
-        self.record_evasion(sim, np.bincount(b.region, weights=sold, minlength=r),
-                            np.bincount(b.region, weights=value - sold, minlength=r),
-                            np.bincount(b.region, weights=shipped, minlength=r))
+        sales = _evasion_ship(b.stock, b.commodity, b.company, b.region, banned, prices, keep,
+                              min(1.0, room / value_offer), seized, comp.cash, comp.revenue, out_r)
+        sim.books.inflow("evasion_sales", sales)
+        self.record_evasion(sim, *out_r)
 
     @staticmethod
     def record_evasion(sim: "Sim", sold_r: np.ndarray, seized_r: np.ndarray, tonnes_r: np.ndarray) -> None:

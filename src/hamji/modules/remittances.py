@@ -56,9 +56,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from hamji import data
-from hamji.kernels import province_bounds
+from hamji.kernels import province_bounds, psum
 from hamji.module import Metric, Module
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,6 +113,88 @@ def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int,
     return order, starts, counts
 
 
+# ------------------------------------------------------------------------------------------------
+# The week's money movements, compiled (a few defectors, merchants and provinces, where NumPy would
+# spend about a microsecond a call). Scatter-adds are sequential in the NumPy order (np.add.at and
+# np.bincount), so results are those of the NumPy formulas to the bit.
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _receive(recipient, amount, idx, n_send, fx, income, hh_region, out_r) -> None:  # noqa: ANN001
+    """Sender ``idx[j]``'s ``amount[j]`` to its household ``recipient[idx[j]]`` (if any) in foreign currency, as income;
+    added to what the recipients' provinces received (``out_r[0]``)."""
+    for j in range(n_send):
+        h, a = recipient[idx[j]], amount[j]
+        if h >= 0 and a > 0:
+            fx[h] += a
+            income[h] += np.float32(a)
+            out_r[0, hh_region[h]] += a
+
+
+@njit(cache=True, error_model="numpy")
+def _transfers(u, p_send, habit, kin, colleague, origin, transfers_per_year, fee_share, loss_share, loss_prob,
+               colleague_share, hh_region, fx, income, out_r):  # noqa: ANN001, ANN201
+    """This week's transfers of the defectors who send (``u[0] < p_send``, with a habit): brokers' fee and
+    losses, the rest to kin and colleagues (fx and income; all kin first, then all colleagues, as NumPy
+    adds them). ``out_r`` rows 0-2 get (delivered, sent, fees and losses) by province. Returns the number
+    sending, the US$ sent and the brokers' takings (as NumPy sums them)."""
+    n_send = 0
+    for i in range(len(habit)):
+        if u[0, i] < p_send and habit[i] > 0:
+            n_send += 1
+    gross = np.empty(n_send)
+    taken = np.empty(n_send)
+    to_kin = np.empty(n_send)
+    to_colleague = np.empty(n_send)
+    idx = np.empty(n_send, dtype=np.int64)
+    k = 0
+    for i in range(len(habit)):
+        if u[0, i] < p_send and habit[i] > 0:
+            g = np.float64(habit[i]) / transfers_per_year
+            fee = g * fee_share
+            lost = (g - fee) * loss_share * (1.0 if u[1, i] < loss_prob else 0.0)
+            net = g - fee - lost
+            share = (colleague_share if kin[i] >= 0 else 1.0) if colleague[i] >= 0 else 0.0
+            gross[k] = g
+            taken[k] = fee + lost
+            to_colleague[k] = share * net
+            to_kin[k] = net - to_colleague[k]
+            idx[k] = i
+            k += 1
+    _receive(kin, to_kin, idx, n_send, fx, income, hh_region, out_r)  # kin first, then colleagues (np.add.at order)
+    _receive(colleague, to_colleague, idx, n_send, fx, income, hh_region, out_r)
+    for j in range(n_send):
+        out_r[1, origin[idx[j]]] += gross[j]
+        out_r[2, origin[idx[j]]] += taken[j]
+    return n_send, psum(gross), psum(taken)
+
+
+@njit(cache=True, error_model="numpy")
+def _jilin_week(jilin, merchant_region, capital, y, amount, capital_share, spending_rate, out_r):  # noqa: ANN001, ANN201
+    """Yanbian workers' ``amount`` into Yanbian (region ``y``; none if ``y < 0``), ``capital_share`` of it
+    to the capital of its merchants in equal shares (``out_r`` rows 3-4: received, capital); then every
+    Jilin account spends ``spending_rate`` of its holdings. Returns the spending (as NumPy sums it)."""
+    if y >= 0:
+        jilin[y] += amount
+        out_r[3, y] += amount
+        n_mine = 0
+        for i in range(len(merchant_region)):
+            if merchant_region[i] == y:
+                n_mine += 1
+        if n_mine:
+            invest = amount * capital_share
+            jilin[y] -= invest
+            each = invest / n_mine
+            for i in range(len(merchant_region)):
+                if merchant_region[i] == y:
+                    capital[i] += each
+            out_r[4, y] += invest
+    spend = np.empty(len(jilin))
+    for j in range(len(jilin)):
+        spend[j] = jilin[j] * spending_rate
+        jilin[j] -= spend[j]
+    return psum(spend)
+
+
 class Remittances(Module):
     """Defectors arrive and send money home through brokers; Yanbian workers send money to Jilin."""
 
@@ -163,6 +246,8 @@ class Remittances(Module):
         self._stock = np.zeros(r)  # defectors abroad by origin (simulated)
         self._kin_households = np.zeros(r)  # households with kin abroad, by region
         self._households = np.bincount(self._hh_region, minlength=r).astype(float)
+        self._none = np.zeros(r)  # no arrivals this week (recorded, never written)
+        self._out_r = np.zeros((5, r))  # delivered, sent, fees, Jilin remittances, capital, by province
         # the stock of defectors who arrived before the run's first year
         first = int(sim.dates[0].year)
         before = arrivals_before(first)
@@ -242,7 +327,7 @@ class Remittances(Module):
         self._carry += self.yearly_arrivals(sim, year) / weeks / sim.scale
         k = int(np.floor(self._carry))
         self._carry -= k
-        arrived = np.zeros(r)
+        arrived = self._none
         if k > 0:
             ids = self._arrive(sim, np.full(k, year), sim.rng("remittances.arrival"))
             arrived = np.bincount(d.origin[ids], minlength=r).astype(float)
@@ -250,81 +335,52 @@ class Remittances(Module):
         res.record("defectors_abroad", self._stock)
         res.record_ratio("kin_abroad_share", self._kin_households, self._households)
 
-        delivered_r = np.zeros(r)
-        sent_r = np.zeros(r)
-        fees_r = np.zeros(r)
-        jilin_r = np.zeros(r)
-        capital_r = np.zeros(r)
+        out_r = self._out_r  # delivered, sent, fees, Jilin remittances, capital, by province
+        out_r[:] = 0.0
+        y, amount = -1, 0.0
         if pars.remittances_on:
-            self._defectors_send(sim, weeks, delivered_r, sent_r, fees_r)
-            self._yanbian_workers(sim, weeks, jilin_r, capital_r)
-        # Jilin households spend part of what they hold in China
-        spend = sim.accounts.jilin_households * pars.jilin_household_spending_rate
-        sim.accounts.jilin_households -= spend
-        sim.books.outflow("jilin_household_spending", spend.sum())
-        res.record("remittances_usd", delivered_r)
-        res.record("remittances_sent_usd", sent_r)
-        res.record("broker_fees_usd", fees_r)
-        res.record("jilin_remittances_usd", jilin_r)
-        res.record("remittance_capital_usd", capital_r)
+            self._defectors_send(sim, weeks, out_r)
+            y, amount = self._yanbian_workers(sim, weeks)
+        # Yanbian merchants' capital from the workers' money; Jilin households spend part of what they hold in China
+        spend = _jilin_week(sim.accounts.jilin_households, sim.people.merchants.region, sim.people.merchants.capital, y,
+                            amount, pars.yanbian_remit_capital_share, pars.jilin_household_spending_rate, out_r)
+        sim.books.outflow("jilin_household_spending", spend)
+        res.record("remittances_usd", out_r[0])
+        res.record("remittances_sent_usd", out_r[1])
+        res.record("broker_fees_usd", out_r[2])
+        res.record("jilin_remittances_usd", out_r[3])
+        res.record("remittance_capital_usd", out_r[4])
 
-    def _defectors_send(self, sim: "Sim", weeks: int, delivered_r: np.ndarray, sent_r: np.ndarray,
-                        fees_r: np.ndarray) -> None:
-        """This week's transfers: outside -> brokers (fee, losses) -> kin and colleagues (fx, income)."""
+    def _defectors_send(self, sim: "Sim", weeks: int, out_r: np.ndarray) -> None:
+        """This week's transfers: outside -> brokers (fee, losses) -> kin and colleagues (fx, income); ``out_r``
+        rows 0-2 get (delivered, sent, fees) by province."""
         pars, hh, d = sim.pars, sim.people.households, sim.people.defectors
         if d.n == 0:
             return
-        r = self.n_regions
         n_tr = pars.remit_transfers_per_year
         # the brokers' couriers cross the border: a closure carries only border_couriers_open of the transfers
         p_send = min(pars.remit_active_share * n_tr / weeks, 1.0) * pars.border_couriers_open
         u = sim.rng("remittances.send").random((2, d.n))
-        sending = (u[0] < p_send) & (d.habit > 0)
-        if not sending.any():
+        n_send, gross, taken = _transfers(u, p_send, d.habit, d.kin, d.colleague, d.origin, n_tr, pars.broker_fee,
+                                          pars.remit_loss_share, pars.remit_loss_prob, pars.remit_colleague_share,
+                                          self._hh_region, hh.fx, hh.income, out_r)
+        if not n_send:
             return
-        idx = np.flatnonzero(sending)
-        gross = d.habit[idx].astype(np.float64) / n_tr
-        fee = gross * pars.broker_fee
-        lost = (gross - fee) * pars.remit_loss_share * (u[1, idx] < pars.remit_loss_prob)
-        net = gross - fee - lost
-        to_colleague = np.where(d.colleague[idx] >= 0,
-                                np.where(d.kin[idx] >= 0, pars.remit_colleague_share, 1.0), 0.0) * net
-        to_kin = net - to_colleague
-        sim.books.inflow("defector_remittances", gross.sum())
-        sim.accounts.brokers += (fee + lost).sum()
-        recipients = np.concatenate([d.kin[idx], d.colleague[idx]]).astype(np.int64)
-        amounts = np.concatenate([to_kin, to_colleague])
-        keep = (recipients >= 0) & (amounts > 0)
-        recipients, amounts = recipients[keep], amounts[keep]
-        np.add.at(hh.fx, recipients, amounts)
-        np.add.at(hh.income, recipients, amounts.astype(np.float32))
-        origin = d.origin[idx].astype(np.int64)
-        delivered_r += np.bincount(self._hh_region[recipients], weights=amounts, minlength=r)
-        sent_r += np.bincount(origin, weights=gross, minlength=r)
-        fees_r += np.bincount(origin, weights=fee + lost, minlength=r)
+        sim.books.inflow("defector_remittances", gross)
+        sim.accounts.brokers += taken
         # brokers (in China and South Korea) spend their takings outside the model
         taken = float(sim.accounts.brokers.sum())
         sim.accounts.brokers[:] = 0.0
         sim.books.outflow("broker_spending", taken)
 
-    def _yanbian_workers(self, sim: "Sim", weeks: int, jilin_r: np.ndarray, capital_r: np.ndarray) -> None:
-        """Yanbian migrant workers' money: outside -> Yanbian households -> part to Yanbian merchants' capital."""
+    def _yanbian_workers(self, sim: "Sim", weeks: int) -> tuple[int, float]:
+        """Yanbian migrant workers' money this week: outside -> Yanbian households (its region and US$, booked
+        by :func:`_jilin_week` with the part to Yanbian merchants' capital; region -1 if none)."""
         pars = sim.pars
         if self._yanbian < 0:
-            return
+            return -1, 0.0
         amount = pars.yanbian_migrant_workers * pars.yanbian_remit_usd_per_worker_year / weeks / sim.scale
         if amount <= 0:
-            return
-        y = self._yanbian
+            return -1, 0.0
         sim.books.inflow("yanbian_migrant_remittances", amount)
-        sim.accounts.jilin_households[y] += amount
-        jilin_r[y] += amount
-        m = sim.people.merchants
-        mine = m.region == y
-        n_mine = int(mine.sum())
-        if n_mine:
-            invest = amount * pars.yanbian_remit_capital_share
-            sim.accounts.jilin_households[y] -= invest
-            m.capital[mine] += invest / n_mine
-            capital_r[y] += invest
-
+        return self._yanbian, amount

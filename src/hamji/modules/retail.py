@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
+from hamji.accounts import pay_household
 from hamji.kernels import colsum, fmax, fmin, psum, reduce_blocks, rowsum, span
 from hamji.module import Metric, Module
 from hamji.modules.distribution import share_out, trade_state
@@ -200,12 +201,7 @@ def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None
     for j in range(len(sellers)):
         i = sellers[j]
         r = region[i]
-        amount = fmax(fee_r[r], 0.0)
-        from_cash = fmin(cash[i], amount)
-        cash[i] -= from_cash
-        from_fx = fmin(fx[i], amount - from_cash)
-        fx[i] -= from_fx
-        got = from_cash + from_fx
+        got = pay_household(i, fee_r[r], cash, fx)
         market_income[i] = market_income[i] - np.float32(got)
         fees_r[r] += got
 

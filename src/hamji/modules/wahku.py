@@ -46,10 +46,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from hamji.accounts import KWP
+from hamji.kernels import fmax, fmin, psum
 from hamji.module import Metric, Module
-from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, commodity_prices, free_cash
+from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, commodity_prices
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -77,6 +79,70 @@ def choose_forged_ratio(h: np.ndarray, margin: float, fine: float, m_max: float)
     p = 1.0 - np.exp(-np.outer(h, grid))
     gain = grid * margin * (1.0 - 0.5 * p) - p * fine * grid
     return grid[np.argmax(gain, axis=1)]
+
+
+# ------------------------------------------------------------------------------------------------
+# The week's company-level arithmetic, compiled (a few hundred companies, where NumPy would spend about
+# a microsecond a call); the exponential stays in NumPy between the calls. Sums by home province are
+# sequential in company order, as np.bincount adds them, so results are those of the NumPy formulas.
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _hazard_exponent(forged_ratio, h, weeks, out):  # noqa: ANN001
+    """``out = -h * forged_ratio / weeks`` in float64: the exponent of each company's weekly chance of escaping
+    detection (np.exp is applied in NumPy, whose last bit compiled code does not reproduce)."""
+    for i in range(len(forged_ratio)):
+        out[i] = -h * np.float64(forged_ratio[i]) / weeks
+
+
+@njit(cache=True, error_model="numpy")
+def _detect(escape, u, forged_ratio, detected, detections, forged, forged_value, cash, revenue, home, fine_multiple,
+            bribe_share, officials, out_r):  # noqa: ANN001, ANN201
+    """This week's detections (``u < 1 - escape`` among undetected forgers) and their penalty: at most the
+    free cash, ``bribe_share`` of it to the home province's officials; the forged quota is cancelled.
+    ``out_r`` rows get (detections, fines, bribes, mean forged ratio) by home province. Returns whether
+    anyone was caught and the penalties paid (fines plus bribes, as NumPy sums them)."""
+    n = len(u)
+    hit = np.empty(n, dtype=np.bool_)
+    any_hit = False
+    for i in range(n):
+        hit[i] = (u[i] < 1.0 - escape[i]) and not detected[i] and forged_ratio[i] > 0
+        any_hit = any_hit or hit[i]
+    out_r[:] = 0.0
+    if any_hit:
+        for i in range(n):
+            # where(hit, minimum(fine_multiple * forged_value, free_cash(companies)), 0)
+            penalty = fmin(fine_multiple * forged_value[i], fmax(cash[i] - revenue[i], 0.0)) if hit[i] else 0.0
+            cash[i] -= penalty
+            bribe = penalty * bribe_share
+            out_r[2, home[i]] += bribe
+            out_r[1, home[i]] += penalty - bribe
+        for j in range(len(officials)):
+            officials[j] += out_r[2, j]
+        for i in range(n):
+            if hit[i]:
+                forged[:, i] = 0.0
+                forged_ratio[i] = 0.0
+                detected[i] = True
+                detections[i] += 1
+    penalties = psum(out_r[2]) + psum(out_r[1])
+    n_home = np.zeros(out_r.shape[1], dtype=np.int64)
+    for i in range(n):
+        out_r[0, home[i]] += 1.0 if hit[i] else 0.0
+        out_r[3, home[i]] += np.float64(forged_ratio[i])
+        n_home[home[i]] += 1
+    for j in range(out_r.shape[1]):
+        out_r[3, j] = out_r[3, j] / max(n_home[j], 1) if n_home[j] > 0 else np.nan
+    return any_hit, penalties
+
+
+@njit(cache=True, error_model="numpy")
+def _quota_left(real_value, forged_value, home, left_r):  # noqa: ANN001, ANN201
+    """Value of the unused real plus forged quota by home province (``left_r``); returns the real and the
+    forged value over all companies (as NumPy sums them)."""
+    left_r[:] = 0.0
+    for i in range(len(real_value)):
+        left_r[home[i]] += real_value[i] + forged_value[i]
+    return psum(real_value), psum(forged_value)
 
 
 class Wahku(Module):
@@ -130,6 +196,10 @@ class Wahku(Module):
         risk = sim.streams.get("wahku.setup.risk").lognormal(-0.5 * s * s, s, comp.n)
         comp.add("risk", np.float32, values=risk)
         self.weeks_left = weeks_left_in_year(sim.dates)
+        r = sim.world.n_regions
+        self._out_r = np.zeros((4, r))  # detections, fines, bribes, mean forged ratio, by home province
+        self._left_r = np.zeros(r)  # value of unused quota by home province
+        self._exponent = np.zeros(comp.n)  # exponent of each company's weekly chance of escaping detection
 
     def issue(self, sim: "Sim", today: dt.date) -> None:
         """New quota year: real quotas from expected output, forged ratios from expected gain."""
@@ -153,7 +223,6 @@ class Wahku(Module):
     def step(self, sim: "Sim") -> None:
         pars = sim.pars
         comp = sim.people.companies
-        r = sim.world.n_regions
         today = sim.day
         if sim.new_year:
             self.issue(sim, today)
@@ -163,46 +232,33 @@ class Wahku(Module):
 
         # detection of forgers
         h = pars.wahku_detection_rate * (1.0 + pars.wahku_crackdown)
-        p = 1.0 - np.exp(-h * comp.forged_ratio.astype(np.float64) / WEEKS_PER_YEAR)
+        _hazard_exponent(comp.forged_ratio, h, WEEKS_PER_YEAR, self._exponent)
+        escape = np.exp(self._exponent)
         u = sim.rng("wahku.detect").random(comp.n)
-        hit = (u < p) & ~comp.detected & (comp.forged_ratio > 0)
-        fines = np.zeros(r)
-        bribes = np.zeros(r)
-        if hit.any():
-            penalty = np.where(hit, np.minimum(pars.wahku_fine_multiple * comp.forged_value, free_cash(comp)), 0.0)
-            comp.cash -= penalty
-            bribe = penalty * pars.wahku_bribe_share
-            fine = penalty - bribe
-            bribes = np.bincount(comp.home, weights=bribe, minlength=r)
-            fines = np.bincount(comp.home, weights=fine, minlength=r)
-            sim.accounts.officials += bribes
-            sim.accounts.to_budget(KWP, fines)
-            self.forged[:, hit] = 0.0
-            comp.forged_ratio[hit] = 0.0
-            comp.detected[hit] = True
-            comp.detections[hit] += 1
-        self.penalties = bribes.sum() + fines.sum()
+        out_r = self._out_r
+        any_hit, self.penalties = _detect(escape, u, comp.forged_ratio, comp.detected, comp.detections, self.forged,
+                                          comp.forged_value, comp.cash, comp.revenue, comp.home, pars.wahku_fine_multiple,
+                                          pars.wahku_bribe_share, sim.accounts.officials, out_r)
+        if any_hit:
+            sim.accounts.to_budget(KWP, out_r[1])
 
         # cover for partner imports: unused quota value spread over the weeks left
         prices = commodity_prices(sim)
         real_value, forged_value = prices @ self.quota, prices @ self.forged  # per company
-        left_value = real_value + forged_value
+        real_total, forged_total = _quota_left(real_value, forged_value, comp.home, self._left_r)
         weeks_left = self.weeks_left[sim.week]
         if pars.wahku_on:
             # companies need their real quota for their own trade and lend partners only a share of it; the forged
             # quota is what they sell to partners and merchants ("a stimulus of sorts")
-            lendable = pars.wahku_cover_real_share * float(real_value.sum()) + float(forged_value.sum())
+            lendable = pars.wahku_cover_real_share * real_total + forged_total
             sim.market.wholesale_cover = pars.wahku_cover_ratio * lendable / weeks_left
         else:
             sim.market.wholesale_cover = np.inf
 
         res = sim.results
-        sim.results.record("wahku_detections", np.bincount(comp.home, weights=hit.astype(np.float64), minlength=r))
-        sim.results.record("wahku_fines_usd", fines)
-        sim.results.record("wahku_bribes_usd", bribes)
-        n_home = np.bincount(comp.home, minlength=r)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            res.record("wahku_forged_ratio", np.where(
-                n_home > 0, np.bincount(comp.home, weights=comp.forged_ratio, minlength=r) / np.maximum(n_home, 1), np.nan))
-        sim.results.record("wahku_quota_left_usd", np.bincount(comp.home, weights=left_value, minlength=r))
+        res.record("wahku_detections", out_r[0])
+        res.record("wahku_fines_usd", out_r[1])
+        res.record("wahku_bribes_usd", out_r[2])
+        res.record("wahku_forged_ratio", out_r[3])
+        res.record("wahku_quota_left_usd", self._left_r)
         res.record_total("wholesale_cover_usd", sim.market.wholesale_cover)

@@ -1,0 +1,111 @@
+"""The wholesale module's compiled region-level steps equal the NumPy code they replace, to the bit (issue 18).
+
+The weekly paths of a run are checked by the bit-identical runs; these tests also reach the branches a
+run at small scale rarely takes: the last-resort payment of share_out, merchants without SME loans or
+microloans, partners without live ties.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hamji.modules.distribution import share_out
+from hamji.modules.wholesale import WEEKS_A_YEAR, _merchant_finance, _share_out, _with_ties
+
+
+def _households(rng: np.random.Generator, n: int, r: int) -> SimpleNamespace:
+    region = np.sort(rng.integers(0, r, n)).astype(np.int8)
+    return SimpleNamespace(region=region, cash=rng.random(n) * 50, fx=rng.random(n) * 20,
+                           income=(rng.random(n) * 5).astype(np.float32),
+                           market_income=(rng.random(n) * 3).astype(np.float32))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_share_out_to_one_group_equals_distribution_share_out(seed: int, weighted: bool) -> None:
+    rng = np.random.default_rng(seed)
+    r, n = 15, 400
+    hh = _households(rng, n, r)
+    # members in some provinces only (the others are paid by the last resort), some amounts zero or negative
+    members = np.flatnonzero(np.isin(hh.region, rng.choice(r, 6, replace=False)) & (rng.random(n) < 0.4))
+    amounts = np.where(rng.random(r) < 0.3, 0.0, rng.normal(100, 80, r))
+    amounts[:3] = [0.0, -5.0, 7.5]
+    weights = rng.random(len(members)) * (rng.random(len(members)) < 0.8) if weighted else None
+    region = hh.region.astype(np.intp)
+    sim = SimpleNamespace(people=SimpleNamespace(households=hh), market=SimpleNamespace(trade=SimpleNamespace(region=region)))
+    fx, income, market_income = hh.fx.copy(), hh.income.copy(), hh.market_income.copy()
+    share_out(sim, amounts, [(members, weights)], fx=True)
+    _share_out(amounts, members, np.zeros(0) if weights is None else weights, region, fx, income, market_income)
+    assert np.array_equal(fx, hh.fx) and np.array_equal(income, hh.income)
+    assert np.array_equal(market_income, hh.market_income)
+
+
+def _finance_numpy(m: SimpleNamespace, pars: dict, incentive_year: bool, new_year: bool, r: int) -> tuple:
+    """The NumPy code of Wholesale._incentives and _drawings before issue 18 (books flows: None if none)."""
+    paid = np.zeros(len(m.capital))
+    flows = [None, None, None]
+    if incentive_year:
+        trading = m.jilin & (m.partners > 0)
+        eligible = trading if trading.any() else m.jilin
+        paid += np.where(eligible, pars["grant"] / 52.0, 0.0)
+        if new_year:
+            loan = np.where(eligible, pars["loan"], 0.0)
+            m.sme_loans += loan
+            paid += loan
+        if paid.any():
+            m.capital += paid
+            flows[0] = paid.sum()
+    if m.sme_loans.any():
+        principal = m.sme_loans / pars["term"]
+        interest = m.sme_loans * pars["rate"] / 52.0
+        due = principal + interest
+        pay = np.minimum(np.maximum(m.capital, 0.0), due)
+        m.sme_loans -= np.where(due > 0, pay * principal / np.where(due > 0, due, 1.0), 0.0)
+        m.capital -= pay
+        flows[1] = pay.sum()
+    if pars["drawings"] > 0:
+        equity = m.capital - m.sme_loans
+        if m.microloans is not None:
+            equity = equity - m.microloans
+        d = np.minimum(np.maximum(equity, 0.0) * pars["drawings"], np.maximum(m.capital, 0.0))
+        m.capital -= d
+        flows[2] = d.sum()
+    return flows, np.bincount(m.region, weights=paid, minlength=r)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("incentive_year,new_year", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("loans,micro,drawings", [(True, True, 0.01), (False, False, 0.0), (True, False, 0.02)])
+def test_merchant_finance_equals_numpy(seed: int, incentive_year: bool, new_year: bool, loans: bool, micro: bool,
+                                       drawings: float) -> None:
+    rng = np.random.default_rng(seed)
+    r, n = 15, 40  # more than 8 merchants: NumPy's pairwise sums
+    region = rng.integers(11, r, n).astype(np.int8)
+    m = SimpleNamespace(region=region, jilin=region <= 12, partners=(rng.integers(0, 3, n) * (seed > 0)).astype(np.int16),
+                        capital=rng.normal(5000, 4000, n), sme_loans=rng.random(n) * 3000 * loans,
+                        microloans=rng.random(n) * 800 if micro else None)
+    pars = {"grant": 1500.0, "loan": 4000.0, "term": 156, "rate": 0.02, "drawings": drawings}
+    c = SimpleNamespace(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(m).items()})
+    flows, paid_r = _finance_numpy(m, pars, incentive_year, new_year, r)
+    sales, got_r = np.ones(n, dtype=np.float32), np.full(r, np.nan)
+    got = _merchant_finance(c.region, c.jilin, c.partners, c.capital, c.sme_loans,
+                            np.zeros(0) if c.microloans is None else c.microloans, sales, incentive_year, new_year,
+                            pars["grant"] / WEEKS_A_YEAR, pars["loan"], float(pars["term"]), pars["rate"], WEEKS_A_YEAR,
+                            drawings, got_r)
+    assert [None if g != g else g for g in got] == flows
+    assert np.array_equal(got_r, paid_r) and not sales.any()
+    assert np.array_equal(c.capital, m.capital) and np.array_equal(c.sme_loans, m.sme_loans)
+
+
+def test_partners_with_ties_equal_numpy() -> None:
+    rng = np.random.default_rng(3)
+    n, ties = 500, 300
+    b = rng.integers(0, n, ties + 50).astype(np.int32)
+    s = (rng.random(ties + 50) * (rng.random(ties + 50) < 0.7)).astype(np.float32)
+    idx = np.sort(rng.choice(n, 120, replace=False)).astype(np.int64)
+    has_tie = np.zeros(n, dtype=np.bool_)
+    has_tie[b[:ties][s[:ties] > 0]] = True
+    assert np.array_equal(_with_ties(idx, b, s, ties, n), idx[has_tie[idx]])
