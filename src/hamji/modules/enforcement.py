@@ -482,21 +482,28 @@ class Enforcement(Module):
         self._u = np.empty(hh.n, dtype=np.float32)  # reused buffers (fresh large arrays are slow)
         self._mark = np.zeros(hh.n, dtype=bool)
         self._t_buf = np.empty(hh.n, dtype=np.int32)
-        self._t_reg = np.empty(hh.n, dtype=np.int64)  # province of each listed trader
         self._t_counts = np.zeros(len(sim.blocks), dtype=np.int64)
         self.n_clans = self.clans.n_clans
         self.bribe_price = bribe_prices(pars, np.zeros(r))
         self.border = border_provinces(sim)
         # work space of the compiled week (_settle): cases found, the clans in need, sums by province
         self._a, self._x = np.zeros(r), np.zeros(r)  # traders and the inspection risk's exponent, by province
-        self._case_id = np.empty(hh.n, dtype=np.int64)
-        self._case_kind = np.empty(hh.n, dtype=np.int8)
-        self._case_w, self._case_need = np.empty(hh.n), np.empty(hh.n)
+        self._case_buffers(0)  # each listed trader's province and the cases found: sized to the traders (below)
         self._needy = np.empty(self.n_clans, dtype=np.int64)
         self._clan_state = np.zeros(self.n_clans, dtype=np.int8)  # 0 between weeks
         self._clan_sums = np.zeros((3, self.n_clans))
         self._no_kin = np.zeros(1, dtype=np.int8)  # kin_abroad when no module declares it
         self._out = np.zeros((_CABINET_SHARE + 1, r))
+
+    def _case_buffers(self, traders: int) -> None:
+        """(Re)allocate the work space of :func:`_settle` indexed by listed trader (their provinces; the cases found,
+        at most one per trader) for ``traders`` and a quarter more, so it grows with the trade and not with the
+        households (33 bytes a trader)."""
+        n = traders + traders // 4
+        self._t_reg = np.empty(n, dtype=np.int64)
+        self._case_id = np.empty(n, dtype=np.int64)
+        self._case_kind = np.empty(n, dtype=np.int8)
+        self._case_w, self._case_need = np.empty(n), np.empty(n)
 
     def step(self, sim: "Sim") -> None:
         pars, hh, res, acc = sim.pars, sim.people.households, sim.results, sim.accounts
@@ -517,6 +524,8 @@ class Enforcement(Module):
             u = sim.rng("enforcement.inspection").random(hh.n, dtype=np.float32, out=self._u)
         kin_abroad = getattr(hh, "kin_abroad", None)  # declared by remittances
         out = self._out
+        if len(t_idx) > len(self._t_reg):
+            self._case_buffers(len(t_idx))
         _settle(inspect, u, e, self._a, price, self.border, sim.blocks, t_idx, self._t_reg, self._region, hh.detained,
                 hh.cash, hh.fx, hh.income, kin_abroad is not None, self._no_kin if kin_abroad is None else kin_abroad,
                 hh.clan, self.clans.slots, self._mark, self._case_id, self._case_kind, self._case_w, self._case_need, self._needy,
