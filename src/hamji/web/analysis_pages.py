@@ -236,15 +236,18 @@ def analysis_server(input: Inputs, session: Session, manager: JobManager, runs: 
         folders_version()
         jobs_version()
         choices = {str(f): analyses.label(f, runs) for f in analyses.find(runs, kind)}
+        # read, not isolated: this runs again once the browser reports the folder picked here, and only then is a
+        # finished job's folder marked as opened (before, a refresh in between put the old folder back)
+        current = input[picker]()
         wanted = None
         for job in manager.session_jobs(session.id):
             if job.kind == job_kind and job.state == "done" and job.id not in opened and job.folders:
                 path = str(runs / job.folders[0])
                 if path in choices:
-                    opened.add(job.id)
-                    wanted = wanted or path
-        with reactive.isolate():
-            current = input[picker]()
+                    if path == current:
+                        opened.add(job.id)
+                    else:
+                        wanted = wanted or path
         selected = wanted or (current if current in choices else next(iter(choices), None))
         ui.update_select(picker, choices=choices, selected=selected)
 
