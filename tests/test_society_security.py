@@ -14,7 +14,8 @@ import pytest
 from hamji import data
 from hamji.modules.enforcement import Clans, Enforcement, RegionIndex, bribe_prices, make_clans
 from hamji.modules.human_security import HumanSecurity, combine, fear_index, want_index
-from hamji.modules.remittances import Remittances, arrivals_before, mondays_in_year
+from hamji.kernels import province_bounds
+from hamji.modules.remittances import Remittances, arrivals_before, index_by_region, mondays_in_year, pick_in_region
 from hamji.parameters import Parameters
 from hamji.people import ROLE_NONE, ROLE_SELLER
 from hamji.sim import Sim
@@ -142,6 +143,25 @@ def test_clans_are_small_kin_groups_within_a_province():
     values = np.random.default_rng(0).random(hh.n).astype(np.float32)
     assert np.allclose(c.sum_by_clan(values), np.bincount(clan, weights=values), rtol=1e-5)
     assert sorted(c.members(np.array([3]))) == sorted(np.flatnonzero(clan == 3))
+
+
+def test_picks_in_region_without_an_identity_list_are_the_sorted_picks():
+    """Every household as candidates (no mask, households in province order) is indexed without an id list; the picks
+    are those of the sorted-id index, and the same as without the province bounds (a stable sort)."""
+    rng = np.random.default_rng(5)
+    region = np.sort(rng.integers(0, 6, 500)).astype(np.int8)
+    region[region == 3] = 2  # a province with no households
+    bounds = province_bounds(region, 7)
+    order, starts, counts = index_by_region(region, None, 7, bounds)
+    assert order is None and counts.tolist() == np.bincount(region, minlength=7).tolist()
+    origin, u = rng.integers(0, 7, 300), rng.random(300)
+    got = pick_in_region(origin, order, starts, counts, u)
+    want = pick_in_region(origin, *index_by_region(region, None, 7), u)
+    assert got.tolist() == want.tolist()
+    assert (got[np.isin(origin, [3, 6])] == -1).all() and (region[got[got >= 0]] == origin[got >= 0]).all()
+    traders = rng.random(500) < 0.3  # with a mask, the ids are listed
+    a, b = index_by_region(region, traders, 7, bounds), index_by_region(region, traders, 7)
+    assert all(x.tolist() == y.tolist() for x, y in zip(a, b))
 
 
 def test_region_index_matches_bincount():

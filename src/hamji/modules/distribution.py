@@ -110,7 +110,7 @@ class TradeState:
         self.official = np.zeros(r)
         self.mp = None  # merchant-partner ties (network)
         self.nk = None  # ties among North Korean facilitators (network)
-        self.region = hh.region.astype(np.intp)  # province of each household, as an index array
+        self.region = hh.region  # province of each household (int8, households.region itself: no copy)
         # households are stored by province (synthesis): per-province sums and spreads use reduceat/repeat
         counts = np.bincount(self.region, minlength=r)
         self._sorted = bool(np.all(np.diff(self.region) >= 0))

@@ -128,7 +128,7 @@ class Clans:
 
     def __init__(self, clan: np.ndarray) -> None:
         n = len(clan)
-        self.clan = clan.astype(np.int32)
+        self.clan = np.asarray(clan, dtype=np.int32)  # households.clan itself (no copy), never changed after set-up
         self.n_clans = int(clan.max()) + 1 if n else 0
         self.size = np.bincount(clan, minlength=self.n_clans)
         order = np.argsort(clan, kind="stable")
@@ -474,7 +474,7 @@ class Enforcement(Module):
         hh, pars = sim.people.households, sim.pars
         r = sim.world.n_regions
         self.n_regions = r
-        self._region = hh.region.astype(np.int64)
+        self._region = hh.region  # (int8: a copy as int64 would take 8 bytes a household)
         self._households = np.bincount(self._region, minlength=r).astype(float)
         u = sim.streams.get("enforcement.clan").random(hh.n)
         hh.add("clan", np.int32, values=make_clans(self._region, pars.clan_size, u))
@@ -498,10 +498,10 @@ class Enforcement(Module):
     def _case_buffers(self, traders: int) -> None:
         """(Re)allocate the work space of :func:`_settle` indexed by listed trader (their provinces; the cases found,
         at most one per trader) for ``traders`` and a quarter more, so it grows with the trade and not with the
-        households (33 bytes a trader)."""
+        households (22 bytes a trader)."""
         n = traders + traders // 4
-        self._t_reg = np.empty(n, dtype=np.int64)
-        self._case_id = np.empty(n, dtype=np.int64)
+        self._t_reg = np.empty(n, dtype=np.int8)  # provinces, as households.region
+        self._case_id = np.empty(n, dtype=np.int32)  # household ids, as the traders' list (_t_buf)
         self._case_kind = np.empty(n, dtype=np.int8)
         self._case_w, self._case_need = np.empty(n), np.empty(n)
 

@@ -611,6 +611,9 @@ def _partner_counts(ends, s, out) -> None:  # noqa: ANN001
         out[ends[i]] += s[i] > 0
 
 
+_GROWTH_DIVISOR = 4  # tie arrays grow by 1/4 of their length when full (16 bytes a slot, plus 4 of work space)
+
+
 class Ties:
     """Undirected ties as edge arrays with spare capacity; a slot with strength 0 is free."""
 
@@ -637,8 +640,8 @@ class Ties:
             return
         strength = np.float32(strength)
         hw = _insert_ties(self.a, self.b, self.s, self.vol, self.hw, a, b, strength)
-        if hw < 0:  # grow rarely, by doubling
-            new = max(2 * len(self.s), -hw)
+        if hw < 0:  # grow by a quarter (or to what is needed): doubling left up to half the slots unused at 1:1
+            new = max(len(self.s) + len(self.s) // _GROWTH_DIVISOR, -hw)
             for name in ("a", "b", "s", "vol"):
                 old = getattr(self, name)
                 arr = np.zeros(new, dtype=old.dtype)
@@ -835,7 +838,7 @@ class Network(Module):
         nk, mp = self.nk, self.mp
         mhw = mp.hw if "knowhow" in mer.states else 0
         mer_k = mer.knowhow if mhw else np.zeros(0, dtype=np.float32)
-        if len(self._d) < nk.hw:
+        if len(self._d) < nk.hw:  # grown as the tie arrays are (to their length)
             self._d = np.empty(len(nk.s), dtype=np.float32)
         _knowhow_flow(hh.knowhow, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.a[:mhw], mp.b[:mhw], mp.s[:mhw], mer_k,
                       np.float32(weeks), np.float32(rate), self._d, self._g)

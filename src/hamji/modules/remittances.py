@@ -81,27 +81,32 @@ def arrivals_before(year: int) -> dict[int, float]:
     return {y: a for y, a in out.items() if y < year}
 
 
-def pick_in_region(region_of: np.ndarray, order: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+def pick_in_region(region_of: np.ndarray, order: np.ndarray | None, starts: np.ndarray, counts: np.ndarray,
                    u: np.ndarray) -> np.ndarray:
     """A uniformly drawn member of each target region (``u`` in [0, 1)), or -1 where it has none.
 
-    ``order`` lists candidates sorted by region; ``starts`` and ``counts`` index it by region.
+    ``order`` lists candidates sorted by region (``None``: every household, in region order); ``starts`` and
+    ``counts`` index it by region.
     """
     c = counts[region_of]
     out = np.full(len(region_of), -1, dtype=np.int64)
     ok = c > 0
     pos = starts[region_of[ok]] + np.minimum((u[ok] * c[ok]).astype(np.int64), c[ok] - 1)
-    out[ok] = order[pos]
+    out[ok] = pos if order is None else order[pos]
     return out
 
 def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int,
-                    bounds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    bounds: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """(order, starts, counts): candidate ids sorted by region, for :func:`pick_in_region`.
 
     ``bounds`` (:func:`hamji.kernels.province_bounds`) says that ``region`` is in province order: the
     candidates are then already sorted (a stable sort would not move them) and are counted by province
-    with a binary search instead of a sort.
+    with a binary search instead of a sort; with no ``mask`` either, ``order`` is ``None`` (every household, in
+    order: an identity list would take 8 bytes a household).
     """
+    if mask is None and bounds is not None:
+        counts = np.diff(bounds)
+        return None, np.concatenate([[0], np.cumsum(counts)[:-1]]), counts
     ids = np.arange(len(region)) if mask is None else np.flatnonzero(mask)
     if bounds is None:
         order = ids[np.argsort(region[ids], kind="stable")]
@@ -235,7 +240,7 @@ class Remittances(Module):
         d.add("income", np.float32)
         d.add("habit", np.float32)
         d.add("arrival_year", np.int16)
-        self._hh_region = hh.region.astype(np.int64)
+        self._hh_region = hh.region  # (int8: a copy as int64 would take 8 bytes a household)
         self._hh_bounds = province_bounds(hh.region, r)
         self._hh_index = index_by_region(self._hh_region, None, r, self._hh_bounds)
         self._arrivals = data.defector_arrivals()
