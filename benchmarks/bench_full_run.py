@@ -60,7 +60,8 @@ def main() -> None:
     cpu = sum(y["cpu_s"] for y in years)
     slowest = min(years, key=lambda y: y["household_steps_per_s"])
     summary = {"machine": {"python": platform.python_version(), "platform": platform.platform()},
-               "scale": args.scale, "seed": args.seed, "threads": getattr(sim, "threads", 1), "households": n, "weeks": sim.n_weeks, "setup_s": setup_s,
+               "scale": args.scale, "seed": args.seed, "threads": getattr(sim, "threads", 1), "households": n,
+               "weeks": sim.n_weeks, "setup_s": setup_s,
                "step_wall_s": wall, "step_cpu_s": cpu, "household_steps_per_s": n * sim.n_weeks / wall,
                "household_steps_per_cpu_s": n * sim.n_weeks / cpu, "slowest_year": slowest["year"],
                "slowest_year_household_steps_per_s": slowest["household_steps_per_s"],

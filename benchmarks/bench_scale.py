@@ -86,7 +86,8 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     for s in args.scales:
-        res = subprocess.run([sys.executable, "-c", CHILD, str(s), str(args.weeks), str(args.from_year)], capture_output=True, text=True, check=True)
+        res = subprocess.run([sys.executable, "-c", CHILD, str(s), str(args.weeks), str(args.from_year)], capture_output=True,
+                             text=True, check=True)
         row = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(f"1:{s:<6} {row['households']:>9,} households  setup {row['setup_s']:6.1f} s  "

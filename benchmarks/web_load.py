@@ -50,12 +50,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _set(page, selector: str, value: str) -> None:  # noqa: ANN001
+async def _set(page, selector: str, value: str) -> None:
     await page.fill(selector, value)
     await page.press(selector, "Tab")
 
 
-async def session(browser, url: str, k: int, runs: bool, done: asyncio.Event, out: dict) -> None:  # noqa: ANN001
+async def session(browser, url: str, k: int, runs: bool, done: asyncio.Event, out: dict) -> None:
     """One analyst: open the app, maybe run a scenario, and keep editing until every run is done."""
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await ctx.new_page()
@@ -172,7 +172,8 @@ def main() -> None:
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    ok = alive and tracebacks == 0 and res["edits_lost"] == 0 and res["disconnected"] == 0 and len(listed) == summary["runs_expected"] and len(res["run_s"]) == a.running
+    ok = (alive and tracebacks == 0 and res["edits_lost"] == 0 and res["disconnected"] == 0
+          and len(listed) == summary["runs_expected"] and len(res["run_s"]) == a.running)
     sys.exit(0 if ok else 1)
 
 

@@ -14,9 +14,9 @@ import datetime as dt
 from pathlib import Path
 
 from hamji import __version__
-from hamji.parameters import CALIBRATION
 from hamji.analysis.patterns import evaluate, evaluate_closure, evaluate_pattern_6, pattern_8, rice_level
 from hamji.analysis.validation import run_history, trade_chart_svg, trade_fit, trade_result
+from hamji.parameters import CALIBRATION
 
 HERE = Path(__file__).parent
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import os
 
 import numba
@@ -22,7 +21,7 @@ SMALL = 2000  # 1:2000, about 2,900 households
 SHORT = (dt.date(2000, 1, 3), dt.date(2001, 12, 31))
 
 
-def small_sim(scenario=None, seed: int = 1, scale: int = SMALL, start=SHORT[0], end=SHORT[1], **overrides) -> Sim:  # noqa: ANN001
+def small_sim(scenario=None, seed: int = 1, scale: int = SMALL, start=SHORT[0], end=SHORT[1], **overrides) -> Sim:
     """A small, short simulation, run to the end."""
     return Sim(scenario, seed=seed, scale=scale, start=start, end=end, overrides=overrides).run()
 

@@ -34,10 +34,10 @@ class Interrupted(BaseException):
     """Stands for a kill in the middle of a generation."""
 
 
-def fake_simulate(calls: list, fail_after: int | None = None):  # noqa: ANN201
+def fake_simulate(calls: list, fail_after: int | None = None):
     """The data scaled by exp(distance of the values from BEST, relative to each range): a smooth fit surface."""
 
-    def simulate(values, seeds, scale, start, end, years):  # noqa: ANN001, ANN202
+    def simulate(values, seeds, scale, start, end, years):
         calls.append(dict(values))
         if fail_after is not None and len(calls) > fail_after:
             raise Interrupted
@@ -47,7 +47,7 @@ def fake_simulate(calls: list, fail_after: int | None = None):  # noqa: ANN201
     return simulate
 
 
-def spec(**kw) -> ABCSpec:  # noqa: ANN003
+def spec(**kw) -> ABCSpec:
     base = dict(params=PARAMS, population=8, generations=3, seeds=1, scale=20000)
     return ABCSpec(**{**base, **kw})
 
@@ -139,7 +139,7 @@ def test_the_real_model_gives_finite_summaries_at_the_target_years_and_the_optun
 
 
 # -- compare --posterior ------------------------------------------------------------------------------
-def write_posterior(path: Path, **columns) -> Path:  # noqa: ANN003
+def write_posterior(path: Path, **columns) -> Path:
     pd.DataFrame(columns).to_parquet(path, index=False)
     return path
 
@@ -162,7 +162,7 @@ def test_compare_with_a_posterior_draws_one_parameter_set_per_seed_shared_by_the
     seen: dict = {}
     real = ensemble.run_seed_group
 
-    def spy(scenarios, seed, scale, start, end, overrides=None):  # noqa: ANN001, ANN202
+    def spy(scenarios, seed, scale, start, end, overrides=None):
         seen[seed] = (tuple(scenarios), dict(overrides or {}))
         return real(scenarios, seed, scale, start, end, overrides)
 

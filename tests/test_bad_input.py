@@ -60,7 +60,7 @@ class Started(Exception):
 
 @pytest.fixture(autouse=True)
 def no_simulation(monkeypatch):
-    def refuse(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def refuse(self, *args, **kwargs):
         raise Started("an input reached the simulation")
 
     monkeypatch.setattr(Sim, "initialize", refuse)
@@ -114,7 +114,7 @@ def refused_args(args: list[str], *fragments: str) -> str:
         return assert_refused(res, w, before, *fragments)
 
 
-def dump(doc) -> str:  # noqa: ANN001
+def dump(doc) -> str:
     """YAML text of ``doc``, with date-like strings unquoted (so YAML would read them as dates)."""
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
     return re.sub(r"'([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})'", r"\1", text)
@@ -127,7 +127,7 @@ def valid_doc() -> dict:
 # ---- generators of mistakes ------------------------------------------------------------------------
 
 @st.composite
-def impossible_dates(draw) -> str:  # noqa: ANN001
+def impossible_dates(draw) -> str:
     """Text shaped like YYYY-MM-DD that is no day of the calendar (30 February, month 13, day 0)."""
     year = draw(st.integers(1000, 9999))
     kind = draw(st.sampled_from(["day", "month", "zero"]))
@@ -152,7 +152,7 @@ new_key = st.text(min_size=1, max_size=20)
 
 
 @st.composite
-def out_of_range(draw, name: str) -> float:  # noqa: ANN001
+def out_of_range(draw, name: str) -> float:
     p = REGISTRY[name]
     span = max(abs(p.low), abs(p.high), 1.0)
     frac = draw(st.floats(0.01, 100.0))
@@ -160,7 +160,7 @@ def out_of_range(draw, name: str) -> float:  # noqa: ANN001
 
 
 @st.composite
-def bad_documents(draw) -> str:  # noqa: ANN001, C901
+def bad_documents(draw) -> str:
     """A valid scenario with one mistake in it, as YAML text."""
     doc = valid_doc()
     event = draw(st.sampled_from([0, 1]))
@@ -250,7 +250,7 @@ yamlish = st.one_of(
 
 
 @st.composite
-def bad_run_args(draw, folder: Path) -> list[str]:  # noqa: ANN001, C901
+def bad_run_args(draw, folder: Path) -> list[str]:
     """`hamji run` arguments with one mistake; ``folder`` is the current, empty folder."""
     seed, scale, start, end = "1", "5000", "2000-01-03", "2000-03-27"
     extra: list[str] = []

@@ -9,7 +9,7 @@ from hamji.market import Borders
 
 
 class _Borders(Borders):
-    def __init__(self, capacity: np.ndarray, multiplier: np.ndarray, open_share: float, scale: int) -> None:  # noqa: D107
+    def __init__(self, capacity: np.ndarray, multiplier: np.ndarray, open_share: float, scale: int) -> None:
         self.capacity_t_year = capacity
         self.multiplier = multiplier
         self.open_share = open_share

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from hamji.analysis.calibration import CalibrationSpec, calibrate, loss_of
+from hamji.analysis.validation import SeriesFit
 from hamji.errors import UserError
 from hamji.parameters import CALIBRATION, REGISTRY
-from hamji.analysis.validation import SeriesFit
 
 
 def test_loss_counts_level_and_shape_and_is_infinite_when_a_series_cannot_be_scored():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-import numpy as np
 import pytest
 
 from hamji.modules.china_demand import demand_index

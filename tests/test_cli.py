@@ -112,7 +112,7 @@ def test_usage_errors_are_one_line_with_exit_2(tmp_path):
 def test_an_unwritable_out_is_found_before_the_first_week(tmp_path, monkeypatch):
     from hamji.sim import Sim
 
-    def never(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
+    def never(self, *a, **k):
         raise AssertionError("the simulation started")
 
     monkeypatch.setattr(Sim, "initialize", never)

@@ -22,14 +22,14 @@ FUND = "leader_fund_usd:DPRK"
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def tiny_run(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("discover") / "out"
     res = runner.invoke(app, ["discover", "--condition", f"{FUND} > 1e8", *TINY, "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out
 
 
-def test_a_tiny_discovery_writes_its_files(tiny_run) -> None:  # noqa: ANN001
+def test_a_tiny_discovery_writes_its_files(tiny_run) -> None:
     assert {p.name for p in tiny_run.iterdir()} == {"boxes.parquet", "experiments.parquet", "discover.html"}
     exp = pd.read_parquet(tiny_run / "experiments.parquet")
     assert len(exp) == 20 and {"leader_share", "microlending_default_rate", FUND, CASE} <= set(exp.columns)
@@ -41,7 +41,7 @@ def test_a_tiny_discovery_writes_its_files(tiny_run) -> None:  # noqa: ANN001
     assert not any(tag in page for tag in ("<script src", "<link", "<img src"))  # self-contained
 
 
-def test_prim_restricts_the_parameter_that_decides(tiny_run) -> None:  # noqa: ANN001
+def test_prim_restricts_the_parameter_that_decides(tiny_run) -> None:
     means = seed_means(pd.read_parquet(tiny_run / "experiments.parquet").drop(columns=CASE))
     above = (means[FUND] > means[FUND].median()).to_numpy()
     boxes = prim_boxes(means[["leader_share", "microlending_default_rate"]], above, threshold=0.8)
@@ -87,7 +87,7 @@ def test_condition_errors(text: str, message: str) -> None:
     (["--condition", "leader_fund_usd:DPRK > 1", "--samples", "5"], "--samples"),
     (["--condition", "leader_fund_usd:DPRK > 1", "--threshold", "1.5"], "--threshold"),
 ])
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args: list[str], message: str) -> None:  # noqa: ANN001
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args: list[str], message: str) -> None:
     out = tmp_path / "out"
     res = runner.invoke(app, ["discover", *args, "--out", str(out), "--quiet"])
     assert res.exit_code == 2 and message in res.output and "error:" in res.output
@@ -95,7 +95,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args: list[str], mes
     assert not out.exists()
 
 
-def test_python_api_checks_its_input(tmp_path) -> None:  # noqa: ANN001
+def test_python_api_checks_its_input(tmp_path) -> None:
     import hamji
 
     with pytest.raises(UserError, match="--condition"):

@@ -14,7 +14,7 @@ from hamji.analysis.ensemble import Task, run_ensemble
 END = dt.date(2001, 12, 31)
 
 
-def _tasks(scenarios=("baseline",), seeds=(1, 2)):  # noqa: ANN001, ANN202
+def _tasks(scenarios=("baseline",), seeds=(1, 2)):
     return [Task(s, k, 5000, dt.date(2000, 1, 3), END) for s in scenarios for k in seeds]
 
 

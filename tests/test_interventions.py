@@ -14,7 +14,7 @@ from hamji.sim import Sim
 START, END = dt.date(2000, 1, 3), dt.date(2003, 12, 29)
 
 
-def _run(events, seed=3, **kw):  # noqa: ANN001, ANN202
+def _run(events, seed=3, **kw):
     spec = ScenarioSpec(name="t", events=events)
     return Sim(Scenario(spec, "test"), seed=seed, scale=2000, start=START, end=END, **kw).run()
 
@@ -40,7 +40,7 @@ def test_training_spreads_knowhow_to_north_korean_partners():
     base = Sim("baseline", seed=3, scale=2000, start=START, end=END).run()
     trained = _run([{"type": "training", "start": "2001-01-01", "params": {"trained_per_year": 3000}}])
 
-    def share(sim):  # noqa: ANN001, ANN202
+    def share(sim):
         a = sim.results.annual()
         return a[(a.metric == "knowhow_nk_share") & (a.region == "HamJi") & (a.year == 2003)].value.iloc[0]
 
@@ -165,7 +165,7 @@ def test_border_closure_defaults_and_old_key():
         _scenario_event({"type": "border_closure", "start": "2001-01-01", "params": {"shoot": 1}})
 
 
-def _scenario_event(event):  # noqa: ANN001, ANN202
+def _scenario_event(event):
     return Scenario(ScenarioSpec(name="t", events=[event]), "test").events[0]
 
 
@@ -184,7 +184,7 @@ def test_border_closure_stops_trips_and_couriers_and_harshens_border_enforcement
     base, shut = _run([]), _run(closed)
     b, s = base.results.annual(), shut.results.annual()
 
-    def v(a, metric, region):  # noqa: ANN001, ANN202
+    def v(a, metric, region):
         return float(a[(a.metric == metric) & (a.region == region) & (a.year >= 2002)].value.sum())
 
     assert v(s, "merchant_wholesale_usd", "DPRK") < 0.2 * v(b, "merchant_wholesale_usd", "DPRK")

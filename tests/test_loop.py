@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SHORT, small_sim
+
 from hamji.errors import UserError
 from hamji.parameters import Parameters
 from hamji.scenario import Scenario, ScenarioSpec

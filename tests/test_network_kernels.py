@@ -44,12 +44,12 @@ def strengths(rng: np.random.Generator, m: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _pow_each(x, w, out):  # noqa: ANN001, ANN202
+def _pow_each(x, w, out):
     for i in range(len(x)):
         out[i] = net._pow(x[i], w)
 
 
-def pw(x, weeks) -> np.ndarray:  # noqa: ANN001
+def pw(x, weeks) -> np.ndarray:
     """``x ** weeks`` element by element as the kernels compute it (``x``'s dtype kept, as NumPy would)."""
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)

@@ -14,9 +14,9 @@ import pytest
 
 from hamji.errors import UserError
 from hamji.modules import Exports, Funnel, RevenueBases, Wahku
+from hamji.modules.funnel import revenue_split
 from hamji.modules.revenue_bases import COMMODITIES, DEPOSITS
 from hamji.modules.wahku import choose_forged_ratio, year_fraction_left
-from hamji.modules.funnel import revenue_split
 from hamji.scenario import EventSpec, Scenario, ScenarioSpec
 from hamji.sim import Sim
 
@@ -90,7 +90,7 @@ def test_workforce_matches_productivity_at_any_scale() -> None:
 def test_wages_go_to_present_workers_from_company_cash() -> None:
     sim = make()
     sim.initialize()
-    hh, b, comp = sim.people.households, sim.people.bases, sim.people.companies
+    hh, comp = sim.people.households, sim.people.companies
     workers = np.flatnonzero(hh.employer >= 0)
     detained = workers[::3]
     hh.detained[detained] = 5

@@ -72,7 +72,8 @@ def test_files_opened_at_run_time_are_in_the_wheel(wheel: zipfile.ZipFile) -> No
     done = subprocess.run([sys.executable, "-c", RECORDER, str(PACKAGE)], check=True, capture_output=True, text=True)
     opened = [p for p in json.loads(done.stdout.strip().splitlines()[-1]) if not p.endswith((".py", ".pyc"))
               and "__pycache__" not in p]
-    assert {"world.yaml", "calibrated.yaml", "data/china_dprk_trade.csv", "web/provinces.geojson"} <= set(opened)  # the recorder sees the reads
+    assert {"world.yaml", "calibrated.yaml", "data/china_dprk_trade.csv",
+            "web/provinces.geojson"} <= set(opened)  # the recorder sees the reads
     names = set(wheel.namelist())
     missing = [p for p in opened if f"hamji/{p}" not in names]
     assert not missing, f"opened at run time but not in the wheel: {missing}"

@@ -15,7 +15,8 @@ def test_every_parameter_is_fully_declared():
         assert p.unit and p.source and p.description, p.name
         assert p.low <= (float(p.default) if p.type != "bool" else 0) <= p.high or p.type == "bool", p.name
         src = p.source.lower()
-        assert src.startswith(("assumption", "data", "paper", '"', "park", "'", "model.md")) or "data:" in src or "assumption" in src, p.name
+        assert src.startswith(("assumption", "data", "paper", '"', "park", "'",
+                               "model.md")) or "data:" in src or "assumption" in src, p.name
 
 
 def test_unknown_and_out_of_range_are_refused_with_the_allowed_range():

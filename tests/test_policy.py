@@ -16,8 +16,20 @@ from typer.testing import CliRunner
 
 from hamji.analysis import policy
 from hamji.analysis.discover import parse_condition
-from hamji.analysis.policy import (LEVERS, Objective, OptimizeSpec, RobustSpec, RunSettings, allocate, design_scenario,
-                                   optimize, pareto_mask, parse_objective, robust, robustness_table)
+from hamji.analysis.policy import (
+    LEVERS,
+    Objective,
+    OptimizeSpec,
+    RobustSpec,
+    RunSettings,
+    allocate,
+    design_scenario,
+    optimize,
+    pareto_mask,
+    parse_objective,
+    robust,
+    robustness_table,
+)
 from hamji.cli import app
 from hamji.errors import UserError
 from hamji.scenario import Scenario, ScenarioSpec
@@ -33,7 +45,7 @@ def objectives(*texts: str) -> list[Objective]:
     return [parse_objective(t, YEARS) for t in texts]
 
 
-def toy(candidates, worlds, seeds):  # noqa: ANN001, ANN201 - the Evaluator signature
+def toy(candidates, worlds, seeds):
     """HSI gain peaks at BEST_ML; revenue added is least at BEST_TR; a world shifts both, a seed adds nothing."""
     rows = []
     for c in candidates:
@@ -45,7 +57,7 @@ def toy(candidates, worlds, seeds):  # noqa: ANN001, ANN201 - the Evaluator sign
     return pd.DataFrame(rows)
 
 
-def toy_spec(**kw) -> OptimizeSpec:  # noqa: ANN003
+def toy_spec(**kw) -> OptimizeSpec:
     base = dict(objectives=objectives(f"max:{HSI}", f"min:{REV}"), levers=["microlending_share", "training_share"],
                 trials=40, population=8, references=())
     return OptimizeSpec(**(base | kw))
@@ -61,7 +73,7 @@ def test_every_lever_lies_inside_its_declared_range_and_defaults_make_a_valid_sc
     assert allocate(policy.lever_defaults() | {"transport_share": 0.0}, 30e6)["cost_usd"] == pytest.approx(20e6)
 
 
-def test_prefecture_and_route_levers_shape_the_events_and_cost_what_they_buy(tmp_path) -> None:  # noqa: ANN001
+def test_prefecture_and_route_levers_shape_the_events_and_cost_what_they_buy(tmp_path) -> None:
     """Training and crossing capacity go only where the switches choose; the default switches and split
     give the events of the reference package's proportions; a design costs what its scenario is priced at."""
     import yaml
@@ -118,11 +130,11 @@ def test_the_search_finds_the_toy_optimum_and_flags_its_front() -> None:
         assert row.pareto == (not beaten)
 
 
-def test_an_interrupted_search_resumes_to_what_an_uninterrupted_one_finds(tmp_path) -> None:  # noqa: ANN001
+def test_an_interrupted_search_resumes_to_what_an_uninterrupted_one_finds(tmp_path) -> None:
     whole = optimize(toy_spec(trials=12), tmp_path / "whole", evaluator=toy)
     calls = []
 
-    def dies_in_the_second_batch(c, w, s):  # noqa: ANN001, ANN202
+    def dies_in_the_second_batch(c, w, s):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
@@ -152,7 +164,7 @@ def test_robustness_arithmetic_on_a_constructed_table() -> None:
     assert low.best_share.to_dict() == pytest.approx({"a": 0, "b": 1, "c": 1}) and low.satisficing.isna().all()
 
 
-def test_robust_ranks_designs_from_a_frontier_across_worlds(tmp_path) -> None:  # noqa: ANN001
+def test_robust_ranks_designs_from_a_frontier_across_worlds(tmp_path) -> None:
     optimize(toy_spec(trials=8), tmp_path / "opt", evaluator=toy)
     front = pd.read_parquet(tmp_path / "opt" / "frontier.parquet")
     spec = RobustSpec(designs=["training", "training"], criterion=parse_objective(f"max:{HSI}", YEARS), worlds=3,
@@ -167,7 +179,7 @@ def test_robust_ranks_designs_from_a_frontier_across_worlds(tmp_path) -> None:  
     assert {"robustness.parquet", "worlds.parquet", "robustness.html"} <= {p.name for p in (tmp_path / "rob").iterdir()}
 
 
-def test_the_model_end_to_end_at_a_tiny_scale(tmp_path) -> None:  # noqa: ANN001
+def test_the_model_end_to_end_at_a_tiny_scale(tmp_path) -> None:
     spec = OptimizeSpec(objectives=objectives(f"max:{HSI}", f"min:{REV}", "min:cost"), trials=2, population=2,
                         references=("training",), run=TINY)
     spec.objectives = [parse_objective(str(o), TINY.years) for o in spec.objectives]
@@ -198,7 +210,7 @@ runner = CliRunner()
     ["robust", "training", "--criterion", "max:cost:HamJi"],
     ["robust", "nothing.parquet"],
 ])
-def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path, args) -> None:  # noqa: ANN001
+def test_bad_input_is_one_error_line_exit_2_and_nothing_written(tmp_path, args) -> None:
     out = tmp_path / "out"
     res = runner.invoke(app, [*args, "--out", str(out), "--quiet", "--workers", "1"])
     assert res.exit_code == 2, res.output
@@ -213,20 +225,20 @@ def test_both_commands_have_help() -> None:
         assert res.exit_code == 0 and "--out" in res.output
 
 
-def test_an_out_that_is_a_file_is_one_error_line(tmp_path) -> None:  # noqa: ANN001
+def test_an_out_that_is_a_file_is_one_error_line(tmp_path) -> None:
     (tmp_path / "f").write_text("x")
     res = runner.invoke(app, ["optimize", "--trials", "1", "--out", str(tmp_path / "f"), "--quiet", "--workers", "1"])
     assert res.exit_code == 2 and res.output.startswith("error:"), res.output
 
 
-def test_robust_draws_its_worlds_from_a_posterior(tmp_path) -> None:  # noqa: ANN001
+def test_robust_draws_its_worlds_from_a_posterior(tmp_path) -> None:
     """With --posterior each world is a weighted draw from it: only its parameters vary, reproducibly."""
     post = pd.DataFrame({"leader_share": [0.1, 0.3], "china_demand_growth": [0.1, 0.2], "weight": [0.0, 1.0],
                          "distance": [0.5, 0.4], "generation": [2, 2]})
     post.to_parquet(tmp_path / "posterior.parquet")
     seen = []
 
-    def recording(candidates, worlds, seeds):  # noqa: ANN001, ANN202
+    def recording(candidates, worlds, seeds):
         seen.append(worlds.copy())
         return pd.DataFrame([{"candidate": c.key, "world": w, "seed": s, HSI: float(i + w), REV: 0.0}
                              for i, c in enumerate(candidates) for w in range(len(worlds)) for s in seeds])

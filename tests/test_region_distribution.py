@@ -19,12 +19,12 @@ from hamji.modules.distribution import _adhoc, _group_credit, _group_totals, _re
 R = 15
 
 
-def same(a, b) -> bool:  # noqa: ANN001
+def same(a, b) -> bool:
     a, b = np.asarray(a), np.asarray(b)
     return a.dtype == b.dtype and a.shape == b.shape and bool(np.all(a.view(np.uint8) == b.view(np.uint8)))
 
 
-def sync_ref(qty, trans, tracked, target) -> None:  # noqa: ANN001
+def sync_ref(qty, trans, tracked, target) -> None:
     col = qty.sum(axis=0)
     add = np.maximum(target - col, 0.0)
     idx = np.arange(len(col))
@@ -37,7 +37,7 @@ def sync_ref(qty, trans, tracked, target) -> None:  # noqa: ANN001
         trans *= f[None, :]
 
 
-def ship_ref(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, mobility, usd_per_tkm,  # noqa: ANN001, ANN201
+def ship_ref(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, mobility, usd_per_tkm,
              stake_f32, region, cash, fx, seized):
     r = len(price)
     gap = np.maximum(price[None, :] - price[:, None] - per_unit, 0.0) / np.maximum(price[:, None], 1e-12)
@@ -83,7 +83,7 @@ def ship_ref(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, inla
     return arrive.sum(axis=0), fee_r, flows, billed
 
 
-def inputs(seed: int, n_hh: int = 3000):  # noqa: ANN201
+def inputs(seed: int, n_hh: int = 3000):
     rng = np.random.default_rng(seed)
     dprk = np.zeros(R, dtype=bool)
     dprk[:11] = True
@@ -173,7 +173,7 @@ def test_sync_and_stakes_as_numpy() -> None:
         assert same(_rescale_stakes(qty, tracked, stake, region), actual) and same(stake, s2)
 
 
-def share_out_ref(sim, amounts, groups, market=True, fx=False, income_share=1.0):  # noqa: ANN001, ANN201
+def share_out_ref(sim, amounts, groups, market=True, fx=False, income_share=1.0):
     """share_out as it was in NumPy (with its compiled group sums and credits, unchanged)."""
     region = sim.market.trade.region
     r = len(amounts)
@@ -210,7 +210,7 @@ def share_out_ref(sim, amounts, groups, market=True, fx=False, income_share=1.0)
     return paid
 
 
-def fake_sim(rng, n: int):  # noqa: ANN001, ANN201
+def fake_sim(rng, n: int):
     region = np.sort(rng.integers(0, R, n)).astype(np.intp)
     hh = SimpleNamespace(cash=rng.lognormal(1, 1, n), fx=rng.lognormal(1, 1, n),
                          income=rng.lognormal(1, 1, n).astype(np.float32),

@@ -44,7 +44,7 @@ class NumpyEnforcement(Enforcement):
         res.record_ratio("bribe_settled_share", settled[0], settled[1])
         res.record("detained", index.count(np.flatnonzero(det != 0)))
 
-    def _inspect_np(self, sim, index, t_idx, t_reg, a, price):  # noqa: ANN001, ANN202
+    def _inspect_np(self, sim, index, t_idx, t_reg, a, price):
         pars, hh, acc = sim.pars, sim.people.households, sim.accounts
         r, reg = self.n_regions, self._region
         s_r = pars.border_guard_strength * self.border
@@ -100,7 +100,7 @@ class NumpyEnforcement(Enforcement):
         payers = np.bincount(reg[payer_idx], minlength=r).astype(float)
         return out, np.vstack([payers, index.count(case_idx)])
 
-    def _kin_help_np(self, sim, need_idx, need, cases):  # noqa: ANN001, ANN202
+    def _kin_help_np(self, sim, need_idx, need, cases):
         pars, hh = sim.pars, sim.people.households
         clan = hh.clan
         needy = np.unique(clan[need_idx])
@@ -125,7 +125,7 @@ class NumpyEnforcement(Enforcement):
         hh.cash[r_idx] += received
         return rescued, np.bincount(self._region[r_idx], weights=received, minlength=self.n_regions)
 
-    def _spend_np(self, sim, t_idx, t_reg, a):  # noqa: ANN001, ANN202
+    def _spend_np(self, sim, t_idx, t_reg, a):
         acc, hh, pars = sim.accounts, sim.people.households, sim.pars
         spend = acc.officials * pars.officials_spending_rate
         if spend.sum() <= 0:

@@ -10,8 +10,23 @@ import numpy as np
 import pytest
 
 from hamji.market import _sell
-from hamji.modules.funnel import (ABROAD, BUDGET, BUDGET_OUT, CASH, FX, GOODS, HABIT, LEADER, LEADER_OUT, NEW_HABIT,
-                                  RETAINED, REVENUE, STATE_IMPORTS, TOTALS, _funnel)
+from hamji.modules.funnel import (
+    ABROAD,
+    BUDGET,
+    BUDGET_OUT,
+    CASH,
+    FX,
+    GOODS,
+    HABIT,
+    LEADER,
+    LEADER_OUT,
+    NEW_HABIT,
+    RETAINED,
+    REVENUE,
+    STATE_IMPORTS,
+    TOTALS,
+    _funnel,
+)
 
 R, NX, NB = 15, 9, 3
 

@@ -35,7 +35,7 @@ class RefTies:
         self.vol = np.zeros(capacity, dtype=np.float32)
         self.hw = 0
 
-    def add(self, a, b, strength):  # noqa: ANN001, ANN201
+    def add(self, a, b, strength):
         k = len(a)
         if k == 0:
             return
@@ -117,7 +117,7 @@ def provinces(rng: np.random.Generator, n: int, r: int) -> np.ndarray:
     return np.sort(rng.choice(present, n)).astype(np.int8)
 
 
-def role_sums(rng: np.random.Generator, blocks: np.ndarray):  # noqa: ANN201
+def role_sums(rng: np.random.Generator, blocks: np.ndarray):
     """Block sums of smoothed incomes and counts by role: none of role 0, roles nobody holds, NaN and negative sums."""
     nb = len(blocks)
     cnt_b = rng.integers(0, 6, (nb, len(ROLES))) * (rng.random((nb, len(ROLES))) < 0.7)

@@ -9,9 +9,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hamji.modules.revenue_bases import (COMMODITIES, INFRA, INVESTMENT, OUTPUT, P, P_COST_YEARS, P_INFRA_INITIAL,
-                                         P_INVEST, P_RESERVE_WEEKS, P_STOCK_MAX_WEEKS, P_VOLUME_WEEK, P_WAGE, SHIFTED,
-                                         UNBANNED, UNBANNED_CAP, WAGES, _output_and_pay, _shift)
+from hamji.modules.revenue_bases import (
+    COMMODITIES,
+    INFRA,
+    INVESTMENT,
+    OUTPUT,
+    P_COST_YEARS,
+    P_INFRA_INITIAL,
+    P_INVEST,
+    P_RESERVE_WEEKS,
+    P_STOCK_MAX_WEEKS,
+    P_VOLUME_WEEK,
+    P_WAGE,
+    SHIFTED,
+    UNBANNED,
+    UNBANNED_CAP,
+    WAGES,
+    P,
+    _output_and_pay,
+    _shift,
+)
 
 R = 15
 
@@ -28,7 +45,7 @@ def bases(seed: int, n: int = 300, n_comp: int = 120) -> dict:
                 n_comp=n_comp, rng=rng)
 
 
-def reference_shift(capacity, commodity, region, banned, f, productivity, prod_unb, cap_max):  # noqa: ANN001, ANN201
+def reference_shift(capacity, commodity, region, banned, f, productivity, prod_unb, cap_max):
     """RevenueBases.shift as NumPy computed it."""
     unb = commodity == UNBANNED
     if not unb.any():

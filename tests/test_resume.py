@@ -19,10 +19,10 @@ import pytest
 from typer.testing import CliRunner
 
 from hamji.analysis.calibration import CalibrationSpec, calibrate
-from hamji.cli import app
 from hamji.analysis.compare import comparison_fingerprint, partial_dir
-from hamji.errors import UserError
 from hamji.analysis.sweep import TaskStore
+from hamji.cli import app
+from hamji.errors import UserError
 
 runner = CliRunner()
 SEEDS = 4

@@ -24,7 +24,7 @@ TINY = dict(scale=20000, start=dt.date(2009, 10, 5), end=dt.date(2010, 6, 28))
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def runs(tmp_path_factory: pytest.TempPathFactory):
     """A runs folder with two seeds of the baseline and one of micro-lending (tiny runs)."""
     root = tmp_path_factory.mktemp("runs")
     for scenario, seed in (("baseline", 1), ("baseline", 2), ("microlending", 1)):
@@ -33,7 +33,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     return root
 
 
-def test_lists_every_run_from_its_manifest_and_groups_seeds_into_experiments(runs) -> None:  # noqa: ANN001
+def test_lists_every_run_from_its_manifest_and_groups_seeds_into_experiments(runs) -> None:
     reg = RunRegistry(runs)
     found = reg.search()
     assert sorted(found.scenario) == ["baseline", "baseline", "microlending"]
@@ -44,7 +44,7 @@ def test_lists_every_run_from_its_manifest_and_groups_seeds_into_experiments(run
     assert base.seeds == [1, 2] and len(base.runs) == 2
 
 
-def test_search_by_scenario_parameter_and_date(runs) -> None:  # noqa: ANN001
+def test_search_by_scenario_parameter_and_date(runs) -> None:
     reg = RunRegistry(runs)
     assert set(reg.search(scenario="MICRO").scenario) == {"microlending"}
     # resolved parameters as the manifest records them (the programme's budget is set by its event)
@@ -53,7 +53,7 @@ def test_search_by_scenario_parameter_and_date(runs) -> None:  # noqa: ANN001
     assert len(reg.search(since=dt.date.today())) == 3 and reg.search(until=dt.date(2000, 1, 1)).empty
 
 
-def test_the_index_follows_the_folders_and_survives_damage(runs, tmp_path) -> None:  # noqa: ANN001
+def test_the_index_follows_the_folders_and_survives_damage(runs, tmp_path) -> None:
     import shutil
 
     copy = tmp_path / "runs"
@@ -71,7 +71,7 @@ def test_the_index_follows_the_folders_and_survives_damage(runs, tmp_path) -> No
         reg.delete("../etc")
 
 
-def test_a_second_process_holding_the_index_does_not_stop_a_search(runs) -> None:  # noqa: ANN001
+def test_a_second_process_holding_the_index_does_not_stop_a_search(runs) -> None:
     hold = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
                              " print('held', flush=True); time.sleep(30)", str(runs / INDEX_NAME)],
                             stdout=subprocess.PIPE, text=True)
@@ -83,7 +83,7 @@ def test_a_second_process_holding_the_index_does_not_stop_a_search(runs) -> None
         hold.wait()
 
 
-def test_hamji_runs_lists_and_filters(runs) -> None:  # noqa: ANN001
+def test_hamji_runs_lists_and_filters(runs) -> None:
     res = runner.invoke(app, ["runs", "--runs", str(runs), "--json", "--scenario", "baseline"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
@@ -100,7 +100,7 @@ def test_hamji_runs_lists_and_filters(runs) -> None:  # noqa: ANN001
     (["--since", "last week"], "not a date"),
     (["--delete", "nothing-here"], "no run folder"),
 ])
-def test_hamji_runs_bad_input_is_one_line_and_exit_2(runs, args, words) -> None:  # noqa: ANN001
+def test_hamji_runs_bad_input_is_one_line_and_exit_2(runs, args, words) -> None:
     res = runner.invoke(app, ["runs", "--runs", str(runs), *args])
     assert res.exit_code == 2 and words in res.output and len(res.output.strip().splitlines()) == 1, res.output
 
@@ -120,7 +120,7 @@ def test_hamji_runs_and_serve_refuse_a_missing_folder_a_taken_port_and_two_backe
     assert res.exit_code == 2 and "cannot listen there" in res.output and len(res.output.strip().splitlines()) == 1
 
 
-def test_web_pieces_without_a_browser(runs) -> None:  # noqa: ANN001
+def test_web_pieces_without_a_browser(runs) -> None:
     """The size cap, the builder's YAML round trip and the charts, on the tiny runs."""
     from hamji.web import builder, figures
     from hamji.web.jobs import MAX_RUN_SECONDS, check_size, estimated_seconds

@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import qmc
 
 from hamji.analysis import experiments
-from hamji.analysis.experiments import parse_outcome, resolve_params, run_design, values_from_unit
+from hamji.analysis.experiments import parse_outcome, resolve_params, values_from_unit
 from hamji.analysis.sensitivity import SensitivitySpec, n_runs, ranking, sensitivity
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY, uncertain_names

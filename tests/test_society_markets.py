@@ -19,7 +19,7 @@ TWO_YEARS = (dt.date(2000, 1, 3), dt.date(2001, 12, 31))
 MINE = [m for m in PLAN if m.name in ("wholesale", "distribution", "retail", "network", "population")]
 
 
-def run(period=ONE_YEAR, seed: int = 1, modules=None, scale: int = SCALE, **overrides) -> Sim:  # noqa: ANN001
+def run(period=ONE_YEAR, seed: int = 1, modules=None, scale: int = SCALE, **overrides) -> Sim:
     return Sim(seed=seed, scale=scale, start=period[0], end=period[1], overrides=overrides, modules=modules).run()
 
 

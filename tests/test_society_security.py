@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from hamji import data
+from hamji.kernels import province_bounds
 from hamji.modules.enforcement import Clans, Enforcement, RegionIndex, bribe_prices, make_clans
 from hamji.modules.human_security import HumanSecurity, combine, fear_index, want_index
-from hamji.kernels import province_bounds
 from hamji.modules.remittances import Remittances, arrivals_before, index_by_region, mondays_in_year, pick_in_region
 from hamji.parameters import Parameters
 from hamji.people import ROLE_NONE, ROLE_SELLER

@@ -25,7 +25,7 @@ from hamji.sim import Sim
 pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two cores")
 
 
-def run(threads: int, monkeypatch, scenario: str | None = None) -> Sim:  # noqa: ANN001
+def run(threads: int, monkeypatch, scenario: str | None = None) -> Sim:
     monkeypatch.setenv("HAMJI_PARALLEL_MIN", "0")
     monkeypatch.setenv("HAMJI_THREADS", str(threads))
     sim = Sim(scenario, seed=5, scale=2000, start=dt.date(2012, 1, 2), end=dt.date(2013, 6, 30))

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from hamji import data
-from hamji.errors import UserError
 from hamji.analysis.validation import TRADE_MALE_MAX, trade_fit, trade_result
+from hamji.errors import UserError
 
 
 def _model_from_data(factor: float = 1.0) -> pd.DataFrame:

@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def server(tmp_path_factory: pytest.TempPathFactory):
     """`hamji serve` on a free port with one worker and an empty runs folder; its URL and runs folder."""
     _need_browser()
     runs = tmp_path_factory.mktemp("runs")
@@ -79,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def browser(server):  # noqa: ANN001, ANN201
+def browser(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -88,7 +88,7 @@ def browser(server):  # noqa: ANN001, ANN201
         b.close()
 
 
-def _open(browser, url: str):  # noqa: ANN001, ANN202
+def _open(browser, url: str):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(SLOW_MS)
     page.goto(url)
@@ -96,7 +96,7 @@ def _open(browser, url: str):  # noqa: ANN001, ANN202
     return page
 
 
-def _shot(page, name: str) -> None:  # noqa: ANN001
+def _shot(page, name: str) -> None:
     folder = os.environ.get("HAMJI_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -104,13 +104,13 @@ def _shot(page, name: str) -> None:  # noqa: ANN001
         page.screenshot(path=str(Path(folder) / f"web_{name}.png"), full_page=True)
 
 
-def _set(page, selector: str, value: str) -> None:  # noqa: ANN001
+def _set(page, selector: str, value: str) -> None:
     """Type a value into an input and let Shiny see it."""
     page.fill(selector, value)
     page.press(selector, "Tab")
 
 
-def _run_small(page, first: int, last: int, seeds: int = 1) -> None:  # noqa: ANN001
+def _run_small(page, first: int, last: int, seeds: int = 1) -> None:
     _set(page, "#scale", "20000")
     _set(page, "#seeds", str(seeds))
     _set(page, "#start_year", str(first))
@@ -118,7 +118,7 @@ def _run_small(page, first: int, last: int, seeds: int = 1) -> None:  # noqa: AN
     page.click("#run")
 
 
-def test_change_a_budget_run_and_see_the_map_and_charts(server, browser) -> None:  # noqa: ANN001
+def test_change_a_budget_run_and_see_the_map_and_charts(server, browser) -> None:
     url, runs = server
     page = _open(browser, url)
     assert "A scenario, not a forecast" in page.inner_text("#not-a-forecast")
@@ -179,7 +179,7 @@ def test_change_a_budget_run_and_see_the_map_and_charts(server, browser) -> None
     _shot(page, "validation")
 
 
-def test_a_bad_yaml_upload_shows_the_cli_message(server, browser, tmp_path) -> None:  # noqa: ANN001
+def test_a_bad_yaml_upload_shows_the_cli_message(server, browser, tmp_path) -> None:
     url, _ = server
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\noverrides:\n  border_open: 2\n", encoding="utf-8")
@@ -203,7 +203,7 @@ def test_a_bad_yaml_upload_shows_the_cli_message(server, browser, tmp_path) -> N
     assert page.locator("#jobs .job").count() == 0
 
 
-def test_two_sessions_stay_separate_and_a_run_can_be_cancelled(server, browser) -> None:  # noqa: ANN001
+def test_two_sessions_stay_separate_and_a_run_can_be_cancelled(server, browser) -> None:
     url, _ = server
     a, b = _open(browser, url), _open(browser, url)
     _set(a, "#name", "alpha")
@@ -219,7 +219,7 @@ def test_two_sessions_stay_separate_and_a_run_can_be_cancelled(server, browser) 
     assert "name: alpha" in a.inner_text("#yaml_text")
 
 
-def _pick(page, select_id: str, names: list[str]) -> None:  # noqa: ANN001
+def _pick(page, select_id: str, names: list[str]) -> None:
     """Replace what a multiple selectize holds by ``names``, as an analyst does: remove each item, type each name, pick it."""
     control = page.locator(f"#{select_id} + .selectize-control")
     box = control.locator("input")
@@ -232,7 +232,7 @@ def _pick(page, select_id: str, names: list[str]) -> None:  # noqa: ANN001
     box.press("Escape")
 
 
-def test_a_sensitivity_analysis_runs_in_the_background_and_ranks_the_parameters(server, browser) -> None:  # noqa: ANN001
+def test_a_sensitivity_analysis_runs_in_the_background_and_ranks_the_parameters(server, browser) -> None:
     import pandas as pd
 
     url, runs = server
@@ -285,7 +285,7 @@ def test_a_sensitivity_analysis_runs_in_the_background_and_ranks_the_parameters(
     _shot(page, "sensitivity")
 
 
-def test_the_policy_tab_shows_a_search_its_front_and_its_robustness(server, browser) -> None:  # noqa: ANN001
+def test_the_policy_tab_shows_a_search_its_front_and_its_robustness(server, browser) -> None:
     import hamji
 
     url, runs = server
@@ -334,7 +334,7 @@ def test_the_policy_tab_shows_a_search_its_front_and_its_robustness(server, brow
     page.locator("#frontier-plot .main-svg").first.wait_for()
     try:
         page.locator("#pol_repro .repro-cli").wait_for()
-    except Exception as exc:  # noqa: BLE001 - fail with what the page shows instead of a bare timeout
+    except Exception as exc:
         raise AssertionError(f"no CLI line; #pol_repro shows {page.inner_text('#pol_repro')!r},"
                              f" #pol-head {page.inner_text('#pol-head')!r}") from exc
     repro = page.inner_text("#pol_repro")

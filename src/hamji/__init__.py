@@ -3,17 +3,19 @@
 Model output is a scenario, not a forecast.
 """
 
-__version__ = "0.1.0"
+from hamji.version import VERSION
+
+__version__ = VERSION
 
 
-def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+def run(*args, **kwargs):
     """Run one simulation and return its tidy results (see :func:`hamji.api.run`)."""
     from hamji.api import run as _run
 
     return _run(*args, **kwargs)
 
 
-def sensitivity(method: str = "morris", params: list[str] | None = None, outcomes: list[str] | None = None,  # noqa: ANN201
+def sensitivity(method: str = "morris", params: list[str] | None = None, outcomes: list[str] | None = None,
                 effect: str | None = None, scenario: str = "baseline", samples: int | None = None, seeds: int = 1,
                 scale: int = 1000, start: str = "2008-01-07", end: str = "2020-12-28", years: str | None = None,
                 groups: str | None = None, declared: bool = False, workers: int = 1, scheduler: str | None = None,
@@ -29,7 +31,7 @@ def sensitivity(method: str = "morris", params: list[str] | None = None, outcome
     return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)
 
 
-def discover(condition: str, params: list[str] | None = None, effect: str | None = None,  # noqa: ANN201
+def discover(condition: str, params: list[str] | None = None, effect: str | None = None,
              scenario: str = "baseline", samples: int = 100, seeds: int = 1, scale: int = 1000, start: str = "2008-01-07",
              end: str = "2020-12-28", years: str | None = None, threshold: float = 0.8, declared: bool = False,
              workers: int = 1, scheduler: str | None = None, out: str | None = None):
@@ -49,7 +51,7 @@ def discover(condition: str, params: list[str] | None = None, effect: str | None
     return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)
 
 
-def optimize(budget: float = 30e6, objectives: list[str] | None = None, levers: list[str] | None = None,  # noqa: ANN201
+def optimize(budget: float = 30e6, objectives: list[str] | None = None, levers: list[str] | None = None,
              trials: int = 24, population: int = 8, seeds: int = 1, scale: int = 1000, start: str = "2008-01-07",
              end: str = "2020-12-28", years: str | None = None, sampler_seed: int = 1, workers: int = 1,
              scheduler: str | None = None, out: str | None = None):
@@ -64,7 +66,7 @@ def optimize(budget: float = 30e6, objectives: list[str] | None = None, levers: 
     return policy.optimize(spec, Path(out) if out is not None else None)
 
 
-def robust(designs: list[str], worlds: int = 10, criterion: str = "max:hsi_mean:HamJi",  # noqa: ANN201
+def robust(designs: list[str], worlds: int = 10, criterion: str = "max:hsi_mean:HamJi",
            satisfice: str | None = None, params: list[str] | None = None, declared: bool = False, seeds: int = 1,
            scale: int = 1000, start: str = "2008-01-07", end: str = "2020-12-28", years: str | None = None,
            workers: int = 1, scheduler: str | None = None, out: str | None = None):
@@ -80,7 +82,7 @@ def robust(designs: list[str], worlds: int = 10, criterion: str = "max:hsi_mean:
     return policy.robust(spec, Path(out) if out is not None else None)
 
 
-def __getattr__(name: str):  # noqa: ANN202
+def __getattr__(name: str):
     """``hamji.ema`` on first use: the EMA Workbench adapter, imported only when asked for (it imports
     the EMA Workbench, which the engine does not need)."""
     if name == "ema":

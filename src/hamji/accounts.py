@@ -42,7 +42,7 @@ class Accounts:
         self.leader[0] += by_region.sum()
         self.state_in += by_region
 
-    def register(self, books) -> None:  # noqa: ANN001 - Books, avoided import cycle
+    def register(self, books) -> None:
         """Register every account as a holder in the books."""
         books.holder("leader", self, "leader")
         books.holder("budgets", self, "budget")
@@ -66,7 +66,7 @@ def pay_from_households(cash: np.ndarray, fx: np.ndarray, amount: np.ndarray) ->
 
 
 @njit(cache=True, inline="always")
-def pay_household(i, amount, cash, fx):  # noqa: ANN001, ANN201
+def pay_household(i, amount, cash, fx):
     """:func:`pay_from_households` for household ``i``, in compiled code: ``amount`` (at least 0) from its won cash
     first, then its foreign currency, never below zero; returns what it paid."""
     amount = fmax(amount, 0.0)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 

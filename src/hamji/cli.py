@@ -13,8 +13,9 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, List, Optional
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -23,8 +24,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hamji import __version__
 from hamji.errors import UserError
+from hamji.version import VERSION
 
 try:  # recent Typer carries its own copy of Click
     from typer._click import exceptions as _click_errors
@@ -83,13 +84,13 @@ CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (o
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=512,
                                          help="Local worker processes (Dask LocalCluster); default: this machine's cores.")]
-SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:port).")]
+SchedulerOpt = Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:port).")]
 ScaleOpt = Annotated[str, typer.Option("--scale", help="1:N for the runs.")]
 StartOpt = Annotated[str, typer.Option("--start", help="First week of every run.")]
 EndOpt = Annotated[str, typer.Option("--end", help="Last week of every run.")]
 DeclaredOpt = Annotated[bool, typer.Option("--declared-ranges", help="Sample each parameter's declared range instead of"
                                                                  " its plausible range.")]
-YearsOpt = Annotated[Optional[str], typer.Option("--years", help="Y1-Y2: the years each outcome averages (default: the last five).")]
+YearsOpt = Annotated[str | None, typer.Option("--years", help="Y1-Y2: the years each outcome averages (default: the last five).")]
 out = Console()
 err = Console(stderr=True)
 
@@ -174,7 +175,7 @@ def lazy_progress(description: str, unit: str, quiet: bool) -> Iterator[Callable
 
 def version_callback(value: bool) -> None:
     if value:
-        out.print(f"hamji {__version__}")
+        out.print(f"hamji {VERSION}")
         raise typer.Exit()
 
 
@@ -197,18 +198,17 @@ def run(
     seed: str = typer.Option("1", "--seed", metavar="INTEGER",
                              help="Random seed (0 to 4294967295); the same seed gives bit-identical results."),
     start: str = typer.Option("2000-01-03", "--start", help="First week (YYYY-MM-DD)."),
-    end: Optional[str] = typer.Option(None, "--end", help="Last week (YYYY-MM-DD); default the scenario's own end"
+    end: str | None = typer.Option(None, "--end", help="Last week (YYYY-MM-DD); default the scenario's own end"
                                        " (history: 2024-12-30), else 2030-12-30."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a parameter: --set name=value (repeatable)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override a parameter: --set name=value (repeatable)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
     quiet: QuietOpt = False,
 ) -> None:
     """Run one simulation and write series.parquet, annual.csv, manifest.json and report.html."""
     from hamji.output import check_out_dir, default_out_dir, write_run
-    from hamji.sim import Sim
-
     from hamji.scenario import load_scenario
+    from hamji.sim import Sim
 
     seed_n = check_seed(seed)
     sc = load_scenario(scenario, _overrides(set_))
@@ -238,7 +238,7 @@ def run(
 @user_errors
 def params(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    module: Optional[str] = typer.Option(None, "--module", help="Only the parameters of this module."),
+    module: str | None = typer.Option(None, "--module", help="Only the parameters of this module."),
     calibratable: bool = typer.Option(False, "--calibratable", help="Only the parameters `hamji calibrate` may fit."),
     uncertain: bool = typer.Option(False, "--uncertain", help="Only the parameters the uncertainty analyses vary by default."),
 ) -> None:
@@ -316,20 +316,23 @@ def scenarios_show(name: str = typer.Argument(..., help="A built-in scenario nam
 @app.command()
 @user_errors
 def compare(
-    scenarios_: List[str] = typer.Argument(..., metavar="SCENARIO...", help="Two or more scenarios; the first is the reference."),
+    scenarios_: list[str] = typer.Argument(..., metavar="SCENARIO...", help="Two or more scenarios; the first is the reference."),
     seeds: int = typer.Option(8, "--seeds", min=1, max=10_000, help="Seeds per scenario (the same seeds in each)."),
     scale: str = typer.Option("100", "--scale", help="1:N, as for `hamji run`."),
     workers: WorkersOpt = CORES,
     scheduler: SchedulerOpt = None,
     start: str = typer.Option("2000-01-03", "--start", help="First week."),
     end: str = typer.Option("2030-12-30", "--end", help="Last week."),
-    from_year: Optional[int] = typer.Option(None, "--from-year", help="First year of the evaluation window (default: the first year in which the scenarios differ)."),
-    to_year: Optional[int] = typer.Option(None, "--to-year", help="Last year of the evaluation window (default: the last year in which the scenarios differ)."),
+    from_year: int | None = typer.Option(None, "--from-year",
+                                         help="First year of the evaluation window"
+                                         " (default: the first year in which the scenarios differ)."),
+    to_year: int | None = typer.Option(None, "--to-year",
+                                       help="Last year of the evaluation window (default: the last year in which the scenarios differ)."),
     first_seed: int = typer.Option(1, "--first-seed", help="Seeds are first-seed, first-seed+1, ..."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.parquet, differences.csv and comparison.html;"
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for comparison.parquet, differences.csv and comparison.html;"
                                            " run again with the same --out to resume an interrupted comparison."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
-    posterior: Optional[Path] = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
+    posterior: Path | None = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
                                              " each seed runs every scenario with one parameter set drawn from it, so the"
                                              " intervals carry parameter uncertainty as well as noise."),
     quiet: QuietOpt = False,
@@ -390,10 +393,17 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.analysis.patterns import (CLOSURE_SCENARIOS, PATTERN6_SCENARIOS, evaluate, evaluate_closure, evaluate_pattern_6,
-                                pattern_8, rice_level)
-    from hamji.sim import parse_scale
+    from hamji.analysis.patterns import (
+        CLOSURE_SCENARIOS,
+        PATTERN6_SCENARIOS,
+        evaluate,
+        evaluate_closure,
+        evaluate_pattern_6,
+        pattern_8,
+        rice_level,
+    )
     from hamji.analysis.validation import run_history, trade_fit, trade_result
+    from hamji.sim import parse_scale
 
     n = parse_scale(scale)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
@@ -448,10 +458,10 @@ def validate(
 def discover(
     condition: str = typer.Option(..., "--condition", help="What to look for: OUTCOME OP NUMBER (OP one of < <= > >=),"
                                   " clauses joined by 'and'; e.g. 'leader_fund_usd:DPRK > 1e7'."),
-    effect: Optional[str] = typer.Option(None, "--effect", help="A scenario: each outcome becomes its difference from"
+    effect: str | None = typer.Option(None, "--effect", help="A scenario: each outcome becomes its difference from"
                                          " --scenario on the same seed and parameters (the intervention's effect)."),
     scenario: str = typer.Option("baseline", "--scenario", help="The scenario (or the reference, with --effect)."),
-    params: Optional[List[str]] = typer.Option(None, "--param", help="A parameter to vary (repeat; a registry name or an event"
+    params: list[str] | None = typer.Option(None, "--param", help="A parameter to vary (repeat; a registry name or an event"
                                                 " key TYPE.key); default: every parameter declared uncertain."),
     samples: int = typer.Option(100, "--samples", min=1, max=100_000, help="Latin hypercube samples (at least 20)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
@@ -463,7 +473,7 @@ def discover(
     declared: DeclaredOpt = False,
     workers: WorkersOpt = CORES,
     scheduler: SchedulerOpt = None,
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for boxes.parquet, experiments.parquet and"
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for boxes.parquet, experiments.parquet and"
                                            " discover.html; run again with the same --out to resume."),
     quiet: QuietOpt = False,
 ) -> None:
@@ -520,16 +530,16 @@ def discover(
 @app.command()
 @user_errors
 def calibrate(
-    params: Optional[List[str]] = typer.Option(None, "--param", help="A calibratable parameter to fit (repeat; default: the"
+    params: list[str] | None = typer.Option(None, "--param", help="A calibratable parameter to fit (repeat; default: the"
                                                 " trade drivers). `hamji params --calibratable` lists them."),
     trials: int = typer.Option(40, "--trials", min=1, max=100_000, help="Candidates to evaluate in all (a resumed study adds up to this)."),
     seeds: int = typer.Option(2, "--seeds", min=1, max=1000, help="Seeds per candidate."),
     scale: str = typer.Option("1000", "--scale", help="1:N for the calibration runs."),
     workers: WorkersOpt = CORES,
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
     sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the TPE sampler, or of what ABC draws (a"
                                      " calibration is repeatable; ABC bit-repeatable with one worker)."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="optuna: the calibrated parameter file to write (default"
+    out_file: Path | None = typer.Option(None, "--out", help="optuna: the calibrated parameter file to write (default"
                                             " runs/calibration/calibrated.yaml); the study (.study.db) and the seeds in"
                                             " progress (.tasks/) beside it let an interrupted calibration resume. abc: the"
                                             " folder (default runs/abc/) for abc.db, posterior.parquet, diagnostics.parquet"
@@ -586,26 +596,26 @@ def calibrate(
 @user_errors
 def sensitivity(
     method: str = typer.Option("morris", "--method", help="morris (screening, default), sobol (S1 and ST with intervals) or delta."),
-    params: Optional[List[str]] = typer.Option(None, "--param", help="A parameter to vary (repeat; a registry name or an event"
+    params: list[str] | None = typer.Option(None, "--param", help="A parameter to vary (repeat; a registry name or an event"
                                                 " key TYPE.key); default: every parameter declared uncertain."),
-    outcomes: Optional[List[str]] = typer.Option(None, "--outcome", help="METRIC:REGION (repeat); default: hsi_mean:HamJi"
+    outcomes: list[str] | None = typer.Option(None, "--outcome", help="METRIC:REGION (repeat); default: hsi_mean:HamJi"
                                                   " and regime_revenue_usd:DPRK."),
-    effect: Optional[str] = typer.Option(None, "--effect", help="A scenario: each outcome becomes its difference from"
+    effect: str | None = typer.Option(None, "--effect", help="A scenario: each outcome becomes its difference from"
                                          " --scenario on the same seed and parameters (the intervention's effect)."),
     scenario: str = typer.Option("baseline", "--scenario", help="The scenario (or the reference, with --effect)."),
-    samples: Optional[int] = typer.Option(None, "--samples", min=2, max=100_000, help="Morris trajectories (default 4),"
+    samples: int | None = typer.Option(None, "--samples", min=2, max=100_000, help="Morris trajectories (default 4),"
                                           " Sobol' base samples N (default 64) or delta samples (default 128)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
     scale: ScaleOpt = "1000",
     start: StartOpt = "2008-01-07",
     end: EndOpt = "2020-12-28",
     years: YearsOpt = None,
-    groups: Optional[str] = typer.Option(None, "--groups", help="module: Morris screening of groups, one per module"
+    groups: str | None = typer.Option(None, "--groups", help="module: Morris screening of groups, one per module"
                                          " (fewer runs when many parameters vary)."),
     declared: DeclaredOpt = False,
     workers: WorkersOpt = CORES,
     scheduler: SchedulerOpt = None,
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for sensitivity.parquet, experiments.parquet and"
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for sensitivity.parquet, experiments.parquet and"
                                            " sensitivity.html; run again with the same --out to resume."),
     quiet: QuietOpt = False,
 ) -> None:
@@ -696,11 +706,11 @@ def _day(text: str | None, option: str) -> dt.date | None:
 @user_errors
 def runs_(
     runs_dir: Path = typer.Option(Path("runs"), "--runs", help="The folder holding the run folders (indexed in runs.duckdb there)."),
-    scenario: Optional[str] = typer.Option(None, "--scenario", help="Only runs whose scenario name contains this (any case)."),
-    param: Optional[List[str]] = typer.Option(None, "--param", help="Only runs with this resolved parameter value: name=value (repeatable)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only runs written on or after this day (YYYY-MM-DD)."),
-    until: Optional[str] = typer.Option(None, "--until", help="Only runs written on or before this day (YYYY-MM-DD)."),
-    delete: Optional[str] = typer.Option(None, "--delete", metavar="RUN", help="Delete this run's folder (its id, as listed)."),
+    scenario: str | None = typer.Option(None, "--scenario", help="Only runs whose scenario name contains this (any case)."),
+    param: list[str] | None = typer.Option(None, "--param", help="Only runs with this resolved parameter value: name=value (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Only runs written on or after this day (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Only runs written on or before this day (YYYY-MM-DD)."),
+    delete: str | None = typer.Option(None, "--delete", metavar="RUN", help="Delete this run's folder (its id, as listed)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List the runs in a runs folder (CLI and web alike), from their manifests; search by scenario, parameter and date."""
@@ -731,10 +741,10 @@ def runs_(
 @user_errors
 def optimize(
     budget: float = typer.Option(30e6, "--budget", help="Total budget of the programs, US$ a year (default 30e6)."),
-    objectives: Optional[List[str]] = typer.Option(None, "--objective", help="max:METRIC:REGION, min:METRIC:REGION or"
+    objectives: list[str] | None = typer.Option(None, "--objective", help="max:METRIC:REGION, min:METRIC:REGION or"
                                                     " min:cost (repeat); each an effect against baseline; default:"
                                                     " max:hsi_mean:HamJi and min:regime_revenue_usd:DPRK."),
-    levers: Optional[List[str]] = typer.Option(None, "--lever", help="A lever to search (repeat); default: all of them"
+    levers: list[str] | None = typer.Option(None, "--lever", help="A lever to search (repeat); default: all of them"
                                                 " (the others stay at their defaults). See docs/policy-design.md."),
     trials: int = typer.Option(24, "--trials", min=1, max=100_000, help="Designs to evaluate in all (a resumed search adds up to this)."),
     population: int = typer.Option(8, "--population", min=2, max=10_000, help="Designs per NSGA-II generation (one batch of runs)."),
@@ -745,8 +755,8 @@ def optimize(
     years: YearsOpt = None,
     sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the NSGA-II sampler (a search is repeatable)."),
     workers: WorkersOpt = CORES,
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for frontier.parquet and frontier.html; the study"
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for frontier.parquet and frontier.html; the study"
                                            " (study.db) and runs in progress (.tasks) let the same --out resume."),
     quiet: QuietOpt = False,
 ) -> None:
@@ -782,8 +792,10 @@ def optimize(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=512, help="Local worker processes for runs (Dask LocalCluster); default: this machine's cores."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port) to run on instead."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=512,
+                                       help="Local worker processes for runs (Dask LocalCluster); default: this machine's cores."),
+    scheduler: str | None = typer.Option(None, "--scheduler",
+                                         help="Address of an existing Dask scheduler (tcp://host:port) to run on instead."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs", help="The folder where runs are written and listed (created if absent)."),
 ) -> None:
     """Start the web app: build, run and compare scenarios in the browser (runs go to background workers)."""
@@ -802,16 +814,17 @@ def serve(
 @app.command()
 @user_errors
 def robust(
-    designs: List[str] = typer.Argument(..., help="Designs: built-in scenario names, scenario files,"
+    designs: list[str] = typer.Argument(..., help="Designs: built-in scenario names, scenario files,"
                                         " frontier.parquet (its front) or frontier.parquet:TRIAL."),
-    worlds: int = typer.Option(10, "--worlds", min=1, max=100_000, help="Plausible worlds (Latin hypercube over the uncertain parameters)."),
+    worlds: int = typer.Option(10, "--worlds", min=1, max=100_000,
+                               help="Plausible worlds (Latin hypercube over the uncertain parameters)."),
     criterion: str = typer.Option("max:hsi_mean:HamJi", "--criterion", help="What 'best' means: max:METRIC:REGION,"
                                   " min:METRIC:REGION or min:cost, an effect against baseline."),
-    satisfice: Optional[str] = typer.Option(None, "--satisfice", help="Thresholds: OUTCOME OP NUMBER [and ...] on the"
+    satisfice: str | None = typer.Option(None, "--satisfice", help="Thresholds: OUTCOME OP NUMBER [and ...] on the"
                                             " effects, e.g. 'hsi_mean:HamJi > 0 and regime_revenue_usd:DPRK < 1e6'."),
-    params: Optional[List[str]] = typer.Option(None, "--param", help="An uncertain parameter to vary (repeat); default: all."),
+    params: list[str] | None = typer.Option(None, "--param", help="An uncertain parameter to vary (repeat); default: all."),
     declared: bool = typer.Option(False, "--declared-ranges", help="Sample declared ranges instead of plausible ones."),
-    posterior: Optional[Path] = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
+    posterior: Path | None = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
                                              " each world is a weighted draw from it instead of a Latin hypercube point."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design and world."),
     scale: ScaleOpt = "1000",
@@ -819,8 +832,8 @@ def robust(
     end: EndOpt = "2020-12-28",
     years: YearsOpt = None,
     workers: WorkersOpt = CORES,
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for robustness.parquet, worlds.parquet and"
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for robustness.parquet, worlds.parquet and"
                                            " robustness.html; run again with the same --out to resume."),
     quiet: QuietOpt = False,
 ) -> None:

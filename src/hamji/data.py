@@ -6,7 +6,7 @@ Each loader checks that the file exists and has the columns hamji reads, and fai
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def load(name: str, data_dir: Path | None = None) -> pd.DataFrame:
         raise UserError(f"data file {path}: missing (reinstall hamji, or restore the file)")
     try:
         frame = pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged file for the user
+    except Exception as exc:
         raise UserError(f"data file {path}: cannot be read as CSV ({exc.__class__.__name__}: {exc})") from None
     missing = [c for c in REQUIRED_COLUMNS.get(name, []) if c not in frame.columns]
     if missing:
@@ -72,7 +72,7 @@ def load(name: str, data_dir: Path | None = None) -> pd.DataFrame:
     return frame
 
 
-@lru_cache(maxsize=None)
+@cache
 def cached(name: str) -> pd.DataFrame:
     """:func:`load` for the bundled copy, read once per process."""
     return load(name)

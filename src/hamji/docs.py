@@ -67,7 +67,8 @@ def parameters_page() -> str:
                     lo, hi = p.bounds()
                     cal += f" *Uncertain: [{lo:g}, {hi:g}], {p.dist}.*"
                 default = f"{p.default:g} (calibrated; registry {p.prior_default:g})" if p.default != p.prior_default else p.default
-                lines.append(f"| `{p.name}` | {default} | [{p.low:g}, {p.high:g}] | {_cell(p.unit)} | {_cell(p.source)} | {_cell(p.description)}{cal} |")
+                lines.append(f"| `{p.name}` | {default} | [{p.low:g}, {p.high:g}] | {_cell(p.unit)}"
+                             f" | {_cell(p.source)} | {_cell(p.description)}{cal} |")
         lines.append("")
     return "\n".join(lines)
 

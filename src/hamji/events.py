@@ -30,10 +30,10 @@ class Event:
     def validate(self) -> None:
         """Check ``params``; raise :class:`UserError` naming ``self.where`` on a mistake."""
 
-    def apply(self, sim: "Sim") -> None:
+    def apply(self, sim: Sim) -> None:
         """Change parameters or state."""
 
-    def revert(self, sim: "Sim") -> None:
+    def revert(self, sim: Sim) -> None:
         """Undo at the end date (if the event has one)."""
 
     def sets(self) -> set[str]:
@@ -65,12 +65,12 @@ class SetParameters(Event):
             self.params[name] = spec.coerce(value, f"{self.where}: params")
         self._saved: dict[str, Any] = {}
 
-    def apply(self, sim: "Sim") -> None:
+    def apply(self, sim: Sim) -> None:
         for name, value in self.params.items():
             self._saved[name] = sim.pars[name]
             sim.pars.set(name, value, self.where)
 
-    def revert(self, sim: "Sim") -> None:
+    def revert(self, sim: Sim) -> None:
         for name, value in self._saved.items():
             sim.pars.set(name, value, self.where)
 

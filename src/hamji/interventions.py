@@ -120,7 +120,7 @@ class CurrencyShock(Event):
         self.loss_share = number(self.where, self.params, "loss_share", 0.9, 0.0, 1.0)
         self.exempt_usd = number(self.where, self.params, "exempt_usd", 50.0, 0.0, 1e6)
 
-    def apply(self, sim: "Sim") -> None:
+    def apply(self, sim: Sim) -> None:
         hh = sim.people.households
         excess = np.maximum(hh.cash - self.exempt_usd, 0.0)
         lost = excess * self.loss_share
@@ -225,7 +225,7 @@ class TransportInvestment(Event):
         self.cost = number(self.where, self.params, "cost_multiplier", 1.0, 0.1, 2.0)
         self.reach = number(self.where, self.params, "reach_multiplier", 1.0, 0.5, 5.0)
 
-    def _mask(self, sim: "Sim") -> np.ndarray:
+    def _mask(self, sim: Sim) -> np.ndarray:
         c = sim.world.crossings
         if self.selection == "all":
             return np.ones(len(c), dtype=bool)
@@ -233,7 +233,7 @@ class TransportInvestment(Event):
             return np.isin(c.china_region.to_numpy(), sim.world.groups.get("Jilin", []))
         return c.id.isin(self.selection).to_numpy()
 
-    def apply(self, sim: "Sim") -> None:
+    def apply(self, sim: Sim) -> None:
         sim.borders.investment[self._mask(sim)] *= self.capacity
         self._saved_cost = sim.pars.distribution_usd_per_tkm
         self._saved_reach = sim.pars.distribution_decay_km
@@ -241,7 +241,7 @@ class TransportInvestment(Event):
         spec = REGISTRY["distribution_decay_km"]
         sim.pars.set("distribution_decay_km", min(spec.high, self._saved_reach * self.reach), self.where)
 
-    def revert(self, sim: "Sim") -> None:
+    def revert(self, sim: Sim) -> None:
         sim.borders.investment[self._mask(sim)] /= self.capacity
         sim.pars.set("distribution_usd_per_tkm", self._saved_cost, self.where)
         sim.pars.set("distribution_decay_km", self._saved_reach, self.where)
@@ -262,14 +262,14 @@ class MarketCrackdown(Event):
         check_keys(self.where, self.params, ("strength",))
         self.strength = number(self.where, self.params, "strength", 1.0, 0.0, 9.0)
 
-    def apply(self, sim: "Sim") -> None:
+    def apply(self, sim: Sim) -> None:
         p = sim.pars
         self._saved = (p.officials_per_1000_households, p.detention_prob)
         spec = REGISTRY["officials_per_1000_households"]
         p.set("officials_per_1000_households", min(spec.high, self._saved[0] * (1 + self.strength)), self.where)
         p.set("detention_prob", 1.0 - (1.0 - self._saved[1]) / (1.0 + self.strength), self.where)
 
-    def revert(self, sim: "Sim") -> None:
+    def revert(self, sim: Sim) -> None:
         sim.pars.set("officials_per_1000_households", self._saved[0], self.where)
         sim.pars.set("detention_prob", self._saved[1], self.where)
 
@@ -292,12 +292,12 @@ class SmeIncentives(Event):
         self.values["wholesale_sme_start_year"] = self.start.year
         self.values["wholesale_sme_end_year"] = self.end.year if self.end is not None else self.start.year + 7
 
-    def apply(self, sim: "Sim") -> None:
+    def apply(self, sim: Sim) -> None:
         self._saved = {k: sim.pars[k] for k in self.values}
         for k, v in self.values.items():
             sim.pars.set(k, v, self.where)
 
-    def revert(self, sim: "Sim") -> None:
+    def revert(self, sim: Sim) -> None:
         for k, v in self._saved.items():
             sim.pars.set(k, v, self.where)
 

@@ -4,7 +4,8 @@ Kernels that pass over every household once are compiled with ``@njit(cache=True
 (results must equal NumPy's element-wise arithmetic). Those with ``parallel=True`` loop over fixed
 blocks of households (:data:`BLOCK`) and sum each block on its own, then the blocks in order
 (:func:`reduce_blocks`), so results never depend on the number of threads. Within a block, sums by
-province are sequential float64 sums in household order, as ``np.bincount`` computes them. Kernels that divide use ``error_model="numpy"``: a division by zero
+province are sequential float64 sums in household order, as ``np.bincount`` computes them. Kernels that divide use
+``error_model="numpy"``: a division by zero
 gives inf or nan as in NumPy instead of raising, and without that check the compiler can use SIMD
 instructions for element-wise passes.
 """
@@ -16,13 +17,13 @@ from numba import njit
 
 
 @njit(cache=True, inline="always")
-def fmin(a, b):  # noqa: ANN001, ANN201
+def fmin(a, b):
     """``np.minimum`` of two scalars (a NaN in ``a`` propagates)."""
     return b if a > b else a
 
 
 @njit(cache=True, inline="always")
-def fmax(a, b):  # noqa: ANN001, ANN201
+def fmax(a, b):
     """``np.maximum`` of two scalars (a NaN in ``a`` propagates)."""
     return b if a < b else a
 
@@ -68,7 +69,7 @@ def household_blocks(bounds: np.ndarray, size: int | None = None) -> np.ndarray:
 
 
 @njit(cache=True)
-def reduce_blocks(partial, blocks, out) -> None:  # noqa: ANN001
+def reduce_blocks(partial, blocks, out) -> None:
     """``out[r, :]`` = the sum of ``partial[b, :]`` over province ``r``'s blocks, in block order (rows of
     provinces without households are 0). The first block is copied, not added to 0, so a province of
     one block has exactly that block's sums."""
@@ -104,7 +105,7 @@ def province_lanes(bounds: np.ndarray, n_lanes: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def compact_blocks(buf, blocks, counts) -> int:  # noqa: ANN001
+def compact_blocks(buf, blocks, counts) -> int:
     """Join the lists a parallel pass wrote block by block: block ``b`` wrote ``counts[b]`` entries at
     ``buf[blocks[b, 0]:]``; they are moved, in block order, to the front of ``buf``. Returns their number.
     (Moving forward is safe: an entry never moves past where it was written.)"""
@@ -119,7 +120,7 @@ def compact_blocks(buf, blocks, counts) -> int:  # noqa: ANN001
 
 
 @njit(cache=True, inline="always")
-def span(blocks, b):  # noqa: ANN001, ANN201
+def span(blocks, b):
     """Block ``b``'s households as unsigned bounds: ``for i in range(*span(blocks, b))``. An unsigned index
     cannot be negative, so the compiler drops the wrap-around test of every array access and can use SIMD
     instructions (with signed bounds read from an array the element-wise passes ran three times slower)."""
@@ -130,7 +131,7 @@ def span(blocks, b):  # noqa: ANN001, ANN201
 # Region-level ratios: one compiled call instead of four NumPy calls on a few values
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def _ratio_or(num, den, default, cap):  # noqa: ANN001, ANN201
+def _ratio_or(num, den, default, cap):
     out = np.empty(len(den))
     for i in range(len(den)):
         if den[i] > 0:
@@ -162,7 +163,7 @@ def share_or(num: np.ndarray, den: np.ndarray, default: float = 0.0) -> np.ndarr
 # in the order NumPy does, or results would move in the last bit
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _pairwise_block(a, lo, n):  # noqa: ANN001, ANN201
+def _pairwise_block(a, lo, n):
     """NumPy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128`` (numpy/_core/src/umath/loops_utils.h.src):
     sequential below 8 values, else 8 running sums added as a tree, then the rest in order."""
     if n < 8:
@@ -193,10 +194,10 @@ def _pairwise_block(a, lo, n):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def pairwise_sum(a, lo, n):  # noqa: ANN001, ANN201
-    """NumPy's pairwise sum of ``a[lo:lo + n]`` (contiguous values; NumPy then adds it to +0.0): above 128 values, the sum of the two halves (cut at a multiple of 8),
-    each summed the same way. The recursion is unrolled on a small stack (Numba cannot cache recursive functions
-    called from other modules)."""
+def pairwise_sum(a, lo, n):
+    """NumPy's pairwise sum of ``a[lo:lo + n]`` (contiguous values; NumPy then adds it to +0.0): above 128 values,
+    the sum of the two halves (cut at a multiple of 8), each summed the same way. The recursion is
+    unrolled on a small stack (Numba cannot cache recursive functions called from other modules)."""
     if n <= 128:
         return _pairwise_block(a, lo, n)
     los = np.empty(64, dtype=np.int64)
@@ -232,13 +233,13 @@ def pairwise_sum(a, lo, n):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def psum(a):  # noqa: ANN001, ANN201
+def psum(a):
     """``a.sum()`` of a 1-D float64 array, bit for bit (NumPy starts from +0.0, then adds the pairwise sum)."""
     return 0.0 + pairwise_sum(a, 0, len(a))
 
 
 @njit(cache=True)
-def colsum(m):  # noqa: ANN001, ANN201
+def colsum(m):
     """``m.sum(axis=0)`` of a C-ordered 2-D float64 array, bit for bit: row after row from +0.0 (a single
     column is one contiguous run for NumPy, so a pairwise sum)."""
     out = np.zeros(m.shape[1])
@@ -252,7 +253,7 @@ def colsum(m):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def rowsum(m):  # noqa: ANN001, ANN201
+def rowsum(m):
     """``m.sum(axis=1)`` of a C-ordered 2-D float64 array, bit for bit (a pairwise sum of each row)."""
     out = np.empty(m.shape[0])
     for i in range(m.shape[0]):

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
-def synthesise_merchants(merchants: AgentArrays, sim: "Sim") -> None:
+def synthesise_merchants(merchants: AgentArrays, sim: Sim) -> None:
     """Create the Chinese merchants who trade with the North, by Chinese border area."""
     pars, world = sim.pars, sim.world
     china = world.china
@@ -38,7 +38,7 @@ def synthesise_merchants(merchants: AgentArrays, sim: "Sim") -> None:
 
 
 @njit(cache=True)
-def _sell(region, capital, area, amount, margin, buf):  # noqa: ANN001, ANN201
+def _sell(region, capital, area, amount, margin, buf):
     """The merchants of ``area`` share a sale of ``amount`` by capital and restock (:func:`buy_from_merchants`);
     returns their capital before the sale (0: nobody paid)."""
     n = len(capital)
@@ -56,13 +56,13 @@ def _sell(region, capital, area, amount, margin, buf):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def _room(capacity, multiplier, open_share, scale, used, c):  # noqa: ANN001, ANN201
+def _room(capacity, multiplier, open_share, scale, used, c):
     """Tonnes still free this week at crossing ``c`` (the arithmetic of :meth:`Borders.room_t`)."""
     return max(capacity[c] * multiplier[c] * open_share / 52.0 / scale - used[c], 0.0)
 
 
 @njit(cache=True)
-def _take(capacity, multiplier, open_share, scale, used, c, tonnes):  # noqa: ANN001, ANN201
+def _take(capacity, multiplier, open_share, scale, used, c, tonnes):
     """Use up to ``tonnes`` of crossing ``c``'s room; the tonnes granted (:meth:`Borders.allocate`)."""
     granted = min(max(tonnes, 0.0), _room(capacity, multiplier, open_share, scale, used, c))
     used[c] += granted
@@ -70,7 +70,7 @@ def _take(capacity, multiplier, open_share, scale, used, c, tonnes):  # noqa: AN
 
 
 @njit(cache=True)
-def _allocate_each(capacity, multiplier, open_share, scale, used, tonnes, granted):  # noqa: ANN001
+def _allocate_each(capacity, multiplier, open_share, scale, used, tonnes, granted):
     """``granted[x]``: the tonnes crossing ``x`` grants of ``tonnes[x]``, crossings in order (those asked for)."""
     for x in range(len(tonnes)):
         if tonnes[x] > 0:
@@ -78,7 +78,7 @@ def _allocate_each(capacity, multiplier, open_share, scale, used, tonnes, grante
 
 
 @njit(cache=True)
-def _through(capacity, multiplier, open_share, scale, used, tonnes, starts, ids, out):  # noqa: ANN001
+def _through(capacity, multiplier, open_share, scale, used, tonnes, starts, ids, out):
     """Share of each province's ``tonnes`` its crossings (``ids[starts[i]:starts[i + 1]]``) take this week.
 
     A province's tonnes are split among its crossings by their room before this call (equally if none
@@ -121,7 +121,7 @@ def _through(capacity, multiplier, open_share, scale, used, tonnes, starts, ids,
 class Borders:
     """Weekly goods capacity of each crossing (tonnes), shared by exports and imports."""
 
-    def __init__(self, sim: "Sim") -> None:
+    def __init__(self, sim: Sim) -> None:
         w = sim.world
         self.crossings = w.crossings
         self.capacity_t_year = w.crossings.capacity_t.to_numpy(dtype=float)
@@ -170,7 +170,7 @@ class Borders:
 class Market:
     """Goods awaiting retail in each region, and the week's trade counters by DPRK region (US$)."""
 
-    def __init__(self, sim: "Sim") -> None:
+    def __init__(self, sim: Sim) -> None:
         r = sim.world.n_regions
         self.goods_company = np.zeros(r)
         self.goods_households = np.zeros(r)
@@ -194,7 +194,7 @@ class Market:
         self.imports_state[:] = 0.0
 
 
-def buy_from_merchants(sim: "Sim", china_region: int, amount: float) -> float:
+def buy_from_merchants(sim: Sim, china_region: int, amount: float) -> float:
     """Pay ``amount`` (US$) to the merchants of ``china_region`` for Chinese consumer goods.
 
     Merchants share the sale in proportion to their capital; they keep their margin

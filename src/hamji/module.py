@@ -35,18 +35,18 @@ class Module:
     passage: ClassVar[str] = ""
     metrics: ClassVar[tuple[Metric, ...]] = ()
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         """Declare states and build initial conditions (draws use stream ``<name>.setup...``)."""
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         """Advance one week."""
 
-    def after_copy(self, sim: "Sim") -> None:
+    def after_copy(self, sim: Sim) -> None:
         """Re-link state that is a view into another array, after the simulation was deep-copied.
 
         A deep copy keeps shared objects shared but turns views into independent arrays; a module
         whose agent states are views (rows of one matrix, say) re-points them here.
         """
 
-    def finalize(self, sim: "Sim") -> None:
+    def finalize(self, sim: Sim) -> None:
         """Work after the last week (summaries); must not change state that outputs read."""

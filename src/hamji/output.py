@@ -11,9 +11,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from hamji.errors import UserError
 
@@ -95,7 +96,7 @@ def atomic_folder(out: Path, overwrite: bool = False) -> Iterator[Path]:
         raise
 
 
-def write_run(sim: "Sim", out: Path, overwrite: bool = False) -> Path:
+def write_run(sim: Sim, out: Path, overwrite: bool = False) -> Path:
     """Write the four result files of ``sim`` into ``out`` atomically; returns ``out``."""
     from hamji.report import render_report
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -157,7 +157,7 @@ def brief(value: Any) -> str:
     """
     try:
         text = _BRIEF.repr(value)
-    except Exception:  # noqa: BLE001  (e.g. an int beyond Python's digit limit for str())
+    except Exception:
         text = f"<a {type(value).__name__} too long to show>"
     return " ".join(text.split())
 
@@ -314,7 +314,7 @@ class Parameters:
         """All resolved values, for the manifest."""
         return dict(self._values)
 
-    def __deepcopy__(self, memo: dict) -> "Parameters":
+    def __deepcopy__(self, memo: dict) -> Parameters:
         return self.copy()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -323,7 +323,7 @@ class Parameters:
     def __setstate__(self, state: dict[str, Any]) -> None:
         object.__setattr__(self, "__dict__", dict(state))
 
-    def copy(self) -> "Parameters":
+    def copy(self) -> Parameters:
         """An independent copy (events change the copy, never the baseline)."""
         new = Parameters()
         new._values.update(self._values)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import html
 import io
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from hamji import __version__, data  # noqa: E402
+from hamji import data
+from hamji.version import VERSION
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -44,7 +46,7 @@ def _has(annual: pd.DataFrame, metric: str) -> bool:
     return bool((annual.metric == metric).any())
 
 
-def shock_marks(sim: "Sim") -> list[tuple[float, str]]:
+def shock_marks(sim: Sim) -> list[tuple[float, str]]:
     """The scenario's dated events inside the run, as (fractional year, label), one per type and year.
 
     Charts draw them as dotted lines, so a reader sees where each shock or programme starts (and ends,
@@ -65,7 +67,7 @@ def shock_marks(sim: "Sim") -> list[tuple[float, str]]:
     return sorted(marks.values())
 
 
-def _draw_marks(ax, marks: list[tuple[float, str]]) -> None:  # noqa: ANN001
+def _draw_marks(ax, marks: list[tuple[float, str]]) -> None:
     for x, label in marks:
         ax.axvline(x, color="#888" if label else "#ccc", ls=":", lw=0.9, zorder=0)
         if label:
@@ -74,7 +76,7 @@ def _draw_marks(ax, marks: list[tuple[float, str]]) -> None:  # noqa: ANN001
 
 
 def _lines(annual: pd.DataFrame, metrics: Iterable[tuple[str, str, str]], title: str, ylabel: str,
-           scale: float = 1.0, extra=None, marks: list[tuple[float, str]] = ()) -> str | None:  # noqa: ANN001
+           scale: float = 1.0, extra=None, marks: list[tuple[float, str]] = ()) -> str | None:
     items = [(m, r, label) for m, r, label in metrics if _has(annual, m)]
     if not items:
         return None
@@ -95,7 +97,7 @@ def _lines(annual: pd.DataFrame, metrics: Iterable[tuple[str, str, str]], title:
     return _svg(fig)
 
 
-def _population_chart(annual: pd.DataFrame, sim: "Sim") -> str:
+def _population_chart(annual: pd.DataFrame, sim: Sim) -> str:
     first = annual.year.min()
     pop = annual[(annual.metric == "population") & (annual.year == first)].set_index("region").value
     regions = [sim.world.names[i] for i in sim.world.dprk]
@@ -125,13 +127,13 @@ def _roles_chart(annual: pd.DataFrame) -> str | None:
     return _svg(fig)
 
 
-def _trade_extra(ax) -> None:  # noqa: ANN001
+def _trade_extra(ax) -> None:
     t = data.trade_series()
     ax.scatter(t.index, t.china_imports_from_dprk_usd_m, marker="o", s=14, color="#e67e22", label="data: DPRK exports to China")
     ax.scatter(t.index, t.china_exports_to_dprk_usd_m, marker="s", s=14, color="#8e44ad", label="data: DPRK imports from China")
 
 
-def render_report(sim: "Sim", annual: pd.DataFrame) -> str:
+def render_report(sim: Sim, annual: pd.DataFrame) -> str:
     """The HTML report of a finished run."""
     marks = shock_marks(sim)
     charts: list[tuple[str, str | None]] = [
@@ -152,7 +154,8 @@ def render_report(sim: "Sim", annual: pd.DataFrame) -> str:
                            "Markets (count)", "markets", marks=marks)),
         ("Bribes and remittances", _lines(annual, [("bribes_usd", g, f"bribes, {g}") for g in ("HamJi", "Rest of DPRK")]
                                           + [("remittances_usd", g, f"remittances, {g}") for g in ("HamJi", "Rest of DPRK")],
-                                          "Bribes paid and remittances received, US$ million a year", "US$ million", scale=1e6, marks=marks)),
+                                          "Bribes paid and remittances received, US$ million a year", "US$ million", scale=1e6,
+                                          marks=marks)),
         ("Food", _lines(annual, [("food_secure_share", g, g) for g in ("HamJi", "Rest of DPRK")],
                         "Share of households eating what they need", "share", marks=marks)),
     ]
@@ -188,7 +191,7 @@ Park (2009), "Understanding New Opportunities to Enhance Human Security in the D
 parameters from public data and stated assumptions. Read differences between scenarios, with their
 uncertainty over seeds, rather than any single level.</p>
 <p>Seed {sim.seed} &middot; scale 1:{sim.scale} ({sim.people.households.n:,} simulated households) &middot;
-{man['start']} to {man['end']} ({man['weeks']} weeks) &middot; hamji {__version__} &middot;
+{man['start']} to {man['end']} ({man['weeks']} weeks) &middot; hamji {VERSION} &middot;
 wall time {man['wall_time_s']:.1f} s &middot; books balanced to {man['books_max_relative_residual']:.1e} (relative)</p>
 <h2>Key figures (annual)</h2>
 <table><tr><th>metric</th><th>unit</th>{head}</tr>
@@ -205,7 +208,7 @@ wall time {man['wall_time_s']:.1f} s &middot; books balanced to {man['books_max_
 """
 
 
-def _fmt(v) -> str:  # noqa: ANN001
+def _fmt(v) -> str:
     if v is None or pd.isna(v):
         return "&ndash;"
     v = float(v)

@@ -23,7 +23,7 @@ HIST_BINS = 200  # resolution of household quantiles of values in [0, 1]: 0.005
 
 
 @njit(cache=True, error_model="numpy")
-def _group_week(raw, den, pending, is_mean, is_ratio, weight, factor, starts, members, out):  # noqa: ANN001, ANN201
+def _group_week(raw, den, pending, is_mean, is_ratio, weight, factor, starts, members, out):
     """Output-unit values of the metrics recorded from region values this week (``out`` = one week's row).
 
     A unit's value is the sum of its member regions' finite values in region order ("sum"), or their
@@ -59,7 +59,7 @@ def _group_week(raw, den, pending, is_mean, is_ratio, weight, factor, starts, me
 
 
 @njit(cache=True)
-def _unit_quantiles(hist, starts, members, qs, out) -> None:  # noqa: ANN001
+def _unit_quantiles(hist, starts, members, qs, out) -> None:
     """Quantiles ``qs`` of each output unit from its member regions' histograms (``hist``, counts by bin):
     the bin centre of the first bin whose cumulative count reaches ``q`` of the total (NaN if empty).
     Counts are whole numbers, so sums and comparisons are exact in any order."""

@@ -104,7 +104,7 @@ class RunRegistry:
         self._lock = threading.Lock()  # one DuckDB connection at a time within this process
 
     # -- the index -------------------------------------------------------------------------------
-    def _connect(self):  # noqa: ANN202 - a duckdb connection
+    def _connect(self):
         """The index file, or an empty index in memory if the runs folder is absent, read-only or held by another process."""
         import duckdb
 
@@ -122,7 +122,7 @@ class RunRegistry:
                 self.index_path.unlink(missing_ok=True)
                 return duckdb.connect(str(self.index_path))
 
-    def _sync(self, con) -> None:  # noqa: ANN001
+    def _sync(self, con) -> None:
         """Bring the index up to date with the folders: read new or changed manifests, drop vanished runs."""
         con.execute(_SCHEMA)
         known = dict(con.execute("SELECT id, mtime FROM runs").fetchall())

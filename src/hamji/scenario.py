@@ -12,16 +12,16 @@ import os
 import re
 import stat
 import warnings
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
-from hamji.errors import UserError
 import hamji.interventions  # noqa: F401  (registers the named event types)
+from hamji.errors import UserError
 from hamji.events import EVENT_TYPES, Event
 from hamji.parameters import REGISTRY, Parameters, ParamSpec, brief
 
@@ -341,7 +341,7 @@ def _read_text(path: Path, where: str) -> str:
 
 def _parse_yaml(text: str, where: str) -> Any:
     try:
-        return yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506  (a SafeLoader: data only)
+        return yaml.load(text, Loader=_ScenarioLoader)
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else _shown(exc.character)

@@ -13,27 +13,27 @@ import numbers
 import os
 import re
 import time
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hamji import __version__
 from hamji.accounts import Accounts
 from hamji.books import Books
 from hamji.errors import UserError
 from hamji.kernels import household_blocks, province_bounds
-from hamji.module import Metric, Module
 from hamji.market import Borders, Market, synthesise_merchants
+from hamji.module import Metric, Module
 from hamji.modules import PLAN
+from hamji.parameters import brief
 from hamji.people import People
 from hamji.results import Results
 from hamji.runtime import kernel_threads, tune_allocator, use_threads
-from hamji.parameters import brief
 from hamji.scenario import Scenario, load_scenario, parse_date
 from hamji.streams import Streams
 from hamji.synthesis import synthesise
+from hamji.version import VERSION
 from hamji.world import World, build_world
 
 DEFAULT_START = dt.date(2000, 1, 3)
@@ -246,7 +246,7 @@ class Sim:
         self.results.flush()
         self.books.close_week()
 
-    def run(self, progress: Callable[[int, int], None] | None = None) -> "Sim":
+    def run(self, progress: Callable[[int, int], None] | None = None) -> Sim:
         """Run every week; ``progress(done, total)`` is called after each week."""
         t0 = time.perf_counter()
         if not self._initialized:
@@ -278,7 +278,7 @@ class Sim:
         week = int(np.searchsorted(self.dates.values, np.datetime64(first), side="right")) - 1
         return max(week, 0)
 
-    def fork(self, scenario: Scenario) -> "Sim":
+    def fork(self, scenario: Scenario) -> Sim:
         """A copy of this run (taken between weeks) that continues as ``scenario``."""
         import copy
 
@@ -294,7 +294,7 @@ class Sim:
     def manifest(self) -> dict[str, Any]:
         """Everything needed to reproduce the run."""
         return {
-            "hamji_version": __version__,
+            "hamji_version": VERSION,
             "scenario": self.scenario.to_dict(),
             "scenario_source": self.scenario.where,
             # what --set (or an analysis) changed on top of the scenario: parameters and event keys TYPE.key

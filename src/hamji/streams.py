@@ -33,7 +33,7 @@ def _words(n: int) -> list[int]:
 
 
 @njit(cache=True)
-def _seed_words(entropy):  # noqa: ANN001, ANN201
+def _seed_words(entropy):
     """``SeedSequence(entropy).generate_state(4, uint64)`` as eight 32-bit words (pool size 4).
 
     NumPy's algorithm (``numpy/random/bit_generator.pyx``: hashmix, mix, mix_entropy,
@@ -85,7 +85,7 @@ _MULT_HI, _MULT_LO = np.uint64(_PCG_MULT >> 64), np.uint64(_PCG_MULT & 0xFFFFFFF
 
 
 @njit(cache=True, inline="always")
-def _mul64(a, b):  # noqa: ANN001, ANN202
+def _mul64(a, b):
     """The full 128-bit product of two uint64, as (high, low) words."""
     a0, a1, b0, b1 = a & _LOW32, a >> _U32, b & _LOW32, b >> _U32
     p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
@@ -94,7 +94,7 @@ def _mul64(a, b):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
-def _pcg64_words(entropy):  # noqa: ANN001, ANN202
+def _pcg64_words(entropy):
     """The state of ``PCG64(SeedSequence(entropy))`` computed directly (a quarter of the cost of building one), in
     64-bit words: state high, state low, increment high, increment low.
 

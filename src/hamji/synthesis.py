@@ -38,7 +38,7 @@ def synthesise(people: People, world: World, pars: Parameters, streams: Streams,
     rng = streams.get("synthesis.size")
     size = np.ones(hh.n, dtype=np.int64)
     start = 0
-    for k, (h, p) in enumerate(zip(n_hh, n_pp)):
+    for h, p in zip(n_hh, n_pp):
         size[start:start + h] += rng.multinomial(p - h, np.full(h, 1.0 / h))
         start += h
     hh.add("size", np.int8, values=np.minimum(size, 127))

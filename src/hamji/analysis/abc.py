@@ -47,18 +47,20 @@ import json
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hamji import __version__, data
+from hamji import data
 from hamji.analysis.calibration import DEFAULT_PARAMS, HISTORY_START, CalibrationSpec, loss_of
 from hamji.analysis.sweep import canonical, describe_difference, scenario_digest
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
+from hamji.version import VERSION
 
 DB_FILE = "abc.db"
 POSTERIOR_FILE = "posterior.parquet"
@@ -130,7 +132,7 @@ class ABCSpec:
         from hamji.scenario import load_scenario
 
         start, end = self.dates()
-        return {"sweep": "calibrate abc", "hamji version": __version__, "params": list(self.params),
+        return {"sweep": "calibrate abc", "hamji version": VERSION, "params": list(self.params),
                 "scenario content": {"history": scenario_digest(load_scenario("history"), exclude=self.params)},
                 "population": self.population, "scale": self.scale, "dates": f"{start} to {end}",
                 "seeds": list(range(1, self.seeds + 1)), "sampler seed": self.sampler_seed}
@@ -225,7 +227,7 @@ def _stored_fingerprint(db: Path) -> dict[str, Any] | None:
         history = pyabc.History(f"sqlite:///{db.resolve()}", _id=ABC_ID, create=False)
         options = ast.literal_eval(history.get_abc().json_parameters or "{}")
         return json.loads(options["fingerprint"])
-    except Exception:  # noqa: BLE001 - not a pyabc database, or one of another program: refused alike
+    except Exception:
         return None
 
 

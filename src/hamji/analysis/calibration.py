@@ -31,17 +31,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from hamji import __version__, data
+from hamji import data
 from hamji.analysis.ensemble import check_scheduler, local_cluster
+from hamji.analysis.sweep import TaskStore, canonical, describe_difference, digest, scenario_digest
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
-from hamji.analysis.sweep import TaskStore, canonical, describe_difference, digest, scenario_digest
+from hamji.version import VERSION
 
 #: the first week of the calibration runs (they end with the last year of the trade data)
 HISTORY_START = dt.date(2000, 1, 3)
@@ -87,13 +89,13 @@ class CalibrationSpec:
         from hamji.scenario import load_scenario
 
         start, end = self.dates()
-        return {"sweep": "calibrate", "hamji version": __version__, "params": list(self.params),
+        return {"sweep": "calibrate", "hamji version": VERSION, "params": list(self.params),
                 "scenario content": {"history": scenario_digest(load_scenario("history"), exclude=self.params)},
                 "scale": self.scale, "dates": f"{start} to {end}", "seeds": list(range(1, self.seeds + 1)),
                 "sampler seed": self.sampler_seed}
 
 
-def loss_of(fits) -> float:  # noqa: ANN001 - list[SeriesFit]
+def loss_of(fits) -> float:
     """Mean over the trade series of MALE + (1 - correlation): level and shape (inf if a series cannot be scored)."""
     terms = [f.male + (1.0 - f.correlation) for f in fits]
     return float(sum(terms) / len(terms)) if all(math.isfinite(t) for t in terms) else math.inf
@@ -116,7 +118,7 @@ def evaluate(values: dict[str, Any], spec: CalibrationSpec, store: TaskStore | N
     return loss_of(fits), fits
 
 
-def trial_sampler(spec: CalibrationSpec, finished: int):  # noqa: ANN201 - optuna.samplers.TPESampler
+def trial_sampler(spec: CalibrationSpec, finished: int):
     """The sampler of the trial that follows ``finished`` finished trials: seeded from the sampler
     seed and that number alone, so a resumed study suggests what an uninterrupted one would."""
     import numpy as np
@@ -131,7 +133,7 @@ def prior_defaults(params: tuple[str, ...]) -> dict[str, Any]:
     return {n: REGISTRY[n].prior_default for n in params}
 
 
-def _fit_summary(fits) -> dict[str, Any]:  # noqa: ANN001
+def _fit_summary(fits) -> dict[str, Any]:
     return {f.label: {"male": round(f.male, 4), "correlation": round(f.correlation, 4)} for f in fits}
 
 
@@ -183,7 +185,7 @@ def calibrate(spec: CalibrationSpec, out: Path, progress: Callable[[int, int], N
     return result
 
 
-def _optimize(study, spec: CalibrationSpec, store: TaskStore,  # noqa: ANN001 - optuna.Study
+def _optimize(study, spec: CalibrationSpec, store: TaskStore,
               progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     """Add trials to the (locked) study until ``spec.trials`` are finished; what to write."""
     import optuna
@@ -196,7 +198,7 @@ def _optimize(study, spec: CalibrationSpec, store: TaskStore,  # noqa: ANN001 - 
     if not any(t.state in (*finished, state.WAITING) for t in study.trials):  # the defaults come first
         study.enqueue_trial(before)
 
-    def objective(trial: "optuna.Trial") -> float:
+    def objective(trial: optuna.Trial) -> float:
         values: dict[str, Any] = {}
         for name in spec.params:
             p = REGISTRY[name]
@@ -242,7 +244,7 @@ def _optimize(study, spec: CalibrationSpec, store: TaskStore,  # noqa: ANN001 - 
             "seeds_per_trial": spec.seeds,
             "scale": spec.scale,
             "sampler_seed": spec.sampler_seed,
-            "hamji_version": __version__,
+            "hamji_version": VERSION,
             "date": dt.date.today().isoformat(),
         },
         "fit_before": {"params": first.params, "loss": round(first.value, 4), **first.user_attrs.get("fit", {})},

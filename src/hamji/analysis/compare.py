@@ -30,8 +30,9 @@ import datetime as dt
 import html
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,7 @@ def read_posterior(path: Path, option: str = "compare --posterior") -> pd.DataFr
         raise UserError(f"{at}: no such file")
     try:
         frame = pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for a file that is not Parquet
+    except Exception as e:
         raise UserError(f"{at}: not a readable Parquet file ({type(e).__name__})") from None
     if "weight" not in frame.columns:
         raise UserError(f"{at}: no 'weight' column (expected the posterior.parquet of `hamji calibrate --method abc`)")
@@ -259,11 +260,11 @@ def comparison_fingerprint(scenarios: list[str], seeds: list[int], scale: int, s
                            posterior_digest: str | None = None) -> dict:
     """What a comparison's tasks are made with (with the posterior's content digest, if any): a store
     holding other tasks is refused."""
-    from hamji import __version__
-    from hamji.scenario import load_scenario
     from hamji.analysis.sweep import scenario_digest
+    from hamji.scenario import load_scenario
+    from hamji.version import VERSION
 
-    return {"sweep": "compare", "hamji version": __version__, "scenarios": list(scenarios),
+    return {"sweep": "compare", "hamji version": VERSION, "scenarios": list(scenarios),
             "scenario content": {s: scenario_digest(load_scenario(s)) for s in scenarios},
             "scale": scale, "dates": f"{start} to {end}", "seeds": list(seeds),
             **({"posterior": posterior_digest} if posterior_digest else {})}
@@ -280,13 +281,14 @@ def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt
     With a ``posterior`` file, each seed runs every scenario with one parameter set drawn from it
     (:func:`posterior_draw`), written to ``posterior_draws.csv`` too.
 
-    ``years`` is the evaluation window (default: the years in which the scenarios differ, :func:`differing_years`). Resumable: see the module's
+    ``years`` is the evaluation window (default: the years in which the scenarios differ, :func:`differing_years`). Resumable:
+    see the module's
     docstring. Every input is checked, and the scheduler reached, before anything runs or is written.
     """
     from hamji.analysis.ensemble import Task, check_scheduler, run_grouped, validate_tasks
+    from hamji.analysis.sweep import TaskStore
     from hamji.errors import UserError
     from hamji.output import atomic_folder, check_out_dir
-    from hamji.analysis.sweep import TaskStore
 
     if len(scenarios) < 2:
         raise UserError("compare: give at least two scenarios (the first is the reference)")

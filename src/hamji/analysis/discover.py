@@ -27,9 +27,10 @@ import html
 import operator
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,12 +164,12 @@ def design(names: list[str], samples: int, declared: bool) -> tuple[np.ndarray, 
 def fingerprint(spec: DiscoverSpec, names: list[str]) -> dict[str, Any]:
     """What the stored runs depend on (a resumed discovery must match it); the condition and the
     threshold are not in it: they are evaluated afterwards, so a new condition reuses the runs."""
-    from hamji import __version__
     from hamji.analysis.sweep import scenario_digest
     from hamji.scenario import load_scenario
+    from hamji.version import VERSION
 
     scen = [spec.scenario] + ([spec.effect] if spec.effect else [])
-    return {"hamji version": __version__, "sweep": "discover", "parameters": names,
+    return {"hamji version": VERSION, "sweep": "discover", "parameters": names,
             "ranges": {n: list(param_spec(n).bounds(spec.declared)) + [param_spec(n).dist] for n in names},
             "samples": spec.samples, "seeds": spec.seeds, "scale": spec.scale, "start": str(spec.start),
             "end": str(spec.end), "outcomes": [[o.name, *o.years] for o in spec.condition.outcomes],
@@ -200,7 +201,8 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, threshold: float) -> pd.DataFrame
         box = p.find_box()
     traj = box.peeling_trajectory.reset_index(drop=True)
     dense = traj.index[traj.density >= threshold]
-    chosen = int(traj.loc[dense].sort_values(["coverage", "density", "res_dim"], ascending=[False, False, True], kind="stable").index[0]) if len(dense) else -1
+    chosen = int(traj.loc[dense].sort_values(["coverage", "density", "res_dim"], ascending=[False, False, True],
+                                             kind="stable").index[0]) if len(dense) else -1
     rows = []
     for i, t in traj.iterrows():
         base = {"box": int(i), "chosen": int(i) == chosen, "coverage": float(t.coverage), "density": float(t.density),

@@ -27,8 +27,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from hamji.analysis.experiments import Outcome, param_spec, parse_outcome, resolve_params, run_design, seed_means
 from hamji.errors import UserError
@@ -37,7 +38,7 @@ from hamji.parameters import brief
 with warnings.catch_warnings():  # EMA warns at import about optional evaluators hamji does not use
     warnings.filterwarnings("ignore", message=".*ipyparallel.*")
     warnings.filterwarnings("ignore", message=".*not installed.*", module="ema_workbench.*")
-    from ema_workbench import (BooleanParameter, IntegerParameter, Model, RealParameter, ScalarOutcome)
+    from ema_workbench import BooleanParameter, IntegerParameter, Model, RealParameter, ScalarOutcome
 
 #: what an EMA name uses for an event key's dot and an outcome's colon: both are illegal in an
 #: identifier, and no registry name, event type or metric contains a double underscore

@@ -19,8 +19,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -83,7 +84,7 @@ def run_seed_group(scenarios: tuple[str, ...], seed: int, scale: int, start: dt.
     trunk.initialize()
     when = {i: trunk.first_event_week(sc) for i, sc in enumerate(loaded)}
     pending = sorted((w, i) for i, w in when.items() if w is not None)
-    finished: dict[int, "Sim"] = {}
+    finished: dict[int, Sim] = {}
     for i, w in when.items():
         if w is None:  # differs from the start: a run of its own
             finished[i] = Sim(loaded[i], seed=seed, scale=scale, start=start, end=end).run()
@@ -113,7 +114,7 @@ def run_seed_group(scenarios: tuple[str, ...], seed: int, scale: int, start: dt.
 
 def run_grouped(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date, workers: int = 1,
                 scheduler: str | None = None, progress: Callable[[int, int], None] | None = None,
-                store: "TaskStore | None" = None, overrides: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
+                store: TaskStore | None = None, overrides: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
     """Every scenario with every seed, one task per seed (scenarios forked from a shared trunk).
 
     Rows are ordered by scenario, then seed, whatever the number of workers. With a ``store``, each
@@ -136,7 +137,7 @@ def _group_job(job: tuple) -> pd.DataFrame:
     return run_seed_group(*job)
 
 
-def new_local_cluster(workers: int, dashboard: str | None = ":0"):  # noqa: ANN201
+def new_local_cluster(workers: int, dashboard: str | None = ":0"):
     """A Dask LocalCluster of ``workers`` single-threaded processes, each told (``HAMJI_THREADS``) to use its
     share of this machine's cores in the household passes of large runs, so workers never oversubscribe the
     cores (threads never change a result: see :mod:`hamji.kernels`). The dashboard goes on a free port."""
@@ -150,7 +151,7 @@ def new_local_cluster(workers: int, dashboard: str | None = ":0"):  # noqa: ANN2
 
 
 @contextlib.contextmanager
-def local_cluster(workers: int, scheduler: str | None):  # noqa: ANN201
+def local_cluster(workers: int, scheduler: str | None):
     """A scheduler address to use for many ensembles in a row: ``scheduler`` itself, or a Dask
     LocalCluster of ``workers`` processes started once (None with one worker: run in this process).
     """
@@ -187,9 +188,9 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
             info = pool.submit(lambda: asyncio.run(identity())).result()
     except ValueError as e:  # distributed's own check of the address
         raise UserError(f"{where}: not a Dask scheduler address ({e}); expected tcp://host:port") from None
-    except (OSError, asyncio.TimeoutError) as e:
+    except (TimeoutError, OSError) as e:
         raise UserError(f"{where}: cannot connect ({e})") from None
-    except Exception as e:  # noqa: BLE001 - something answered, but not in Dask's protocol
+    except Exception as e:
         raise UserError(f"{where}: cannot connect (what answers there is not a Dask scheduler: {type(e).__name__})") from None
     if not isinstance(info, dict) or info.get("type") != "Scheduler":
         raise UserError(f"{where}: cannot connect (what answers there is not a Dask scheduler)")
@@ -213,7 +214,7 @@ def _refused_at_once(address: str, timeout: float) -> None:
         pass
 
 
-def _map(fn, items: list, workers: int, scheduler: str | None, progress,  # noqa: ANN001
+def _map(fn, items: list, workers: int, scheduler: str | None, progress,
          on_result: Callable[[int, Any], None] | None = None) -> list:
     """Apply ``fn`` to ``items`` in this process or on Dask; results in item order.
 
@@ -254,7 +255,7 @@ def _map(fn, items: list, workers: int, scheduler: str | None, progress,  # noqa
     return results
 
 
-def map_stored(fn, items: list, keys: list[str], store: "TaskStore | None", workers: int = 1,  # noqa: ANN001
+def map_stored(fn, items: list, keys: list[str], store: TaskStore | None, workers: int = 1,
                scheduler: str | None = None, progress: Callable[[int, int], None] | None = None) -> list:
     """:func:`_map` through a :class:`~hamji.analysis.sweep.TaskStore`: the items whose key is stored are
     loaded, the others run, each stored as soon as it arrives. Results in item order; ``progress``
@@ -295,7 +296,7 @@ def validate_tasks(tasks: list[Task]) -> None:
 
 
 def run_ensemble(tasks: list[Task], workers: int = 1, scheduler: str | None = None,
-                 progress: Callable[[int, int], None] | None = None, store: "TaskStore | None" = None,
+                 progress: Callable[[int, int], None] | None = None, store: TaskStore | None = None,
                  keys: list[str] | None = None) -> pd.DataFrame:
     """Run every task and return their annual results, in task order (independent of completion order).
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -143,7 +144,7 @@ def run_sample(job: tuple) -> pd.DataFrame:
 
 def run_design(values: pd.DataFrame, scenario: str, effect: str | None, outcomes: list[Outcome], seeds: list[int],
                scale: int, start: dt.date, end: dt.date, workers: int = 1, scheduler: str | None = None,
-               progress: Callable[[int, int], None] | None = None, store: "TaskStore | None" = None) -> pd.DataFrame:
+               progress: Callable[[int, int], None] | None = None, store: TaskStore | None = None) -> pd.DataFrame:
     """Run every sample of ``values`` with every seed; one row per (sample, seed), in that order.
 
     Columns: ``sample``, ``seed``, the parameter columns, then one column per outcome name (with

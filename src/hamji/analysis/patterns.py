@@ -9,8 +9,8 @@ test suite checks them at a small scale.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import pandas as pd
 
@@ -52,7 +52,7 @@ def _far(a: pd.DataFrame, metric: str, years: tuple[int, int]) -> pd.Series:
 
 def pattern_1(a: pd.DataFrame) -> PatternResult:
     """North Hamgyong rises relative to South Hwanghae over the 2000s (income per capita)."""
-    def ratio(years):  # noqa: ANN001, ANN202
+    def ratio(years):
         return _val(a, "income_per_capita_usd", "North Hamgyong", years) / _val(a, "income_per_capita_usd", "South Hwanghae", years)
     r0, r1 = ratio((2000, 2001)), ratio((2009, 2010))
     change = r1 - r0
@@ -94,7 +94,8 @@ def pattern_4(a: pd.DataFrame, off: pd.DataFrame) -> PatternResult:
     adhoc_on, adhoc_off = _val(a, "markets_adhoc", "DPRK", years), _val(off, "markets_adhoc", "DPRK", years)
     dt_, dm = trade_on / trade_off - 1, adhoc_on - adhoc_off
     return PatternResult(4, "Forgery raises trade volume and ad hoc markets", float(dt_.mean()),
-                         "forgery on vs off (paired seeds, 2005-15): trade higher and ad hoc markets higher on average, trade in every seed",
+                         "forgery on vs off (paired seeds, 2005-15): trade higher and ad hoc markets higher on average,"
+                         " trade in every seed",
                          bool((dt_ > 0).all() and dm.mean() > 0), f"trade {100 * dt_.mean():+.1f}%, ad hoc markets {dm.mean():+.1f}")
 
 
@@ -109,7 +110,8 @@ def pattern_5(a: pd.DataFrame, off: pd.DataFrame) -> PatternResult:
     return PatternResult(5, "Remittances concentrate in HamJi and raise trading capital there", float(share),
                          "share of remittances received in HamJi (pooled over seeds, 2005-15) > 0.7; remittances on vs off raise HamJi"
                          " trading capital in every seed, by more than elsewhere (relative)",
-                         ok, f"HamJi share {share:.2f}; trading capital HamJi {100 * gain_h.mean():+.1f}%, rest {100 * gain_r.mean():+.1f}%")
+                         ok,
+                         f"HamJi share {share:.2f}; trading capital HamJi {100 * gain_h.mean():+.1f}%, rest {100 * gain_r.mean():+.1f}%")
 
 
 def evaluate(seeds: int = 3, scale: int = 1000, end: dt.date = dt.date(2015, 12, 28), workers: int = 1,

@@ -54,14 +54,15 @@ import math
 import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hamji.analysis.experiments import Outcome, parse_outcome, param_spec
+from hamji.analysis.experiments import Outcome, param_spec, parse_outcome
 from hamji.analysis.sweep import write_whole
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY, brief
@@ -528,14 +529,14 @@ class OptimizeSpec:
 
     def fingerprint(self) -> dict[str, Any]:
         """What the study's trials are made with: a study made otherwise is refused."""
-        from hamji import __version__
         from hamji.analysis.sweep import scenario_digest
         from hamji.scenario import load_scenario
+        from hamji.version import VERSION
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             digests = {s: scenario_digest(load_scenario(s)) for s in ("baseline", *self.references)}
-        return {"hamji version": __version__, "sweep": "optimize", "budget": float(self.budget),
+        return {"hamji version": VERSION, "sweep": "optimize", "budget": float(self.budget),
                 "objectives": [str(o) for o in self.objectives], "levers": {n: [LEVERS[n].low, LEVERS[n].high]
                                                                             for n in self.varied},
                 "fixed": {n: v for n, v in lever_defaults().items() if n not in self.varied},
@@ -544,7 +545,7 @@ class OptimizeSpec:
                 "scenario content": digests, **self.run.fingerprint()}
 
 
-def _sampler(spec: OptimizeSpec, finished: int):  # noqa: ANN202 - optuna.samplers.NSGAIISampler
+def _sampler(spec: OptimizeSpec, finished: int):
     """NSGA-II seeded from the sampler seed and the number of finished trials, so a resumed search
     asks what an uninterrupted one would."""
     import optuna
@@ -909,7 +910,8 @@ def parse_designs(items: list[str], folder: Path) -> list[Candidate]:
                 raise UserError(f"robust: {path}: cannot read a frontier table ({type(e).__name__})") from None
             need = {"kind", "trial", "design", "budget_usd", *ORIGINAL_LEVERS}
             if not need <= set(table.columns):
-                raise UserError(f"robust: {path}: not a frontier.parquet of hamji optimize (missing {sorted(need - set(table.columns))[0]})")
+                missing = sorted(need - set(table.columns))[0]
+                raise UserError(f"robust: {path}: not a frontier.parquet of hamji optimize (missing {missing})")
             row = row.lstrip(":").strip()
             if not row:
                 rows = table[(table.kind == "design") & table.pareto]
@@ -994,9 +996,9 @@ def robust(spec: RobustSpec, out: Path | None = None, progress: Callable[[int, i
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             digests = {c.key: scenario_digest(load_scenario(c.scenario)) for c in cands}
-        from hamji import __version__
+        from hamji.version import VERSION
 
-        fingerprint = {"hamji version": __version__, "sweep": "robust", "designs": digests, "worlds": spec.worlds,
+        fingerprint = {"hamji version": VERSION, "sweep": "robust", "designs": digests, "worlds": spec.worlds,
                        "parameters": names, **source,
                        "outcomes": [[o.name, *o.years] for o in outcomes], **spec.run.fingerprint()}
         store = TaskStore(folder / ".tasks", fingerprint, hint="use another --out") if out is not None else None

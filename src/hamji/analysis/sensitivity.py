@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,12 +194,12 @@ def ranking(indices: pd.DataFrame) -> pd.DataFrame:
 
 def fingerprint(spec: SensitivitySpec, names: list[str]) -> dict[str, Any]:
     """What a stored design depends on (a resumed analysis must match it)."""
-    from hamji import __version__
     from hamji.analysis.sweep import scenario_digest
     from hamji.scenario import load_scenario
+    from hamji.version import VERSION
 
     scen = [spec.scenario] + ([spec.effect] if spec.effect else [])
-    return {"hamji version": __version__, "method": spec.method, "parameters": names,
+    return {"hamji version": VERSION, "method": spec.method, "parameters": names,
             "ranges": {n: list(param_spec(n).bounds(spec.declared)) + [param_spec(n).dist] for n in names},
             "groups": spec.groups, "samples": spec.n, "seeds": spec.seeds, "scale": spec.scale,
             "start": str(spec.start), "end": str(spec.end), "outcomes": [[o.name, *o.years] for o in spec.outcomes],
@@ -317,7 +317,8 @@ table{{border-collapse:collapse;font-size:.85em}} td,th{{padding:.2em .6em;borde
 svg{{max-width:100%;height:auto}} .note{{background:#fff6e5;border-left:4px solid #e67e22;padding:.6em 1em}}</style></head><body>
 <h1>hamji: which assumptions decide the answer ({spec.method})</h1>
 <p class="note"><b>Scenarios, not forecasts.</b> {len(names)} parameters varied together within their
-{'declared' if spec.declared else 'plausible'} ranges; outcome: {what}; {spec.n} {'trajectories' if spec.method == 'morris' else 'base samples' if spec.method == 'sobol' else 'samples'},
+{'declared' if spec.declared else 'plausible'} ranges; outcome: {what}; {spec.n} {'trajectories' if spec.method == 'morris' else
+'base samples' if spec.method == 'sobol' else 'samples'},
 {spec.seeds} seed(s) averaged per sample, scale 1:{spec.scale}, runs {spec.start} to {spec.end}.{groups}
 The ranges are assumptions too: an index says how much an outcome depends on a parameter <i>within</i> its range.</p>
 {'<ul>' + note + '</ul>' if note else ''}

@@ -22,8 +22,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -118,7 +119,7 @@ class TaskStore:
     def _acquire_lock(self) -> None:
         if fcntl is None:  # pragma: no cover
             return
-        handle = open(self.folder / ".lock", "a")  # noqa: SIM115 - held until close()
+        handle = open(self.folder / ".lock", "a")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -198,7 +199,7 @@ class TaskStore:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.close()
 
-    def __enter__(self) -> "TaskStore":
+    def __enter__(self) -> TaskStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -206,7 +207,7 @@ class TaskStore:
 
 
 @contextlib.contextmanager
-def analysis_tasks(out: Path | None, fingerprint: dict[str, Any], hint: str = "use another --out"):  # noqa: ANN201
+def analysis_tasks(out: Path | None, fingerprint: dict[str, Any], hint: str = "use another --out"):
     """The task store of an analysis writing into ``out`` (None: nothing stored), as a context.
 
     Inside the block the analysis runs its tasks and writes its outputs; when the block ends normally the

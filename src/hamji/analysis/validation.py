@@ -39,7 +39,7 @@ class SeriesFit:
     male: float = float("nan")
     correlation: float = float("nan")
 
-    def compute(self) -> "SeriesFit":
+    def compute(self) -> SeriesFit:
         m, d = np.array(self.model_usd_m), np.array(self.data_usd_m)
         ok = (m > 0) & (d > 0)
         self.log_errors = list(np.where(ok, np.log(np.where(ok, m, 1) / np.where(ok, d, 1)), np.nan))
@@ -70,7 +70,7 @@ def trade_result(fits: list[SeriesFit]) -> PatternResult:
                          bool(ok), f"MALE {total.male:.2f}, correlation {total.correlation:.2f} over {len(total.years)} years")
 
 
-def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.DataFrame:  # noqa: ANN001
+def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.DataFrame:
     """The `history` scenario over ``seeds`` seeds, 2000 to the scenario's own end (2024; at least the last year of
     trade data): the trade fit uses the years with data, the rice price check 2010-2024."""
     from hamji.scenario import load_scenario
@@ -81,7 +81,7 @@ def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.D
     return run_ensemble(tasks, workers=workers, progress=progress)
 
 
-def trade_chart_svg(fits: list[SeriesFit], path) -> None:  # noqa: ANN001 - str or Path
+def trade_chart_svg(fits: list[SeriesFit], path) -> None:
     """Model against data, one panel per trade series (US$ million, log scale), written as SVG."""
     import matplotlib
 

@@ -12,14 +12,14 @@ from hamji.modules.distribution import Distribution
 from hamji.modules.enforcement import Enforcement
 from hamji.modules.exports import Exports
 from hamji.modules.funnel import Funnel
-from hamji.modules.microlending import Microlending
 from hamji.modules.human_security import HumanSecurity
+from hamji.modules.microlending import Microlending
 from hamji.modules.network import Network
 from hamji.modules.population import Population
 from hamji.modules.remittances import Remittances
 from hamji.modules.retail import Retail
-from hamji.modules.training import Training
 from hamji.modules.revenue_bases import RevenueBases
+from hamji.modules.training import Training
 from hamji.modules.wahku import Wahku
 from hamji.modules.wholesale import Wholesale
 

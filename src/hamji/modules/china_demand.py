@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DAYS_PER_YEAR = 365.25
 
 
-def demand_index(pars, year: float) -> float:  # noqa: ANN001 - Parameters
+def demand_index(pars, year: float) -> float:
     """D at fractional calendar ``year``: log-linear growth to the peak year, then the post-peak rate."""
     if not pars.china_demand_on:
         return 1.0
@@ -57,10 +57,10 @@ class ChinaDemand(Module):
                " week (same in every region).", agg="mean", annual="mean"),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         self._set(sim, sim.dates[0])
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         d = self._set(sim, sim.date)
         sim.borders.multiplier *= sim.market.volume_index  # after begin_week, before any allocation
         r = sim.world.n_regions
@@ -68,7 +68,7 @@ class ChinaDemand(Module):
         sim.results.record("export_price_index", np.full(r, sim.market.price_index))
 
     @staticmethod
-    def _set(sim: "Sim", date) -> float:  # noqa: ANN001 - Timestamp
+    def _set(sim: Sim, date) -> float:
         year = date.year + (date.day_of_year - 1) / DAYS_PER_YEAR
         d = demand_index(sim.pars, year)
         s = sim.pars.china_demand_price_share

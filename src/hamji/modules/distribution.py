@@ -13,7 +13,8 @@ Each week a share of the household-owned goods in each province moves to provinc
 the border, along shortest road paths inside the DPRK: destination d pulls goods from origin o with
 weight ``demand_d * max(P_d - P_o - transport per unit, 0) / P_o * exp(-km / decay)`` (P = last
 week's retail price of goods per US$ landed), against ``demand_o`` for staying, so goods flow where
-they are scarce until prices differ by no more than the cost of carrying them. Every province entered is a checkpoint where a share of the goods is seized
+they are scarce until prices differ by no more than the cost of carrying them. Every province entered is a checkpoint where a
+share of the goods is seized
 (goods vanish; no money moves). Transport costs US$ per tonne-km; the goods' owners (the partner
 households that imported them) pay it to shipper households of the province the goods leave, and
 the cost is carried in the goods' unit cost, so prices rise with distance.
@@ -29,7 +30,8 @@ households region by region.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
@@ -48,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # Shared plumbing of wholesale, distribution, retail and network
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
-def _free_by_role(blocks, role, detained, n_roles):  # noqa: ANN001, ANN201
+def _free_by_role(blocks, role, detained, n_roles):
     """Free households grouped by market role (role > 0), each group in household order: (ids, starts),
     role k's ids being ``ids[starts[k]:starts[k + 1]]``. A counting sort in two parallel passes over the
     household blocks: each block's count by role, then each block fills its place (role 0 is left out)."""
@@ -86,7 +88,7 @@ class TradeState:
     province (US$ at cost), for the enforcement module.
     """
 
-    def __init__(self, sim: "Sim") -> None:
+    def __init__(self, sim: Sim) -> None:
         r = sim.world.n_regions
         hh = sim.people.households
         self.n_regions = r
@@ -120,7 +122,7 @@ class TradeState:
         self._free: np.ndarray | None = None
         self._roles: dict[int, np.ndarray] = {}
 
-    def begin_week(self, sim: "Sim") -> None:
+    def begin_week(self, sim: Sim) -> None:
         """Zero this week's counters once, whichever society module runs first."""
         if self.week != sim.week:
             self.week = sim.week
@@ -162,13 +164,13 @@ class TradeState:
         self._free = None
         self._roles = {}
 
-    def free(self, sim: "Sim") -> np.ndarray:
+    def free(self, sim: Sim) -> np.ndarray:
         """Mask of households not detained (cached for the week)."""
         if self._free is None:
             self._free = sim.people.households.detained == 0
         return self._free
 
-    def role_idx(self, sim: "Sim", role: int) -> np.ndarray:
+    def role_idx(self, sim: Sim, role: int) -> np.ndarray:
         """Indices of free households in ``role``, ascending (cached for the week: the lists of every market
         role are made in one pass at the first request)."""
         hh = sim.people.households
@@ -180,18 +182,18 @@ class TradeState:
             self._roles = {k: order[starts[k]:starts[k + 1]] for k in range(1, len(ROLES))}
         return self._roles[role]
 
-    def sync(self, sim: "Sim") -> None:
+    def sync(self, sim: Sim) -> None:
         """Reconcile the ownership matrix with ``sim.market.goods_households`` (others may change it)."""
         _sync(self.qty, self.trans, self.tracked, sim.market.goods_households)
 
-    def rescale_stakes(self, sim: "Sim") -> None:
+    def rescale_stakes(self, sim: Sim) -> None:
         """Scale owners' stakes to what their goods are now (sold and seized goods leave the stakes)."""
         hh = sim.people.households
         self.tracked = _rescale_stakes(self.qty, self.tracked, hh.goods_stake, hh.region)
 
 
 @njit(cache=True, error_model="numpy")
-def _sync(qty, trans, tracked, target) -> None:  # noqa: ANN001
+def _sync(qty, trans, tracked, target) -> None:
     """:meth:`TradeState.sync` in one call: goods that appeared in a province (imports) go to its own traders
     (the diagonal), columns with fewer goods than the matrix holds are scaled down (quantities and transport).
     As NumPy: ``add = maximum(target - qty.sum(0), 0)``; ``qty[:, d] *= target[d] / col[d]`` where it shrank."""
@@ -210,7 +212,7 @@ def _sync(qty, trans, tracked, target) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy")
-def _rescale_stakes(qty, tracked, stake, region):  # noqa: ANN001, ANN201
+def _rescale_stakes(qty, tracked, stake, region):
     """:meth:`TradeState.rescale_stakes`: each positive stake times its province's ``qty.sum(1) / tracked``
     (0 where nothing was tracked), in float32 as NumPy multiplies the float32 stakes. Returns the new owner
     totals (``qty.sum(1)``)."""
@@ -224,7 +226,7 @@ def _rescale_stakes(qty, tracked, stake, region):  # noqa: ANN001, ANN201
     return actual
 
 
-def trade_state(sim: "Sim") -> TradeState:
+def trade_state(sim: Sim) -> TradeState:
     """The run's shared :class:`TradeState`, created on first use."""
     ts = getattr(sim.market, "trade", None)
     if ts is None:
@@ -233,7 +235,7 @@ def trade_state(sim: "Sim") -> TradeState:
     return ts
 
 
-def credit(sim: "Sim", idx: np.ndarray, amount: np.ndarray, market: bool = True, fx: bool = False,
+def credit(sim: Sim, idx: np.ndarray, amount: np.ndarray, market: bool = True, fx: bool = False,
            income_share: float = 1.0) -> None:
     """Pay ``amount`` to households ``idx`` (unique): money, and ``income_share`` of it as (market) income.
 
@@ -252,7 +254,7 @@ def credit(sim: "Sim", idx: np.ndarray, amount: np.ndarray, market: bool = True,
 
 
 @njit(cache=True)
-def _group_totals(idx, region, weights, tot) -> None:  # noqa: ANN001
+def _group_totals(idx, region, weights, tot) -> None:
     """``tot[province] += weight`` over the households ``idx`` (weight 1 if ``weights`` is empty), in order, as
     np.bincount adds them."""
     equal = len(weights) == 0
@@ -261,7 +263,7 @@ def _group_totals(idx, region, weights, tot) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _group_credit(idx, region, weights, per, money, income, market_income, market, income_share) -> None:  # noqa: ANN001
+def _group_credit(idx, region, weights, per, money, income, market_income, market, income_share) -> None:
     """Pay each household ``idx[j]`` its weight x its province's ``per`` (if positive) as :func:`credit` does:
     to ``money`` (cash or foreign currency), and ``income_share`` of it to (market) income."""
     equal = len(weights) == 0
@@ -277,7 +279,7 @@ def _group_credit(idx, region, weights, per, money, income, market_income, marke
 
 
 @njit(cache=True, error_model="numpy")
-def _share_begin(amounts, left) -> bool:  # noqa: ANN001
+def _share_begin(amounts, left) -> bool:
     """``left[:] = where(amounts > 0, amounts, 0)``; returns ``left.any()``."""
     more = False
     for k in range(len(amounts)):
@@ -287,7 +289,7 @@ def _share_begin(amounts, left) -> bool:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy")
-def _share_group(idx, region, weights, left, paid, money, income, market_income, market, income_share) -> bool:  # noqa: ANN001
+def _share_group(idx, region, weights, left, paid, money, income, market_income, market, income_share) -> bool:
     """One group of :func:`share_out`: the provinces where the group has weight take what is left there,
     shared by weight (``left / group total`` each unit of weight), and are then done. Returns whether any
     amount is still left."""
@@ -313,7 +315,7 @@ def _share_group(idx, region, weights, left, paid, money, income, market_income,
 
 
 @njit(cache=True, error_model="numpy")
-def _share_rest(region, left, paid, money, income, market_income, market, income_share) -> None:  # noqa: ANN001
+def _share_rest(region, left, paid, money, income, market_income, market, income_share) -> None:
     """Last resort of :func:`share_out`: what is left in a province goes to all its households equally, paid as
     :func:`credit` pays (no test of the amount's sign)."""
     r = len(left)
@@ -335,7 +337,7 @@ def _share_rest(region, left, paid, money, income, market_income, market, income
             paid[k] += left[k]
 
 
-def share_out(sim: "Sim", amounts: np.ndarray, groups: Sequence[tuple[np.ndarray, np.ndarray | None]],
+def share_out(sim: Sim, amounts: np.ndarray, groups: Sequence[tuple[np.ndarray, np.ndarray | None]],
               market: bool = True, fx: bool = False, income_share: float = 1.0) -> np.ndarray:
     """Pay each province's amount to its households in the first group that has members there.
 
@@ -373,7 +375,7 @@ _EQUAL = np.ones(0)  # weights of a group sharing equally (see _group_totals)
 
 
 @njit(cache=True, error_model="numpy")
-def _charge(idx, amount, cash, fx):  # noqa: ANN001, ANN201
+def _charge(idx, amount, cash, fx):
     """:func:`charge` on float64 amounts in one call: each household's amount (at least 0) from its cash, the rest
     from its foreign currency, never below zero (as ``pay_from_households`` on copies written back, so a repeated
     index ends with its last entry's result)."""
@@ -394,7 +396,7 @@ def _charge(idx, amount, cash, fx):  # noqa: ANN001, ANN201
     return paid
 
 
-def charge(sim: "Sim", idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
+def charge(sim: Sim, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """Take ``amount`` from households ``idx`` (won first, then foreign currency); returns what each paid."""
     hh = sim.people.households
     if (isinstance(amount, np.ndarray) and amount.dtype == np.float64 and amount.shape == idx.shape
@@ -406,7 +408,7 @@ def charge(sim: "Sim", idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
     return paid
 
 
-def find_module(sim: "Sim", name: str) -> Module | None:
+def find_module(sim: Sim, name: str) -> Module | None:
     """The module called ``name`` in this run, if it is in the plan."""
     for m in sim.modules:
         if m.name == name:
@@ -417,7 +419,7 @@ def find_module(sim: "Sim", name: str) -> Module | None:
 # ------------------------------------------------------------------------------------------------
 # Routes
 # ------------------------------------------------------------------------------------------------
-def dprk_routes(sim: "Sim") -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+def dprk_routes(sim: Sim) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """Shortest road paths between DPRK provinces (inside the DPRK).
 
     Returns (km[R, R], hop[R, R, R], edge_use[R*R, E], edges): ``hop[o, d, x]`` is k if province x
@@ -460,7 +462,7 @@ def dprk_routes(sim: "Sim") -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tu
     return km, hop, use, edges
 
 
-def initial_official_markets(sim: "Sim") -> np.ndarray:
+def initial_official_markets(sim: Sim) -> np.ndarray:
     """Official markets per province in 2018 (CSIS, scaled to the 436 national total)."""
     w = sim.world
     csis = data.cached("markets_csis_by_province.csv")
@@ -482,7 +484,7 @@ _PRICE_FLOOR = 1e-12  # goods price an origin's pull is divided by at least (a g
 
 
 @njit(cache=True, error_model="numpy")
-def _ship(qty, trans, goods, tracked, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, on,  # noqa: ANN001, ANN201
+def _ship(qty, trans, goods, tracked, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, on,
           mobility, usd_per_tkm, route_finite, stake, region, cash, fx, work, seized, seized_total, moved_in, fee, flows):
     """The week's ownership and shipments in one call (NumPy's operations and orders of summation, to the bit):
     :meth:`TradeState.sync`, then, if ``on`` and there are goods, :func:`_ship_goods` (arbitrage, bills and
@@ -507,7 +509,7 @@ def _ship(qty, trans, goods, tracked, price, demand, per_unit, decay, km_t, seiz
 
 
 @njit(cache=True, error_model="numpy")
-def _finite(a) -> bool:  # noqa: ANN001
+def _finite(a) -> bool:
     """Whether every value of ``a`` is finite."""
     for x in a.reshape(-1):
         if not np.isfinite(x):
@@ -516,7 +518,7 @@ def _finite(a) -> bool:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy")
-def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, mobility,  # noqa: ANN001, ANN201
+def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, inland, dprk, mobility,
                 usd_per_tkm, route_finite, stake, region, cash, fx, work, seized, moved_in, fee, flows):
     """One week of inland shipments (see :func:`_ship`): who moves what where, who pays whom, what is seized.
 
@@ -654,7 +656,7 @@ def _ship_goods(qty, trans, price, demand, per_unit, decay, km_t, seize_at, z, i
 
 
 @njit(cache=True, error_model="numpy")
-def _adhoc(edge_flow, imports_wholesale, imports_company, dprk, scale, smoothing, threshold, usd_per_market,  # noqa: ANN001
+def _adhoc(edge_flow, imports_wholesale, imports_company, dprk, scale, smoothing, threshold, usd_per_market,
            max_per_site, persist_weeks, fade_weeks, fade_share, flow_ema, above, below, adhoc, site_region,
            turnover_year, turnover, official, markets, adhoc_r) -> None:
     """The week's ad hoc markets in one call: smoothed flow of each site (route segments, then border
@@ -714,7 +716,7 @@ class Distribution(Module):
                scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         ts = trade_state(sim)
         w = sim.world
         r = w.n_regions
@@ -749,7 +751,7 @@ class Distribution(Module):
         self._work = np.zeros((3, r, r, r))
 
     # -- weekly -----------------------------------------------------------------------------------
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         ts = trade_state(sim)
         ts.begin_week(sim)
         pars = sim.pars
@@ -770,7 +772,7 @@ class Distribution(Module):
         res.record("markets_official", np.round(ts.official))
         res.record("markets_adhoc", self._adhoc_r)
 
-    def _route_constants(self, pars) -> tuple:  # noqa: ANN001
+    def _route_constants(self, pars) -> tuple:
         """What the routes' lengths and the parameters give, computed again only when one of those parameters
         changes: transport cost per unit of goods (o, d), the distance decay of the pull (o, d), tonne-km
         per US$ of goods (o, d), and the checkpoints: ``seize_at`` (o, d, x), the share p of a shipment seized
@@ -789,7 +791,7 @@ class Distribution(Module):
             self._route_key = key
         return self._route
 
-    def _markets(self, sim: "Sim", ts: TradeState, flows: np.ndarray) -> None:
+    def _markets(self, sim: Sim, ts: TradeState, flows: np.ndarray) -> None:
         """Ad hoc markets on busy route segments and border approaches; yearly growth of official markets."""
         pars = sim.pars
         edge_flow = flows.reshape(-1) @ self.edge_use  # BLAS: kept in NumPy (its order of additions)

@@ -87,12 +87,12 @@ def bribe_prices(pars: Parameters, participants_share: np.ndarray) -> np.ndarray
 
 
 @njit(cache=True, inline="always")
-def bribe_price(base, slope, share):  # noqa: ANN001, ANN201
+def bribe_price(base, slope, share):
     """:func:`bribe_prices` for one province, in compiled code (the same arithmetic, so the same value)."""
     return base * (1.0 + slope * share)
 
 
-def border_provinces(sim: "Sim") -> np.ndarray:
+def border_provinces(sim: Sim) -> np.ndarray:
     """1.0 for each DPRK province with a border crossing (world.yaml), else 0.0 (one value per region)."""
     out = np.zeros(sim.world.n_regions)
     out[np.unique(sim.world.crossings.dprk_region.to_numpy().astype(np.int64))] = 1.0
@@ -159,7 +159,7 @@ class Clans:
 
 
 @njit(cache=True, parallel=True)
-def _serve_and_list(blocks, detained, role, buf, counts):  # noqa: ANN001, ANN201
+def _serve_and_list(blocks, detained, role, buf, counts):
     """One pass: a week of detention served (``detained -= 1`` where held); returns the ids of households in a
     market role and free, in household order (a view of ``buf``). Blocks in parallel, joined in block order."""
     for b in prange(len(blocks)):
@@ -174,7 +174,7 @@ def _serve_and_list(blocks, detained, role, buf, counts):  # noqa: ANN001, ANN20
 
 
 @njit(cache=True)
-def _pay_listed(idx, reg, amount, amount32, cash, income) -> None:  # noqa: ANN001
+def _pay_listed(idx, reg, amount, amount32, cash, income) -> None:
     """``cash[i] += amount[r]`` and ``income[i] += amount32[r]`` (float32) for each listed household ``i = idx[j]``
     of province ``r = reg[j]``."""
     for j in range(len(idx)):
@@ -211,7 +211,7 @@ def _traders_and_prices(blocks, counts, households, border, base, slope, k, offi
 
 @njit(cache=True, error_model="numpy")
 def _kin_help(n_cases, case_id, case_kind, case_need, region, clan, slots, detained, cash, fx, mark, needy,
-              clan_state, clan_sums, help_share, kin_help) -> None:  # noqa: ANN001
+              clan_state, clan_sums, help_share, kin_help) -> None:
     """Clans that can cover all their members' needs this week pay them: each case in need (``_CASE_NEED``)
     of such a clan becomes ``_CASE_RESCUED`` and is given its share; ``kin_help`` (by province) adds what it got.
 
@@ -272,7 +272,7 @@ def _settle(inspect, u, e, a, price, border, blocks, t_idx, t_reg, region, detai
             officials, out,
             infraction_rate, political_share, kin_multiplier, help_share, org_share, kpa_share, fine_multiple,
             detention_prob, detention_weeks, political_weeks, confiscation_share, strength, penalty,
-            spending_rate) -> None:  # noqa: ANN001
+            spending_rate) -> None:
     """The week's enforcement after the draws: inspections and cases (if ``inspect``), kin help, bribes, fines
     and detention, then the officials' spending; the sums by province go to the rows of ``out``.
 
@@ -470,7 +470,7 @@ class Enforcement(Module):
         Metric("officials_spending_usd", "US$", "Officials' personal bribe money spent in the province's markets.", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         hh, pars = sim.people.households, sim.pars
         r = sim.world.n_regions
         self.n_regions = r
@@ -505,7 +505,7 @@ class Enforcement(Module):
         self._case_kind = np.empty(n, dtype=np.int8)
         self._case_w, self._case_need = np.empty(n), np.empty(n)
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         pars, hh, res, acc = sim.pars, sim.people.households, sim.results, sim.accounts
         # free traders (detained members cannot trade)
         t_idx = _serve_and_list(sim.blocks, hh.detained, hh.role, self._t_buf, self._t_counts)

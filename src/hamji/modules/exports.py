@@ -31,7 +31,8 @@ banned bases goes out through an evasion channel before the legal offers:
   base b of a banned class (buyers who take sanctioned goods pay less);
 * capacity: at most ``evasion_capacity_usd_year / 52`` (real US$ at evasion prices, divided by the
   scale) a week leaves, of which the river part (``1 - evasion_sea_share``) is scaled by
-  ``border_trips_open`` (a quarantine of the border, as in 2020, stops smuggling as it stops trips), every banned base's stock scaled by ``min(1, capacity / on offer)``; the
+  ``border_trips_open`` (a quarantine of the border, as in 2020, stops smuggling as it stops trips), every banned base's stock
+  scaled by ``min(1, capacity / on offer)``; the
   channel uses no crossing room and no wah-ku (the goods are illegal on both sides of the river);
 * detection: each base's shipment this week is seized whole with probability
   ``1 - (1 - evasion_seizure_share) (1 - evasion_enforcement)`` (stream ``exports.evasion_seizure``):
@@ -61,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
-def quota_matrix(comp, prefix: str) -> np.ndarray:  # noqa: ANN001
+def quota_matrix(comp, prefix: str) -> np.ndarray:
     """The companies' ``<prefix>_<commodity>`` states as one (commodity, company) array: the wah-ku module's own
     matrix, whose rows those states are (``Wahku.setup`` checks it), so writes to it reach the states."""
     mat = getattr(comp, f"{prefix}_{COMMODITIES[0]}").base
@@ -81,7 +82,7 @@ def export_metric_name(commodity: str) -> str:
 # base order, as np.bincount adds them, so results are those of the NumPy formulas to the bit.
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def _evasion_offer(stock, commodity, banned, prices, keep):  # noqa: ANN001, ANN201
+def _evasion_offer(stock, commodity, banned, prices, keep):
     """Value at evasion prices of the banned bases' stock, ``(where(banned[c], stock, 0) * prices[c] * keep).sum()``
     (``keep`` = 1 - evasion_discount), with NumPy's pairwise sum."""
     v = np.empty(len(stock))
@@ -93,7 +94,7 @@ def _evasion_offer(stock, commodity, banned, prices, keep):  # noqa: ANN001, ANN
 
 @njit(cache=True, error_model="numpy")
 def _evasion_ship(stock, commodity, company, region, banned, prices, keep, frac, seized, cash, revenue,
-                  out_r):  # noqa: ANN001, ANN201
+                  out_r):
     """Ship ``frac`` of every banned base's stock through the evasion channel: the stock falls, unseized
     value goes to company cash and revenue; ``out_r`` rows get (sold, seized value, tonnes) by province.
     Returns the value sold (the companies' sum, as NumPy adds it)."""
@@ -117,7 +118,7 @@ def _evasion_ship(stock, commodity, company, region, banned, prices, keep, frac,
 
 @njit(cache=True, error_model="numpy")
 def _offers(stock, commodity, banned, key, wahku, quota, forged, weeks_left, crossing, offer, cell,
-            at_x):  # noqa: ANN001
+            at_x):
     """This week's offers within sanctions and wah-ku, and their tonnes at each crossing (``at_x``).
     ``cell`` gets each (commodity, company) cell's offer, then its wah-ku scale ``min(1, cover / offered)``."""
     for i in range(len(stock)):
@@ -141,7 +142,7 @@ def _offers(stock, commodity, banned, key, wahku, quota, forged, weeks_left, cro
 
 @njit(cache=True, error_model="numpy")
 def _sell(offer, granted, at_x, crossing, stock, commodity, company, region, prices, wahku, quota, forged, key,
-          cash, revenue, cell, value_rc, out_r):  # noqa: ANN001, ANN201
+          cash, revenue, cell, value_rc, out_r):
     """Sell each offer's share of its crossing's granted room: stock, company cash and revenue, real then forged
     quota used (``cell`` as scratch); ``value_rc`` gets US$ by (province, commodity), ``out_r`` rows (all US$,
     tonnes, tonnes blocked, forged share) by province. Returns the US$ sold."""
@@ -214,7 +215,7 @@ class Exports(Module):
                " by province of origin (empty where nothing was exported).", agg="mean", annual="mean"),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         b = sim.people.bases
         r, n_c, n_k = sim.world.n_regions, len(COMMODITIES), sim.people.companies.n
         self.crossing = sim.borders.nearest[b.region].astype(np.int64)
@@ -230,7 +231,7 @@ class Exports(Module):
         self._evasion_r = np.zeros((3, r))  # evasion: US$ sold, US$ seized, tonnes, by province
         self._no_quota = np.zeros((0, 0))
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         pars = sim.pars
         b, comp = sim.people.bases, sim.people.companies
         prices = commodity_prices(sim)
@@ -265,7 +266,7 @@ class Exports(Module):
         res.record("export_capacity_blocked_t", out_r[2])
         res.record("forged_share", out_r[3])
 
-    def evade(self, sim: "Sim", banned: np.ndarray, prices: np.ndarray) -> None:
+    def evade(self, sim: Sim, banned: np.ndarray, prices: np.ndarray) -> None:
         """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""
         pars = sim.pars
         b, comp = sim.people.bases, sim.people.companies
@@ -287,7 +288,7 @@ class Exports(Module):
         self.record_evasion(sim, *out_r)
 
     @staticmethod
-    def record_evasion(sim: "Sim", sold_r: np.ndarray, seized_r: np.ndarray, tonnes_r: np.ndarray) -> None:
+    def record_evasion(sim: Sim, sold_r: np.ndarray, seized_r: np.ndarray, tonnes_r: np.ndarray) -> None:
         sim.results.record("evasion_sales_usd", sold_r)
         sim.results.record("evasion_seized_usd", seized_r)
         sim.results.record("evasion_t", tonnes_r)

@@ -116,7 +116,7 @@ TOTALS = ("revenue", "leader", "budgets", "unabsorbed", "imports", "retained")
 
 @njit(cache=True, error_model="numpy")
 def _state_week(leader, budget, reserves, imports_state, outside, capacity, multiplier, open_share, scale, used,
-                crossing, region, rates, state):  # noqa: ANN001
+                crossing, region, rates, state):
     """The state's week: the leader and the budgets spend (``rates``: leader's, budgets' spending rates,
     state import share, outside inflows' sum, H, its adjustment weeks, US$ a tonne of state goods, reserve
     cap weeks), the FX share and the ``outside`` inflows fill the reserves, which pay the habitual import
@@ -154,7 +154,7 @@ def _state_week(leader, budget, reserves, imports_state, outside, capacity, mult
 def _funnel(revenue, home, branch, crossing, cash, goods_claim, demand_ema, goods_company, imports_company,
             leader, budget, state_in, reserves, imports_state, capacity, multiplier, open_share, scale, used,
             outside, state_crossing, state_region, china_region, mer_region, mer_capital, margin, p, by_home, spent_x,
-            sold_x, sums, state):  # noqa: ANN001
+            sold_x, sums, state):
     """The funnel's week in one call: split each company's revenue (``p``: the shares, the company market
     share, US$ a tonne of consumer goods, then the state's parameters of :func:`_state_week`), pay the leader
     and the budgets, buy imports within the home markets and the crossings' room from the merchants of each
@@ -279,7 +279,7 @@ class Funnel(Module):
                " programmes, other partners; national).", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         comp = sim.people.companies
         self.crossing = sim.borders.nearest[comp.home].astype(np.int64)
         self.n_crossings = len(sim.borders.capacity_t_year)
@@ -299,7 +299,7 @@ class Funnel(Module):
         self._p = np.zeros(13)
         self._state = np.zeros(7)
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         pars = sim.pars
         comp, acc, market, borders, books = sim.people.companies, sim.accounts, sim.market, sim.borders, sim.books
         merchants, margin = sim.people.merchants, pars.merchant_margin

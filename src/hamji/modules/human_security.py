@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def want_index(pars, consumption: np.ndarray, food_ratio: np.ndarray, money: np.ndarray,  # noqa: ANN001
+def want_index(pars, consumption: np.ndarray, food_ratio: np.ndarray, money: np.ndarray,
                need: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None) -> np.ndarray:
     """Freedom from want in [0, 1]: consumption against need, food ratio and savings buffer.
 
@@ -96,7 +96,7 @@ def want_index(pars, consumption: np.ndarray, food_ratio: np.ndarray, money: np.
     return out
 
 
-def fear_index(pars, free: np.ndarray, money: np.ndarray, kin_money: np.ndarray, price: np.ndarray,  # noqa: ANN001
+def fear_index(pars, free: np.ndarray, money: np.ndarray, kin_money: np.ndarray, price: np.ndarray,
                kin_detained: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Freedom from fear in [0, 1]: not detained, able to pay (with kin) one's way out, kin free.
 
@@ -119,7 +119,7 @@ def fear_index(pars, free: np.ndarray, money: np.ndarray, kin_money: np.ndarray,
     return out
 
 
-def combine(pars, want: np.ndarray, fear: np.ndarray, out: np.ndarray | None = None,  # noqa: ANN001
+def combine(pars, want: np.ndarray, fear: np.ndarray, out: np.ndarray | None = None,
             tmp: np.ndarray | None = None) -> np.ndarray:
     """The index: weighted mean of freedom from want and freedom from fear, in [0, 1]."""
     out = np.empty(len(want), dtype=np.float32) if out is None else out
@@ -136,7 +136,7 @@ def combine(pars, want: np.ndarray, fear: np.ndarray, out: np.ndarray | None = N
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _clan_pass(bounds, lanes, detained, role, cash, fx, clan, clan_money, clan_held, traders_r) -> None:  # noqa: ANN001
+def _clan_pass(bounds, lanes, detained, role, cash, fx, clan, clan_money, clan_held, traders_r) -> None:
     """Money of the free members and detained members of each clan; free traders by province.
 
     Clan money is summed in float32 in household order, as the clan table of :class:`Clans` sums it.
@@ -167,7 +167,7 @@ def _clan_pass(bounds, lanes, detained, role, cash, fx, clan, clan_money, clan_h
 # want_index, fear_index and combine, operation for operation in the same precision. Each runs over
 # the fixed household blocks (hamji.kernels.BLOCK) in parallel.
 @njit(cache=True, error_model="numpy", parallel=True)
-def _want_pass(blocks, consumption, food_ratio, cash, fx, size, c, want) -> None:  # noqa: ANN001
+def _want_pass(blocks, consumption, food_ratio, cash, fx, size, c, want) -> None:
     """Freedom from want of each household (``c``: the constants of :meth:`HumanSecurity._constants`)."""
     need_pp, target, w0, w1, w2, half = c[0], c[1], c[2], c[3], c[4], c[5]
     one, zero = np.float32(1.0), np.float32(0.0)
@@ -181,7 +181,7 @@ def _want_pass(blocks, consumption, food_ratio, cash, fx, size, c, want) -> None
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _kin_pass(blocks, clan, detained, cash, fx, clan_money, clan_held, others, kin_money, kin_held) -> None:  # noqa: ANN001
+def _kin_pass(blocks, clan, detained, cash, fx, clan_money, clan_held, others, kin_money, kin_held) -> None:
     """Money of the other free members of each household's clan, and the share of them detained."""
     one = np.float32(1.0)
     for b in prange(len(blocks)):
@@ -196,7 +196,7 @@ def _kin_pass(blocks, clan, detained, cash, fx, clan_money, clan_held, others, k
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _fear_pass(blocks, cash, fx, detained, kin_money, kin_held, price_r, c, fear) -> None:  # noqa: ANN001
+def _fear_pass(blocks, cash, fx, detained, kin_money, kin_held, price_r, c, fear) -> None:
     """Freedom from fear of each household: free, able to pay (with kin) the province's bribe price, kin free."""
     help_share, wp, one_minus_wp, minus_wk = c[6], c[7], c[8], c[9]
     one, zero = np.float32(1.0), np.float32(0.0)
@@ -210,7 +210,7 @@ def _fear_pass(blocks, cash, fx, detained, kin_money, kin_held, price_r, c, fear
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _zone_pass(blocks, role, zone_r, resident, fear) -> None:  # noqa: ANN001
+def _zone_pass(blocks, role, zone_r, resident, fear) -> None:
     """The border buffer zone: ``fear *= 1 - zone_r x exposure`` (exposure 1 in a market role, else ``resident``)."""
     one = np.float32(1.0)
     for b in prange(len(blocks)):
@@ -221,7 +221,7 @@ def _zone_pass(blocks, role, zone_r, resident, fear) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _index_tally(blocks, want, fear, role, food_ratio, size, c, index_on, hsi, hist, sums) -> None:  # noqa: ANN001
+def _index_tally(blocks, want, fear, role, food_ratio, size, c, index_on, hsi, hist, sums) -> None:
     """Each household's index (0 if ``index_on`` is False: the weights sum to zero), and by block its
     histogram (``hist[b]``) and sums (``sums[b]``; :func:`hamji.kernels.reduce_blocks` makes them the
     province's). ``sums`` columns: participants, index, participants' index, want, fear, poor, below
@@ -261,7 +261,7 @@ def _index_tally(blocks, want, fear, role, food_ratio, size, c, index_on, hsi, h
 
 
 @njit(cache=True, error_model="numpy")
-def _bribe_price(traders, households, base, slope, price) -> None:  # noqa: ANN001
+def _bribe_price(traders, households, base, slope, price) -> None:
     """Each province's bribe price (float32), as :func:`hamji.modules.enforcement.bribe_prices` computes it from the
     share of free traders among the households (``households`` floored at 1): ``base x (1 + slope x share)``."""
     for r in range(len(price)):
@@ -274,7 +274,7 @@ TALLY_ROWS = ("index", "participants_index", "participants", "nonparticipants_in
 
 
 @njit(cache=True, error_model="numpy")
-def _province_tallies(hist_b, sums_b, blocks, households, hist, sums, out) -> None:  # noqa: ANN001
+def _province_tallies(hist_b, sums_b, blocks, households, hist, sums, out) -> None:
     """The blocks' histograms and sums added by province (:func:`hamji.kernels.reduce_blocks`), and from the sums the
     province values the metrics record (``out``, rows as :data:`TALLY_ROWS`): borderline = ``max(below borderline -
     poor, 0)``, acceptable = ``households - max(below borderline, poor)``."""
@@ -318,7 +318,7 @@ class HumanSecurity(Module):
                " dietary energy requirement (comparable with FAO's 47.8% in 2016-18).", agg="mean", annual="mean"),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         hh = sim.people.households
         r, n = sim.world.n_regions, hh.n
         hh.add("hsi", np.float32)
@@ -354,7 +354,7 @@ class HumanSecurity(Module):
         self._border = border_provinces(sim)
 
     @staticmethod
-    def _constant_key(pars) -> tuple:  # noqa: ANN001
+    def _constant_key(pars) -> tuple:
         """The parameters the constants of the index kernels are made from."""
         return (pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight, pars.hsi_want_weight,
                 pars.hsi_fear_weight, pars.hsi_pay_weight, pars.hsi_kin_detained_weight, pars.food_need_usd_per_person_week,
@@ -362,7 +362,7 @@ class HumanSecurity(Module):
                 pars.fcs_borderline_below, pars.undernourished_below)
 
     @staticmethod
-    def _constants(pars) -> tuple[np.ndarray, bool, bool]:  # noqa: ANN001
+    def _constants(pars) -> tuple[np.ndarray, bool, bool]:
         """Float32 constants of the index kernel, with the want and index switches (weights summing to zero)."""
         w = np.array([pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight])
         want_on = bool(w.sum() > 0)
@@ -376,7 +376,7 @@ class HumanSecurity(Module):
              pars.undernourished_below)
         return tuple(np.float32(x) for x in c), want_on, index_on
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         pars, hh, res = sim.pars, sim.people.households, sim.results
         bounds, blocks = self._bounds, self._blocks
         threads = sim.threads

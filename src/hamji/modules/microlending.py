@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
 def _repay(u, default_week, rate_w, balance, instalment, capital, region, new, due_r, paid_r,
-           merchants_r):  # noqa: ANN001, ANN201
+           merchants_r):
     """Defaults (``u < default_week`` among borrowers: the balance is written off), then instalments paid from
     capital and interest added; balances below 1e-6 close. ``new`` is cleared for this week's loans; ``due_r``,
     ``paid_r``, ``merchants_r`` get the sums by province. Returns the US$ paid (as NumPy sums it)."""
@@ -69,7 +69,7 @@ def _repay(u, default_week, rate_w, balance, instalment, capital, region, new, d
 
 
 @njit(cache=True, error_model="numpy")
-def _loan_book(due_u, paid_u, merchants_u, balance, new, region, rate_u, out_r):  # noqa: ANN001
+def _loan_book(due_u, paid_u, merchants_u, balance, new, region, rate_u, out_r):
     """Repayment rate per output unit (paid / due; 1 where nothing was due but the unit has merchants, else NaN)
     into ``rate_u``; ``out_r`` rows get (balance, new loans, borrowers) by province."""
     for k in range(len(due_u)):
@@ -86,7 +86,7 @@ def _loan_book(due_u, paid_u, merchants_u, balance, new, region, rate_u, out_r):
 
 
 @njit(cache=True, error_model="numpy")
-def _stop(stop, n):  # noqa: ANN001, ANN201
+def _stop(stop, n):
     """Where Python's slice ``[:stop]`` of ``n`` items ends (a negative ``stop`` counts from the end)."""
     if stop < 0:
         return max(n + stop, 0)
@@ -94,7 +94,7 @@ def _stop(stop, n):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, error_model="numpy")
-def _candidates(balance, jilin, jilin_only, capital, k_small, chosen, rest):  # noqa: ANN001, ANN201
+def _candidates(balance, jilin, jilin_only, capital, k_small, chosen, rest):
     """Merchants without a loan (in Jilin if ``jilin_only``): the ``k_small`` with the least capital (a stable
     sort) into ``chosen``, the others, in merchant order, into ``rest``. Returns how many are eligible, chosen
     and left."""
@@ -120,7 +120,7 @@ def _candidates(balance, jilin, jilin_only, capital, k_small, chosen, rest):  # 
 
 @njit(cache=True, error_model="numpy")
 def _lend(chosen, n_chosen, rest, n_rest, key, n_loans, principal, annuity, balance, instalment, capital,
-          new):  # noqa: ANN001, ANN201
+          new):
     """The week's loans: the ``n_chosen`` first, then the rest in the order of their random ``key`` (a stable
     sort) up to ``n_loans``; each gets ``principal`` at an ``annuity`` a week. Returns the US$ lent (as NumPy
     sums it)."""
@@ -140,15 +140,18 @@ class Microlending(Module):
     """NGO micro-loans to Jilin merchants, with repayment and default."""
 
     name = "microlending"
-    passage = "NGO micro-lending to Jilin merchants: 'expanding NGO-facilitated micro-lending activities in this operationally important Chinese area'."
+    passage = ("NGO micro-lending to Jilin merchants: 'expanding NGO-facilitated micro-lending activities in this"
+               " operationally important Chinese area'.")
     metrics = (
-        Metric("microloans_outstanding_usd", "US$", "Balance of micro-loans not yet repaid or written off, by merchants' region.", annual="last", scaled=True),
+        Metric("microloans_outstanding_usd", "US$",
+               "Balance of micro-loans not yet repaid or written off, by merchants' region.", annual="last", scaled=True),
         Metric("microloans_disbursed_usd", "US$", "New micro-loans paid out this week (NGO plus partners).", scaled=True),
-        Metric("microloan_repayment_rate", "fraction", "Instalments paid / instalments due this week over the unit's merchants (1 when none due).", agg="mean", annual="mean"),
+        Metric("microloan_repayment_rate", "fraction",
+               "Instalments paid / instalments due this week over the unit's merchants (1 when none due).", agg="mean", annual="mean"),
         Metric("microloan_borrowers", "merchants", "Merchants holding a micro-loan, times the scale.", annual="mean", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         m = sim.people.merchants
         m.add("microloan_balance", np.float64)
         m.add("microloan_instalment", np.float64)
@@ -162,7 +165,7 @@ class Microlending(Module):
         self._by_region = (np.zeros(r), np.zeros(r), np.zeros(r))
         self._out_r = np.zeros((3, r))  # balance, new loans, borrowers, by province
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         p, m = sim.pars, sim.people.merchants
         # repayments and defaults on loans already out
         default_week = 1.0 - (1.0 - p.microlending_default_rate) ** (1.0 / 52.0)

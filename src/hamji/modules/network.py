@@ -10,7 +10,8 @@ HamJi as lessons learned by Chinese can be transferred to their North Korean par
 Two tie sets, stored as edge arrays with spare capacity (:class:`Ties`): merchant - partner ties
 (``a`` = merchant, ``b`` = household) and ties among North Korean facilitators (producer,
 acquirer, shipper, seller, partner; ``a``, ``b`` = households in the same province). Each week a
-North Korean tie carries trade while both its ends earn; the wholesale module credits merchant ties with the partner's orders each week. Every
+North Korean tie carries trade while both its ends earn; the wholesale module credits merchant ties with the partner's orders
+each week. Every
 ``network_update_weeks`` weeks, with ``U`` = the interval and ``v`` = mean weekly volume (for a tie
 among North Koreans: the smaller of its ends' smoothed market incomes, if at least the loss line):
 
@@ -42,7 +43,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -58,7 +58,7 @@ MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PA
 
 
 @njit(cache=True, parallel=True)
-def _smooth_and_count(blocks, role, market_income, profit_ema, smoothing, part_b) -> None:  # noqa: ANN001
+def _smooth_and_count(blocks, role, market_income, profit_ema, smoothing, part_b) -> None:
     """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by block
     (integers, exact in any order)."""
     for b in prange(len(blocks)):
@@ -70,7 +70,7 @@ def _smooth_and_count(blocks, role, market_income, profit_ema, smoothing, part_b
 
 
 @njit(cache=True, inline="always")
-def _pow(x, w):  # noqa: ANN001, ANN201
+def _pow(x, w):
     """``x ** weeks`` as NumPy computes it for a float array and a Python int (``w`` = weeks in ``x``'s dtype).
 
     NumPy squares for 2 and calls ``pow`` otherwise; ``pow(x, 2)`` can differ from ``x * x`` in the last bit.
@@ -79,7 +79,7 @@ def _pow(x, w):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, inline="always")
-def _new_strength(s, vol, w, gain, half, decayed, s_min):  # noqa: ANN001, ANN201
+def _new_strength(s, vol, w, gain, half, decayed, s_min):
     """A tie's strength after ``w`` weeks that carried ``vol`` (float32 throughout, as NumPy with Python scalars).
 
     With trade it grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w`` (``v = vol / w``); idle, it is scaled by
@@ -97,7 +97,7 @@ def _new_strength(s, vol, w, gain, half, decayed, s_min):  # noqa: ANN001, ANN20
 
 
 @njit(cache=True)
-def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
+def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:
     """New strengths after ``w`` weeks (:func:`_new_strength`); volumes reset."""
     for i in range(len(s)):
         s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
@@ -105,7 +105,7 @@ def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, parallel=True)
-def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg, region, ties_r) -> None:  # noqa: ANN001
+def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg, region, ties_r) -> None:
     """New strengths of the ties among North Koreans after ``w`` weeks; the ties dropped leave ``deg`` (live ties of
     each household) and ``ties_r`` (live ties by the province of end a).
 
@@ -131,7 +131,7 @@ def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_mi
 
 
 @njit(cache=True)
-def _scatter_ends(a, b, values, n, g) -> None:  # noqa: ANN001
+def _scatter_ends(a, b, values, n, g) -> None:
     """``g[a[i]] += values[i]`` and ``g[n + b[i]] += values[i]`` for every tie, in tie order (as np.bincount adds).
 
     One thread: the writes go to random places in 16 bytes per household, so the pass waits on memory; cutting
@@ -147,7 +147,7 @@ FACTOR_CHUNK = 1 << 16
 
 
 @njit(cache=True, parallel=True)
-def _strength_factors(s, w, rate, f) -> None:  # noqa: ANN001
+def _strength_factors(s, w, rate, f) -> None:
     """``f = 1 - (1 - rate s) ** w`` for each tie (float32), remembered by strength in a table of 4096.
 
     Ties share few strengths (most are at 1; idle ones at ``s0 (1 - decay) ** (k w)``), so most powers are
@@ -166,14 +166,14 @@ def _strength_factors(s, w, rate, f) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, parallel=True)
-def _gaps(k, nk_a, nk_b, d) -> None:  # noqa: ANN001
+def _gaps(k, nk_a, nk_b, d) -> None:
     """``d *= k[b] - k[a]`` for each tie (the know-how gap, float32), in parallel."""
     for i in prange(len(d)):
         d[i] *= k[nk_b[i]] - k[nk_a[i]]
 
 
 @njit(cache=True)
-def _gains(k, nk_a, nk_b, nk_s, d, w, rate, g) -> None:  # noqa: ANN001
+def _gains(k, nk_a, nk_b, nk_s, d, w, rate, g) -> None:
     """Every household's gains along the ties among North Koreans, in tie order (see :func:`_knowhow_flow`); one
     thread, as :func:`_scatter_ends`."""
     one, zero = np.float32(1.0), np.float32(0.0)
@@ -190,7 +190,7 @@ def _gains(k, nk_a, nk_b, nk_s, d, w, rate, g) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _merchant_gains(k, mp_m, mp_h, mp_s, mer_k, w, rate, g) -> None:  # noqa: ANN001
+def _merchant_gains(k, mp_m, mp_h, mp_s, mer_k, w, rate, g) -> None:
     """Partners' gains from their merchants, added after the ties among North Koreans (see :func:`_add_ends`)."""
     one, zero = np.float32(1.0), np.float32(0.0)
     n = len(k)
@@ -201,14 +201,14 @@ def _merchant_gains(k, mp_m, mp_h, mp_s, mer_k, w, rate, g) -> None:  # noqa: AN
 
 
 @njit(cache=True, parallel=True)
-def _raise_knowhow(k, g) -> None:  # noqa: ANN001
+def _raise_knowhow(k, g) -> None:
     """``k = min(k + (gains at a ends + gains at b ends), 1)``, element-wise in parallel."""
     n = len(k)
     for j in prange(n):
         k[j] = fmin(k[j] + (g[j] + g[n + j]), 1.0)
 
 
-def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate, d=None, g=None) -> None:  # noqa: ANN001
+def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate, d=None, g=None) -> None:
     """Raise know-how ``k`` (float32, capped at 1) by ``f = 1 - (1 - rate s) ** w`` of the gap along each tie, from
     the better informed end (both ways among North Koreans, merchant to partner).
 
@@ -234,7 +234,7 @@ def _knowhow_flow(k, nk_a, nk_b, nk_s, mp_m, mp_h, mp_s, mer_k, w, rate, d=None,
 
 
 @njit(cache=True)
-def _add_ends(g, h) -> None:  # noqa: ANN001
+def _add_ends(g, h) -> None:
     """For each household ``h[i]``: ``g[h] += g[n + h]`` and ``g[n + h] = 0`` (a second time adds 0).
 
     ``g`` holds each household's sums over its a ends (``g[:n]``) and its b ends (``g[n:]``); NumPy then adds a
@@ -248,7 +248,7 @@ def _add_ends(g, h) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _merchant_strengths(mp_h, mp_s, g) -> None:  # noqa: ANN001
+def _merchant_strengths(mp_h, mp_s, g) -> None:
     """Partners' merchant-tie strengths, added after the ties among North Koreans (see :func:`_add_ends`)."""
     n = len(g) // 2
     _add_ends(g, mp_h)
@@ -257,14 +257,14 @@ def _merchant_strengths(mp_h, mp_s, g) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, parallel=True)
-def _sum_ends(g, strength) -> None:  # noqa: ANN001
+def _sum_ends(g, strength) -> None:
     """``strength = sums at a ends + sums at b ends`` (float32), element-wise in parallel."""
     n = len(strength)
     for j in prange(n):
         strength[j] = g[j] + g[n + j]
 
 
-def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, strength, g=None) -> None:  # noqa: ANN001
+def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, strength, g=None) -> None:
     """Summed tie strength of each household into ``strength`` (float32), as np.bincount adds it: float64 sums in
     tie order over the a ends, the b ends and the merchant ties apart, then added (see :func:`_add_ends`). ``g``
     (float64, two per household) is optional work space."""
@@ -279,7 +279,7 @@ def _strength_sums(nk_a, nk_b, nk_s, mp_h, mp_s, strength, g=None) -> None:  # n
 
 
 @njit(cache=True, inline="always")
-def _exit_p(loss, strength, base, loss_extra, tie_effect):  # noqa: ANN001, ANN201
+def _exit_p(loss, strength, base, loss_extra, tie_effect):
     """Weekly chance of leaving a role, ``min(p, 1)`` with ``p = (base + loss_extra * loss) / (1 + tie_effect * S)``:
     float64, but ``1 + tie_effect * S`` in float32 (a float32 array with Python scalars in NumPy)."""
     return fmin((base + loss_extra * (1.0 if loss else 0.0)) / (np.float32(1.0) + tie_effect * strength), 1.0)
@@ -287,7 +287,7 @@ def _exit_p(loss, strength, base, loss_extra, tie_effect):  # noqa: ANN001, ANN2
 
 @njit(cache=True, parallel=True)
 def _exits(blocks, role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect,
-           inc, cnt) -> None:  # noqa: ANN001
+           inc, cnt) -> None:
     """Participants leave their role where ``u < 1 - (1 - p) ** w``; loss = smoothed market income below the loss
     ``line`` (float32) or money below ``exit_capital``. Those who stay are counted in ``cnt`` and their smoothed
     market incomes summed in ``inc`` by block and role (float64 sums in household order, as np.bincount; blocks
@@ -311,7 +311,7 @@ def _exits(blocks, role, cash, fx, profit_ema, ties_strength, u, w, line, exit_c
 
 
 @njit(cache=True, parallel=True)
-def _entrants(blocks, role, detained, cash, fx, v, p_r, capital, buf, counts):  # noqa: ANN001, ANN201
+def _entrants(blocks, role, detained, cash, fx, v, p_r, capital, buf, counts):
     """Free households without a role that enter one: ``v < p_r[province] * min(1, money / capital)``, in
     household order (blocks in parallel, joined in order; a view of ``buf``)."""
     for b in prange(len(blocks)):
@@ -327,14 +327,14 @@ def _entrants(blocks, role, detained, cash, fx, v, p_r, capital, buf, counts):  
 
 
 @njit(cache=True)
-def _count_live(ends, s, out) -> None:  # noqa: ANN001
+def _count_live(ends, s, out) -> None:
     """Add 1 to ``out[ends[i]]`` for each live tie (strength > 0): np.bincount of the live ties' ends."""
     for i in range(len(s)):
         out[ends[i]] += s[i] > 0
 
 
 @njit(cache=True)
-def _degrees(a, b, s, n):  # noqa: ANN001, ANN201
+def _degrees(a, b, s, n):
     """Live ties of each of ``n`` households, at either end (int32)."""
     deg = np.zeros(n, dtype=np.int32)
     for i in range(len(s)):
@@ -345,7 +345,7 @@ def _degrees(a, b, s, n):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def _add_new_ties(a, b, region, deg, ties_r) -> None:  # noqa: ANN001
+def _add_new_ties(a, b, region, deg, ties_r) -> None:
     """Add new ties (a[i], b[i]) to ``deg`` (live ties of each household) and ``ties_r`` (by province of end a)."""
     for i in range(len(a)):
         deg[a[i]] += 1
@@ -354,7 +354,7 @@ def _add_new_ties(a, b, region, deg, ties_r) -> None:  # noqa: ANN001
 
 
 @njit(cache=True)
-def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
+def _count_live_by_region(region, ends, s, out) -> None:
     """Add 1 to ``out[region[ends[i]]]`` for each live tie: live ties by the province of one end.
 
     Counted in a register along runs of one province (most ties follow one of the same province), as in
@@ -371,7 +371,7 @@ def _count_live_by_region(region, ends, s, out) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, parallel=True)
-def _members(blocks, role, detained, part, partners, counts):  # noqa: ANN001, ANN201
+def _members(blocks, role, detained, part, partners, counts):
     """Free households in a market role, and those of them in the partner role, in household order (blocks in
     parallel, joined in order; views of ``part`` and ``partners``).
 
@@ -392,7 +392,7 @@ def _members(blocks, role, detained, part, partners, counts):  # noqa: ANN001, A
 
 
 @njit(cache=True)
-def _formers(members, deg, target, u, region, p_r):  # noqa: ANN001, ANN201
+def _formers(members, deg, target, u, region, p_r):
     """Members short of ties (``deg < target``) that form one this time: ``u < p_r[province]``."""
     out = np.empty(len(members), dtype=np.int64)
     k = 0
@@ -404,7 +404,7 @@ def _formers(members, deg, target, u, region, p_r):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def _pick_in_region(region, cand, formers, weights, draws, r):  # noqa: ANN001, ANN201
+def _pick_in_region(region, cand, formers, weights, draws, r):
     """For each former, a candidate of its province drawn with ``weights`` (self-picks dropped): (formers, picks).
 
     As the NumPy it replaced: candidates in a stable order by province, float64 cumulative weights in that order,
@@ -442,7 +442,7 @@ def _pick_in_region(region, cand, formers, weights, draws, r):  # noqa: ANN001, 
 
 
 @njit(cache=True, error_model="numpy")
-def _insert_ties(a, b, s, vol, hw, new_a, new_b, strength):  # noqa: ANN001, ANN201
+def _insert_ties(a, b, s, vol, hw, new_a, new_b, strength):
     """Write ties ``(new_a[i], new_b[i])`` with ``strength`` into the free slots below ``hw`` (strength <= 0) in slot
     order, then from ``hw`` up (:meth:`Ties.add`). Returns the new high-water mark, or minus the slots needed if the
     arrays are too short (then nothing is written)."""
@@ -466,7 +466,7 @@ def _insert_ties(a, b, s, vol, hw, new_a, new_b, strength):  # noqa: ANN001, ANN
 
 @njit(cache=True, error_model="numpy")
 def _entry_chance(inc_b, cnt_b, blocks, hh_den, markets, density_den, access, innovation, imitation, market_effect,
-                  inc, cnt, q) -> None:  # noqa: ANN001
+                  inc, cnt, q) -> None:
     """The stayers' summed smoothed incomes and counts by province and role (``inc``, ``cnt``: blocks added in order)
     and each province's chance of not entering in a week, ``q = 1 - min(p, 1)``, ``p = (innovation + imitation x
     share) x access x (1 + market_effect x density)`` (share = participants / ``hh_den``, density = markets /
@@ -484,7 +484,7 @@ def _entry_chance(inc_b, cnt_b, blocks, hh_den, markets, density_den, access, in
 
 
 @njit(cache=True, error_model="numpy")
-def _attractiveness(inc, cnt, line, out) -> None:  # noqa: ANN001
+def _attractiveness(inc, cnt, line, out) -> None:
     """Relative profitability of each role in each province: ``(max(mean income of the role, 0) + line) /
     (max(mean income of all participants, 0) + line)``, 1 where nobody is in the role or the ratio is not finite."""
     total = rowsum(inc)  # inc.sum(axis=1)
@@ -499,7 +499,7 @@ def _attractiveness(inc, cnt, line, out) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy")
-def _pick_roles(idx, u, attract, base, partner_access, region, cash, fx, partner_capital, out) -> None:  # noqa: ANN001
+def _pick_roles(idx, u, attract, base, partner_access, region, cash, fx, partner_capital, out) -> None:
     """Role of each entrant ``idx[i]`` into ``out[idx[i]]`` (``u``: a draw per household): drawn with weights ``base x
     attract`` of its province, the partner's times ``partner_access`` and ``min(1, money / partner_capital)``, none's
     0; the first role whose cumulative weight (float64, in role order) exceeds ``u x total``; a seller if all are 0."""
@@ -526,7 +526,7 @@ def _pick_roles(idx, u, attract, base, partner_access, region, cash, fx, partner
 
 @njit(cache=True, error_model="numpy")
 def _enter(enter, u, inc, cnt, line, base, partner_access, region, cash, fx, partner_capital, attract, role,
-           profit_ema) -> None:  # noqa: ANN001
+           profit_ema) -> None:
     """Entrants take a role (:func:`_pick_roles`, weighted by :func:`_attractiveness` into ``attract``) and start
     with a smoothed market income of 0."""
     _attractiveness(inc, cnt, line, attract)
@@ -536,7 +536,7 @@ def _enter(enter, u, inc, cnt, line, base, partner_access, region, cash, fx, par
 
 
 @njit(cache=True, error_model="numpy")
-def _nk_picks(region, part, formers, deg, referral, draws, r):  # noqa: ANN001, ANN201
+def _nk_picks(region, part, formers, deg, referral, draws, r):
     """One round of ties among North Koreans: :func:`_pick_in_region` with candidate weights ``1 + referral x ties``
     and the formers' draws (``draws``: one per household)."""
     weights = np.empty(len(part))
@@ -549,7 +549,7 @@ def _nk_picks(region, part, formers, deg, referral, draws, r):  # noqa: ANN001, 
 
 
 @njit(cache=True, error_model="numpy")
-def _merchant_formers(partners, mp_a, mp_b, mp_s, target, u, region, p_r, china_of, capital, quality, referral):  # noqa: ANN001, ANN201
+def _merchant_formers(partners, mp_a, mp_b, mp_s, target, u, region, p_r, china_of, capital, quality, referral):
     """Partners short of merchant ties that form one this time (:func:`_formers`), the province of China across their
     crossing, and each merchant's weight ``max(capital, 0) x quality x (1 + referral x partners)``."""
     mdeg = np.zeros(len(region), dtype=np.int32)  # live merchant ties of each household
@@ -567,7 +567,7 @@ def _merchant_formers(partners, mp_a, mp_b, mp_s, target, u, region, p_r, china_
 
 
 @njit(cache=True, error_model="numpy")
-def _merchant_picks(formers, area, draws, mer_region, wm):  # noqa: ANN001, ANN201
+def _merchant_picks(formers, area, draws, mer_region, wm):
     """For each former, a merchant of the province across its crossing drawn with weights ``wm`` (np.searchsorted,
     right, on the float64 cumulative weights; provinces whose weights sum to at most 0 skipped): (merchants,
     formers), province by province in ascending order, formers in their order within one."""
@@ -587,7 +587,7 @@ def _merchant_picks(formers, area, draws, mer_region, wm):  # noqa: ANN001, ANN2
 
 
 @njit(cache=True, error_model="numpy")
-def _refresh_counts(blocks, role, knowhow, threshold, region, mp_b, mp_s, ties_nk, part_r, know_r, ties_r) -> None:  # noqa: ANN001
+def _refresh_counts(blocks, role, knowhow, threshold, region, mp_b, mp_s, ties_nk, part_r, know_r, ties_r) -> None:
     """By province: households in a market role, households whose know-how is at least ``threshold`` (float32), and
     live ties (``ties_nk`` plus merchant ties by the partner's province). Whole numbers: the same in any order."""
     part_r[:] = 0.0
@@ -604,7 +604,7 @@ def _refresh_counts(blocks, role, knowhow, threshold, region, mp_b, mp_s, ties_n
 
 
 @njit(cache=True)
-def _partner_counts(ends, s, out) -> None:  # noqa: ANN001
+def _partner_counts(ends, s, out) -> None:
     """Live ties of each merchant into ``out`` (int16, as the int64 count cast)."""
     out[:] = 0
     for i in range(len(s)):
@@ -674,11 +674,9 @@ class Network(Module):
                " network_knowhow_threshold. Group values from households.", agg="mean", annual="mean"),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         ts = trade_state(sim)
         hh = sim.people.households
-        mer = sim.people.merchants
-        pars = sim.pars
         w = sim.world
         r = w.n_regions
         if "profit_ema" not in hh.states:  # smoothed net market income (US$ a week)
@@ -723,7 +721,7 @@ class Network(Module):
         self._refresh(sim)
 
     # -- access -----------------------------------------------------------------------------------
-    def _access(self, sim: "Sim") -> np.ndarray:
+    def _access(self, sim: Sim) -> np.ndarray:
         """Access to trade by province: exp(-border km / access km) (0 outside the DPRK); kept until the parameter
         changes (not to be modified)."""
         km = sim.pars.network_access_km
@@ -731,14 +729,14 @@ class Network(Module):
             self._access_km, self._access_r = km, np.exp(-self.border_km / km)
         return self._access_r
 
-    def _partner_access(self, sim: "Sim") -> np.ndarray:
+    def _partner_access(self, sim: Sim) -> np.ndarray:
         """Access of partners to merchants by province, exp(-border km / partner km), as :meth:`_access`."""
         km = sim.pars.network_partner_km
         if km != self._partner_km:
             self._partner_km, self._partner_r = km, np.exp(-self.border_km / km)
         return self._partner_r
 
-    def _form_chances(self, sim: "Sim", weeks: int) -> tuple[np.ndarray, np.ndarray]:
+    def _form_chances(self, sim: Sim, weeks: int) -> tuple[np.ndarray, np.ndarray]:
         """Chances by province of forming a tie in ``weeks`` weeks, ``1 - (1 - min(p, 1)) ** weeks``: among North
         Koreans ``p = tie_form x access``; with a merchant ``p = tie_form x partner access x border_trips_open``.
         Kept until their parameters change (not to be modified)."""
@@ -752,7 +750,7 @@ class Network(Module):
             self._form_key, self._form_p = key, (p_nk, p_mp)
         return self._form_p
 
-    def _initial_roles(self, sim: "Sim") -> None:
+    def _initial_roles(self, sim: Sim) -> None:
         """A share of households starts in a market role, higher near the border, richer households first."""
         pars = sim.pars
         hh = sim.people.households
@@ -768,7 +766,7 @@ class Network(Module):
         v = sim.streams.get("network.setup.role_choice").random(hh.n)
         self._choose_roles(sim, idx, v, np.ones((r, len(ROLES))))
 
-    def _choose_roles(self, sim: "Sim", idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> None:
+    def _choose_roles(self, sim: Sim, idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> None:
         """Roles of entrants ``idx`` into ``households.role`` (``u``: a draw per household): base weights x
         attractiveness; partner needs access and capital (:func:`_pick_roles`)."""
         hh = sim.people.households
@@ -776,7 +774,7 @@ class Network(Module):
                     float(max(sim.pars.network_partner_capital_usd, 1e-9)), hh.role)
 
     @staticmethod
-    def _role_weights(pars) -> np.ndarray:  # noqa: ANN001
+    def _role_weights(pars) -> np.ndarray:
         """Base weights of the roles an entrant takes (0 for none)."""
         base = np.zeros(len(ROLES))
         base[ROLE_SELLER], base[ROLE_PRODUCER] = pars.network_mix_seller, pars.network_mix_producer
@@ -785,7 +783,7 @@ class Network(Module):
         return base
 
     # -- weekly -----------------------------------------------------------------------------------
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         ts = trade_state(sim)
         ts.begin_week(sim)
         pars = sim.pars
@@ -803,7 +801,7 @@ class Network(Module):
         res.record("ties", self._ties_r)
         res.record_ratio("knowhow_nk_share", self._knowhow_r, self.households)
 
-    def _update(self, sim: "Sim", weeks: int) -> None:
+    def _update(self, sim: Sim, weeks: int) -> None:
         """Monthly: tie strength, know-how, exits, entries, new ties."""
         pars = sim.pars
         hh = sim.people.households
@@ -827,7 +825,7 @@ class Network(Module):
         if "partners" in mer.states:
             _partner_counts(self.mp.a[:self.mp.hw], self.mp.s[:self.mp.hw], mer.partners)
 
-    def _knowhow(self, sim: "Sim", weeks: int) -> None:
+    def _knowhow(self, sim: Sim, weeks: int) -> None:
         """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
         pars = sim.pars
         hh = sim.people.households
@@ -843,7 +841,7 @@ class Network(Module):
         _knowhow_flow(hh.knowhow, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.a[:mhw], mp.b[:mhw], mp.s[:mhw], mer_k,
                       np.float32(weeks), np.float32(rate), self._d, self._g)
 
-    def _roles(self, sim: "Sim", weeks: int) -> None:
+    def _roles(self, sim: Sim, weeks: int) -> None:
         """Exits by losses and ties, entries by diffusion, access, markets and capital."""
         pars = sim.pars
         hh = sim.people.households
@@ -870,7 +868,7 @@ class Network(Module):
                    self._partner_access(sim), hh.region, hh.cash, hh.fx, float(max(pars.network_partner_capital_usd, 1e-9)),
                    self._attract, hh.role, hh.profit_ema)
 
-    def _form(self, sim: "Sim", rng_form: np.random.Generator, rng_pick: np.random.Generator,
+    def _form(self, sim: Sim, rng_form: np.random.Generator, rng_pick: np.random.Generator,
               initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """New ties: participants short of ties link to others of their province; partners to merchants.
 
@@ -912,7 +910,7 @@ class Network(Module):
                 mp.add(src, dst, pars.network_tie_initial)
         return added
 
-    def _refresh(self, sim: "Sim") -> None:
+    def _refresh(self, sim: Sim) -> None:
         """Cached counts for the metrics: participants, ties and know-how by province; summed strengths."""
         hh = sim.people.households
         nk, mp = self.nk, self.mp

@@ -53,7 +53,8 @@ class Population(Module):
     name = "population"
     passage = "Census population by province; households by market role (facilitators in producing, acquiring, shipping, or selling goods)."
     metrics = (
-        Metric("population", "persons", "Persons in simulated households (2008 census, civilians), times the scale.", annual="mean", scaled=True),
+        Metric("population", "persons", "Persons in simulated households (2008 census, civilians), times the scale.",
+               annual="mean", scaled=True),
         Metric("households", "households", "Simulated households times the scale.", annual="mean", scaled=True),
         *(Metric(m, "households", f"Households whose market role is '{r}', times the scale.", annual="mean", scaled=True)
           for m, r in zip(ROLE_METRICS, ROLES)),
@@ -62,7 +63,7 @@ class Population(Module):
                " capital) at the end of the week.", annual="last", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         hh = sim.people.households
         r = sim.world.n_regions
         self._persons = np.bincount(hh.region, weights=hh.size, minlength=r)
@@ -70,10 +71,8 @@ class Population(Module):
         self._part = np.zeros((len(sim.blocks), len(ROLES) + 2))
         self._sums = np.zeros((r, len(ROLES) + 2))
 
-    def step(self, sim: "Sim") -> None:
-        hh = sim.people.households
-        r = sim.world.n_regions
-        res = sim.results
+    def step(self, sim: Sim) -> None:
+        hh, res = sim.people.households, sim.results
         res.record("population", self._persons)
         res.record("households", self._households)
         _tally(sim.blocks, hh.role, hh.cash, hh.fx, self._part)

@@ -38,7 +38,8 @@ transfers_per_year``, so an active sender's expected yearly total is ``active_sh
 A former company official sends ``remit_colleague_share`` of it to his former colleague. Brokers
 keep the fee ``f * g`` and, with probability ``remit_loss_prob`` ("only 65 percent believed the
 remainder was entirely delivered"), also ``l * (1 - f) * g``; the recipient gets the rest as
-foreign currency (``fx``: trading capital for "their own commercial activities") and income. Money path: outside ("defector_remittances") -> brokers
+foreign currency (``fx``: trading capital for "their own commercial activities") and income. Money path: outside
+("defector_remittances") -> brokers
 (fee and loss) -> households; brokers spend their takings outside the same week ("broker_spending").
 
 Yanbian workers. ``N * r / W_y / scale`` US$ a week enter the Yanbian households' account
@@ -51,11 +52,9 @@ spending_rate`` of its holdings a week in China ("jilin_household_spending", out
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numba import njit
 
 from hamji import data
@@ -124,7 +123,7 @@ def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int,
 # np.bincount), so results are those of the NumPy formulas to the bit.
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _receive(recipient, amount, idx, n_send, fx, income, hh_region, out_r) -> None:  # noqa: ANN001
+def _receive(recipient, amount, idx, n_send, fx, income, hh_region, out_r) -> None:
     """Sender ``idx[j]``'s ``amount[j]`` to its household ``recipient[idx[j]]`` (if any) in foreign currency, as income;
     added to what the recipients' provinces received (``out_r[0]``)."""
     for j in range(n_send):
@@ -137,7 +136,7 @@ def _receive(recipient, amount, idx, n_send, fx, income, hh_region, out_r) -> No
 
 @njit(cache=True, error_model="numpy")
 def _transfers(u, p_send, habit, kin, colleague, origin, transfers_per_year, fee_share, loss_share, loss_prob,
-               colleague_share, hh_region, fx, income, out_r):  # noqa: ANN001, ANN201
+               colleague_share, hh_region, fx, income, out_r):
     """This week's transfers of the defectors who send (``u[0] < p_send``, with a habit): brokers' fee and
     losses, the rest to kin and colleagues (fx and income; all kin first, then all colleagues, as NumPy
     adds them). ``out_r`` rows 0-2 get (delivered, sent, fees and losses) by province. Returns the number
@@ -174,7 +173,7 @@ def _transfers(u, p_send, habit, kin, colleague, origin, transfers_per_year, fee
 
 
 @njit(cache=True, error_model="numpy")
-def _jilin_week(jilin, merchant_region, capital, y, amount, capital_share, spending_rate, out_r):  # noqa: ANN001, ANN201
+def _jilin_week(jilin, merchant_region, capital, y, amount, capital_share, spending_rate, out_r):
     """Yanbian workers' ``amount`` into Yanbian (region ``y``; none if ``y < 0``), ``capital_share`` of it
     to the capital of its merchants in equal shares (``out_r`` rows 3-4: received, capital); then every
     Jilin account spends ``spending_rate`` of its holdings. Returns the spending (as NumPy sums it)."""
@@ -227,7 +226,7 @@ class Remittances(Module):
                " merchants' capital, by Chinese area.", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         hh, w, pars = sim.people.households, sim.world, sim.pars
         r = w.n_regions
         self.n_regions = r
@@ -264,7 +263,7 @@ class Remittances(Module):
             self._arrive(sim, np.repeat(years, counts), rng)
 
     # -- arrivals ------------------------------------------------------------------------------
-    def origin_probabilities(self, sim: "Sim") -> np.ndarray:
+    def origin_probabilities(self, sim: Sim) -> np.ndarray:
         """Probability of each region being a defector's province of origin (zero outside the DPRK)."""
         w, pars = sim.world, sim.pars
         pop = np.where(w.country == 0, w.population, 0.0)
@@ -278,7 +277,7 @@ class Remittances(Module):
         p += max(1.0 - p.sum(), 0.0) * rest / rest.sum()
         return p / p.sum()
 
-    def _arrive(self, sim: "Sim", years: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _arrive(self, sim: Sim, years: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Create ``len(years)`` defectors who arrived in ``years``; returns their ids."""
         pars, hh = sim.pars, sim.people.households
         k = len(years)
@@ -316,15 +315,15 @@ class Remittances(Module):
             self._weeks_in_year[year] = mondays_in_year(year)
         return self._weeks_in_year[year]
 
-    def yearly_arrivals(self, sim: "Sim", year: int) -> float:
+    def yearly_arrivals(self, sim: Sim, year: int) -> float:
         """Real arrivals in ``year``: the data (or the after-data parameter) times the multiplier."""
         pars = sim.pars
         base = self._arrivals.get(year, pars.defector_arrivals_after_data if year > self._last_data_year else 0.0)
         return base * pars.defector_arrivals_multiplier
 
     # -- the week --------------------------------------------------------------------------------
-    def step(self, sim: "Sim") -> None:
-        pars, hh, d, res = sim.pars, sim.people.households, sim.people.defectors, sim.results
+    def step(self, sim: Sim) -> None:
+        pars, d, res = sim.pars, sim.people.defectors, sim.results
         r = self.n_regions
         year = sim.year
         weeks = self.weeks_in(year)
@@ -356,7 +355,7 @@ class Remittances(Module):
         res.record("jilin_remittances_usd", out_r[3])
         res.record("remittance_capital_usd", out_r[4])
 
-    def _defectors_send(self, sim: "Sim", weeks: int, out_r: np.ndarray) -> None:
+    def _defectors_send(self, sim: Sim, weeks: int, out_r: np.ndarray) -> None:
         """This week's transfers: outside -> brokers (fee, losses) -> kin and colleagues (fx, income); ``out_r``
         rows 0-2 get (delivered, sent, fees) by province."""
         pars, hh, d = sim.pars, sim.people.households, sim.people.defectors
@@ -378,7 +377,7 @@ class Remittances(Module):
         sim.accounts.brokers[:] = 0.0
         sim.books.outflow("broker_spending", taken)
 
-    def _yanbian_workers(self, sim: "Sim", weeks: int) -> tuple[int, float]:
+    def _yanbian_workers(self, sim: Sim, weeks: int) -> tuple[int, float]:
         """Yanbian migrant workers' money this week: outside -> Yanbian households (its region and US$, booked
         by :func:`_jilin_week` with the part to Yanbian merchants' capital; region -1 if none)."""
         pars = sim.pars

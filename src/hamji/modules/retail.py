@@ -62,7 +62,7 @@ from hamji.accounts import pay_household
 from hamji.kernels import colsum, fmax, fmin, psum, reduce_blocks, rowsum, span
 from hamji.module import Metric, Module
 from hamji.modules.distribution import share_out, trade_state
-from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLES
+from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -75,20 +75,20 @@ if TYPE_CHECKING:  # pragma: no cover
 # integers); hamji.kernels.reduce_blocks adds the blocks of each province in order
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _seller_weight(ties_strength, knowhow, tie_effect, knowhow_effect):  # noqa: ANN001, ANN201
+def _seller_weight(ties_strength, knowhow, tie_effect, knowhow_effect):
     """A free seller's weight in the margins: ``(1 + tie_effect s) (1 + knowhow_effect k)`` (float32)."""
     one = np.float32(1.0)
     return (one + tie_effect * ties_strength) * (one + knowhow_effect * knowhow)
 
 
 @njit(cache=True, inline="always")
-def _producer_output(knowhow, output_usd, knowhow_effect):  # noqa: ANN001, ANN201
+def _producer_output(knowhow, output_usd, knowhow_effect):
     """A free producer's marketed food: ``output_usd (1 + knowhow_effect k)`` (float32)."""
     return output_usd * (np.float32(1.0) + knowhow_effect * knowhow)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _free_tally(blocks, detained, role, rural_size, ties_strength, knowhow, c, out) -> None:  # noqa: ANN001
+def _free_tally(blocks, detained, role, rural_size, ties_strength, knowhow, c, out) -> None:
     """By block (columns of ``out``): free households, free households without a role, free rural
     persons, free sellers, their summed weights, and free producers' summed output. ``c``: float32 tie
     effect, know-how effect and producer output (US$ a week)."""
@@ -116,7 +116,7 @@ def _free_tally(blocks, detained, role, rural_size, ties_strength, knowhow, c, o
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _budgets(blocks, urban, detained, need, wage_r, rural_tab, urban_tab, food_price, spend_share, target,  # noqa: ANN001
+def _budgets(blocks, urban, detained, need, wage_r, rural_tab, urban_tab, food_price, spend_share, target,
              cash, fx, income, inkind, budget, food, food_r) -> None:
     """Wages to free households; food in kind (share of need); budget = spend share of money;
     food spending = min(budget, max(target - in kind, 0) x need x food price). Sums food spending by block."""
@@ -141,7 +141,7 @@ def _budgets(blocks, urban, detained, need, wage_r, rural_tab, urban_tab, food_p
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _goods_budgets(blocks, food, budget, ration, goods_share, goods, goods_r) -> None:  # noqa: ANN001
+def _goods_budgets(blocks, food, budget, ration, goods_share, goods, goods_r) -> None:
     """Food bought after rationing (in place in ``food``); goods budget = goods share of what is left."""
     for b in prange(len(blocks)):
         rat = ration[blocks[b, 2]]
@@ -156,7 +156,7 @@ def _goods_budgets(blocks, food, budget, ration, goods_share, goods, goods_r) ->
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _pay_and_eat(blocks, take, food, goods, inkind, need, inv_need, food_price, inv_food_price, smoothing,  # noqa: ANN001
+def _pay_and_eat(blocks, take, food, goods, inkind, need, inv_need, food_price, inv_food_price, smoothing,
                  cash, fx, consumption, food_ratio, paid_r) -> None:
     """Households pay for food and goods (won first, then foreign currency); consumption and the
     smoothed food ratio follow. Sums what was paid by block."""
@@ -180,7 +180,7 @@ def _pay_and_eat(blocks, take, food, goods, inkind, need, inv_need, food_price, 
 
 
 @njit(cache=True, inline="always")
-def _receipt(free, ro, rural_size, ties_strength, knowhow, c, farm, idle, sell, prod):  # noqa: ANN001, ANN201
+def _receipt(free, ro, rural_size, ties_strength, knowhow, c, farm, idle, sell, prod):
     """What one household receives from the market this week (see :func:`_receive_and_tally`)."""
     if not free:
         return 0.0
@@ -194,7 +194,7 @@ def _receipt(free, ro, rural_size, ties_strength, knowhow, c, farm, idle, sell, 
 
 
 @njit(cache=True, error_model="numpy")
-def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None:  # noqa: ANN001
+def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None:
     """Each seller ``sellers[j]`` pays its province's stall fee (won first, then foreign currency, at most what it
     holds; as :func:`hamji.accounts.pay_from_households`), out of its market income; sums the fees by province."""
     fees_r[:] = 0.0
@@ -207,7 +207,7 @@ def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _receive_and_tally(blocks, detained, role, rural_size, ties_strength, knowhow, c, rates,  # noqa: ANN001
+def _receive_and_tally(blocks, detained, role, rural_size, ties_strength, knowhow, c, rates,
                        cash, income, market_income, consumption, food_ratio, out) -> None:
     """Pay each free household what it receives from the market this week, as cash, income and market income:
     its share of the farmers' food income (by rural persons), of day labour (if idle), of the sellers' margins
@@ -235,7 +235,7 @@ def _receive_and_tally(blocks, detained, role, rural_size, ties_strength, knowho
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _tally(blocks, income, consumption, food_ratio, out) -> None:  # noqa: ANN001
+def _tally(blocks, income, consumption, food_ratio, out) -> None:
     """Income, consumption and food-secure households (food ratio at least 1) by block (columns of ``out``)."""
     one = np.float32(1.0)
     for b in prange(len(blocks)):
@@ -258,7 +258,8 @@ def _tally(blocks, income, consumption, food_ratio, out) -> None:  # noqa: ANN00
 # ``c`` holds the parameters named in :data:`_PARS` (then the derived values C_P0, C_S_MIN, C_S_HI); ``w`` the
 # week's province values, one row each (the W_* names), new every week.
 # ------------------------------------------------------------------------------------------------
-_PARS = ("retail_pds_reliability", "retail_pds_reliability_pyongyang", "retail_wage_pyongyang_factor", "retail_state_wage_usd", "retail_wage_paid_share", "retail_wage_budget_share",
+_PARS = ("retail_pds_reliability", "retail_pds_reliability_pyongyang", "retail_wage_pyongyang_factor", "retail_state_wage_usd",
+         "retail_wage_paid_share", "retail_wage_budget_share",
          "retail_own_production_rural", "retail_own_production_urban", "retail_pds_share_of_need",
          "retail_imported_food_share", "retail_goods_sell_share", "retail_rural_surplus",
          "retail_import_input_smoothing", "retail_import_input_share", "retail_food_mobility", "retail_food_price_min",
@@ -281,19 +282,19 @@ _WROWS = ("wage", "wages", "food", "goods_qty", "cost", "company", "imported_foo
 
 
 @njit(cache=True, inline="always")
-def _q(num, den, default):  # noqa: ANN001, ANN201
+def _q(num, den, default):
     """``num / den`` if ``den > 0`` else ``default`` (kernels.ratio_or, one value)."""
     return num / den if den > 0 else default
 
 
 @njit(cache=True, inline="always")
-def _q1(num, den, default):  # noqa: ANN001, ANN201
+def _q1(num, den, default):
     """``min(1, num / den)`` if ``den > 0`` else ``default`` (kernels.share_or, one value)."""
     return fmin(num / den, 1.0) if den > 0 else default
 
 
 @njit(cache=True, error_model="numpy")
-def _wages_and_in_kind(free_b, blocks, free, capital, dprk, budget, pds_draw, harvest, fp_old, c, w, f) -> None:  # noqa: ANN001
+def _wages_and_in_kind(free_b, blocks, free, capital, dprk, budget, pds_draw, harvest, fp_old, c, w, f) -> None:
     """Free households by province (reduced from the blocks); the state wages taken from the branch budgets (all
     branches in proportion to their positive balances, at most C_WAGE_BUDGET of them) as a wage per free
     household (Pyongyang's weighted); food in kind by province (rural households' own production; urban
@@ -328,7 +329,7 @@ def _wages_and_in_kind(free_b, blocks, free, capital, dprk, budget, pds_draw, ha
 
 
 @njit(cache=True, error_model="numpy")
-def _food_supply(food_b, blocks, food, qty, trans, company, dprk, usual, free, rural_need, harvest, fp_old, c, w) -> None:  # noqa: ANN001
+def _food_supply(food_b, blocks, food, qty, trans, company, dprk, usual, free, rural_need, harvest, fp_old, c, w) -> None:
     """Food spending by province (reduced from the blocks); imported goods in the markets at unit cost and the
     staples among them; imported inputs' availability against their usual level (``usual`` updated); marketed
     food supply (domestic, ``C_MOBILITY`` of it pooled nationally, plus imported staples) and the quantity
@@ -365,7 +366,7 @@ def _food_supply(food_b, blocks, food, qty, trans, company, dprk, usual, free, r
 
 
 @njit(cache=True, error_model="numpy")
-def _food_price(step_x, dprk, fp_old, c, w, f) -> None:  # noqa: ANN001
+def _food_price(step_x, dprk, fp_old, c, w, f) -> None:
     """The new food price (``fp_old x step``, clipped; 1 outside the DPRK; ``step_x = min(x, 1e6) ** elasticity``),
     the rationing of purchases, the share of the supply bought, the imported staples' share of it, and the goods
     offered as consumer goods (the rest of the imported goods offered)."""
@@ -385,7 +386,7 @@ def _food_price(step_x, dprk, fp_old, c, w, f) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy")
-def _goods_demand(goods_b, blocks, goods, c, w) -> None:  # noqa: ANN001
+def _goods_demand(goods_b, blocks, goods, c, w) -> None:
     """Goods spending by province (reduced from the blocks) against the value offered at normal prices (``xg``; the
     scarcity factor is ``xg ** elasticity``)."""
     reduce_blocks(goods_b, blocks, goods)
@@ -397,7 +398,7 @@ def _goods_demand(goods_b, blocks, goods, c, w) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy")
-def _goods_sales(scarcity, dprk, c, w, f) -> None:  # noqa: ANN001
+def _goods_sales(scarcity, dprk, c, w, f) -> None:
     """The scarcity factor (``scarcity = xg ** elasticity`` clipped), the goods sold, the shares of the stock sold
     as consumer goods and as food, the planned goods revenue and the share of their goods budgets households
     spend (``take``); the prices the households pay, as float32."""
@@ -421,7 +422,7 @@ def _goods_sales(scarcity, dprk, c, w, f) -> None:  # noqa: ANN001
 
 
 @njit(cache=True, error_model="numpy")
-def _owners_take(paid_b, blocks, paid, qty, trans, has_comp, c, w):  # noqa: ANN001, ANN201
+def _owners_take(paid_b, blocks, paid, qty, trans, has_comp, c, w):
     """What households paid by province (reduced from the blocks) against what was planned scales food and goods
     revenue; the owners of the goods (by the province where they own them) get cost plus markup of the goods
     sold and what buyers paid for imported staples net of the sellers' margin; so do the companies of theirs.
@@ -451,7 +452,7 @@ def _owners_take(paid_b, blocks, paid, qty, trans, has_comp, c, w):  # noqa: ANN
 
 
 @njit(cache=True, error_model="numpy")
-def _stocks_and_rates(qty, trans, goods_households, company_goods, has_comp, sales_ema, demand_ema, free, dprk, c, w):  # noqa: ANN001, ANN201
+def _stocks_and_rates(qty, trans, goods_households, company_goods, has_comp, sales_ema, demand_ema, free, dprk, c, w):
     """After the sales: what each owner province sold (for wholesale), the stocks left, the smoothed goods
     demand at landed cost; the sellers' margins and the food income, and the weekly rate each kind of free
     household is paid by province (columns: per rural person, per idle household, per unit of seller weight,
@@ -525,7 +526,7 @@ def _stocks_and_rates(qty, trans, goods_households, company_goods, has_comp, sal
 
 
 @njit(cache=True, error_model="numpy")
-def _market_fees(sellers, region, official_markets, free, stalls_per_market, scale, fee, cash, fx, market_income, fees):  # noqa: ANN001, ANN201
+def _market_fees(sellers, region, official_markets, free, stalls_per_market, scale, fee, cash, fx, market_income, fees):
     """Sellers with a stall in an official market (``stalls_per_market`` each, over the scale; shared among the free
     sellers, at most one each) pay the stall fee; ``fees`` by province. False (nothing charged) when the fee is not
     positive or the provinces have no free sellers."""
@@ -573,7 +574,7 @@ class Retail(Module):
                " goods offered), at market prices.", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         ts = trade_state(sim)
         hh = sim.people.households
         w = sim.world
@@ -605,7 +606,7 @@ class Retail(Module):
         self._tally = np.zeros((r, 3))
         self._tally_b = np.zeros((nb, 3))
 
-    def _need(self, sim: "Sim") -> np.ndarray:
+    def _need(self, sim: Sim) -> np.ndarray:
         """Weekly food need of each household (US$ at food price index 1), cached until the parameter changes."""
         par = sim.pars.food_need_usd_per_person_week
         if self._need_key != par:
@@ -617,7 +618,7 @@ class Retail(Module):
         return self._need_arr
 
     # -- weekly -----------------------------------------------------------------------------------
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         ts = trade_state(sim)
         ts.begin_week(sim)
         if not sim.pars.retail_on:
@@ -705,7 +706,7 @@ class Retail(Module):
         res.record("food_imported_usd", w[W_FOOD_IMPORTED])
 
     # -- parts ------------------------------------------------------------------------------------
-    def _constants(self, pars) -> np.ndarray:  # noqa: ANN001
+    def _constants(self, pars) -> np.ndarray:
         """The parameters the region-level kernels read (:data:`_PARS`) and three derived values: the retail price
         of goods at normal supply per US$ landed (C_P0) and the scarcity factor's bounds (sellers never sell below
         the owners' price)."""
@@ -714,7 +715,7 @@ class Retail(Module):
         return np.array([getattr(pars, n) for n in _PARS] + [(1.0 + wm) * (1.0 + rm), s_min,
                                                               max(pars.retail_scarcity_max, s_min)], dtype=float)
 
-    def _pay_companies(self, sim: "Sim", take: np.ndarray) -> None:
+    def _pay_companies(self, sim: Sim, take: np.ndarray) -> None:
         """Retail proceeds of company goods to the companies in proportion to their goods claims."""
         comp = sim.people.companies
         total = float(take.sum())
@@ -729,7 +730,7 @@ class Retail(Module):
         sold_cost = total / (1.0 + sim.pars.retail_wholesale_markup)
         comp.goods_claim -= np.minimum(claim, sold_cost * share)
 
-    def _pay_market(self, sim: "Sim", ts, rates: np.ndarray, left: np.ndarray, roles_c: tuple) -> np.ndarray:  # noqa: ANN001
+    def _pay_market(self, sim: Sim, ts, rates: np.ndarray, left: np.ndarray, roles_c: tuple) -> np.ndarray:
         """Pay free households what the market gives them (``rates`` by province, from :func:`_stocks_and_rates`;
         ``left``: what no free household without a role can take, paid to every household of the province) and
         tally income, consumption and food security; sellers pay stall fees. Returns the fees by province."""

@@ -115,24 +115,24 @@ DEPOSITS: dict[str, dict[str, float]] = {
 }
 
 
-def banned_classes(pars) -> np.ndarray:  # noqa: ANN001 - Parameters
+def banned_classes(pars) -> np.ndarray:
     """Per commodity class (:data:`COMMODITIES` order): True where an export ban holds this week."""
     if not pars.sanctions_on:
         return np.zeros(len(COMMODITIES), dtype=bool)
     return np.array(BANS(vars(pars)), dtype=bool)
 
 
-def commodity_prices(sim: "Sim") -> np.ndarray:
+def commodity_prices(sim: Sim) -> np.ndarray:
     """Export price of each commodity this week (US$/t), in :data:`COMMODITIES` order."""
     return np.array(PRICES(vars(sim.pars))) * sim.market.price_index
 
 
-def free_cash(companies) -> np.ndarray:  # noqa: ANN001 - AgentArrays
+def free_cash(companies) -> np.ndarray:
     """Company cash not earmarked for the funnel (cash minus this week's unfunnelled revenue), >= 0."""
     return np.maximum(companies.cash - companies.revenue, 0.0)
 
 
-def deposit_matrix(sim: "Sim") -> np.ndarray:
+def deposit_matrix(sim: Sim) -> np.ndarray:
     """(regions, commodities) real tonnes a year each province's deposits can yield at infrastructure 1."""
     w = sim.world
     k = np.zeros((w.n_regions, len(COMMODITIES)))
@@ -175,7 +175,7 @@ P = ("decay", "shift", "shift_share", "productivity_unbanned", "unbanned_max", "
 
 @njit(cache=True, error_model="numpy")
 def _shift(capacity, commodity, region, banned, f, productivity, productivity_unbanned, capacity_max,
-           shifted_r):  # noqa: ANN001
+           shifted_r):
     """Banned bases give up a share ``f`` of their capacity to the ``unbanned`` bases (the rule of the module
     docstring, within ``capacity_max`` t/yr of unbanned capacity); ``shifted_r``: t/yr added, by province."""
     n, r = len(capacity), len(shifted_r)
@@ -217,7 +217,7 @@ def _shift(capacity, commodity, region, banned, f, productivity, productivity_un
 @njit(cache=True, error_model="numpy")
 def _bases_week(capacity, infra, commodity, region, company, conscripts, workers, banned, productivity, labour,
                 labour_power, output, stock, p, prices, worker_hh, worker_base, detained, hh_cash, hh_income, hh_region,
-                cash, revenue, weekly_value, capacity_r, by_region):  # noqa: ANN001
+                cash, revenue, weekly_value, capacity_r, by_region):
     """The bases' week (``p``: the parameters, :data:`P`): infrastructure decays, capacity moves while a ban holds
     (:func:`_shift`), then ``labour`` = (conscripts + worker households present) / workforce (1 without one). If
     that changed, returns (False, False, 0.0) for the caller to compute ``labour ** labour_elasticity`` (NumPy's
@@ -252,7 +252,7 @@ def _bases_week(capacity, infra, commodity, region, company, conscripts, workers
 @njit(cache=True, error_model="numpy")
 def _output_and_pay(capacity, infra, commodity, region, company, labour_power, output, stock, p, prices, worker_hh,
                     worker_base, detained, hh_cash, hh_income, hh_region, cash, revenue, weekly_value, capacity_r,
-                    by_region):  # noqa: ANN001
+                    by_region):
     """The rest of the bases' week: output into the stock (``labour_power`` = labour ** elasticity), wages from the
     owners' free cash, investment of free cash above the reserve, and the region table but its ``SHIFTED`` row.
     Returns whether companies invested (had free cash above the reserve), and the US$ they invested."""
@@ -353,7 +353,7 @@ class RevenueBases(Module):
                annual="last", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         pars, w = sim.pars, sim.world
         r = w.n_regions
         prices = commodity_prices(sim)
@@ -460,7 +460,7 @@ class RevenueBases(Module):
         self._zeros = np.zeros(len(COMMODITIES))  # stands for the prices or productivities a week does not use
         self._p = np.zeros(len(P))
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         pars = sim.pars
         b, comp, hh = sim.people.bases, sim.people.companies, sim.people.households
         decay = np.float32((1.0 - pars.infrastructure_decay_rate) ** (1.0 / WEEKS_PER_YEAR)

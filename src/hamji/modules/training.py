@@ -41,21 +41,21 @@ class Training(Module):
         Metric("training_spending_usd", "US$", "Paid by the training program to Jilin trainers this week.", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         m = sim.people.merchants
         m.add("trained", np.bool_)
         jilin = sim.world.groups.get("Jilin", [])
         self._prefecture = {sim.world.names.index(n): key for n, key in PREFECTURE_SWITCHES.items()
                             if n in sim.world.names and sim.world.names.index(n) in jilin}
 
-    def served(self, sim: "Sim") -> np.ndarray:
+    def served(self, sim: Sim) -> np.ndarray:
         """Per region: whether the program trains its merchants this week (its switch is on)."""
         out = np.zeros(sim.world.n_regions, dtype=bool)
         for region, key in self._prefecture.items():
             out[region] = bool(sim.pars[key])
         return out
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         p, m = sim.pars, sim.people.merchants
         r = sim.world.n_regions
         spent = np.zeros(r)

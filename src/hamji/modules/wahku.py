@@ -67,7 +67,7 @@ def year_fraction_left(date: dt.date) -> float:
     return ((end - date).days + 1) / days
 
 
-def weeks_left_in_year(dates) -> np.ndarray:  # noqa: ANN001 - pandas DatetimeIndex
+def weeks_left_in_year(dates) -> np.ndarray:
     """Weeks from each date (inclusive) to the end of its calendar year, at least 1."""
     days_left = (pd.to_datetime(dates.year.astype(str) + "-12-31") - dates).days.to_numpy() + 1
     return np.maximum(days_left / 7.0, 1.0)
@@ -87,7 +87,7 @@ def choose_forged_ratio(h: np.ndarray, margin: float, fine: float, m_max: float)
 # sequential in company order, as np.bincount adds them, so results are those of the NumPy formulas.
 # ------------------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def _hazard_exponent(forged_ratio, h, weeks, out):  # noqa: ANN001
+def _hazard_exponent(forged_ratio, h, weeks, out):
     """``out = -h * forged_ratio / weeks`` in float64: the exponent of each company's weekly chance of escaping
     detection (np.exp is applied in NumPy, whose last bit compiled code does not reproduce)."""
     for i in range(len(forged_ratio)):
@@ -96,7 +96,7 @@ def _hazard_exponent(forged_ratio, h, weeks, out):  # noqa: ANN001
 
 @njit(cache=True, error_model="numpy")
 def _detect(escape, u, forged_ratio, detected, detections, forged, forged_value, cash, revenue, home, fine_multiple,
-            bribe_share, officials, out_r):  # noqa: ANN001, ANN201
+            bribe_share, officials, out_r):
     """This week's detections (``u < 1 - escape`` among undetected forgers) and their penalty: at most the
     free cash, ``bribe_share`` of it to the home province's officials; the forged quota is cancelled.
     ``out_r`` rows get (detections, fines, bribes, mean forged ratio) by home province. Returns whether
@@ -136,7 +136,7 @@ def _detect(escape, u, forged_ratio, detected, detections, forged, forged_value,
 
 
 @njit(cache=True, error_model="numpy")
-def _quota_left(real_value, forged_value, home, left_r):  # noqa: ANN001, ANN201
+def _quota_left(real_value, forged_value, home, left_r):
     """Value of the unused real plus forged quota by home province (``left_r``); returns the real and the
     forged value over all companies (as NumPy sums them)."""
     left_r[:] = 0.0
@@ -169,14 +169,14 @@ class Wahku(Module):
                " week (national; empty when the quota system is off).", scaled=True),
     )
 
-    def after_copy(self, sim: "Sim") -> None:
+    def after_copy(self, sim: Sim) -> None:
         """After a deep copy, make the companies' quota states rows of this module's matrices again."""
         comp = sim.people.companies
         for j, c in enumerate(COMMODITIES):
             setattr(comp, f"quota_{c}", self.quota[j])
             setattr(comp, f"forged_{c}", self.forged[j])
 
-    def setup(self, sim: "Sim") -> None:
+    def setup(self, sim: Sim) -> None:
         comp = sim.people.companies
         n_c = len(COMMODITIES)
         # (commodity, company) matrices; each row is also a company state quota_<c> / forged_<c>
@@ -201,7 +201,7 @@ class Wahku(Module):
         self._left_r = np.zeros(r)  # value of unused quota by home province
         self._exponent = np.zeros(comp.n)  # exponent of each company's weekly chance of escaping detection
 
-    def issue(self, sim: "Sim", today: dt.date) -> None:
+    def issue(self, sim: Sim, today: dt.date) -> None:
         """New quota year: real quotas from expected output, forged ratios from expected gain."""
         pars = sim.pars
         b, comp = sim.people.bases, sim.people.companies
@@ -220,7 +220,7 @@ class Wahku(Module):
         comp.forged_value[:] = commodity_prices(sim) @ self.forged
         comp.detected[:] = False
 
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         pars = sim.pars
         comp = sim.people.companies
         today = sim.day

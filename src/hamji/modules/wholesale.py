@@ -69,7 +69,7 @@ _TINY = 1e-12
 
 
 @njit(cache=True)
-def _area_total(key, values, c, buf):  # noqa: ANN001, ANN201
+def _area_total(key, values, c, buf):
     """``values[key == c].sum()``, as NumPy sums the selected values (``buf``: work space)."""
     k = 0
     for j in range(len(values)):
@@ -80,7 +80,7 @@ def _area_total(key, values, c, buf):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def _by_area(area, values, n_areas):  # noqa: ANN001, ANN201
+def _by_area(area, values, n_areas):
     """``np.bincount(area, weights=values, minlength=n_areas)`` (in order, as np.bincount adds)."""
     out = np.zeros(n_areas)
     for j in range(len(values)):
@@ -89,7 +89,7 @@ def _by_area(area, values, n_areas):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True)
-def _pay_merchants(area, paid, n_areas, mer_region, capital, sales, margin, amounts, capital_before):  # noqa: ANN001
+def _pay_merchants(area, paid, n_areas, mer_region, capital, sales, margin, amounts, capital_before):
     """Each Chinese area's merchants are paid what the partners of its provinces paid (``paid``, ``area``):
     sales by capital, then the sale itself (:func:`hamji.market.buy_from_merchants`), areas in order.
     ``amounts[c]`` is area c's amount (0 if it sold nothing), ``capital_before[c]`` its merchants' capital
@@ -112,7 +112,7 @@ def _pay_merchants(area, paid, n_areas, mer_region, capital, sales, margin, amou
 
 
 @njit(cache=True)
-def _buy_nk_goods(area, value, n_areas, mer_region, capital, margin, sold):  # noqa: ANN001
+def _buy_nk_goods(area, value, n_areas, mer_region, capital, margin, sold):
     """Each area's merchants buy the North Korean goods of its provinces (``value``) by capital and keep the
     margin of their resale; ``sold[c]``: area c's purchases (0 if none, or if its merchants hold nothing)."""
     buf = np.empty(max(len(value), len(capital)))
@@ -131,7 +131,7 @@ def _buy_nk_goods(area, value, n_areas, mer_region, capital, margin, sold):  # n
 
 
 @njit(cache=True)
-def _credit_ties(b, s, vol, hw, pos, amount, strength, place) -> None:  # noqa: ANN001
+def _credit_ties(b, s, vol, hw, pos, amount, strength, place) -> None:
     """Tie volumes in two passes over the merchant ties: each partner's summed tie strength (float64, in
     tie order), then ``vol += share x amount`` for the live ties of this call's partners (``pos`` maps a
     household to its place in the partner list, or to ``len(pos)`` if it is not a partner). The first pass
@@ -150,7 +150,7 @@ def _credit_ties(b, s, vol, hw, pos, amount, strength, place) -> None:  # noqa: 
 
 
 @njit(cache=True)
-def _tie_volumes(idx, amount, b, s, vol, hw, pos, place) -> None:  # noqa: ANN001
+def _tie_volumes(idx, amount, b, s, vol, hw, pos, place) -> None:
     """Credit each merchant tie of the partners ``idx`` with its share (by strength) of the partner's trade
     ``amount`` (no ties: nothing); ``pos`` is left as it was found (every entry ``len(pos)``)."""
     if hw == 0 or len(idx) == 0:
@@ -164,7 +164,7 @@ def _tie_volumes(idx, amount, b, s, vol, hw, pos, place) -> None:  # noqa: ANN00
 
 
 @njit(cache=True)
-def _with_ties(idx, b, s, hw, n_households):  # noqa: ANN001, ANN201
+def _with_ties(idx, b, s, hw, n_households):
     """The households of ``idx`` (in order) with at least one live merchant tie (strength > 0 among the first
     ``hw`` ties)."""
     has_tie = np.zeros(n_households, dtype=np.bool_)
@@ -182,7 +182,7 @@ def _with_ties(idx, b, s, hw, n_households):  # noqa: ANN001, ANN201
 
 @njit(cache=True, error_model="numpy")
 def _merchant_finance(region, jilin, partners, capital, sme_loans, microloans, sales, incentive_year, new_year,
-                      grant_week, loan_usd, term_weeks, loan_rate, weeks_a_year, drawings, paid_r):  # noqa: ANN001, ANN201
+                      grant_week, loan_usd, term_weeks, loan_rate, weeks_a_year, drawings, paid_r):
     """The merchants' week before trade: SME grants (weekly) and loans (at the new year) to Jilin merchants
     trading with the North (all Jilin merchants if none trades), loan service, then the owners' drawings.
 
@@ -238,7 +238,7 @@ def _merchant_finance(region, jilin, partners, capital, sme_loans, microloans, s
 
 
 @njit(cache=True)
-def _supply(mer_region, capital, productivity, turnover, r):  # noqa: ANN001, ANN201
+def _supply(mer_region, capital, productivity, turnover, r):
     """What each area's merchants can supply this week: ``bincount(region, capital x productivity) x turnover``."""
     supply = np.zeros(r)
     for m in range(len(capital)):
@@ -249,7 +249,7 @@ def _supply(mer_region, capital, productivity, turnover, r):  # noqa: ANN001, AN
 
 
 @njit(cache=True, error_model="numpy")
-def _fill(supply, demand):  # noqa: ANN001, ANN201
+def _fill(supply, demand):
     """Share of each area's demand its merchants fill: ``min(1, supply / demand)``, 0 without demand."""
     out = np.empty(len(demand))
     for c in range(len(demand)):
@@ -258,7 +258,7 @@ def _fill(supply, demand):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, error_model="numpy")
-def _matched(cover, total):  # noqa: ANN001, ANN201
+def _matched(cover, total):
     """Share of orders ``total`` that find a company's wah-ku: ``C / (C + total)`` (1 without a finite cover
     or orders)."""
     if np.isfinite(cover) and total > 0:
@@ -271,7 +271,7 @@ def _matched(cover, total):  # noqa: ANN001, ANN201
 def _wholesale_week(idx, region, cash, fx, stake, qty, sales_ema, tracked, goods_households, imports, china_of,
                     mer_region, capital, productivity, sales, inventory_weeks, invest_share, trips_open, turnover,
                     cover, usd_per_t, margin, crossings, cross_mult, open_share, scale, cross_used, cross_starts,
-                    cross_ids, tie_b, tie_s, tie_vol, hw, pos, place, value_r, suppliers):  # noqa: ANN001, ANN201
+                    cross_ids, tie_b, tie_s, tie_vol, hw, pos, place, value_r, suppliers):
     """Partners' orders of Chinese goods cut by merchant capital, wah-ku cover and crossing room, paid by the
     partners (won first, then foreign currency) and to the merchants; the goods land in the partners'
     provinces. ``value_r``: value bought by DPRK province; ``suppliers[:k]`` (k returned): what the merchants
@@ -342,7 +342,7 @@ def _wholesale_week(idx, region, cash, fx, stake, qty, sales_ema, tracked, goods
 
 
 @njit(cache=True, error_model="numpy")
-def _share_out(amounts, idx, weights, region, money, income, market_income) -> None:  # noqa: ANN001
+def _share_out(amounts, idx, weights, region, money, income, market_income) -> None:
     """:func:`hamji.modules.distribution.share_out` of ``amounts`` to one group (households ``idx``, ``weights``;
     empty: equal shares) as market income, in compiled code: each province's amount to the group's members there by
     weight, else equally to all the province's households."""
@@ -359,7 +359,7 @@ def _share_out(amounts, idx, weights, region, money, income, market_income) -> N
 def _nk_goods_week(acq, partners, region, hh_region, knowhow, fx, income, market_income, persons, china_of, mer_region,
                    capital, productivity, sales, per_acquirer, trips_open, knowhow_effect, potential_usd, turnover,
                    cover, usd_per_t, margin, export_margin, crossings, cross_mult, open_share, scale, cross_used,
-                   cross_starts, cross_ids, tie_b, tie_s, tie_vol, hw, pos, place, value, nk_sales):  # noqa: ANN001, ANN201
+                   cross_starts, cross_ids, tie_b, tie_s, tie_vol, hw, pos, place, value, nk_sales):
     """Acquirers' North Korean goods (diminishing returns to a province's potential) offered through its
     partners, cut by the merchants' capital left this week, wah-ku cover and crossing room; the merchants buy
     them and pay partners and acquirers in foreign currency. ``value``: value sold by DPRK province (all 0 if
@@ -448,7 +448,7 @@ def _nk_goods_week(acq, partners, region, hh_region, knowhow, fx, income, market
 
 
 @njit(cache=True)
-def _area_totals(country, bought, mer_region, sales, capital, wholesale, capital_r) -> None:  # noqa: ANN001
+def _area_totals(country, bought, mer_region, sales, capital, wholesale, capital_r) -> None:
     """The week's records by area: ``wholesale`` what DPRK provinces bought (``bought``) and what each Chinese
     area's merchants sold; ``capital_r`` the merchants' capital (np.bincount sums, in merchant order)."""
     sold = np.zeros(len(bought))
@@ -469,7 +469,7 @@ def _week(mer_region, jilin, mer_partners, capital, sme_loans, microloans, produ
           per_acquirer, knowhow_effect, potential_usd, nk_usd_per_t, export_margin,
           crossings, cross_mult, open_share, scale, cross_used, cross_starts, cross_ids,  # borders
           tie_b, tie_s, tie_vol, hw, pos, place,  # merchant ties
-          country, incentives_r, bought, nk, wholesale_r, capital_r, suppliers, nk_sales):  # noqa: ANN001, ANN201
+          country, incentives_r, bought, nk, wholesale_r, capital_r, suppliers, nk_sales):
     """The module's week in one call (a call's dispatch costs more than most of its arithmetic at small scale):
     merchants' finance, then (``trade_on``) the partners' wholesale and their sales of North Korean goods, then
     the records by area. Returns the books' flows: incentives, loan service, drawings (NaN: none booked) and the
@@ -515,8 +515,8 @@ class Wholesale(Module):
                " area.", annual="last", scaled=True),
     )
 
-    def setup(self, sim: "Sim") -> None:
-        ts = trade_state(sim)
+    def setup(self, sim: Sim) -> None:
+        trade_state(sim)  # the shared trade state exists from here on
         w = sim.world
         mer = sim.people.merchants
         pars = sim.pars
@@ -556,7 +556,7 @@ class Wholesale(Module):
         self._no_ties = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32))
 
     # -- weekly -----------------------------------------------------------------------------------
-    def step(self, sim: "Sim") -> None:
+    def step(self, sim: Sim) -> None:
         ts = trade_state(sim)
         ts.begin_week(sim)
         ts.sync(sim)
@@ -606,7 +606,7 @@ class Wholesale(Module):
         res.record("sme_incentives_usd", self._incentives_r)
         res.record("merchant_capital_usd", self._capital_r)
 
-    def _partners(self, sim: "Sim", ts) -> np.ndarray:  # noqa: ANN001
+    def _partners(self, sim: Sim, ts) -> np.ndarray:
         """Free partner households with at least one active merchant tie (all free partners without a network)."""
         cached = getattr(self, "_tied", None)
         if cached is not None and cached[0] == sim.week:
@@ -617,7 +617,7 @@ class Wholesale(Module):
         self._tied = (sim.week, idx)
         return idx
 
-    def _ties(self, ts):  # noqa: ANN001, ANN202
+    def _ties(self, ts):
         """The merchant ties' arrays for the kernels (none, ``hw`` 0, without a network)."""
         mp = ts.mp
         if mp is None:

@@ -9,8 +9,8 @@ the command line. Nothing in the engine imports this package.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hamji.errors import UserError
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 from shiny import Inputs, Session, reactive, render, ui
@@ -167,7 +168,7 @@ def max_budget() -> float:
     return REGISTRY["training_trained_per_year"].high * REGISTRY["training_cost_usd"].default
 
 
-def analysis_server(input: Inputs, session: Session, manager: JobManager, runs: Path,  # noqa: A002 - Shiny's name
+def analysis_server(input: Inputs, session: Session, manager: JobManager, runs: Path,
                     jobs_list: Callable[[str], Any], jobs_version: Callable[[], int], error: Callable[[str], ui.Tag]) -> None:
     """The two tabs' reactive logic inside a session: forms, size checks, jobs, folder pickers and pages."""
     runs = Path(runs)

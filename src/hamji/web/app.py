@@ -180,7 +180,7 @@ def make_app(runs: Path, manager: JobManager) -> App:
 
     manager.on_run_written = run_written
 
-    def server(input: Inputs, output: Outputs, session: Session) -> None:  # noqa: A002 - Shiny's name
+    def server(input: Inputs, output: Outputs, session: Session) -> None:
         spec = reactive.value(builder.template(START_TEMPLATE))
         form_rev = reactive.value(0)  # bumps when the form's structure changes (re-render)
         upload_note = reactive.value(None)
@@ -575,7 +575,8 @@ def make_app(runs: Path, manager: JobManager) -> App:
             man = read_manifest(folders[0])
             seeds = sorted(int(read_manifest(f)["seed"]) for f in folders)
             name = man["scenario"]["name"]
-            cli = "\n".join(f"hamji run {shlex.quote(name + '.yaml')} --scale {man['scale']} --seed {s} --start {man['start']} --end {man['end']}"
+            cli = "\n".join(f"hamji run {shlex.quote(name + '.yaml')} --scale {man['scale']} --seed {s} --start {man['start']}"
+                            f" --end {man['end']}"
                             for s in seeds)
             py = (f"import hamji\nframes = [hamji.run(\"{name}.yaml\", seed=s, scale={man['scale']}, start=\"{man['start']}\","
                   f" end=\"{man['end']}\", annual=True) for s in {seeds}]")

@@ -95,7 +95,7 @@ def province_map(values: dict[str, float], title: str, unit: str = "", diverging
         name = f["properties"]["name"]
         v = values.get(name, np.nan)
         color = _html_color(v, lo, hi, scale)
-        for k, poly in enumerate(f["geometry"]["coordinates"]):
+        for poly in f["geometry"]["coordinates"]:
             ring = np.asarray(poly[0])
             fig.add_trace(go.Scatter(x=ring[:, 0], y=ring[:, 1], fill="toself", fillcolor=color, mode="lines",
                                      line=dict(color="white", width=1), name=name, showlegend=False, hoveron="fills",
@@ -305,7 +305,7 @@ def index_bars(indices: pd.DataFrame, outcome: str, confidence: float) -> go.Fig
     return fig
 
 
-def frontier_chart(table: pd.DataFrame, oy, ox, label, scale) -> go.Figure:  # noqa: ANN001 - policy Objectives and helpers
+def frontier_chart(table: pd.DataFrame, oy, ox, label, scale) -> go.Figure:
     """The policy search's trade-off: every design evaluated (grey), the Pareto front (joined, with its trial
     numbers and 90% intervals) and the reference scenarios (red diamonds, named); y the first objective, x the
     second (``label`` and ``scale`` are :mod:`hamji.analysis.policy`'s axis titles and unit factors)."""
@@ -317,7 +317,7 @@ def frontier_chart(table: pd.DataFrame, oy, ox, label, scale) -> go.Figure:  # n
                              marker=dict(size=8, color="#bbb"), text=d.description,
                              hovertemplate="%{text}<extra>trial</extra>"))
 
-    def bars(frame: pd.DataFrame, o, f: float) -> dict:  # noqa: ANN001
+    def bars(frame: pd.DataFrame, o, f: float) -> dict:
         if f"{o.name}_low" not in frame or o.outcome is None:
             return {}
         return _interval(frame[o.name] * f, frame[f"{o.name}_low"] * f, frame[f"{o.name}_high"] * f)

@@ -22,9 +22,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hamji.errors import UserError
 
@@ -422,7 +423,7 @@ class JobManager:
             try:
                 path.write_bytes(fut.result())
                 state, message = "done", f"scorecard saved as {path.name}"
-            except Exception as exc:  # noqa: BLE001 - reported to the session, the server goes on
+            except Exception as exc:
                 state, message = "failed", f"the scorecard could not be saved: {exc}"
             with self._lock:
                 job.state, job.message = state, message
@@ -436,7 +437,7 @@ class JobManager:
             try:
                 files = fut.result()
                 folder = write_folder(new_run_dir(self.runs, job.name, seed), files)
-            except Exception as exc:  # noqa: BLE001 - reported to the session, the server goes on
+            except Exception as exc:
                 with self._lock:
                     job.state, job.message = "failed", f"writing the results failed: {exc}"
                     self.version += 1
@@ -454,7 +455,7 @@ class JobManager:
             if fut.status == "error":
                 try:
                     exc = fut.exception()
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     exc = e
             with self._lock:
                 if job.state != "cancelled":
@@ -481,7 +482,7 @@ class JobManager:
                 folder = folder.with_name(folder.name + "-b")
             request = json.dumps({"kind": job.kind, "request": job.request}, indent=2).encode("utf-8")
             write_folder(folder, files | {REQUEST_FILE: request})
-        except Exception as exc:  # noqa: BLE001 - reported to the session, the server goes on
+        except Exception as exc:
             with self._lock:
                 job.state, job.message = "failed", f"writing the results failed: {exc}"
                 self.version += 1
