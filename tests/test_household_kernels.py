@@ -18,12 +18,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hamji.accounts import pay_from_households
+from hamji import payments, trade
 from hamji.kernels import colsum, household_blocks, province_bounds, psum, ratio_or, reduce_blocks, rowsum, share_or
-from hamji.modules import distribution as dist
 from hamji.modules import enforcement as enf
 from hamji.modules import population as popm
 from hamji.modules import retail as ret
+from hamji.payments import pay_from_households
 from hamji.people import ROLE_NONE, ROLE_PRODUCER, ROLE_SELLER, ROLES
 
 SEEDS = range(5)
@@ -143,7 +143,7 @@ def test_province_bounds_are_slices_and_refuse_another_order():
 @pytest.mark.parametrize("seed", SEEDS)
 def test_free_by_role_lists_match_flatnonzero(seed, threads, block):
     h = households(seed)
-    ids, starts = dist._free_by_role(blocks_of(h["region"], block), h["role"], h["detained"], len(ROLES))
+    ids, starts = trade._free_by_role(blocks_of(h["region"], block), h["role"], h["detained"], len(ROLES))
     for k in range(1, len(ROLES)):
         idx = np.flatnonzero(h["role"] == k)
         same(ids[starts[k]:starts[k + 1]], idx[h["detained"][idx] == 0])
@@ -176,10 +176,10 @@ def test_group_payments_match_bincount_and_credit(seed, weighted, income_share):
     # kernels
     tot = np.zeros(R)
     kw = np.ones(0) if w is None else weights
-    dist._group_totals(idx, region, kw, tot)
+    payments.group_totals(idx, region, kw, tot)
     same(tot, tot_ref)
     c2, i2, m2 = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
-    dist._group_credit(idx, region, kw, per, c2, i2, m2, True, income_share)
+    payments.group_credit(idx, region, kw, per, c2, i2, m2, True, income_share)
     same(c2, cash), same(i2, income), same(m2, mi)
 
 

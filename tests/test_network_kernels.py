@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from numba import njit
 
-from hamji.kernels import household_blocks, province_bounds, reduce_blocks
+from hamji.kernels import household_blocks, npow, province_bounds, reduce_blocks
 from hamji.modules import network as net
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLES
+from hamji.ties import Ties
 
 SEEDS = range(6)
 WEEKS = (1, 2, 3, 4, 13)
@@ -46,7 +47,7 @@ def strengths(rng: np.random.Generator, m: int) -> np.ndarray:
 @njit(cache=True)
 def _pow_each(x, w, out):
     for i in range(len(x)):
-        out[i] = net._pow(x[i], w)
+        out[i] = npow(x[i], w)
 
 
 def pw(x, weeks) -> np.ndarray:
@@ -202,7 +203,7 @@ def test_update_ties(seed, weeks):
     vol[rng.random(m) < 0.4] = 0.0
     vol[rng.random(m) < 0.01] = np.inf  # gives NaN (dropped), also at s = 1 where the power is otherwise skipped
     want = ref_update(s.copy(), vol.copy(), weeks, gain, half, decay, s_min)
-    t = net.Ties(m)
+    t = Ties(m)
     t.add(np.zeros(m, dtype=np.int32), np.ones(m, dtype=np.int32), 0.5)
     t.s[:m], t.vol[:m] = s, vol
     t.update(weeks, gain, half, decay, s_min)

@@ -12,9 +12,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hamji.accounts import pay_from_households
 from hamji.kernels import ratio_or
-from hamji.modules.distribution import _adhoc, _group_credit, _group_totals, _rescale_stakes, _ship, _sync, charge, share_out
+from hamji.modules.distribution import _adhoc, _ship
+from hamji.payments import charge, group_credit, group_totals, pay_from_households, share_out
+from hamji.trade import _rescale_stakes, sync_goods
 
 R = 15
 
@@ -161,7 +162,7 @@ def test_sync_and_stakes_as_numpy() -> None:
         target = qty.sum(axis=0) * rng.uniform(0.5, 1.5, R)
         q2, t2, tr2 = qty.copy(), trans.copy(), tracked.copy()
         sync_ref(q2, t2, tr2, target)
-        _sync(qty, trans, tracked, target)
+        sync_goods(qty, trans, tracked, target)
         assert same(qty, q2) and same(trans, t2) and same(tracked, tr2)
         region = np.sort(rng.integers(0, R, 2000)).astype(np.int8)
         stake = np.where(rng.random(2000) < 0.3, rng.lognormal(2, 2, 2000), 0.0).astype(np.float32)
@@ -188,12 +189,12 @@ def share_out_ref(sim, amounts, groups, market=True, fx=False, income_share=1.0)
             continue
         weights = np.ones(0) if w is None else w.astype(np.float64, copy=False)  # empty: equal shares
         tot = np.zeros(r)
-        _group_totals(idx, region, weights, tot)
+        group_totals(idx, region, weights, tot)
         ok = (tot > 0) & (left > 0)
         if not ok.any():
             continue
         per = np.where(ok, left / np.where(ok, tot, 1.0), 0.0)
-        _group_credit(idx, region, weights, per, money, hh.income, hh.market_income, market, float(income_share))
+        group_credit(idx, region, weights, per, money, hh.income, hh.market_income, market, float(income_share))
         paid += np.where(ok, left, 0.0)
         left = np.where(ok, 0.0, left)
     if left.any():

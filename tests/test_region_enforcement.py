@@ -10,10 +10,11 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from hamji.accounts import CABINET, KPA, pay_from_households
+from hamji.accounts import CABINET, KPA
 from hamji.modules.enforcement import Enforcement, RegionIndex, bribe_prices, inspection_risk
 from hamji.modules.human_security import HumanSecurity
 from hamji.modules.remittances import Remittances
+from hamji.payments import pay_from_households
 from hamji.sim import Sim
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hamji.market import _sell
+from hamji.market import sell_to_merchants
 from hamji.modules.funnel import (
     ABROAD,
     BUDGET,
@@ -66,7 +66,7 @@ def reference(w: dict, pars: dict) -> dict:
     spent_x = np.bincount(crossing, weights=spent, minlength=NX)
     sold = np.zeros(NX)
     for x in np.flatnonzero(spent_x > 0):
-        sold[x] = _sell(w["mer_region"], w["mer_capital"], int(w["china_region"][x]), float(spent_x[x]), w["margin"],
+        sold[x] = sell_to_merchants(w["mer_region"], w["mer_capital"], int(w["china_region"][x]), float(spent_x[x]), w["margin"],
                         np.empty(len(w["mer_capital"])))
     goods = np.bincount(home, weights=spent, minlength=R)
     w["goods_company"] += goods

@@ -1,6 +1,6 @@
 """The trade network's province-level kernels equal, bit for bit, the NumPy code they replaced (issue 18).
 
-Each reference below is the NumPy code of ``Network`` (or :class:`hamji.modules.network.Ties`) before it was
+Each reference below is the NumPy code of ``Network`` (or :class:`hamji.ties.Ties`) before it was
 compiled. Inputs mix in the awkward cases: provinces without households, roles nobody holds, NaN and negative
 incomes, weights summing to 0, free and NaN tie slots, and arrays that must grow.
 """
@@ -13,6 +13,7 @@ import pytest
 from hamji.kernels import household_blocks, province_bounds, reduce_blocks
 from hamji.modules import network as net
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_SELLER, ROLES
+from hamji.ties import Ties
 
 F32 = np.float32
 SEEDS = range(8)
@@ -132,7 +133,7 @@ def role_sums(rng: np.random.Generator, blocks: np.ndarray):
 def test_ties_add_as_numpy(seed):
     """Ties fill free slots (strength <= 0, not NaN) in order, then grow past the high-water mark by a quarter."""
     rng = np.random.default_rng(seed)
-    ours, ref = net.Ties(16), RefTies(16)
+    ours, ref = Ties(16), RefTies(16)
     for _ in range(40):
         k = int(rng.integers(0, 30))
         a, b = rng.integers(0, 1000, k), rng.integers(0, 1000, k).astype(np.int32)

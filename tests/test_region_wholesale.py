@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hamji.modules.distribution import share_out
 from hamji.modules.wholesale import WEEKS_A_YEAR, _merchant_finance, _share_out, _with_ties
+from hamji.payments import share_out
 
 
 def _households(rng: np.random.Generator, n: int, r: int) -> SimpleNamespace:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from hamji.modules import PLAN
-from hamji.modules.distribution import trade_state
-from hamji.modules.network import Ties
 from hamji.sim import Sim
+from hamji.ties import Ties
+from hamji.trade import trade_state
 
 SCALE = 2000
 ONE_YEAR = (dt.date(2000, 1, 3), dt.date(2000, 12, 31))

@@ -12,9 +12,6 @@ government organizations, as well as for personal use." Every account here is a 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
-
-from hamji.kernels import fmax, fmin
 
 BRANCHES = ("KPA", "KWP", "Cabinet")
 KPA, KWP, CABINET = range(3)
@@ -52,26 +49,3 @@ class Accounts:
         books.holder("jilin_households", self, "jilin_households")
 
 
-def pay_from_households(cash: np.ndarray, fx: np.ndarray, amount: np.ndarray) -> np.ndarray:
-    """Take ``amount`` from each household, won cash first, then foreign currency, never below zero.
-
-    Returns what each household actually paid (at most what it holds). Arrays are changed in place.
-    """
-    amount = np.maximum(amount, 0.0)
-    from_cash = np.minimum(cash, amount)
-    cash -= from_cash
-    from_fx = np.minimum(fx, amount - from_cash)
-    fx -= from_fx
-    return from_cash + from_fx
-
-
-@njit(cache=True, inline="always")
-def pay_household(i, amount, cash, fx):
-    """:func:`pay_from_households` for household ``i``, in compiled code: ``amount`` (at least 0) from its won cash
-    first, then its foreign currency, never below zero; returns what it paid."""
-    amount = fmax(amount, 0.0)
-    from_cash = fmin(cash[i], amount)
-    cash[i] -= from_cash
-    from_fx = fmin(fx[i], amount - from_cash)
-    fx[i] -= from_fx
-    return from_cash + from_fx

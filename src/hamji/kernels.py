@@ -259,3 +259,12 @@ def rowsum(m):
     for i in range(m.shape[0]):
         out[i] = 0.0 + pairwise_sum(m[i], 0, m.shape[1])
     return out
+
+
+@njit(cache=True, inline="always")
+def npow(x, w):
+    """``x ** weeks`` as NumPy computes it for a float array and a Python int (``w`` = weeks in ``x``'s dtype).
+
+    NumPy squares for 2 and calls ``pow`` otherwise; ``pow(x, 2)`` can differ from ``x * x`` in the last bit.
+    """
+    return x * x if w == 2 else x ** w

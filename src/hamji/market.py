@@ -38,9 +38,10 @@ def synthesise_merchants(merchants: AgentArrays, sim: Sim) -> None:
 
 
 @njit(cache=True)
-def _sell(region, capital, area, amount, margin, buf):
-    """The merchants of ``area`` share a sale of ``amount`` by capital and restock (:func:`buy_from_merchants`);
-    returns their capital before the sale (0: nobody paid)."""
+def sell_to_merchants(region, capital, area, amount, margin, buf):
+    """The merchants of ``area`` share a sale of ``amount`` by capital and restock: their margin stays with them, the
+    cost share ``1 - margin`` goes to their suppliers in China (:func:`pay_chinese_suppliers` books it). Returns their
+    capital before the sale (0: there were no merchants to take it)."""
     n = len(capital)
     for i in range(n):
         buf[i] = capital[i] if region[i] == area else 0.0
@@ -53,6 +54,13 @@ def _sell(region, capital, area, amount, margin, buf):
     for i in range(n):
         capital[i] -= cost * buf[i] / total
     return total
+
+
+def pay_chinese_suppliers(books, amount: float, capital_before: float, margin: float) -> None:
+    """Book what a sale of ``amount`` to Jilin merchants (:func:`sell_to_merchants`) pays their suppliers in China: the
+    cost share ``amount (1 - margin)``, or the whole amount when no merchant took the sale (``capital_before <= 0``:
+    the goods came from the suppliers directly). The one place this outflow of the books is written."""
+    books.outflow("chinese_suppliers", amount if capital_before <= 0 else amount * (1.0 - margin))
 
 
 @njit(cache=True)
@@ -194,18 +202,3 @@ class Market:
         self.imports_state[:] = 0.0
 
 
-def buy_from_merchants(sim: Sim, china_region: int, amount: float) -> float:
-    """Pay ``amount`` (US$) to the merchants of ``china_region`` for Chinese consumer goods.
-
-    Merchants share the sale in proportion to their capital; they keep their margin
-    (``merchant_margin``) and pay the rest to their suppliers in China (an outflow of the books).
-    Returns the amount paid. The caller has already taken the money from the buyer.
-    """
-    m = sim.people.merchants
-    total = _sell(m.region, m.capital, int(china_region), float(amount), float(sim.pars.merchant_margin), np.empty(m.n))
-    if total <= 0:
-        sim.books.outflow("chinese_suppliers", amount)
-        return amount
-    # merchants restock from Chinese suppliers: the cost share leaves the books
-    sim.books.outflow("chinese_suppliers", amount * (1.0 - sim.pars.merchant_margin))
-    return amount

@@ -23,24 +23,23 @@ Official markets start from the CSIS provincial counts (scaled back to 2000) and
 with market turnover. Ad hoc markets appear on a route segment or border approach whose smoothed
 flow has stayed above a threshold for some weeks, and fade once the flow stops.
 
-This file also holds the plumbing the four society-side modules share (:class:`TradeState` on
-``sim.market.trade``): who owns which goods where, this week's market income, and helpers that pay
-households region by region.
+Who owns which goods where is the shared :class:`hamji.trade.TradeState`; payments go through
+:mod:`hamji.payments`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from hamji import data
-from hamji.accounts import pay_from_households, pay_household
-from hamji.kernels import colsum, fmax, fmin, pairwise_sum, psum, rowsum, span
+from hamji.kernels import colsum, fmax, fmin, pairwise_sum, psum
 from hamji.module import Metric, Module
-from hamji.people import ROLE_NONE, ROLE_SELLER, ROLE_SHIPPER, ROLES
+from hamji.payments import pay_household, share_out
+from hamji.people import ROLE_SELLER, ROLE_SHIPPER
+from hamji.trade import TradeState, sync_goods, trade_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -49,371 +48,9 @@ if TYPE_CHECKING:  # pragma: no cover
 # ------------------------------------------------------------------------------------------------
 # Shared plumbing of wholesale, distribution, retail and network
 # ------------------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
-def _free_by_role(blocks, role, detained, n_roles):
-    """Free households grouped by market role (role > 0), each group in household order: (ids, starts),
-    role k's ids being ``ids[starts[k]:starts[k + 1]]``. A counting sort in two parallel passes over the
-    household blocks: each block's count by role, then each block fills its place (role 0 is left out)."""
-    nb = len(blocks)
-    counts = np.zeros((nb, n_roles), dtype=np.int64)
-    for b in prange(nb):
-        for i in range(*span(blocks, b)):
-            if detained[i] == 0 and role[i] > 0:
-                counts[b, role[i]] += 1
-    starts = np.zeros(n_roles + 1, dtype=np.int64)
-    pos = np.zeros((nb, n_roles), dtype=np.int64)  # where each block's ids of each role begin
-    for k in range(n_roles):
-        at = starts[k]
-        for b in range(nb):
-            pos[b, k] = at
-            at += counts[b, k]
-        starts[k + 1] = at
-    ids = np.empty(starts[-1], dtype=np.int64)
-    for b in prange(nb):
-        p = pos[b].copy()
-        for i in range(*span(blocks, b)):
-            if detained[i] == 0 and role[i] > 0:
-                ids[p[role[i]]] = i
-                p[role[i]] += 1
-    return ids, starts
 
 
-class TradeState:
-    """State the society-side modules share, one per run (``sim.market.trade``).
 
-    Goods owned by households are kept by owner province (the province of the partners who
-    imported them) and location: ``qty[o, r]`` US$ at landed cost, ``trans[o, r]`` transport
-    already paid on them. Row sums equal the owners' ``households.goods_stake``; column sums equal
-    ``sim.market.goods_households``. ``seized`` is this week's goods seized at checkpoints by
-    province (US$ at cost), for the enforcement module.
-    """
-
-    def __init__(self, sim: Sim) -> None:
-        r = sim.world.n_regions
-        hh = sim.people.households
-        self.n_regions = r
-        self.qty = np.zeros((r, r))
-        self.trans = np.zeros((r, r))
-        self.tracked = np.zeros(r)  # owner totals the stakes were last scaled to
-        if "goods_stake" not in hh.states:  # US$ at landed cost of goods a household owns
-            hh.add("goods_stake", np.float32)
-        if "market_income" not in hh.states:  # net market income this week (US$)
-            hh.add("market_income", np.float32)
-        if "ties_strength" not in hh.states:  # summed strength of a household's ties
-            hh.add("ties_strength", np.float32)
-        self.week = -2
-        self.seized = np.zeros(r)  # this week, by province where seized
-        self.seized_total = np.zeros(r)  # since the start
-        self.goods_demand = np.bincount(hh.region, minlength=r).astype(float)  # retail demand last week
-        self.sales_ema = np.zeros(r)  # landed US$ of goods sold at retail per week, by owner province (smoothed)
-        self.turnover = np.zeros(r)  # market turnover (food + goods) last week, simulated US$
-        self.goods_price = np.ones(r)  # retail price of consumer goods per US$ landed, last week
-        self.markets = np.zeros(r)  # official + ad hoc markets by province (for entry)
-        self.official = np.zeros(r)
-        self.mp = None  # merchant-partner ties (network)
-        self.nk = None  # ties among North Korean facilitators (network)
-        self.region = hh.region  # province of each household (int8, households.region itself: no copy)
-        # households are stored by province (synthesis): per-province sums and spreads use reduceat/repeat
-        counts = np.bincount(self.region, minlength=r)
-        self._sorted = bool(np.all(np.diff(self.region) >= 0))
-        self._nz = np.flatnonzero(counts > 0)
-        self._counts = counts[self._nz]
-        self._starts = (np.cumsum(counts) - counts)[self._nz]
-        self._free: np.ndarray | None = None
-        self._roles: dict[int, np.ndarray] = {}
-
-    def begin_week(self, sim: Sim) -> None:
-        """Zero this week's counters once, whichever society module runs first."""
-        if self.week != sim.week:
-            self.week = sim.week
-            sim.people.households.market_income[:] = 0.0
-            self.seized[:] = 0.0
-            self.invalidate()
-
-    def region_sum(self, values: np.ndarray) -> np.ndarray:
-        """Sum of a per-household array by province (float64)."""
-        if not self._sorted:
-            return np.bincount(self.region, weights=values, minlength=self.n_regions)
-        out = np.zeros(self.n_regions)
-        out[self._nz] = np.add.reduceat(values, self._starts, dtype=np.float64)
-        return out
-
-    def spread(self, per_region: np.ndarray, dtype: type | None = None) -> np.ndarray:
-        """Each household's value of a per-province array."""
-        x = np.asarray(per_region)
-        if dtype is not None:
-            x = x.astype(dtype)
-        if not self._sorted:
-            return x[self.region]
-        return np.repeat(x[self._nz], self._counts)
-
-    def fill_by_region(self, out: np.ndarray, per_region: np.ndarray) -> np.ndarray:
-        """Set each household's entry of ``out`` to its province's value (in place)."""
-        x = np.asarray(per_region, dtype=out.dtype)
-        out[:] = x[self.region] if not self._sorted else np.repeat(x[self._nz], self._counts)
-        return out
-
-    def mul_by_region(self, arr: np.ndarray, per_region: np.ndarray) -> np.ndarray:
-        """Multiply each household's entry of ``arr`` by its province's value (in place)."""
-        x = np.asarray(per_region, dtype=arr.dtype)
-        arr *= x[self.region] if not self._sorted else np.repeat(x[self._nz], self._counts)
-        return arr
-
-    def invalidate(self) -> None:
-        """Forget the cached free mask and role indices (roles or detention changed)."""
-        self._free = None
-        self._roles = {}
-
-    def free(self, sim: Sim) -> np.ndarray:
-        """Mask of households not detained (cached for the week)."""
-        if self._free is None:
-            self._free = sim.people.households.detained == 0
-        return self._free
-
-    def role_idx(self, sim: Sim, role: int) -> np.ndarray:
-        """Indices of free households in ``role``, ascending (cached for the week: the lists of every market
-        role are made in one pass at the first request)."""
-        hh = sim.people.households
-        if role == ROLE_NONE:
-            idx = np.flatnonzero(hh.role == role)
-            return idx[hh.detained[idx] == 0]
-        if not self._roles:
-            order, starts = _free_by_role(sim.blocks, hh.role, hh.detained, len(ROLES))
-            self._roles = {k: order[starts[k]:starts[k + 1]] for k in range(1, len(ROLES))}
-        return self._roles[role]
-
-    def sync(self, sim: Sim) -> None:
-        """Reconcile the ownership matrix with ``sim.market.goods_households`` (others may change it)."""
-        _sync(self.qty, self.trans, self.tracked, sim.market.goods_households)
-
-    def rescale_stakes(self, sim: Sim) -> None:
-        """Scale owners' stakes to what their goods are now (sold and seized goods leave the stakes)."""
-        hh = sim.people.households
-        self.tracked = _rescale_stakes(self.qty, self.tracked, hh.goods_stake, hh.region)
-
-
-@njit(cache=True, error_model="numpy")
-def _sync(qty, trans, tracked, target) -> None:
-    """:meth:`TradeState.sync` in one call: goods that appeared in a province (imports) go to its own traders
-    (the diagonal), columns with fewer goods than the matrix holds are scaled down (quantities and transport).
-    As NumPy: ``add = maximum(target - qty.sum(0), 0)``; ``qty[:, d] *= target[d] / col[d]`` where it shrank."""
-    col = colsum(qty)
-    r = len(col)
-    for j in range(r):
-        add = fmax(target[j] - col[j], 0.0)
-        qty[j, j] += add
-        tracked[j] += add
-    for j in range(r):
-        if target[j] < col[j]:  # other columns are multiplied by 1.0 in the NumPy form: unchanged
-            f = target[j] / (col[j] if col[j] > 0 else 1.0)
-            for i in range(r):
-                qty[i, j] *= f
-                trans[i, j] *= f
-
-
-@njit(cache=True, error_model="numpy")
-def _rescale_stakes(qty, tracked, stake, region):
-    """:meth:`TradeState.rescale_stakes`: each positive stake times its province's ``qty.sum(1) / tracked``
-    (0 where nothing was tracked), in float32 as NumPy multiplies the float32 stakes. Returns the new owner
-    totals (``qty.sum(1)``)."""
-    actual = rowsum(qty)
-    ratio = np.empty(len(actual), dtype=np.float32)
-    for k in range(len(actual)):
-        ratio[k] = np.float32(actual[k] / tracked[k]) if tracked[k] > 0 else np.float32(0.0)
-    for i in range(len(stake)):
-        if stake[i] > 0:
-            stake[i] = np.float32(stake[i] * ratio[region[i]])
-    return actual
-
-
-def trade_state(sim: Sim) -> TradeState:
-    """The run's shared :class:`TradeState`, created on first use."""
-    ts = getattr(sim.market, "trade", None)
-    if ts is None:
-        ts = TradeState(sim)
-        sim.market.trade = ts
-    return ts
-
-
-def credit(sim: Sim, idx: np.ndarray, amount: np.ndarray, market: bool = True, fx: bool = False,
-           income_share: float = 1.0) -> None:
-    """Pay ``amount`` to households ``idx`` (unique): money, and ``income_share`` of it as (market) income.
-
-    ``income_share`` < 1 when part of a receipt only returns the household's own outlay (a partner
-    recovering the cost of goods it sold earns only the markup).
-    """
-    hh = sim.people.households
-    if fx:
-        hh.fx[idx] += amount
-    else:
-        hh.cash[idx] += amount
-    earned = amount if income_share == 1.0 else amount * income_share
-    hh.income[idx] += earned
-    if market:
-        hh.market_income[idx] += earned
-
-
-@njit(cache=True)
-def _group_totals(idx, region, weights, tot) -> None:
-    """``tot[province] += weight`` over the households ``idx`` (weight 1 if ``weights`` is empty), in order, as
-    np.bincount adds them."""
-    equal = len(weights) == 0
-    for j in range(len(idx)):
-        tot[region[idx[j]]] += 1.0 if equal else weights[j]
-
-
-@njit(cache=True)
-def _group_credit(idx, region, weights, per, money, income, market_income, market, income_share) -> None:
-    """Pay each household ``idx[j]`` its weight x its province's ``per`` (if positive) as :func:`credit` does:
-    to ``money`` (cash or foreign currency), and ``income_share`` of it to (market) income."""
-    equal = len(weights) == 0
-    for j in range(len(idx)):
-        i = idx[j]
-        amount = (1.0 if equal else weights[j]) * per[region[i]]
-        if amount > 0:
-            money[i] += amount
-            earned = amount if income_share == 1.0 else amount * income_share
-            income[i] = np.float32(income[i] + earned)
-            if market:
-                market_income[i] = np.float32(market_income[i] + earned)
-
-
-@njit(cache=True, error_model="numpy")
-def _share_begin(amounts, left) -> bool:
-    """``left[:] = where(amounts > 0, amounts, 0)``; returns ``left.any()``."""
-    more = False
-    for k in range(len(amounts)):
-        left[k] = amounts[k] if amounts[k] > 0 else 0.0
-        more = more or left[k] != 0
-    return more
-
-
-@njit(cache=True, error_model="numpy")
-def _share_group(idx, region, weights, left, paid, money, income, market_income, market, income_share) -> bool:
-    """One group of :func:`share_out`: the provinces where the group has weight take what is left there,
-    shared by weight (``left / group total`` each unit of weight), and are then done. Returns whether any
-    amount is still left."""
-    r = len(left)
-    tot = np.zeros(r)
-    _group_totals(idx, region, weights, tot)
-    per = np.zeros(r)
-    any_ok = False
-    for k in range(r):
-        if tot[k] > 0 and left[k] > 0:
-            per[k] = left[k] / tot[k]
-            any_ok = True
-    if any_ok:
-        _group_credit(idx, region, weights, per, money, income, market_income, market, income_share)
-        for k in range(r):
-            if tot[k] > 0 and left[k] > 0:
-                paid[k] += left[k]
-                left[k] = 0.0
-    more = False
-    for k in range(r):
-        more = more or left[k] != 0
-    return more
-
-
-@njit(cache=True, error_model="numpy")
-def _share_rest(region, left, paid, money, income, market_income, market, income_share) -> None:
-    """Last resort of :func:`share_out`: what is left in a province goes to all its households equally, paid as
-    :func:`credit` pays (no test of the amount's sign)."""
-    r = len(left)
-    cnt = np.zeros(r)
-    for i in range(len(region)):
-        if left[region[i]] > 0:
-            cnt[region[i]] += 1.0
-    for i in range(len(region)):
-        k = region[i]
-        if left[k] > 0:
-            amount = left[k] / cnt[k]
-            money[i] += amount
-            earned = amount if income_share == 1.0 else amount * income_share
-            income[i] = np.float32(income[i] + earned)
-            if market:
-                market_income[i] = np.float32(market_income[i] + earned)
-    for k in range(r):
-        if cnt[k] > 0:
-            paid[k] += left[k]
-
-
-def share_out(sim: Sim, amounts: np.ndarray, groups: Sequence[tuple[np.ndarray, np.ndarray | None]],
-              market: bool = True, fx: bool = False, income_share: float = 1.0) -> np.ndarray:
-    """Pay each province's amount to its households in the first group that has members there.
-
-    ``groups`` is a list of (household indices, weights or None for equal shares); within a group
-    a province's amount is shared in proportion to the weights. Whatever no group can take is paid
-    to all households of the province (every DPRK province has households), so the whole amount is
-    always paid. Returns the amounts paid by province (equal to ``amounts`` for DPRK provinces).
-    """
-    region = trade_state(sim).region
-    r = len(amounts)
-    left = np.empty(r)
-    paid = np.zeros(r)
-    more = _share_begin(amounts, left)
-    hh = sim.people.households
-    money = hh.fx if fx else hh.cash
-    for idx, w in groups:
-        if not more:
-            break
-        if len(idx) == 0:
-            continue
-        if w is None:
-            weights = _EQUAL  # empty: equal shares
-        elif w.dtype == np.float32 or w.dtype == np.float64:
-            weights = w  # read as float64 in the kernel, as w.astype(np.float64) would give
-        else:
-            weights = w.astype(np.float64)
-        more = _share_group(idx, region, weights, left, paid, money, hh.income, hh.market_income, market,
-                            float(income_share))
-    if more:  # last resort: every household of the province, equally
-        _share_rest(region, left, paid, money, hh.income, hh.market_income, market, float(income_share))
-    return paid
-
-
-_EQUAL = np.ones(0)  # weights of a group sharing equally (see _group_totals)
-
-
-@njit(cache=True, error_model="numpy")
-def _charge(idx, amount, cash, fx):
-    """:func:`charge` on float64 amounts in one call: each household's amount (at least 0) from its cash, the rest
-    from its foreign currency, never below zero (as ``pay_from_households`` on copies written back, so a repeated
-    index ends with its last entry's result)."""
-    n = len(idx)
-    paid = np.empty(n)
-    c = np.empty(n)
-    f = np.empty(n)
-    for j in range(n):
-        a = fmax(amount[j], 0.0)
-        from_cash = fmin(cash[idx[j]], a)
-        c[j] = cash[idx[j]] - from_cash
-        from_fx = fmin(fx[idx[j]], a - from_cash)
-        f[j] = fx[idx[j]] - from_fx
-        paid[j] = from_cash + from_fx
-    for j in range(n):
-        cash[idx[j]] = c[j]
-        fx[idx[j]] = f[j]
-    return paid
-
-
-def charge(sim: Sim, idx: np.ndarray, amount: np.ndarray) -> np.ndarray:
-    """Take ``amount`` from households ``idx`` (won first, then foreign currency); returns what each paid."""
-    hh = sim.people.households
-    if (isinstance(amount, np.ndarray) and amount.dtype == np.float64 and amount.shape == idx.shape
-            and idx.ndim == 1 and idx.dtype.kind in "iu"):
-        return _charge(idx, amount, hh.cash, hh.fx)
-    c, f = hh.cash[idx], hh.fx[idx]
-    paid = pay_from_households(c, f, amount)
-    hh.cash[idx], hh.fx[idx] = c, f
-    return paid
-
-
-def find_module(sim: Sim, name: str) -> Module | None:
-    """The module called ``name`` in this run, if it is in the plan."""
-    for m in sim.modules:
-        if m.name == name:
-            return m
-    return None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -492,7 +129,7 @@ def _ship(qty, trans, goods, tracked, price, demand, per_unit, decay, km_t, seiz
     (owner, location, destination) arrays: goods moving, their transport cost, transport already paid on them.
     Writes ``moved_in``, ``fee`` (transport by the province left) and ``flows``; returns whether any owner was
     billed (then ``fee`` is to be shared out to shippers)."""
-    _sync(qty, trans, tracked, goods)
+    sync_goods(qty, trans, tracked, goods)
     r = qty.shape[0]
     moved_in[:] = 0.0
     fee[:] = 0.0

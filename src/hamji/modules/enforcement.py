@@ -72,10 +72,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from hamji.accounts import CABINET, KPA, pay_household
+from hamji.accounts import CABINET, KPA
 from hamji.kernels import compact_blocks, fmax, fmin, psum, span
 from hamji.module import Metric, Module
 from hamji.parameters import Parameters
+from hamji.payments import pay_household
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim

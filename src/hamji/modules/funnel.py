@@ -15,7 +15,7 @@ goods since last week) is split and then zeroed:
 * ``budget_share * R_k`` to the operating budget of the company's branch (``sim.accounts.budget``),
   where ``budget_share = budget_share_of_rest * (1 - leader_share)``;
 * ``import_share * R_k`` buys Chinese consumer goods from the merchants of the Chinese side of the
-  nearest crossing of the company's home (as ``hamji.market.buy_from_merchants`` does), as far as the home
+  nearest crossing of the company's home (as ``hamji.market.sell_to_merchants`` does), as far as the home
   market absorbs them (the companies of a province import at most ``company_market_share`` of its
   households' weekly goods spending, at landed cost, as the retail module measured it (no limit
   before it has, or without it); the branch takes the import money the market
@@ -72,7 +72,7 @@ from numba import njit
 
 from hamji.accounts import BRANCHES
 from hamji.kernels import fmax, fmin, psum
-from hamji.market import _allocate_each, _sell, _take
+from hamji.market import _allocate_each, _take, pay_chinese_suppliers, sell_to_merchants
 from hamji.module import Metric, Module
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -158,7 +158,7 @@ def _funnel(revenue, home, branch, crossing, cash, goods_claim, demand_ema, good
     """The funnel's week in one call: split each company's revenue (``p``: the shares, the company market
     share, US$ a tonne of consumer goods, then the state's parameters of :func:`_state_week`), pay the leader
     and the budgets, buy imports within the home markets and the crossings' room from the merchants of each
-    crossing's Chinese side (as ``buy_from_merchants``), zero the revenue, then the state's week. Fills the
+    crossing's Chinese side (as ``sell_to_merchants``), zero the revenue, then the state's week. Fills the
     region table, the US$ bought at each crossing (``spent_x``) and the merchants' capital before it (``sold_x``,
     for the books), the companies' totals (NumPy's sums, to the bit) and the state's amounts."""
     leader_share, budget_share, import_share, market_share, usd_per_t = p[0], p[1], p[2], p[3], p[4]
@@ -218,7 +218,7 @@ def _funnel(revenue, home, branch, crossing, cash, goods_claim, demand_ema, good
         by_home[CASH, home[i]] += cash[i]
     buf = np.empty(len(mer_capital))
     for x in range(nx):
-        sold_x[x] = _sell(mer_region, mer_capital, china_region[x], spent_x[x], margin, buf) if spent_x[x] > 0 else 0.0
+        sold_x[x] = sell_to_merchants(mer_region, mer_capital, china_region[x], spent_x[x], margin, buf) if spent_x[x] > 0 else 0.0
     goods_company += by_home[GOODS]
     imports_company += by_home[GOODS]
     sums[0] = psum(rev)
@@ -318,7 +318,7 @@ class Funnel(Module):
                 self._spent_x, self._sold_x, self._sums, self._state)
         for amount, before in zip(self._spent_x.tolist(), self._sold_x.tolist()):
             if amount > 0:  # the merchants restock from Chinese suppliers: the cost share leaves the books
-                books.outflow("chinese_suppliers", amount if before <= 0 else amount * (1.0 - margin))
+                pay_chinese_suppliers(books, amount, before, margin)
         leader_out, budget_out, fx, h, self.habit, state_imports, abroad = self._state.tolist()
         books.outflow("leader_spending", (1.0 - s_fx) * leader_out)
         books.outflow("state_spending", (1.0 - s_fx) * budget_out)

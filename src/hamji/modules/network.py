@@ -46,10 +46,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from hamji.kernels import compact_blocks, fmax, fmin, psum, reduce_blocks, rowsum, span
+from hamji.kernels import compact_blocks, fmax, fmin, npow, psum, reduce_blocks, rowsum, span
 from hamji.module import Metric, Module
-from hamji.modules.distribution import trade_state
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
+from hamji.ties import Ties, new_strength
+from hamji.trade import trade_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -69,40 +70,6 @@ def _smooth_and_count(blocks, role, market_income, profit_ema, smoothing, part_b
         part_b[b, 0] = count
 
 
-@njit(cache=True, inline="always")
-def _pow(x, w):
-    """``x ** weeks`` as NumPy computes it for a float array and a Python int (``w`` = weeks in ``x``'s dtype).
-
-    NumPy squares for 2 and calls ``pow`` otherwise; ``pow(x, 2)`` can differ from ``x * x`` in the last bit.
-    """
-    return x * x if w == 2 else x ** w
-
-
-@njit(cache=True, inline="always")
-def _new_strength(s, vol, w, gain, half, decayed, s_min):
-    """A tie's strength after ``w`` weeks that carried ``vol`` (float32 throughout, as NumPy with Python scalars).
-
-    With trade it grows, ``1 - (1 - s) (1 - gain v / (v + half)) ** w`` (``v = vol / w``); idle, it is scaled by
-    ``decayed`` = ``(1 - decay) ** w``; a free slot or a tie below ``s_min`` gets 0. Most ties that trade are at
-    s = 1, where the growth is ``1 - 0 x`` a power in [0, 1], exactly 1: the power is skipped there.
-    """
-    one, zero = np.float32(1.0), np.float32(0.0)
-    v = vol / w
-    if v > 0:
-        base = one - gain * v / (v + half)
-        new = one - (one - s) * (_pow(base, w) if s != one or not zero <= base <= one else zero)
-    else:
-        new = s * decayed
-    return new if s > 0 and new >= s_min else zero
-
-
-@njit(cache=True)
-def _update_ties(s, vol, w, gain, half, decayed, s_min) -> None:
-    """New strengths after ``w`` weeks (:func:`_new_strength`); volumes reset."""
-    for i in range(len(s)):
-        s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
-        vol[i] = 0.0
-
 
 @njit(cache=True, parallel=True)
 def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg, region, ties_r) -> None:
@@ -120,7 +87,7 @@ def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_mi
         vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
     for i in prange(len(s)):
         was_live = s[i] > 0
-        s[i] = _new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
+        s[i] = new_strength(s[i], vol[i], w, gain, half, decayed, s_min)
         vol[i] = np.float32(1.0) if was_live and not s[i] > 0 else np.float32(0.0)
     for i in range(len(s)):
         if vol[i] != 0:
@@ -161,7 +128,7 @@ def _strength_factors(s, w, rate, f) -> None:
         for i in range(c * FACTOR_CHUNK, min((c + 1) * FACTOR_CHUNK, len(s))):
             h = ((np.int64(bits[i]) * 2654435761) & 0xFFFFFFFF) >> 20  # 12 bits of a multiplicative hash
             if keys[h] != s[i]:  # (never equal to NaN)
-                keys[h], vals[h] = s[i], one - _pow(one - rate * s[i], w)
+                keys[h], vals[h] = s[i], one - npow(one - rate * s[i], w)
             f[i] = vals[h]
 
 
@@ -184,7 +151,7 @@ def _gains(k, nk_a, nk_b, nk_s, d, w, rate, g) -> None:
             if x != 0:  # adding 0 changes no sum (they start at +0 and only grow): skip the scattered write
                 g[nk_a[i] if x > 0 else n + nk_b[i]] += abs(x)
         else:
-            f, gap = one - _pow(one - rate * nk_s[i], w), k[nk_b[i]] - k[nk_a[i]]
+            f, gap = one - npow(one - rate * nk_s[i], w), k[nk_b[i]] - k[nk_a[i]]
             g[nk_a[i]] += f * fmax(gap, zero)
             g[n + nk_b[i]] += f * fmax(-gap, zero)
 
@@ -196,7 +163,7 @@ def _merchant_gains(k, mp_m, mp_h, mp_s, mer_k, w, rate, g) -> None:
     n = len(k)
     _add_ends(g, mp_h)
     for i in range(len(mp_s)):
-        f = one - _pow(one - rate * mp_s[i], w)
+        f = one - npow(one - rate * mp_s[i], w)
         g[n + mp_h[i]] += f * fmax(mer_k[mp_m[i]] - k[mp_h[i]], zero)
 
 
@@ -303,7 +270,7 @@ def _exits(blocks, role, cash, fx, profit_ema, ties_strength, u, w, line, exit_c
             if role[i] != ROLE_NONE:
                 loss = profit_ema[i] < line or cash[i] + fx[i] < exit_capital
                 p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
-                if u[i] < w * p + 1e-9 and u[i] < 1.0 - _pow(1.0 - p, w):
+                if u[i] < w * p + 1e-9 and u[i] < 1.0 - npow(1.0 - p, w):
                     role[i] = ROLE_NONE
                 else:
                     inc[b, role[i]] += profit_ema[i]
@@ -440,28 +407,6 @@ def _pick_in_region(region, cand, formers, weights, draws, r):
                 k += 1
     return src[:k].copy(), dst[:k].copy()
 
-
-@njit(cache=True, error_model="numpy")
-def _insert_ties(a, b, s, vol, hw, new_a, new_b, strength):
-    """Write ties ``(new_a[i], new_b[i])`` with ``strength`` into the free slots below ``hw`` (strength <= 0) in slot
-    order, then from ``hw`` up (:meth:`Ties.add`). Returns the new high-water mark, or minus the slots needed if the
-    arrays are too short (then nothing is written)."""
-    k = len(new_a)
-    free = 0
-    for i in range(hw):
-        if free == k:
-            break
-        free += s[i] <= 0
-    need = hw + (k - free)
-    if need > len(s):
-        return -need
-    slot = 0
-    for i in range(k):
-        while slot < hw and not s[slot] <= 0:
-            slot += 1
-        a[slot], b[slot], s[slot], vol[slot] = new_a[i], new_b[i], strength, 0.0
-        slot += 1
-    return need
 
 
 @njit(cache=True, error_model="numpy")
@@ -610,51 +555,6 @@ def _partner_counts(ends, s, out) -> None:
     for i in range(len(s)):
         out[ends[i]] += s[i] > 0
 
-
-_GROWTH_DIVISOR = 4  # tie arrays grow by 1/4 of their length when full (16 bytes a slot, plus 4 of work space)
-
-
-class Ties:
-    """Undirected ties as edge arrays with spare capacity; a slot with strength 0 is free."""
-
-    def __init__(self, capacity: int) -> None:
-        capacity = max(int(capacity), 16)
-        self.a = np.zeros(capacity, dtype=np.int32)
-        self.b = np.zeros(capacity, dtype=np.int32)
-        self.s = np.zeros(capacity, dtype=np.float32)  # strength in (0, 1]; 0 = free slot
-        self.vol = np.zeros(capacity, dtype=np.float32)  # trade carried since the last update (US$)
-        self.hw = 0  # high-water mark: slots in use are below it
-
-    @property
-    def active(self) -> np.ndarray:
-        """Mask of live ties among the first ``hw`` slots."""
-        return self.s[:self.hw] > 0
-
-    def count(self) -> int:
-        """Live ties."""
-        return int(np.count_nonzero(self.active))
-
-    def add(self, a: np.ndarray, b: np.ndarray, strength: float) -> None:
-        """Add ties (a[i], b[i]) with the given strength, reusing free slots first."""
-        if len(a) == 0:
-            return
-        strength = np.float32(strength)
-        hw = _insert_ties(self.a, self.b, self.s, self.vol, self.hw, a, b, strength)
-        if hw < 0:  # grow by a quarter (or to what is needed): doubling left up to half the slots unused at 1:1
-            new = max(len(self.s) + len(self.s) // _GROWTH_DIVISOR, -hw)
-            for name in ("a", "b", "s", "vol"):
-                old = getattr(self, name)
-                arr = np.zeros(new, dtype=old.dtype)
-                arr[:len(old)] = old
-                setattr(self, name, arr)
-            hw = _insert_ties(self.a, self.b, self.s, self.vol, self.hw, a, b, strength)
-        self.hw = hw
-
-    def update(self, weeks: int, gain: float, half: float, decay: float, s_min: float) -> None:
-        """Strengthen ties that carried trade, decay idle ones, drop weak ones; reset volumes."""
-        f32 = np.float32
-        _update_ties(self.s[:self.hw], self.vol[:self.hw], f32(weeks), f32(gain), f32(half), f32((1.0 - decay) ** weeks),
-                     f32(s_min))
 
 
 class Network(Module):

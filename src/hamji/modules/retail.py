@@ -58,11 +58,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit, prange
 
-from hamji.accounts import pay_household
 from hamji.kernels import colsum, fmax, fmin, psum, reduce_blocks, rowsum, span
 from hamji.module import Metric, Module
-from hamji.modules.distribution import share_out, trade_state
+from hamji.payments import pay_household, share_out
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER
+from hamji.trade import trade_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -196,7 +196,7 @@ def _receipt(free, ro, rural_size, ties_strength, knowhow, c, farm, idle, sell, 
 @njit(cache=True, error_model="numpy")
 def _stall_fees(sellers, region, fee_r, cash, fx, market_income, fees_r) -> None:
     """Each seller ``sellers[j]`` pays its province's stall fee (won first, then foreign currency, at most what it
-    holds; as :func:`hamji.accounts.pay_from_households`), out of its market income; sums the fees by province."""
+    holds; as :func:`hamji.payments.pay_from_households`), out of its market income; sums the fees by province."""
     fees_r[:] = 0.0
     for j in range(len(sellers)):
         i = sellers[j]

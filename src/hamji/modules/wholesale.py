@@ -28,7 +28,7 @@ Orders, and the North Korean goods partners sell to China, need traders' trips a
 (or a smuggler): both are scaled by ``border_trips_open`` (1 normally; a border closure, as in 2020,
 lowers it), so the partners' and acquirers' incomes fall with the goods that cross.
 
-Partners pay (``pay_from_households``) and the merchants are paid (``buy_from_merchants``: they
+Partners pay (``pay_from_households``) and the merchants are paid (``sell_to_merchants``: they
 keep their margin and restock from Chinese suppliers). The goods land in the partner's province.
 Partners also sell North Korean goods (seafood, herbs) that acquirer households gather (with
 diminishing returns: a province's offer is ``P raw / (raw + P)``, P its potential), under a
@@ -41,8 +41,8 @@ merchants trading with the North in the incentive years.
 The week's region-level arithmetic is one compiled call (:func:`_week`): at small scales a week is
 mostly calls on a few provinces' values, each costing more than its arithmetic. It is NumPy's
 arithmetic to the bit: sums in NumPy's order (:func:`hamji.kernels.psum`, ``np.bincount`` order),
-float32 where NumPy computes in float32; partners pay as :func:`hamji.accounts.pay_from_households`
-takes and are paid as :func:`hamji.modules.distribution.share_out` pays (tests/test_region_wholesale.py).
+float32 where NumPy computes in float32; partners pay as :func:`hamji.payments.pay_from_households`
+takes and are paid as :func:`hamji.payments.share_out` pays (tests/test_region_wholesale.py).
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from hamji.accounts import pay_household
 from hamji.kernels import fmax, fmin, pairwise_sum, psum, rowsum
-from hamji.market import _sell, _through
+from hamji.market import _through, sell_to_merchants
 from hamji.module import Metric, Module
-from hamji.modules.distribution import _share_begin, _share_group, _share_rest, trade_state
+from hamji.payments import pay_household, share_begin, share_group, share_rest
 from hamji.people import ROLE_ACQUIRER, ROLE_PARTNER
+from hamji.trade import trade_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -91,7 +91,7 @@ def _by_area(area, values, n_areas):
 @njit(cache=True)
 def _pay_merchants(area, paid, n_areas, mer_region, capital, sales, margin, amounts, capital_before):
     """Each Chinese area's merchants are paid what the partners of its provinces paid (``paid``, ``area``):
-    sales by capital, then the sale itself (:func:`hamji.market.buy_from_merchants`), areas in order.
+    sales by capital, then the sale itself (:func:`hamji.market.sell_to_merchants`), areas in order.
     ``amounts[c]`` is area c's amount (0 if it sold nothing), ``capital_before[c]`` its merchants' capital
     before the sale (the books need to know whether anybody was paid)."""
     buf = np.empty(max(len(paid), len(capital)))
@@ -108,7 +108,7 @@ def _pay_merchants(area, paid, n_areas, mer_region, capital, sales, margin, amou
             for i in range(len(capital)):
                 if mer_region[i] == c:
                     sales[i] += np.float32(amount * capital[i] / wsum)
-        capital_before[c] = _sell(mer_region, capital, c, amount, margin, buf)
+        capital_before[c] = sell_to_merchants(mer_region, capital, c, amount, margin, buf)
 
 
 @njit(cache=True)
@@ -316,7 +316,7 @@ def _wholesale_week(idx, region, cash, fx, stake, qty, sales_ema, tracked, goods
         tonnes[c] /= usd_per_t
     granted = np.empty(r)
     _through(crossings, cross_mult, open_share, scale, cross_used, tonnes, cross_starts, cross_ids, granted)
-    # the partners pay (accounts.pay_from_households: won cash first, then foreign currency)
+    # the partners pay (payments.pay_from_households: won cash first, then foreign currency)
     paid = np.empty(n)
     for j in range(n):
         i = idx[j]
@@ -343,16 +343,16 @@ def _wholesale_week(idx, region, cash, fx, stake, qty, sales_ema, tracked, goods
 
 @njit(cache=True, error_model="numpy")
 def _share_out(amounts, idx, weights, region, money, income, market_income) -> None:
-    """:func:`hamji.modules.distribution.share_out` of ``amounts`` to one group (households ``idx``, ``weights``;
+    """:func:`hamji.payments.share_out` of ``amounts`` to one group (households ``idx``, ``weights``;
     empty: equal shares) as market income, in compiled code: each province's amount to the group's members there by
     weight, else equally to all the province's households."""
     r = len(amounts)
     left, paid = np.empty(r), np.zeros(r)
-    more = _share_begin(amounts, left)
+    more = share_begin(amounts, left)
     if more and len(idx) > 0:
-        more = _share_group(idx, region, weights, left, paid, money, income, market_income, True, 1.0)
+        more = share_group(idx, region, weights, left, paid, money, income, market_income, True, 1.0)
     if more:
-        _share_rest(region, left, paid, money, income, market_income, True, 1.0)
+        share_rest(region, left, paid, money, income, market_income, True, 1.0)
 
 
 @njit(cache=True, error_model="numpy")
