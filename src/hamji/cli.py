@@ -274,14 +274,16 @@ def plan(
         sim.run()
     table = Table(title="weekly plan")
     table.add_column("#", justify="right")
+    table.add_column("phase")
     table.add_column("step")
     table.add_column("what it does", overflow="fold")
     if time_it:
         table.add_column("ms/week", justify="right")
-    for i, (name, what) in enumerate(sim.plan(), start=1):
-        row = [str(i), name, what]
+    for i, (phase, name, what) in enumerate(sim.phases(), start=1):
+        row = [str(i), phase, name, what]
         if time_it:
-            row.append(f"{1000 * sim.timings[name] / sim.n_weeks:.2f}" if name in sim.timings else "")
+            timed = phase == "step" and name in sim.timings
+            row.append(f"{1000 * sim.timings[name] / sim.n_weeks:.2f}" if timed else "")
         table.add_row(*row)
     out.print(table)
 

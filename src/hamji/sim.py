@@ -24,7 +24,7 @@ from hamji.books import Books
 from hamji.errors import UserError
 from hamji.kernels import household_blocks, province_bounds
 from hamji.market import Borders, Market, synthesise_merchants
-from hamji.module import Metric, Module
+from hamji.module import Metric, Module, State
 from hamji.modules import PLAN
 from hamji.parameters import brief
 from hamji.people import People
@@ -33,6 +33,7 @@ from hamji.runtime import kernel_threads, tune_allocator, use_threads
 from hamji.scenario import Scenario, load_scenario, parse_date
 from hamji.streams import Streams
 from hamji.synthesis import synthesise
+from hamji.trade import TradeState
 from hamji.version import VERSION
 from hamji.world import World, build_world
 
@@ -154,6 +155,11 @@ class Sim:
         self.modules: list[Module] = [cls() for cls in (PLAN if modules is None else modules)]
         self.events = sorted(scenario.events, key=lambda e: e.start)
         self.week = -1
+        #: how many times events have changed parameters in this run (modules are told: Module.parameters_changed)
+        self.pars_version = 0
+        # the modules that override the start and end of the week (the others cost nothing there)
+        self._starting = [m for m in self.modules if type(m).start_week is not Module.start_week]
+        self._ending = [m for m in self.modules if type(m).end_week is not Module.end_week]
         self.timings: dict[str, float] = {m.name: 0.0 for m in self.modules}
         self.wall_time = 0.0
         self._initialized = False
@@ -189,10 +195,44 @@ class Sim:
     # -- lifecycle -------------------------------------------------------------------------------
     def plan(self) -> list[tuple[str, str]]:
         """The weekly plan: (step, what it implements), in order."""
-        steps = [("events", "apply dated events that start or end this week")]
-        steps += [(m.name, m.passage.split("\n")[0]) for m in self.modules]
-        steps += [("results", "record every metric by region and group"), ("books", "check that money is conserved")]
-        return steps
+        return [(name, what) for _, name, what in self.phases()]
+
+    def phases(self) -> list[tuple[str, str, str]]:
+        """The weekly plan by phase: (phase, step, what it does), in the order a week runs them. A module appears
+        in the start and end phases only if it overrides those hooks (:mod:`hamji.module`)."""
+        def overrides(m: Module, hook: str) -> bool:
+            return getattr(type(m), hook) is not getattr(Module, hook)
+
+        rows = [("events", "events", "apply dated events that start or end this week")]
+        rows += [("parameters", m.name, "recompute what depends on the parameters the events changed")
+                 for m in self.modules if overrides(m, "parameters_changed")]
+        rows.append(("start of week", "engine", "open the crossings' capacity, zero the market's and the trade's counters"))
+        rows += [("start of week", m.name, (type(m).start_week.__doc__ or "").split("\n")[0])
+                 for m in self.modules if overrides(m, "start_week")]
+        rows += [("step", m.name, m.passage.split("\n")[0]) for m in self.modules]
+        rows += [("end of week", m.name, (type(m).end_week.__doc__ or "").split("\n")[0])
+                 for m in self.modules if overrides(m, "end_week")]
+        rows += [("results", "results", "record every metric by region and group"),
+                 ("results", "books", "check that money is conserved")]
+        return rows
+
+    def declare_states(self) -> None:
+        """Allocate every state the modules declare (:attr:`Module.states`), before any module is set up."""
+        sets = self.people.sets()
+        seen: dict[tuple[str, str], State] = {}
+        for m in self.modules:
+            for st in m.states:
+                key = (st.agents, st.name)
+                if key in seen:
+                    if (seen[key].dtype, seen[key].fill) != (st.dtype, st.fill):
+                        raise ValueError(f"{m.name}: state {st.agents}.{st.name} declared differently by two modules")
+                    continue
+                seen[key] = st
+                if st.agents not in sets:
+                    raise ValueError(f"{m.name}: state {st.name} on unknown agents '{st.agents}'")
+                agents = sets[st.agents]
+                if st.name not in agents.states:
+                    agents.add(st.name, st.dtype, st.fill)
 
     def initialize(self) -> None:
         """Synthesise people, set up every module, open the books."""
@@ -202,6 +242,9 @@ class Sim:
         synthesise_merchants(self.people.merchants, self)
         self.market = Market(self)
         self.borders = Borders(self)
+        self.declare_states()
+        #: the trade state the society-side modules share (hamji.trade)
+        self.trade = self.market.trade = TradeState(self)
         self.books.holder("households", self.people.households, "cash", "fx")
         self.books.holder("merchants", self.people.merchants, "capital")
         self.accounts.register(self.books)
@@ -209,6 +252,9 @@ class Sim:
         for m in self.modules:
             m.setup(self)
             metrics.extend(m.metrics)
+        every = frozenset(self.pars)
+        for m in self.modules:
+            m.parameters_changed(self, every)
         names = [m.name for m in metrics]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
@@ -225,26 +271,48 @@ class Sim:
         self.week += 1
         use_threads(self.threads)
         self.results.begin_week(self.week)
-        day = self._days[self.week]
-        nxt = day + dt.timedelta(days=7)
-        for e in self.events:
-            if day <= e.start < nxt or (self.week == 0 and e.start < day and (e.end is None or e.end >= day)):
-                e.apply(self)
-            if e.end is not None and day <= e.end < nxt and e.start <= e.end:
-                e.revert(self)
+        self._apply_events()
+        # the engine's start of the week, then the modules'
         self.borders.begin_week(self.pars.border_open, self.pars.crossing_capacity_multiplier)
         self.market.begin_week()
+        self.trade.begin_week(self)
         self.people.households.income[:] = 0.0
         self.accounts.state_in[:] = 0.0
+        for m in self._starting:
+            m.start_week(self)
         for m in self.modules:
             t0 = time.perf_counter()
             m.step(self)
             self.timings[m.name] += time.perf_counter() - t0
+        for m in self._ending:
+            m.end_week(self)
         self.results.record("imports_usd", self.market.imports_company + self.market.imports_wholesale
                             + self.market.imports_state)
         self.results.record("regime_revenue_usd", self.accounts.state_in)
         self.results.flush()
         self.books.close_week()
+
+    def _apply_events(self) -> None:
+        """Apply the events that start this week and revert those that end; tell the modules which parameters
+        changed (a week without events costs one pass over the event list)."""
+        day = self._days[self.week]
+        nxt = day + dt.timedelta(days=7)
+        before = None
+        for e in self.events:
+            starts = day <= e.start < nxt or (self.week == 0 and e.start < day and (e.end is None or e.end >= day))
+            ends = e.end is not None and day <= e.end < nxt and e.start <= e.end
+            if (starts or ends) and before is None:
+                before = self.pars.to_dict()
+            if starts:
+                e.apply(self)
+            if ends:
+                e.revert(self)
+        if before is not None:
+            changed = frozenset(k for k, v in self.pars.to_dict().items() if before[k] != v)
+            if changed:
+                self.pars_version += 1
+                for m in self.modules:
+                    m.parameters_changed(self, changed)
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> Sim:
         """Run every week; ``progress(done, total)`` is called after each week."""
@@ -288,6 +356,9 @@ class Sim:
         twin.events = sorted(scenario.events, key=lambda e: e.start)
         for m in twin.modules:
             m.after_copy(twin)
+        every = frozenset(twin.pars)
+        for m in twin.modules:
+            m.parameters_changed(twin, every)
         return twin
 
     # -- outputs ---------------------------------------------------------------------------------

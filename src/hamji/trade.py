@@ -51,7 +51,7 @@ def _free_by_role(blocks, role, detained, n_roles):
 
 
 class TradeState:
-    """State the society-side modules share, one per run (``sim.market.trade``).
+    """State the society-side modules share, one per run (``sim.trade``).
 
     Goods owned by households are kept by owner province (the province of the partners who
     imported them) and location: ``qty[o, r]`` US$ at landed cost, ``trans[o, r]`` transport
@@ -199,9 +199,5 @@ def _rescale_stakes(qty, tracked, stake, region):
 
 
 def trade_state(sim: Sim) -> TradeState:
-    """The run's shared :class:`TradeState`, created on first use."""
-    ts = getattr(sim.market, "trade", None)
-    if ts is None:
-        ts = TradeState(sim)
-        sim.market.trade = ts
-    return ts
+    """The run's shared :class:`TradeState` (``sim.trade``, made by the simulation before any module is set up)."""
+    return sim.trade

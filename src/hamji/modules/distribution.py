@@ -390,7 +390,6 @@ class Distribution(Module):
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:
         ts = trade_state(sim)
-        ts.begin_week(sim)
         pars = sim.pars
         per_unit, decay, km_t, seize_at, z, route_finite = self._route_constants(pars)
         hh = sim.people.households

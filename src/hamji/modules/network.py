@@ -684,8 +684,6 @@ class Network(Module):
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:
-        ts = trade_state(sim)
-        ts.begin_week(sim)
         pars = sim.pars
         hh = sim.people.households
         _smooth_and_count(sim.blocks, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing),

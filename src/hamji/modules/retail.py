@@ -620,7 +620,6 @@ class Retail(Module):
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:
         ts = trade_state(sim)
-        ts.begin_week(sim)
         if not sim.pars.retail_on:
             return
         ts.sync(sim)

@@ -516,7 +516,6 @@ class Wholesale(Module):
     )
 
     def setup(self, sim: Sim) -> None:
-        trade_state(sim)  # the shared trade state exists from here on
         w = sim.world
         mer = sim.people.merchants
         pars = sim.pars
@@ -558,7 +557,6 @@ class Wholesale(Module):
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:
         ts = trade_state(sim)
-        ts.begin_week(sim)
         ts.sync(sim)
         pars = sim.pars
         hh = sim.people.households
