@@ -44,13 +44,13 @@ of undernourishment: share of persons in households with ``food_ratio < undernou
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from hamji.kernels import fmax, fmin, province_bounds, province_lanes, reduce_blocks, span
-from hamji.module import Metric, Module
+from hamji.module import Metric, Module, State
 from hamji.modules.enforcement import RegionIndex, border_provinces, bribe_price
 from hamji.results import HIST_BINS
 
@@ -58,6 +58,43 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 QUANTILES = (0.1, 0.5, 0.9)
+
+
+class IndexPars(NamedTuple):
+    """The parameters the index kernels read, in float32 as the index is computed (weights normalised)."""
+
+    need_per_person: np.float32  # food_need_usd_per_person_week
+    consumption_target: np.float32  # hsi_consumption_target
+    w_consumption: np.float32  # the three weights of want, normalised to sum to 1
+    w_food: np.float32
+    w_buffer: np.float32
+    buffer_half_weeks: np.float32  # hsi_buffer_half_weeks
+    clan_help_share: np.float32  # h
+    w_pay: np.float32  # w_p = hsi_pay_weight
+    one_minus_w_pay: np.float32  # 1 - w_p
+    minus_w_kin: np.float32  # -w_k = -hsi_kin_detained_weight
+    w_want: np.float32  # W_want / (W_want + W_fear)
+    w_fear: np.float32  # W_fear / (W_want + W_fear)
+    fcs_poor_below: np.float32
+    fcs_borderline_below: np.float32
+    undernourished_below: np.float32
+    want_on: bool  # the want weights sum to more than 0 (else want is 1)
+    index_on: bool  # W_want + W_fear > 0 (else the index is 0)
+
+    @classmethod
+    def of(cls, pars) -> IndexPars:
+        w = np.array([pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight])
+        want_on = bool(w.sum() > 0)
+        w = w / w.sum() if want_on else w
+        ww, wf = pars.hsi_want_weight, pars.hsi_fear_weight
+        index_on = bool(ww + wf > 0)
+        ww, wf = (ww / (ww + wf), wf / (ww + wf)) if index_on else (0.0, 0.0)
+        wp, wk = pars.hsi_pay_weight, pars.hsi_kin_detained_weight
+        f32 = np.float32
+        return cls(f32(pars.food_need_usd_per_person_week), f32(pars.hsi_consumption_target), f32(w[0]), f32(w[1]),
+                   f32(w[2]), f32(pars.hsi_buffer_half_weeks), f32(pars.clan_help_share), f32(wp), f32(1.0 - wp),
+                   f32(-wk), f32(ww), f32(wf), f32(pars.fcs_poor_below), f32(pars.fcs_borderline_below),
+                   f32(pars.undernourished_below), want_on, index_on)
 
 
 def want_index(pars, consumption: np.ndarray, food_ratio: np.ndarray, money: np.ndarray,
@@ -167,9 +204,10 @@ def _clan_pass(bounds, lanes, detained, role, cash, fx, clan, clan_money, clan_h
 # want_index, fear_index and combine, operation for operation in the same precision. Each runs over
 # the fixed household blocks (hamji.kernels.BLOCK) in parallel.
 @njit(cache=True, error_model="numpy", parallel=True)
-def _want_pass(blocks, consumption, food_ratio, cash, fx, size, c, want) -> None:
-    """Freedom from want of each household (``c``: the constants of :meth:`HumanSecurity._constants`)."""
-    need_pp, target, w0, w1, w2, half = c[0], c[1], c[2], c[3], c[4], c[5]
+def _want_pass(blocks, consumption, food_ratio, cash, fx, size, p, want) -> None:
+    """Freedom from want of each household (``p``: :class:`IndexPars`)."""
+    need_pp, target, half = p.need_per_person, p.consumption_target, p.buffer_half_weeks
+    w0, w1, w2 = p.w_consumption, p.w_food, p.w_buffer
     one, zero = np.float32(1.0), np.float32(0.0)
     for b in prange(len(blocks)):
         for i in range(*span(blocks, b)):
@@ -196,9 +234,9 @@ def _kin_pass(blocks, clan, detained, cash, fx, clan_money, clan_held, others, k
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _fear_pass(blocks, cash, fx, detained, kin_money, kin_held, price_r, c, fear) -> None:
+def _fear_pass(blocks, cash, fx, detained, kin_money, kin_held, price_r, p, fear) -> None:
     """Freedom from fear of each household: free, able to pay (with kin) the province's bribe price, kin free."""
-    help_share, wp, one_minus_wp, minus_wk = c[6], c[7], c[8], c[9]
+    help_share, wp, one_minus_wp, minus_wk = p.clan_help_share, p.w_pay, p.one_minus_w_pay, p.minus_w_kin
     one, zero = np.float32(1.0), np.float32(0.0)
     for b in prange(len(blocks)):
         price = price_r[blocks[b, 2]]
@@ -221,12 +259,13 @@ def _zone_pass(blocks, role, zone_r, resident, fear) -> None:
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _index_tally(blocks, want, fear, role, food_ratio, size, c, index_on, hsi, hist, sums) -> None:
-    """Each household's index (0 if ``index_on`` is False: the weights sum to zero), and by block its
+def _index_tally(blocks, want, fear, role, food_ratio, size, p, hsi, hist, sums) -> None:
+    """Each household's index (0 if ``p.index_on`` is False: the weights sum to zero), and by block its
     histogram (``hist[b]``) and sums (``sums[b]``; :func:`hamji.kernels.reduce_blocks` makes them the
     province's). ``sums`` columns: participants, index, participants' index, want, fear, poor, below
     borderline, persons undernourished (counts as integers: the same as summing ones)."""
-    ww, wf, poor, border, under = c[10], c[11], c[12], c[13], c[14]
+    ww, wf, index_on = p.w_want, p.w_fear, p.index_on
+    poor, border, under = p.fcs_poor_below, p.fcs_borderline_below, p.undernourished_below
     one, zero, nbins = np.float32(1.0), np.float32(0.0), np.float32(HIST_BINS)
     top = np.float32(HIST_BINS - 1)
     for b in prange(len(blocks)):
@@ -318,10 +357,11 @@ class HumanSecurity(Module):
                " dietary energy requirement (comparable with FAO's 47.8% in 2016-18).", agg="mean", annual="mean"),
     )
 
+    states = (State("households", "hsi", "float32", 0.0, "the household's human security index, in [0, 1]"),)
+
     def setup(self, sim: Sim) -> None:
         hh = sim.people.households
         r, n = sim.world.n_regions, hh.n
-        hh.add("hsi", np.float32)
         self._bounds = province_bounds(hh.region, r)
         self._size = hh.size.astype(np.float32)
         index = RegionIndex(hh.region, r)
@@ -343,8 +383,6 @@ class HumanSecurity(Module):
         self._hh_den = np.maximum(self._households, 1.0)  # households of each province, floored at 1
         self._price = np.zeros(r, dtype=np.float32)
         self._blocks = sim.blocks
-        self._key: tuple | None = None  # parameters of the cached kernel constants
-        self._c: tuple = ()
         self._lanes: dict[int, np.ndarray] = {}  # provinces dealt to lanes, by number of threads
         nb = len(self._blocks)
         self._hist_b, self._sums_b = np.zeros((nb, HIST_BINS), dtype=np.int64), np.zeros((nb, 8))
@@ -353,28 +391,9 @@ class HumanSecurity(Module):
         self._tallies = np.zeros((len(TALLY_ROWS), r))
         self._border = border_provinces(sim)
 
-    @staticmethod
-    def _constant_key(pars) -> tuple:
-        """The parameters the constants of the index kernels are made from."""
-        return (pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight, pars.hsi_want_weight,
-                pars.hsi_fear_weight, pars.hsi_pay_weight, pars.hsi_kin_detained_weight, pars.food_need_usd_per_person_week,
-                pars.hsi_consumption_target, pars.hsi_buffer_half_weeks, pars.clan_help_share, pars.fcs_poor_below,
-                pars.fcs_borderline_below, pars.undernourished_below)
-
-    @staticmethod
-    def _constants(pars) -> tuple[np.ndarray, bool, bool]:
-        """Float32 constants of the index kernel, with the want and index switches (weights summing to zero)."""
-        w = np.array([pars.hsi_consumption_weight, pars.hsi_food_weight, pars.hsi_buffer_weight])
-        want_on = bool(w.sum() > 0)
-        w = w / w.sum() if want_on else w
-        ww, wf = pars.hsi_want_weight, pars.hsi_fear_weight
-        index_on = ww + wf > 0
-        ww, wf = (ww / (ww + wf), wf / (ww + wf)) if index_on else (0.0, 0.0)
-        wp, wk = pars.hsi_pay_weight, pars.hsi_kin_detained_weight
-        c = (pars.food_need_usd_per_person_week, pars.hsi_consumption_target, w[0], w[1], w[2], pars.hsi_buffer_half_weeks,
-             pars.clan_help_share, wp, 1.0 - wp, -wk, ww, wf, pars.fcs_poor_below, pars.fcs_borderline_below,
-             pars.undernourished_below)
-        return tuple(np.float32(x) for x in c), want_on, index_on
+    def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
+        """The index kernels' parameter record (float32, as the index is computed)."""
+        self.p = IndexPars.of(sim.pars)
 
     def step(self, sim: Sim) -> None:
         pars, hh, res = sim.pars, sim.people.households, sim.results
@@ -387,22 +406,19 @@ class HumanSecurity(Module):
                    self._traders)  # free traders set the bribe price
         price = self._price
         _bribe_price(self._traders, self._hh_den, float(pars.bribe_base_usd), float(pars.bribe_activity_slope), price)
-        key = self._constant_key(pars)
-        if key != self._key:  # parameters change only with events: the float32 constants are kept until then
-            self._key, self._c = key, self._constants(pars)
-        c, want_on, index_on = self._c
-        if want_on:
-            _want_pass(blocks, hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, c, self._want)
+        p = self.p
+        if p.want_on:
+            _want_pass(blocks, hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, p, self._want)
         else:
             self._want.fill(1.0)
         if len(self._clan_money):  # else nobody has kin: kin money and kin detained stay 0
             _kin_pass(blocks, self._clan, hh.detained, hh.cash, hh.fx, self._clan_money, self._clan_held, self._others,
                       self._kin_money, self._kin_held)
-        _fear_pass(blocks, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, c, self._fear)
+        _fear_pass(blocks, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, p, self._fear)
         if pars.border_zone_fear > 0:
             _zone_pass(blocks, hh.role, (pars.border_zone_fear * self._border).astype(np.float32),
                        np.float32(pars.border_zone_resident_exposure), self._fear)
-        _index_tally(blocks, self._want, self._fear, hh.role, hh.food_ratio, self._size, c, index_on, hh.hsi,
+        _index_tally(blocks, self._want, self._fear, hh.role, hh.food_ratio, self._size, p, hh.hsi,
                      self._hist_b, self._sums_b)
         n_hh = self._households
         _province_tallies(self._hist_b, self._sums_b, blocks, n_hh, self._hist, self._sums, self._tallies)
