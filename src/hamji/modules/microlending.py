@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from hamji.kernels import fmax, fmin, psum
-from hamji.module import Metric, Module
+from hamji.module import Metric, Module, State
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -151,10 +151,13 @@ class Microlending(Module):
         Metric("microloan_borrowers", "merchants", "Merchants holding a micro-loan, times the scale.", annual="mean", scaled=True),
     )
 
+    states = (
+        State("merchants", "microloan_balance", "float64", 0.0, "micro-loan not yet repaid or written off, US$"),
+        State("merchants", "microloan_instalment", "float64", 0.0, "the weekly instalment due on it, US$"),
+    )
+
     def setup(self, sim: Sim) -> None:
         m = sim.people.merchants
-        m.add("microloan_balance", np.float64)
-        m.add("microloan_instalment", np.float64)
         jilin = sim.world.groups.get("Jilin", [])
         self._jilin = np.isin(m.region, jilin)
         r = sim.world.n_regions

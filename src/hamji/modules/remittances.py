@@ -59,7 +59,7 @@ from numba import njit
 
 from hamji import data
 from hamji.kernels import province_bounds, psum
-from hamji.module import Metric, Module
+from hamji.module import Metric, Module, State
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -226,19 +226,21 @@ class Remittances(Module):
                " merchants' capital, by Chinese area.", scaled=True),
     )
 
+    states = (
+        State("households", "kin_abroad", "int8", 0, "defectors whose kin household this is"),
+        State("defectors", "origin", "int8", 0, "province the defector left"),
+        State("defectors", "kin", "int32", -1, "the household at home the defector sends to (-1: none)"),
+        State("defectors", "colleague", "int32", -1, "a former colleague's household it also sends to (-1: none)"),
+        State("defectors", "former_company", "bool", False, "worked for a state trading company before leaving"),
+        State("defectors", "income", "float32", 0.0, "income in South Korea, US$ a year"),
+        State("defectors", "habit", "float32", 0.0, "US$ a year it sends home"),
+        State("defectors", "arrival_year", "int16", 0, "year of arrival in South Korea"),
+    )
+
     def setup(self, sim: Sim) -> None:
         hh, w, pars = sim.people.households, sim.world, sim.pars
         r = w.n_regions
         self.n_regions = r
-        hh.add("kin_abroad", np.int8)
-        d = sim.people.defectors
-        d.add("origin", np.int8)
-        d.add("kin", np.int32, fill=-1)
-        d.add("colleague", np.int32, fill=-1)
-        d.add("former_company", np.bool_)
-        d.add("income", np.float32)
-        d.add("habit", np.float32)
-        d.add("arrival_year", np.int16)
         self._hh_region = hh.region  # (int8: a copy as int64 would take 8 bytes a household)
         self._hh_bounds = province_bounds(hh.region, r)
         self._hh_index = index_by_region(self._hh_region, None, r, self._hh_bounds)

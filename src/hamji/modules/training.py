@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hamji.module import Metric, Module
+from hamji.module import Metric, Module, State
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -41,9 +41,9 @@ class Training(Module):
         Metric("training_spending_usd", "US$", "Paid by the training program to Jilin trainers this week.", scaled=True),
     )
 
+    states = (State("merchants", "trained", "bool", False, "has completed the training program"),)
+
     def setup(self, sim: Sim) -> None:
-        m = sim.people.merchants
-        m.add("trained", np.bool_)
         jilin = sim.world.groups.get("Jilin", [])
         self._prefecture = {sim.world.names.index(n): key for n, key in PREFECTURE_SWITCHES.items()
                             if n in sim.world.names and sim.world.names.index(n) in jilin}
