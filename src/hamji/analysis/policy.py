@@ -63,6 +63,8 @@ import numpy as np
 import pandas as pd
 
 from hamji.analysis.experiments import Outcome, param_spec, parse_outcome
+from hamji.analysis.settings import DEFAULT_SCALE, DEFAULT_SCENARIO, DEFAULT_SEEDS, RunSettings
+from hamji.analysis.settings import run_settings as make_run_settings
 from hamji.analysis.sweep import write_whole
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY, brief
@@ -371,15 +373,9 @@ def beaten_by(table: pd.DataFrame, objectives: list[Objective]) -> np.ndarray:
 
 def mean_interval(x: np.ndarray) -> tuple[float, float, float]:
     """Mean over seeds and its 90% Student-t interval (NaN bounds with one seed), as ``hamji compare``."""
-    from scipy import stats
+    from hamji.analysis.stats import CONFIDENCE, t_interval
 
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return np.nan, np.nan, np.nan
-    mean = float(x.mean())
-    half = float(stats.t.ppf(0.95, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else np.nan
-    return mean, mean - half, mean + half
+    return t_interval(x, CONFIDENCE)
 
 
 # -- evaluation ------------------------------------------------------------------------------------
@@ -400,29 +396,6 @@ class Candidate:
 #: an evaluator: (candidates, worlds, seeds) -> one row per (candidate key, world, seed) with each
 #: outcome's effect against baseline; pluggable so a test can search a toy objective
 Evaluator = Callable[[list[Candidate], pd.DataFrame, list[int]], pd.DataFrame]
-
-
-@dataclass
-class RunSettings:
-    """How each design is run: seeds, scale, dates, the outcomes' years, and where."""
-
-    seeds: int = 1
-    scale: int = 1000
-    start: dt.date = dt.date(2008, 1, 7)
-    end: dt.date = dt.date(2020, 12, 28)
-    years: tuple[int, int] = (2016, 2020)
-    workers: int = 1
-    scheduler: str | None = None
-
-    def check(self) -> None:
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
-            raise UserError(f"--seeds {brief(self.seeds)}: at least 1")
-        if self.end < self.start:
-            raise UserError(f"--end {self.end} is before --start {self.start}")
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"seeds": self.seeds, "scale": self.scale, "start": str(self.start), "end": str(self.end),
-                "years": list(self.years)}
 
 
 def run_evaluator(settings: RunSettings, outcomes: list[Outcome], store: Any = None,
@@ -1089,21 +1062,11 @@ worlds are assumptions too (the plausible ranges), and with few worlds these sha
 # -- inputs shared by the command line and Python ---------------------------------------------------
 
 
-def run_settings(seeds: int, scale: int | str, start: Any, end: Any, years: str | None, workers: int,
-                 scheduler: str | None) -> RunSettings:
-    """Run settings from user input (dates as dates or text, ``years`` as ``Y1-Y2``), checked."""
-    from hamji.analysis.experiments import parse_years
-    from hamji.sim import check_run_date, parse_scale
-
-    first, last = check_run_date(start, "--start"), check_run_date(end, "--end")
-    if last < first:
-        raise UserError(f"--end {last} is before --start {first}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"--workers {brief(workers)}: at least 1")
-    settings = RunSettings(seeds=seeds, scale=parse_scale(scale), start=first, end=last,
-                           years=parse_years(years, first, last), workers=workers, scheduler=scheduler)
-    settings.check()
-    return settings
+def run_settings(seeds: int = DEFAULT_SEEDS, scale: int | str = DEFAULT_SCALE, start: Any = None, end: Any = None,
+                 years: str | None = None, workers: int = 1, scheduler: str | None = None) -> RunSettings:
+    """Run settings of a policy analysis from user input (the reference is baseline), checked: see
+    :func:`hamji.analysis.settings.run_settings`."""
+    return make_run_settings(DEFAULT_SCENARIO, seeds, scale, start, end, years, workers, scheduler)
 
 
 def optimize_spec(budget: float, objectives: list[str] | None, levers: list[str] | None, trials: int, population: int,

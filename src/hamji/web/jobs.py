@@ -179,8 +179,8 @@ def optimize_spec(request: dict[str, Any]) -> Any:
     from hamji.analysis import policy
 
     r = {"budget": policy.DEFAULT_BUDGET, "objectives": None, "levers": None, "trials": policy.DEFAULT_TRIALS,
-         "population": policy.DEFAULT_POPULATION, "seeds": 1, "scale": 1000, "start": "2008-01-07", "end": "2020-12-28",
-         "years": None, "sampler_seed": 1} | request
+         "population": policy.DEFAULT_POPULATION, "seeds": policy.DEFAULT_SEEDS, "scale": policy.DEFAULT_SCALE, "start": None,
+         "end": None, "years": None, "sampler_seed": 1} | request
     run = policy.run_settings(r["seeds"], r["scale"], r["start"], r["end"], r["years"], 1, None)
     return policy.optimize_spec(r["budget"], r["objectives"], r["levers"], r["trials"], r["population"], r["sampler_seed"], run)
 
