@@ -56,14 +56,14 @@ def run(scenario: str = "baseline", params: dict[str, Any] | None = None, seed: 
     return sim.results.annual() if annual else sim.results.tidy()
 
 
-def _known_outputs(scenario: Any) -> tuple[set[str], set[str]]:
+def known_outputs(scenario: Any) -> tuple[set[str], set[str]]:
     """Metric names a run records, and its output units (regions and groups)."""
     from hamji.modules import PLAN
     from hamji.sim import CORE_METRICS
-    from hamji.world import _layout
+    from hamji.world import world_layout
 
     metrics = {m.name for m in CORE_METRICS} | {m.name for cls in PLAN for m in cls.metrics}
-    lay = _layout()
+    lay = world_layout()
     groups = scenario.spec.groups if scenario.spec.groups is not None else lay["groups"]
     return metrics, set(lay["dprk_regions"]) | set(lay["china_regions"]) | set(groups)
 
@@ -90,7 +90,7 @@ def model_function(scenario: str = "baseline", seed: int = 1, scale: int | str =
         raise UserError(f"years {brief(years)}: expected (first, last), whole years in order within"
                         f" {first.year}-{last.year}")
     loaded = load_scenario(scenario)
-    metrics, units = _known_outputs(loaded)
+    metrics, units = known_outputs(loaded)
     if not isinstance(outcomes, (tuple, list)) or not outcomes:
         raise UserError(f"outcomes {brief(outcomes)}: expected a list of (name, metric, region)")
     for item in outcomes:

@@ -406,41 +406,24 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.analysis.patterns import (
-        CLOSURE_SCENARIOS,
-        PATTERN6_SCENARIOS,
-        evaluate,
-        evaluate_closure,
-        evaluate_pattern_6,
-        pattern_8,
-        rice_level,
-    )
-    from hamji.analysis.validation import run_history, trade_fit, trade_result
+    from hamji.analysis.validation import scorecard, scorecard_stages
     from hamji.sim import parse_scale
 
     n = parse_scale(scale)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
                   TimeElapsedColumn(), console=err, disable=quiet or as_json) as bar:
-        job = bar.add_task("patterns 1-5", total=3 * seeds)
-        results = evaluate(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job, completed=d))
-        job6 = bar.add_task(f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", total=seeds)
-        results.append(evaluate_pattern_6(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job6, completed=d)))
-        job9 = bar.add_task(f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", total=seeds)
-        results += evaluate_closure(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job9, completed=d))
-        job2 = bar.add_task("history: trade and price data, pattern 8", total=seeds)
-        history = run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d))
-        fits = trade_fit(history)
-    results.append(pattern_8(history))  # the 2017 sanctions, in the same history runs
-    results.append(trade_result(fits))
-    rice, rice_table = rice_level(history)
-    results.append(rice)
-    results.sort(key=lambda r: r.number)
-    passed = all(r.passed for r in results)
+        runs = {name: per_seed * seeds for name, per_seed in scorecard_stages()}
+        jobs: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:  # a stage's bar appears as it starts
+            if stage not in jobs:
+                jobs[stage] = bar.add_task(stage, total=runs[stage])
+            bar.update(jobs[stage], completed=done)
+
+        card = scorecard(seeds=seeds, scale=n, workers=workers, progress=progress)
+    results, fits, rice_table, passed = card.patterns, card.trade, card.rice, card.passed
     if as_json:
-        sys.stdout.write(json.dumps({"passed": passed, "seeds": seeds, "scale": n, "patterns": [r.as_dict() for r in results],
-                                     "trade": [f.__dict__ for f in fits],
-                                     "rice_usd_per_kg": rice_table.reset_index(names="year").to_dict(orient="records")},
-                                    indent=2, default=float) + "\n")
+        sys.stdout.write(card.to_json() + "\n")
     else:
         table = Table(title=f"hamji validation scorecard ({seeds} seeds, 1:{n})")
         for col in ("#", "pattern", "statistic", "threshold", "result", "detail"):

@@ -283,7 +283,7 @@ def _trajectory_svg(boxes: pd.DataFrame, threshold: float) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hamji.report import _svg
+    from hamji.report import figure_svg
 
     traj = boxes.drop_duplicates("box").sort_values("box")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -301,7 +301,7 @@ def _trajectory_svg(boxes: pd.DataFrame, threshold: float) -> str:
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_title("PRIM peeling trajectory", loc="left", fontsize=9)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def render_html(spec: DiscoverSpec, names: list[str], boxes: pd.DataFrame, case: np.ndarray) -> str:

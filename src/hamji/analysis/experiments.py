@@ -47,13 +47,13 @@ class Outcome:
 
 def parse_outcome(text: str, years: tuple[int, int]) -> Outcome:
     """``METRIC:REGION`` (e.g. ``hsi_mean:HamJi``) checked against the metrics and regions a run records."""
-    from hamji.api import _known_outputs
+    from hamji.api import known_outputs
     from hamji.scenario import load_scenario
 
     m = re.fullmatch(r"\s*([A-Za-z0-9_]+)\s*:\s*(.+?)\s*", text) if isinstance(text, str) else None
     if m is None:
         raise UserError(f"--outcome {brief(text)}: expected METRIC:REGION, for example hsi_mean:HamJi")
-    metrics, units = _known_outputs(load_scenario("baseline"))
+    metrics, units = known_outputs(load_scenario("baseline"))
     if m.group(1) not in metrics:
         raise UserError(f"--outcome {text}: unknown metric '{m.group(1)}'; docs/metrics.md lists them")
     if m.group(2) not in units:

@@ -260,7 +260,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hamji.report import _svg
+    from hamji.report import figure_svg
 
     d = indices[indices.outcome == outcome]
     if spec.method == "morris" and d[d["index"] == "sigma"].value.isna().any():
@@ -272,7 +272,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
         ax.invert_yaxis()
         ax.set_xlabel(f"μ* (mean absolute elementary effect, outcome units per plausible range), {CONFIDENCE:.0%} interval")
         ax.set_title(f"Morris screening{' of groups' if spec.groups else ''}: {outcome}", loc="left", fontsize=9)
-        return _svg(fig)
+        return figure_svg(fig)
     if spec.method == "morris":
         piv = d.pivot(index="param", columns="index", values="value")
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -284,7 +284,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
         ax.set_xlabel("μ* (mean absolute elementary effect, outcome units per plausible range)")
         ax.set_ylabel("σ (spread of the effects: non-linearity, interactions)")
         ax.set_title(f"Morris screening: {outcome}", loc="left", fontsize=9)
-        return _svg(fig)
+        return figure_svg(fig)
     key = "ST" if spec.method == "sobol" else "delta"
     order = d[d["index"] == key].sort_values("value", ascending=False).param.tolist()[:top]
     idxs = ["S1", "ST"] if spec.method == "sobol" else ["delta", "S1"]
@@ -300,7 +300,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
     ax.legend(fontsize=8)
     ax.set_title(f"{'Sobol' if spec.method == 'sobol' else 'delta'} indices with {CONFIDENCE:.0%} intervals: {outcome}",
                  loc="left", fontsize=9)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def render_html(spec: SensitivitySpec, names: list[str], indices: pd.DataFrame, notes: list[str], top: int = 15) -> str:
