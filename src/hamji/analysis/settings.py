@@ -152,9 +152,16 @@ def run_settings(scenario: Any = DEFAULT_SCENARIO, seeds: int = DEFAULT_SEEDS, s
 
 
 class UsesRunSettings:
-    """A spec that embeds its :class:`RunSettings` as ``run``: its run fields read (and set) through it."""
+    """A spec that embeds its :class:`RunSettings` as ``run``: its run fields read (and set) through it, except
+    those a subclass names in ``exclude`` (``class S(UsesRunSettings, exclude=("years",))``)."""
 
     run: RunSettings
+
+    def __init_subclass__(cls, exclude: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in (f.name for f in dataclasses.fields(RunSettings)):
+            if name not in exclude and name not in cls.__dict__:
+                setattr(cls, name, _delegate(name))
 
     def _set_run(self, name: str, value: Any) -> None:
         self.run = self.run.replace(**{name: value})
@@ -165,8 +172,6 @@ def _delegate(name: str) -> property:
                     doc=f"``run.{name}``")
 
 
-for _name in ("scenario", "scale", "seeds", "start", "end", "years", "workers", "scheduler"):
-    setattr(UsesRunSettings, _name, _delegate(_name))
 #: the fields of :class:`RunSettings`, which a spec embedding it accepts as keywords too
 RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunSettings))
 
