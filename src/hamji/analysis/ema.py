@@ -109,7 +109,7 @@ def _parameter(ema: str, name: str, declared: bool) -> Any:
 
 
 def model(scenario: str = "baseline", outcomes: Sequence[str] = DEFAULT_OUTCOMES, effect: str | None = None,
-          levers: Sequence[str] = (), uncertainties: Sequence[str] | None = None, seed: int = 1, seeds: int = 1,
+          levers: Sequence[str] = (), uncertainties: Sequence[str] | None = None, seed: int = 1, seeds: int = settings.DEFAULT_SEEDS,
           scale: int | str = settings.DEFAULT_SCALE, start: dt.date | str | None = None, end: dt.date | str | None = None,
           years: tuple[int, int] | None = None, declared: bool = False) -> HamjiModel:
     """An EMA Workbench ``Model`` of ``scenario`` (or of ``effect``'s effect against it).
