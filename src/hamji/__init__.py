@@ -3,6 +3,7 @@
 Model output is a scenario, not a forecast.
 """
 
+from hamji.analysis.settings import DEFAULT_SCALE, DEFAULT_SCENARIO, DEFAULT_SEEDS
 from hamji.version import VERSION
 
 __version__ = VERSION
@@ -16,12 +17,14 @@ def run(*args, **kwargs):
 
 
 def sensitivity(method: str = "morris", params: list[str] | None = None, outcomes: list[str] | None = None,
-                effect: str | None = None, scenario: str = "baseline", samples: int | None = None, seeds: int = 1,
-                scale: int = 1000, start: str = "2008-01-07", end: str = "2020-12-28", years: str | None = None,
+                effect: str | None = None, scenario: str = DEFAULT_SCENARIO, samples: int | None = None,
+                seeds: int = DEFAULT_SEEDS, scale: int = DEFAULT_SCALE, start: str | None = None, end: str | None = None,
+                years: str | None = None,
                 groups: str | None = None, declared: bool = False, workers: int = 1, scheduler: str | None = None,
                 out: str | None = None):
     """Global sensitivity analysis (see :mod:`hamji.analysis.sensitivity`); returns (indices, experiments)
-    DataFrames, as ``hamji sensitivity`` writes them to ``sensitivity.parquet`` and ``experiments.parquet``."""
+    DataFrames, as ``hamji sensitivity`` writes them to ``sensitivity.parquet`` and ``experiments.parquet``.
+    The window and years default as for every analysis (:mod:`hamji.analysis.settings`)."""
     from pathlib import Path
 
     from hamji.analysis.sensitivity import sensitivity as _run
@@ -32,28 +35,24 @@ def sensitivity(method: str = "morris", params: list[str] | None = None, outcome
 
 
 def discover(condition: str, params: list[str] | None = None, effect: str | None = None,
-             scenario: str = "baseline", samples: int = 100, seeds: int = 1, scale: int = 1000, start: str = "2008-01-07",
-             end: str = "2020-12-28", years: str | None = None, threshold: float = 0.8, declared: bool = False,
+             scenario: str = DEFAULT_SCENARIO, samples: int = 100, seeds: int = DEFAULT_SEEDS, scale: int = DEFAULT_SCALE,
+             start: str | None = None, end: str | None = None, years: str | None = None, threshold: float = 0.8,
+             declared: bool = False,
              workers: int = 1, scheduler: str | None = None, out: str | None = None):
     """Scenario discovery with PRIM (see :mod:`hamji.analysis.discover`); returns (boxes, experiments)
     DataFrames, as ``hamji discover`` writes them to ``boxes.parquet`` and ``experiments.parquet``."""
     from pathlib import Path
 
-    from hamji.analysis.discover import DiscoverSpec, parse_condition
     from hamji.analysis.discover import discover as _run
-    from hamji.analysis.experiments import parse_years
-    from hamji.sim import check_run_date, parse_scale
+    from hamji.analysis.discover import discover_spec
 
-    first, last = check_run_date(start, "start"), check_run_date(end, "end")
-    spec = DiscoverSpec(condition=parse_condition(condition, parse_years(years, first, last)), params=params,
-                        scenario=scenario, effect=effect, samples=samples, seeds=seeds, scale=parse_scale(scale),
-                        start=first, end=last, threshold=threshold, declared=declared)
+    spec = discover_spec(condition, params, effect, scenario, samples, seeds, scale, start, end, years, threshold, declared)
     return _run(spec, Path(out) if out is not None else None, workers=workers, scheduler=scheduler)
 
 
 def optimize(budget: float = 30e6, objectives: list[str] | None = None, levers: list[str] | None = None,
-             trials: int = 24, population: int = 8, seeds: int = 1, scale: int = 1000, start: str = "2008-01-07",
-             end: str = "2020-12-28", years: str | None = None, sampler_seed: int = 1, workers: int = 1,
+             trials: int = 24, population: int = 8, seeds: int = DEFAULT_SEEDS, scale: int = DEFAULT_SCALE,
+             start: str | None = None, end: str | None = None, years: str | None = None, sampler_seed: int = 1, workers: int = 1,
              scheduler: str | None = None, out: str | None = None):
     """Search the programs' levers under a total budget with NSGA-II (see :mod:`hamji.analysis.policy`);
     returns the frontier DataFrame, as ``hamji optimize`` writes it to ``frontier.parquet``."""
@@ -67,8 +66,9 @@ def optimize(budget: float = 30e6, objectives: list[str] | None = None, levers: 
 
 
 def robust(designs: list[str], worlds: int = 10, criterion: str = "max:hsi_mean:HamJi",
-           satisfice: str | None = None, params: list[str] | None = None, declared: bool = False, seeds: int = 1,
-           scale: int = 1000, start: str = "2008-01-07", end: str = "2020-12-28", years: str | None = None,
+           satisfice: str | None = None, params: list[str] | None = None, declared: bool = False,
+           seeds: int = DEFAULT_SEEDS, scale: int = DEFAULT_SCALE, start: str | None = None, end: str | None = None,
+           years: str | None = None,
            workers: int = 1, scheduler: str | None = None, out: str | None = None):
     """Run designs (scenario names, files, ``frontier.parquet[:TRIAL]``) across plausible worlds (see
     :mod:`hamji.analysis.policy`); returns (robustness, worlds) DataFrames, as ``hamji robust`` writes

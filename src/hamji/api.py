@@ -7,7 +7,6 @@ named outcomes out), the shape EMA Workbench, SALib and optimisers drive.
 from __future__ import annotations
 
 import datetime as dt
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +25,11 @@ DEFAULT_OUTCOMES = (
     ("leader_fund_usd", "leader_fund_usd", "DPRK"),
     ("bribes_usd", "bribes_usd", "DPRK"),
 )
+
+
+#: :func:`model_function` averages the last ten years of its window by default (the run's whole third decade for the
+#: default window): :func:`hamji.analysis.settings.default_years` with this span
+MODEL_FUNCTION_YEARS = 10
 
 
 def _check_params(params: Any) -> dict[str, Any]:
@@ -56,26 +60,28 @@ def run(scenario: str = "baseline", params: dict[str, Any] | None = None, seed: 
     return sim.results.annual() if annual else sim.results.tidy()
 
 
-def _known_outputs(scenario: Any) -> tuple[set[str], set[str]]:
+def known_outputs(scenario: Any) -> tuple[set[str], set[str]]:
     """Metric names a run records, and its output units (regions and groups)."""
     from hamji.modules import PLAN
     from hamji.sim import CORE_METRICS
-    from hamji.world import _layout
+    from hamji.world import world_layout
 
     metrics = {m.name for m in CORE_METRICS} | {m.name for cls in PLAN for m in cls.metrics}
-    lay = _layout()
+    lay = world_layout()
     groups = scenario.spec.groups if scenario.spec.groups is not None else lay["groups"]
     return metrics, set(lay["dprk_regions"]) | set(lay["china_regions"]) | set(groups)
 
 
 def model_function(scenario: str = "baseline", seed: int = 1, scale: int | str = 1000,
-                   start: str = "2000-01-03", end: str = "2030-12-30", years: tuple[int, int] = (2021, 2030),
+                   start: str = "2000-01-03", end: str = "2030-12-30", years: tuple[int, int] | None = None,
                    outcomes: tuple[tuple[str, str, str], ...] = DEFAULT_OUTCOMES) -> Callable[..., dict[str, float]]:
-    """A function ``f(**params) -> {outcome: value}``: each outcome's annual mean over ``years``.
+    """A function ``f(**params) -> {outcome: value}``: each outcome's annual mean over ``years`` (default: the
+    last :data:`MODEL_FUNCTION_YEARS` years of the window, clipped to it: 2021-2030 for the default window).
 
     The scenario, seed, scale, dates, years and outcomes are checked here, once, and the parameters
     at each call before the run: a mistake raises :class:`hamji.errors.UserError`.
     """
+    from hamji.analysis.settings import parse_years
     from hamji.scenario import load_scenario
     from hamji.sim import check_run_date, parse_scale, parse_seed
 
@@ -84,13 +90,9 @@ def model_function(scenario: str = "baseline", seed: int = 1, scale: int | str =
     first, last = check_run_date(start, "start"), check_run_date(end, "end")
     if last < first:
         raise UserError(f"end {last} is before start {first}")
-    if (not isinstance(years, (tuple, list)) or len(years) != 2
-            or not all(isinstance(y, numbers.Integral) and not isinstance(y, bool) for y in years)
-            or not first.year <= years[0] <= years[1] <= last.year):
-        raise UserError(f"years {brief(years)}: expected (first, last), whole years in order within"
-                        f" {first.year}-{last.year}")
+    years = parse_years(years, first, last, MODEL_FUNCTION_YEARS)  # (first, last), or Y1-Y2 text as for the CLI
     loaded = load_scenario(scenario)
-    metrics, units = _known_outputs(loaded)
+    metrics, units = known_outputs(loaded)
     if not isinstance(outcomes, (tuple, list)) or not outcomes:
         raise UserError(f"outcomes {brief(outcomes)}: expected a list of (name, metric, region)")
     for item in outcomes:

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from hamji.analysis.settings import DEFAULT_END, DEFAULT_SCALE, DEFAULT_START, EVALUATION_YEARS
 from hamji.errors import UserError
 from hamji.version import VERSION
 
@@ -86,11 +87,13 @@ WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=512,
                                          help="Local worker processes (Dask LocalCluster); default: this machine's cores.")]
 SchedulerOpt = Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:port).")]
 ScaleOpt = Annotated[str, typer.Option("--scale", help="1:N for the runs.")]
-StartOpt = Annotated[str, typer.Option("--start", help="First week of every run.")]
-EndOpt = Annotated[str, typer.Option("--end", help="Last week of every run.")]
+StartOpt = Annotated[str | None, typer.Option("--start", help=f"First week of every run (default {DEFAULT_START}).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help=f"Last week of every run (default: the scenario's own end if it"
+                                                         f" declares one, else {DEFAULT_END}).")]
 DeclaredOpt = Annotated[bool, typer.Option("--declared-ranges", help="Sample each parameter's declared range instead of"
                                                                  " its plausible range.")]
-YearsOpt = Annotated[str | None, typer.Option("--years", help="Y1-Y2: the years each outcome averages (default: the last five).")]
+YearsOpt = Annotated[str | None, typer.Option("--years", help=f"Y1-Y2: the years each outcome averages (default: the last"
+                                                             f" {EVALUATION_YEARS} of the window).")]
 out = Console()
 err = Console(stderr=True)
 
@@ -134,6 +137,16 @@ def _date(text: str, option: str) -> dt.date:
             continue
         return check_run_date(day, option)
     raise UserError(f"{option} {brief(text)}: expected a date as YYYY-MM-DD (or YYYY-MM, YYYY)")
+
+
+def run_settings(scenario: str, seeds: int, scale: str, start: str | None, end: str | None, years: str | None,
+                 workers: int = 1, scheduler: str | None = None) -> Any:
+    """The :class:`~hamji.analysis.settings.RunSettings` of an analysis command's options, built as the Python API
+    and the web app build them (:func:`hamji.analysis.settings.run_settings`)."""
+    from hamji.analysis.settings import run_settings as make
+
+    return make(scenario, seeds, scale, None if start is None else _date(start, "--start"),
+                None if end is None else _date(end, "--end"), years, workers, scheduler)
 
 
 def check_seed(value: int | str, option: str = "--seed") -> int:
@@ -395,41 +408,24 @@ def validate(
 
     Exit code 0 only if every check passes (1 otherwise).
     """
-    from hamji.analysis.patterns import (
-        CLOSURE_SCENARIOS,
-        PATTERN6_SCENARIOS,
-        evaluate,
-        evaluate_closure,
-        evaluate_pattern_6,
-        pattern_8,
-        rice_level,
-    )
-    from hamji.analysis.validation import run_history, trade_fit, trade_result
+    from hamji.analysis.validation import scorecard, scorecard_stages
     from hamji.sim import parse_scale
 
     n = parse_scale(scale)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
                   TimeElapsedColumn(), console=err, disable=quiet or as_json) as bar:
-        job = bar.add_task("patterns 1-5", total=3 * seeds)
-        results = evaluate(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job, completed=d))
-        job6 = bar.add_task(f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", total=seeds)
-        results.append(evaluate_pattern_6(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job6, completed=d)))
-        job9 = bar.add_task(f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", total=seeds)
-        results += evaluate_closure(seeds=seeds, scale=n, workers=workers, progress=lambda d, t: bar.update(job9, completed=d))
-        job2 = bar.add_task("history: trade and price data, pattern 8", total=seeds)
-        history = run_history(seeds, n, workers, progress=lambda d, t: bar.update(job2, completed=d))
-        fits = trade_fit(history)
-    results.append(pattern_8(history))  # the 2017 sanctions, in the same history runs
-    results.append(trade_result(fits))
-    rice, rice_table = rice_level(history)
-    results.append(rice)
-    results.sort(key=lambda r: r.number)
-    passed = all(r.passed for r in results)
+        runs = {name: per_seed * seeds for name, per_seed in scorecard_stages()}
+        jobs: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:  # a stage's bar appears as it starts
+            if stage not in jobs:
+                jobs[stage] = bar.add_task(stage, total=runs[stage])
+            bar.update(jobs[stage], completed=done)
+
+        card = scorecard(seeds=seeds, scale=n, workers=workers, progress=progress)
+    results, fits, rice_table, passed = card.patterns, card.trade, card.rice, card.passed
     if as_json:
-        sys.stdout.write(json.dumps({"passed": passed, "seeds": seeds, "scale": n, "patterns": [r.as_dict() for r in results],
-                                     "trade": [f.__dict__ for f in fits],
-                                     "rice_usd_per_kg": rice_table.reset_index(names="year").to_dict(orient="records")},
-                                    indent=2, default=float) + "\n")
+        sys.stdout.write(card.to_json() + "\n")
     else:
         table = Table(title=f"hamji validation scorecard ({seeds} seeds, 1:{n})")
         for col in ("#", "pattern", "statistic", "threshold", "result", "detail"):
@@ -467,9 +463,9 @@ def discover(
                                                 " key TYPE.key); default: every parameter declared uncertain."),
     samples: int = typer.Option(100, "--samples", min=1, max=100_000, help="Latin hypercube samples (at least 20)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
-    scale: ScaleOpt = "1000",
-    start: StartOpt = "2008-01-07",
-    end: EndOpt = "2020-12-28",
+    scale: ScaleOpt = str(DEFAULT_SCALE),
+    start: StartOpt = None,
+    end: EndOpt = None,
     years: YearsOpt = None,
     threshold: float = typer.Option(0.8, "--threshold", help="The density (share of cases of interest) a box must reach."),
     declared: DeclaredOpt = False,
@@ -490,19 +486,14 @@ def discover(
 
     if scheduler is not None:
         check_scheduler(scheduler)
-    from hamji.analysis.discover import MIN_CASES, QP_MEANINGFUL, DiscoverSpec, parse_condition, qp_text
+    from hamji.analysis.discover import MIN_CASES, QP_MEANINGFUL, discover_spec, qp_text
     from hamji.analysis.discover import discover as run_discover
-    from hamji.analysis.experiments import parse_years, resolve_params
+    from hamji.analysis.experiments import resolve_params
     from hamji.output import default_out_dir
-    from hamji.sim import parse_scale
 
-    start_d, end_d = _date(start, "--start"), _date(end, "--end")
-    if end_d < start_d:
-        raise UserError(f"--end {end_d} is before --start {start_d}")
-    spec = DiscoverSpec(condition=parse_condition(condition, parse_years(years, start_d, end_d)),
-                        params=list(params) if params else None, scenario=scenario, effect=effect, samples=samples,
-                        seeds=seeds, scale=parse_scale(scale), start=start_d, end=end_d, threshold=threshold, declared=declared)
-    spec.check()
+    run_ = run_settings(scenario, seeds, scale, start, end, years, workers, scheduler)
+    spec = discover_spec(condition, list(params) if params else None, effect, samples=samples, threshold=threshold,
+                         declared=declared, run=run_)
     names, notes = resolve_params(spec.params, [scenario] + ([effect] if effect else []))
     for note in notes:
         err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
@@ -608,9 +599,9 @@ def sensitivity(
     samples: int | None = typer.Option(None, "--samples", min=2, max=100_000, help="Morris trajectories (default 4),"
                                           " Sobol' base samples N (default 64) or delta samples (default 128)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per sample (the same seeds for every sample)."),
-    scale: ScaleOpt = "1000",
-    start: StartOpt = "2008-01-07",
-    end: EndOpt = "2020-12-28",
+    scale: ScaleOpt = str(DEFAULT_SCALE),
+    start: StartOpt = None,
+    end: EndOpt = None,
     years: YearsOpt = None,
     groups: str | None = typer.Option(None, "--groups", help="module: Morris screening of groups, one per module"
                                          " (fewer runs when many parameters vary)."),
@@ -631,21 +622,14 @@ def sensitivity(
 
     if scheduler is not None:
         check_scheduler(scheduler)
-    from hamji.analysis.experiments import parse_outcome, parse_years, resolve_params
-    from hamji.analysis.sensitivity import SensitivitySpec, n_runs, ranking
+    from hamji.analysis.experiments import resolve_params
+    from hamji.analysis.sensitivity import n_runs, ranking, sensitivity_spec
     from hamji.analysis.sensitivity import sensitivity as run_sensitivity
     from hamji.output import default_out_dir
-    from hamji.sim import parse_scale
 
-    start_d, end_d = _date(start, "--start"), _date(end, "--end")
-    if end_d < start_d:
-        raise UserError(f"--end {end_d} is before --start {start_d}")
-    window = parse_years(years, start_d, end_d)
-    spec = SensitivitySpec(method=method, params=list(params) if params else None,
-                           outcomes=[parse_outcome(o, window) for o in (outcomes or ["hsi_mean:HamJi", "regime_revenue_usd:DPRK"])],
-                           scenario=scenario, effect=effect, samples=samples, seeds=seeds, scale=parse_scale(scale),
-                           start=start_d, end=end_d, groups=groups, declared=declared)
-    spec.check()
+    run_ = run_settings(scenario, seeds, scale, start, end, years, workers, scheduler)
+    spec = sensitivity_spec(method, list(params) if params else None, outcomes, effect, samples=samples, groups=groups,
+                            declared=declared, run=run_)
     names, notes = resolve_params(spec.params, [scenario] + ([effect] if effect else []))
     for note in notes:
         err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
@@ -751,9 +735,9 @@ def optimize(
     trials: int = typer.Option(24, "--trials", min=1, max=100_000, help="Designs to evaluate in all (a resumed search adds up to this)."),
     population: int = typer.Option(8, "--population", min=2, max=10_000, help="Designs per NSGA-II generation (one batch of runs)."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design (the same for every design)."),
-    scale: ScaleOpt = "1000",
-    start: StartOpt = "2008-01-07",
-    end: EndOpt = "2020-12-28",
+    scale: ScaleOpt = str(DEFAULT_SCALE),
+    start: StartOpt = None,
+    end: EndOpt = None,
     years: YearsOpt = None,
     sampler_seed: int = typer.Option(1, "--sampler-seed", help="Seed of the NSGA-II sampler (a search is repeatable)."),
     workers: WorkersOpt = CORES,
@@ -772,7 +756,7 @@ def optimize(
     from hamji.analysis import policy
     from hamji.output import default_out_dir
 
-    run_ = policy.run_settings(seeds, scale, _date(start, "--start"), _date(end, "--end"), years, workers, scheduler)
+    run_ = run_settings(policy.DEFAULT_SCENARIO, seeds, scale, start, end, years, workers, scheduler)
     spec = policy.optimize_spec(budget, objectives, levers, trials, population, sampler_seed, run_)
     target = out_dir if out_dir is not None else default_out_dir("optimize")
     with lazy_progress(f"optimize: {trials} designs x {seeds} seed(s)", "runs", quiet) as progress:
@@ -829,9 +813,9 @@ def robust(
     posterior: Path | None = typer.Option(None, "--posterior", help="posterior.parquet of `hamji calibrate --method abc`:"
                                              " each world is a weighted draw from it instead of a Latin hypercube point."),
     seeds: int = typer.Option(1, "--seeds", min=1, max=1000, help="Seeds averaged per design and world."),
-    scale: ScaleOpt = "1000",
-    start: StartOpt = "2008-01-07",
-    end: EndOpt = "2020-12-28",
+    scale: ScaleOpt = str(DEFAULT_SCALE),
+    start: StartOpt = None,
+    end: EndOpt = None,
     years: YearsOpt = None,
     workers: WorkersOpt = CORES,
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler (its workers must see --out)."),
@@ -848,7 +832,7 @@ def robust(
     from hamji.analysis import policy
     from hamji.output import default_out_dir
 
-    run_ = policy.run_settings(seeds, scale, _date(start, "--start"), _date(end, "--end"), years, workers, scheduler)
+    run_ = run_settings(policy.DEFAULT_SCENARIO, seeds, scale, start, end, years, workers, scheduler)
     spec = policy.robust_spec(designs, worlds, criterion, satisfice, params, declared, run_, posterior)
     target = out_dir if out_dir is not None else default_out_dir("robust")
     with lazy_progress(f"robust: {len(designs)} design(s) in {worlds} worlds", "runs", quiet) as progress:

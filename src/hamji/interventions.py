@@ -184,9 +184,9 @@ class TrainingEvent(ParameterEvent):
 
 def crossing_ids() -> list[str]:
     """Ids of the border crossings (world.yaml)."""
-    from hamji.world import _layout
+    from hamji.world import world_layout
 
-    return list(_layout()["crossing_regions"])
+    return list(world_layout()["crossing_regions"])
 
 
 @register

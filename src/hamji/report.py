@@ -29,7 +29,8 @@ GROUP_COLORS = {"HamJi": "#c0392b", "Rest of DPRK": "#2c3e50", "DPRK": "#7f8c8d"
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "hamji"})
 
 
-def _svg(fig: plt.Figure) -> str:
+def figure_svg(fig: plt.Figure) -> str:
+    """A matplotlib figure as inline SVG text (no date, so a page is reproducible); the figure is closed."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
@@ -94,7 +95,7 @@ def _lines(annual: pd.DataFrame, metrics: Iterable[tuple[str, str, str]], title:
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, fontsize=8)
     ax.grid(alpha=0.25)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def _population_chart(annual: pd.DataFrame, sim: Sim) -> str:
@@ -107,7 +108,7 @@ def _population_chart(annual: pd.DataFrame, sim: Sim) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("million persons (2008 census, civilians)")
     ax.set_title("Population by province (red: HamJi)", loc="left", fontsize=10)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def _roles_chart(annual: pd.DataFrame) -> str | None:
@@ -124,7 +125,7 @@ def _roles_chart(annual: pd.DataFrame) -> str | None:
         ax.set_title(f"{group}: households in a market role (%)", loc="left", fontsize=9)
         ax.grid(alpha=0.25)
     axes[1].legend(frameon=False, fontsize=7, loc="upper left")
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def _trade_extra(ax) -> None:

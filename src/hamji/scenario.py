@@ -208,9 +208,9 @@ def builtin_path(name: str) -> Path:
 
 def _check_groups(groups: dict[str, list[str]], where: str) -> None:
     """Output groups: each a new name with a list of known regions, each region once."""
-    from hamji.world import _layout
+    from hamji.world import world_layout
 
-    lay = _layout()
+    lay = world_layout()
     regions = list(lay["dprk_regions"]) + list(lay["china_regions"])
     allowed = f"allowed regions: {', '.join(regions)}"
     if not groups:

@@ -33,7 +33,8 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * 6371.0 * asin(sqrt(a))
 
 
-def _layout() -> dict:
+def world_layout() -> dict:
+    """The world's layout as ``world.yaml`` declares it: regions, adjacency, crossings, output groups."""
     return yaml.safe_load((resources.files("hamji") / "world.yaml").read_text(encoding="utf-8"))
 
 
@@ -87,7 +88,7 @@ class World:
 
 def build_world(road_factor: float = 1.3, groups: dict[str, list[str]] | None = None) -> World:
     """Build the world from the bundled census, geography and crossings data."""
-    lay = _layout()
+    lay = world_layout()
     census = data.cached("dprk_census_2008.csv")
     geo = data.cached("regions_geo.csv")
     china_pop = data.cached("china_border_regions.csv")

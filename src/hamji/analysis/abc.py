@@ -56,7 +56,8 @@ import numpy as np
 import pandas as pd
 
 from hamji import data
-from hamji.analysis.calibration import DEFAULT_PARAMS, HISTORY_START, CalibrationSpec, loss_of
+from hamji.analysis.calibration import DEFAULT_PARAMS, CalibrationSpec, history_settings, loss_of
+from hamji.analysis.settings import RunSettings, UsesRunSettings, embed
 from hamji.analysis.sweep import canonical, describe_difference, scenario_digest
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
@@ -81,27 +82,32 @@ RANGE_QUANTILES = (0.05, 0.95)
 HIST_BINS = 20
 
 
-@dataclass
-class ABCSpec:
-    """What to fit, against which window, with what budget."""
+@dataclass(init=False)
+class ABCSpec(UsesRunSettings, exclude=("years",)):
+    """What to fit, against which window, with what budget; how each particle runs is its :class:`RunSettings`
+    (``run``: the ``history`` scenario from ``start`` to ``end``, by default 2000 to the end of the last year of
+    trade data; ``seeds``, ``scale``, ``workers``, ``scheduler``, ``start``, ``end`` are also accepted as keywords
+    and read as attributes). ``years`` are the data years each trade series is fitted over (set by :meth:`check`)."""
 
     params: tuple[str, ...] = DEFAULT_PARAMS
     population: int = 40
     generations: int = 4
     min_epsilon: float = 0.0
-    seeds: int = 1
-    scale: int = 1000
     sampler_seed: int = 1
-    workers: int = 1
-    scheduler: str | None = None
-    start: dt.date = HISTORY_START
-    #: the last day of each run; default the end of the last year of trade data
-    end: dt.date | None = None
-    years: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False)
+    run: RunSettings = field(default_factory=lambda: history_settings(seeds=1))
+    years: dict[str, list[int]] = field(default_factory=dict, repr=False)
+
+    def __init__(self, params: tuple[str, ...] = DEFAULT_PARAMS, population: int = 40, generations: int = 4,
+                 min_epsilon: float = 0.0, sampler_seed: int = 1, run: RunSettings | None = None, **run_fields: Any) -> None:
+        self.params, self.population, self.generations = params, population, generations
+        self.min_epsilon, self.sampler_seed, self.years = min_epsilon, sampler_seed, {}
+        if run is None and run_fields.get("end", 0) is None:  # end=None: the default, the last year of trade data
+            del run_fields["end"]
+        self.run = embed(run, run_fields, default=history_settings(seeds=1) if run is None else None)
 
     def dates(self) -> tuple[dt.date, dt.date]:
         """First and last day of each run."""
-        return self.start, self.end or dt.date(int(data.trade_series().index.max()), 12, 31)
+        return self.run.start, self.run.end
 
     def check(self) -> None:
         """Refuse what cannot be calibrated this way, with the allowed values (before anything runs)."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import yaml
 
 from hamji import data
 from hamji.analysis.ensemble import check_scheduler, local_cluster
+from hamji.analysis.settings import RunSettings, UsesRunSettings, embed
 from hamji.analysis.sweep import TaskStore, canonical, describe_difference, digest, scenario_digest
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
@@ -53,17 +54,28 @@ DEFAULT_PARAMS = ("china_demand_growth", "china_demand_peak_year", "china_demand
                   "china_demand_price_share", "state_import_share")
 
 
-@dataclass
-class CalibrationSpec:
-    """What to fit, with what budget."""
+def history_settings(seeds: int = 2, start: dt.date = HISTORY_START, end: dt.date | None = None, **given: Any) -> RunSettings:
+    """The run settings of a calibration: the ``history`` scenario from ``start`` (2000) to ``end`` (default: the
+    last day of the last year of trade data), over ``seeds`` seeds."""
+    last = end if end is not None else dt.date(int(data.trade_series().index.max()), 12, 31)
+    return RunSettings(scenario="history", seeds=seeds, start=start, end=last, **given)
+
+
+@dataclass(init=False)
+class CalibrationSpec(UsesRunSettings):
+    """What to fit, with what budget; how each candidate runs is its :class:`RunSettings` (``run``: the ``history``
+    scenario over the years of trade data; ``seeds``, ``scale``, ``workers``, ``scheduler`` are also accepted as
+    keywords and read or set as attributes)."""
 
     params: tuple[str, ...] = DEFAULT_PARAMS
     trials: int = 40
-    seeds: int = 2
-    scale: int = 1000
     sampler_seed: int = 1
-    workers: int = 1
-    scheduler: str | None = None
+    run: RunSettings = field(default_factory=history_settings)
+
+    def __init__(self, params: tuple[str, ...] = DEFAULT_PARAMS, trials: int = 40, sampler_seed: int = 1,
+                 run: RunSettings | None = None, **run_fields: Any) -> None:
+        self.params, self.trials, self.sampler_seed = params, trials, sampler_seed
+        self.run = embed(run, run_fields, default=history_settings() if run is None else None)
 
     def check(self) -> None:
         """Refuse unknown or non-calibratable parameters with the allowed names."""
@@ -82,7 +94,7 @@ class CalibrationSpec:
 
     def dates(self) -> tuple[dt.date, dt.date]:
         """First and last day of each run: 2000 to the last year of the trade data."""
-        return HISTORY_START, dt.date(int(data.trade_series().index.max()), 12, 31)
+        return self.run.start, self.run.end
 
     def fingerprint(self) -> dict[str, Any]:
         """What the study's trials are made with: a study or stored tasks made otherwise are refused."""

@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from hamji.analysis.stats import CONFIDENCE, t_half_width
 
 #: (label, metric, region): the human security outcomes compared
 HSI_OUTCOMES = (
@@ -143,10 +144,7 @@ def differences(annual: pd.DataFrame, years: tuple[int, int], reference: str, in
             d = diff[col].to_numpy(dtype=float)
             d = d[np.isfinite(d)]
             mean = float(d.mean()) if len(d) else np.nan
-            if len(d) > 1:
-                half = float(stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
-            else:
-                half = np.nan
+            half = t_half_width(d, CONFIDENCE)
             rows.append({"scenario": scen, "outcome": col, "mean_change": mean, "low90": mean - half, "high90": mean + half,
                          "seeds": n, "reference_mean": float(ref[col].mean()), "from_year": years[0], "to_year": years[1],
                          "interval": interval})

@@ -22,7 +22,6 @@ several joined by ``and``. Every input is checked before anything runs or is wri
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import operator
 import re
@@ -36,6 +35,15 @@ import numpy as np
 import pandas as pd
 
 from hamji.analysis.experiments import Outcome, param_spec, parse_outcome, resolve_params, run_design, seed_means, values_from_unit
+from hamji.analysis.settings import (
+    DEFAULT_SCALE,
+    DEFAULT_SCENARIO,
+    DEFAULT_SEEDS,
+    RunSettings,
+    UsesRunSettings,
+    embed,
+    run_settings,
+)
 from hamji.analysis.sweep import analysis_tasks, write_whole
 from hamji.errors import UserError
 from hamji.parameters import brief
@@ -125,32 +133,50 @@ def parse_condition(text: str, years: tuple[int, int]) -> Condition:
     return Condition(text.strip(), tuple(clauses))
 
 
-@dataclass
-class DiscoverSpec:
-    """What a scenario discovery varies, runs and looks for."""
+@dataclass(init=False)
+class DiscoverSpec(UsesRunSettings):
+    """What a scenario discovery varies, runs and looks for; how it runs is its :class:`RunSettings` (``run``;
+    its fields ``scenario``, ``seeds``, ``scale``, ``start``, ``end`` are also accepted as keywords and read as
+    attributes)."""
 
     condition: Condition
     params: list[str] | None = None  # None: every uncertain parameter
-    scenario: str = "baseline"
     effect: str | None = None
     samples: int = DEFAULT_SAMPLES
-    seeds: int = 1
-    scale: int = 1000
-    start: dt.date = dt.date(2008, 1, 7)
-    end: dt.date = dt.date(2020, 12, 28)
     threshold: float = DEFAULT_THRESHOLD
     declared: bool = False  # sample the declared ranges instead of the plausible ones
     notes: list[str] = field(default_factory=list)
+    run: RunSettings = field(default_factory=RunSettings)
+
+    def __init__(self, condition: Condition, params: list[str] | None = None, effect: str | None = None,
+                 samples: int = DEFAULT_SAMPLES, threshold: float = DEFAULT_THRESHOLD, declared: bool = False,
+                 notes: list[str] | None = None, run: RunSettings | None = None, **run_fields: Any) -> None:
+        self.condition, self.params, self.effect, self.samples = condition, params, effect, samples
+        self.threshold, self.declared, self.notes = threshold, declared, list(notes or [])
+        self.run = embed(run, run_fields)
 
     def check(self) -> None:
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < MIN_SAMPLES:
             raise UserError(f"--samples {brief(self.samples)}: at least {MIN_SAMPLES} (PRIM peels {PEEL_ALPHA:.0%} at a time)")
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
-            raise UserError(f"--seeds {brief(self.seeds)}: at least 1")
+        self.run.check()
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not 0 < self.threshold <= 1:
             raise UserError(f"--threshold {brief(self.threshold)}: a density between 0 (excluded) and 1")
-        if self.end < self.start:
-            raise UserError(f"--end {self.end} is before --start {self.start}")
+
+
+def discover_spec(condition: str, params: list[str] | None = None, effect: str | None = None,
+                  scenario: str = DEFAULT_SCENARIO, samples: int = DEFAULT_SAMPLES, seeds: int = DEFAULT_SEEDS,
+                  scale: int | str = DEFAULT_SCALE, start: Any = None, end: Any = None, years: Any = None,
+                  threshold: float = DEFAULT_THRESHOLD, declared: bool = False, run: RunSettings | None = None,
+                  prefix: str = "") -> DiscoverSpec:
+    """A checked :class:`DiscoverSpec` from the arguments of :func:`hamji.discover` (text dates, ``Y1-Y2`` years,
+    the condition as text), so the command line and the Python API read them alike; ``run`` (already checked
+    :class:`RunSettings`) replaces the run arguments."""
+    if run is None:
+        run = run_settings(scenario, seeds, scale, start, end, years, prefix=prefix)
+    spec = DiscoverSpec(condition=parse_condition(condition, run.years), params=list(params) if params else None,
+                        effect=effect or None, samples=samples, threshold=threshold, declared=declared, run=run)
+    spec.check()
+    return spec
 
 
 def design(names: list[str], samples: int, declared: bool) -> tuple[np.ndarray, pd.DataFrame]:
@@ -257,7 +283,7 @@ def _trajectory_svg(boxes: pd.DataFrame, threshold: float) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hamji.report import _svg
+    from hamji.report import figure_svg
 
     traj = boxes.drop_duplicates("box").sort_values("box")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -275,7 +301,7 @@ def _trajectory_svg(boxes: pd.DataFrame, threshold: float) -> str:
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_title("PRIM peeling trajectory", loc="left", fontsize=9)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def render_html(spec: DiscoverSpec, names: list[str], boxes: pd.DataFrame, case: np.ndarray) -> str:

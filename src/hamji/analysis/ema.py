@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hamji.analysis import settings
 from hamji.analysis.experiments import Outcome, param_spec, parse_outcome, resolve_params, run_design, seed_means
 from hamji.errors import UserError
 from hamji.parameters import brief
@@ -45,9 +46,9 @@ with warnings.catch_warnings():  # EMA warns at import about optional evaluators
 SEPARATOR = "__"
 #: default outcomes: human security where the trade happens, and the money reaching the leader
 DEFAULT_OUTCOMES = ("hsi_mean:HamJi", "leader_fund_usd:DPRK")
-#: default run and window, as in issue 15's hand screening: from 2008 (the border economy before the
-#: 2010 interventions), to 2020, averaged over 2016-2020 (after the 2017 sanctions took hold)
-DEFAULT_START, DEFAULT_END, DEFAULT_YEARS = dt.date(2008, 1, 7), dt.date(2020, 12, 28), (2016, 2020)
+#: the default window and evaluation years are every analysis's (:mod:`hamji.analysis.settings`): from
+#: 2008 to 2020, averaged over the window's last five years (2016-2020, after the 2017 sanctions took hold)
+DEFAULT_START, DEFAULT_END = settings.DEFAULT_START, settings.DEFAULT_END
 
 
 def ema_name(name: str) -> str:
@@ -108,27 +109,25 @@ def _parameter(ema: str, name: str, declared: bool) -> Any:
 
 
 def model(scenario: str = "baseline", outcomes: Sequence[str] = DEFAULT_OUTCOMES, effect: str | None = None,
-          levers: Sequence[str] = (), uncertainties: Sequence[str] | None = None, seed: int = 1, seeds: int = 1,
-          scale: int | str = 1000, start: dt.date | str = DEFAULT_START, end: dt.date | str = DEFAULT_END,
-          years: tuple[int, int] = DEFAULT_YEARS, declared: bool = False) -> HamjiModel:
+          levers: Sequence[str] = (), uncertainties: Sequence[str] | None = None, seed: int = 1, seeds: int = settings.DEFAULT_SEEDS,
+          scale: int | str = settings.DEFAULT_SCALE, start: dt.date | str | None = None, end: dt.date | str | None = None,
+          years: tuple[int, int] | None = None, declared: bool = False) -> HamjiModel:
     """An EMA Workbench ``Model`` of ``scenario`` (or of ``effect``'s effect against it).
 
     ``uncertainties``: parameter names or event keys (default: every uncertain parameter, over its
     plausible range, or its declared one if ``declared``); ``levers``: names or event keys over their
     declared ranges (a lever is not also an uncertainty); ``outcomes``: ``METRIC:REGION``, each the
-    mean over ``years``, and over seeds ``seed`` to ``seed + seeds - 1``. Every argument is checked
-    here; a mistake raises :class:`hamji.errors.UserError` with one line.
+    mean over ``years``, and over seeds ``seed`` to ``seed + seeds - 1``. The window (``start``, ``end``) and
+    ``years`` default as for every analysis (:func:`hamji.analysis.settings.run_settings`): any window is
+    accepted, and without ``years`` its last five years are averaged. Every argument is checked here; a
+    mistake raises :class:`hamji.errors.UserError` with one line.
     """
-    from hamji.sim import check_run_date, parse_scale, parse_seed
+    from hamji.sim import parse_seed
 
-    first, last = check_run_date(start, "start"), check_run_date(end, "end")
-    if last < first:
-        raise UserError(f"end {last} is before start {first}")
-    if (not isinstance(years, (tuple, list)) or len(years) != 2 or not all(isinstance(y, int) for y in years)
-            or not first.year <= years[0] <= years[1] <= last.year):
-        raise UserError(f"years {brief(years)}: expected (first, last), whole years in order within {first.year}-{last.year}")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise UserError(f"seeds {brief(seeds)}: expected a whole number of seeds, at least 1")
+    run = settings.run_settings(scenario, seeds, scale, start, end, years, prefix="")
+    first, last, years = run.start, run.end, run.years
     seed_list = tuple(parse_seed(seed + k, "seed") for k in range(seeds))
     if isinstance(outcomes, str) or not outcomes:
         raise UserError(f"outcomes {brief(outcomes)}: expected a list of METRIC:REGION")
@@ -146,7 +145,7 @@ def model(scenario: str = "baseline", outcomes: Sequence[str] = DEFAULT_OUTCOMES
     if len(mapping) < len(unc_names) + len(lever_names) + len(parsed):
         raise UserError(f"outcomes {brief(list(outcomes))}: each outcome once")
     label = re.sub(r"[^0-9A-Za-z]", "", f"hamji{scenario}{effect or ''}") or "hamji"
-    fn = _Experiment(scenario, effect, parsed, seed_list, parse_scale(scale), first, last,
+    fn = _Experiment(scenario, effect, parsed, seed_list, run.scale, first, last,
                      tuple((ema_name(n), n) for n in unc_names + lever_names))
     m = HamjiModel(label, function=fn)
     m.uncertainties = [_parameter(ema_name(n), n, declared) for n in unc_names]

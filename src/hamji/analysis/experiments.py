@@ -47,13 +47,13 @@ class Outcome:
 
 def parse_outcome(text: str, years: tuple[int, int]) -> Outcome:
     """``METRIC:REGION`` (e.g. ``hsi_mean:HamJi``) checked against the metrics and regions a run records."""
-    from hamji.api import _known_outputs
+    from hamji.api import known_outputs
     from hamji.scenario import load_scenario
 
     m = re.fullmatch(r"\s*([A-Za-z0-9_]+)\s*:\s*(.+?)\s*", text) if isinstance(text, str) else None
     if m is None:
         raise UserError(f"--outcome {brief(text)}: expected METRIC:REGION, for example hsi_mean:HamJi")
-    metrics, units = _known_outputs(load_scenario("baseline"))
+    metrics, units = known_outputs(load_scenario("baseline"))
     if m.group(1) not in metrics:
         raise UserError(f"--outcome {text}: unknown metric '{m.group(1)}'; docs/metrics.md lists them")
     if m.group(2) not in units:
@@ -176,16 +176,3 @@ def run_design(values: pd.DataFrame, scenario: str, effect: str | None, outcomes
 def seed_means(experiments: pd.DataFrame) -> pd.DataFrame:
     """One row per sample: the parameter values and each outcome averaged over the seeds."""
     return experiments.drop(columns="seed").groupby("sample", sort=True).mean(numeric_only=True).reset_index()
-
-
-def parse_years(text: str | None, start: dt.date, end: dt.date) -> tuple[int, int]:
-    """``Y1-Y2`` (or one year) inside the run's years; default: the run's last five years."""
-    if text is None:
-        return max(start.year, end.year - 4), end.year
-    m = re.fullmatch(r"\s*(\d{4})\s*(?:-\s*(\d{4}))?\s*", text)
-    if m is None:
-        raise UserError(f"--years {brief(text)}: expected Y1-Y2, for example 2016-2020")
-    y0, y1 = int(m.group(1)), int(m.group(2) or m.group(1))
-    if not start.year <= y0 <= y1 <= end.year:
-        raise UserError(f"--years {text}: must be an ordered window inside the run's years {start.year}-{end.year}")
-    return y0, y1

@@ -63,6 +63,8 @@ import numpy as np
 import pandas as pd
 
 from hamji.analysis.experiments import Outcome, param_spec, parse_outcome
+from hamji.analysis.settings import DEFAULT_SCALE, DEFAULT_SCENARIO, DEFAULT_SEEDS, RunSettings
+from hamji.analysis.settings import run_settings as make_run_settings
 from hamji.analysis.sweep import write_whole
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY, brief
@@ -161,9 +163,9 @@ def transport_reference() -> dict[str, float]:
 def crossing_capacity() -> tuple[dict[str, list[str]], dict[str, float]]:
     """The Jilin prefectures' crossings, and each crossing's share of the Jilin crossings' goods capacity
     (world.yaml; Dandong's is counted on the same scale), by which a design prices crossing money."""
-    from hamji.world import _layout
+    from hamji.world import world_layout
 
-    lay = _layout()
+    lay = world_layout()
     ids = {p: [c for c, region in lay["crossing_regions"].items() if region == p] for p in PREFECTURES}
     cap = {c: float(v["value"]) for c, v in lay["crossing_capacity_t"].items()}
     jilin = sum(cap[c] for p in PREFECTURES for c in ids[p])
@@ -371,15 +373,9 @@ def beaten_by(table: pd.DataFrame, objectives: list[Objective]) -> np.ndarray:
 
 def mean_interval(x: np.ndarray) -> tuple[float, float, float]:
     """Mean over seeds and its 90% Student-t interval (NaN bounds with one seed), as ``hamji compare``."""
-    from scipy import stats
+    from hamji.analysis.stats import CONFIDENCE, t_interval
 
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return np.nan, np.nan, np.nan
-    mean = float(x.mean())
-    half = float(stats.t.ppf(0.95, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else np.nan
-    return mean, mean - half, mean + half
+    return t_interval(x, CONFIDENCE)
 
 
 # -- evaluation ------------------------------------------------------------------------------------
@@ -400,29 +396,6 @@ class Candidate:
 #: an evaluator: (candidates, worlds, seeds) -> one row per (candidate key, world, seed) with each
 #: outcome's effect against baseline; pluggable so a test can search a toy objective
 Evaluator = Callable[[list[Candidate], pd.DataFrame, list[int]], pd.DataFrame]
-
-
-@dataclass
-class RunSettings:
-    """How each design is run: seeds, scale, dates, the outcomes' years, and where."""
-
-    seeds: int = 1
-    scale: int = 1000
-    start: dt.date = dt.date(2008, 1, 7)
-    end: dt.date = dt.date(2020, 12, 28)
-    years: tuple[int, int] = (2016, 2020)
-    workers: int = 1
-    scheduler: str | None = None
-
-    def check(self) -> None:
-        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
-            raise UserError(f"--seeds {brief(self.seeds)}: at least 1")
-        if self.end < self.start:
-            raise UserError(f"--end {self.end} is before --start {self.start}")
-
-    def fingerprint(self) -> dict[str, Any]:
-        return {"seeds": self.seeds, "scale": self.scale, "start": str(self.start), "end": str(self.end),
-                "years": list(self.years)}
 
 
 def run_evaluator(settings: RunSettings, outcomes: list[Outcome], store: Any = None,
@@ -738,14 +711,16 @@ table{border-collapse:collapse;font-size:.85em} td,th{padding:.2em .6em;border-b
 svg{max-width:100%;height:auto} .note{background:#fff6e5;border-left:4px solid #e67e22;padding:.6em 1em}"""
 
 
-def _label(o: Objective) -> str:
+def objective_label(o: Objective) -> str:
+    """An objective as an axis or column label, with its unit (US$ M for money and cost)."""
     if o.outcome is None:
         return "cost, US$ M a year"
     what = "revenue added, US$ M a year" if o.outcome.metric.endswith("_usd") else "gained"
     return f"{o.outcome.name} {what} ({o.direction})"
 
 
-def _scale(o: Objective) -> float:
+def objective_scale(o: Objective) -> float:
+    """The factor from an objective's value to the unit of :func:`objective_label` (1e-6 for US$)."""
     return 1e-6 if o.outcome is None or o.outcome.metric.endswith("_usd") else 1.0
 
 
@@ -757,13 +732,13 @@ def frontier_svg(spec: OptimizeSpec, table: pd.DataFrame) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hamji.report import _svg
+    from hamji.report import figure_svg
 
     oy = spec.objectives[0]
     ox = spec.objectives[1] if len(spec.objectives) > 1 else Objective("min", None)
     if ox.outcome is None and COST not in table:
         table = table.assign(cost=table.cost_usd)
-    fy, fx = _scale(oy), _scale(ox)
+    fy, fx = objective_scale(oy), objective_scale(ox)
     fig, ax = plt.subplots(figsize=(6.8, 4.6))
     d = table[table.kind == "design"]
     ax.scatter(d[ox.name] * fx, d[oy.name] * fy, s=14, color="#bbb", label="designs evaluated", zorder=2)
@@ -778,16 +753,17 @@ def frontier_svg(spec: OptimizeSpec, table: pd.DataFrame) -> str:
         ax.annotate(r["design"].removeprefix("ref-"), (x, y), xytext=(5, -9), textcoords="offset points", fontsize=8, color="#c0392b")
     ax.axhline(0, color="#999", lw=0.7)
     ax.axvline(0, color="#999", lw=0.7)
-    ax.set_xlabel(_label(ox))
-    ax.set_ylabel(_label(oy))
+    ax.set_xlabel(objective_label(ox))
+    ax.set_ylabel(objective_label(oy))
     ax.legend(fontsize=8, loc="best")
     ax.set_title("The front: designs no other design beats on every objective (red: fixed scenarios)", loc="left", fontsize=9)
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
-def _fmt_obj(o: Objective, r: dict[str, Any]) -> str:
-    f = _scale(o)
+def format_objective(o: Objective, r: dict[str, Any]) -> str:
+    """A design's value of an objective (row ``r`` of a frontier table), with its interval where there is one."""
+    f = objective_scale(o)
     lo, hi = r.get(f"{o.name}_low", np.nan), r.get(f"{o.name}_high", np.nan)
     interval = f" [{lo * f:.3g}, {hi * f:.3g}]" if np.isfinite(lo) and np.isfinite(hi) and o.outcome is not None else ""
     return f"{r[o.name] * f:.4g}{interval}"
@@ -805,13 +781,13 @@ def _beaten_note(table: pd.DataFrame) -> str:
 def render_frontier(spec: OptimizeSpec, table: pd.DataFrame) -> str:
     """A self-contained page: the front against the references and the front's designs in words."""
     objs = spec.objectives
-    head = "".join(f"<th>{html.escape(_label(o))}</th>" for o in objs)
+    head = "".join(f"<th>{html.escape(objective_label(o))}</th>" for o in objs)
     front = table[(table.kind == "design") & table.pareto].sort_values(objs[0].name, ascending=objs[0].direction == "min")
     rows = "".join(f"<tr><td>{int(r['trial'])}</td><td>{html.escape(r['description'])}</td>"
-                   + "".join(f"<td>{_fmt_obj(o, r)}</td>" for o in objs) + f"<td>{r['cost_usd'] / 1e6:.1f}</td></tr>"
+                   + "".join(f"<td>{format_objective(o, r)}</td>" for o in objs) + f"<td>{r['cost_usd'] / 1e6:.1f}</td></tr>"
                    for r in front.to_dict("records"))
     refs = "".join(f"<tr><td>{html.escape(r['design'].removeprefix('ref-'))}</td><td>{html.escape(r['description'])}</td>"
-                   + "".join(f"<td>{_fmt_obj(o, r)}</td>" for o in objs) + f"<td>{r['cost_usd'] / 1e6:.1f}</td></tr>"
+                   + "".join(f"<td>{format_objective(o, r)}</td>" for o in objs) + f"<td>{r['cost_usd'] / 1e6:.1f}</td></tr>"
                    for r in table[table.kind == "reference"].to_dict("records"))
     levers = "".join(f"<tr><td><code>{n}</code></td><td>{LEVERS[n].low:g}</td><td>{LEVERS[n].high:g}</td>"
                      f"<td>{LEVERS[n].default:g}</td><td>{html.escape(LEVERS[n].unit)}</td></tr>" for n in spec.varied)
@@ -1034,11 +1010,11 @@ def regret_svg(spec: RobustSpec, means: pd.DataFrame) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hamji.report import _svg
+    from hamji.report import figure_svg
 
     o = spec.criterion
     order = list(dict.fromkeys(means.candidate))
-    wide = means.pivot(index="world", columns="candidate", values=o.name)[order] * _scale(o)
+    wide = means.pivot(index="world", columns="candidate", values=o.name)[order] * objective_scale(o)
     fig, ax = plt.subplots(figsize=(6.8, 0.5 * len(order) + 2.2))
     for _, w in wide.iterrows():
         ax.plot(w.to_numpy(), range(len(order)), color="#ccc", lw=0.6, zorder=1)
@@ -1047,21 +1023,21 @@ def regret_svg(spec: RobustSpec, means: pd.DataFrame) -> str:
     ax.set_yticks(range(len(order)), order)
     ax.invert_yaxis()
     ax.axvline(0, color="#999", lw=0.7)
-    ax.set_xlabel(_label(o) + ": one dot per world, a grey line joins a world's designs")
+    ax.set_xlabel(objective_label(o) + ": one dot per world, a grey line joins a world's designs")
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def render_robust(spec: RobustSpec, table: pd.DataFrame, means: pd.DataFrame, names: list[str], notes: list[str]) -> str:
     """A self-contained page: per design its best share, regret and satisficing rate, and the spread over worlds."""
-    f = _scale(spec.criterion)
+    f = objective_scale(spec.criterion)
     others = [o for o in spec.outcomes if o.name != spec.criterion.name]
     head = "".join(f"<th>{html.escape(o.name)} (mean)</th>" for o in others)
     rows = "".join(
         f"<tr><td>{html.escape(r['design'])}</td><td>{html.escape(r['description'])}</td><td>{r['cost_usd'] / 1e6:.1f}</td>"
         f"<td>{r['criterion_mean'] * f:.4g}</td><td>{r['best_share']:.0%}</td><td>{r['regret_median'] * f:.4g}</td>"
         f"<td>{r['regret_p90'] * f:.4g}</td><td>{'' if not np.isfinite(r['satisficing']) else format(r['satisficing'], '.0%')}</td>"
-        + "".join(f"<td>{r[o.name + '_mean'] * _scale(Objective('max', o)):.4g}</td>" for o in others) + "</tr>"
+        + "".join(f"<td>{r[o.name + '_mean'] * objective_scale(Objective('max', o)):.4g}</td>" for o in others) + "</tr>"
         for r in table.to_dict("records"))
     r = spec.run
     cond = (f"thresholds <code>{html.escape(spec.satisfice.text)}</code>" if spec.satisfice is not None
@@ -1079,7 +1055,7 @@ criterion. <b>Regret</b>: in each world, how far the design falls short of the b
 median and {REGRET_QUANTILE:.0%} quantile over worlds. <b>Satisficing</b>: the share of worlds in which the thresholds hold. The
 worlds are assumptions too (the plausible ranges), and with few worlds these shares move in steps of {1 / spec.worlds:.0%}.</p>
 {'<ul>' + note + '</ul>' if note else ''}
-<table><tr><th>design</th><th>what it does</th><th>cost, US$ M</th><th>{html.escape(_label(spec.criterion))} (mean)</th>
+<table><tr><th>design</th><th>what it does</th><th>cost, US$ M</th><th>{html.escape(objective_label(spec.criterion))} (mean)</th>
 <th>best share</th><th>regret median</th><th>regret p{REGRET_QUANTILE * 100:.0f}</th><th>satisficing</th>{head}</tr>{rows}</table>
 {regret_svg(spec, means)}
 </body></html>
@@ -1089,21 +1065,11 @@ worlds are assumptions too (the plausible ranges), and with few worlds these sha
 # -- inputs shared by the command line and Python ---------------------------------------------------
 
 
-def run_settings(seeds: int, scale: int | str, start: Any, end: Any, years: str | None, workers: int,
-                 scheduler: str | None) -> RunSettings:
-    """Run settings from user input (dates as dates or text, ``years`` as ``Y1-Y2``), checked."""
-    from hamji.analysis.experiments import parse_years
-    from hamji.sim import check_run_date, parse_scale
-
-    first, last = check_run_date(start, "--start"), check_run_date(end, "--end")
-    if last < first:
-        raise UserError(f"--end {last} is before --start {first}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UserError(f"--workers {brief(workers)}: at least 1")
-    settings = RunSettings(seeds=seeds, scale=parse_scale(scale), start=first, end=last,
-                           years=parse_years(years, first, last), workers=workers, scheduler=scheduler)
-    settings.check()
-    return settings
+def run_settings(seeds: int = DEFAULT_SEEDS, scale: int | str = DEFAULT_SCALE, start: Any = None, end: Any = None,
+                 years: str | None = None, workers: int = 1, scheduler: str | None = None) -> RunSettings:
+    """Run settings of a policy analysis from user input (the reference is baseline), checked: see
+    :func:`hamji.analysis.settings.run_settings`."""
+    return make_run_settings(DEFAULT_SCENARIO, seeds, scale, start, end, years, workers, scheduler)
 
 
 def optimize_spec(budget: float, objectives: list[str] | None, levers: list[str] | None, trials: int, population: int,

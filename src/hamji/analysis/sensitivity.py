@@ -25,7 +25,6 @@ whole plausible range, comparable between parameters.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,15 @@ import numpy as np
 import pandas as pd
 
 from hamji.analysis.experiments import Outcome, param_spec, resolve_params, run_design, seed_means, values_from_unit
+from hamji.analysis.settings import (
+    DEFAULT_SCALE,
+    DEFAULT_SCENARIO,
+    DEFAULT_SEEDS,
+    RunSettings,
+    UsesRunSettings,
+    embed,
+    run_settings,
+)
 from hamji.analysis.sweep import analysis_tasks, write_whole
 from hamji.errors import UserError
 
@@ -55,22 +63,27 @@ DESIGN_SEED = 20090101
 DEFAULT_OUTCOMES = ("hsi_mean:HamJi", "regime_revenue_usd:DPRK")
 
 
-@dataclass
-class SensitivitySpec:
-    """What a sensitivity analysis varies, measures and spends."""
+@dataclass(init=False)
+class SensitivitySpec(UsesRunSettings):
+    """What a sensitivity analysis varies, measures and spends; how it runs is its :class:`RunSettings`
+    (``run``; its fields ``scenario``, ``seeds``, ``scale``, ``start``, ``end`` are also accepted as keywords
+    and read as attributes)."""
 
     method: str = "morris"
     params: list[str] | None = None  # None: every uncertain parameter
     outcomes: list[Outcome] = field(default_factory=list)
-    scenario: str = "baseline"
     effect: str | None = None
     samples: int | None = None  # trajectories (morris) or base samples N (sobol) or LHS size (delta)
-    seeds: int = 1
-    scale: int = 1000
-    start: dt.date = dt.date(2008, 1, 7)
-    end: dt.date = dt.date(2020, 12, 28)
     groups: str | None = None  # "module": Morris over groups of parameters, one per module
     declared: bool = False  # sample the declared ranges instead of the plausible ones
+    run: RunSettings = field(default_factory=RunSettings)
+
+    def __init__(self, method: str = "morris", params: list[str] | None = None, outcomes: list[Outcome] | None = None,
+                 effect: str | None = None, samples: int | None = None, groups: str | None = None, declared: bool = False,
+                 run: RunSettings | None = None, **run_fields: Any) -> None:
+        self.method, self.params, self.outcomes, self.effect = method, params, list(outcomes or []), effect
+        self.samples, self.groups, self.declared = samples, groups, declared
+        self.run = embed(run, run_fields)
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -90,21 +103,20 @@ class SensitivitySpec:
 
 
 def sensitivity_spec(method: str = "morris", params: list[str] | None = None, outcomes: list[str] | None = None,
-                     effect: str | None = None, scenario: str = "baseline", samples: int | None = None, seeds: int = 1,
-                     scale: int | str = 1000, start: Any = "2008-01-07", end: Any = "2020-12-28", years: str | None = None,
-                     groups: str | None = None, declared: bool = False) -> SensitivitySpec:
+                     effect: str | None = None, scenario: str = DEFAULT_SCENARIO, samples: int | None = None,
+                     seeds: int = DEFAULT_SEEDS, scale: int | str = DEFAULT_SCALE, start: Any = None, end: Any = None,
+                     years: str | None = None, groups: str | None = None, declared: bool = False,
+                     run: RunSettings | None = None) -> SensitivitySpec:
     """A checked :class:`SensitivitySpec` from the arguments of :func:`hamji.sensitivity` (text dates, ``Y1-Y2``
-    years, ``METRIC:REGION`` outcomes), so the Python API and the web app read them alike."""
-    from hamji.analysis.experiments import parse_outcome, parse_years
-    from hamji.sim import check_run_date, parse_scale
+    years, ``METRIC:REGION`` outcomes), so the command line, the Python API and the web app read them alike;
+    ``run`` (already checked :class:`RunSettings`) replaces the run arguments."""
+    from hamji.analysis.experiments import parse_outcome
 
-    first, last = check_run_date(start, "start"), check_run_date(end, "end")
-    if last < first:
-        raise UserError(f"end {last} is before start {first}")
-    window = parse_years(years, first, last)
-    spec = SensitivitySpec(method=method, params=list(params) if params else None, scenario=scenario, effect=effect or None,
-                           samples=samples, seeds=seeds, outcomes=[parse_outcome(o, window) for o in (outcomes or DEFAULT_OUTCOMES)],
-                           scale=parse_scale(scale), start=first, end=last, groups=groups, declared=declared)
+    if run is None:
+        run = run_settings(scenario, seeds, scale, start, end, years, prefix="")
+    spec = SensitivitySpec(method=method, params=list(params) if params else None, effect=effect or None, samples=samples,
+                           outcomes=[parse_outcome(o, run.years) for o in (outcomes or DEFAULT_OUTCOMES)],
+                           groups=groups, declared=declared, run=run)
     spec.check()
     return spec
 
@@ -248,7 +260,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hamji.report import _svg
+    from hamji.report import figure_svg
 
     d = indices[indices.outcome == outcome]
     if spec.method == "morris" and d[d["index"] == "sigma"].value.isna().any():
@@ -260,7 +272,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
         ax.invert_yaxis()
         ax.set_xlabel(f"μ* (mean absolute elementary effect, outcome units per plausible range), {CONFIDENCE:.0%} interval")
         ax.set_title(f"Morris screening{' of groups' if spec.groups else ''}: {outcome}", loc="left", fontsize=9)
-        return _svg(fig)
+        return figure_svg(fig)
     if spec.method == "morris":
         piv = d.pivot(index="param", columns="index", values="value")
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -272,7 +284,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
         ax.set_xlabel("μ* (mean absolute elementary effect, outcome units per plausible range)")
         ax.set_ylabel("σ (spread of the effects: non-linearity, interactions)")
         ax.set_title(f"Morris screening: {outcome}", loc="left", fontsize=9)
-        return _svg(fig)
+        return figure_svg(fig)
     key = "ST" if spec.method == "sobol" else "delta"
     order = d[d["index"] == key].sort_values("value", ascending=False).param.tolist()[:top]
     idxs = ["S1", "ST"] if spec.method == "sobol" else ["delta", "S1"]
@@ -288,7 +300,7 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
     ax.legend(fontsize=8)
     ax.set_title(f"{'Sobol' if spec.method == 'sobol' else 'delta'} indices with {CONFIDENCE:.0%} intervals: {outcome}",
                  loc="left", fontsize=9)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def render_html(spec: SensitivitySpec, names: list[str], indices: pd.DataFrame, notes: list[str], top: int = 15) -> str:

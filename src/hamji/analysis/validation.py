@@ -9,6 +9,7 @@ trade (issue "Real data in, calibration"): MALE < 0.25 and correlation > 0.9.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,3 +102,63 @@ def trade_chart_svg(fits: list[SeriesFit], path) -> None:
     fig.tight_layout()
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
+
+
+#: the stages of the scorecard, in order: (what it runs, runs per seed), as :func:`scorecard` reports them
+def scorecard_stages() -> list[tuple[str, int]]:
+    from hamji.analysis.patterns import CLOSURE_SCENARIOS, PATTERN6_SCENARIOS
+
+    return [("patterns 1-5", 3), (f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", 1),
+            (f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", 1), ("history: trade and price data, pattern 8", 1)]
+
+
+@dataclass
+class Scorecard:
+    """The validation scorecard (``hamji validate``): every pattern's result, the trade fits and the rice price
+    check, at ``seeds`` seeds and 1:``scale``."""
+
+    seeds: int
+    scale: int
+    patterns: list[PatternResult]
+    trade: list[SeriesFit]
+    rice: pd.DataFrame  # per year: model, data, error, sample (index "year")
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.patterns)
+
+    def as_dict(self) -> dict:
+        """The scorecard as plain data: what ``hamji validate --json`` writes."""
+        return {"passed": self.passed, "seeds": self.seeds, "scale": self.scale, "patterns": [r.as_dict() for r in self.patterns],
+                "trade": [f.__dict__ for f in self.trade],
+                "rice_usd_per_kg": self.rice.reset_index(names="year").to_dict(orient="records")}
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(self.as_dict(), indent=2, default=float)
+
+
+def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
+              progress: Callable[[str, int, int], None] | None = None) -> Scorecard:
+    """Run the validation scorecard: patterns 1-6 and 8-11 of MODEL.md section 6, the fit to the real trade data
+    (pattern 7) and the rice price level. ``progress(stage, runs done, runs)`` is called as each stage's runs
+    finish (the stages of :func:`scorecard_stages`)."""
+    from hamji.analysis.patterns import evaluate, evaluate_closure, evaluate_pattern_6, pattern_8, rice_level
+
+    stages = [name for name, _ in scorecard_stages()]
+
+    def report(k: int) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(stages[k], done, total))
+
+    results = evaluate(seeds=seeds, scale=scale, workers=workers, progress=report(0))
+    results.append(evaluate_pattern_6(seeds=seeds, scale=scale, workers=workers, progress=report(1)))
+    results += evaluate_closure(seeds=seeds, scale=scale, workers=workers, progress=report(2))
+    history = run_history(seeds, scale, workers, progress=report(3))
+    fits = trade_fit(history)
+    results.append(pattern_8(history))  # the 2017 sanctions, in the same history runs
+    results.append(trade_result(fits))
+    rice, rice_table = rice_level(history)
+    results.append(rice)
+    results.sort(key=lambda r: r.number)
+    return Scorecard(seeds, scale, results, fits, rice_table)

@@ -442,13 +442,13 @@ def analysis_server(input: Inputs, session: Session, manager: JobManager, runs: 
 
     @render.ui
     def pol_front() -> Any:
-        from hamji.analysis.policy import _label, _scale
+        from hamji.analysis.policy import objective_label, objective_scale
 
         p, _ = pol()
         if p is None or p.frontier is None:
             return ""
         oy, ox, table = front_objectives(p)
-        fig = figures.frontier_chart(table, oy, ox, _label, _scale)
+        fig = figures.frontier_chart(table, oy, ox, objective_label, objective_scale)
         beaten = table[(table.kind == "design") & table.pareto.astype(bool) & table.get("beaten_by_reference", False)]
         note = (ui.p(f"A fixed scenario beats {len(beaten)} of the front's designs (trials"
                      f" {', '.join(str(int(t)) for t in beaten.trial)}): more trials would push the front there.",
@@ -456,9 +456,9 @@ def analysis_server(input: Inputs, session: Session, manager: JobManager, runs: 
         return ui.card(ui.HTML(figures.to_html(fig, "frontier-plot")), note)
 
     def objective_columns(p: analyses.Policy, rows: pd.DataFrame) -> dict[str, list[str]]:
-        from hamji.analysis.policy import _fmt_obj, _label
+        from hamji.analysis.policy import format_objective, objective_label
 
-        return {_label(o): [_fmt_obj(o, r) for r in rows.to_dict("records")] for o in p.objectives}
+        return {objective_label(o): [format_objective(o, r) for r in rows.to_dict("records")] for o in p.objectives}
 
     @render.ui
     def pol_tables() -> Any:

@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
-from scipy import stats
+
+from hamji.analysis.stats import CONFIDENCE, t_half_width
 
 #: colours of the output groups, as in the static report
 GROUP_COLORS = {"HamJi": "#c0392b", "Rest of DPRK": "#2c3e50", "DPRK": "#7f8c8d", "Jilin": "#16a085"}
-#: the confidence of the intervals drawn for differences (as `hamji compare`)
-CONFIDENCE = 0.90
 MAP_ATTRIBUTION = "Province shapes © OpenStreetMap contributors (ODbL)"
 #: lon/lat aspect: at 40°N a degree of longitude is cos(40°) of a degree of latitude
 LAT_OF_MAP = 40.0
@@ -205,8 +204,7 @@ def paired_by_year(annual: pd.DataFrame, reference: str, metric: str, region: st
     for scen in [c for c in wide.columns if c != reference]:
         d = (wide[scen] - wide[reference]).dropna()
         for year, g in d.groupby(level="year"):
-            n = len(g)
-            half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * g.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+            half = t_half_width(g.to_numpy(), CONFIDENCE)
             rows.append({"scenario": scen, "year": year, "mean": g.mean(), "low": g.mean() - half, "high": g.mean() + half})
     return pd.DataFrame(rows, columns=["scenario", "year", "mean", "low", "high"])
 

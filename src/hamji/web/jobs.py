@@ -127,29 +127,28 @@ def run_task(spec: dict[str, Any], seed: int, scale: int, start: dt.date, end: d
 
 
 def run_scorecard_task(seeds: int, scale: int, key: str) -> bytes:
-    """The validation scorecard in a Dask worker: ``hamji validate --json`` in a child process (exactly the
-    command's checks), stopped if the job is cancelled; returns the JSON it prints."""
-    import subprocess
-    import sys
+    """The validation scorecard in a Dask worker (:func:`hamji.analysis.validation.scorecard`, exactly the checks of
+    ``hamji validate``), its runs one after another in this process; returns the JSON ``hamji validate --json``
+    prints. Reports ``(runs done, runs)`` on :data:`PROGRESS_TOPIC` after each run and stops with
+    :class:`Cancelled` at the first report after the job's cancel."""
+    from distributed import Event, get_worker
 
-    from distributed import Event
+    from hamji.analysis.validation import scorecard, scorecard_stages
 
+    worker = get_worker()
     cancel = Event(f"{key}-cancel")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "hamji", "validate", "--json", "--quiet", "--seeds", str(seeds),
-                                 "--scale", str(scale), "--workers", "1"], stdout=out, stderr=err)
-        while proc.poll() is None:
-            if cancel.is_set():
-                proc.kill()
-                proc.wait()
-                raise Cancelled(key)
-            time.sleep(1.0)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode not in (0, 1):  # 1: the scorecard ran and some check fails
-            lines = err.read().decode(errors="replace").strip().splitlines()
-            raise RuntimeError(lines[-1] if lines else f"hamji validate exited with {proc.returncode}")
-        return out.read()
+    stages = scorecard_stages()
+    before = dict(zip((name for name, _ in stages), itertools.accumulate((n * seeds for _, n in stages), initial=0)))
+    total = sum(n * seeds for _, n in stages)
+
+    def progress(stage: str, done: int, runs: int) -> None:
+        worker.log_event(PROGRESS_TOPIC, {"key": key, "seed": 0, "done": int(before[stage] + done), "total": int(total)})
+        if cancel.is_set():
+            raise Cancelled(key)
+
+    if cancel.is_set():
+        raise Cancelled(key)
+    return (scorecard(seeds=seeds, scale=scale, workers=1, progress=progress).to_json() + "\n").encode()
 
 
 def analysis_runs(kind: str, request: dict[str, Any]) -> tuple[int, float]:
@@ -179,8 +178,8 @@ def optimize_spec(request: dict[str, Any]) -> Any:
     from hamji.analysis import policy
 
     r = {"budget": policy.DEFAULT_BUDGET, "objectives": None, "levers": None, "trials": policy.DEFAULT_TRIALS,
-         "population": policy.DEFAULT_POPULATION, "seeds": 1, "scale": 1000, "start": "2008-01-07", "end": "2020-12-28",
-         "years": None, "sampler_seed": 1} | request
+         "population": policy.DEFAULT_POPULATION, "seeds": policy.DEFAULT_SEEDS, "scale": policy.DEFAULT_SCALE, "start": None,
+         "end": None, "years": None, "sampler_seed": 1} | request
     run = policy.run_settings(r["seeds"], r["scale"], r["start"], r["end"], r["years"], 1, None)
     return policy.optimize_spec(r["budget"], r["objectives"], r["levers"], r["trials"], r["population"], r["sampler_seed"], run)
 
