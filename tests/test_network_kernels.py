@@ -21,6 +21,7 @@ from numba import njit
 
 from hamji.kernels import household_blocks, npow, province_bounds, reduce_blocks
 from hamji.modules import network as net
+from hamji.parameters import Parameters
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLES
 from hamji.ties import Ties
 
@@ -163,6 +164,11 @@ def blocks_of(region: np.ndarray, r: int, block: int | None = None) -> np.ndarra
     return household_blocks(province_bounds(region, r), block)
 
 
+def pars_record(r: int, **values) -> net.NetworkPars:
+    """The network's parameter record of the default parameters (``r`` provinces), with ``values`` in its place."""
+    return net.NetworkPars.of(Parameters(), np.linspace(0.0, 400.0, r))._replace(**values)
+
+
 def exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_extra, tie_effect, region=None, r=5,
           block=None):
     """net._exits on a copy of ``role``: (roles after, summed incomes and counts of those who stay)."""
@@ -170,9 +176,11 @@ def exits(role, cash, fx, pe, ties, u, weeks, line, exit_capital, base, loss_ext
     region = np.zeros(len(role), dtype=np.int8) if region is None else region
     blocks = blocks_of(region, r, block)
     inc_b, cnt_b = np.zeros((len(blocks), len(ROLES))), np.zeros((len(blocks), len(ROLES)), dtype=np.int64)
-    net._exits(blocks, role, cash, fx, pe, ties, u, float(weeks), F32(line), exit_capital, base, loss_extra,
-               F32(tie_effect), inc_b, cnt_b)
     inc, cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
+    hh = net.Households(role, region, np.zeros(len(role), np.int8), cash, fx, pe, ties)
+    p = pars_record(r, update_weeks=float(weeks), loss_income_usd=F32(line), exit_capital_usd=exit_capital,
+                    exit_base=base, exit_loss=loss_extra, tie_exit_effect=F32(tie_effect))
+    net._exits(blocks, hh, u, p, net.RoleSums(inc_b, cnt_b, inc, cnt))
     reduce_blocks(inc_b, blocks, inc)
     reduce_blocks(cnt_b, blocks, cnt)
     return role, inc, cnt
@@ -230,8 +238,11 @@ def test_update_nk_ties(seed, weeks, threads):
     region = np.sort(rng.integers(0, 4, n)).astype(np.int8)
     ties_r = np.bincount(region[a[s > 0]], minlength=4).astype(float)  # before: dropped ties leave
     got, deg, vol = s.copy(), net._degrees(a, b, s, n), np.zeros(m, dtype=F32)
-    net._update_nk_ties(a, b, got, vol, pe, F32(weeks), F32(line), F32(gain), F32(half), F32((1.0 - decay) ** weeks),
-                        F32(s_min), deg, region, ties_r)
+    hh = net.Households(np.zeros(n, np.int8), region, np.zeros(n, np.int8), np.zeros(n), np.zeros(n), pe,
+                        np.zeros(n, F32))
+    p = pars_record(4, update_weeks_f32=F32(weeks), loss_income_usd=F32(line), tie_gain=F32(gain), tie_half_usd=F32(half),
+                    tie_kept=F32((1.0 - decay) ** weeks), tie_min=F32(s_min))
+    net._update_nk_ties(a, b, got, vol, hh, p, net.TieCounts(deg, ties_r))
     assert_same(got, want)
     assert_same(deg, want_deg.astype(np.int32))
     assert_same(ties_r, np.bincount(region[a[want > 0]], minlength=4).astype(float))  # Network._refresh

@@ -1,7 +1,7 @@
 """The distribution module's compiled region-level step against its NumPy formulas, bit for bit (issue 18).
 
 The references below are the NumPy code the kernels replaced; inputs are random, with most cells of the
-ownership matrices empty (as in runs) and, for the shipments, also computed with every cell (``route_finite``
+ownership matrices empty (as in runs) and, for the shipments, also computed with every cell (``ShipPars.finite``
 False) to check that skipping empty cells changes nothing.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hamji.kernels import ratio_or
-from hamji.modules.distribution import _adhoc, _ship
+from hamji.modules.distribution import AdhocPars, Goods, Owners, Shipments, ShipPars, Sites, _adhoc, _ship
 from hamji.payments import charge, group_credit, group_totals, pay_from_households, share_out
 from hamji.trade import _rescale_stakes, sync_goods
 
@@ -107,6 +107,12 @@ def inputs(seed: int, n_hh: int = 3000):
                 region=region, cash=cash, fx=fx, seized=rng.uniform(0, 5, R))
 
 
+def pars(a, on: bool, finite: bool) -> ShipPars:
+    """The shipments' parameter record from the inputs."""
+    return ShipPars(on, a["mobility"], a["usd_per_tkm"], a["per_unit"], a["decay"], a["km_t"], a["seize_at"], a["z"],
+                    a["inland"], a["dprk"], finite)
+
+
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("route_finite", [True, False])
 def test_shipments_as_numpy(seed: int, route_finite: bool) -> None:
@@ -126,12 +132,10 @@ def test_shipments_as_numpy(seed: int, route_finite: bool) -> None:
                                                  ref["dprk"], ref["mobility"], ref["usd_per_tkm"], ref["stake"],
                                                  ref["region"], ref["cash"], ref["fx"], ref["seized"])
     goods_out, seized_total = goods.copy(), np.ones(R)
-    moved, fee, flows = np.full(R, 7.0), np.full(R, 7.0), np.full((R, R), 7.0)
-    work = np.full((3, R, R, R), 7.0)
-    billed = _ship(a["qty"], a["trans"], goods_out, tracked, a["price"], a["demand"], a["per_unit"], a["decay"],
-                   a["km_t"], a["seize_at"], a["z"], a["inland"], a["dprk"], True, a["mobility"], a["usd_per_tkm"],
-                   route_finite, a["stake"], a["region"], a["cash"], a["fx"], work, a["seized"], seized_total, moved,
-                   fee, flows)
+    out = Shipments(*np.full((3, R, R, R), 7.0), np.full(R, 7.0), np.full(R, 7.0), np.full((R, R), 7.0))
+    moved, fee, flows = out.moved_in, out.fee, out.flows
+    billed = _ship(Goods(a["qty"], a["trans"], tracked, goods_out, a["price"], a["demand"], a["seized"], seized_total),
+                   pars(a, True, route_finite), Owners(a["stake"], a["region"], a["cash"], a["fx"]), out)
     assert billed == billed_r
     for mine, theirs in [(a["qty"], ref["qty"]), (a["trans"], ref["trans"]), (a["cash"], ref["cash"]),
                          (a["fx"], ref["fx"]), (a["seized"], ref["seized"]), (tracked, tracked_ref), (moved, moved_r),
@@ -144,11 +148,10 @@ def test_no_shipments_when_off() -> None:
     a = inputs(3)
     qty, trans = a["qty"].copy(), a["trans"].copy()
     goods = qty.sum(axis=0)
-    moved, fee, flows = np.full(R, 7.0), np.full(R, 7.0), np.full((R, R), 7.0)
-    billed = _ship(qty, trans, goods, qty.sum(axis=1), a["price"], a["demand"], a["per_unit"], a["decay"], a["km_t"],
-                   a["seize_at"], a["z"], a["inland"], a["dprk"], False, a["mobility"], a["usd_per_tkm"], True,
-                   a["stake"], a["region"], a["cash"], a["fx"], np.zeros((3, R, R, R)), a["seized"], np.zeros(R),
-                   moved, fee, flows)
+    out = Shipments(*np.zeros((3, R, R, R)), np.full(R, 7.0), np.full(R, 7.0), np.full((R, R), 7.0))
+    moved, fee, flows = out.moved_in, out.fee, out.flows
+    billed = _ship(Goods(qty, trans, qty.sum(axis=1), goods, a["price"], a["demand"], a["seized"], np.zeros(R)),
+                   pars(a, False, True), Owners(a["stake"], a["region"], a["cash"], a["fx"]), out)
     assert not billed and not moved.any() and not fee.any() and not flows.any()
     assert same(qty, a["qty"]) and same(trans, a["trans"])
 
@@ -216,7 +219,8 @@ def fake_sim(rng, n: int):
     hh = SimpleNamespace(cash=rng.lognormal(1, 1, n), fx=rng.lognormal(1, 1, n),
                          income=rng.lognormal(1, 1, n).astype(np.float32),
                          market_income=rng.lognormal(0, 1, n).astype(np.float32))
-    return SimpleNamespace(people=SimpleNamespace(households=hh), market=SimpleNamespace(trade=SimpleNamespace(region=region)))
+    trade = SimpleNamespace(region=region)  # the run's trade state is sim.trade (also sim.market.trade)
+    return SimpleNamespace(people=SimpleNamespace(households=hh), trade=trade, market=SimpleNamespace(trade=trade))
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -253,8 +257,9 @@ def test_adhoc_markets_as_numpy() -> None:
         edge = rng.lognormal(4, 2, n_e) * on
         iw, ic = rng.lognormal(3, 2, R) * on, rng.lognormal(3, 2, R) * on
         turnover = rng.uniform(0, 100, R)
-        _adhoc(edge, iw, ic, dprk, 1000.0, a, thr, per_m, float(mx), float(persist), float(fade_w), fade_s,
-               st["flow_ema"], st["above"], st["below"], st["adhoc"], site_region, ty, turnover, official, markets, adhoc_r)
+        sites = Sites(site_region, dprk, st["flow_ema"], st["above"], st["below"], st["adhoc"], iw, ic, ty, adhoc_r,
+                      official, markets)
+        _adhoc(edge, turnover, AdhocPars(1000.0, a, thr, per_m, float(mx), float(persist), float(fade_w), fade_s), sites)
         site_flow = np.concatenate([edge, (iw + ic)[dprk]]) * 1000
         ref["flow_ema"] += a * (site_flow - ref["flow_ema"])
         hot = ref["flow_ema"] >= thr

@@ -12,6 +12,7 @@ import pytest
 
 from hamji.kernels import household_blocks, province_bounds, reduce_blocks
 from hamji.modules import network as net
+from hamji.parameters import Parameters
 from hamji.people import ROLE_NONE, ROLE_PARTNER, ROLE_SELLER, ROLES
 from hamji.ties import Ties
 
@@ -111,6 +112,11 @@ def ref_merchant_ties(partners, mp_a, mp_b, mp_s, n, target, u, region, p_r, chi
 
 
 # -- inputs ----------------------------------------------------------------------------------------
+def pars_record(r: int, **values) -> net.NetworkPars:
+    """The network's parameter record of the default parameters (``r`` provinces), with ``values`` in its place."""
+    return net.NetworkPars.of(Parameters(), np.linspace(0.0, 400.0, r))._replace(**values)
+
+
 def provinces(rng: np.random.Generator, n: int, r: int) -> np.ndarray:
     """Sorted provinces of ``n`` households, some provinces empty."""
     present = np.flatnonzero(rng.random(r) < 0.7)
@@ -172,8 +178,11 @@ def test_entry_chance_attractiveness_and_roles_as_numpy(seed):
     reduce_blocks(inc_b, blocks, want_inc)
     reduce_blocks(cnt_b, blocks, want_cnt)
     inc, cnt, stay = np.full((r, len(ROLES)), 7.0), np.full((r, len(ROLES)), 7, dtype=np.int64), np.zeros(r)
-    net._entry_chance(inc_b, cnt_b, blocks, np.maximum(households, 1.0), markets,
-                      np.maximum(households * scale / 1e4, 1e-9), access, innovation, imitation, effect, inc, cnt, stay)
+    sums = net.RoleSums(inc_b, cnt_b, inc, cnt)
+    entry = net.Entry(np.maximum(households, 1.0), np.maximum(households * scale / 1e4, 1e-9), stay,
+                      np.zeros((r, len(ROLES))))
+    net._entry_chance(blocks, markets, pars_record(r, access=access, entry_innovation=innovation,
+                                                   entry_imitation=imitation, market_access_effect=effect), sums, entry)
     assert_same(inc, want_inc)
     assert_same(cnt, want_cnt)
     assert_same(1.0 - stay ** weeks, ref_entry(inc, cnt, households, markets, scale, access, innovation, imitation,
@@ -195,7 +204,9 @@ def test_entry_chance_attractiveness_and_roles_as_numpy(seed):
         role = rng.integers(0, len(ROLES), n).astype(np.int8)
         want = role.copy()
         want[idx] = ref_choose_roles(idx, u[idx], want_attract, base, pa, region, cash, fx, capital)
-        net._pick_roles(idx, u, want_attract, base, pa, region, cash, fx, float(max(capital, 1e-9)), role)
+        net._pick_roles(idx, u, want_attract, net.Households(role, region, np.zeros(n, np.int8), cash, fx,
+                                                             np.zeros(n, F32), np.zeros(n, F32)),
+                        pars_record(r, role_weights=base, partner_access=pa, partner_capital_usd=float(max(capital, 1e-9))))
         assert_same(role, want)
 
     role = rng.integers(0, len(ROLES), n).astype(np.int8)
@@ -204,7 +215,10 @@ def test_entry_chance_attractiveness_and_roles_as_numpy(seed):
     want_role, want_pe = role.copy(), pe.copy()
     want_role[idx] = ref_choose_roles(idx, u[idx], want_attract, base, pa, region, cash, fx, capital)
     want_pe[idx] = 0.0
-    net._enter(idx, u, inc, cnt, line, base, pa, region, cash, fx, float(max(capital, 1e-9)), attract, role, pe)
+    p = pars_record(r, loss_income_usd_f64=line, role_weights=base, partner_access=pa,
+                    partner_capital_usd=float(max(capital, 1e-9)))
+    net._enter(idx, u, net.Households(role, region, np.zeros(n, np.int8), cash, fx, pe, np.zeros(n, F32)), p, sums,
+               entry)
     assert_same(role, want_role)
     assert_same(pe, want_pe)
 

@@ -41,13 +41,13 @@ Initial roles: a share of households from ``network_participation_floor`` far aw
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from hamji.kernels import compact_blocks, fmax, fmin, npow, psum, reduce_blocks, rowsum, span
-from hamji.module import Metric, Module
+from hamji.module import Metric, Module, State
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
 from hamji.ties import Ties, new_strength
 from hamji.trade import trade_state
@@ -58,6 +58,319 @@ if TYPE_CHECKING:  # pragma: no cover
 MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PARTNER)
 
 
+# ------------------------------------------------------------------------------------------------
+# Records the kernels read
+# ------------------------------------------------------------------------------------------------
+class NetworkPars(NamedTuple):
+    """The parameters the network's kernels read, in the kernels' dtypes, with what they give by province
+    (``parameters_changed``; ``U`` = network_update_weeks)."""
+
+    update_weeks: float  # U (exit chances)
+    update_weeks_f32: np.float32  # U in float32 (strengths, know-how)
+    income_smoothing: np.float32  # network_income_smoothing
+    loss_income_usd: np.float32  # the loss line, against the float32 smoothed incomes
+    loss_income_usd_f64: float  # the loss line in float64 (the roles' attractiveness)
+    tie_gain: np.float32  # network_tie_gain
+    tie_half_usd: np.float32  # network_tie_half_usd
+    tie_kept: np.float32  # (1 - network_tie_decay) ** U (Python's power on a scalar)
+    tie_min: np.float32  # network_tie_min
+    knowhow_rate: np.float32  # network_knowhow_rate
+    knowhow_threshold: np.float32  # network_knowhow_threshold
+    exit_capital_usd: float  # network_exit_capital_usd
+    exit_base: float  # network_exit_base
+    exit_loss: float  # network_exit_loss
+    tie_exit_effect: np.float32  # network_tie_exit_effect
+    entry_innovation: float  # network_entry_innovation
+    entry_imitation: float  # network_entry_imitation
+    market_access_effect: float  # network_market_access_effect
+    entry_capital_usd: float  # max(network_entry_capital_usd, 1e-9)
+    partner_capital_usd: float  # max(network_partner_capital_usd, 1e-9)
+    role_weights: np.ndarray  # base weights of the roles an entrant takes (network_mix_*; 0 for none)
+    access: np.ndarray  # exp(-border km / network_access_km) by province (0 outside the DPRK)
+    partner_access: np.ndarray  # exp(-border km / network_partner_km)
+    form_nk: np.ndarray  # 1 - (1 - min(tie_form access, 1)) ** U: a tie among North Koreans in U weeks
+    form_mp: np.ndarray  # 1 - (1 - min(tie_form partner access border_trips_open, 1)) ** U: a merchant tie
+
+    @classmethod
+    def of(cls, pars, border_km: np.ndarray) -> NetworkPars:
+        """The record of parameters ``pars`` for provinces ``border_km`` from the border (NumPy's exp and power on
+        arrays, between kernels: the project's rule for powers)."""
+        f32, weeks = np.float32, pars.network_update_weeks
+        base = np.zeros(len(ROLES))
+        base[ROLE_SELLER], base[ROLE_PRODUCER] = pars.network_mix_seller, pars.network_mix_producer
+        base[ROLE_ACQUIRER], base[ROLE_SHIPPER] = pars.network_mix_acquirer, pars.network_mix_shipper
+        base[ROLE_PARTNER] = pars.network_mix_partner
+        access = np.exp(-border_km / pars.network_access_km)
+        partner_access = np.exp(-border_km / pars.network_partner_km)
+        form_nk = 1.0 - (1.0 - np.minimum(pars.network_tie_form * access, 1.0)) ** weeks
+        # a new merchant tie needs a trip across the border (border_trips_open: 1 unless the border is closed)
+        form_mp = 1.0 - (1.0 - np.minimum(pars.network_tie_form * partner_access * pars.border_trips_open, 1.0)) ** weeks
+        return cls(float(weeks), f32(weeks), f32(pars.network_income_smoothing), f32(pars.network_loss_income_usd),
+                   float(pars.network_loss_income_usd), f32(pars.network_tie_gain), f32(pars.network_tie_half_usd),
+                   f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), f32(pars.network_knowhow_rate),
+                   f32(pars.network_knowhow_threshold), float(pars.network_exit_capital_usd), float(pars.network_exit_base),
+                   float(pars.network_exit_loss), f32(pars.network_tie_exit_effect), float(pars.network_entry_innovation),
+                   float(pars.network_entry_imitation), float(pars.network_market_access_effect),
+                   float(max(pars.network_entry_capital_usd, 1e-9)), float(max(pars.network_partner_capital_usd, 1e-9)),
+                   base, access, partner_access, form_nk, form_mp)
+
+
+class Households(NamedTuple):
+    """The households' states the network's kernels read and write (arrays of the households, never reallocated)."""
+
+    role: np.ndarray  # market role (int8)
+    region: np.ndarray  # province (int8)
+    detained: np.ndarray
+    cash: np.ndarray  # won
+    fx: np.ndarray  # foreign currency
+    profit_ema: np.ndarray  # smoothed net market income (float32)
+    ties_strength: np.ndarray  # S: summed tie strength (float32)
+
+
+class RoleSums(NamedTuple):
+    """The stayers' smoothed market incomes summed and counted by role: by household block, then by province."""
+
+    inc_b: np.ndarray  # [block, role]
+    cnt_b: np.ndarray
+    inc: np.ndarray  # [province, role]
+    cnt: np.ndarray
+
+
+class Entry(NamedTuple):
+    """Province-level inputs and outputs of the entries."""
+
+    households: np.ndarray  # households of each province, floored at 1
+    density_den: np.ndarray  # ten thousands of real households of each province, floored at 1e-9
+    stay: np.ndarray  # q: the chance of not entering in a week
+    attract: np.ndarray  # [province, role] the roles' relative profitability
+
+
+class TieCounts(NamedTuple):
+    """Live ties among North Koreans, kept up to date as ties are dropped and added."""
+
+    deg: np.ndarray  # of each household, at either end (int32)
+    by_region: np.ndarray  # by the province of end a
+
+
+# ------------------------------------------------------------------------------------------------
+# The module
+# ------------------------------------------------------------------------------------------------
+class Network(Module):
+    """Ties (merchant-partner and among NK facilitators), know-how spread, and entry into and exit from market roles."""
+
+    name = "network"
+    passage = ("Repeated trades strengthen ties, ties form by referral and proximity, idle ties decay; households enter and"
+               " leave market roles.\n'... the monetization of relationships - recurring commercial activity has fostered the"
+               " development of a nascent network of suppliers, distributors, and customers' (Park 2009).")
+    metrics = (
+        Metric("participants_share", "share of households", "Households in a market role (seller, producer, acquirer,"
+               " shipper or wholesale partner). Group values from households.", agg="mean", annual="mean"),
+        Metric("ties", "ties", "Active trade ties: among North Korean facilitators (counted in the province of one end)"
+               " plus merchant-partner ties (counted in the partner's province), times the scale.",
+               annual="last", scaled=True),
+        Metric("knowhow_nk_share", "share of households", "North Korean households whose trading know-how is at least"
+               " network_knowhow_threshold. Group values from households.", agg="mean", annual="mean"),
+    )
+
+    states = (
+        State("households", "profit_ema", "float32", 0.0, "smoothed net market income (US$ a week)"),
+        State("merchants", "partners", "int16", 0, "live ties with partners"),
+        State("merchants", "quality", "float32", 1.0, "quality of the merchant's goods (a tie's weight)"),
+    )
+
+    def setup(self, sim: Sim) -> None:
+        ts = trade_state(sim)
+        hh = sim.people.households
+        w = sim.world
+        r = w.n_regions
+        self.hh = Households(hh.role, hh.region, hh.detained, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength)
+        self.households = np.bincount(hh.region, minlength=r).astype(float)
+        self._part_r = np.zeros((r, 1))
+        nb = len(sim.blocks)
+        self._part_b = np.zeros((nb, 1))
+        self._counts = np.zeros((nb, 2), dtype=np.int64)
+        # lists of households made by the monthly passes (room for every household)
+        self._buf = np.empty(hh.n, dtype=np.int32)
+        self._buf2 = np.empty(hh.n, dtype=np.int32)
+        # the stayers' sums by block and province, and the entries' province-level inputs and work space (with the
+        # floors of the entry chance's denominators)
+        self.sums = RoleSums(np.zeros((nb, len(ROLES))), np.zeros((nb, len(ROLES)), dtype=np.int64),
+                             np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64))
+        self.entry = Entry(np.maximum(self.households, 1.0), np.maximum(self.households * sim.scale / 1e4, 1e-9),
+                           np.zeros(r), np.ones((r, len(ROLES))))
+        self._part_month, self._knowhow_r, self._ties_r = np.zeros(r), np.zeros(r), np.zeros(r)
+        self._g = np.zeros(2 * hh.n)  # sums at the ends of ties (_knowhow_flow, _strength_sums)
+        self._d = np.empty(0, dtype=np.float32)  # one per tie among North Koreans (_knowhow_flow)
+        self.border_km = np.where(w.country == 0, w.border_km, np.inf)
+        self.p = NetworkPars.of(sim.pars, self.border_km)  # the initial roles need it (parameters_changed: again)
+        b = sim.borders
+        self.china_of = np.full(r, -1, dtype=np.int64)
+        self.china_of[w.dprk] = b.china_region[b.nearest[w.dprk]]
+        cap = max(64, int(hh.n * 0.5))
+        self.nk = Ties(cap)
+        self.mp = Ties(max(64, hh.n // 20))
+        ts.nk, ts.mp = self.nk, self.mp
+        self._initial_roles(sim)
+        self._form(sim, sim.streams.get("network.setup.tie_form"), sim.streams.get("network.setup.tie_pick"), initial=True)
+        # live ties among North Koreans of each household and by province (of end a), kept up to date as ties are
+        # dropped and added rather than counted over all ties each month
+        nk = self.nk
+        self._deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], hh.n)
+        self._ties_nk = np.zeros(r)
+        _count_live_by_region(hh.region, nk.a[:nk.hw], nk.s[:nk.hw], self._ties_nk)
+        self.kept = TieCounts(self._deg, self._ties_nk)
+        self._refresh(sim)
+
+    def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
+        """The kernels' parameter record (:class:`NetworkPars`: access by province, chances of forming ties...)."""
+        self.p = NetworkPars.of(sim.pars, self.border_km)
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _initial_roles(self, sim: Sim) -> None:
+        """A share of households starts in a market role, higher near the border, richer households first."""
+        pars = sim.pars
+        hh = sim.people.households
+        r = sim.world.n_regions
+        lo, hi = pars.network_participation_floor, pars.network_participation_border
+        p_r = lo + (hi - lo) * self.p.access
+        liquid = hh.cash + hh.fx
+        cf = np.minimum(1.0, liquid / max(pars.network_entry_capital_usd, 1e-9))
+        mean_cf = np.bincount(hh.region, weights=cf, minlength=r) / np.maximum(self.households, 1.0)
+        prob = np.minimum(1.0, p_r[hh.region] * cf / np.maximum(mean_cf[hh.region], 1e-9))
+        u = sim.streams.get("network.setup.roles").random(hh.n)
+        idx = np.flatnonzero(u < prob)
+        v = sim.streams.get("network.setup.role_choice").random(hh.n)
+        self._choose_roles(sim, idx, v, np.ones((r, len(ROLES))))
+
+    def _choose_roles(self, sim: Sim, idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> None:
+        """Roles of entrants ``idx`` into ``households.role`` (``u``: a draw per household): base weights x
+        attractiveness; partner needs access and capital (:func:`_pick_roles`)."""
+        _pick_roles(idx, u, attract, self.hh, self.p)
+
+    # -- weekly -----------------------------------------------------------------------------------
+    def step(self, sim: Sim) -> None:
+        pars = sim.pars
+        hh = sim.people.households
+        _smooth_and_count(sim.blocks, hh.role, hh.market_income, hh.profit_ema, self.p.income_smoothing, self._part_b)
+        reduce_blocks(self._part_b, sim.blocks, self._part_r)
+        part_r = self._part_r[:, 0]
+        weeks = pars.network_update_weeks
+        if pars.network_on and sim.week % weeks == weeks - 1:
+            self._update(sim, weeks)
+            part_r = self._part_month  # roles changed (counted by _refresh)
+        res = sim.results
+        res.record_ratio("participants_share", part_r, self.households)
+        res.record("ties", self._ties_r)
+        res.record_ratio("knowhow_nk_share", self._knowhow_r, self.households)
+
+    def _update(self, sim: Sim, weeks: int) -> None:
+        """Monthly: tie strength, know-how, exits, entries, new ties."""
+        pars = sim.pars
+        hh = sim.people.households
+        mer = sim.people.merchants
+        nk = self.nk
+        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes (as Ties.update)
+        _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], self.hh, self.p, self.kept)
+        self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
+        self._knowhow(sim, weeks)
+        self._roles(sim, weeks)
+        trade_state(sim).invalidate()
+        added = self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, deg=self._deg)
+        for src, dst in added:
+            _add_new_ties(src, dst, hh.region, self._deg, self._ties_nk)
+        self._refresh(sim)
+        trade_state(sim).invalidate()
+        _partner_counts(self.mp.a[:self.mp.hw], self.mp.s[:self.mp.hw], mer.partners)
+
+    def _knowhow(self, sim: Sim, weeks: int) -> None:
+        """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
+        pars = sim.pars
+        hh = sim.people.households
+        mer = sim.people.merchants
+        rate = pars.network_knowhow_rate
+        if rate <= 0:
+            return
+        nk, mp = self.nk, self.mp
+        # merchants have know-how if wholesale gave it (its initial value is wholesale's parameter: not declared here)
+        mhw = mp.hw if "knowhow" in mer.states else 0
+        mer_k = mer.knowhow if mhw else np.zeros(0, dtype=np.float32)
+        if len(self._d) < nk.hw:  # grown as the tie arrays are (to their length)
+            self._d = np.empty(len(nk.s), dtype=np.float32)
+        _knowhow_flow(hh.knowhow, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.a[:mhw], mp.b[:mhw], mp.s[:mhw], mer_k,
+                      self.p.update_weeks_f32, self.p.knowhow_rate, self._d, self._g)
+
+    def _roles(self, sim: Sim, weeks: int) -> None:
+        """Exits by losses and ties, entries by diffusion, access, markets and capital."""
+        hh = sim.people.households
+        n = hh.n
+        p = self.p
+        # exits
+        u = sim.rng("network.exit").random(n, dtype=np.float32)
+        _exits(sim.blocks, self.hh, u, p, self.sums)
+        # entries
+        _entry_chance(sim.blocks, trade_state(sim).markets, p, self.sums, self.entry)
+        p_r = 1.0 - self.entry.stay ** weeks  # NumPy's power, between kernels (the rule for powers)
+        v = sim.rng("network.entry").random(n, dtype=np.float32)
+        enter = _entrants(sim.blocks, hh.role, hh.detained, hh.cash, hh.fx, v, p_r, p.entry_capital_usd, self._buf,
+                          self._counts[:, 0])
+        if len(enter):
+            # roles drawn with the relative profitability of each role in each province
+            c = sim.rng("network.role_choice").random(n, dtype=np.float32)
+            _enter(enter, c, self.hh, p, self.sums, self.entry)
+
+    def _form(self, sim: Sim, rng_form: np.random.Generator, rng_pick: np.random.Generator,
+              initial: bool, deg: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """New ties: participants short of ties link to others of their province; partners to merchants.
+
+        ``deg``: each household's live ties among North Koreans (``self._deg``), counted here if not given; it is
+        not changed. Returns the new ties among North Koreans, (ends a, ends b) for each round."""
+        pars = sim.pars
+        hh = sim.people.households
+        mer = sim.people.merchants
+        n = hh.n
+        r = sim.world.n_regions
+        u = rng_form.random(n, dtype=np.float32)
+        pick = rng_pick.random(n, dtype=np.float32)
+        part, partners = _members(sim.blocks, hh.role, hh.detained, self._buf, self._buf2, self._counts)
+        nk = self.nk
+        if deg is None:
+            deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
+        # chance of forming a tie by province (the same as per household: elementwise)
+        p_nk, p_mp = (np.ones(r), np.ones(r)) if initial else (self.p.form_nk, self.p.form_mp)
+        referral = float(pars.network_referral_weight)
+        added = []
+        if len(part) and pars.network_ties_target_nk > 0:
+            formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_nk)
+            rounds = pars.network_ties_target_nk if initial else 1
+            for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
+                src, dst = _nk_picks(hh.region, part, formers, deg, referral,
+                                     pick if k == 0 else rng_pick.random(n, dtype=np.float32), r)
+                nk.add(src, dst, pars.network_tie_initial)
+                added.append((src, dst))  # (the rounds all use the degrees from before)
+        mp = self.mp
+        if len(partners) and mer.n and pars.network_ties_target_mp > 0:
+            formers, area, wm = _merchant_formers(partners, mp.a[:mp.hw], mp.b[:mp.hw], mp.s[:mp.hw],
+                                                  pars.network_ties_target_mp, u, hh.region, p_mp, self.china_of,
+                                                  mer.capital, mer.quality, referral)
+            rounds = pars.network_ties_target_mp if initial else 1
+            for k in range(rounds):
+                src, dst = _merchant_picks(formers, area, pick if k == 0 else rng_pick.random(n, dtype=np.float32),
+                                           mer.region, wm)
+                mp.add(src, dst, pars.network_tie_initial)
+        return added
+
+    def _refresh(self, sim: Sim) -> None:
+        """Cached counts for the metrics: participants, ties and know-how by province; summed strengths."""
+        hh = sim.people.households
+        nk, mp = self.nk, self.mp
+        _refresh_counts(sim.blocks, hh.role, hh.knowhow, self.p.knowhow_threshold, hh.region,
+                        mp.b[:mp.hw], mp.s[:mp.hw], self._ties_nk, self._part_month, self._knowhow_r, self._ties_r)
+        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength, self._g)
+
+
+# ------------------------------------------------------------------------------------------------
+# Compiled kernels
+# ------------------------------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
 def _smooth_and_count(blocks, role, market_income, profit_ema, smoothing, part_b) -> None:
     """Smooth each household's market income (float32, as ``ema += s * (x - ema)``); participants by block
@@ -70,18 +383,21 @@ def _smooth_and_count(blocks, role, market_income, profit_ema, smoothing, part_b
         part_b[b, 0] = count
 
 
-
 @njit(cache=True, parallel=True)
-def _update_nk_ties(a, b, s, vol, profit_ema, w, line, gain, half, decayed, s_min, deg, region, ties_r) -> None:
-    """New strengths of the ties among North Koreans after ``w`` weeks; the ties dropped leave ``deg`` (live ties of
-    each household) and ``ties_r`` (live ties by the province of end a).
+def _update_nk_ties(a, b, s, vol, hh, p, kept) -> None:
+    """New strengths ``s`` of the ties among North Koreans (ends ``a``, ``b``; ``vol`` work space) after ``U`` weeks
+    (:func:`hamji.ties.new_strength`, ``p``: :class:`NetworkPars`); the ties dropped leave ``kept``
+    (:class:`TieCounts`: live ties of each household and by the province of end a).
 
-    A tie carried ``w`` x the smaller of its ends' smoothed market incomes if that is at least the loss ``line``,
+    A tie carried ``U`` x the smaller of its ends' smoothed market incomes if that is at least the loss line,
     else nothing (float32; a NaN end gives 0, as with np.minimum). The volumes are gathered in a pass of their
     own (calls to pow between scattered reads slow them down), then reset. Both passes are element-wise over the
     ties, in parallel; a dropped tie is marked in ``vol`` (1, else 0) and the counts are updated after, in tie
     order (whole numbers: exact in any order).
     """
+    profit_ema, region, deg, ties_r = hh.profit_ema, hh.region, kept.deg, kept.by_region
+    w, line = p.update_weeks_f32, p.loss_income_usd
+    gain, half, decayed, s_min = p.tie_gain, p.tie_half_usd, p.tie_kept, p.tie_min
     for i in prange(len(s)):
         pa, pb = profit_ema[a[i]], profit_ema[b[i]]
         vol[i] = (pa if pa < pb else pb) * w if pa >= line and pb >= line else np.float32(0.0)
@@ -253,24 +569,28 @@ def _exit_p(loss, strength, base, loss_extra, tie_effect):
 
 
 @njit(cache=True, parallel=True)
-def _exits(blocks, role, cash, fx, profit_ema, ties_strength, u, w, line, exit_capital, base, loss_extra, tie_effect,
-           inc, cnt) -> None:
-    """Participants leave their role where ``u < 1 - (1 - p) ** w``; loss = smoothed market income below the loss
-    ``line`` (float32) or money below ``exit_capital``. Those who stay are counted in ``cnt`` and their smoothed
-    market incomes summed in ``inc`` by block and role (float64 sums in household order, as np.bincount; blocks
+def _exits(blocks, hh, u, p, sums) -> None:
+    """Participants leave their role where ``u < 1 - (1 - e) ** U``, ``e = (exit_base + exit_loss loss) / (1 +
+    tie_exit_effect S)`` (:func:`_exit_p`; ``p``: :class:`NetworkPars`); loss = smoothed market income below the loss
+    line (float32) or money below ``exit_capital_usd``. Those who stay are counted in ``sums.cnt_b`` and their
+    smoothed market incomes summed in ``sums.inc_b`` by block and role (float64 sums in household order, as np.bincount; blocks
     added in order by :func:`hamji.kernels.reduce_blocks`).
 
-    ``1 - (1 - p) ** w <= w p`` (Bernoulli's inequality), so a draw above ``w p + 1e-9`` (a margin far above any
+    ``1 - (1 - e) ** U <= U e`` (Bernoulli's inequality), so a draw above ``U e + 1e-9`` (a margin far above any
     rounding) stays without computing the power: most do.
     """
+    role, cash, fx, profit_ema, ties_strength = hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength
+    w, line, exit_capital = p.update_weeks, p.loss_income_usd, p.exit_capital_usd
+    base, loss_extra, tie_effect = p.exit_base, p.exit_loss, p.tie_exit_effect
+    inc, cnt = sums.inc_b, sums.cnt_b
     for b in prange(len(blocks)):
         inc[b, :] = 0.0
         cnt[b, :] = 0
         for i in range(*span(blocks, b)):
             if role[i] != ROLE_NONE:
                 loss = profit_ema[i] < line or cash[i] + fx[i] < exit_capital
-                p = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
-                if u[i] < w * p + 1e-9 and u[i] < 1.0 - npow(1.0 - p, w):
+                e = _exit_p(loss, ties_strength[i], base, loss_extra, tie_effect)
+                if u[i] < w * e + 1e-9 and u[i] < 1.0 - npow(1.0 - e, w):
                     role[i] = ROLE_NONE
                 else:
                     inc[b, role[i]] += profit_ema[i]
@@ -408,24 +728,26 @@ def _pick_in_region(region, cand, formers, weights, draws, r):
     return src[:k].copy(), dst[:k].copy()
 
 
-
 @njit(cache=True, error_model="numpy")
-def _entry_chance(inc_b, cnt_b, blocks, hh_den, markets, density_den, access, innovation, imitation, market_effect,
-                  inc, cnt, q) -> None:
-    """The stayers' summed smoothed incomes and counts by province and role (``inc``, ``cnt``: blocks added in order)
-    and each province's chance of not entering in a week, ``q = 1 - min(p, 1)``, ``p = (innovation + imitation x
-    share) x access x (1 + market_effect x density)`` (share = participants / ``hh_den``, density = markets /
-    ``density_den``: households and ten thousands of households, floored). The chance over ``U`` weeks,
-    ``1 - q ** U``, is NumPy's power, taken outside."""
-    reduce_blocks(inc_b, blocks, inc)
-    reduce_blocks(cnt_b, blocks, cnt)
+def _entry_chance(blocks, markets, p, sums, e) -> None:
+    """The stayers' summed smoothed incomes and counts by province and role (``sums.inc``, ``sums.cnt``: blocks added
+    in order) and each province's chance of not entering in a week, ``e.stay = q = 1 - min(x, 1)``, ``x =
+    (entry_innovation + entry_imitation x share) x access x (1 + market_access_effect x density)`` (share =
+    participants / ``e.households``, density = ``markets`` / ``e.density_den``: households and ten thousands of
+    households, floored; ``p``: :class:`NetworkPars`). The chance over ``U`` weeks, ``1 - q ** U``, is NumPy's
+    power, taken outside."""
+    inc, cnt, q = sums.inc, sums.cnt, e.stay
+    hh_den, density_den, access = e.households, e.density_den, p.access
+    innovation, imitation, market_effect = p.entry_innovation, p.entry_imitation, p.market_access_effect
+    reduce_blocks(sums.inc_b, blocks, inc)
+    reduce_blocks(sums.cnt_b, blocks, cnt)
     for j in range(len(q)):
         participants = 0
         for k in range(cnt.shape[1]):
             participants += cnt[j, k]
         share = participants / hh_den[j]
-        p = (innovation + imitation * share) * access[j] * (1.0 + market_effect * (markets[j] / density_den[j]))
-        q[j] = 1.0 - fmin(p, 1.0)
+        x = (innovation + imitation * share) * access[j] * (1.0 + market_effect * (markets[j] / density_den[j]))
+        q[j] = 1.0 - fmin(x, 1.0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -444,10 +766,13 @@ def _attractiveness(inc, cnt, line, out) -> None:
 
 
 @njit(cache=True, error_model="numpy")
-def _pick_roles(idx, u, attract, base, partner_access, region, cash, fx, partner_capital, out) -> None:
-    """Role of each entrant ``idx[i]`` into ``out[idx[i]]`` (``u``: a draw per household): drawn with weights ``base x
-    attract`` of its province, the partner's times ``partner_access`` and ``min(1, money / partner_capital)``, none's
-    0; the first role whose cumulative weight (float64, in role order) exceeds ``u x total``; a seller if all are 0."""
+def _pick_roles(idx, u, attract, hh, p) -> None:
+    """Role of each entrant ``idx[i]`` into ``hh.role[idx[i]]`` (``u``: a draw per household): drawn with weights
+    ``role_weights x attract`` of its province, the partner's times ``partner_access`` and ``min(1, money /
+    partner_capital_usd)``, none's 0 (``p``: :class:`NetworkPars`); the first role whose cumulative weight (float64,
+    in role order) exceeds ``u x total``; a seller if all are 0."""
+    base, partner_access, partner_capital = p.role_weights, p.partner_access, p.partner_capital_usd
+    region, cash, fx, out = hh.region, hh.cash, hh.fx, hh.role
     n_roles = len(base)
     cum = np.empty(n_roles)
     for i in range(len(idx)):
@@ -470,14 +795,13 @@ def _pick_roles(idx, u, attract, base, partner_access, region, cash, fx, partner
 
 
 @njit(cache=True, error_model="numpy")
-def _enter(enter, u, inc, cnt, line, base, partner_access, region, cash, fx, partner_capital, attract, role,
-           profit_ema) -> None:
-    """Entrants take a role (:func:`_pick_roles`, weighted by :func:`_attractiveness` into ``attract``) and start
-    with a smoothed market income of 0."""
-    _attractiveness(inc, cnt, line, attract)
-    _pick_roles(enter, u, attract, base, partner_access, region, cash, fx, partner_capital, role)
+def _enter(enter, u, hh, p, sums, e) -> None:
+    """Entrants take a role (:func:`_pick_roles`, weighted by :func:`_attractiveness` of the stayers' ``sums`` into
+    ``e.attract``) and start with a smoothed market income of 0."""
+    _attractiveness(sums.inc, sums.cnt, p.loss_income_usd_f64, e.attract)
+    _pick_roles(enter, u, e.attract, hh, p)
     for h in enter:
-        profit_ema[h] = 0.0
+        hh.profit_ema[h] = 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -554,264 +878,3 @@ def _partner_counts(ends, s, out) -> None:
     out[:] = 0
     for i in range(len(s)):
         out[ends[i]] += s[i] > 0
-
-
-
-class Network(Module):
-    """Ties (merchant-partner and among NK facilitators), know-how spread, and entry into and exit from market roles."""
-
-    name = "network"
-    passage = ("Repeated trades strengthen ties, ties form by referral and proximity, idle ties decay; households enter and"
-               " leave market roles.\n'... the monetization of relationships - recurring commercial activity has fostered the"
-               " development of a nascent network of suppliers, distributors, and customers' (Park 2009).")
-    metrics = (
-        Metric("participants_share", "share of households", "Households in a market role (seller, producer, acquirer,"
-               " shipper or wholesale partner). Group values from households.", agg="mean", annual="mean"),
-        Metric("ties", "ties", "Active trade ties: among North Korean facilitators (counted in the province of one end)"
-               " plus merchant-partner ties (counted in the partner's province), times the scale.",
-               annual="last", scaled=True),
-        Metric("knowhow_nk_share", "share of households", "North Korean households whose trading know-how is at least"
-               " network_knowhow_threshold. Group values from households.", agg="mean", annual="mean"),
-    )
-
-    def setup(self, sim: Sim) -> None:
-        ts = trade_state(sim)
-        hh = sim.people.households
-        w = sim.world
-        r = w.n_regions
-        if "profit_ema" not in hh.states:  # smoothed net market income (US$ a week)
-            hh.add("profit_ema", np.float32)
-        self.households = np.bincount(hh.region, minlength=r).astype(float)
-        self._part_r = np.zeros((r, 1))
-        nb = len(sim.blocks)
-        self._part_b = np.zeros((nb, 1))
-        self._counts = np.zeros((nb, 2), dtype=np.int64)
-        # lists of households made by the monthly passes (room for every household)
-        self._buf = np.empty(hh.n, dtype=np.int32)
-        self._buf2 = np.empty(hh.n, dtype=np.int32)
-        self._inc_b, self._cnt_b = np.zeros((nb, len(ROLES))), np.zeros((nb, len(ROLES)), dtype=np.int64)
-        # province-level work space of the monthly passes, and the floors of the entry chance's denominators
-        self._inc, self._cnt = np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)
-        self._attract = np.ones((r, len(ROLES)))
-        self._stay = np.zeros(r)
-        self._hh_den = np.maximum(self.households, 1.0)
-        self._density_den = np.maximum(self.households * sim.scale / 1e4, 1e-9)
-        self._part_month, self._knowhow_r, self._ties_r = np.zeros(r), np.zeros(r), np.zeros(r)
-        self._g = np.zeros(2 * hh.n)  # sums at the ends of ties (_knowhow_flow, _strength_sums)
-        self._d = np.empty(0, dtype=np.float32)  # one per tie among North Koreans (_knowhow_flow)
-        # access by province and the chances of forming ties, kept until their parameters change
-        self._access_km = self._partner_km = self._form_key = None
-        bk = np.where(w.country == 0, w.border_km, np.inf)
-        self.border_km = bk
-        b = sim.borders
-        self.china_of = np.full(r, -1, dtype=np.int64)
-        self.china_of[w.dprk] = b.china_region[b.nearest[w.dprk]]
-        cap = max(64, int(hh.n * 0.5))
-        self.nk = Ties(cap)
-        self.mp = Ties(max(64, hh.n // 20))
-        ts.nk, ts.mp = self.nk, self.mp
-        self._initial_roles(sim)
-        self._form(sim, sim.streams.get("network.setup.tie_form"), sim.streams.get("network.setup.tie_pick"), initial=True)
-        # live ties among North Koreans of each household and by province (of end a), kept up to date as ties are
-        # dropped and added rather than counted over all ties each month
-        nk = self.nk
-        self._deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], hh.n)
-        self._ties_nk = np.zeros(r)
-        _count_live_by_region(hh.region, nk.a[:nk.hw], nk.s[:nk.hw], self._ties_nk)
-        self._refresh(sim)
-
-    # -- access -----------------------------------------------------------------------------------
-    def _access(self, sim: Sim) -> np.ndarray:
-        """Access to trade by province: exp(-border km / access km) (0 outside the DPRK); kept until the parameter
-        changes (not to be modified)."""
-        km = sim.pars.network_access_km
-        if km != self._access_km:
-            self._access_km, self._access_r = km, np.exp(-self.border_km / km)
-        return self._access_r
-
-    def _partner_access(self, sim: Sim) -> np.ndarray:
-        """Access of partners to merchants by province, exp(-border km / partner km), as :meth:`_access`."""
-        km = sim.pars.network_partner_km
-        if km != self._partner_km:
-            self._partner_km, self._partner_r = km, np.exp(-self.border_km / km)
-        return self._partner_r
-
-    def _form_chances(self, sim: Sim, weeks: int) -> tuple[np.ndarray, np.ndarray]:
-        """Chances by province of forming a tie in ``weeks`` weeks, ``1 - (1 - min(p, 1)) ** weeks``: among North
-        Koreans ``p = tie_form x access``; with a merchant ``p = tie_form x partner access x border_trips_open``.
-        Kept until their parameters change (not to be modified)."""
-        pars = sim.pars
-        key = (weeks, pars.network_tie_form, pars.network_access_km, pars.network_partner_km, pars.border_trips_open)
-        if key != self._form_key:
-            p_nk = 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._access(sim), 1.0)) ** weeks
-            # a new merchant tie needs a trip across the border (border_trips_open: 1 unless the border is closed)
-            p_mp = 1.0 - (1.0 - np.minimum(pars.network_tie_form * self._partner_access(sim) * pars.border_trips_open,
-                                           1.0)) ** weeks
-            self._form_key, self._form_p = key, (p_nk, p_mp)
-        return self._form_p
-
-    def _initial_roles(self, sim: Sim) -> None:
-        """A share of households starts in a market role, higher near the border, richer households first."""
-        pars = sim.pars
-        hh = sim.people.households
-        r = sim.world.n_regions
-        lo, hi = pars.network_participation_floor, pars.network_participation_border
-        p_r = lo + (hi - lo) * self._access(sim)
-        liquid = hh.cash + hh.fx
-        cf = np.minimum(1.0, liquid / max(pars.network_entry_capital_usd, 1e-9))
-        mean_cf = np.bincount(hh.region, weights=cf, minlength=r) / np.maximum(self.households, 1.0)
-        prob = np.minimum(1.0, p_r[hh.region] * cf / np.maximum(mean_cf[hh.region], 1e-9))
-        u = sim.streams.get("network.setup.roles").random(hh.n)
-        idx = np.flatnonzero(u < prob)
-        v = sim.streams.get("network.setup.role_choice").random(hh.n)
-        self._choose_roles(sim, idx, v, np.ones((r, len(ROLES))))
-
-    def _choose_roles(self, sim: Sim, idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> None:
-        """Roles of entrants ``idx`` into ``households.role`` (``u``: a draw per household): base weights x
-        attractiveness; partner needs access and capital (:func:`_pick_roles`)."""
-        hh = sim.people.households
-        _pick_roles(idx, u, attract, self._role_weights(sim.pars), self._partner_access(sim), hh.region, hh.cash, hh.fx,
-                    float(max(sim.pars.network_partner_capital_usd, 1e-9)), hh.role)
-
-    @staticmethod
-    def _role_weights(pars) -> np.ndarray:
-        """Base weights of the roles an entrant takes (0 for none)."""
-        base = np.zeros(len(ROLES))
-        base[ROLE_SELLER], base[ROLE_PRODUCER] = pars.network_mix_seller, pars.network_mix_producer
-        base[ROLE_ACQUIRER], base[ROLE_SHIPPER] = pars.network_mix_acquirer, pars.network_mix_shipper
-        base[ROLE_PARTNER] = pars.network_mix_partner
-        return base
-
-    # -- weekly -----------------------------------------------------------------------------------
-    def step(self, sim: Sim) -> None:
-        pars = sim.pars
-        hh = sim.people.households
-        _smooth_and_count(sim.blocks, hh.role, hh.market_income, hh.profit_ema, np.float32(pars.network_income_smoothing),
-                          self._part_b)
-        reduce_blocks(self._part_b, sim.blocks, self._part_r)
-        part_r = self._part_r[:, 0]
-        weeks = pars.network_update_weeks
-        if pars.network_on and sim.week % weeks == weeks - 1:
-            self._update(sim, weeks)
-            part_r = self._part_month  # roles changed (counted by _refresh)
-        res = sim.results
-        res.record_ratio("participants_share", part_r, self.households)
-        res.record("ties", self._ties_r)
-        res.record_ratio("knowhow_nk_share", self._knowhow_r, self.households)
-
-    def _update(self, sim: Sim, weeks: int) -> None:
-        """Monthly: tie strength, know-how, exits, entries, new ties."""
-        pars = sim.pars
-        hh = sim.people.households
-        mer = sim.people.merchants
-        nk, f32 = self.nk, np.float32
-        # a tie among North Koreans carries the smaller of its ends' smoothed market incomes (as Ties.update)
-        _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], hh.profit_ema, f32(weeks),
-                        f32(pars.network_loss_income_usd), f32(pars.network_tie_gain), f32(pars.network_tie_half_usd),
-                        f32((1.0 - pars.network_tie_decay) ** weeks), f32(pars.network_tie_min), self._deg, hh.region,
-                        self._ties_nk)
-        self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
-        self._knowhow(sim, weeks)
-        self._roles(sim, weeks)
-        trade_state(sim).invalidate()
-        added = self._form(sim, sim.rng("network.tie_form"), sim.rng("network.tie_pick"), initial=False, weeks=weeks,
-                           deg=self._deg)
-        for src, dst in added:
-            _add_new_ties(src, dst, hh.region, self._deg, self._ties_nk)
-        self._refresh(sim)
-        trade_state(sim).invalidate()
-        if "partners" in mer.states:
-            _partner_counts(self.mp.a[:self.mp.hw], self.mp.s[:self.mp.hw], mer.partners)
-
-    def _knowhow(self, sim: Sim, weeks: int) -> None:
-        """Know-how flows along ties from the better informed end (merchants to partners; both ways in the North)."""
-        pars = sim.pars
-        hh = sim.people.households
-        mer = sim.people.merchants
-        rate = pars.network_knowhow_rate
-        if rate <= 0:
-            return
-        nk, mp = self.nk, self.mp
-        mhw = mp.hw if "knowhow" in mer.states else 0
-        mer_k = mer.knowhow if mhw else np.zeros(0, dtype=np.float32)
-        if len(self._d) < nk.hw:  # grown as the tie arrays are (to their length)
-            self._d = np.empty(len(nk.s), dtype=np.float32)
-        _knowhow_flow(hh.knowhow, nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.a[:mhw], mp.b[:mhw], mp.s[:mhw], mer_k,
-                      np.float32(weeks), np.float32(rate), self._d, self._g)
-
-    def _roles(self, sim: Sim, weeks: int) -> None:
-        """Exits by losses and ties, entries by diffusion, access, markets and capital."""
-        pars = sim.pars
-        hh = sim.people.households
-        n = hh.n
-        f32 = np.float32
-        # exits
-        u = sim.rng("network.exit").random(n, dtype=np.float32)
-        _exits(sim.blocks, hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength, u, float(weeks),
-               f32(pars.network_loss_income_usd), float(pars.network_exit_capital_usd), float(pars.network_exit_base),
-               float(pars.network_exit_loss), f32(pars.network_tie_exit_effect), self._inc_b, self._cnt_b)
-        # entries
-        inc, cnt = self._inc, self._cnt
-        _entry_chance(self._inc_b, self._cnt_b, sim.blocks, self._hh_den, trade_state(sim).markets, self._density_den,
-                      self._access(sim), float(pars.network_entry_innovation), float(pars.network_entry_imitation),
-                      float(pars.network_market_access_effect), inc, cnt, self._stay)
-        p_r = 1.0 - self._stay ** weeks
-        v = sim.rng("network.entry").random(n, dtype=np.float32)
-        enter = _entrants(sim.blocks, hh.role, hh.detained, hh.cash, hh.fx, v, p_r,
-                          float(max(pars.network_entry_capital_usd, 1e-9)), self._buf, self._counts[:, 0])
-        if len(enter):
-            # roles drawn with the relative profitability of each role in each province
-            c = sim.rng("network.role_choice").random(n, dtype=np.float32)
-            _enter(enter, c, inc, cnt, float(pars.network_loss_income_usd), self._role_weights(pars),
-                   self._partner_access(sim), hh.region, hh.cash, hh.fx, float(max(pars.network_partner_capital_usd, 1e-9)),
-                   self._attract, hh.role, hh.profit_ema)
-
-    def _form(self, sim: Sim, rng_form: np.random.Generator, rng_pick: np.random.Generator,
-              initial: bool, weeks: int = 1, deg: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """New ties: participants short of ties link to others of their province; partners to merchants.
-
-        ``deg``: each household's live ties among North Koreans (``self._deg``), counted here if not given; it is
-        not changed. Returns the new ties among North Koreans, (ends a, ends b) for each round."""
-        pars = sim.pars
-        hh = sim.people.households
-        mer = sim.people.merchants
-        n = hh.n
-        r = sim.world.n_regions
-        u = rng_form.random(n, dtype=np.float32)
-        pick = rng_pick.random(n, dtype=np.float32)
-        part, partners = _members(sim.blocks, hh.role, hh.detained, self._buf, self._buf2, self._counts)
-        nk = self.nk
-        if deg is None:
-            deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], n)
-        # chance of forming a tie by province (the same as per household: elementwise)
-        p_nk, p_mp = (np.ones(r), np.ones(r)) if initial else self._form_chances(sim, weeks)
-        referral = float(pars.network_referral_weight)
-        added = []
-        if len(part) and pars.network_ties_target_nk > 0:
-            formers = _formers(part, deg, pars.network_ties_target_nk, u, hh.region, p_nk)
-            rounds = pars.network_ties_target_nk if initial else 1
-            for k in range(rounds):  # at set-up, build each participant's ties in a few rounds
-                src, dst = _nk_picks(hh.region, part, formers, deg, referral,
-                                     pick if k == 0 else rng_pick.random(n, dtype=np.float32), r)
-                nk.add(src, dst, pars.network_tie_initial)
-                added.append((src, dst))  # (the rounds all use the degrees from before)
-        mp = self.mp
-        if len(partners) and mer.n and pars.network_ties_target_mp > 0:
-            quality = mer.quality if "quality" in mer.states else np.ones(mer.n)
-            formers, area, wm = _merchant_formers(partners, mp.a[:mp.hw], mp.b[:mp.hw], mp.s[:mp.hw],
-                                                  pars.network_ties_target_mp, u, hh.region, p_mp, self.china_of,
-                                                  mer.capital, quality, referral)
-            rounds = pars.network_ties_target_mp if initial else 1
-            for k in range(rounds):
-                src, dst = _merchant_picks(formers, area, pick if k == 0 else rng_pick.random(n, dtype=np.float32),
-                                           mer.region, wm)
-                mp.add(src, dst, pars.network_tie_initial)
-        return added
-
-    def _refresh(self, sim: Sim) -> None:
-        """Cached counts for the metrics: participants, ties and know-how by province; summed strengths."""
-        hh = sim.people.households
-        nk, mp = self.nk, self.mp
-        _refresh_counts(sim.blocks, hh.role, hh.knowhow, np.float32(sim.pars.network_knowhow_threshold), hh.region,
-                        mp.b[:mp.hw], mp.s[:mp.hw], self._ties_nk, self._part_month, self._knowhow_r, self._ties_r)
-        _strength_sums(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], mp.b[:mp.hw], mp.s[:mp.hw], hh.ties_strength, self._g)
