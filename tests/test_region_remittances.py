@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hamji.modules.remittances import _jilin_week, _transfers
+from hamji.modules.remittances import Receivers, RemittancePars, Senders, _jilin_week, _transfers
 
 R = 15  # provinces
 
@@ -55,8 +55,9 @@ def test_transfers_equal_numpy(seed: int, n_def: int) -> None:
     ours, ref = world(seed, n_def, 500), world(seed, n_def, 500)
     args = (0.2 + 0.1 * seed, 12.0, 0.1 + 0.02 * seed, 0.5, 0.3, 0.4)
     out_ours, out_ref = np.zeros((5, R)), np.zeros((5, R))
-    got = _transfers(ours["u"], args[0], ours["habit"], ours["kin"], ours["colleague"], ours["origin"], *args[1:],
-                     ours["hh_region"], ours["fx"], ours["income"], out_ours)
+    p = RemittancePars(*args[1:], capital_share=0.0, spending_rate=0.0)
+    senders = Senders(ours["habit"], ours["kin"], ours["colleague"], ours["origin"])
+    got = _transfers(ours["u"], args[0], senders, p, Receivers(ours["hh_region"], ours["fx"], ours["income"]), out_ours)
     want = ref_transfers(ref, *args, out_ref)
     assert got == want
     np.testing.assert_array_equal(out_ours, out_ref)
@@ -74,7 +75,8 @@ def test_jilin_week_equals_numpy(seed: int, y: int) -> None:
     region = rng.integers(0, 4, 30).astype(np.int8)
     amount, share, rate = 5e5 * (seed + 1), 0.3, 0.05
     j2, c2, out, out_ref = jilin.copy(), capital.copy(), np.zeros((5, 4)), np.zeros((5, 4))
-    spend = _jilin_week(jilin, region, capital, y, amount, share, rate, out)
+    p = RemittancePars(12.0, 0.1, 0.5, 0.3, 0.4, capital_share=share, spending_rate=rate)
+    spend = _jilin_week(jilin, region, capital, y, amount, p, out)
     if y >= 0:  # the reference: Yanbian's workers' money in, a share to its merchants' capital equally
         j2[y] += amount
         out_ref[3, y] += amount

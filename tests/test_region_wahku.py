@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hamji.modules.wahku import _detect, _hazard_exponent, _quota_left
+from hamji.modules.wahku import Forgers, _detect, _hazard_exponent, _quota_left
 
 R = 15  # provinces
 
@@ -63,9 +63,8 @@ def test_detection_equals_numpy(seed: int, n: int) -> None:
     officials_ours, officials_ref = np.arange(R, dtype=float), np.arange(R, dtype=float)
     out_r = np.full((4, R), 7.0)  # the kernel zeroes it
     fine, share = 1.5 + seed * 0.25, 0.1 * (seed % 4)
-    hit, penalties = _detect(ours["escape"], ours["u"], ours["forged_ratio"], ours["detected"], ours["detections"],
-                             ours["forged"], ours["forged_value"], ours["cash"], ours["revenue"], ours["home"], fine,
-                             share, officials_ours, out_r)
+    forgers = Forgers(*(ours[k] for k in Forgers._fields))
+    hit, penalties = _detect(ours["escape"], ours["u"], forgers, fine, share, officials_ours, out_r)
     hit_ref, penalties_ref, out_ref = ref_detect(ref, fine, share, officials_ref)
     assert hit == hit_ref and penalties == penalties_ref
     np.testing.assert_array_equal(out_r, out_ref)

@@ -52,7 +52,7 @@ spending_rate`` of its holdings a week in China ("jilin_household_spending", out
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -117,86 +117,39 @@ def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int,
     return order, starts, counts
 
 
-# ------------------------------------------------------------------------------------------------
-# The week's money movements, compiled (a few defectors, merchants and provinces, where NumPy would
-# spend about a microsecond a call). Scatter-adds are sequential in the NumPy order (np.add.at and
-# np.bincount), so results are those of the NumPy formulas to the bit.
-# ------------------------------------------------------------------------------------------------
-@njit(cache=True, inline="always")
-def _receive(recipient, amount, idx, n_send, fx, income, hh_region, out_r) -> None:
-    """Sender ``idx[j]``'s ``amount[j]`` to its household ``recipient[idx[j]]`` (if any) in foreign currency, as income;
-    added to what the recipients' provinces received (``out_r[0]``)."""
-    for j in range(n_send):
-        h, a = recipient[idx[j]], amount[j]
-        if h >= 0 and a > 0:
-            fx[h] += a
-            income[h] += np.float32(a)
-            out_r[0, hh_region[h]] += a
+class RemittancePars(NamedTuple):
+    """The parameters the remittance kernels read."""
+
+    transfers_per_year: float  # remit_transfers_per_year
+    broker_fee: float  # share of a transfer the brokers keep
+    loss_share: float  # remit_loss_share: share of a transfer lost when it is lost
+    loss_prob: float  # remit_loss_prob
+    colleague_share: float  # remit_colleague_share: to a former colleague when there is kin too
+    capital_share: float  # yanbian_remit_capital_share: of Yanbian workers' money, to merchants' capital
+    spending_rate: float  # jilin_household_spending_rate: weekly
+
+    @classmethod
+    def of(cls, pars) -> RemittancePars:
+        return cls(float(pars.remit_transfers_per_year), float(pars.broker_fee), float(pars.remit_loss_share),
+                   float(pars.remit_loss_prob), float(pars.remit_colleague_share),
+                   float(pars.yanbian_remit_capital_share), float(pars.jilin_household_spending_rate))
 
 
-@njit(cache=True, error_model="numpy")
-def _transfers(u, p_send, habit, kin, colleague, origin, transfers_per_year, fee_share, loss_share, loss_prob,
-               colleague_share, hh_region, fx, income, out_r):
-    """This week's transfers of the defectors who send (``u[0] < p_send``, with a habit): brokers' fee and
-    losses, the rest to kin and colleagues (fx and income; all kin first, then all colleagues, as NumPy
-    adds them). ``out_r`` rows 0-2 get (delivered, sent, fees and losses) by province. Returns the number
-    sending, the US$ sent and the brokers' takings (as NumPy sums them)."""
-    n_send = 0
-    for i in range(len(habit)):
-        if u[0, i] < p_send and habit[i] > 0:
-            n_send += 1
-    gross = np.empty(n_send)
-    taken = np.empty(n_send)
-    to_kin = np.empty(n_send)
-    to_colleague = np.empty(n_send)
-    idx = np.empty(n_send, dtype=np.int64)
-    k = 0
-    for i in range(len(habit)):
-        if u[0, i] < p_send and habit[i] > 0:
-            g = np.float64(habit[i]) / transfers_per_year
-            fee = g * fee_share
-            lost = (g - fee) * loss_share * (1.0 if u[1, i] < loss_prob else 0.0)
-            net = g - fee - lost
-            share = (colleague_share if kin[i] >= 0 else 1.0) if colleague[i] >= 0 else 0.0
-            gross[k] = g
-            taken[k] = fee + lost
-            to_colleague[k] = share * net
-            to_kin[k] = net - to_colleague[k]
-            idx[k] = i
-            k += 1
-    _receive(kin, to_kin, idx, n_send, fx, income, hh_region, out_r)  # kin first, then colleagues (np.add.at order)
-    _receive(colleague, to_colleague, idx, n_send, fx, income, hh_region, out_r)
-    for j in range(n_send):
-        out_r[1, origin[idx[j]]] += gross[j]
-        out_r[2, origin[idx[j]]] += taken[j]
-    return n_send, psum(gross), psum(taken)
+class Senders(NamedTuple):
+    """The defectors' arrays a week's transfers read (rebuilt each week: the defectors grow each year)."""
+
+    habit: np.ndarray  # US$ a year each sends
+    kin: np.ndarray  # household it sends to, or -1
+    colleague: np.ndarray  # former colleague's household, or -1
+    origin: np.ndarray  # province it left
 
 
-@njit(cache=True, error_model="numpy")
-def _jilin_week(jilin, merchant_region, capital, y, amount, capital_share, spending_rate, out_r):
-    """Yanbian workers' ``amount`` into Yanbian (region ``y``; none if ``y < 0``), ``capital_share`` of it
-    to the capital of its merchants in equal shares (``out_r`` rows 3-4: received, capital); then every
-    Jilin account spends ``spending_rate`` of its holdings. Returns the spending (as NumPy sums it)."""
-    if y >= 0:
-        jilin[y] += amount
-        out_r[3, y] += amount
-        n_mine = 0
-        for i in range(len(merchant_region)):
-            if merchant_region[i] == y:
-                n_mine += 1
-        if n_mine:
-            invest = amount * capital_share
-            jilin[y] -= invest
-            each = invest / n_mine
-            for i in range(len(merchant_region)):
-                if merchant_region[i] == y:
-                    capital[i] += each
-            out_r[4, y] += invest
-    spend = np.empty(len(jilin))
-    for j in range(len(jilin)):
-        spend[j] = jilin[j] * spending_rate
-        jilin[j] -= spend[j]
-    return psum(spend)
+class Receivers(NamedTuple):
+    """The households' arrays the transfers write."""
+
+    region: np.ndarray
+    fx: np.ndarray
+    income: np.ndarray
 
 
 class Remittances(Module):
@@ -236,6 +189,10 @@ class Remittances(Module):
         State("defectors", "habit", "float32", 0.0, "US$ a year it sends home"),
         State("defectors", "arrival_year", "int16", 0, "year of arrival in South Korea"),
     )
+
+    def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
+        """The kernels' parameter record."""
+        self.p = RemittancePars.of(sim.pars)
 
     def setup(self, sim: Sim) -> None:
         hh, w, pars = sim.people.households, sim.world, sim.pars
@@ -349,7 +306,7 @@ class Remittances(Module):
             y, amount = self._yanbian_workers(sim, weeks)
         # Yanbian merchants' capital from the workers' money; Jilin households spend part of what they hold in China
         spend = _jilin_week(sim.accounts.jilin_households, sim.people.merchants.region, sim.people.merchants.capital, y,
-                            amount, pars.yanbian_remit_capital_share, pars.jilin_household_spending_rate, out_r)
+                            amount, self.p, out_r)
         sim.books.outflow("jilin_household_spending", spend)
         res.record("remittances_usd", out_r[0])
         res.record("remittances_sent_usd", out_r[1])
@@ -367,9 +324,8 @@ class Remittances(Module):
         # the brokers' couriers cross the border: a closure carries only border_couriers_open of the transfers
         p_send = min(pars.remit_active_share * n_tr / weeks, 1.0) * pars.border_couriers_open
         u = sim.rng("remittances.send").random((2, d.n))
-        n_send, gross, taken = _transfers(u, p_send, d.habit, d.kin, d.colleague, d.origin, n_tr, pars.broker_fee,
-                                          pars.remit_loss_share, pars.remit_loss_prob, pars.remit_colleague_share,
-                                          self._hh_region, hh.fx, hh.income, out_r)
+        n_send, gross, taken = _transfers(u, p_send, Senders(d.habit, d.kin, d.colleague, d.origin), self.p,
+                                          Receivers(self._hh_region, hh.fx, hh.income), out_r)
         if not n_send:
             return
         sim.books.inflow("defector_remittances", gross)
@@ -390,3 +346,89 @@ class Remittances(Module):
             return -1, 0.0
         sim.books.inflow("yanbian_migrant_remittances", amount)
         return self._yanbian, amount
+
+
+# ------------------------------------------------------------------------------------------------
+# The week's money movements, compiled (a few defectors, merchants and provinces, where NumPy would
+# spend about a microsecond a call). Scatter-adds are sequential in the NumPy order (np.add.at and
+# np.bincount), so results are those of the NumPy formulas to the bit.
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _receive(recipient, amount, idx, n_send, fx, income, hh_region, out_r) -> None:
+    """Sender ``idx[j]``'s ``amount[j]`` to its household ``recipient[idx[j]]`` (if any) in foreign currency, as income;
+    added to what the recipients' provinces received (``out_r[0]``)."""
+    for j in range(n_send):
+        h, a = recipient[idx[j]], amount[j]
+        if h >= 0 and a > 0:
+            fx[h] += a
+            income[h] += np.float32(a)
+            out_r[0, hh_region[h]] += a
+
+
+@njit(cache=True, error_model="numpy")
+def _transfers(u, p_send, d, p, hh, out_r):
+    """This week's transfers of the defectors ``d`` (:class:`Senders`) who send (``u[0] < p_send``, with a habit):
+    ``g = habit / transfers_per_year``, the brokers' fee ``g broker_fee`` and losses ``(g - fee) loss_share`` (when
+    ``u[1] < loss_prob``), the rest to kin and colleagues (``colleague_share`` to a colleague when both exist) in
+    the households' ``hh`` (:class:`Receivers`) foreign currency and income; all kin first, then all colleagues, as
+    NumPy adds them. ``out_r`` rows 0-2 get (delivered, sent, fees and losses) by province. Returns the number
+    sending, the US$ sent and the brokers' takings (as NumPy sums them)."""
+    habit, kin, colleague, origin = d.habit, d.kin, d.colleague, d.origin
+    hh_region, fx, income = hh.region, hh.fx, hh.income
+    n_send = 0
+    for i in range(len(habit)):
+        if u[0, i] < p_send and habit[i] > 0:
+            n_send += 1
+    gross = np.empty(n_send)
+    taken = np.empty(n_send)
+    to_kin = np.empty(n_send)
+    to_colleague = np.empty(n_send)
+    idx = np.empty(n_send, dtype=np.int64)
+    k = 0
+    for i in range(len(habit)):
+        if u[0, i] < p_send and habit[i] > 0:
+            g = np.float64(habit[i]) / p.transfers_per_year
+            fee = g * p.broker_fee
+            lost = (g - fee) * p.loss_share * (1.0 if u[1, i] < p.loss_prob else 0.0)
+            net = g - fee - lost
+            share = (p.colleague_share if kin[i] >= 0 else 1.0) if colleague[i] >= 0 else 0.0
+            gross[k] = g
+            taken[k] = fee + lost
+            to_colleague[k] = share * net
+            to_kin[k] = net - to_colleague[k]
+            idx[k] = i
+            k += 1
+    _receive(kin, to_kin, idx, n_send, fx, income, hh_region, out_r)  # kin first, then colleagues (np.add.at order)
+    _receive(colleague, to_colleague, idx, n_send, fx, income, hh_region, out_r)
+    for j in range(n_send):
+        out_r[1, origin[idx[j]]] += gross[j]
+        out_r[2, origin[idx[j]]] += taken[j]
+    return n_send, psum(gross), psum(taken)
+
+
+@njit(cache=True, error_model="numpy")
+def _jilin_week(jilin, merchant_region, capital, y, amount, p, out_r):
+    """Yanbian workers' ``amount`` into Yanbian (region ``y``; none if ``y < 0``), ``p.capital_share`` of it
+    to the capital of its merchants in equal shares (``out_r`` rows 3-4: received, capital); then every
+    Jilin account spends ``p.spending_rate`` of its holdings. Returns the spending (as NumPy sums it)."""
+    capital_share, spending_rate = p.capital_share, p.spending_rate
+    if y >= 0:
+        jilin[y] += amount
+        out_r[3, y] += amount
+        n_mine = 0
+        for i in range(len(merchant_region)):
+            if merchant_region[i] == y:
+                n_mine += 1
+        if n_mine:
+            invest = amount * capital_share
+            jilin[y] -= invest
+            each = invest / n_mine
+            for i in range(len(merchant_region)):
+                if merchant_region[i] == y:
+                    capital[i] += each
+            out_r[4, y] += invest
+    spend = np.empty(len(jilin))
+    for j in range(len(jilin)):
+        spend[j] = jilin[j] * spending_rate
+        jilin[j] -= spend[j]
+    return psum(spend)

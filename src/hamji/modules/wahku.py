@@ -42,7 +42,7 @@ the routes and the incomes of those who trade on them, not only the companies' r
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -81,68 +81,17 @@ def choose_forged_ratio(h: np.ndarray, margin: float, fine: float, m_max: float)
     return grid[np.argmax(gain, axis=1)]
 
 
-# ------------------------------------------------------------------------------------------------
-# The week's company-level arithmetic, compiled (a few hundred companies, where NumPy would spend about
-# a microsecond a call); the exponential stays in NumPy between the calls. Sums by home province are
-# sequential in company order, as np.bincount adds them, so results are those of the NumPy formulas.
-# ------------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
-def _hazard_exponent(forged_ratio, h, weeks, out):
-    """``out = -h * forged_ratio / weeks`` in float64: the exponent of each company's weekly chance of escaping
-    detection (np.exp is applied in NumPy, whose last bit compiled code does not reproduce)."""
-    for i in range(len(forged_ratio)):
-        out[i] = -h * np.float64(forged_ratio[i]) / weeks
+class Forgers(NamedTuple):
+    """The companies' arrays the weekly detection reads and writes."""
 
-
-@njit(cache=True, error_model="numpy")
-def _detect(escape, u, forged_ratio, detected, detections, forged, forged_value, cash, revenue, home, fine_multiple,
-            bribe_share, officials, out_r):
-    """This week's detections (``u < 1 - escape`` among undetected forgers) and their penalty: at most the
-    free cash, ``bribe_share`` of it to the home province's officials; the forged quota is cancelled.
-    ``out_r`` rows get (detections, fines, bribes, mean forged ratio) by home province. Returns whether
-    anyone was caught and the penalties paid (fines plus bribes, as NumPy sums them)."""
-    n = len(u)
-    hit = np.empty(n, dtype=np.bool_)
-    any_hit = False
-    for i in range(n):
-        hit[i] = (u[i] < 1.0 - escape[i]) and not detected[i] and forged_ratio[i] > 0
-        any_hit = any_hit or hit[i]
-    out_r[:] = 0.0
-    if any_hit:
-        for i in range(n):
-            # where(hit, minimum(fine_multiple * forged_value, free_cash(companies)), 0)
-            penalty = fmin(fine_multiple * forged_value[i], fmax(cash[i] - revenue[i], 0.0)) if hit[i] else 0.0
-            cash[i] -= penalty
-            bribe = penalty * bribe_share
-            out_r[2, home[i]] += bribe
-            out_r[1, home[i]] += penalty - bribe
-        for j in range(len(officials)):
-            officials[j] += out_r[2, j]
-        for i in range(n):
-            if hit[i]:
-                forged[:, i] = 0.0
-                forged_ratio[i] = 0.0
-                detected[i] = True
-                detections[i] += 1
-    penalties = psum(out_r[2]) + psum(out_r[1])
-    n_home = np.zeros(out_r.shape[1], dtype=np.int64)
-    for i in range(n):
-        out_r[0, home[i]] += 1.0 if hit[i] else 0.0
-        out_r[3, home[i]] += np.float64(forged_ratio[i])
-        n_home[home[i]] += 1
-    for j in range(out_r.shape[1]):
-        out_r[3, j] = out_r[3, j] / max(n_home[j], 1) if n_home[j] > 0 else np.nan
-    return any_hit, penalties
-
-
-@njit(cache=True, error_model="numpy")
-def _quota_left(real_value, forged_value, home, left_r):
-    """Value of the unused real plus forged quota by home province (``left_r``); returns the real and the
-    forged value over all companies (as NumPy sums them)."""
-    left_r[:] = 0.0
-    for i in range(len(real_value)):
-        left_r[home[i]] += real_value[i] + forged_value[i]
-    return psum(real_value), psum(forged_value)
+    forged_ratio: np.ndarray  # forged t per real quota t chosen this year (float32)
+    detected: np.ndarray  # caught this year
+    detections: np.ndarray  # times caught since the start
+    forged: np.ndarray  # forged quota, commodity x company (t)
+    forged_value: np.ndarray  # US$ value of the forged quota issued this year
+    cash: np.ndarray
+    revenue: np.ndarray  # this week's revenue (not free cash)
+    home: np.ndarray  # home province
 
 
 class Wahku(Module):
@@ -236,9 +185,10 @@ class Wahku(Module):
         escape = np.exp(self._exponent)
         u = sim.rng("wahku.detect").random(comp.n)
         out_r = self._out_r
-        any_hit, self.penalties = _detect(escape, u, comp.forged_ratio, comp.detected, comp.detections, self.forged,
-                                          comp.forged_value, comp.cash, comp.revenue, comp.home, pars.wahku_fine_multiple,
-                                          pars.wahku_bribe_share, sim.accounts.officials, out_r)
+        forgers = Forgers(comp.forged_ratio, comp.detected, comp.detections, self.forged, comp.forged_value, comp.cash,
+                          comp.revenue, comp.home)
+        any_hit, self.penalties = _detect(escape, u, forgers, pars.wahku_fine_multiple, pars.wahku_bribe_share,
+                                          sim.accounts.officials, out_r)
         if any_hit:
             sim.accounts.to_budget(KWP, out_r[1])
 
@@ -262,3 +212,69 @@ class Wahku(Module):
         res.record("wahku_forged_ratio", out_r[3])
         res.record("wahku_quota_left_usd", self._left_r)
         res.record_total("wholesale_cover_usd", sim.market.wholesale_cover)
+
+
+# ------------------------------------------------------------------------------------------------
+# The week's company-level arithmetic, compiled (a few hundred companies, where NumPy would spend about
+# a microsecond a call); the exponential stays in NumPy between the calls. Sums by home province are
+# sequential in company order, as np.bincount adds them, so results are those of the NumPy formulas.
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _hazard_exponent(forged_ratio, h, weeks, out):
+    """``out = -h * forged_ratio / weeks`` in float64: the exponent of each company's weekly chance of escaping
+    detection (np.exp is applied in NumPy, whose last bit compiled code does not reproduce)."""
+    for i in range(len(forged_ratio)):
+        out[i] = -h * np.float64(forged_ratio[i]) / weeks
+
+
+@njit(cache=True, error_model="numpy")
+def _detect(escape, u, c, fine_multiple, bribe_share, officials, out_r):
+    """This week's detections among the companies ``c`` (:class:`Forgers`): ``u < 1 - escape`` among undetected
+    forgers; the penalty ``min(fine_multiple x forged value, free cash)``, ``bribe_share`` of it to the home
+    province's officials, the rest a fine; the forged quota is cancelled. ``out_r`` rows get (detections, fines,
+    bribes, mean forged ratio) by home province. Returns whether anyone was caught and the penalties paid (fines
+    plus bribes, as NumPy sums them)."""
+    forged_ratio, detected, detections, forged = c.forged_ratio, c.detected, c.detections, c.forged
+    forged_value, cash, revenue, home = c.forged_value, c.cash, c.revenue, c.home
+    n = len(u)
+    hit = np.empty(n, dtype=np.bool_)
+    any_hit = False
+    for i in range(n):
+        hit[i] = (u[i] < 1.0 - escape[i]) and not detected[i] and forged_ratio[i] > 0
+        any_hit = any_hit or hit[i]
+    out_r[:] = 0.0
+    if any_hit:
+        for i in range(n):
+            # where(hit, minimum(fine_multiple * forged_value, free_cash(companies)), 0)
+            penalty = fmin(fine_multiple * forged_value[i], fmax(cash[i] - revenue[i], 0.0)) if hit[i] else 0.0
+            cash[i] -= penalty
+            bribe = penalty * bribe_share
+            out_r[2, home[i]] += bribe
+            out_r[1, home[i]] += penalty - bribe
+        for j in range(len(officials)):
+            officials[j] += out_r[2, j]
+        for i in range(n):
+            if hit[i]:
+                forged[:, i] = 0.0
+                forged_ratio[i] = 0.0
+                detected[i] = True
+                detections[i] += 1
+    penalties = psum(out_r[2]) + psum(out_r[1])
+    n_home = np.zeros(out_r.shape[1], dtype=np.int64)
+    for i in range(n):
+        out_r[0, home[i]] += 1.0 if hit[i] else 0.0
+        out_r[3, home[i]] += np.float64(forged_ratio[i])
+        n_home[home[i]] += 1
+    for j in range(out_r.shape[1]):
+        out_r[3, j] = out_r[3, j] / max(n_home[j], 1) if n_home[j] > 0 else np.nan
+    return any_hit, penalties
+
+
+@njit(cache=True, error_model="numpy")
+def _quota_left(real_value, forged_value, home, left_r):
+    """Value of the unused real plus forged quota by home province (``left_r``); returns the real and the
+    forged value over all companies (as NumPy sums them)."""
+    left_r[:] = 0.0
+    for i in range(len(real_value)):
+        left_r[home[i]] += real_value[i] + forged_value[i]
+    return psum(real_value), psum(forged_value)
