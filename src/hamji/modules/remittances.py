@@ -105,7 +105,7 @@ def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int,
     """
     if mask is None and bounds is not None:
         counts = np.diff(bounds)
-        return None, np.concatenate([[0], np.cumsum(counts)[:-1]]), counts
+        return None, bounds[:-1], counts
     ids = np.arange(len(region)) if mask is None else np.flatnonzero(mask)
     if bounds is None:
         order = ids[np.argsort(region[ids], kind="stable")]
@@ -198,9 +198,8 @@ class Remittances(Module):
         hh, w, pars = sim.people.households, sim.world, sim.pars
         r = w.n_regions
         self.n_regions = r
-        self._hh_region = hh.region  # (int8: a copy as int64 would take 8 bytes a household)
         self._hh_bounds = province_bounds(hh.region, r)
-        self._hh_index = index_by_region(self._hh_region, None, r, self._hh_bounds)
+        self._hh_index = index_by_region(hh.region, None, r, self._hh_bounds)
         self._arrivals = data.defector_arrivals()
         self._last_data_year = max(self._arrivals)
         self._carry = float(sim.streams.get("remittances.carry").random())
@@ -208,7 +207,7 @@ class Remittances(Module):
         self._weeks_in_year: dict[int, int] = {}
         self._stock = np.zeros(r)  # defectors abroad by origin (simulated)
         self._kin_households = np.zeros(r)  # households with kin abroad, by region
-        self._households = np.bincount(self._hh_region, minlength=r).astype(float)
+        self._households = np.bincount(hh.region, minlength=r).astype(float)
         self._none = np.zeros(r)  # no arrivals this week (recorded, never written)
         self._out_r = np.zeros((5, r))  # delivered, sent, fees, Jilin remittances, capital, by province
         # the stock of defectors who arrived before the run's first year
@@ -249,7 +248,7 @@ class Remittances(Module):
         former = u[3] < pars.defector_former_company_share
         colleague = np.full(k, -1, dtype=np.int64)
         if former.any():  # a former colleague: a household in a market role in the origin province, if any
-            traders = index_by_region(self._hh_region, hh.role > 0, self.n_regions, self._hh_bounds)
+            traders = index_by_region(hh.region, hh.role > 0, self.n_regions, self._hh_bounds)
             pick = pick_in_region(origin, *traders, u[4])
             pick = np.where(pick >= 0, pick, pick_in_region(origin, *self._hh_index, u[4]))
             colleague = np.where(former, pick, -1)
@@ -265,7 +264,7 @@ class Remittances(Module):
         hh.kin_abroad[linked] = np.minimum(hh.kin_abroad[linked].astype(np.int64) + times, np.iinfo(np.int8).max)
         # outputs that change only when defectors arrive
         self._stock += np.bincount(origin, minlength=self.n_regions)
-        self._kin_households += np.bincount(self._hh_region[first], minlength=self.n_regions)
+        self._kin_households += np.bincount(hh.region[first], minlength=self.n_regions)
         return ids
 
     def weeks_in(self, year: int) -> int:
@@ -325,7 +324,7 @@ class Remittances(Module):
         p_send = min(pars.remit_active_share * n_tr / weeks, 1.0) * pars.border_couriers_open
         u = sim.rng("remittances.send").random((2, d.n))
         n_send, gross, taken = _transfers(u, p_send, Senders(d.habit, d.kin, d.colleague, d.origin), self.p,
-                                          Receivers(self._hh_region, hh.fx, hh.income), out_r)
+                                          Receivers(hh.region, hh.fx, hh.income), out_r)
         if not n_send:
             return
         sim.books.inflow("defector_remittances", gross)
