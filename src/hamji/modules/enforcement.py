@@ -61,7 +61,7 @@ functions around NumPy's ``exp`` and the week's draws: :func:`_traders_and_price
 adds in the order of the NumPy formulas above, so results are the same to the bit. The kernels read the
 parameters as ``p.<name>`` (:class:`EnforcementPars`, built when parameters change) and the arrays as named
 records: the households' states (:class:`Folk`), the provinces' values (:class:`Provinces`), the week's cases
-(:class:`Cases`) and the week's sums by province (:class:`Tally`).
+(:class:`Cases`) and the week's sums by province (a structured array, :data:`TALLY`).
 
 Calibration target: the share of non-political cases bought off (``bribe_settled_share``) against
 "95 percent of female traders report paying bribes to avoid the penal system" (context_figures.csv).
@@ -156,26 +156,18 @@ class Cases(NamedTuple):
     clan_sums: np.ndarray  # (3, clans): needs, have, got
 
 
-class Tally(NamedTuple):
-    """The week's sums by province, written by :func:`_settle` (the first nine are recorded under these names)."""
-
-    inspections: np.ndarray
-    infractions_found: np.ndarray
-    political_cases: np.ndarray
-    bribes_usd: np.ndarray
-    kin_help_usd: np.ndarray
-    fines_usd: np.ndarray
-    detentions: np.ndarray
-    officials_spending_usd: np.ndarray
-    detained: np.ndarray
-    payers: np.ndarray  # non-political cases bought off
-    cases: np.ndarray  # non-political cases
-    kpa_share: np.ndarray  # bribes to the KPA's budget
-    cabinet_share: np.ndarray  # bribes to the Cabinet's budget
-
-
-#: the metrics recorded from :class:`Tally`
-_RECORDED = Tally._fields[:9]
+#: The week's sums by province, written by :func:`_settle`: one record per province (``t[r].inspections``; one
+#: argument for the compiled week, where a record of 13 arrays costs Numba ~1.5 us a call to dispatch)
+TALLY = np.dtype([(name, np.float64) for name in (
+    "inspections", "infractions_found", "political_cases", "bribes_usd", "kin_help_usd", "fines_usd", "detentions",
+    "officials_spending_usd", "detained",  # recorded under these names
+    "payers",  # non-political cases bought off
+    "cases",  # non-political cases
+    "kpa_share",  # bribes to the KPA's budget
+    "cabinet_share",  # bribes to the Cabinet's budget
+)])
+#: the metrics recorded from the tally
+_RECORDED = TALLY.names[:9]
 # what a case found this week turned out to be
 _CASE_POLITICAL, _CASE_OWN, _CASE_NEED, _CASE_RESCUED = range(4)
 
@@ -231,7 +223,7 @@ class Enforcement(Module):
                            needy=np.empty(self.n_clans, dtype=np.int64),
                            clan_state=np.zeros(self.n_clans, dtype=np.int8),  # 0 between weeks
                            clan_sums=np.zeros((3, self.n_clans)))
-        self.tally = Tally(*(np.zeros(r) for _ in Tally._fields))
+        self.tally = np.zeros(r, dtype=TALLY)
 
     def _trader_buffers(self, traders: int) -> dict[str, np.ndarray]:
         """The part of :class:`Cases` indexed by listed trader (their provinces; the cases found, at most one per
@@ -268,13 +260,13 @@ class Enforcement(Module):
         t = self.tally
         _settle(inspect, t_idx, sim.blocks, self.folk, prov, self.cases, self.p, t)
         if inspect:
-            acc.to_budget(KPA, t.kpa_share)
-            acc.to_budget(CABINET, t.cabinet_share)
-            acc.to_budget(CABINET, t.fines_usd)  # fines and confiscations: state budget
+            acc.to_budget(KPA, t["kpa_share"])
+            acc.to_budget(CABINET, t["cabinet_share"])
+            acc.to_budget(CABINET, t["fines_usd"])  # fines and confiscations: state budget
         for name in _RECORDED:
-            res.record(name, getattr(t, name))
+            res.record(name, t[name])
         res.record("bribe_price_usd", prov.bribe_price)
-        res.record_ratio("bribe_settled_share", t.payers, t.cases)
+        res.record_ratio("bribe_settled_share", t["payers"], t["cases"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -460,21 +452,21 @@ def _settle(inspect, t_idx, blocks, hh, prov, cases, p, t) -> None:
     NumPy formulas' ``np.bincount`` sums (tests/test_region_enforcement.py keeps them), so every sum is the same to
     the bit.
     """
-    for v in t:
-        v[:] = 0.0
+    for r in range(len(t)):
+        _zero(t[r])
     for j in range(len(t_idx)):
         cases.t_reg[j] = hh.region[t_idx[j]]
     if inspect:
         n_cases = _find_cases(t_idx, hh, prov, cases, p, t)
-        _kin_help(n_cases, hh, cases, p, t.kin_help_usd)
+        _kin_help(n_cases, hh, cases, p, t)
         _pay_bribes(n_cases, hh, prov, cases, p, t)
         _punish(n_cases, hh, prov, cases, p, t)
-    _officials_spend(t_idx, hh, prov, cases, p, t.officials_spending_usd)
+    _officials_spend(t_idx, hh, prov, cases, p, t)
     for b in range(len(blocks)):
         held = 0
         for i in range(*span(blocks, b)):
             held += hh.detained[i] != 0
-        t.detained[blocks[b, 2]] += held
+        t[blocks[b, 2]].detained += held
 
 
 @njit(cache=True, error_model="numpy")
@@ -494,21 +486,21 @@ def _find_cases(t_idx, hh, prov, cases, p, t):
     for j in range(len(t_idx)):
         i, r = t_idx[j], cases.t_reg[j]
         if u[i] < risk[r]:
-            t.inspections[r] += 1.0
+            t[r].inspections += 1.0
             pf = risk[r] * ir  # float32, as NumPy computes it
             if u[i] < pf:
                 w = u[i] / pf  # float32, uniform on [0, 1) given an infraction found
                 q = p.political_share
                 if hh.has_kin and hh.kin_abroad[i] > 0:
                     q = fmin(q * p.kin_abroad_political_multiplier, 1.0)
-                t.infractions_found[r] += 1.0
+                t[r].infractions_found += 1.0
                 cases.case_id[n_cases] = i
                 if w < q:
                     cases.case_kind[n_cases] = _CASE_POLITICAL
-                    t.political_cases[r] += 1.0
+                    t[r].political_cases += 1.0
                 else:
                     cases.case_w[n_cases] = (w - q) / fmax(1.0 - q, 1e-12)  # float64: uniform, given not political
-                    t.cases[r] += 1.0
+                    t[r].cases += 1.0
                     money = hh.cash[i] + hh.fx[i]
                     if money >= price[r]:
                         cases.case_kind[n_cases] = _CASE_OWN
@@ -520,9 +512,9 @@ def _find_cases(t_idx, hh, prov, cases, p, t):
 
 
 @njit(cache=True, error_model="numpy")
-def _kin_help(n_cases, hh, cases, p, kin_help) -> None:
+def _kin_help(n_cases, hh, cases, p, t) -> None:
     """Clans that can cover all their members' needs this week pay them: each case in need (``_CASE_NEED``)
-    of such a clan becomes ``_CASE_RESCUED`` and is given its share; ``kin_help`` (by province) adds what it got.
+    of such a clan becomes ``_CASE_RESCUED`` and is given its share; ``t[r].kin_help_usd`` adds what it got.
 
     Per clan ``c`` (rows of ``clan_sums``): ``needs`` summed over its cases in household order, ``have`` the
     money ``cash + fx`` of its free members without a case (the donors) in slot order, ``got`` what they gave:
@@ -573,7 +565,7 @@ def _kin_help(n_cases, hh, cases, p, kin_help) -> None:
             c = clan[i]
             received = got[c] * case_need[j] / fmax(needs[c], 1e-300)
             cash[i] += received
-            kin_help[hh.region[i]] += received
+            t[hh.region[i]].kin_help_usd += received
             case_kind[j] = _CASE_RESCUED
     for jc in range(n_needy):
         clan_state[needy[jc]] = 0
@@ -589,13 +581,13 @@ def _pay_bribes(n_cases, hh, prov, cases, p, t) -> None:
             if cases.case_kind[j] == kind:
                 i = cases.case_id[j]
                 r = hh.region[i]
-                t.bribes_usd[r] += pay_household(i, prov.bribe_price[r], hh.cash, hh.fx)
-                t.payers[r] += 1.0
+                t[r].bribes_usd += pay_household(i, prov.bribe_price[r], hh.cash, hh.fx)
+                t[r].payers += 1.0
     for r in range(len(prov.officials)):
-        org = t.bribes_usd[r] * p.bribe_org_share
-        t.kpa_share[r] = org * p.bribe_kpa_share
-        t.cabinet_share[r] = org * (1.0 - p.bribe_kpa_share)
-        prov.officials[r] += t.bribes_usd[r] * (1.0 - p.bribe_org_share)
+        org = t[r].bribes_usd * p.bribe_org_share
+        t[r].kpa_share = org * p.bribe_kpa_share
+        t[r].cabinet_share = org * (1.0 - p.bribe_kpa_share)
+        prov.officials[r] += t[r].bribes_usd * (1.0 - p.bribe_org_share)
 
 
 @njit(cache=True, error_model="numpy")
@@ -611,11 +603,11 @@ def _punish(n_cases, hh, prov, cases, p, t) -> None:
             i = case_id[j]
             r = region[i]
             m_r = 1.0 + (p.border_penalty_multiplier - 1.0) * border[r]
-            t.fines_usd[r] += pay_household(i, p.fine_multiple * (prov.bribe_price[r] * m_r), cash, fx)
+            t[r].fines_usd += pay_household(i, p.fine_multiple * (prov.bribe_price[r] * m_r), cash, fx)
     for j in range(n_cases):
         if case_kind[j] == _CASE_POLITICAL:
             i = case_id[j]
-            t.fines_usd[region[i]] += pay_household(i, p.political_confiscation_share * (cash[i] + fx[i]), cash, fx)
+            t[region[i]].fines_usd += pay_household(i, p.political_confiscation_share * (cash[i] + fx[i]), cash, fx)
     for j in range(n_cases):
         i = case_id[j]
         r = region[i]
@@ -625,23 +617,23 @@ def _punish(n_cases, hh, prov, cases, p, t) -> None:
             if cases.case_w[j] < p_detain:
                 m_r = 1.0 + (p.border_penalty_multiplier - 1.0) * border[r]
                 hh.detained[i] = np.int16(np.rint(p.detention_weeks * m_r))
-                t.detentions[r] += 1.0
+                t[r].detentions += 1.0
         elif case_kind[j] == _CASE_POLITICAL:
             hh.detained[i] = p.political_detention_weeks
-            t.detentions[r] += 1.0
+            t[r].detentions += 1.0
 
 
 @njit(cache=True, error_model="numpy")
-def _officials_spend(t_idx, hh, prov, cases, p, spend) -> None:
-    """Officials spend ``officials_spending_rate`` of their funds (``spend`` by province): equal shares to the
-    province's free traders, or to all its free households where nobody trades (nothing where nobody is free)."""
+def _officials_spend(t_idx, hh, prov, cases, p, t) -> None:
+    """Officials spend ``officials_spending_rate`` of their funds (``t[r].officials_spending_usd``): equal shares to
+    the province's free traders, or to all its free households where nobody trades (nothing where nobody is free)."""
     officials, a, region, detained = prov.officials, prov.traders, hh.region, hh.detained
     n_reg = len(officials)
+    spend = np.empty(n_reg)
     for r in range(n_reg):
         spend[r] = officials[r] * p.officials_spending_rate
     if not psum(spend) > 0:
-        spend[:] = 0.0
-        return
+        return  # the tally keeps 0
     per = np.empty(n_reg)
     per32 = np.empty(n_reg, dtype=np.float32)
     for r in range(n_reg):
@@ -666,4 +658,13 @@ def _officials_spend(t_idx, hh, prov, cases, p, spend) -> None:
                 hh.cash[i] += amount
                 hh.income[i] += np.float32(amount)
     for r in range(n_reg):
+        t[r].officials_spending_usd = spend[r]
         officials[r] -= spend[r]
+
+
+@njit(cache=True, inline="always")
+def _zero(row) -> None:
+    """Zero one province's tally."""
+    row.inspections = row.infractions_found = row.political_cases = row.bribes_usd = row.kin_help_usd = 0.0
+    row.fines_usd = row.detentions = row.officials_spending_usd = row.detained = 0.0
+    row.payers = row.cases = row.kpa_share = row.cabinet_share = 0.0
