@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from hamji.modules.revenue_bases import (
+    BASES_TALLY,
     COMMODITIES,
     UNBANNED,
     Bases,
     BasesPars,
-    BasesTally,
     Owners,
     Workforce,
     _output_and_pay,
@@ -166,7 +166,9 @@ def test_output_wages_and_investment_are_numpys(seed: int, infra_initial: float)
     none = np.zeros(n)  # what the rest of the week does not read
     bases_ = Bases(b["capacity"], infra, b["commodity"], b["region"], b["company"], none, none, out, st, none, lp)
     workforce = Workforce(hh["worker_hh"], hh["worker_base"], hh["detained"], hh["cash"], hh["income"], hh["region"])
-    tally = BasesTally(capacity_r, *(np.full(R, np.nan) for _ in BasesTally._fields[1:]))
+    tally = np.zeros(R, dtype=BASES_TALLY)
+    for name in BASES_TALLY.names:
+        tally[name] = capacity_r if name == "capacity" else np.nan
     invested, got_total = _output_and_pay(bases_, workforce, Owners(comp["cash"], comp["revenue"], comp["weekly_value"]),
                                           p, pars["volume_week"], prices, tally)
     assert np.array_equal(out, output) and np.array_equal(st, stock) and np.array_equal(infra, ref_b["infra"])
@@ -175,5 +177,5 @@ def test_output_wages_and_investment_are_numpys(seed: int, infra_initial: float)
         assert np.array_equal(hh[k], ref_hh[k])
     assert np.array_equal(comp["cash"], ref_comp["cash"])
     for name, want in table.items():
-        assert np.array_equal(getattr(tally, name), want, equal_nan=True), name
-    assert np.isnan(tally.sanctions_shifted_t).all()  # left to _shift
+        assert np.array_equal(tally[name], want, equal_nan=True), name
+    assert np.isnan(tally["sanctions_shifted_t"]).all()  # left to _shift

@@ -168,20 +168,19 @@ class Owners(NamedTuple):
     weekly_value: np.ndarray  # US$ a week of the company's capacity at export prices
 
 
-class BasesTally(NamedTuple):
-    """By province of the base: its opening capacity (set-up) and the week's sums, recorded under these names."""
-
-    capacity: np.ndarray  # opening capacity, simulated t/yr (the weights of the infrastructure index)
-    base_output_t: np.ndarray
-    infrastructure_index: np.ndarray  # capacity-weighted mean infrastructure, NaN without bases
-    unbanned_capacity_t: np.ndarray
-    base_wages_usd: np.ndarray
-    base_investment_usd: np.ndarray
-    sanctions_shifted_t: np.ndarray
-
-
-#: the metrics recorded from :class:`BasesTally`
-_RECORDED = BasesTally._fields[1:]
+#: By province of the base (a structured array, one record per province: ``t[g].base_output_t``, one argument for
+#: the compiled week): its opening capacity (set-up) and the week's sums, recorded under these names
+BASES_TALLY = np.dtype([(name, np.float64) for name in (
+    "capacity",  # opening capacity, simulated t/yr (the weights of the infrastructure index)
+    "base_output_t",
+    "infrastructure_index",  # capacity-weighted mean infrastructure, NaN without bases
+    "unbanned_capacity_t",
+    "base_wages_usd",
+    "base_investment_usd",
+    "sanctions_shifted_t",
+)])
+#: the metrics recorded from the tally
+_RECORDED = BASES_TALLY.names[1:]
 
 
 class RevenueBases(Module):
@@ -318,8 +317,8 @@ class RevenueBases(Module):
                            labour_power=np.ones(b.n))  # labour ** labour_elasticity
         self.workforce = Workforce(self.worker_hh, self.worker_base, hh.detained, hh.cash, hh.income, hh.region)
         self.owners = Owners(comp.cash, comp.revenue, comp.weekly_value)
-        self.tally = BasesTally(np.bincount(b.region, weights=b.capacity, minlength=r),
-                                *(np.zeros(r) for _ in _RECORDED))
+        self.tally = np.zeros(r, dtype=BASES_TALLY)
+        self.tally["capacity"] = np.bincount(b.region, weights=b.capacity, minlength=r)
         self._zeros = np.zeros(len(COMMODITIES))  # stands for the prices or productivities a week does not use
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
@@ -362,7 +361,7 @@ class RevenueBases(Module):
         res.record("revenue_base_workers", self._workers_by_region)
         res.record("base_conscripts", self._conscripts_by_region)
         for name in _RECORDED:
-            res.record(name, getattr(self.tally, name))
+            res.record(name, self.tally[name])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -468,10 +467,11 @@ def _bases_week(b, w, comp, p, volume_week, prices, t):
     infra, labour = b.infra, b.labour
     for i in range(len(infra)):
         infra[i] *= p.decay  # float32, as the NumPy step multiplied infra
+    shifted = np.zeros(len(t))
     if p.shift:
-        _shift(b.capacity, b.commodity, b.region, p, t.sanctions_shifted_t)
-    else:
-        t.sanctions_shifted_t[:] = 0.0
+        _shift(b.capacity, b.commodity, b.region, p, shifted)
+    for g in range(len(t)):
+        t[g].sanctions_shifted_t = shifted[g]
     present_b = np.zeros(len(infra))
     for j in range(len(w.worker_hh)):
         present_b[w.worker_base[j]] += 1.0 if w.detained[w.worker_hh[j]] == 0 else 0.0
@@ -498,14 +498,15 @@ def _output_and_pay(b, w, comp, p, volume_week, prices, t):
     cash, revenue = comp.cash, comp.revenue
     wage = p.base_wage_usd_week
     n, nc, nw = len(capacity), len(cash), len(w.worker_hh)
-    for v in (t.base_output_t, t.infrastructure_index, t.unbanned_capacity_t, t.base_wages_usd,
-              t.base_investment_usd):
-        v[:] = 0.0
+    for g in range(len(t)):
+        row = t[g]
+        row.base_output_t = row.infrastructure_index = row.unbanned_capacity_t = 0.0
+        row.base_wages_usd = row.base_investment_usd = 0.0
     for i in range(n):
         weekly_cap = capacity[i] * volume_week  # Chinese investment in capacity
         b.output[i] = weekly_cap * infra[i] * b.labour_power[i]
         b.stock[i] = fmin(b.stock[i] + b.output[i], p.stock_max_weeks * weekly_cap)
-        t.base_output_t[region[i]] += b.output[i]
+        t[region[i]].base_output_t += b.output[i]
 
     # wages to present worker households, from the owners' free cash, pro rata if short
     if wage > 0 and nw > 0:
@@ -522,7 +523,7 @@ def _output_and_pay(b, w, comp, p, volume_week, prices, t):
             w.cash[h] += pay
             w.income[h] += np.float32(pay)
             paid[c] += pay
-            t.base_wages_usd[w.region[h]] += pay
+            t[w.region[h]].base_wages_usd += pay
         for c in range(nc):
             cash[c] -= paid[c]
 
@@ -551,14 +552,14 @@ def _output_and_pay(b, w, comp, p, volume_week, prices, t):
         for i in range(n):
             inv = gap_cost[i] * share[company[i]]
             infra[i] = fmin(infra[i] + np.float32(inv / (cost[i] if cost[i] > 0 else 1.0)), infra_max)
-            t.base_investment_usd[region[i]] += inv
+            t[region[i]].base_investment_usd += inv
         for c in range(nc):
             cash[c] -= spend[c]
         total = psum(spend)
 
     for i in range(n):
-        t.infrastructure_index[region[i]] += capacity[i] * infra[i]
-        t.unbanned_capacity_t[region[i]] += capacity[i] if commodity[i] == UNBANNED else 0.0
-    for g in range(len(t.capacity)):  # capacity-weighted mean infrastructure, NaN without bases
-        t.infrastructure_index[g] = t.infrastructure_index[g] / t.capacity[g] if t.capacity[g] > 0 else np.nan
+        t[region[i]].infrastructure_index += capacity[i] * infra[i]
+        t[region[i]].unbanned_capacity_t += capacity[i] if commodity[i] == UNBANNED else 0.0
+    for g in range(len(t)):  # capacity-weighted mean infrastructure, NaN without bases
+        t[g].infrastructure_index = t[g].infrastructure_index / t[g].capacity if t[g].capacity > 0 else np.nan
     return invested, total
