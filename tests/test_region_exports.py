@@ -100,12 +100,12 @@ def test_exports_offers_and_sales_equal_numpy(seed: int, wahku: bool) -> None:
     stock, commodity, company, region, crossing, banned, quota, forged, prices, cash, revenue, n_k, n_x, r = inp
     b = ex.BaseStock(stock, commodity, company, region, crossing, key=commodity.astype(np.int64) * n_k + company)
     p = ex.ExportsPars(banned, wahku, 0.0)
-    x = ex.Offers(np.zeros(len(stock)), np.zeros(len(prices) * n_k), np.zeros(n_x))
+    x = ex.Offers(np.zeros(len(stock)), np.zeros(len(prices) * n_k), np.zeros(n_x), np.full((r, len(prices)), np.nan))
     q = ex.Quota(quota, forged) if wahku else ex.Quota(np.zeros((0, 0)), np.zeros((0, 0)))
     ex._offers(b, p, q, 13.7, x)
-    t = ex.ExportsTally(*(np.full(r, np.nan) for _ in range(4)), value_rc=np.full((r, len(prices)), np.nan))
+    t = np.full(r, np.nan, dtype=ex.EXPORTS_TALLY)
     sales = ex._sell(b, p, prices, q, _granted(x.at_x, seed), x, ex.Sellers(cash, revenue), t)
-    value_rc, out_r = t.value_rc, np.stack(t[:4])
+    value_rc, out_r = x.value_rc, np.stack([t[name] for name in ex.EXPORTS_TALLY.names])
     assert _same(sales, sales_ref)
     assert _same(value_rc, value_rc_ref) and _same(out_r, out_ref)
     for new, old in zip((stock, cash, revenue, quota, forged), ref_inp[:1] + ref_inp[9:11] + ref_inp[6:8]):
@@ -133,9 +133,9 @@ def test_exports_evasion_equals_numpy(seed: int) -> None:
     by_company = np.bincount(company, weights=sold, minlength=n_k)
     cash_ref, revenue_ref = cash + by_company, revenue + by_company
     out_ref = np.stack([np.bincount(region, weights=w, minlength=r) for w in (sold, value - sold, shipped)])
-    t = ex.EvasionTally(*(np.full(r, np.nan) for _ in range(3)))
+    t = np.full(r, np.nan, dtype=ex.EVASION_TALLY)
     total = ex._evasion_ship(b, p, prices, frac, seized, ex.Sellers(cash, revenue), t)
-    out_r = np.stack(t)
+    out_r = np.stack([t[name] for name in ex.EVASION_TALLY.names])
     assert _same(total, by_company.sum()) and _same(out_r, out_ref)
     assert _same(stock, stock_ref) and _same(cash, cash_ref) and _same(revenue, revenue_ref)
 

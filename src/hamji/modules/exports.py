@@ -102,29 +102,23 @@ class Sellers(NamedTuple):
 
 
 class Offers(NamedTuple):
-    """The week's work space: each base's offer, each cell's offer and wah-ku scale, the tonnes at each crossing."""
+    """The week's work space: each base's offer, each cell's offer and wah-ku scale, the tonnes at each crossing;
+    and the US$ sold by (province, commodity)."""
 
     offer: np.ndarray
     cell: np.ndarray
     at_x: np.ndarray
+    value_rc: np.ndarray
 
 
-class ExportsTally(NamedTuple):
-    """The week's sales by province of origin (the first four recorded under these names) and by commodity."""
-
-    exports_usd: np.ndarray
-    exports_t: np.ndarray
-    export_capacity_blocked_t: np.ndarray
-    forged_share: np.ndarray  # NaN where nothing was exported
-    value_rc: np.ndarray  # (province, commodity) US$
-
-
-class EvasionTally(NamedTuple):
-    """The week's evasion channel by province of origin, recorded under these names."""
-
-    evasion_sales_usd: np.ndarray
-    evasion_seized_usd: np.ndarray
-    evasion_t: np.ndarray
+#: The week's sales by province of origin (a structured array, one record per province: ``t[r].exports_t``, one
+#: argument for the compiled week), recorded under these names
+EXPORTS_TALLY = np.dtype([(name, np.float64) for name in (
+    "exports_usd", "exports_t", "export_capacity_blocked_t",
+    "forged_share",  # NaN where nothing was exported
+)])
+#: The week's evasion channel by province of origin, recorded under these names
+EVASION_TALLY = np.dtype([(name, np.float64) for name in ("evasion_sales_usd", "evasion_seized_usd", "evasion_t")])
 
 
 class Exports(Module):
@@ -164,9 +158,9 @@ class Exports(Module):
         self.sellers = Sellers(sim.people.companies.cash, sim.people.companies.revenue)
         self.weeks_left = weeks_left_in_year(sim.dates)
         # the week's arrays, reused (recording copies them)
-        self.offers = Offers(np.zeros(b.n), np.zeros(n_c * n_k), np.zeros(self.n_crossings))
-        self.tally = ExportsTally(*(np.zeros(r) for _ in range(4)), value_rc=np.zeros((r, n_c)))
-        self.evasion = EvasionTally(*(np.zeros(r) for _ in EvasionTally._fields))
+        self.offers = Offers(np.zeros(b.n), np.zeros(n_c * n_k), np.zeros(self.n_crossings), np.zeros((r, n_c)))
+        self.tally = np.zeros(r, dtype=EXPORTS_TALLY)
+        self.evasion = np.zeros(r, dtype=EVASION_TALLY)
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The kernels' parameter record, and the wah-ku matrices while wah-ku is on (the wah-ku module makes the
@@ -184,8 +178,7 @@ class Exports(Module):
         if p.banned.any() and sim.pars.evasion_on:
             self.evade(sim, prices)
         else:
-            for v in self.evasion:
-                v[:] = 0.0
+            self.evasion.fill(0.0)
         self.record_evasion(sim)
         # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
         _offers(b, p, self.quota, self.weeks_left[sim.week], offers)
@@ -195,11 +188,10 @@ class Exports(Module):
         sim.books.inflow("export_sales", sales)
 
         res = sim.results
-        res.record("exports_usd", t.exports_usd)
         for j, c in enumerate(COMMODITIES):
-            res.record(export_metric_name(c), t.value_rc[:, j])
-        for name in ExportsTally._fields[1:4]:
-            res.record(name, getattr(t, name))
+            res.record(export_metric_name(c), offers.value_rc[:, j])
+        for name in EXPORTS_TALLY.names:
+            res.record(name, t[name])
 
     def evade(self, sim: Sim, prices: np.ndarray) -> None:
         """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""
@@ -209,8 +201,7 @@ class Exports(Module):
         open_share = pars.evasion_sea_share + (1.0 - pars.evasion_sea_share) * pars.border_trips_open
         room = pars.evasion_capacity_usd_year * open_share / WEEKS_PER_YEAR / sim.scale
         if value_offer <= 0 or room <= 0:
-            for v in self.evasion:
-                v[:] = 0.0
+            self.evasion.fill(0.0)
             return
         p_seize = 1.0 - (1.0 - pars.evasion_seizure_share) * (1.0 - pars.evasion_enforcement)
         seized = sim.rng("exports.evasion_seizure").random(len(b.stock)) < p_seize
@@ -218,8 +209,8 @@ class Exports(Module):
         sim.books.inflow("evasion_sales", sales)
 
     def record_evasion(self, sim: Sim) -> None:
-        for name, values in zip(EvasionTally._fields, self.evasion):
-            sim.results.record(name, values)
+        for name in EVASION_TALLY.names:
+            sim.results.record(name, self.evasion[name])
 
 
 def quota_matrix(comp, prefix: str) -> np.ndarray:
@@ -254,8 +245,8 @@ def _evasion_ship(b, p, prices, frac, seized, comp, t):
     Returns the value sold (the companies' sum, as NumPy adds it)."""
     stock, region = b.stock, b.region
     by_company = np.zeros(len(comp.cash))
-    for v in t:
-        v[:] = 0.0
+    for r in range(len(t)):
+        t[r].evasion_sales_usd = t[r].evasion_seized_usd = t[r].evasion_t = 0.0
     for i in range(len(stock)):
         c = b.commodity[i]
         shipped = (stock[i] if p.banned[c] else 0.0) * frac
@@ -263,9 +254,9 @@ def _evasion_ship(b, p, prices, frac, seized, comp, t):
         value = shipped * (prices[c] * p.evasion_keep)
         sold = 0.0 if seized[i] else value
         by_company[b.company[i]] += sold
-        t.evasion_sales_usd[region[i]] += sold
-        t.evasion_seized_usd[region[i]] += value - sold
-        t.evasion_t[region[i]] += shipped
+        t[region[i]].evasion_sales_usd += sold
+        t[region[i]].evasion_seized_usd += value - sold
+        t[region[i]].evasion_t += shipped
     for k in range(len(comp.cash)):
         comp.cash[k] += by_company[k]
         comp.revenue[k] += by_company[k]
@@ -300,17 +291,16 @@ def _offers(b, p, quota, weeks_left, x) -> None:
 @njit(cache=True, error_model="numpy")
 def _sell(b, p, prices, quota, granted, x, comp, t):
     """Sell each offer's share ``granted / offered`` of its crossing's room: stock, company cash and revenue, real
-    then forged quota used (``x.cell`` as scratch); the tally ``t`` gets US$ by (province, commodity) and, by
+    then forged quota used (``x.cell`` as scratch); ``x.value_rc`` gets US$ by (province, commodity) and the tally, by
     province, US$, tonnes, tonnes blocked and the forged share. Returns the US$ sold."""
     offer, at_x, cell, key, region, stock = x.offer, x.at_x, x.cell, b.key, b.region, b.stock
     n = len(offer)
     sold = np.empty(n)
     by_company = np.zeros(len(comp.cash))
-    t.value_rc[:] = 0.0
-    t.exports_usd[:] = 0.0
-    t.exports_t[:] = 0.0
-    t.export_capacity_blocked_t[:] = 0.0
-    t.forged_share[:] = 0.0
+    value_rc = x.value_rc
+    value_rc[:] = 0.0
+    for r in range(len(t)):
+        t[r].exports_usd = t[r].exports_t = t[r].export_capacity_blocked_t = t[r].forged_share = 0.0
     for i in range(n):
         k = b.crossing[i]
         g = granted[k] / at_x[k] if at_x[k] > 0 else 0.0
@@ -319,15 +309,15 @@ def _sell(b, p, prices, quota, granted, x, comp, t):
         stock[i] = fmax(stock[i] - s, 0.0)
         value = s * prices[b.commodity[i]]
         by_company[b.company[i]] += value
-        t.value_rc[region[i], b.commodity[i]] += value
-        t.exports_t[region[i]] += s
-        t.export_capacity_blocked_t[region[i]] += offer[i] - s
+        value_rc[region[i], b.commodity[i]] += value
+        t[region[i]].exports_t += s
+        t[region[i]].export_capacity_blocked_t += offer[i] - s
     for k in range(len(comp.cash)):
         comp.cash[k] += by_company[k]
         comp.revenue[k] += by_company[k]
     total = psum(by_company)
     # quota use: real first, then forged; forged tonnes attributed back to the bases of each cell pro rata
-    forged_r = np.zeros(len(t.forged_share))
+    forged_r = np.zeros(len(t))
     if p.wahku_on:
         q, f = quota.quota.reshape(quota.quota.size), quota.forged.reshape(quota.forged.size)  # by cell
         cell[:] = 0.0
@@ -342,7 +332,8 @@ def _sell(b, p, prices, quota, granted, x, comp, t):
             cell[k] = from_forged / used if used > 0 else 0.0
         for i in range(n):
             forged_r[region[i]] += sold[i] * cell[key[i]]
-    t.exports_usd[:] = rowsum(t.value_rc)
-    for j in range(len(forged_r)):
-        t.forged_share[j] = forged_r[j] / t.exports_t[j] if t.exports_t[j] > 0 else np.nan
+    exports_usd = rowsum(value_rc)
+    for j in range(len(t)):
+        t[j].exports_usd = exports_usd[j]
+        t[j].forged_share = forged_r[j] / t[j].exports_t if t[j].exports_t > 0 else np.nan
     return total
