@@ -98,13 +98,14 @@ def test_exports_offers_and_sales_equal_numpy(seed: int, wahku: bool) -> None:
     sales_ref, value_rc_ref, out_ref = _exports_reference(*ref_inp, wahku, 13.7, seed)
 
     stock, commodity, company, region, crossing, banned, quota, forged, prices, cash, revenue, n_k, n_x, r = inp
-    key = commodity.astype(np.int64) * n_k + company
-    offer, cell, at_x = np.zeros(len(stock)), np.zeros(len(prices) * n_k), np.zeros(n_x)
-    q, f = (quota, forged) if wahku else (np.zeros((0, 0)), np.zeros((0, 0)))
-    ex._offers(stock, commodity, banned, key, wahku, q, f, 13.7, crossing, offer, cell, at_x)
-    value_rc, out_r = np.zeros((r, len(prices))), np.zeros((4, r))
-    sales = ex._sell(offer, _granted(at_x, seed), at_x, crossing, stock, commodity, company, region, prices, wahku, q, f,
-                     key, cash, revenue, cell, value_rc, out_r)
+    b = ex.BaseStock(stock, commodity, company, region, crossing, key=commodity.astype(np.int64) * n_k + company)
+    p = ex.ExportsPars(banned, wahku, 0.0)
+    x = ex.Offers(np.zeros(len(stock)), np.zeros(len(prices) * n_k), np.zeros(n_x), np.full((r, len(prices)), np.nan))
+    q = ex.Quota(quota, forged) if wahku else ex.Quota(np.zeros((0, 0)), np.zeros((0, 0)))
+    ex._offers(b, p, q, 13.7, x)
+    t = np.full(r, np.nan, dtype=ex.EXPORTS_TALLY)
+    sales = ex._sell(b, p, prices, q, _granted(x.at_x, seed), x, ex.Sellers(cash, revenue), t)
+    value_rc, out_r = x.value_rc, np.stack([t[name] for name in ex.EXPORTS_TALLY.names])
     assert _same(sales, sales_ref)
     assert _same(value_rc, value_rc_ref) and _same(out_r, out_ref)
     for new, old in zip((stock, cash, revenue, quota, forged), ref_inp[:1] + ref_inp[9:11] + ref_inp[6:8]):
@@ -120,7 +121,10 @@ def test_exports_evasion_equals_numpy(seed: int) -> None:
     price_e = prices[commodity] * keep
     on_offer = np.where(banned[commodity], stock, 0.0)
     value_offer = float((on_offer * price_e).sum())
-    assert _same(ex._evasion_offer(stock, commodity, banned, prices, keep), value_offer)
+    b = ex.BaseStock(stock, commodity, company, region, np.zeros(len(stock), dtype=np.int64),
+                     np.zeros(len(stock), dtype=np.int64))
+    p = ex.ExportsPars(banned, False, keep)
+    assert _same(ex._evasion_offer(b, p, prices), value_offer)
     frac = min(1.0, 0.3 * value_offer / value_offer)
     shipped = on_offer * frac
     stock_ref = np.maximum(stock - shipped, 0.0)
@@ -129,8 +133,9 @@ def test_exports_evasion_equals_numpy(seed: int) -> None:
     by_company = np.bincount(company, weights=sold, minlength=n_k)
     cash_ref, revenue_ref = cash + by_company, revenue + by_company
     out_ref = np.stack([np.bincount(region, weights=w, minlength=r) for w in (sold, value - sold, shipped)])
-    out_r = np.zeros((3, r))
-    total = ex._evasion_ship(stock, commodity, company, region, banned, prices, keep, frac, seized, cash, revenue, out_r)
+    t = np.full(r, np.nan, dtype=ex.EVASION_TALLY)
+    total = ex._evasion_ship(b, p, prices, frac, seized, ex.Sellers(cash, revenue), t)
+    out_r = np.stack([t[name] for name in ex.EVASION_TALLY.names])
     assert _same(total, by_company.sum()) and _same(out_r, out_ref)
     assert _same(stock, stock_ref) and _same(cash, cash_ref) and _same(revenue, revenue_ref)
 

@@ -10,27 +10,27 @@ import numpy as np
 import pytest
 
 from hamji.modules.revenue_bases import (
+    BASES_TALLY,
     COMMODITIES,
-    INFRA,
-    INVESTMENT,
-    OUTPUT,
-    P_COST_YEARS,
-    P_INFRA_INITIAL,
-    P_INVEST,
-    P_RESERVE_WEEKS,
-    P_STOCK_MAX_WEEKS,
-    P_VOLUME_WEEK,
-    P_WAGE,
-    SHIFTED,
     UNBANNED,
-    UNBANNED_CAP,
-    WAGES,
-    P,
+    Bases,
+    BasesPars,
+    Owners,
+    Workforce,
     _output_and_pay,
     _shift,
 )
 
 R = 15
+
+
+def week_pars(**values) -> BasesPars:
+    """A parameter record of the bases' week: ``values``, the rest neutral."""
+    neutral = dict(decay=np.float32(1.0), shift=False, shift_share=0.0, banned=np.zeros(len(COMMODITIES), dtype=bool),
+                   productivity=np.zeros(len(COMMODITIES)), productivity_unbanned_t=0.0, unbanned_max=0.0,
+                   stock_max_weeks=0.0, base_wage_usd_week=0.0, base_investment_on=False,
+                   company_cash_reserve_weeks=0.0, infrastructure_cost_years=0.0, infrastructure_initial=np.float32(1.0))
+    return BasesPars(**{**neutral, **values})
 
 
 def bases(seed: int, n: int = 300, n_comp: int = 120) -> dict:
@@ -83,7 +83,9 @@ def test_shift_is_numpys(seed: int, cap_multiple: float) -> None:
     want = reference_shift(cap_ref, b["commodity"], b["region"], banned, f, productivity, 2.0, cap_max)
     cap = b["capacity"].copy()
     got = np.full(R, np.nan)
-    _shift(cap, b["commodity"], b["region"], banned, f, productivity, 2.0, cap_max, got)
+    p = week_pars(shift=True, shift_share=f, banned=banned, productivity=productivity, productivity_unbanned_t=2.0,
+                  unbanned_max=cap_max)
+    _shift(cap, b["commodity"], b["region"], p, got)
     assert want.sum() > 0 and want[3] == 0.0  # capacity moved, none to the province without unbanned bases
     assert np.array_equal(got, want) and np.array_equal(cap, cap_ref)
 
@@ -122,10 +124,11 @@ def reference_rest(b: dict, hh: dict, comp: dict, lp: np.ndarray, pars: dict, pr
         inv_r = np.bincount(b["region"], weights=inv_b, minlength=R)
     infra_r = np.bincount(b["region"], weights=b["capacity"] * infra, minlength=R)
     infra_r[capacity_r <= 0] = np.nan
-    table = {OUTPUT: np.bincount(b["region"], weights=output, minlength=R),
-             INFRA: infra_r / np.where(capacity_r <= 0, 1.0, capacity_r), WAGES: paid_r, INVESTMENT: inv_r,
-             UNBANNED_CAP: np.bincount(b["region"], weights=np.where(b["commodity"] == UNBANNED, b["capacity"], 0.0),
-                                       minlength=R)}
+    table = {"base_output_t": np.bincount(b["region"], weights=output, minlength=R),
+             "infrastructure_index": infra_r / np.where(capacity_r <= 0, 1.0, capacity_r), "base_wages_usd": paid_r,
+             "base_investment_usd": inv_r,
+             "unbanned_capacity_t": np.bincount(b["region"], weights=np.where(b["commodity"] == UNBANNED, b["capacity"],
+                                                                                0.0), minlength=R)}
     return output, stock, total, table
 
 
@@ -146,10 +149,9 @@ def test_output_wages_and_investment_are_numpys(seed: int, infra_initial: float)
                 weekly_value=rng.uniform(0.1, 8.0, nc))
     pars = dict(stock_max_weeks=8.0, volume_week=1.3 / 52.0, wage=0.5, reserve_weeks=4.0, cost_years=10.0,
                 infra_initial=infra_initial)
-    p = np.zeros(len(P))
-    p[[P_STOCK_MAX_WEEKS, P_VOLUME_WEEK, P_WAGE, P_RESERVE_WEEKS, P_COST_YEARS, P_INFRA_INITIAL]] = [
-        pars[k] for k in ("stock_max_weeks", "volume_week", "wage", "reserve_weeks", "cost_years", "infra_initial")]
-    p[P_INVEST] = 1.0
+    p = week_pars(stock_max_weeks=pars["stock_max_weeks"], base_wage_usd_week=pars["wage"], base_investment_on=True,
+                  company_cash_reserve_weeks=pars["reserve_weeks"], infrastructure_cost_years=pars["cost_years"],
+                  infrastructure_initial=np.float32(infra_initial))
     prices = rng.uniform(20.0, 900.0, len(COMMODITIES))
     lp = rng.uniform(0.0, 1.0, n) ** 0.7
     capacity_r = np.bincount(b["region"], weights=b["capacity"], minlength=R)
@@ -161,15 +163,19 @@ def test_output_wages_and_investment_are_numpys(seed: int, infra_initial: float)
     output, stock, total, table = reference_rest(ref_b, ref_hh, ref_comp, lp, pars, prices, capacity_r)
 
     out, st, infra = np.zeros(n), b["stock"].copy(), b["infra"].copy()
-    by_region = np.full((SHIFTED + 1, R), np.nan)
-    invested, got_total = _output_and_pay(b["capacity"], infra, b["commodity"], b["region"], b["company"], lp, out, st,
-                                          p, prices, hh["worker_hh"], hh["worker_base"], hh["detained"], hh["cash"],
-                                          hh["income"], hh["region"], comp["cash"], comp["revenue"],
-                                          comp["weekly_value"], capacity_r, by_region)
+    none = np.zeros(n)  # what the rest of the week does not read
+    bases_ = Bases(b["capacity"], infra, b["commodity"], b["region"], b["company"], none, none, out, st, none, lp)
+    workforce = Workforce(hh["worker_hh"], hh["worker_base"], hh["detained"], hh["cash"], hh["income"], hh["region"])
+    tally = np.zeros(R, dtype=BASES_TALLY)
+    for name in BASES_TALLY.names:
+        tally[name] = capacity_r if name == "capacity" else np.nan
+    invested, got_total = _output_and_pay(bases_, workforce, Owners(comp["cash"], comp["revenue"], comp["weekly_value"]),
+                                          p, pars["volume_week"], prices, tally)
     assert np.array_equal(out, output) and np.array_equal(st, stock) and np.array_equal(infra, ref_b["infra"])
     assert invested and total is not None and got_total == total
     for k in ("cash", "income"):
         assert np.array_equal(hh[k], ref_hh[k])
     assert np.array_equal(comp["cash"], ref_comp["cash"])
-    for row, want in table.items():
-        assert np.array_equal(by_region[row], want, equal_nan=True), row
+    for name, want in table.items():
+        assert np.array_equal(tally[name], want, equal_nan=True), name
+    assert np.isnan(tally["sanctions_shifted_t"]).all()  # left to _shift

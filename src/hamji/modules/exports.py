@@ -48,7 +48,7 @@ splits it like any other revenue. Evasion sales are not customs trade: they are 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -62,130 +62,63 @@ if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
-def quota_matrix(comp, prefix: str) -> np.ndarray:
-    """The companies' ``<prefix>_<commodity>`` states as one (commodity, company) array: the wah-ku module's own
-    matrix, whose rows those states are (``Wahku.setup`` checks it), so writes to it reach the states."""
-    mat = getattr(comp, f"{prefix}_{COMMODITIES[0]}").base
-    if not isinstance(mat, np.ndarray) or mat.shape != (len(COMMODITIES), comp.n):
-        raise RuntimeError(f"exports: the companies' {prefix}_<commodity> states must be rows of the wah-ku matrix")
-    return mat
-
-
 def export_metric_name(commodity: str) -> str:
     """Name of the per-commodity export metric, e.g. ``exports_coal_usd``."""
     return f"exports_{commodity}_usd"
 
 
-# ------------------------------------------------------------------------------------------------
-# The week's region-level arithmetic, compiled: a few hundred bases and cells, where NumPy would
-# spend about a microsecond a call. Sums by cell, crossing, company and province are sequential in
-# base order, as np.bincount adds them, so results are those of the NumPy formulas to the bit.
-# ------------------------------------------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
-def _evasion_offer(stock, commodity, banned, prices, keep):
-    """Value at evasion prices of the banned bases' stock, ``(where(banned[c], stock, 0) * prices[c] * keep).sum()``
-    (``keep`` = 1 - evasion_discount), with NumPy's pairwise sum."""
-    v = np.empty(len(stock))
-    for i in range(len(stock)):
-        c = commodity[i]
-        v[i] = (stock[i] if banned[c] else 0.0) * (prices[c] * keep)
-    return psum(v)
+class ExportsPars(NamedTuple):
+    """The parameters the exports kernels read (built when parameters change)."""
+
+    banned: np.ndarray  # bool per commodity: sanctions_on and ban_<c>
+    wahku_on: bool
+    evasion_keep: float  # 1 - evasion_discount: buyers of banned goods pay less
 
 
-@njit(cache=True, error_model="numpy")
-def _evasion_ship(stock, commodity, company, region, banned, prices, keep, frac, seized, cash, revenue,
-                  out_r):
-    """Ship ``frac`` of every banned base's stock through the evasion channel: the stock falls, unseized
-    value goes to company cash and revenue; ``out_r`` rows get (sold, seized value, tonnes) by province.
-    Returns the value sold (the companies' sum, as NumPy adds it)."""
-    by_company = np.zeros(len(cash))
-    out_r[:] = 0.0
-    for i in range(len(stock)):
-        c = commodity[i]
-        shipped = (stock[i] if banned[c] else 0.0) * frac
-        stock[i] = fmax(stock[i] - shipped, 0.0)
-        value = shipped * (prices[c] * keep)
-        sold = 0.0 if seized[i] else value
-        by_company[company[i]] += sold
-        out_r[0, region[i]] += sold
-        out_r[1, region[i]] += value - sold
-        out_r[2, region[i]] += shipped
-    for k in range(len(cash)):
-        cash[k] += by_company[k]
-        revenue[k] += by_company[k]
-    return psum(by_company)
+class BaseStock(NamedTuple):
+    """The bases' states the sales use, with each base's crossing and (commodity, company) cell."""
+
+    stock: np.ndarray  # simulated t
+    commodity: np.ndarray  # int8
+    company: np.ndarray  # int32
+    region: np.ndarray  # int8
+    crossing: np.ndarray  # nearest crossing of the base's province
+    key: np.ndarray  # cell: commodity * companies + company
 
 
-@njit(cache=True, error_model="numpy")
-def _offers(stock, commodity, banned, key, wahku, quota, forged, weeks_left, crossing, offer, cell,
-            at_x):
-    """This week's offers within sanctions and wah-ku, and their tonnes at each crossing (``at_x``).
-    ``cell`` gets each (commodity, company) cell's offer, then its wah-ku scale ``min(1, cover / offered)``."""
-    for i in range(len(stock)):
-        offer[i] = 0.0 if banned[commodity[i]] else stock[i]
-    if wahku:
-        q, f = quota.reshape(quota.size), forged.reshape(forged.size)  # by cell
-        cell[:] = 0.0
-        for i in range(len(offer)):
-            cell[key[i]] += offer[i]
-        for k in range(len(cell)):
-            # where(want > cover, cover / where(want > 0, want, 1), 1)
-            want = cell[k]
-            cover = (q[k] + f[k]) / weeks_left
-            cell[k] = cover / (want if want > 0 else 1.0) if want > cover else 1.0
-        for i in range(len(offer)):
-            offer[i] *= cell[key[i]]
-    at_x[:] = 0.0
-    for i in range(len(offer)):
-        at_x[crossing[i]] += offer[i]
+class Quota(NamedTuple):
+    """The wah-ku module's (commodity, company) matrices of real and forged quota left this year (updated in place
+    by :func:`_sell`), or empty matrices without wah-ku."""
+
+    quota: np.ndarray
+    forged: np.ndarray
 
 
-@njit(cache=True, error_model="numpy")
-def _sell(offer, granted, at_x, crossing, stock, commodity, company, region, prices, wahku, quota, forged, key,
-          cash, revenue, cell, value_rc, out_r):
-    """Sell each offer's share of its crossing's granted room: stock, company cash and revenue, real then forged
-    quota used (``cell`` as scratch); ``value_rc`` gets US$ by (province, commodity), ``out_r`` rows (all US$,
-    tonnes, tonnes blocked, forged share) by province. Returns the US$ sold."""
-    n = len(offer)
-    sold = np.empty(n)
-    by_company = np.zeros(len(cash))
-    value_rc[:] = 0.0
-    out_r[:] = 0.0
-    for i in range(n):
-        x = crossing[i]
-        g = granted[x] / at_x[x] if at_x[x] > 0 else 0.0
-        s = offer[i] * g
-        sold[i] = s
-        stock[i] = fmax(stock[i] - s, 0.0)
-        value = s * prices[commodity[i]]
-        by_company[company[i]] += value
-        value_rc[region[i], commodity[i]] += value
-        out_r[1, region[i]] += s
-        out_r[2, region[i]] += offer[i] - s
-    for k in range(len(cash)):
-        cash[k] += by_company[k]
-        revenue[k] += by_company[k]
-    total = psum(by_company)
-    # quota use: real first, then forged; forged tonnes attributed back to the bases of each cell pro rata
-    forged_r = np.zeros(out_r.shape[1])
-    if wahku:
-        q, f = quota.reshape(quota.size), forged.reshape(forged.size)  # by cell
-        cell[:] = 0.0
-        for i in range(n):
-            cell[key[i]] += sold[i]
-        for k in range(len(cell)):
-            used = cell[k]
-            from_real = fmin(q[k], used)
-            from_forged = fmin(f[k], used - from_real)
-            q[k] = fmax(q[k] - from_real, 0.0)
-            f[k] = fmax(f[k] - from_forged, 0.0)
-            cell[k] = from_forged / used if used > 0 else 0.0
-        for i in range(n):
-            forged_r[region[i]] += sold[i] * cell[key[i]]
-    out_r[0, :] = rowsum(value_rc)
-    for j in range(out_r.shape[1]):
-        out_r[3, j] = forged_r[j] / out_r[1, j] if out_r[1, j] > 0 else np.nan
-    return total
+class Sellers(NamedTuple):
+    """The companies' cash and this week's unfunnelled revenue."""
+
+    cash: np.ndarray
+    revenue: np.ndarray
+
+
+class Offers(NamedTuple):
+    """The week's work space: each base's offer, each cell's offer and wah-ku scale, the tonnes at each crossing;
+    and the US$ sold by (province, commodity)."""
+
+    offer: np.ndarray
+    cell: np.ndarray
+    at_x: np.ndarray
+    value_rc: np.ndarray
+
+
+#: The week's sales by province of origin (a structured array, one record per province: ``t[r].exports_t``, one
+#: argument for the compiled week), recorded under these names
+EXPORTS_TALLY = np.dtype([(name, np.float64) for name in (
+    "exports_usd", "exports_t", "export_capacity_blocked_t",
+    "forged_share",  # NaN where nothing was exported
+)])
+#: The week's evasion channel by province of origin, recorded under these names
+EVASION_TALLY = np.dtype([(name, np.float64) for name in ("evasion_sales_usd", "evasion_seized_usd", "evasion_t")])
 
 
 class Exports(Module):
@@ -218,77 +151,189 @@ class Exports(Module):
     def setup(self, sim: Sim) -> None:
         b = sim.people.bases
         r, n_c, n_k = sim.world.n_regions, len(COMMODITIES), sim.people.companies.n
-        self.crossing = sim.borders.nearest[b.region].astype(np.int64)
         self.n_crossings = len(sim.borders.capacity_t_year)
-        self.key = b.commodity.astype(np.int64) * n_k + b.company  # (commodity, company) cell
+        self.bases = BaseStock(b.stock, b.commodity, b.company, b.region,
+                               crossing=sim.borders.nearest[b.region].astype(np.int64),
+                               key=b.commodity.astype(np.int64) * n_k + b.company)
+        self.sellers = Sellers(sim.people.companies.cash, sim.people.companies.revenue)
         self.weeks_left = weeks_left_in_year(sim.dates)
-        # the week's region-level arrays, reused (recording copies them)
-        self._offer = np.zeros(b.n)
-        self._cell = np.zeros(n_c * n_k)
-        self._at_x = np.zeros(self.n_crossings)
-        self._value_rc = np.zeros((r, n_c))  # US$ sold by (province, commodity)
-        self._out_r = np.zeros((4, r))  # US$ sold, tonnes sold, tonnes blocked, forged share, by province
-        self._evasion_r = np.zeros((3, r))  # evasion: US$ sold, US$ seized, tonnes, by province
-        self._no_quota = np.zeros((0, 0))
+        # the week's arrays, reused (recording copies them)
+        self.offers = Offers(np.zeros(b.n), np.zeros(n_c * n_k), np.zeros(self.n_crossings), np.zeros((r, n_c)))
+        self.tally = np.zeros(r, dtype=EXPORTS_TALLY)
+        self.evasion = np.zeros(r, dtype=EVASION_TALLY)
+
+    def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
+        """The kernels' parameter record, and the wah-ku matrices while wah-ku is on (the wah-ku module makes the
+        companies' quota states rows of them at set-up, and again after a copy)."""
+        pars, comp = sim.pars, sim.people.companies
+        self.p = ExportsPars(banned_classes(pars), bool(pars.wahku_on), 1.0 - pars.evasion_discount)
+        if pars.wahku_on:
+            self.quota = Quota(quota_matrix(comp, "quota"), quota_matrix(comp, "forged"))
+        else:
+            self.quota = Quota(np.zeros((0, 0)), np.zeros((0, 0)))
 
     def step(self, sim: Sim) -> None:
-        pars = sim.pars
-        b, comp = sim.people.bases, sim.people.companies
+        p, b, offers, t = self.p, self.bases, self.offers, self.tally
         prices = commodity_prices(sim)
-        banned = banned_classes(pars)
-        if banned.any() and pars.evasion_on:
-            self.evade(sim, banned, prices)
+        if p.banned.any() and sim.pars.evasion_on:
+            self.evade(sim, prices)
         else:
-            self._evasion_r[:] = 0.0
-            self.record_evasion(sim, *self._evasion_r)
+            self.evasion.fill(0.0)
+        self.record_evasion(sim)
         # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
-        wahku = pars.wahku_on and hasattr(comp, "quota_coal")
-        if wahku:
-            # (commodity, company) matrices of the wah-ku module, updated in place by _sell
-            quota, forged = quota_matrix(comp, "quota"), quota_matrix(comp, "forged")
-        else:
-            quota = forged = self._no_quota
-        offer, cell, at_x = self._offer, self._cell, self._at_x
-        _offers(b.stock, b.commodity, banned, self.key, wahku, quota, forged, self.weeks_left[sim.week], self.crossing,
-                offer, cell, at_x)
+        _offers(b, p, self.quota, self.weeks_left[sim.week], offers)
         # crossing room, exports first
-        granted = sim.borders.allocate_each(at_x)
-        out_r, value_rc = self._out_r, self._value_rc
-        sales = _sell(offer, granted, at_x, self.crossing, b.stock, b.commodity, b.company, b.region, prices, wahku,
-                      quota, forged, self.key, comp.cash, comp.revenue, cell, value_rc, out_r)
+        granted = sim.borders.allocate_each(offers.at_x)
+        sales = _sell(b, p, prices, self.quota, granted, offers, self.sellers, t)
         sim.books.inflow("export_sales", sales)
 
         res = sim.results
-        res.record("exports_usd", out_r[0])
         for j, c in enumerate(COMMODITIES):
-            res.record(export_metric_name(c), value_rc[:, j])
-        res.record("exports_t", out_r[1])
-        res.record("export_capacity_blocked_t", out_r[2])
-        res.record("forged_share", out_r[3])
+            res.record(export_metric_name(c), offers.value_rc[:, j])
+        for name in EXPORTS_TALLY.names:
+            res.record(name, t[name])
 
-    def evade(self, sim: Sim, banned: np.ndarray, prices: np.ndarray) -> None:
+    def evade(self, sim: Sim, prices: np.ndarray) -> None:
         """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""
-        pars = sim.pars
-        b, comp = sim.people.bases, sim.people.companies
-        keep = 1.0 - pars.evasion_discount  # buyers of banned goods pay less
-        value_offer = _evasion_offer(b.stock, b.commodity, banned, prices, keep)
+        pars, b = sim.pars, self.bases
+        value_offer = _evasion_offer(b, self.p, prices)
         # the river part of the channel stops with traders' trips when the border is quarantined
         open_share = pars.evasion_sea_share + (1.0 - pars.evasion_sea_share) * pars.border_trips_open
         room = pars.evasion_capacity_usd_year * open_share / WEEKS_PER_YEAR / sim.scale
-        out_r = self._evasion_r
         if value_offer <= 0 or room <= 0:
-            out_r[:] = 0.0
-            self.record_evasion(sim, *out_r)
+            self.evasion.fill(0.0)
             return
         p_seize = 1.0 - (1.0 - pars.evasion_seizure_share) * (1.0 - pars.evasion_enforcement)
-        seized = sim.rng("exports.evasion_seizure").random(b.n) < p_seize
-        sales = _evasion_ship(b.stock, b.commodity, b.company, b.region, banned, prices, keep,
-                              min(1.0, room / value_offer), seized, comp.cash, comp.revenue, out_r)
+        seized = sim.rng("exports.evasion_seizure").random(len(b.stock)) < p_seize
+        sales = _evasion_ship(b, self.p, prices, min(1.0, room / value_offer), seized, self.sellers, self.evasion)
         sim.books.inflow("evasion_sales", sales)
-        self.record_evasion(sim, *out_r)
 
-    @staticmethod
-    def record_evasion(sim: Sim, sold_r: np.ndarray, seized_r: np.ndarray, tonnes_r: np.ndarray) -> None:
-        sim.results.record("evasion_sales_usd", sold_r)
-        sim.results.record("evasion_seized_usd", seized_r)
-        sim.results.record("evasion_t", tonnes_r)
+    def record_evasion(self, sim: Sim) -> None:
+        for name in EVASION_TALLY.names:
+            sim.results.record(name, self.evasion[name])
+
+
+def quota_matrix(comp, prefix: str) -> np.ndarray:
+    """The companies' ``<prefix>_<commodity>`` states as one (commodity, company) array: the wah-ku module's own
+    matrix, whose rows those states are (``Wahku.setup`` checks it), so writes to it reach the states."""
+    mat = getattr(comp, f"{prefix}_{COMMODITIES[0]}").base
+    if not isinstance(mat, np.ndarray) or mat.shape != (len(COMMODITIES), comp.n):
+        raise RuntimeError(f"exports: the companies' {prefix}_<commodity> states must be rows of the wah-ku matrix")
+    return mat
+
+
+# ------------------------------------------------------------------------------------------------
+# The week's region-level arithmetic, compiled: a few hundred bases and cells, where NumPy would
+# spend about a microsecond a call. Sums by cell, crossing, company and province are sequential in
+# base order, as np.bincount adds them, so results are those of the NumPy formulas to the bit.
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _evasion_offer(b, p, prices):
+    """Value at evasion prices of the banned bases' stock, ``(where(banned[c], stock, 0) * prices[c] * keep).sum()``
+    (``keep`` = 1 - evasion_discount), with NumPy's pairwise sum."""
+    v = np.empty(len(b.stock))
+    for i in range(len(b.stock)):
+        c = b.commodity[i]
+        v[i] = (b.stock[i] if p.banned[c] else 0.0) * (prices[c] * p.evasion_keep)
+    return psum(v)
+
+
+@njit(cache=True, error_model="numpy")
+def _evasion_ship(b, p, prices, frac, seized, comp, t):
+    """Ship ``frac`` of every banned base's stock through the evasion channel: the stock falls, unseized
+    value goes to company cash and revenue; the tally ``t`` gets (sold, seized value, tonnes) by province.
+    Returns the value sold (the companies' sum, as NumPy adds it)."""
+    stock, region = b.stock, b.region
+    by_company = np.zeros(len(comp.cash))
+    for r in range(len(t)):
+        t[r].evasion_sales_usd = t[r].evasion_seized_usd = t[r].evasion_t = 0.0
+    for i in range(len(stock)):
+        c = b.commodity[i]
+        shipped = (stock[i] if p.banned[c] else 0.0) * frac
+        stock[i] = fmax(stock[i] - shipped, 0.0)
+        value = shipped * (prices[c] * p.evasion_keep)
+        sold = 0.0 if seized[i] else value
+        by_company[b.company[i]] += sold
+        t[region[i]].evasion_sales_usd += sold
+        t[region[i]].evasion_seized_usd += value - sold
+        t[region[i]].evasion_t += shipped
+    for k in range(len(comp.cash)):
+        comp.cash[k] += by_company[k]
+        comp.revenue[k] += by_company[k]
+    return psum(by_company)
+
+
+@njit(cache=True, error_model="numpy")
+def _offers(b, p, quota, weeks_left, x) -> None:
+    """This week's offers within sanctions and wah-ku (``x.offer``), and their tonnes at each crossing (``x.at_x``).
+    ``x.cell`` gets each (commodity, company) cell's offer, then its wah-ku scale ``min(1, cover / offered)`` with
+    ``cover = (real + forged quota left) / weeks left``."""
+    offer, cell, key = x.offer, x.cell, b.key
+    for i in range(len(b.stock)):
+        offer[i] = 0.0 if p.banned[b.commodity[i]] else b.stock[i]
+    if p.wahku_on:
+        q, f = quota.quota.reshape(quota.quota.size), quota.forged.reshape(quota.forged.size)  # by cell
+        cell[:] = 0.0
+        for i in range(len(offer)):
+            cell[key[i]] += offer[i]
+        for k in range(len(cell)):
+            # where(want > cover, cover / where(want > 0, want, 1), 1)
+            want = cell[k]
+            cover = (q[k] + f[k]) / weeks_left
+            cell[k] = cover / (want if want > 0 else 1.0) if want > cover else 1.0
+        for i in range(len(offer)):
+            offer[i] *= cell[key[i]]
+    x.at_x[:] = 0.0
+    for i in range(len(offer)):
+        x.at_x[b.crossing[i]] += offer[i]
+
+
+@njit(cache=True, error_model="numpy")
+def _sell(b, p, prices, quota, granted, x, comp, t):
+    """Sell each offer's share ``granted / offered`` of its crossing's room: stock, company cash and revenue, real
+    then forged quota used (``x.cell`` as scratch); ``x.value_rc`` gets US$ by (province, commodity) and the tally, by
+    province, US$, tonnes, tonnes blocked and the forged share. Returns the US$ sold."""
+    offer, at_x, cell, key, region, stock = x.offer, x.at_x, x.cell, b.key, b.region, b.stock
+    n = len(offer)
+    sold = np.empty(n)
+    by_company = np.zeros(len(comp.cash))
+    value_rc = x.value_rc
+    value_rc[:] = 0.0
+    for r in range(len(t)):
+        t[r].exports_usd = t[r].exports_t = t[r].export_capacity_blocked_t = t[r].forged_share = 0.0
+    for i in range(n):
+        k = b.crossing[i]
+        g = granted[k] / at_x[k] if at_x[k] > 0 else 0.0
+        s = offer[i] * g
+        sold[i] = s
+        stock[i] = fmax(stock[i] - s, 0.0)
+        value = s * prices[b.commodity[i]]
+        by_company[b.company[i]] += value
+        value_rc[region[i], b.commodity[i]] += value
+        t[region[i]].exports_t += s
+        t[region[i]].export_capacity_blocked_t += offer[i] - s
+    for k in range(len(comp.cash)):
+        comp.cash[k] += by_company[k]
+        comp.revenue[k] += by_company[k]
+    total = psum(by_company)
+    # quota use: real first, then forged; forged tonnes attributed back to the bases of each cell pro rata
+    forged_r = np.zeros(len(t))
+    if p.wahku_on:
+        q, f = quota.quota.reshape(quota.quota.size), quota.forged.reshape(quota.forged.size)  # by cell
+        cell[:] = 0.0
+        for i in range(n):
+            cell[key[i]] += sold[i]
+        for k in range(len(cell)):
+            used = cell[k]
+            from_real = fmin(q[k], used)
+            from_forged = fmin(f[k], used - from_real)
+            q[k] = fmax(q[k] - from_real, 0.0)
+            f[k] = fmax(f[k] - from_forged, 0.0)
+            cell[k] = from_forged / used if used > 0 else 0.0
+        for i in range(n):
+            forged_r[region[i]] += sold[i] * cell[key[i]]
+    exports_usd = rowsum(value_rc)
+    for j in range(len(t)):
+        t[j].exports_usd = exports_usd[j]
+        t[j].forged_share = forged_r[j] / t[j].exports_t if t[j].exports_t > 0 else np.nan
+    return total

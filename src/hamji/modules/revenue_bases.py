@@ -61,7 +61,7 @@ not household records; it is not undone when a ban ends.
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -115,211 +115,72 @@ DEPOSITS: dict[str, dict[str, float]] = {
 }
 
 
-def banned_classes(pars) -> np.ndarray:
-    """Per commodity class (:data:`COMMODITIES` order): True where an export ban holds this week."""
-    if not pars.sanctions_on:
-        return np.zeros(len(COMMODITIES), dtype=bool)
-    return np.array(BANS(vars(pars)), dtype=bool)
+class BasesPars(NamedTuple):
+    """The parameters of the bases' week, in the kernels' dtypes (built when parameters change)."""
+
+    decay: np.float32  # (1 - infrastructure_decay_rate) ** (1/52), 1 without infrastructure_decay_on (float32)
+    shift: bool  # capacity moves from banned to unbanned bases while a ban holds
+    shift_share: float  # f = 1 - (1 - sanctions_shift_rate) ** (1/52), the weekly share of a banned base's capacity
+    banned: np.ndarray  # bool per commodity: an export ban holds
+    productivity: np.ndarray  # productivity_<c>_t per commodity (zeros when nothing shifts)
+    productivity_unbanned_t: float
+    unbanned_max: float  # unbanned_capacity_max_multiple * the opening unbanned capacity (simulated t/yr)
+    stock_max_weeks: float
+    base_wage_usd_week: float
+    base_investment_on: bool
+    company_cash_reserve_weeks: float
+    infrastructure_cost_years: float
+    infrastructure_initial: np.float32  # float32, as NumPy computed infrastructure_initial - infra
 
 
-def commodity_prices(sim: Sim) -> np.ndarray:
-    """Export price of each commodity this week (US$/t), in :data:`COMMODITIES` order."""
-    return np.array(PRICES(vars(sim.pars))) * sim.market.price_index
+class Bases(NamedTuple):
+    """The bases' states (``sim.people.bases``) and their labour share with its power, one value per base."""
+
+    capacity: np.ndarray  # K_b, simulated t/yr
+    infra: np.ndarray  # I_b, float32
+    commodity: np.ndarray  # int8
+    region: np.ndarray  # int8
+    company: np.ndarray  # int32 owner
+    conscripts: np.ndarray  # float32
+    workers: np.ndarray  # int32 worker households
+    output: np.ndarray
+    stock: np.ndarray
+    labour: np.ndarray  # L_b (NaN: to compute again)
+    labour_power: np.ndarray  # L_b ** labour_elasticity, from NumPy
 
 
-def free_cash(companies) -> np.ndarray:
-    """Company cash not earmarked for the funnel (cash minus this week's unfunnelled revenue), >= 0."""
-    return np.maximum(companies.cash - companies.revenue, 0.0)
+class Workforce(NamedTuple):
+    """The worker households (one entry per worker: its household and base) and the household states they use."""
+
+    worker_hh: np.ndarray
+    worker_base: np.ndarray
+    detained: np.ndarray  # households.detained
+    cash: np.ndarray  # households.cash
+    income: np.ndarray  # households.income (float32)
+    region: np.ndarray  # households.region
 
 
-def deposit_matrix(sim: Sim) -> np.ndarray:
-    """(regions, commodities) real tonnes a year each province's deposits can yield at infrastructure 1."""
-    w = sim.world
-    k = np.zeros((w.n_regions, len(COMMODITIES)))
-    for j, c in enumerate(COMMODITIES):
-        shares = DEPOSITS[c]
-        total = sum(shares.values())
-        for name, s in shares.items():
-            k[w.index[name], j] = sim.pars[f"capacity_{c}_t"] * s / total
-    return k
+class Owners(NamedTuple):
+    """The companies' states the bases' week uses (``sim.people.companies``)."""
+
+    cash: np.ndarray
+    revenue: np.ndarray  # this week's unfunnelled revenue: cash - revenue is free cash
+    weekly_value: np.ndarray  # US$ a week of the company's capacity at export prices
 
 
-def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
-    """Split ``total`` whole units over ``weights`` (largest remainder), at least one where weight > 0."""
-    n = np.zeros(len(weights), dtype=np.int64)
-    pos = weights > 0
-    k = int(pos.sum())
-    if k == 0 or total <= 0:
-        return n
-    total = max(total, k)
-    n[pos] = 1
-    raw = (total - k) * weights / weights.sum()
-    n += np.floor(raw).astype(np.int64)
-    rest = total - int(n.sum())
-    order = np.argsort(-(raw - np.floor(raw)), kind="stable")
-    n[order[:rest]] += 1
-    return n
-
-
-#: rows of the bases' weekly region table (``RevenueBases._by_region``), by province of the base
-OUTPUT, INFRA, UNBANNED_CAP, WAGES, INVESTMENT, SHIFTED = range(6)
-#: the week's parameters of the kernels (``RevenueBases._p``): the infrastructure's float32 decay factor, whether
-#: capacity shifts (1.0) and its weekly share, productivity_unbanned_t, the cap on the unbanned capacity (t/yr),
-#: stock_max_weeks, the volume index / 52, base_wage_usd_week, base_investment_on (1.0),
-#: company_cash_reserve_weeks, infrastructure_cost_years, infrastructure_initial
-P = ("decay", "shift", "shift_share", "productivity_unbanned", "unbanned_max", "stock_max_weeks", "volume_week", "wage",
-     "invest", "reserve_weeks", "cost_years", "infra_initial")
-(P_DECAY, P_SHIFT, P_SHIFT_SHARE, P_PRODUCTIVITY_UNBANNED, P_UNBANNED_MAX, P_STOCK_MAX_WEEKS, P_VOLUME_WEEK, P_WAGE,
- P_INVEST, P_RESERVE_WEEKS, P_COST_YEARS, P_INFRA_INITIAL) = range(len(P))
-
-
-@njit(cache=True, error_model="numpy")
-def _shift(capacity, commodity, region, banned, f, productivity, productivity_unbanned, capacity_max,
-           shifted_r):
-    """Banned bases give up a share ``f`` of their capacity to the ``unbanned`` bases (the rule of the module
-    docstring, within ``capacity_max`` t/yr of unbanned capacity); ``shifted_r``: t/yr added, by province."""
-    n, r = len(capacity), len(shifted_r)
-    shifted_r[:] = 0.0
-    unb = commodity == UNBANNED
-    if not unb.any():
-        return
-    give = np.empty(n)  # simulated t/yr of the banned classes
-    add = np.empty(n)  # t/yr of unbanned goods their workforce makes
-    for i in range(n):
-        give[i] = capacity[i] * f if banned[commodity[i]] else 0.0
-        add[i] = give[i] / productivity[commodity[i]] * productivity_unbanned
-    room = fmax(capacity_max - psum(capacity[unb]), 0.0)
-    total = psum(add)
-    if total <= 0 or room <= 0:
-        return
-    k = fmin(1.0, room / total)  # moves beyond the room scaled down
-    add_r = np.zeros(r)
-    cap_unb_r = np.zeros(r)
-    for i in range(n):
-        capacity[i] -= give[i] * k
-        add[i] *= k
-        add_r[region[i]] += add[i]
-    for i in range(n):
-        if unb[i]:
-            cap_unb_r[region[i]] += capacity[i]
-    has = cap_unb_r > 0
-    national = psum(add_r[~has])  # provinces without unbanned bases: to every unbanned base of the country
-    cap_unb = psum(cap_unb_r)
-    for i in range(n):
-        g = region[i]
-        w_local = capacity[i] / (cap_unb_r[g] if has[g] else 1.0) if unb[i] else 0.0
-        w_nat = capacity[i] / cap_unb if unb[i] else 0.0
-        gain = w_local * (add_r[g] if has[g] else 0.0) + w_nat * national
-        capacity[i] += gain
-        shifted_r[g] += gain
-
-
-@njit(cache=True, error_model="numpy")
-def _bases_week(capacity, infra, commodity, region, company, conscripts, workers, banned, productivity, labour,
-                labour_power, output, stock, p, prices, worker_hh, worker_base, detained, hh_cash, hh_income, hh_region,
-                cash, revenue, weekly_value, capacity_r, by_region):
-    """The bases' week (``p``: the parameters, :data:`P`): infrastructure decays, capacity moves while a ban holds
-    (:func:`_shift`), then ``labour`` = (conscripts + worker households present) / workforce (1 without one). If
-    that changed, returns (False, False, 0.0) for the caller to compute ``labour ** labour_elasticity`` (NumPy's
-    power) and call :func:`_output_and_pay`; else goes on with the power kept in ``labour_power``: returns
-    (True, and what that returns)."""
-    decay = np.float32(p[P_DECAY])  # float32, as the NumPy step multiplied infra
-    for i in range(len(infra)):
-        infra[i] *= decay
-    if p[P_SHIFT] > 0:
-        _shift(capacity, commodity, region, banned, p[P_SHIFT_SHARE], productivity, p[P_PRODUCTIVITY_UNBANNED],
-               p[P_UNBANNED_MAX], by_region[SHIFTED])
-    else:
-        by_region[SHIFTED] = 0.0
-    present_b = np.zeros(len(infra))
-    for j in range(len(worker_hh)):
-        present_b[worker_base[j]] += 1.0 if detained[worker_hh[j]] == 0 else 0.0
-    changed = False
-    for i in range(len(infra)):
-        full = np.float64(conscripts[i]) + np.float64(workers[i])  # float32 + int32: float64 in NumPy
-        q = (np.float64(conscripts[i]) + present_b[i]) / full if full > 0 else 1.0
-        if not q == labour[i]:
-            changed = True
-        labour[i] = q
-    if changed:
-        return False, False, 0.0
-    invested, total = _output_and_pay(capacity, infra, commodity, region, company, labour_power, output, stock, p,
-                                      prices, worker_hh, worker_base, detained, hh_cash, hh_income, hh_region, cash,
-                                      revenue, weekly_value, capacity_r, by_region)
-    return True, invested, total
-
-
-@njit(cache=True, error_model="numpy")
-def _output_and_pay(capacity, infra, commodity, region, company, labour_power, output, stock, p, prices, worker_hh,
-                    worker_base, detained, hh_cash, hh_income, hh_region, cash, revenue, weekly_value, capacity_r,
-                    by_region):
-    """The rest of the bases' week: output into the stock (``labour_power`` = labour ** elasticity), wages from the
-    owners' free cash, investment of free cash above the reserve, and the region table but its ``SHIFTED`` row.
-    Returns whether companies invested (had free cash above the reserve), and the US$ they invested."""
-    stock_max_weeks, volume_week, wage, reserve_weeks, cost_years = (
-        p[P_STOCK_MAX_WEEKS], p[P_VOLUME_WEEK], p[P_WAGE], p[P_RESERVE_WEEKS], p[P_COST_YEARS])
-    infra_max = np.float32(p[P_INFRA_INITIAL])  # NumPy computes infrastructure_initial - infra in float32
-    n, nc, nw = len(capacity), len(cash), len(worker_hh)
-    by_region[:SHIFTED] = 0.0
-    for i in range(n):
-        weekly_cap = capacity[i] * volume_week  # Chinese investment in capacity
-        output[i] = weekly_cap * infra[i] * labour_power[i]
-        stock[i] = fmin(stock[i] + output[i], stock_max_weeks * weekly_cap)
-        by_region[OUTPUT, region[i]] += output[i]
-
-    # wages to present worker households, from the owners' free cash, pro rata if short
-    if wage > 0 and nw > 0:
-        owed = np.zeros(nc)
-        for j in range(nw):
-            owed[company[worker_base[j]]] += (1.0 if detained[worker_hh[j]] == 0 else 0.0) * wage
-        frac = np.empty(nc)
-        for c in range(nc):
-            frac[c] = fmin(fmax(cash[c] - revenue[c], 0.0) / owed[c], 1.0) if owed[c] > 0 else 0.0
-        paid = np.zeros(nc)
-        for j in range(nw):
-            h, c = worker_hh[j], company[worker_base[j]]
-            pay = (1.0 if detained[h] == 0 else 0.0) * wage * frac[c]
-            hh_cash[h] += pay
-            hh_income[h] += np.float32(pay)
-            paid[c] += pay
-            by_region[WAGES, hh_region[h]] += pay
-        for c in range(nc):
-            cash[c] -= paid[c]
-
-    # investment of free cash above the reserve, every base of a company restored by the same fraction of its gap
-    invested, total = False, 0.0
-    if p[P_INVEST] > 0:
-        excess = np.empty(nc)
-        for c in range(nc):
-            excess[c] = fmax(cash[c] - revenue[c], 0.0) - reserve_weeks * weekly_value[c]
-            invested |= excess[c] > 0
-    if invested:
-        cost = np.empty(n)  # US$ per unit of infrastructure
-        gap_cost = np.empty(n)  # to restore fully
-        room = np.zeros(nc)
-        for i in range(n):
-            cost[i] = cost_years * (capacity[i] * prices[commodity[i]])
-            gap_cost[i] = fmax(infra_max - infra[i], np.float32(0.0)) * cost[i]
-            room[company[i]] += gap_cost[i]
-        spend = np.empty(nc)
-        share = np.empty(nc)
-        for c in range(nc):
-            spend[c] = fmin(fmax(excess[c], 0.0), room[c])
-            share[c] = spend[c] / room[c] if room[c] > 0 else 0.0
-        for i in range(n):
-            inv = gap_cost[i] * share[company[i]]
-            infra[i] = fmin(infra[i] + np.float32(inv / (cost[i] if cost[i] > 0 else 1.0)), infra_max)
-            by_region[INVESTMENT, region[i]] += inv
-        for c in range(nc):
-            cash[c] -= spend[c]
-        total = psum(spend)
-
-    for i in range(n):
-        by_region[INFRA, region[i]] += capacity[i] * infra[i]
-        by_region[UNBANNED_CAP, region[i]] += capacity[i] if commodity[i] == UNBANNED else 0.0
-    for g in range(by_region.shape[1]):  # capacity-weighted mean infrastructure, NaN without bases
-        by_region[INFRA, g] = by_region[INFRA, g] / capacity_r[g] if capacity_r[g] > 0 else np.nan
-    return invested, total
+#: By province of the base (a structured array, one record per province: ``t[g].base_output_t``, one argument for
+#: the compiled week): its opening capacity (set-up) and the week's sums, recorded under these names
+BASES_TALLY = np.dtype([(name, np.float64) for name in (
+    "capacity",  # opening capacity, simulated t/yr (the weights of the infrastructure index)
+    "base_output_t",
+    "infrastructure_index",  # capacity-weighted mean infrastructure, NaN without bases
+    "unbanned_capacity_t",
+    "base_wages_usd",
+    "base_investment_usd",
+    "sanctions_shifted_t",
+)])
+#: the metrics recorded from the tally
+_RECORDED = BASES_TALLY.names[1:]
 
 
 class RevenueBases(Module):
@@ -449,53 +310,256 @@ class RevenueBases(Module):
         weekly_value = b.capacity * prices[b.commodity] / WEEKS_PER_YEAR
         comp.add("weekly_value", np.float64, values=np.bincount(b.company, weights=weekly_value, minlength=comp.n))
         comp.cash[:] = pars.company_initial_cash_weeks * comp.weekly_value
-        self._capacity_r = np.bincount(b.region, weights=b.capacity, minlength=r)
-        self._empty_r = self._capacity_r <= 0
         self._unbanned_initial = float(b.capacity[b.commodity == UNBANNED].sum())
-        # the week's work arrays, filled by _bases_week
-        self._by_region = np.zeros((SHIFTED + 1, r))
-        self._labour = np.full(b.n, np.nan)  # labour share of each base (NaN: not computed yet)
-        self._labour_power = np.ones(b.n)  # labour ** labour_elasticity
-        self._elasticity = np.nan  # the labour_elasticity of _labour_power
+        # the records the compiled week reads and writes
+        self.bases = Bases(b.capacity, b.infra, b.commodity, b.region, b.company, b.conscripts, b.workers, b.output,
+                           b.stock, labour=np.full(b.n, np.nan),  # labour share of each base (NaN: not computed yet)
+                           labour_power=np.ones(b.n))  # labour ** labour_elasticity
+        self.workforce = Workforce(self.worker_hh, self.worker_base, hh.detained, hh.cash, hh.income, hh.region)
+        self.owners = Owners(comp.cash, comp.revenue, comp.weekly_value)
+        self.tally = np.zeros(r, dtype=BASES_TALLY)
+        self.tally["capacity"] = np.bincount(b.region, weights=b.capacity, minlength=r)
         self._zeros = np.zeros(len(COMMODITIES))  # stands for the prices or productivities a week does not use
-        self._p = np.zeros(len(P))
 
-    def step(self, sim: Sim) -> None:
+    def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
+        """The week's parameter record; the labour power is computed again if ``labour_elasticity`` changed (the
+        labour shares, which depend on who is detained, are compared in the week)."""
         pars = sim.pars
-        b, comp, hh = sim.people.bases, sim.people.companies, sim.people.households
         decay = np.float32((1.0 - pars.infrastructure_decay_rate) ** (1.0 / WEEKS_PER_YEAR)
                            if pars.infrastructure_decay_on else 1.0)
         banned = banned_classes(pars)
         shift = bool(banned.any() and not banned[UNBANNED] and pars.sanctions_shift_rate > 0)
-        invest_on = pars.base_investment_on
-        f = 1.0 - (1.0 - pars.sanctions_shift_rate) ** (1.0 / WEEKS_PER_YEAR) if shift else 0.0
-        self._p[:] = (decay, 1.0 if shift else 0.0, f,
-                      pars.productivity_unbanned_t, pars.unbanned_capacity_max_multiple * self._unbanned_initial,
-                      pars.stock_max_weeks, sim.market.volume_index / WEEKS_PER_YEAR, pars.base_wage_usd_week,
-                      1.0 if invest_on else 0.0, pars.company_cash_reserve_weeks, pars.infrastructure_cost_years,
-                      pars.infrastructure_initial)
-        productivity = np.array(PRODUCTIVITIES(vars(pars)), dtype=np.float64) if shift else self._zeros
-        prices = commodity_prices(sim) if invest_on else self._zeros
-        if pars.labour_elasticity != self._elasticity:  # labour ** labour_elasticity computed again
-            self._labour[:] = np.nan
-            self._elasticity = pars.labour_elasticity
-        rest = (b.output, b.stock, self._p, prices, self.worker_hh, self.worker_base, hh.detained, hh.cash, hh.income,
-                hh.region, comp.cash, comp.revenue, comp.weekly_value, self._capacity_r, self._by_region)
-        done, invested, total = _bases_week(b.capacity, b.infra, b.commodity, b.region, b.company, b.conscripts,
-                                            b.workers, banned, productivity, self._labour, self._labour_power, *rest)
-        if not done:  # the labour shares changed: their power in NumPy (not the compiled libm), then the rest
-            self._labour_power = self._labour ** pars.labour_elasticity
-            invested, total = _output_and_pay(b.capacity, b.infra, b.commodity, b.region, b.company, self._labour_power,
-                                              *rest)
+        self.p = BasesPars(
+            decay=decay, shift=shift,
+            shift_share=1.0 - (1.0 - pars.sanctions_shift_rate) ** (1.0 / WEEKS_PER_YEAR) if shift else 0.0,
+            banned=banned, productivity=np.array(PRODUCTIVITIES(vars(pars)), dtype=np.float64) if shift else self._zeros,
+            productivity_unbanned_t=float(pars.productivity_unbanned_t),
+            unbanned_max=pars.unbanned_capacity_max_multiple * self._unbanned_initial,
+            stock_max_weeks=float(pars.stock_max_weeks), base_wage_usd_week=float(pars.base_wage_usd_week),
+            base_investment_on=bool(pars.base_investment_on),
+            company_cash_reserve_weeks=float(pars.company_cash_reserve_weeks),
+            infrastructure_cost_years=float(pars.infrastructure_cost_years),
+            infrastructure_initial=np.float32(pars.infrastructure_initial))
+        if "labour_elasticity" in names:
+            self.bases.labour[:] = np.nan
+
+    def step(self, sim: Sim) -> None:
+        p, b = self.p, self.bases
+        # this week's demand: the volume index scales capacity, export prices value it for investment
+        volume_week = sim.market.volume_index / WEEKS_PER_YEAR
+        prices = commodity_prices(sim) if p.base_investment_on else self._zeros
+        done, invested, total = _bases_week(b, self.workforce, self.owners, p, volume_week, prices, self.tally)
+        if not done:
+            # the labour shares changed: their power in NumPy (the project's rule for powers on arrays: NumPy's SIMD
+            # pow differs from the compiled libm's in the last bit), then the rest of the week
+            b.labour_power[:] = b.labour ** sim.pars.labour_elasticity
+            invested, total = _output_and_pay(b, self.workforce, self.owners, p, volume_week, prices, self.tally)
         if invested:
             sim.books.outflow("base_investment", total)
 
-        res, t = sim.results, self._by_region
+        res = sim.results
         res.record("revenue_base_workers", self._workers_by_region)
         res.record("base_conscripts", self._conscripts_by_region)
-        res.record("base_output_t", t[OUTPUT])
-        res.record("infrastructure_index", t[INFRA])
-        res.record("base_wages_usd", t[WAGES])
-        res.record("base_investment_usd", t[INVESTMENT])
-        res.record("sanctions_shifted_t", t[SHIFTED])
-        res.record("unbanned_capacity_t", t[UNBANNED_CAP])
+        for name in _RECORDED:
+            res.record(name, self.tally[name])
+
+
+# ------------------------------------------------------------------------------------------------
+# Set-up and the week's inputs in NumPy (exports and wah-ku read the prices and bans)
+# ------------------------------------------------------------------------------------------------
+def banned_classes(pars) -> np.ndarray:
+    """Per commodity class (:data:`COMMODITIES` order): True where an export ban holds this week."""
+    if not pars.sanctions_on:
+        return np.zeros(len(COMMODITIES), dtype=bool)
+    return np.array(BANS(vars(pars)), dtype=bool)
+
+
+def commodity_prices(sim: Sim) -> np.ndarray:
+    """Export price of each commodity this week (US$/t), in :data:`COMMODITIES` order."""
+    return np.array(PRICES(vars(sim.pars))) * sim.market.price_index
+
+
+def free_cash(companies) -> np.ndarray:
+    """Company cash not earmarked for the funnel (cash minus this week's unfunnelled revenue), >= 0."""
+    return np.maximum(companies.cash - companies.revenue, 0.0)
+
+
+def deposit_matrix(sim: Sim) -> np.ndarray:
+    """(regions, commodities) real tonnes a year each province's deposits can yield at infrastructure 1."""
+    w = sim.world
+    k = np.zeros((w.n_regions, len(COMMODITIES)))
+    for j, c in enumerate(COMMODITIES):
+        shares = DEPOSITS[c]
+        total = sum(shares.values())
+        for name, s in shares.items():
+            k[w.index[name], j] = sim.pars[f"capacity_{c}_t"] * s / total
+    return k
+
+
+def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split ``total`` whole units over ``weights`` (largest remainder), at least one where weight > 0."""
+    n = np.zeros(len(weights), dtype=np.int64)
+    pos = weights > 0
+    k = int(pos.sum())
+    if k == 0 or total <= 0:
+        return n
+    total = max(total, k)
+    n[pos] = 1
+    raw = (total - k) * weights / weights.sum()
+    n += np.floor(raw).astype(np.int64)
+    rest = total - int(n.sum())
+    order = np.argsort(-(raw - np.floor(raw)), kind="stable")
+    n[order[:rest]] += 1
+    return n
+
+
+# ------------------------------------------------------------------------------------------------
+# The compiled week
+# ------------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _shift(capacity, commodity, region, p, shifted_r):
+    """Banned bases give up a share ``f`` (``p.shift_share``) of their capacity to the ``unbanned`` bases (the rule
+    of the module docstring, within ``p.unbanned_max`` t/yr of unbanned capacity); ``shifted_r``: t/yr added, by
+    province."""
+    n, r = len(capacity), len(shifted_r)
+    shifted_r[:] = 0.0
+    unb = commodity == UNBANNED
+    if not unb.any():
+        return
+    give = np.empty(n)  # simulated t/yr of the banned classes
+    add = np.empty(n)  # t/yr of unbanned goods their workforce makes: moved_b * productivity_unbanned_t
+    for i in range(n):
+        give[i] = capacity[i] * p.shift_share if p.banned[commodity[i]] else 0.0
+        add[i] = give[i] / p.productivity[commodity[i]] * p.productivity_unbanned_t
+    room = fmax(p.unbanned_max - psum(capacity[unb]), 0.0)
+    total = psum(add)
+    if total <= 0 or room <= 0:
+        return
+    k = fmin(1.0, room / total)  # moves beyond the room scaled down
+    add_r = np.zeros(r)
+    cap_unb_r = np.zeros(r)
+    for i in range(n):
+        capacity[i] -= give[i] * k
+        add[i] *= k
+        add_r[region[i]] += add[i]
+    for i in range(n):
+        if unb[i]:
+            cap_unb_r[region[i]] += capacity[i]
+    has = cap_unb_r > 0
+    national = psum(add_r[~has])  # provinces without unbanned bases: to every unbanned base of the country
+    cap_unb = psum(cap_unb_r)
+    for i in range(n):
+        g = region[i]
+        w_local = capacity[i] / (cap_unb_r[g] if has[g] else 1.0) if unb[i] else 0.0
+        w_nat = capacity[i] / cap_unb if unb[i] else 0.0
+        gain = w_local * (add_r[g] if has[g] else 0.0) + w_nat * national
+        capacity[i] += gain
+        shifted_r[g] += gain
+
+
+@njit(cache=True, error_model="numpy")
+def _bases_week(b, w, comp, p, volume_week, prices, t):
+    """The bases' week: infrastructure decays (``I_b *= decay``), capacity moves while a ban holds (:func:`_shift`),
+    then ``L_b`` = (conscripts + worker households present) / workforce (1 without one). If that changed, returns
+    (False, False, 0.0) for the caller to compute ``L_b ** labour_elasticity`` (NumPy's power) and call
+    :func:`_output_and_pay`; else goes on with the power kept in ``b.labour_power``: returns (True, and what that
+    returns)."""
+    infra, labour = b.infra, b.labour
+    for i in range(len(infra)):
+        infra[i] *= p.decay  # float32, as the NumPy step multiplied infra
+    shifted = np.zeros(len(t))
+    if p.shift:
+        _shift(b.capacity, b.commodity, b.region, p, shifted)
+    for g in range(len(t)):
+        t[g].sanctions_shifted_t = shifted[g]
+    present_b = np.zeros(len(infra))
+    for j in range(len(w.worker_hh)):
+        present_b[w.worker_base[j]] += 1.0 if w.detained[w.worker_hh[j]] == 0 else 0.0
+    changed = False
+    for i in range(len(infra)):
+        full = np.float64(b.conscripts[i]) + np.float64(b.workers[i])  # float32 + int32: float64 in NumPy
+        q = (np.float64(b.conscripts[i]) + present_b[i]) / full if full > 0 else 1.0
+        if not q == labour[i]:
+            changed = True
+        labour[i] = q
+    if changed:
+        return False, False, 0.0
+    invested, total = _output_and_pay(b, w, comp, p, volume_week, prices, t)
+    return True, invested, total
+
+
+@njit(cache=True, error_model="numpy")
+def _output_and_pay(b, w, comp, p, volume_week, prices, t):
+    """The rest of the bases' week: ``output_b = K_b volume_week I_b L_b ** labour_elasticity`` into the stock
+    (at most ``stock_max_weeks`` weeks of capacity), wages from the owners' free cash, investment of free cash above
+    the reserve, and the tally but its ``sanctions_shifted_t``. ``volume_week``: the volume index / 52.
+    Returns whether companies invested (had free cash above the reserve), and the US$ they invested."""
+    capacity, infra, commodity, region, company = b.capacity, b.infra, b.commodity, b.region, b.company
+    cash, revenue = comp.cash, comp.revenue
+    wage = p.base_wage_usd_week
+    n, nc, nw = len(capacity), len(cash), len(w.worker_hh)
+    for g in range(len(t)):
+        row = t[g]
+        row.base_output_t = row.infrastructure_index = row.unbanned_capacity_t = 0.0
+        row.base_wages_usd = row.base_investment_usd = 0.0
+    for i in range(n):
+        weekly_cap = capacity[i] * volume_week  # Chinese investment in capacity
+        b.output[i] = weekly_cap * infra[i] * b.labour_power[i]
+        b.stock[i] = fmin(b.stock[i] + b.output[i], p.stock_max_weeks * weekly_cap)
+        t[region[i]].base_output_t += b.output[i]
+
+    # wages to present worker households, from the owners' free cash, pro rata if short
+    if wage > 0 and nw > 0:
+        owed = np.zeros(nc)
+        for j in range(nw):
+            owed[company[w.worker_base[j]]] += (1.0 if w.detained[w.worker_hh[j]] == 0 else 0.0) * wage
+        frac = np.empty(nc)
+        for c in range(nc):
+            frac[c] = fmin(fmax(cash[c] - revenue[c], 0.0) / owed[c], 1.0) if owed[c] > 0 else 0.0
+        paid = np.zeros(nc)
+        for j in range(nw):
+            h, c = w.worker_hh[j], company[w.worker_base[j]]
+            pay = (1.0 if w.detained[h] == 0 else 0.0) * wage * frac[c]
+            w.cash[h] += pay
+            w.income[h] += np.float32(pay)
+            paid[c] += pay
+            t[w.region[h]].base_wages_usd += pay
+        for c in range(nc):
+            cash[c] -= paid[c]
+
+    # investment of free cash above the reserve, every base of a company restored by the same fraction of its gap:
+    # I_b <- min(I_b + investment_b / (infrastructure_cost_years * V_b), infrastructure_initial)
+    invested, total = False, 0.0
+    if p.base_investment_on:
+        excess = np.empty(nc)
+        for c in range(nc):
+            excess[c] = fmax(cash[c] - revenue[c], 0.0) - p.company_cash_reserve_weeks * comp.weekly_value[c]
+            invested |= excess[c] > 0
+    if invested:
+        infra_max = p.infrastructure_initial
+        cost = np.empty(n)  # US$ per unit of infrastructure
+        gap_cost = np.empty(n)  # to restore fully
+        room = np.zeros(nc)
+        for i in range(n):
+            cost[i] = p.infrastructure_cost_years * (capacity[i] * prices[commodity[i]])
+            gap_cost[i] = fmax(infra_max - infra[i], np.float32(0.0)) * cost[i]
+            room[company[i]] += gap_cost[i]
+        spend = np.empty(nc)
+        share = np.empty(nc)
+        for c in range(nc):
+            spend[c] = fmin(fmax(excess[c], 0.0), room[c])
+            share[c] = spend[c] / room[c] if room[c] > 0 else 0.0
+        for i in range(n):
+            inv = gap_cost[i] * share[company[i]]
+            infra[i] = fmin(infra[i] + np.float32(inv / (cost[i] if cost[i] > 0 else 1.0)), infra_max)
+            t[region[i]].base_investment_usd += inv
+        for c in range(nc):
+            cash[c] -= spend[c]
+        total = psum(spend)
+
+    for i in range(n):
+        t[region[i]].infrastructure_index += capacity[i] * infra[i]
+        t[region[i]].unbanned_capacity_t += capacity[i] if commodity[i] == UNBANNED else 0.0
+    for g in range(len(t)):  # capacity-weighted mean infrastructure, NaN without bases
+        t[g].infrastructure_index = t[g].infrastructure_index / t[g].capacity if t[g].capacity > 0 else np.nan
+    return invested, total
