@@ -77,7 +77,7 @@ from numba import njit, prange
 
 from hamji.accounts import CABINET, KPA
 from hamji.kernels import compact_blocks, fmax, fmin, psum, span
-from hamji.module import Metric, Module
+from hamji.module import Metric, Module, State
 from hamji.parameters import Parameters
 from hamji.payments import pay_household
 
@@ -122,8 +122,7 @@ class Folk(NamedTuple):
     fx: np.ndarray
     income: np.ndarray  # float32
     clan: np.ndarray  # int32 kin group
-    kin_abroad: np.ndarray  # int8 defectors abroad (one zero when no module declares the state)
-    has_kin: bool  # whether a module declares kin_abroad
+    kin_abroad: np.ndarray  # int8 defectors abroad (declared here and by remittances, which sets it)
     u: np.ndarray  # float32: the week's uniform draw
 
 
@@ -199,6 +198,10 @@ class Enforcement(Module):
         Metric("officials_spending_usd", "US$", "Officials' personal bribe money spent in the province's markets.", scaled=True),
     )
 
+    # the defectors abroad of each household make a political charge likelier; remittances sets them (without that
+    # module nobody has kin abroad)
+    states = (State("households", "kin_abroad", "int8", 0, "defectors whose kin household this is"),)
+
     def setup(self, sim: Sim) -> None:
         hh, pars = sim.people.households, sim.pars
         r = sim.world.n_regions
@@ -213,9 +216,7 @@ class Enforcement(Module):
         self._u = np.empty(hh.n, dtype=np.float32)  # reused buffers (fresh large arrays are slow)
         self._t_buf = np.empty(hh.n, dtype=np.int32)
         self._t_counts = np.zeros(len(sim.blocks), dtype=np.int64)
-        kin_abroad = getattr(hh, "kin_abroad", None)  # declared by remittances, which sets up before
-        self.folk = Folk(self._region, hh.detained, hh.cash, hh.fx, hh.income, hh.clan,
-                         np.zeros(1, dtype=np.int8) if kin_abroad is None else kin_abroad, kin_abroad is not None, self._u)
+        self.folk = Folk(self._region, hh.detained, hh.cash, hh.fx, hh.income, hh.clan, hh.kin_abroad, self._u)
         self.bribe_price = bribe_prices(pars, np.zeros(r))
         self.provinces = Provinces(self._households, self.border, np.zeros(r), np.zeros(r), np.zeros(r),
                                    self.bribe_price, sim.accounts.officials)
@@ -491,7 +492,7 @@ def _find_cases(t_idx, hh, prov, cases, p, t):
             if u[i] < pf:
                 w = u[i] / pf  # float32, uniform on [0, 1) given an infraction found
                 q = p.political_share
-                if hh.has_kin and hh.kin_abroad[i] > 0:
+                if hh.kin_abroad[i] > 0:
                     q = fmin(q * p.kin_abroad_political_multiplier, 1.0)
                 t[r].infractions_found += 1.0
                 cases.case_id[n_cases] = i
