@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hamji import run_window
 from hamji.errors import UserError
 from hamji.scenario import load_scenario
 
@@ -39,8 +40,8 @@ class Task:
     scenario: str  # built-in name or path of a scenario file
     seed: int
     scale: int = 100
-    start: dt.date = dt.date(2000, 1, 3)
-    end: dt.date = dt.date(2030, 12, 30)
+    start: dt.date = run_window.DEFAULT_START
+    end: dt.date = run_window.DEFAULT_END
     overrides: dict[str, Any] = field(default_factory=dict, hash=False)
 
 

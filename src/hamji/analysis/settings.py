@@ -11,6 +11,10 @@ so a default is the same from every entry point. Each default is written here on
 * the **evaluation years** follow the window: the last :data:`EVALUATION_YEARS` years of the run,
   clipped to it (:func:`default_years`; 2016-2020 for the default window), so any window is
   accepted; years given explicitly must lie inside the window, else a :class:`UserError` says so.
+
+``hamji compare`` keeps defaults of its own (declared here too, :data:`COMPARE_SEEDS` and the rest): the
+model's whole run (:mod:`hamji.run_window`, as ``hamji run``), 8 seeds at 1:100, and by default the years in
+which the scenarios differ (:func:`hamji.analysis.compare.differing_years`) instead of the last of the window.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from hamji import run_window
 from hamji.errors import UserError
 
 #: the default window of an analysis's runs: from 2008 (the border economy before the 2010
@@ -35,6 +40,14 @@ DEFAULT_SCENARIO = "baseline"
 #: the evaluation years by default: the last five years of the window (after the 2017 sanctions took
 #: hold, for the default window), clipped to it
 EVALUATION_YEARS = 5
+#: ``hamji compare``'s defaults (also :func:`hamji.compare`): a comparison measures a scenario's effects over
+#: the whole run (2000-2030, the window of ``hamji run``), on more seeds and a finer scale than a search runs
+#: each of its many designs with; its evaluation years default to the years in which the scenarios differ
+COMPARE_START = run_window.DEFAULT_START
+COMPARE_END = run_window.DEFAULT_END
+COMPARE_SEEDS = 8
+COMPARE_SCALE = 100
+COMPARE_FIRST_SEED = 1
 
 
 def default_years(start: dt.date, end: dt.date, span: int = EVALUATION_YEARS) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hamji import run_window
 from hamji.errors import UserError
 
 #: Dask event topic on which tasks report progress
@@ -333,7 +334,7 @@ class JobManager:
         """Queue the validation scorecard (``hamji validate``) at ``seeds`` seeds and 1:``scale``."""
         if not 1 <= seeds <= MAX_SCORECARD_SEEDS:
             raise UserError(f"seeds {seeds}: allowed 1 to {MAX_SCORECARD_SEEDS} for the scorecard here")
-        start, end = dt.date(2000, 1, 3), dt.date(2030, 12, 30)
+        start, end = run_window.DEFAULT_START, run_window.DEFAULT_END
         need = estimated_seconds(scale, start, end, seeds * SCORECARD_RUNS_PER_SEED)
         if need > MAX_SCORECARD_SECONDS:
             raise UserError(f"the scorecard at 1:{scale} with {seeds} seed(s) would take about {need / 60:.0f} min; the limit"
