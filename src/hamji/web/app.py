@@ -24,7 +24,7 @@ from hamji.parameters import REGISTRY
 from hamji.run_registry import RunRegistry, experiment_key, parse_param_filter, read_manifest
 from hamji.scenario import builtin_names
 from hamji.web import builder, figures
-from hamji.web.analysis_pages import analysis_server, policy_ui, sensitivity_ui, year_span
+from hamji.web.analysis_pages import POLICY_ID, SENSITIVITY_ID, analysis_server, policy_ui, sensitivity_ui, year_span
 from hamji.web.jobs import ANALYSIS_FILES, MAX_RUN_SECONDS, MAX_SCORECARD_SEEDS, MAX_SEEDS, JobManager
 
 NOT_A_FORECAST = ("A scenario, not a forecast. The model follows the mechanisms of Park (2009) with parameters from public"
@@ -155,8 +155,8 @@ def build_ui() -> ui.Tag:
         ui.nav_panel("Compare", compare, value="compare"),
         ui.nav_panel("Runs", runs, value="runs"),
         ui.nav_panel("Validation", validation, value="validation"),
-        ui.nav_panel("Sensitivity", sensitivity_ui(), value="sensitivity"),
-        ui.nav_panel("Policy design", policy_ui(), value="policy"),
+        ui.nav_panel("Sensitivity", sensitivity_ui(SENSITIVITY_ID), value="sensitivity"),
+        ui.nav_panel("Policy design", policy_ui(POLICY_ID), value="policy"),
         id="tabs", title="hamji",
         header=ui.TagList(
             # Shiny loads require.js, which would capture plotly.js as an AMD module: hide it while plotly.js loads
