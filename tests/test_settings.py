@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import hamji
+from hamji.analysis import compare as compare_mod
 from hamji.analysis import discover as discover_mod
 from hamji.analysis import ema, policy, settings
 from hamji.analysis import sensitivity as sensitivity_mod
@@ -98,3 +99,56 @@ def test_the_window_follows_a_scenario_that_declares_its_end():
     assert r.end == settings.scenario_end("history") == dt.date(2024, 12, 30)
     assert r.years == (2020, 2024)
     assert run_settings("history", end="2020-12-28").end == DEFAULT_END
+
+
+@pytest.fixture
+def capture_compare(monkeypatch):
+    """Replace the comparison's runner with one that records the spec and stops."""
+    seen = []
+
+    def fake(spec, *args, **kwargs):
+        seen.append(spec)
+        raise Captured()
+
+    monkeypatch.setattr(compare_mod, "run_comparison", fake)
+    return seen
+
+
+@pytest.mark.parametrize("given", [{}, {"start": "2004-01-05", "end": "2012-12-31", "from_year": 2011},
+                                   {"seeds": 3, "scale": "1:500", "first_seed": 7, "to_year": 2015}])
+def test_compare_defaults_the_same_from_the_command_line_and_the_python_api(given, capture_compare, tmp_path):
+    options = {"start": "--start", "end": "--end", "seeds": "--seeds", "scale": "--scale", "first_seed": "--first-seed",
+               "from_year": "--from-year", "to_year": "--to-year"}
+    args = [a for k, v in given.items() for a in (options[k], str(v))]
+    result = CliRunner().invoke(app, ["compare", "baseline", "microlending", *args, "--quiet", "--workers", "1",
+                                      "--out", str(tmp_path / "c")])
+    assert isinstance(result.exception, Captured), result.output
+    kw = {k: v for k, v in given.items() if k not in ("from_year", "to_year")}
+    if "from_year" in given or "to_year" in given:
+        kw["years"] = (given.get("from_year"), given.get("to_year"))
+    with pytest.raises(Captured):
+        hamji.compare(["baseline", "microlending"], **kw)
+    cli, api = capture_compare
+    assert (cli.scenarios, cli.first_seed, cli.posterior, cli.run) == (api.scenarios, api.first_seed,
+                                                                       api.posterior, api.run)
+    start = dt.date.fromisoformat(given.get("start", str(settings.COMPARE_START)))
+    end = dt.date.fromisoformat(given.get("end", str(settings.COMPARE_END)))
+    differ = compare_mod.differing_years(["baseline", "microlending"], start, end)
+    assert api.run.years == (given.get("from_year", differ[0]), given.get("to_year", differ[1]))
+    assert (api.run.start, api.run.end, api.run.seeds, api.run.scale, api.run.scenario) == (
+        start, end, given.get("seeds", settings.COMPARE_SEEDS), 500 if "scale" in given else settings.COMPARE_SCALE, "baseline")
+    assert api.seed_list == list(range(given.get("first_seed", 1), given.get("first_seed", 1) + api.run.seeds))
+
+
+def test_compare_keeps_its_own_defaults_the_whole_run_and_the_years_the_scenarios_differ():
+    from hamji import run_window
+    from hamji.sim import DEFAULT_END as SIM_END
+    from hamji.sim import DEFAULT_START as SIM_START
+
+    spec = compare_mod.compare_spec(["baseline", "microlending"])
+    assert (spec.run.start, spec.run.end) == (SIM_START, SIM_END) == (run_window.DEFAULT_START, run_window.DEFAULT_END)
+    assert (spec.run.seeds, spec.run.scale, spec.first_seed, spec.run.years) == (8, 100, 1, (2010, 2030))
+    assert compare_mod.compare_spec(["baseline", "border_closure"]).run.years == (2020, 2023)
+    assert spec.seed_list == list(range(1, 9)) and spec.scenario == "baseline"
+    with pytest.raises(UserError, match="--from-year/--to-year 2031-2030: must be an ordered window"):
+        compare_mod.compare_spec(["baseline", "microlending"], years=(2031, None))

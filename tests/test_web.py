@@ -240,29 +240,29 @@ def test_a_sensitivity_analysis_runs_in_the_background_and_ranks_the_parameters(
     page.get_by_role("tab", name="Sensitivity").click()
     assert "A scenario, not a forecast" in page.inner_text("#not-a-forecast")
     # a design too large for a few minutes is refused, with what it would cost, and nothing is queued
-    page.select_option("#sens_method", "sobol")
-    _set(page, "#sens_samples", "1024")
+    page.select_option("#sens-method", "sobol")
+    _set(page, "#sens-samples", "1024")
     page.locator("#sensitivity-size", has_text="too large").wait_for()
-    page.click("#sens_run")
-    page.locator("#sens_msg", has_text="too large for the web app").wait_for()
-    assert page.locator("#sens_jobs .job").count() == 0
+    page.click("#sens-run")
+    page.locator("#sens-msg", has_text="too large for the web app").wait_for()
+    assert page.locator("#sens-jobs .job").count() == 0
     # bad input gives a message, not a traceback
-    _set(page, "#sens_years", "2030-2040")
-    page.locator("#sens_size .hamji-error", has_text="--years 2030-2040").wait_for()
-    _set(page, "#sens_years", "")
+    _set(page, "#sens-years", "2030-2040")
+    page.locator("#sens-size .hamji-error", has_text="--years 2030-2040").wait_for()
+    _set(page, "#sens-years", "")
 
     # a tiny Morris screening of two parameters: 2 trajectories x 3 points = 6 runs of two years at 1:5000
-    page.select_option("#sens_method", "morris")
-    _pick(page, "sens_params", ["merchant_margin", "food_need_usd_per_person_week"])
+    page.select_option("#sens-method", "morris")
+    _pick(page, "sens-params", ["merchant_margin", "food_need_usd_per_person_week"])
     page.locator("#sens-params-table", has_text="US$ per person per week").wait_for()  # each parameter's unit and range
-    _set(page, "#sens_samples", "2")
-    _set(page, "#sens_scale", "5000")
-    _set(page, "#sens_first", "2019")
-    _set(page, "#sens_last", "2020")
+    _set(page, "#sens-samples", "2")
+    _set(page, "#sens-scale", "5000")
+    _set(page, "#sens-first", "2019")
+    _set(page, "#sens-last", "2020")
     page.locator("#sensitivity-size", has_text="6 runs").wait_for()
-    page.click("#sens_run")
-    page.locator("#sens_jobs .progress-bar").first.wait_for()
-    page.locator("#sens_jobs .job-done").wait_for()
+    page.click("#sens-run")
+    page.locator("#sens-jobs .progress-bar").first.wait_for()
+    page.locator("#sens-jobs .job-done").wait_for()
     page.locator("#sens-chart-0 .main-svg").first.wait_for()
     assert page.locator("#sens-chart-0 .scatterlayer .point").count() == 2  # one point per parameter
     assert "Morris: 2 parameters, 1 outcome(s), 6 samples" in page.inner_text("#sens-head")
@@ -275,12 +275,12 @@ def test_a_sensitivity_analysis_runs_in_the_background_and_ranks_the_parameters(
     assert rows.count() == 2
     assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)] == list(expected.param)
     assert f"{expected.value.iloc[0]:.4g}" in rows.nth(0).inner_text()
-    repro = page.inner_text("#sens_repro")
+    repro = page.inner_text("#sens-repro")
     assert ("hamji sensitivity --method morris --param merchant_margin --param food_need_usd_per_person_week"
             " --outcome hsi_mean:HamJi --scenario baseline --samples 2 --seeds 1 --scale 5000") in repro
     assert "hamji.sensitivity(method='morris', params=['merchant_margin', 'food_need_usd_per_person_week']" in repro
     with page.expect_download() as dl:
-        page.click("#dl_sens")
+        page.click("#sens-dl_sens")
     assert pd.read_parquet(dl.value.path()).equals(pd.read_parquet(folders[0] / "sensitivity.parquet"))
     _shot(page, "sensitivity")
 
@@ -300,7 +300,7 @@ def test_the_policy_tab_shows_a_search_its_front_and_its_robustness(server, brow
     page = _open(browser, url)
     page.get_by_role("tab", name="Policy design").click()
     assert "A scenario, not a forecast" in page.inner_text("#not-a-forecast")
-    page.select_option("#pol_folder", str(folder))
+    page.select_option("#pol-folder", str(folder))
     page.locator("#frontier-plot .main-svg").first.wait_for()
     traces = page.locator("#frontier-plot .scatterlayer .trace")
     assert traces.count() == 3  # designs, the front, the references
@@ -317,26 +317,26 @@ def test_the_policy_tab_shows_a_search_its_front_and_its_robustness(server, brow
     assert all(n in refs for n in ("recommendations", "microlending", "training", "transport"))
     assert page.locator("#robustness-table tbody tr").count() == len(rob)
     assert "recommendations" in page.inner_text("#robustness-table")
-    assert "made on the command line" in page.inner_text("#pol_repro")
+    assert "made on the command line" in page.inner_text("#pol-repro")
     _shot(page, "policy")
 
     # a tiny search from the web app: 2 designs at 1:20000 (8 runs with baseline and the references)
-    _set(page, "#pol_trials", "2")
-    _set(page, "#pol_population", "2")
-    _set(page, "#pol_scale", "20000")
-    _set(page, "#pol_first", "2015")
-    _set(page, "#pol_last", "2016")
+    _set(page, "#pol-trials", "2")
+    _set(page, "#pol-population", "2")
+    _set(page, "#pol-scale", "20000")
+    _set(page, "#pol-first", "2015")
+    _set(page, "#pol-last", "2016")
     page.locator("#optimize-size", has_text="8 runs").wait_for()
-    page.click("#pol_run")
-    page.locator("#pol_jobs .job-done").wait_for()
+    page.click("#pol-run")
+    page.locator("#pol-jobs .job-done").wait_for()
     page.locator("#pol-head", has_text="2 designs evaluated").wait_for()  # the finished search opens
     page.locator("#pol-head", has_text="1:20000, runs 2015-01-05 to 2016-12-31").wait_for()  # with its request.json
     page.locator("#frontier-plot .main-svg").first.wait_for()
     try:
-        page.locator("#pol_repro .repro-cli").wait_for()
+        page.locator("#pol-repro .repro-cli").wait_for()
     except Exception as exc:
-        raise AssertionError(f"no CLI line; #pol_repro shows {page.inner_text('#pol_repro')!r},"
+        raise AssertionError(f"no CLI line; #pol-repro shows {page.inner_text('#pol-repro')!r},"
                              f" #pol-head {page.inner_text('#pol-head')!r}") from exc
-    repro = page.inner_text("#pol_repro")
+    repro = page.inner_text("#pol-repro")
     assert "hamji optimize --budget 3e+07 --objective max:hsi_mean:HamJi" in repro, repro
     assert "hamji.optimize(budget=30000000.0" in repro, repro

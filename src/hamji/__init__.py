@@ -3,7 +3,14 @@
 Model output is a scenario, not a forecast.
 """
 
-from hamji.analysis.settings import DEFAULT_SCALE, DEFAULT_SCENARIO, DEFAULT_SEEDS
+from hamji.analysis.settings import (
+    COMPARE_FIRST_SEED,
+    COMPARE_SCALE,
+    COMPARE_SEEDS,
+    DEFAULT_SCALE,
+    DEFAULT_SCENARIO,
+    DEFAULT_SEEDS,
+)
 from hamji.version import VERSION
 
 __version__ = VERSION
@@ -80,6 +87,22 @@ def robust(designs: list[str], worlds: int = 10, criterion: str = "max:hsi_mean:
     run_ = policy.run_settings(seeds, scale, start, end, years, workers, scheduler)
     spec = policy.robust_spec(designs, worlds, criterion, satisfice, params, declared, run_)
     return policy.robust(spec, Path(out) if out is not None else None)
+
+
+def compare(scenarios: list[str], seeds: int = COMPARE_SEEDS, scale: int | str = COMPARE_SCALE, start: str | None = None,
+            end: str | None = None, years: str | tuple[int | None, int | None] | None = None,
+            first_seed: int = COMPARE_FIRST_SEED, posterior: str | None = None, workers: int = 1,
+            scheduler: str | None = None, out: str | None = None, overwrite: bool = False):
+    """Compare scenarios seed by seed (see :mod:`hamji.analysis.compare`; the first is the reference); returns
+    (annual, differences) DataFrames, as ``hamji compare`` writes them to ``comparison.parquet`` and
+    ``differences.csv`` when ``out`` is given. Its defaults are ``hamji compare``'s
+    (:mod:`hamji.analysis.settings`: the whole run 2000-2030, 8 seeds at 1:100, the years in which the scenarios differ)."""
+    from pathlib import Path
+
+    from hamji.analysis.compare import compare_spec, run_comparison
+
+    spec = compare_spec(list(scenarios), seeds, scale, start, end, years, first_seed, posterior, workers, scheduler)
+    return run_comparison(spec, Path(out) if out is not None else None, overwrite=overwrite)
 
 
 def __getattr__(name: str):

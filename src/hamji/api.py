@@ -14,6 +14,7 @@ import pandas as pd
 
 from hamji.errors import UserError
 from hamji.parameters import Parameters, brief
+from hamji.run_window import DEFAULT_END, DEFAULT_START
 from hamji.scenario import split_overrides
 
 #: default outcomes of :func:`model_function`: (name, metric, region, how over the window)
@@ -41,7 +42,7 @@ def _check_params(params: Any) -> dict[str, Any]:
 
 
 def run(scenario: str = "baseline", params: dict[str, Any] | None = None, seed: int = 1, scale: int | str = 100,
-        start: dt.date | str = "2000-01-03", end: dt.date | str = "2030-12-30", annual: bool = False) -> pd.DataFrame:
+        start: dt.date | str = DEFAULT_START, end: dt.date | str = DEFAULT_END, annual: bool = False) -> pd.DataFrame:
     """Run one simulation; the results as a tidy DataFrame (date or year, region, metric, value).
 
     Every argument is checked before anything runs; a mistake raises :class:`hamji.errors.UserError`
@@ -73,7 +74,7 @@ def known_outputs(scenario: Any) -> tuple[set[str], set[str]]:
 
 
 def model_function(scenario: str = "baseline", seed: int = 1, scale: int | str = 1000,
-                   start: str = "2000-01-03", end: str = "2030-12-30", years: tuple[int, int] | None = None,
+                   start: dt.date | str = DEFAULT_START, end: dt.date | str = DEFAULT_END, years: tuple[int, int] | None = None,
                    outcomes: tuple[tuple[str, str, str], ...] = DEFAULT_OUTCOMES) -> Callable[..., dict[str, float]]:
     """A function ``f(**params) -> {outcome: value}``: each outcome's annual mean over ``years`` (default: the
     last :data:`MODEL_FUNCTION_YEARS` years of the window, clipped to it: 2021-2030 for the default window).

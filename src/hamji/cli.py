@@ -24,7 +24,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hamji.analysis.settings import DEFAULT_END, DEFAULT_SCALE, DEFAULT_START, EVALUATION_YEARS
+from hamji import run_window
+from hamji.analysis.settings import (
+    COMPARE_END,
+    COMPARE_FIRST_SEED,
+    COMPARE_SCALE,
+    COMPARE_SEEDS,
+    COMPARE_START,
+    DEFAULT_END,
+    DEFAULT_SCALE,
+    DEFAULT_START,
+    EVALUATION_YEARS,
+)
 from hamji.errors import UserError
 from hamji.version import VERSION
 
@@ -210,9 +221,9 @@ def run(
     scale: str = typer.Option("100", "--scale", help="1:N, one simulated household stands for N real ones (1 = every household)."),
     seed: str = typer.Option("1", "--seed", metavar="INTEGER",
                              help="Random seed (0 to 4294967295); the same seed gives bit-identical results."),
-    start: str = typer.Option("2000-01-03", "--start", help="First week (YYYY-MM-DD)."),
+    start: str = typer.Option(str(run_window.DEFAULT_START), "--start", help="First week (YYYY-MM-DD)."),
     end: str | None = typer.Option(None, "--end", help="Last week (YYYY-MM-DD); default the scenario's own end"
-                                       " (history: 2024-12-30), else 2030-12-30."),
+                                       f" (history: 2024-12-30), else {run_window.DEFAULT_END}."),
     out_dir: Path | None = typer.Option(None, "--out", help="Results folder (default runs/<timestamp>-<scenario>/)."),
     set_: list[str] | None = typer.Option(None, "--set", help="Override a parameter: --set name=value (repeatable)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
@@ -226,7 +237,7 @@ def run(
     seed_n = check_seed(seed)
     sc = load_scenario(scenario, _overrides(set_))
     start_d = _date(start, "--start")
-    end_d = _date(end, "--end") if end is not None else (sc.spec.end or dt.date(2030, 12, 30))
+    end_d = _date(end, "--end") if end is not None else (sc.spec.end or run_window.DEFAULT_END)
     if end_d < start_d:
         raise UserError(f"--end {end_d} is before --start {start_d}")
     if out_dir is not None:
@@ -282,7 +293,7 @@ def plan(
     """Print the weekly plan: the order in which the mechanisms step each week."""
     from hamji.sim import Sim
 
-    sim = Sim(seed=1, scale=1000 if time_it else 100, start=dt.date(2000, 1, 3), end=dt.date(2001, 12, 31))
+    sim = Sim(seed=1, scale=1000 if time_it else 100, start=run_window.DEFAULT_START, end=dt.date(2001, 12, 31))
     if time_it:
         sim.run()
     table = Table(title="weekly plan")
@@ -332,18 +343,18 @@ def scenarios_show(name: str = typer.Argument(..., help="A built-in scenario nam
 @user_errors
 def compare(
     scenarios_: list[str] = typer.Argument(..., metavar="SCENARIO...", help="Two or more scenarios; the first is the reference."),
-    seeds: int = typer.Option(8, "--seeds", min=1, max=10_000, help="Seeds per scenario (the same seeds in each)."),
-    scale: str = typer.Option("100", "--scale", help="1:N, as for `hamji run`."),
+    seeds: int = typer.Option(COMPARE_SEEDS, "--seeds", min=1, max=10_000, help="Seeds per scenario (the same seeds in each)."),
+    scale: str = typer.Option(str(COMPARE_SCALE), "--scale", help="1:N, as for `hamji run`."),
     workers: WorkersOpt = CORES,
     scheduler: SchedulerOpt = None,
-    start: str = typer.Option("2000-01-03", "--start", help="First week."),
-    end: str = typer.Option("2030-12-30", "--end", help="Last week."),
+    start: str | None = typer.Option(None, "--start", help=f"First week (default {COMPARE_START})."),
+    end: str | None = typer.Option(None, "--end", help=f"Last week (default {COMPARE_END})."),
     from_year: int | None = typer.Option(None, "--from-year",
                                          help="First year of the evaluation window"
                                          " (default: the first year in which the scenarios differ)."),
     to_year: int | None = typer.Option(None, "--to-year",
                                        help="Last year of the evaluation window (default: the last year in which the scenarios differ)."),
-    first_seed: int = typer.Option(1, "--first-seed", help="Seeds are first-seed, first-seed+1, ..."),
+    first_seed: int = typer.Option(COMPARE_FIRST_SEED, "--first-seed", help="Seeds are first-seed, first-seed+1, ..."),
     out_dir: Path | None = typer.Option(None, "--out", help="Folder for comparison.parquet, differences.csv and comparison.html;"
                                            " run again with the same --out to resume an interrupted comparison."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out folder."),
@@ -363,25 +374,18 @@ def compare(
         raise UserError("compare: give at least two scenarios (the first is the reference)")
     if scheduler is not None:  # first, so an unreachable scheduler is reported within seconds
         check_scheduler(scheduler)
-    from hamji.analysis.compare import run_comparison
+    from hamji.analysis.compare import compare_spec, run_comparison
     from hamji.output import default_out_dir
-    from hamji.sim import parse_scale
 
-    start_d, end_d = _date(start, "--start"), _date(end, "--end")
-    n_scale = parse_scale(scale)
-    years = None  # the years in which the scenarios differ (hamji.analysis.compare.differing_years), unless given
-    if from_year is not None or to_year is not None:
-        from hamji.analysis.compare import differing_years
-
-        window = differing_years(scenarios_, start_d, end_d)
-        years = (from_year if from_year is not None else window[0], to_year if to_year is not None else window[1])
-    seed_list = [first_seed + k for k in range(seeds)]
+    start_d = _date(start, "--start") if start is not None else None
+    end_d = _date(end, "--end") if end is not None else None
+    # the years in which the scenarios differ (hamji.analysis.compare.differing_years), each end unless given
+    years = (from_year, to_year) if from_year is not None or to_year is not None else None
+    spec = compare_spec(scenarios_, seeds, scale, start_d, end_d, years, first_seed, posterior, workers, scheduler)
     target = out_dir if out_dir is not None else default_out_dir("compare-" + "-".join(Path(s).stem for s in scenarios_))
     with lazy_progress(f"{len(scenarios_)} scenarios x {seeds} seeds (one task per seed)", "seeds", quiet) as progress:
-        annual, diffs = run_comparison(scenarios_, seed_list, n_scale, start_d, end_d, target, years=years, workers=workers,
-                                       scheduler=scheduler, overwrite=overwrite, progress=progress,
-                                       log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True),
-                                       posterior=posterior)
+        annual, diffs = run_comparison(spec, target, overwrite=overwrite, progress=progress,
+                                       log=lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
     names = list(dict.fromkeys(annual.scenario))
     years = (int(diffs.from_year.iloc[0]), int(diffs.to_year.iloc[0]))
     table = Table(title=f"change against {names[0]}, mean over {seeds} seeds and the years {years[0]}-{years[1]}"

@@ -29,6 +29,7 @@ from hamji.modules import PLAN
 from hamji.parameters import brief
 from hamji.people import People
 from hamji.results import Results
+from hamji.run_window import DEFAULT_END, DEFAULT_START
 from hamji.runtime import kernel_threads, tune_allocator, use_threads
 from hamji.scenario import Scenario, load_scenario, parse_date
 from hamji.streams import Streams
@@ -36,10 +37,6 @@ from hamji.synthesis import synthesise
 from hamji.trade import TradeState
 from hamji.version import VERSION
 from hamji.world import World, build_world
-
-DEFAULT_START = dt.date(2000, 1, 3)
-DEFAULT_END = dt.date(2030, 12, 30)
-
 
 #: the dates a run may span (the model's data and pandas' calendar are both safe inside them)
 FIRST_DATE = dt.date(1900, 1, 1)

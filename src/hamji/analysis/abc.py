@@ -46,6 +46,7 @@ import io
 import json
 import logging
 import math
+import random
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,10 +58,13 @@ import pandas as pd
 
 from hamji import data
 from hamji.analysis.calibration import DEFAULT_PARAMS, CalibrationSpec, history_settings, loss_of
+from hamji.analysis.ensemble import Task, check_scheduler, run_task
 from hamji.analysis.settings import RunSettings, UsesRunSettings, embed
 from hamji.analysis.sweep import canonical, describe_difference, scenario_digest
+from hamji.analysis.validation import SERIES, SeriesFit, trade_chart_svg, trade_fit
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
+from hamji.scenario import load_scenario
 from hamji.version import VERSION
 
 DB_FILE = "abc.db"
@@ -135,8 +139,6 @@ class ABCSpec(UsesRunSettings, exclude=("years",)):
 
     def fingerprint(self) -> dict[str, Any]:
         """What the history's generations are made with: a history made otherwise is refused."""
-        from hamji.scenario import load_scenario
-
         start, end = self.dates()
         return {"sweep": "calibrate abc", "hamji version": VERSION, "params": list(self.params),
                 "scenario content": {"history": scenario_digest(load_scenario("history"), exclude=self.params)},
@@ -146,8 +148,6 @@ class ABCSpec(UsesRunSettings, exclude=("years",)):
 
 def target_years(start: dt.date, end: dt.date) -> dict[str, list[int]]:
     """Per trade series, the years the data give inside the runs' window."""
-    from hamji.analysis.validation import SERIES
-
     t = data.trade_series()
     return {label: [int(y) for y in t.index if pd.notna(t.loc[y, col]) and start.year <= y <= end.year]
             for label, _metrics, col in SERIES}
@@ -155,8 +155,6 @@ def target_years(start: dt.date, end: dt.date) -> dict[str, list[int]]:
 
 def observed(years: dict[str, list[int]]) -> dict[str, np.ndarray]:
     """The data, as pyabc summary statistics: per series, US$ million a year over ``years``."""
-    from hamji.analysis.validation import SERIES
-
     t = data.trade_series()
     return {label: np.array([float(t.loc[y, col]) for y in years[label]]) for label, _m, col in SERIES}
 
@@ -165,9 +163,6 @@ def simulate(values: dict[str, float], seeds: int, scale: int, start: dt.date, e
              years: dict[str, list[int]]) -> dict[str, np.ndarray]:
     """Summary statistics of one candidate: ``history`` with ``values`` over ``seeds`` seeds, the
     seed-averaged trade series (US$ million) at the target years; NaN where the model gives none."""
-    from hamji.analysis.ensemble import Task, run_task
-    from hamji.analysis.validation import trade_fit
-
     try:
         annual = pd.concat([run_task(Task("history", s, scale, start, end, dict(values))) for s in range(1, seeds + 1)])
     except UserError:  # a combination the model refuses: no fit (the distance is infinite)
@@ -178,8 +173,6 @@ def simulate(values: dict[str, float], seeds: int, scale: int, start: dt.date, e
 
 def fits_of(summaries: dict[str, np.ndarray], years: dict[str, list[int]]) -> list:
     """The :class:`~hamji.analysis.validation.SeriesFit` of model summaries against the data."""
-    from hamji.analysis.validation import SeriesFit
-
     x0 = observed(years)
     return [SeriesFit(label, list(years[label]), list(map(float, summaries[label])), list(map(float, x0[label]))).compute()
             for label in years]
@@ -187,8 +180,6 @@ def fits_of(summaries: dict[str, np.ndarray], years: dict[str, list[int]]) -> li
 
 def distance(x: dict[str, np.ndarray], x0: dict[str, np.ndarray]) -> float:
     """The optuna calibration's loss (:func:`loss_of`) between model summaries ``x`` and data ``x0``."""
-    from hamji.analysis.validation import SeriesFit
-
     return loss_of([SeriesFit(k, list(range(len(x0[k]))), list(map(float, x[k])), list(map(float, x0[k]))).compute()
                     for k in x0])
 
@@ -204,8 +195,6 @@ SETUP_STREAM, GENERATION_STREAM = 0, 1
 
 def _reseed(sampler_seed: int, t: int, stream: int = GENERATION_STREAM) -> None:
     """Seed numpy's global generator (pyabc's source of particles and perturbations) for generation ``t``."""
-    import random
-
     state = np.random.SeedSequence([sampler_seed, stream, t]).generate_state(1)[0]
     np.random.seed(int(state))
     random.seed(int(state))
@@ -245,8 +234,6 @@ def calibrate_abc(spec: ABCSpec, out: Path, progress: Callable[[int, int], None]
     docstring says; every input is checked, and the scheduler reached, before anything is written.
     """
     import pyabc
-
-    from hamji.analysis.ensemble import check_scheduler
 
     spec.check()
     if spec.scheduler is not None:
@@ -381,7 +368,7 @@ def marginals_svg(posterior: pd.DataFrame) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from scipy.stats import gaussian_kde
+    from scipy.stats import gaussian_kde  # scipy.stats takes ~0.3 s to import: only for this page's curves
 
     names = [c for c in posterior.columns if c not in POSTERIOR_COLUMNS]
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False)
@@ -413,8 +400,6 @@ def marginals_svg(posterior: pd.DataFrame) -> str:
 
 def posterior_html(posterior: pd.DataFrame, diagnostics: pd.DataFrame, spec: ABCSpec, fits: list) -> str:
     """The self-contained page: marginals, the summary, the diagnostics and the trade fit at the posterior mean."""
-    from hamji.analysis.validation import trade_chart_svg
-
     start, end = spec.dates()
     sm = summary(posterior)
     q = f"{round(100 * RANGE_QUANTILES[0])}-{round(100 * RANGE_QUANTILES[1])}%"

@@ -36,14 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from hamji import data
-from hamji.analysis.ensemble import check_scheduler, local_cluster
+from hamji.analysis.ensemble import Task, check_scheduler, local_cluster, run_ensemble
 from hamji.analysis.settings import RunSettings, UsesRunSettings, embed
 from hamji.analysis.sweep import TaskStore, canonical, describe_difference, digest, scenario_digest
+from hamji.analysis.validation import trade_fit
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
+from hamji.scenario import load_scenario
 from hamji.version import VERSION
 
 #: the first week of the calibration runs (they end with the last year of the trade data)
@@ -98,8 +101,6 @@ class CalibrationSpec(UsesRunSettings):
 
     def fingerprint(self) -> dict[str, Any]:
         """What the study's trials are made with: a study or stored tasks made otherwise are refused."""
-        from hamji.scenario import load_scenario
-
         start, end = self.dates()
         return {"sweep": "calibrate", "hamji version": VERSION, "params": list(self.params),
                 "scenario content": {"history": scenario_digest(load_scenario("history"), exclude=self.params)},
@@ -119,9 +120,6 @@ def evaluate(values: dict[str, Any], spec: CalibrationSpec, store: TaskStore | N
     With a ``store``, each seed's run is kept (under a key made of the values and the seed) as it
     finishes, and seeds already stored are loaded instead of run.
     """
-    from hamji.analysis.ensemble import Task, run_ensemble
-    from hamji.analysis.validation import trade_fit
-
     start, end = spec.dates()
     seeds = range(1, spec.seeds + 1)
     tasks = [Task("history", s, spec.scale, start, end, dict(values)) for s in seeds]
@@ -133,7 +131,6 @@ def evaluate(values: dict[str, Any], spec: CalibrationSpec, store: TaskStore | N
 def trial_sampler(spec: CalibrationSpec, finished: int):
     """The sampler of the trial that follows ``finished`` finished trials: seeded from the sampler
     seed and that number alone, so a resumed study suggests what an uninterrupted one would."""
-    import numpy as np
     import optuna
 
     seed = int(np.random.SeedSequence([spec.sampler_seed, finished]).generate_state(1)[0])

@@ -27,17 +27,37 @@ posterior file's content digest.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hamji.analysis.ensemble import Task, check_scheduler, run_grouped, validate_tasks
+from hamji.analysis.settings import (
+    COMPARE_END,
+    COMPARE_FIRST_SEED,
+    COMPARE_SCALE,
+    COMPARE_SEEDS,
+    COMPARE_START,
+    RunSettings,
+    UsesRunSettings,
+    parse_years,
+)
 from hamji.analysis.stats import CONFIDENCE, t_half_width
+from hamji.analysis.sweep import TaskStore, scenario_digest
+from hamji.errors import UserError
+from hamji.output import atomic_folder, check_out_dir
+from hamji.parameters import REGISTRY, brief
+from hamji.scenario import event_key_spec, load_scenario
+from hamji.sim import check_run_date, parse_scale
+from hamji.version import VERSION
 
 #: (label, metric, region): the human security outcomes compared
 HSI_OUTCOMES = (
@@ -70,10 +90,6 @@ def read_posterior(path: Path, option: str = "compare --posterior") -> pd.DataFr
     the parameter's declared range, negative or non-finite weights, or weights summing to zero.
     Returns the parameter columns and ``weight``.
     """
-    from hamji.errors import UserError
-    from hamji.parameters import REGISTRY, brief
-    from hamji.scenario import event_key_spec
-
     at = f"{option} {path}"
     if not Path(path).is_file():
         raise UserError(f"{at}: no such file")
@@ -111,8 +127,6 @@ def posterior_draw(posterior: pd.DataFrame, seed: int) -> dict[str, Any]:
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's content (a changed posterior makes other tasks)."""
-    import hashlib
-
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -160,8 +174,6 @@ def differing_years(scenarios: list[str], start: dt.date, end: dt.date) -> tuple
     2020-23 over 2020-2023), not diluted in a ten-year average. Scenarios whose parameters or output groups differ
     differ from the start; scenarios that differ in nothing give the whole run.
     """
-    from hamji.scenario import load_scenario
-
     return differing_years_of([load_scenario(s) for s in scenarios], start, end)
 
 
@@ -186,7 +198,7 @@ def differing_years_of(loaded: list[Any], start: dt.date, end: dt.date) -> tuple
 
 def tradeoff_svg(diffs: pd.DataFrame) -> str:
     """The trade-off chart: HSI gained in HamJi against regime revenue added, one point per scenario."""
-    import matplotlib
+    import matplotlib  # only to draw the page: reading differences needs no plotting library
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -258,83 +270,127 @@ def comparison_fingerprint(scenarios: list[str], seeds: list[int], scale: int, s
                            posterior_digest: str | None = None) -> dict:
     """What a comparison's tasks are made with (with the posterior's content digest, if any): a store
     holding other tasks is refused."""
-    from hamji.analysis.sweep import scenario_digest
-    from hamji.scenario import load_scenario
-    from hamji.version import VERSION
-
     return {"sweep": "compare", "hamji version": VERSION, "scenarios": list(scenarios),
             "scenario content": {s: scenario_digest(load_scenario(s)) for s in scenarios},
             "scale": scale, "dates": f"{start} to {end}", "seeds": list(seeds),
             **({"posterior": posterior_digest} if posterior_digest else {})}
 
 
-def run_comparison(scenarios: list[str], seeds: list[int], scale: int, start: dt.date, end: dt.date, out: Path,
-                   years: tuple[int, int] | None = None, workers: int = 1, scheduler: str | None = None,
-                   overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
-                   log: Callable[[str], None] | None = None,
-                   posterior: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run ``scenarios`` over ``seeds`` and write ``comparison.parquet``, ``differences.csv`` and
-    ``comparison.html`` into ``out``; returns the annual results and the differences.
+@dataclass(init=False)
+class ComparisonSpec(UsesRunSettings, exclude=("scenario",)):
+    """What a comparison runs: ``scenarios`` (the first is the reference, ``run.scenario``), the seeds
+    ``first_seed``, ``first_seed + 1``, ... (``run.seeds`` of them), an optional ``posterior`` file; how it
+    runs is its :class:`RunSettings` (``run``: scale, window, evaluation years, workers, scheduler), whose
+    defaults for a comparison are declared in :mod:`hamji.analysis.settings` (``COMPARE_*``). Build it checked
+    with :func:`compare_spec`."""
 
-    With a ``posterior`` file, each seed runs every scenario with one parameter set drawn from it
-    (:func:`posterior_draw`), written to ``posterior_draws.csv`` too.
+    scenarios: list[str]
+    first_seed: int = COMPARE_FIRST_SEED
+    posterior: Path | None = None
+    run: RunSettings = field(default_factory=RunSettings)
 
-    ``years`` is the evaluation window (default: the years in which the scenarios differ, :func:`differing_years`). Resumable:
-    see the module's
-    docstring. Every input is checked, and the scheduler reached, before anything runs or is written.
-    """
-    from hamji.analysis.ensemble import Task, check_scheduler, run_grouped, validate_tasks
-    from hamji.analysis.sweep import TaskStore
-    from hamji.errors import UserError
-    from hamji.output import atomic_folder, check_out_dir
+    def __init__(self, scenarios: list[str], first_seed: int = COMPARE_FIRST_SEED, posterior: Path | None = None,
+                 run: RunSettings | None = None) -> None:
+        self.scenarios, self.first_seed = list(scenarios), first_seed
+        self.posterior = Path(posterior) if posterior is not None else None
+        self.run = run if run is not None else compare_spec(self.scenarios, first_seed=first_seed).run
 
+    @property
+    def scenario(self) -> str:
+        """The reference scenario (the first)."""
+        return self.scenarios[0]
+
+    @property
+    def seed_list(self) -> list[int]:
+        return [self.first_seed + k for k in range(self.run.seeds)]
+
+
+def compare_spec(scenarios: list[str], seeds: int = COMPARE_SEEDS, scale: int | str = COMPARE_SCALE, start: Any = None,
+                 end: Any = None, years: Any = None, first_seed: int = COMPARE_FIRST_SEED, posterior: Path | str | None = None,
+                 workers: int = 1, scheduler: str | None = None) -> ComparisonSpec:
+    """A checked :class:`ComparisonSpec` from user input, the same for ``hamji compare`` and :func:`hamji.compare`:
+    dates as dates or text (None: :data:`~hamji.analysis.settings.COMPARE_START` / ``COMPARE_END``), ``years`` as
+    None, ``Y1-Y2`` text or a pair whose ``None`` ends default to the years in which the scenarios differ
+    (:func:`differing_years`)."""
     if len(scenarios) < 2:
         raise UserError("compare: give at least two scenarios (the first is the reference)")
     if len(set(scenarios)) < len(scenarios):
         raise UserError(f"compare: each scenario once, got {' '.join(scenarios)}")
-    if not seeds:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise UserError("compare: give at least one seed")
-    bad = next((s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**32), None)
+    seed_list = [first_seed + k for k in range(seeds)] if isinstance(first_seed, int) else [first_seed]
+    bad = next((s for s in seed_list if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**32), None)
     if bad is not None:
         raise UserError(f"compare --first-seed/--seeds: seed {bad!r} is not a whole number from 0 to {2**32 - 1}")
-    if end < start:
-        raise UserError(f"--end {end} is before --start {start}")
-    if years is None:
-        years = differing_years(scenarios, start, end)
-    if years[0] > years[1] or years[0] < start.year or years[1] > end.year:
-        raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {start.year}-{end.year}")
+    first = COMPARE_START if start is None else check_run_date(start, "--start")
+    last = COMPARE_END if end is None else check_run_date(end, "--end")
+    if last < first:
+        raise UserError(f"--end {last} is before --start {first}")
+    if isinstance(years, str):
+        years = parse_years(years, first, last)
+    if years is None or None in years:
+        differ = differing_years(scenarios, first, last)
+        years = differ if years is None else tuple(d if y is None else y for y, d in zip(years, differ, strict=True))
+    if years[0] > years[1] or years[0] < first.year or years[1] > last.year:
+        raise UserError(f"--from-year/--to-year {years[0]}-{years[1]}: must be an ordered window inside {first.year}-{last.year}")
+    run = RunSettings(scenario=scenarios[0], scale=parse_scale(scale), seeds=seeds, start=first, end=last,
+                      years=(int(years[0]), int(years[1])), workers=workers, scheduler=scheduler)
+    run.check()
+    return ComparisonSpec(scenarios, first_seed, posterior, run)
+
+
+def run_comparison(spec: ComparisonSpec, out: Path | None = None, overwrite: bool = False,
+                   progress: Callable[[int, int], None] | None = None,
+                   log: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the spec's scenarios over its seeds and write ``comparison.parquet``, ``differences.csv`` and
+    ``comparison.html`` into ``out`` (nothing written without it); returns the annual results and the differences.
+
+    With a ``posterior`` file, each seed runs every scenario with one parameter set drawn from it
+    (:func:`posterior_draw`), written to ``posterior_draws.csv`` too.
+
+    The evaluation window is ``spec.run.years`` (by default the years in which the scenarios differ,
+    :func:`differing_years`). Resumable: see the module's docstring. Every input is checked, and the scheduler
+    reached, before anything runs or is written.
+    """
+    scenarios, seeds, run, posterior = spec.scenarios, spec.seed_list, spec.run, spec.posterior
+    scale, start, end, years = run.scale, run.start, run.end, run.years
     draws: dict[int, dict[str, Any]] = {}
     if posterior is not None:
         chosen = read_posterior(posterior)
         draws = {s: posterior_draw(chosen, s) for s in seeds}
-    check_out_dir(out, overwrite)
-    if scheduler is not None:
-        check_scheduler(scheduler)
+    if out is not None:
+        check_out_dir(out, overwrite)
+    if run.scheduler is not None:
+        check_scheduler(run.scheduler)
     validate_tasks([Task(s, seeds[0], scale, start, end) for s in scenarios])
-    fingerprint = comparison_fingerprint(scenarios, seeds, scale, start, end,
-                                         file_digest(posterior) if posterior is not None else None)
-    store = TaskStore(partial_dir(out), fingerprint, replace=overwrite,
-                      hint="use another --out, or add --overwrite to discard them")
+    store = None
+    if out is not None:
+        fingerprint = comparison_fingerprint(scenarios, seeds, scale, start, end,
+                                             file_digest(posterior) if posterior is not None else None)
+        store = TaskStore(partial_dir(out), fingerprint, replace=overwrite,
+                          hint="use another --out, or add --overwrite to discard them")
     try:
-        stored = len(store.done() & {f"seed-{s}" for s in seeds})
+        stored = len(store.done() & {f"seed-{s}" for s in seeds}) if store is not None else 0
         if stored and log is not None:
             log(f"resuming: {stored} of {len(seeds)} seeds already done (kept in {store.folder}); running {len(seeds) - stored}")
-        annual = run_grouped(scenarios, seeds, scale, start, end, workers=workers, scheduler=scheduler,
+        annual = run_grouped(scenarios, seeds, scale, start, end, workers=run.workers, scheduler=run.scheduler,
                              progress=progress, store=store, overrides=draws)
         names = list(dict.fromkeys(annual.scenario))
         diffs = differences(annual, years, names[0], INTERVAL_POSTERIOR if draws else INTERVAL_SEEDS)
-        with atomic_folder(out, overwrite) as tmp:
-            annual[["scenario", "seed", "region", "metric", "year", "value"]].to_parquet(tmp / "comparison.parquet", index=False)
-            diffs.to_csv(tmp / "differences.csv", index=False)
-            if draws:
-                pd.DataFrame([{"seed": s, **d} for s, d in draws.items()]).to_csv(tmp / DRAWS_FILE, index=False)
-            page = comparison_html(diffs, names[0], years, len(seeds), scale, str(posterior) if draws else None)
-            (tmp / "comparison.html").write_text(page, encoding="utf-8")
+        if out is not None:
+            with atomic_folder(out, overwrite) as tmp:
+                annual[["scenario", "seed", "region", "metric", "year", "value"]].to_parquet(tmp / "comparison.parquet", index=False)
+                diffs.to_csv(tmp / "differences.csv", index=False)
+                if draws:
+                    pd.DataFrame([{"seed": s, **d} for s, d in draws.items()]).to_csv(tmp / DRAWS_FILE, index=False)
+                page = comparison_html(diffs, names[0], years, len(seeds), scale, str(posterior) if draws else None)
+                (tmp / "comparison.html").write_text(page, encoding="utf-8")
     except BaseException:
-        if store.done():
+        if store is not None and store.done():
             store.close()  # keep the finished seeds for the next run
-        else:
+        elif store is not None:
             store.remove()  # nothing finished: leave nothing behind
         raise
-    store.remove()
+    if store is not None:
+        store.remove()
     return annual, diffs

@@ -23,6 +23,7 @@ several joined by ``and``. Every input is checked before anything runs or is wri
 from __future__ import annotations
 
 import html
+import logging
 import operator
 import re
 import warnings
@@ -44,9 +45,12 @@ from hamji.analysis.settings import (
     embed,
     run_settings,
 )
-from hamji.analysis.sweep import analysis_tasks, write_whole
+from hamji.analysis.sweep import analysis_tasks, scenario_digest, write_whole
 from hamji.errors import UserError
 from hamji.parameters import brief
+from hamji.report import figure_svg
+from hamji.scenario import load_scenario
+from hamji.version import VERSION
 
 #: the comparisons a condition may use (no equality: an outcome averaged over years is a real number)
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -181,7 +185,7 @@ def discover_spec(condition: str, params: list[str] | None = None, effect: str |
 
 def design(names: list[str], samples: int, declared: bool) -> tuple[np.ndarray, pd.DataFrame]:
     """The Latin hypercube on the unit cube (one row per sample) and the parameter values it maps to."""
-    from scipy.stats import qmc
+    from scipy.stats import qmc  # scipy.stats takes ~0.3 s to import: only to draw a design
 
     unit = qmc.LatinHypercube(d=len(names), seed=DESIGN_SEED).random(samples)
     return unit, values_from_unit(names, unit, declared)
@@ -190,10 +194,6 @@ def design(names: list[str], samples: int, declared: bool) -> tuple[np.ndarray, 
 def fingerprint(spec: DiscoverSpec, names: list[str]) -> dict[str, Any]:
     """What the stored runs depend on (a resumed discovery must match it); the condition and the
     threshold are not in it: they are evaluated afterwards, so a new condition reuses the runs."""
-    from hamji.analysis.sweep import scenario_digest
-    from hamji.scenario import load_scenario
-    from hamji.version import VERSION
-
     scen = [spec.scenario] + ([spec.effect] if spec.effect else [])
     return {"hamji version": VERSION, "sweep": "discover", "parameters": names,
             "ranges": {n: list(param_spec(n).bounds(spec.declared)) + [param_spec(n).dist] for n in names},
@@ -214,7 +214,6 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, threshold: float) -> pd.DataFrame
                "qp_low", "qp_high"]
     if y.all() or not y.any():
         return pd.DataFrame(columns=columns)
-    import logging
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*ipyparallel.*")
@@ -282,8 +281,6 @@ def _trajectory_svg(boxes: pd.DataFrame, threshold: float) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from hamji.report import figure_svg
 
     traj = boxes.drop_duplicates("box").sort_values("box")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

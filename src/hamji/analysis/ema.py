@@ -31,10 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from hamji.analysis import settings
 from hamji.analysis.experiments import Outcome, param_spec, parse_outcome, resolve_params, run_design, seed_means
 from hamji.errors import UserError
 from hamji.parameters import brief
+from hamji.sim import parse_seed
 
 with warnings.catch_warnings():  # EMA warns at import about optional evaluators hamji does not use
     warnings.filterwarnings("ignore", message=".*ipyparallel.*")
@@ -83,8 +86,6 @@ class _Experiment:
     names: tuple[tuple[str, str], ...]  # (EMA name, hamji name) of the uncertainties and levers
 
     def __call__(self, **kwargs: Any) -> dict[str, float]:
-        import pandas as pd
-
         back = dict(self.names)
         values = pd.DataFrame([{back[k]: v for k, v in kwargs.items() if k in back}])
         exp = run_design(values, self.scenario, self.effect, list(self.outcomes), list(self.seeds), self.scale,
@@ -95,7 +96,7 @@ class _Experiment:
 
 def _parameter(ema: str, name: str, declared: bool) -> Any:
     """The EMA parameter of a hamji parameter, over its plausible (or declared) range."""
-    import scipy.stats
+    import scipy.stats  # ~0.3 s to import: only for a parameter's distribution
 
     spec = param_spec(name)
     lo, hi = spec.bounds(declared)
@@ -122,8 +123,6 @@ def model(scenario: str = "baseline", outcomes: Sequence[str] = DEFAULT_OUTCOMES
     accepted, and without ``years`` its last five years are averaged. Every argument is checked here; a
     mistake raises :class:`hamji.errors.UserError` with one line.
     """
-    from hamji.sim import parse_seed
-
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise UserError(f"seeds {brief(seeds)}: expected a whole number of seeds, at least 1")
     run = settings.run_settings(scenario, seeds, scale, start, end, years, prefix="")

@@ -19,14 +19,18 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from hamji import run_window
 from hamji.errors import UserError
-from hamji.scenario import load_scenario
+from hamji.scenario import Scenario, ScenarioSpec, load_scenario
+from hamji.sim import Sim
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.analysis.sweep import TaskStore
@@ -39,15 +43,13 @@ class Task:
     scenario: str  # built-in name or path of a scenario file
     seed: int
     scale: int = 100
-    start: dt.date = dt.date(2000, 1, 3)
-    end: dt.date = dt.date(2030, 12, 30)
+    start: dt.date = run_window.DEFAULT_START
+    end: dt.date = run_window.DEFAULT_END
     overrides: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 def run_task(task: Task) -> pd.DataFrame:
     """Run one task; its annual results with ``scenario`` and ``seed`` columns."""
-    from hamji.sim import Sim
-
     sim = Sim(task.scenario, seed=task.seed, scale=task.scale, start=task.start, end=task.end, overrides=task.overrides)
     sim.run()
     annual = sim.results.annual()
@@ -73,9 +75,6 @@ def run_seed_group(scenarios: tuple[str, ...], seed: int, scale: int, start: dt.
     interventions start late in the run. ``overrides`` apply to every scenario (and the trunk): the
     registry parameters to all, each event key ``TYPE.key`` to the scenarios with such an event.
     """
-    from hamji.scenario import Scenario, ScenarioSpec
-    from hamji.sim import Sim
-
     loaded = [load_scenario(s) for s in scenarios]
     if overrides:
         loaded = [load_scenario(s, overrides_for(sc.spec, overrides)) for s, sc in zip(scenarios, loaded)]
@@ -141,8 +140,6 @@ def new_local_cluster(workers: int, dashboard: str | None = ":0"):
     """A Dask LocalCluster of ``workers`` single-threaded processes, each told (``HAMJI_THREADS``) to use its
     share of this machine's cores in the household passes of large runs, so workers never oversubscribe the
     cores (threads never change a result: see :mod:`hamji.kernels`). The dashboard goes on a free port."""
-    import os
-
     from distributed import LocalCluster
 
     share = max(1, (os.cpu_count() or 1) // max(1, workers))
@@ -199,8 +196,6 @@ def check_scheduler(address: str, timeout: float = 5.0) -> None:
 def _refused_at_once(address: str, timeout: float) -> None:
     """For tcp:// addresses, one plain connection first: a refused one fails at once, where Dask
     would retry until its timeout."""
-    import socket
-
     from distributed.comm import parse_address
     from distributed.comm.addressing import parse_host_port
 

@@ -25,8 +25,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from hamji.analysis.ensemble import Task, map_stored, overrides_for, run_seed_group, validate_tasks
+from hamji.api import known_outputs
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY, ParamSpec, brief, uncertain_names
+from hamji.scenario import event_key_spec, load_scenario
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.analysis.sweep import TaskStore
@@ -47,9 +50,6 @@ class Outcome:
 
 def parse_outcome(text: str, years: tuple[int, int]) -> Outcome:
     """``METRIC:REGION`` (e.g. ``hsi_mean:HamJi``) checked against the metrics and regions a run records."""
-    from hamji.api import known_outputs
-    from hamji.scenario import load_scenario
-
     m = re.fullmatch(r"\s*([A-Za-z0-9_]+)\s*:\s*(.+?)\s*", text) if isinstance(text, str) else None
     if m is None:
         raise UserError(f"--outcome {brief(text)}: expected METRIC:REGION, for example hsi_mean:HamJi")
@@ -63,8 +63,6 @@ def parse_outcome(text: str, years: tuple[int, int]) -> Outcome:
 
 def param_spec(name: str) -> ParamSpec:
     """The declaration of a parameter an analysis may vary: a registry name or an event key ``TYPE.key``."""
-    from hamji.scenario import event_key_spec
-
     spec = event_key_spec(name) if "." in name else REGISTRY.get(name)
     if spec is None:
         what = "event key (TYPE.key of a parameter event)" if "." in name else "parameter"
@@ -80,8 +78,6 @@ def resolve_params(names: list[str] | None, scenarios: list[str]) -> tuple[list[
     then), so it is varied as that event's key instead (``microlending_default_rate`` becomes
     ``microlending.default_rate``); a note says so.
     """
-    from hamji.scenario import load_scenario
-
     chosen = list(uncertain_names()) if not names else list(names)
     if len(set(chosen)) < len(chosen):
         raise UserError(f"--param: each parameter once, got {' '.join(chosen)}")
@@ -121,8 +117,6 @@ def _plain(value: Any) -> Any:
 
 def run_sample(job: tuple) -> pd.DataFrame:
     """One task: a sample's parameter set with one seed; its outcomes in one row."""
-    from hamji.analysis.ensemble import run_seed_group
-
     sample, overrides, scenario, effect, outcomes, seed, scale, start, end = job
     scenarios = (scenario,) if effect is None else (scenario, effect)
     with warnings.catch_warnings():
@@ -150,9 +144,6 @@ def run_design(values: pd.DataFrame, scenario: str, effect: str | None, outcomes
     Columns: ``sample``, ``seed``, the parameter columns, then one column per outcome name (with
     ``effect``: the effect scenario minus ``scenario``, and ``base:<name>``, ``alt:<name>``).
     """
-    from hamji.analysis.ensemble import Task, map_stored, overrides_for, validate_tasks
-    from hamji.scenario import load_scenario
-
     if not seeds:
         raise UserError("--seeds: at least one seed")
     first = {k: _plain(v) for k, v in values.iloc[0].items()} if len(values) else {}

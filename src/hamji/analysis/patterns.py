@@ -14,7 +14,10 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from hamji.analysis.ensemble import Task, run_ensemble
+from hamji import data
+from hamji.analysis.compare import REVENUE_LABEL, differences
+from hamji.analysis.ensemble import Task, run_ensemble, run_grouped
+from hamji.parameters import REGISTRY
 
 #: the regions "farther away from the Sino-DPRK border" (more than 350 road km from a crossing)
 FAR_FROM_BORDER = ("South Hwanghae", "North Hwanghae", "Kangwon")
@@ -142,8 +145,6 @@ def pattern_6(annual: pd.DataFrame) -> PatternResult:
     change in HamJi's HSI and in regime revenue are both above zero, and the paper's three together
     (``recommendations``) raise HamJi's HSI by more than micro-lending alone.
     """
-    from hamji.analysis.compare import REVENUE_LABEL, differences
-
     d = differences(annual, PATTERN6_YEARS, "baseline").set_index(["scenario", "outcome"])
     hsi = {s: float(d.loc[(s, "HSI, HamJi"), "mean_change"]) for s in PATTERN6_SCENARIOS[1:]}
     rev = {s: float(d.loc[(s, REVENUE_LABEL), "mean_change"]) for s in PATTERN6_SCENARIOS[1:]}
@@ -158,8 +159,6 @@ def pattern_6(annual: pd.DataFrame) -> PatternResult:
 def evaluate_pattern_6(seeds: int = 3, scale: int = 1000, workers: int = 1,
                        progress: Callable[[int, int], None] | None = None) -> PatternResult:
     """Run the five scenarios of pattern 6 (forked from a common trunk) and return its result."""
-    from hamji.analysis.ensemble import run_grouped
-
     annual = run_grouped(list(PATTERN6_SCENARIOS), list(range(1, seeds + 1)), scale, dt.date(2000, 1, 3),
                          dt.date(PATTERN6_YEARS[1], 12, 30), workers=workers, progress=progress)
     return pattern_6(annual)
@@ -221,16 +220,12 @@ def _paired(annual: pd.DataFrame, scenario: str, metric: str, region: str, years
 
 def data_rice_usd() -> pd.Series:
     """Yearly mean rice price in US$ per kg over the three cities of prices.csv (validation only, never an input)."""
-    from hamji import data
-
     p = data.cached("prices.csv")
     return p.groupby(p.date.astype(str).str[:4].astype(int)).rice_usd_per_kg.mean()
 
 
 def model_rice_usd(annual: pd.DataFrame, scenario: str | None = None) -> pd.DataFrame:
     """Rice in US$ per kg by seed (rows) and year (columns): the DPRK rice price in won over the model's exchange rate."""
-    from hamji.parameters import REGISTRY
-
     a = annual if scenario is None else annual[annual.scenario == scenario]
     r = a[(a.metric == "rice_price_kpw") & (a.region == "DPRK")]
     return r.pivot_table(index="seed", columns="year", values="value") / REGISTRY["retail_kpw_per_usd"].default
@@ -296,8 +291,6 @@ def pattern_11(annual: pd.DataFrame) -> PatternResult:
 def evaluate_closure(seeds: int = 3, scale: int = 1000, workers: int = 1,
                      progress: Callable[[int, int], None] | None = None) -> list[PatternResult]:
     """Run baseline, border_closure and forgery_crackdown (forked from a common trunk) and return patterns 9-11."""
-    from hamji.analysis.ensemble import run_grouped
-
     annual = run_grouped(list(CLOSURE_SCENARIOS), list(range(1, seeds + 1)), scale, dt.date(2000, 1, 3),
                          dt.date(CLOSURE_YEARS[1], 12, 31), workers=workers, progress=progress)
     return [pattern_9(annual), pattern_10(annual), pattern_11(annual)]

@@ -61,13 +61,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from hamji.analysis.experiments import Outcome, param_spec, parse_outcome
+from hamji.analysis.compare import file_digest, posterior_draw, read_posterior
+from hamji.analysis.discover import design as latin_hypercube
+from hamji.analysis.discover import parse_condition
+from hamji.analysis.ensemble import map_stored, overrides_for
+from hamji.analysis.experiments import Outcome, _plain, param_spec, parse_outcome, resolve_params, run_sample
 from hamji.analysis.settings import DEFAULT_SCALE, DEFAULT_SCENARIO, DEFAULT_SEEDS, RunSettings
 from hamji.analysis.settings import run_settings as make_run_settings
-from hamji.analysis.sweep import write_whole
+from hamji.analysis.stats import CONFIDENCE, t_interval
+from hamji.analysis.sweep import TaskStore, canonical, describe_difference, scenario_digest, write_whole
 from hamji.errors import UserError
+from hamji.interventions import TransportInvestment, crossing_ids
 from hamji.parameters import REGISTRY, brief
+from hamji.report import figure_svg
+from hamji.scenario import load_scenario
+from hamji.version import VERSION
+from hamji.world import world_layout
 
 # -- levers ----------------------------------------------------------------------------------------
 
@@ -153,8 +164,6 @@ def lever_defaults() -> dict[str, Any]:
 def transport_reference() -> dict[str, float]:
     """The reference transport package: the built-in ``transport`` scenario's multipliers (read once:
     loading a scenario reads the world's layout; callers must not change the mapping)."""
-    from hamji.scenario import load_scenario
-
     event = next(e for e in load_scenario("transport").spec.events if e.type == "transport")
     return {k: float(event.params[k]) for k in ("capacity_multiplier", "cost_multiplier", "reach_multiplier")}
 
@@ -163,8 +172,6 @@ def transport_reference() -> dict[str, float]:
 def crossing_capacity() -> tuple[dict[str, list[str]], dict[str, float]]:
     """The Jilin prefectures' crossings, and each crossing's share of the Jilin crossings' goods capacity
     (world.yaml; Dandong's is counted on the same scale), by which a design prices crossing money."""
-    from hamji.world import world_layout
-
     lay = world_layout()
     ids = {p: [c for c, region in lay["crossing_regions"].items() if region == p] for p in PREFECTURES}
     cap = {c: float(v["value"]) for c, v in lay["crossing_capacity_t"].items()}
@@ -192,8 +199,6 @@ def allocate(levers: dict[str, Any], budget: float) -> dict[str, float]:
     and ``cost_usd``: what the design spends. Money a program cannot use is not spent: training with
     no prefecture chosen, crossing money with no crossing chosen, and transport money beyond the
     event's bounds (haulage cost at its floor, crossing capacity at its ceiling)."""
-    from hamji.interventions import TransportInvestment
-
     ml = budget * float(levers["microlending_share"])
     rest = budget - ml
     tr = rest * float(levers["training_share"])
@@ -280,9 +285,6 @@ def scenario_cost(name_or_path: str) -> float:
     """What a scenario's programs cost a year, priced as a design's are (micro-lending's budget,
     training at ``training_cost_usd`` a merchant, transport's crossings by their capacity change and
     share of the Jilin crossings' capacity, its routes by the haulage-cost change, against the package)."""
-    from hamji.interventions import crossing_ids
-    from hamji.scenario import load_scenario
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         spec = load_scenario(name_or_path).spec
@@ -373,8 +375,6 @@ def beaten_by(table: pd.DataFrame, objectives: list[Objective]) -> np.ndarray:
 
 def mean_interval(x: np.ndarray) -> tuple[float, float, float]:
     """Mean over seeds and its 90% Student-t interval (NaN bounds with one seed), as ``hamji compare``."""
-    from hamji.analysis.stats import CONFIDENCE, t_interval
-
     return t_interval(x, CONFIDENCE)
 
 
@@ -401,10 +401,6 @@ Evaluator = Callable[[list[Candidate], pd.DataFrame, list[int]], pd.DataFrame]
 def run_evaluator(settings: RunSettings, outcomes: list[Outcome], store: Any = None,
                   progress: Callable[[int, int], None] | None = None) -> Evaluator:
     """The model as an evaluator: every candidate and baseline, per world and seed, as stored tasks."""
-    from hamji.analysis.ensemble import map_stored, overrides_for
-    from hamji.analysis.experiments import _plain, run_sample
-    from hamji.scenario import load_scenario
-
     def evaluate(candidates: list[Candidate], worlds: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
         scen = {"baseline": "baseline"} | {c.key: c.scenario for c in candidates}
         jobs, keys, meta = [], [], []
@@ -502,10 +498,6 @@ class OptimizeSpec:
 
     def fingerprint(self) -> dict[str, Any]:
         """What the study's trials are made with: a study made otherwise is refused."""
-        from hamji.analysis.sweep import scenario_digest
-        from hamji.scenario import load_scenario
-        from hamji.version import VERSION
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             digests = {s: scenario_digest(load_scenario(s)) for s in ("baseline", *self.references)}
@@ -538,8 +530,6 @@ def _suggest(trial: Any, spec: OptimizeSpec) -> dict[str, Any]:
 
 
 def _candidate(key: str, levers: dict[str, Any], budget: float, folder: Path) -> Candidate:
-    import yaml
-
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{key}.yaml"
     spec = design_scenario(levers, budget, key)
@@ -551,8 +541,6 @@ def _candidate(key: str, levers: dict[str, Any], budget: float, folder: Path) ->
 
 def reference_candidates(names: tuple[str, ...] | list[str]) -> list[Candidate]:
     """The reference scenarios (or any scenario names and files) as candidates."""
-    from hamji.scenario import load_scenario
-
     out = []
     for n in names:
         with warnings.catch_warnings():
@@ -570,8 +558,6 @@ def optimize(spec: OptimizeSpec, out: Path | None = None, progress: Callable[[in
     references). With ``out``: ``frontier.parquet`` and ``frontier.html`` written there, the study in
     ``out/study.db`` and the runs in progress in ``out/.tasks`` (the same call resumes)."""
     import optuna
-
-    from hamji.analysis.sweep import TaskStore, canonical, describe_difference
 
     spec.check()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -731,8 +717,6 @@ def frontier_svg(spec: OptimizeSpec, table: pd.DataFrame) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from hamji.report import figure_svg
 
     oy = spec.objectives[0]
     ox = spec.objectives[1] if len(spec.objectives) > 1 else Objective("min", None)
@@ -948,17 +932,11 @@ def robust(spec: RobustSpec, out: Path | None = None, progress: Callable[[int, i
     """Run each design across ``spec.worlds`` plausible worlds; (robustness, worlds) tables. With
     ``out``: ``robustness.parquet``, ``worlds.parquet`` and ``robustness.html`` written there, the runs
     kept in ``out/.tasks`` until then (the same call resumes)."""
-    from hamji.analysis.discover import design as latin_hypercube
-    from hamji.analysis.experiments import resolve_params
-    from hamji.analysis.sweep import TaskStore, scenario_digest
-    from hamji.scenario import load_scenario
-
     spec.check()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(out) if out is not None else Path(scratch)
         cands = parse_designs(spec.designs, folder / ".designs")
         if spec.posterior is not None:  # worlds drawn from the calibration's posterior, one per world number
-            from hamji.analysis.compare import file_digest, posterior_draw, read_posterior
 
             post = read_posterior(Path(spec.posterior), "robust --posterior")
             worlds = pd.DataFrame([posterior_draw(post, w + 1) for w in range(spec.worlds)])
@@ -972,7 +950,6 @@ def robust(spec: RobustSpec, out: Path | None = None, progress: Callable[[int, i
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             digests = {c.key: scenario_digest(load_scenario(c.scenario)) for c in cands}
-        from hamji.version import VERSION
 
         fingerprint = {"hamji version": VERSION, "sweep": "robust", "designs": digests, "worlds": spec.worlds,
                        "parameters": names, **source,
@@ -1009,8 +986,6 @@ def regret_svg(spec: RobustSpec, means: pd.DataFrame) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from hamji.report import figure_svg
 
     o = spec.criterion
     order = list(dict.fromkeys(means.candidate))
@@ -1085,8 +1060,6 @@ def optimize_spec(budget: float, objectives: list[str] | None, levers: list[str]
 def robust_spec(designs: list[str], worlds: int, criterion: str, satisfice: str | None, params: list[str] | None,
                 declared: bool, run: RunSettings, posterior: str | None = None) -> RobustSpec:
     """A :class:`RobustSpec` from user input, checked (the designs are read when it runs)."""
-    from hamji.analysis.discover import parse_condition
-
     crit = parse_objective(criterion, run.years)
     cond = None
     if satisfice is not None:
@@ -1099,7 +1072,6 @@ def robust_spec(designs: list[str], worlds: int, criterion: str, satisfice: str 
                       posterior=None if posterior is None else str(posterior))
     spec.check()
     if spec.posterior is not None:  # read and checked now, before anything is written
-        from hamji.analysis.compare import read_posterior
 
         read_posterior(Path(spec.posterior), "robust --posterior")
     return spec

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hamji.analysis.experiments import Outcome, param_spec, resolve_params, run_design, seed_means, values_from_unit
+from hamji.analysis.experiments import Outcome, param_spec, parse_outcome, resolve_params, run_design, seed_means, values_from_unit
 from hamji.analysis.settings import (
     DEFAULT_SCALE,
     DEFAULT_SCENARIO,
@@ -44,8 +44,11 @@ from hamji.analysis.settings import (
     embed,
     run_settings,
 )
-from hamji.analysis.sweep import analysis_tasks, write_whole
+from hamji.analysis.sweep import analysis_tasks, scenario_digest, write_whole
 from hamji.errors import UserError
+from hamji.report import figure_svg
+from hamji.scenario import load_scenario
+from hamji.version import VERSION
 
 METHODS = ("morris", "sobol", "delta")
 #: Morris grid levels: 4 is the usual choice (Saltelli et al. 2008, Global Sensitivity Analysis, ch. 3)
@@ -110,8 +113,6 @@ def sensitivity_spec(method: str = "morris", params: list[str] | None = None, ou
     """A checked :class:`SensitivitySpec` from the arguments of :func:`hamji.sensitivity` (text dates, ``Y1-Y2``
     years, ``METRIC:REGION`` outcomes), so the command line, the Python API and the web app read them alike;
     ``run`` (already checked :class:`RunSettings`) replaces the run arguments."""
-    from hamji.analysis.experiments import parse_outcome
-
     if run is None:
         run = run_settings(scenario, seeds, scale, start, end, years, prefix="")
     spec = SensitivitySpec(method=method, params=list(params) if params else None, effect=effect or None, samples=samples,
@@ -206,10 +207,6 @@ def ranking(indices: pd.DataFrame) -> pd.DataFrame:
 
 def fingerprint(spec: SensitivitySpec, names: list[str]) -> dict[str, Any]:
     """What a stored design depends on (a resumed analysis must match it)."""
-    from hamji.analysis.sweep import scenario_digest
-    from hamji.scenario import load_scenario
-    from hamji.version import VERSION
-
     scen = [spec.scenario] + ([spec.effect] if spec.effect else [])
     return {"hamji version": VERSION, "method": spec.method, "parameters": names,
             "ranges": {n: list(param_spec(n).bounds(spec.declared)) + [param_spec(n).dist] for n in names},
@@ -259,8 +256,6 @@ def _chart(spec: SensitivitySpec, indices: pd.DataFrame, outcome: str, top: int)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from hamji.report import figure_svg
 
     d = indices[indices.outcome == outcome]
     if spec.method == "morris" and d[d["index"] == "sigma"].value.isna().any():

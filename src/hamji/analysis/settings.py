@@ -11,17 +11,25 @@ so a default is the same from every entry point. Each default is written here on
 * the **evaluation years** follow the window: the last :data:`EVALUATION_YEARS` years of the run,
   clipped to it (:func:`default_years`; 2016-2020 for the default window), so any window is
   accepted; years given explicitly must lie inside the window, else a :class:`UserError` says so.
+
+``hamji compare`` keeps defaults of its own (declared here too, :data:`COMPARE_SEEDS` and the rest): the
+model's whole run (:mod:`hamji.run_window`, as ``hamji run``), 8 seeds at 1:100, and by default the years in
+which the scenarios differ (:func:`hamji.analysis.compare.differing_years`) instead of the last of the window.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import numbers
 import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+# Only light imports at the top: the command line and the package root import this module at start-up (`hamji
+# --version` must stay quick), so the parameters, scenarios and engine it needs for checks are imported where used.
+from hamji import run_window
 from hamji.errors import UserError
 
 #: the default window of an analysis's runs: from 2008 (the border economy before the 2010
@@ -35,6 +43,14 @@ DEFAULT_SCENARIO = "baseline"
 #: the evaluation years by default: the last five years of the window (after the 2017 sanctions took
 #: hold, for the default window), clipped to it
 EVALUATION_YEARS = 5
+#: ``hamji compare``'s defaults (also :func:`hamji.compare`): a comparison measures a scenario's effects over
+#: the whole run (2000-2030, the window of ``hamji run``), on more seeds and a finer scale than a search runs
+#: each of its many designs with; its evaluation years default to the years in which the scenarios differ
+COMPARE_START = run_window.DEFAULT_START
+COMPARE_END = run_window.DEFAULT_END
+COMPARE_SEEDS = 8
+COMPARE_SCALE = 100
+COMPARE_FIRST_SEED = 1
 
 
 def default_years(start: dt.date, end: dt.date, span: int = EVALUATION_YEARS) -> tuple[int, int]:
@@ -45,9 +61,7 @@ def default_years(start: dt.date, end: dt.date, span: int = EVALUATION_YEARS) ->
 def parse_years(years: Any, start: dt.date, end: dt.date, span: int = EVALUATION_YEARS) -> tuple[int, int]:
     """The evaluation years: ``None`` (:func:`default_years`), text ``Y1-Y2`` (or one year, as ``--years``
     takes it) or a pair ``(first, last)`` of whole years; given years must be in order inside the window."""
-    import numbers
-
-    from hamji.parameters import brief
+    from hamji.parameters import brief  # lazy: the CLI imports this module at start-up (see the note at the top)
 
     if years is None:
         return default_years(start, end, span)
@@ -68,7 +82,7 @@ def parse_years(years: Any, start: dt.date, end: dt.date, span: int = EVALUATION
 
 def scenario_end(scenario: Any) -> dt.date | None:
     """The last week a scenario (a name, a file or a loaded :class:`~hamji.scenario.Scenario`) declares, or None."""
-    from hamji.scenario import load_scenario
+    from hamji.scenario import load_scenario  # lazy: start-up of the CLI
 
     if not isinstance(scenario, str):
         spec = getattr(scenario, "spec", None)
@@ -81,7 +95,7 @@ def scenario_end(scenario: Any) -> dt.date | None:
 def window(scenario: Any = DEFAULT_SCENARIO, start: Any = None, end: Any = None, prefix: str = "--") -> tuple[dt.date, dt.date]:
     """The checked window of a run: ``start`` and ``end`` as dates or text, each :data:`DEFAULT_START` /
     the scenario's own end (else :data:`DEFAULT_END`) when not given."""
-    from hamji.sim import check_run_date
+    from hamji.sim import check_run_date  # lazy: the engine takes most of a second to import
 
     first = DEFAULT_START if start is None else check_run_date(start, f"{prefix}start")
     if end is None:
@@ -115,7 +129,7 @@ class RunSettings:
             object.__setattr__(self, "years", tuple(self.years))
 
     def check(self) -> None:
-        from hamji.parameters import brief
+        from hamji.parameters import brief  # lazy: start-up of the CLI
 
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < 1:
             raise UserError(f"--seeds {brief(self.seeds)}: at least 1")
@@ -142,7 +156,7 @@ def run_settings(scenario: Any = DEFAULT_SCENARIO, seeds: int = DEFAULT_SEEDS, s
     """Checked :class:`RunSettings` from user input, the same for the command line, the Python API and the web:
     dates as dates or text (None: the default window, :func:`window`), ``years`` as ``Y1-Y2`` text, a pair or
     None (:func:`parse_years`), the scale as ``N`` or ``1:N``; ``prefix`` starts the option names in messages."""
-    from hamji.sim import parse_scale
+    from hamji.sim import parse_scale  # lazy: start-up of the CLI
 
     first, last = window(scenario, start, end, prefix)
     settings = RunSettings(scenario=scenario, seeds=seeds, scale=parse_scale(scale), start=first, end=last,

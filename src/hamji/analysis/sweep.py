@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -162,8 +163,6 @@ class TaskStore:
 
     def put(self, key: str, frame: pd.DataFrame) -> None:
         """Store ``frame`` as the result of ``key``: whole or not at all, flushed to disk."""
-        import io
-
         buf = io.BytesIO()
         frame.to_parquet(buf)
         self._write_bytes(self._path(key), buf.getvalue())

@@ -9,6 +9,7 @@ trade (issue "Real data in, calibration"): MALE < 0.25 and correlation > 0.9.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,7 +18,17 @@ import pandas as pd
 
 from hamji import data
 from hamji.analysis.ensemble import Task, run_ensemble
-from hamji.analysis.patterns import PatternResult
+from hamji.analysis.patterns import (
+    CLOSURE_SCENARIOS,
+    PATTERN6_SCENARIOS,
+    PatternResult,
+    evaluate,
+    evaluate_closure,
+    evaluate_pattern_6,
+    pattern_8,
+    rice_level,
+)
+from hamji.scenario import load_scenario
 
 TRADE_MALE_MAX = 0.25
 TRADE_CORR_MIN = 0.9
@@ -74,8 +85,6 @@ def trade_result(fits: list[SeriesFit]) -> PatternResult:
 def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.DataFrame:
     """The `history` scenario over ``seeds`` seeds, 2000 to the scenario's own end (2024; at least the last year of
     trade data): the trade fit uses the years with data, the rice price check 2010-2024."""
-    from hamji.scenario import load_scenario
-
     last = dt.date(int(data.trade_series().index.max()), 12, 31)
     end = max(load_scenario("history").spec.end or last, last)
     tasks = [Task("history", s, scale, dt.date(2000, 1, 3), end) for s in range(1, seeds + 1)]
@@ -106,8 +115,6 @@ def trade_chart_svg(fits: list[SeriesFit], path) -> None:
 
 #: the stages of the scorecard, in order: (what it runs, runs per seed), as :func:`scorecard` reports them
 def scorecard_stages() -> list[tuple[str, int]]:
-    from hamji.analysis.patterns import CLOSURE_SCENARIOS, PATTERN6_SCENARIOS
-
     return [("patterns 1-5", 3), (f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", 1),
             (f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", 1), ("history: trade and price data, pattern 8", 1)]
 
@@ -134,8 +141,6 @@ class Scorecard:
                 "rice_usd_per_kg": self.rice.reset_index(names="year").to_dict(orient="records")}
 
     def to_json(self) -> str:
-        import json
-
         return json.dumps(self.as_dict(), indent=2, default=float)
 
 
@@ -144,8 +149,6 @@ def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
     """Run the validation scorecard: patterns 1-6 and 8-11 of MODEL.md section 6, the fit to the real trade data
     (pattern 7) and the rice price level. ``progress(stage, runs done, runs)`` is called as each stage's runs
     finish (the stages of :func:`scorecard_stages`)."""
-    from hamji.analysis.patterns import evaluate, evaluate_closure, evaluate_pattern_6, pattern_8, rice_level
-
     stages = [name for name, _ in scorecard_stages()]
 
     def report(k: int) -> Callable[[int, int], None] | None:

@@ -36,6 +36,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, scheduler
     """Start the job manager's Dask workers and serve the app until interrupted."""
     import uvicorn
 
+    # here, not at the top: the Dask workers import hamji.web.jobs, hence this package, and need neither the
+    # app (Shiny) nor the server
     from hamji.web.app import make_app
     from hamji.web.jobs import JobManager
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from hamji.analysis.experiments import Outcome
+from hamji.analysis.policy import COST, DEFAULT_OBJECTIVES, Objective, pareto_mask
 from hamji.web.jobs import REQUEST_FILE
 
 #: the file that makes a folder an analysis of each kind
@@ -144,9 +146,6 @@ def objective_names(frontier: pd.DataFrame) -> list[str]:
 
 
 def _objective(direction: str, name: str) -> Any:
-    from hamji.analysis.experiments import Outcome
-    from hamji.analysis.policy import COST, Objective
-
     if name == COST:
         return Objective(direction, None)
     metric, _, region = name.partition(":")
@@ -156,8 +155,6 @@ def _objective(direction: str, name: str) -> Any:
 def infer_objectives(frontier: pd.DataFrame, request: dict[str, Any] | None) -> tuple[list[Any], str]:
     """The frontier's objectives with their directions: from the request, else the directions under which its
     ``pareto`` column is the Pareto front of its designs (the usual ones tried first); and a note if unsure."""
-    from hamji.analysis.policy import DEFAULT_OBJECTIVES, pareto_mask
-
     names = objective_names(frontier)
     if request and request.get("objectives"):
         given = {o.partition(":")[2]: o.partition(":")[0] for o in request["objectives"]}

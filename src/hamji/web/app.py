@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import plotly
 from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
+from hamji.analysis.compare import REVENUE_LABEL, differences, differing_years_of
 from hamji.errors import UserError
 from hamji.parameters import REGISTRY
 from hamji.run_registry import RunRegistry, experiment_key, parse_param_filter, read_manifest
-from hamji.scenario import builtin_names
+from hamji.scenario import Scenario, ScenarioSpec, builtin_names, parse_date
+from hamji.sim import parse_scale
 from hamji.web import builder, figures
-from hamji.web.analysis_pages import analysis_server, policy_ui, sensitivity_ui, year_span
+from hamji.web.analysis_pages import POLICY_ID, SENSITIVITY_ID, analysis_server, policy_ui, sensitivity_ui, year_span
 from hamji.web.jobs import ANALYSIS_FILES, MAX_RUN_SECONDS, MAX_SCORECARD_SEEDS, MAX_SEEDS, JobManager
 
 NOT_A_FORECAST = ("A scenario, not a forecast. The model follows the mechanisms of Park (2009) with parameters from public"
@@ -155,8 +158,8 @@ def build_ui() -> ui.Tag:
         ui.nav_panel("Compare", compare, value="compare"),
         ui.nav_panel("Runs", runs, value="runs"),
         ui.nav_panel("Validation", validation, value="validation"),
-        ui.nav_panel("Sensitivity", sensitivity_ui(), value="sensitivity"),
-        ui.nav_panel("Policy design", policy_ui(), value="policy"),
+        ui.nav_panel("Sensitivity", sensitivity_ui(SENSITIVITY_ID), value="sensitivity"),
+        ui.nav_panel("Policy design", policy_ui(POLICY_ID), value="policy"),
         id="tabs", title="hamji",
         header=ui.TagList(
             # Shiny loads require.js, which would capture plotly.js as an AMD module: hide it while plotly.js loads
@@ -170,8 +173,6 @@ def build_ui() -> ui.Tag:
 
 def make_app(runs: Path, manager: JobManager) -> App:
     """The Shiny app over a runs folder and a started job manager."""
-    import plotly
-
     registry = RunRegistry(runs)
     written = {"count": 0}
 
@@ -358,8 +359,6 @@ def make_app(runs: Path, manager: JobManager) -> App:
                 run_note.set(_error(f"error: {err}"))
                 return
             try:
-                from hamji.sim import parse_scale
-
                 scale = parse_scale(str(input.scale()))
                 seeds = int(input.seeds() or 0)
                 start, end = year_span(input.start_year(), input.end_year())
@@ -428,8 +427,6 @@ def make_app(runs: Path, manager: JobManager) -> App:
         @reactive.effect
         @reactive.event(input.run_scorecard)
         def _run_scorecard() -> None:
-            from hamji.sim import parse_scale
-
             try:
                 manager.submit_scorecard(session.id, int(input.sc_seeds() or 0), parse_scale(str(input.sc_scale())))
                 scorecard_note.set(None)
@@ -610,9 +607,6 @@ def make_app(runs: Path, manager: JobManager) -> App:
         @reactive.calc
         def comparison() -> tuple[pd.DataFrame, list[str], tuple[int, int], str] | tuple[None, None, None, str]:
             """The annual results of the runs compared (common seeds), their labels and the default years."""
-            from hamji.analysis.compare import differing_years_of
-            from hamji.scenario import Scenario, ScenarioSpec
-
             picked = list(input.compare_runs() or [])
             if len(picked) < 2:
                 return None, None, None, "Pick two or more runs (the first is the reference)."
@@ -667,8 +661,6 @@ def make_app(runs: Path, manager: JobManager) -> App:
 
         @reactive.calc
         def diffs() -> pd.DataFrame | None:
-            from hamji.analysis.compare import differences
-
             a, labels, _, _ = comparison()
             if a is None:
                 return None
@@ -688,8 +680,6 @@ def make_app(runs: Path, manager: JobManager) -> App:
 
         @render.ui
         def tradeoff() -> Any:
-            from hamji.analysis.compare import REVENUE_LABEL
-
             d = diffs()
             if d is None or d.empty:
                 return ""
@@ -736,8 +726,6 @@ def make_app(runs: Path, manager: JobManager) -> App:
                 params = dict([parse_param_filter(input.search_param())]) if input.search_param().strip() else None
                 since = None
                 if input.search_since().strip():
-                    from hamji.scenario import parse_date
-
                     since = parse_date(input.search_since(), "written on or after")
                 return registry.search(scenario=input.search_scenario().strip() or None, params=params, since=since), None
             except UserError as exc:

@@ -20,7 +20,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from hamji import data
 from hamji.analysis.stats import CONFIDENCE, t_half_width
+from hamji.modules import PLAN
+from hamji.sim import CORE_METRICS
+from hamji.world import build_world
 
 #: colours of the output groups, as in the static report
 GROUP_COLORS = {"HamJi": "#c0392b", "Rest of DPRK": "#2c3e50", "DPRK": "#7f8c8d", "Jilin": "#16a085"}
@@ -47,8 +51,6 @@ def provinces() -> dict:
 @functools.lru_cache(maxsize=1)
 def china_points() -> dict[str, tuple[float, float]]:
     """(lon, lat) of the Chinese border areas, from the world hamji builds."""
-    from hamji.world import build_world
-
     w = build_world()
     return {w.names[i]: (float(w.lon[i]), float(w.lat[i])) for i in range(len(w.names)) if w.country[i] == 1}
 
@@ -56,9 +58,6 @@ def china_points() -> dict[str, tuple[float, float]]:
 @functools.lru_cache(maxsize=1)
 def metric_units() -> dict[str, str]:
     """Unit of every metric a run records (as docs/metrics.md lists them)."""
-    from hamji.modules import PLAN
-    from hamji.sim import CORE_METRICS
-
     return {m.name: m.unit for m in [*CORE_METRICS, *(m for cls in PLAN for m in cls.metrics)]}
 
 
@@ -161,8 +160,6 @@ def lines(annual: pd.DataFrame, metric: str, regions: list[str], unit: str) -> g
 
 def trade(annual: pd.DataFrame) -> go.Figure:
     """The model's China-DPRK trade (seed bands) against the real series (points), US$ million a year."""
-    from hamji import data
-
     fig = go.Figure()
     _add_band(fig, _band(annual, "exports_usd", "DPRK"), "model: DPRK exports to China", "#e67e22", 1e6)
     _add_band(fig, _band(annual, "imports_usd", "DPRK"), "model: DPRK imports from China", "#8e44ad", 1e6)

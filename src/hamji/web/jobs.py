@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import math
 import tempfile
 import threading
 import time
@@ -27,7 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hamji import run_window
+from hamji.analysis import policy
+from hamji.analysis.experiments import resolve_params
+from hamji.analysis.sensitivity import n_runs, sensitivity, sensitivity_spec
+from hamji.analysis.validation import scorecard, scorecard_stages
 from hamji.errors import UserError
+from hamji.output import default_out_dir, write_run
+from hamji.run_registry import new_run_dir
+from hamji.scenario import Scenario, ScenarioSpec
+from hamji.sim import Sim
 
 #: Dask event topic on which tasks report progress
 PROGRESS_TOPIC = "hamji-web-progress"
@@ -102,10 +113,6 @@ def run_task(spec: dict[str, Any], seed: int, scale: int, start: dt.date, end: d
     """
     from distributed import Event, get_worker
 
-    from hamji.output import write_run
-    from hamji.scenario import Scenario, ScenarioSpec
-    from hamji.sim import Sim
-
     worker = get_worker()
     cancel = Event(f"{key}-cancel")
     sim = Sim(Scenario(ScenarioSpec.model_validate(spec), f"scenario {spec.get('name', '')}"), seed=seed, scale=scale,
@@ -133,8 +140,6 @@ def run_scorecard_task(seeds: int, scale: int, key: str) -> bytes:
     :class:`Cancelled` at the first report after the job's cancel."""
     from distributed import Event, get_worker
 
-    from hamji.analysis.validation import scorecard, scorecard_stages
-
     worker = get_worker()
     cancel = Event(f"{key}-cancel")
     stages = scorecard_stages()
@@ -155,15 +160,10 @@ def analysis_runs(kind: str, request: dict[str, Any]) -> tuple[int, float]:
     """Runs an analysis asks for and their estimated single-core seconds, after checking its settings as
     :func:`hamji.sensitivity` or :func:`hamji.optimize` would (a :class:`UserError` otherwise)."""
     if kind == "sensitivity":
-        from hamji.analysis.experiments import resolve_params
-        from hamji.analysis.sensitivity import n_runs, sensitivity_spec
-
         spec = sensitivity_spec(**request)
         names, _ = resolve_params(spec.params, [spec.scenario] + ([spec.effect] if spec.effect else []))
         runs, scale, start, end = n_runs(spec, names), spec.scale, spec.start, spec.end
     elif kind == "optimize":
-        import math
-
         spec = optimize_spec(request)
         # each generation runs its designs and baseline once per seed; then the references and their baseline
         runs = (spec.trials + math.ceil(spec.trials / spec.population) + len(spec.references) + 1) * spec.run.seeds
@@ -175,8 +175,6 @@ def analysis_runs(kind: str, request: dict[str, Any]) -> tuple[int, float]:
 
 def optimize_spec(request: dict[str, Any]) -> Any:
     """The :class:`~hamji.analysis.policy.OptimizeSpec` of a request (the keyword arguments of :func:`hamji.optimize`)."""
-    from hamji.analysis import policy
-
     r = {"budget": policy.DEFAULT_BUDGET, "objectives": None, "levers": None, "trials": policy.DEFAULT_TRIALS,
          "population": policy.DEFAULT_POPULATION, "seeds": policy.DEFAULT_SEEDS, "scale": policy.DEFAULT_SCALE, "start": None,
          "end": None, "years": None, "sampler_seed": 1} | request
@@ -203,12 +201,8 @@ def analysis_task(kind: str, request: dict[str, Any], key: str) -> dict[str, byt
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         if kind == "sensitivity":
-            from hamji.analysis.sensitivity import sensitivity, sensitivity_spec
-
             sensitivity(sensitivity_spec(**request), out, workers=1, progress=progress)
         else:
-            from hamji.analysis import policy
-
             policy.optimize(optimize_spec(request), out, progress=progress)
         return {name: (out / name).read_bytes() for name in ANALYSIS_FILES[kind] if (out / name).exists()}
 
@@ -333,7 +327,7 @@ class JobManager:
         """Queue the validation scorecard (``hamji validate``) at ``seeds`` seeds and 1:``scale``."""
         if not 1 <= seeds <= MAX_SCORECARD_SEEDS:
             raise UserError(f"seeds {seeds}: allowed 1 to {MAX_SCORECARD_SEEDS} for the scorecard here")
-        start, end = dt.date(2000, 1, 3), dt.date(2030, 12, 30)
+        start, end = run_window.DEFAULT_START, run_window.DEFAULT_END
         need = estimated_seconds(scale, start, end, seeds * SCORECARD_RUNS_PER_SEED)
         if need > MAX_SCORECARD_SECONDS:
             raise UserError(f"the scorecard at 1:{scale} with {seeds} seed(s) would take about {need / 60:.0f} min; the limit"
@@ -415,8 +409,6 @@ class JobManager:
 
     def _collect(self, job: Job, seed: int, fut: Any) -> None:
         """A seed finished: write its folder, or record why it failed."""
-        from hamji.run_registry import new_run_dir
-
         if fut.status == "finished" and job.kind == "scorecard":
             path = self.runs / f"validation-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
             try:
@@ -469,10 +461,6 @@ class JobManager:
     def _write_analysis(self, job: Job, fut: Any) -> None:
         """An analysis finished: write its files and its request into a new folder of the runs folder, named as
         the command line names its own (``<timestamp>-sensitivity-morris``, ``<timestamp>-optimize``)."""
-        import json
-
-        from hamji.output import default_out_dir
-
         try:
             files = fut.result()
             label = f"sensitivity-{job.request.get('method', 'morris')}" if job.kind == "sensitivity" else job.kind
