@@ -191,7 +191,7 @@ def retail_constants(seed: int) -> tuple:
 
 def retail_records(h: dict, te: float, ke: float, out_usd: float) -> tuple:
     """The retail kernels' household record (work space zero) and parameter record (the roles' constants; the
-    other fields 0)."""
+    other fields 0), as the kernels take it."""
     n = len(h["region"])
     z32 = np.zeros(n, F32)
     hh = ret.Households(h["region"], np.zeros(n, bool), h["detained"], h["role"], h["rural_size"], h["ties_strength"],
@@ -200,7 +200,7 @@ def retail_records(h: dict, te: float, ke: float, out_usd: float) -> tuple:
     p = ret.RetailPars(**({n: 0.0 for n in ret.RetailPars._fields}
                           | dict(retail_tie_effect=F32(te), retail_knowhow_effect=F32(ke),
                                  retail_producer_output_usd=F32(out_usd))))
-    return hh, p
+    return hh, ret.as_record(p)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -2,8 +2,9 @@
 
 Arguments are the records of :mod:`hamji.modules.retail`: ``h`` the household arrays (:class:`Households`), ``x``
 the province state kept between weeks (:class:`Provinces`), ``g`` the goods in the markets (:class:`Goods`),
-``p`` the parameters (:class:`RetailPars`) and ``w`` this week's province values (a structured array of
-:data:`WEEK`, one record a province: ``w.food[i]``), new every week.
+``pars`` the parameters (:class:`RetailPars` as one NumPy record, :data:`PARS`: ``p = pars[0]``, then
+``p.retail_margin``) and ``w`` this week's province values (a structured array of :data:`WEEK`, one record a
+province: ``w.food[i]``), new every week.
 
 Household passes go over the households in fixed blocks (``blocks``, a block lies in one province: see
 hamji.kernels.household_blocks), in parallel, with float32 arithmetic as the NumPy formulas in the docstrings and
@@ -25,23 +26,33 @@ from hamji.people import ROLE_NONE, ROLE_PRODUCER, ROLE_SELLER
 
 
 @njit(cache=True, inline="always")
-def _seller_weight(tie_strength, knowhow, p):
-    """A free seller's weight in the margins: ``(1 + tie_effect s) (1 + knowhow_effect k)`` (float32)."""
-    one = np.float32(1.0)
-    return (one + p.retail_tie_effect * tie_strength) * (one + p.retail_knowhow_effect * knowhow)
+def _roles(p):
+    """``(tie_effect, knowhow_effect, output_usd)``, the float32 parameters of the market roles, as a tuple: a
+    parallel loop cannot take a record (Numba passes a tuple of numbers into it, not a record)."""
+    return p.retail_tie_effect, p.retail_knowhow_effect, p.retail_producer_output_usd
 
 
 @njit(cache=True, inline="always")
-def _producer_output(knowhow, p):
+def _seller_weight(tie_strength, knowhow, roles):
+    """A free seller's weight in the margins: ``(1 + tie_effect s) (1 + knowhow_effect k)`` (float32)."""
+    tie_effect, knowhow_effect, _ = roles
+    one = np.float32(1.0)
+    return (one + tie_effect * tie_strength) * (one + knowhow_effect * knowhow)
+
+
+@njit(cache=True, inline="always")
+def _producer_output(knowhow, roles):
     """A free producer's marketed food: ``output_usd (1 + knowhow_effect k)`` (float32)."""
-    return p.retail_producer_output_usd * (np.float32(1.0) + p.retail_knowhow_effect * knowhow)
+    _, knowhow_effect, output_usd = roles
+    return output_usd * (np.float32(1.0) + knowhow_effect * knowhow)
 
 
 # -- wages ---------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy", parallel=True)
-def free_tally(h, blocks, p, out) -> None:
+def free_tally(h, blocks, pars, out) -> None:
     """By block (columns of ``out``): free households, free households without a role, free rural persons, free
     sellers, their summed weights (:func:`_seller_weight`) and free producers' summed output."""
+    roles = _roles(pars[0])
     detained, role, rural_size, ties_strength, knowhow = h.detained, h.role, h.rural_size, h.ties_strength, h.knowhow
     for r in prange(len(blocks)):
         free = idle = sellers = 0
@@ -54,9 +65,9 @@ def free_tally(h, blocks, p, out) -> None:
                     idle += 1
                 elif role[i] == ROLE_SELLER:
                     sellers += 1
-                    weight += _seller_weight(ties_strength[i], knowhow[i], p)
+                    weight += _seller_weight(ties_strength[i], knowhow[i], roles)
                 elif role[i] == ROLE_PRODUCER:
-                    output += _producer_output(knowhow[i], p)
+                    output += _producer_output(knowhow[i], roles)
         out[r, 0] = free
         out[r, 1] = idle
         out[r, 2] = farm
@@ -66,12 +77,13 @@ def free_tally(h, blocks, p, out) -> None:
 
 
 @njit(cache=True, error_model="numpy")
-def wages_and_in_kind(free_b, blocks, x, budget, pds_draw, p, w) -> None:
+def wages_and_in_kind(free_b, blocks, x, budget, pds_draw, pars, w) -> None:
     """The free households by province (reduced from the blocks of :func:`free_tally`); the state wages taken from
     the branch budgets (all branches in proportion to their positive balances, at most ``retail_wage_budget_share``
     of them) as a wage per free household (Pyongyang's weighted); food in kind as a share of need by province
     (rural households' own production; urban households' plus the state ration where it was delivered:
     ``pds_draw`` below the reliability), float32 for the budget pass."""
+    p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     free = np.empty((r, 6))
     reduce_blocks(free_b, blocks, free)
@@ -109,10 +121,11 @@ def wages_and_in_kind(free_b, blocks, x, budget, pds_draw, p, w) -> None:
 
 # -- budget --------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy", parallel=True)
-def budgets(h, blocks, p, w, out) -> None:
+def budgets(h, blocks, pars, w, out) -> None:
     """Wages to free households; food in kind ``k`` (share of need); budget = ``retail_spend_share`` of cash and
     foreign currency; food spending = ``min(budget, max(retail_food_target - k, 0) need f)``, f last week's food
     price. Sums food spending by block."""
+    p = pars[0]  # the parameter record (RetailPars)
     one, zero = np.float32(1.0), np.float32(0.0)
     spend_share, target = p.retail_spend_share, p.retail_food_target
     urban, detained, need, cash, fx, income = h.urban, h.detained, h.need, h.cash, h.fx, h.income
@@ -138,12 +151,13 @@ def budgets(h, blocks, p, w, out) -> None:
 
 # -- food ----------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def food_supply(food_b, blocks, g, x, p, w):
+def food_supply(food_b, blocks, g, x, pars, w):
     """Food spending D by province (reduced from the blocks of :func:`budgets`); imported goods in the markets at unit
     cost and the staples among them; imported inputs' availability ``A = min(1, G / G_usual)`` (``x.usual_stock``
     updated); marketed food supply S (domestic times ``1 - retail_import_input_share (1 - A)``,
     ``retail_food_mobility`` of it pooled nationally, plus imported staples). Returns ``D / S`` by province, the
     quantity wanted at last week's price over the supply (at most 1e6), for the food price's power."""
+    p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     food = np.empty((r, 1))
     reduce_blocks(food_b, blocks, food)
@@ -181,11 +195,12 @@ def food_supply(food_b, blocks, g, x, p, w):
 
 
 @njit(cache=True, error_model="numpy")
-def food_price(step, x, p, w) -> None:
+def food_price(step, x, pars, w) -> None:
     """The new food price ``f <- clip(f step, min, max)`` (in ``x.food_price``; 1 outside the DPRK; ``step`` =
     ``(D / S) ** (elasticity adjustment)``, 1 where nothing is wanted); the rationing of purchases when demand at the
     new price exceeds supply; the share of the supply bought, the imported staples' share of it, and the goods
     offered as consumer goods (the rest of the imported goods offered)."""
+    p = pars[0]  # the parameter record (RetailPars)
     offered_share = (1.0 - p.retail_imported_food_share) * p.retail_goods_sell_share
     for i in range(len(w)):
         step_i = step[i] if w.wanted[i] > 0 else 1.0
@@ -203,9 +218,10 @@ def food_price(step, x, p, w) -> None:
 
 # -- consumer goods ------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy", parallel=True)
-def goods_budgets(h, blocks, p, w, out) -> None:
+def goods_budgets(h, blocks, pars, w, out) -> None:
     """Food bought after rationing (in place in ``h.food``); goods budget = ``retail_goods_share`` of what is left of
     the budget. Sums goods spending by block."""
+    p = pars[0]  # the parameter record (RetailPars)
     food, budget, goods, goods_share = h.food, h.budget, h.goods, p.retail_goods_share
     for b in prange(len(blocks)):
         ration = w.ration[blocks[b, 2]]
@@ -220,10 +236,11 @@ def goods_budgets(h, blocks, p, w, out) -> None:
 
 
 @njit(cache=True, error_model="numpy")
-def goods_demand(goods_b, blocks, p, w):
+def goods_demand(goods_b, blocks, pars, w):
     """Goods spending by province (reduced from the blocks of :func:`goods_budgets`). Returns it over the value
     offered at normal prices (``u (1 + markup) (1 + margin)``; 0 where nothing is offered), for the scarcity
     factor's power."""
+    p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     goods = np.empty((r, 1))
     reduce_blocks(goods_b, blocks, goods)
@@ -237,11 +254,12 @@ def goods_demand(goods_b, blocks, p, w):
 
 
 @njit(cache=True, error_model="numpy")
-def goods_sales(xg, scarcity, x, p, w) -> None:
+def goods_sales(xg, scarcity, x, pars, w) -> None:
     """The scarcity factor ``s = clip(scarcity, s_min, s_max)`` (``scarcity = xg ** elasticity``; ``retail_scarcity_max``
     where nothing is offered), the goods sold (``min(1, xg / s)``), the shares of the stock sold as consumer goods
     and as food, the planned goods revenue and the share of their goods budgets households spend (``spent_share``); the
     prices households pay, float32 for the payment pass."""
+    p = pars[0]  # the parameter record (RetailPars)
     sell = p.retail_goods_sell_share
     offered_share = (1.0 - p.retail_imported_food_share) * sell
     food_share = p.retail_imported_food_share * sell
@@ -263,10 +281,11 @@ def goods_sales(xg, scarcity, x, p, w) -> None:
 
 # -- eating --------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy", parallel=True)
-def pay_and_eat(h, blocks, p, w, out) -> None:
+def pay_and_eat(h, blocks, pars, w, out) -> None:
     """Households pay for food and goods (won first, then foreign currency); ``consumption`` = in kind at the local
     food price plus what was paid; ``food_ratio`` moves to (in kind + bought) / need by
     ``retail_food_ratio_smoothing``. Sums what was paid by block."""
+    p = pars[0]  # the parameter record (RetailPars)
     food, goods, inkind, need, inv_need = h.food, h.goods, h.inkind, h.need, h.inv_need
     cash, fx, consumption, food_ratio = h.cash, h.fx, h.consumption, h.food_ratio
     smoothing = p.retail_food_ratio_smoothing
@@ -291,11 +310,12 @@ def pay_and_eat(h, blocks, p, w, out) -> None:
 
 # -- owners of the goods, stocks, margins ------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
-def owners_take(paid_b, blocks, g, p, w):
+def owners_take(paid_b, blocks, g, pars, w):
     """What households paid by province (reduced from the blocks of :func:`pay_and_eat`) against what was planned
     scales food and goods revenue; the owners of the goods (by the province where they own them) get cost plus
     markup of the goods sold and what buyers paid for imported staples net of the sellers' food margin; so do the
     companies of theirs. Returns the owners' take by owner province (``owner_loc.sum(axis=1)``)."""
+    p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     paid = np.empty((r, 1))
     reduce_blocks(paid_b, blocks, paid)
@@ -322,10 +342,11 @@ def owners_take(paid_b, blocks, g, p, w):
 
 
 @njit(cache=True, error_model="numpy")
-def stocks_left(g, x, p, w) -> None:
+def stocks_left(g, x, pars, w) -> None:
     """After the sales: what each owner province sold (``g.sales_ema`` smoothed, for wholesale), the stocks left
     (``g.qty``, ``g.trans``, ``g.goods_households``, the companies' ``g.company``), the households' goods demand at
     landed cost (``g.demand_ema`` smoothed); the price indices."""
+    p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     phi = np.empty(r)
     for i in range(r):
@@ -354,11 +375,12 @@ def stocks_left(g, x, p, w) -> None:
 
 
 @njit(cache=True, error_model="numpy")
-def margin_rates(p, w) -> None:
+def margin_rates(pars, w) -> None:
     """The sellers' margins and the food income (the local share to the province's producers and farmers, the pooled
     share nationally by supply), and the weekly rate each kind of free household is paid by province (``rate_farm``
     per rural person, ``rate_idle`` per household without a role, ``rate_seller`` per unit of seller weight,
     ``rate_producer`` per US$ of producers' output); ``left``: what no free household without a role can take."""
+    p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     margin = p.retail_food_seller_margin
     food_net = np.empty(r)
@@ -405,25 +427,26 @@ def margin_rates(p, w) -> None:
 
 
 @njit(cache=True, inline="always")
-def _receipt(h, i, p, farm, idle, sell, prod):
+def _receipt(h, i, roles, farm, idle, sell, prod):
     """What household ``i`` receives from the market this week (see :func:`receive_and_tally`)."""
     if h.detained[i] != 0:
         return 0.0
     ro = h.role[i]
     x = farm * h.rural_size[i] + (idle if ro == ROLE_NONE else 0.0)
     if ro == ROLE_SELLER:
-        x += sell * _seller_weight(h.ties_strength[i], h.knowhow[i], p)
+        x += sell * _seller_weight(h.ties_strength[i], h.knowhow[i], roles)
     elif ro == ROLE_PRODUCER:
-        x += prod * _producer_output(h.knowhow[i], p)
+        x += prod * _producer_output(h.knowhow[i], roles)
     return x
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def receive_and_tally(h, blocks, p, w, out) -> None:
+def receive_and_tally(h, blocks, pars, w, out) -> None:
     """Pay each free household what it receives from the market this week, as cash, income and market income:
     its share of the farmers' food income (by rural persons), of day labour (if idle), of the sellers' margins
     (by weight) and of the producers' food income (by output), at the rates of :func:`margin_rates`. Then, as
     :func:`tally`, income, consumption and food-secure households by block."""
+    roles = _roles(pars[0])
     one = np.float32(1.0)
     cash, income, market_income, consumption, food_ratio = h.cash, h.income, h.market_income, h.consumption, h.food_ratio
     for b in prange(len(blocks)):
@@ -432,7 +455,7 @@ def receive_and_tally(h, blocks, p, w, out) -> None:
         s_income = s_consumption = 0.0
         secure = 0
         for i in range(*span(blocks, b)):
-            x = _receipt(h, i, p, farm, idle, sell, prod)
+            x = _receipt(h, i, roles, farm, idle, sell, prod)
             cash[i] += x
             inc = np.float32(income[i] + x)
             income[i] = inc
@@ -476,10 +499,11 @@ def stall_fees(sellers, h, fee_r, fees_r) -> None:
 
 
 @njit(cache=True, error_model="numpy")
-def market_fees(sellers, h, official_markets, scale, p, w, fees):
+def market_fees(sellers, h, official_markets, scale, pars, w, fees):
     """Sellers with a stall in an official market (``retail_stalls_per_market`` each, over the scale; shared among
     the free sellers, at most one each) pay ``retail_stall_fee_usd``; ``fees`` by province. False (nothing charged)
     when the fee is not positive or the provinces have no free sellers."""
+    p = pars[0]  # the parameter record (RetailPars)
     r = len(fees)
     any_seller = False
     for i in range(r):
