@@ -23,6 +23,7 @@ from hamji.kernels import colsum, household_blocks, province_bounds, psum, ratio
 from hamji.modules import enforcement as enf
 from hamji.modules import population as popm
 from hamji.modules import retail as ret
+from hamji.modules import retail_kernels as rk
 from hamji.payments import pay_from_households
 from hamji.people import ROLE_NONE, ROLE_PRODUCER, ROLE_SELLER, ROLES
 
@@ -188,14 +189,28 @@ def retail_constants(seed: int) -> tuple:
     return float(rng.random()), float(rng.random()), float(rng.random() * 20)
 
 
+def retail_records(h: dict, te: float, ke: float, out_usd: float) -> tuple:
+    """The retail kernels' household record (work space zero) and parameter record (the roles' constants; the
+    other fields 0), as the kernels take it."""
+    n = len(h["region"])
+    z32 = np.zeros(n, F32)
+    hh = ret.Households(h["region"], np.zeros(n, bool), h["detained"], h["role"], h["rural_size"], h["ties_strength"],
+                        h["knowhow"], z32, z32, h["cash"], h["fx"], h["income"], h["market_income"], h["consumption"],
+                        h["food_ratio"], z32, z32, z32, z32)
+    p = ret.RetailPars(**({n: 0.0 for n in ret.RetailPars._fields}
+                          | dict(retail_tie_effect=F32(te), retail_knowhow_effect=F32(ke),
+                                 retail_producer_output_usd=F32(out_usd))))
+    return hh, ret.as_record(p)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_retail_free_tally_matches_numpy(seed, threads, block):
     h = households(seed)
     te, ke, out_usd = retail_constants(seed)
     blocks = blocks_of(h["region"], block)
     part = np.zeros((len(blocks), 6))
-    ret._free_tally(blocks, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
-                    (F32(te), F32(ke), F32(out_usd)), part)
+    hh, p = retail_records(h, te, ke, out_usd)
+    rk.free_tally(hh, blocks, p, part)
     out = reduced(part, blocks)
     free = h["detained"] == 0
     seller = (h["role"] == ROLE_SELLER) & free
@@ -222,9 +237,11 @@ def test_retail_receipts_credit_and_tally_match_numpy(seed, threads, block):
     blocks = blocks_of(h["region"], block)
     cash, income, mi = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
     part = np.zeros((len(blocks), 3))
-    ret._receive_and_tally(blocks, h["detained"], h["role"], h["rural_size"], h["ties_strength"], h["knowhow"],
-                           (F32(te), F32(ke), F32(out_usd)), rates, cash, income, mi, h["consumption"], h["food_ratio"],
-                           part)
+    hh, p = retail_records(dict(h, cash=cash, income=income, market_income=mi), te, ke, out_usd)
+    w = np.zeros(R, ret.WEEK)
+    for k, name in enumerate(("rate_farm", "rate_idle", "rate_seller", "rate_producer")):
+        w[name] = rates[:, k]
+    rk.receive_and_tally(hh, blocks, p, w, part)
     out = reduced(part, blocks)
     # reference: day labour and farms, the sellers' and producers' shares added by fancy indexing, credit, tally
     reg, free = h["region"], h["detained"] == 0
@@ -244,7 +261,7 @@ def test_retail_receipts_credit_and_tally_match_numpy(seed, threads, block):
     if block is None:
         same(out[:, 0], np.bincount(reg, weights=income, minlength=R))
     part2 = np.zeros((len(blocks), 3))
-    ret._tally(blocks, income, h["consumption"], h["food_ratio"], part2)
+    rk.tally(hh, blocks, part2)
     same(reduced(part2, blocks), out)
 
 
@@ -256,7 +273,8 @@ def test_stall_fees_match_charge(seed):
     sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & (h["detained"] == 0))
     cash, fx, mi = h["cash"].copy(), h["fx"].copy(), h["market_income"].copy()
     fees = np.zeros(R)
-    ret._stall_fees(sellers, h["region"], fee_r, cash, fx, mi, fees)
+    hh, _ = retail_records(dict(h, cash=cash, fx=fx, market_income=mi), 0.0, 0.0, 0.0)
+    rk.stall_fees(sellers, hh, fee_r, fees)
     c, f = h["cash"][sellers], h["fx"][sellers]
     got = pay_from_households(c, f, fee_r[h["region"][sellers]])
     cash_ref, fx_ref, mi_ref = h["cash"].copy(), h["fx"].copy(), h["market_income"].copy()

@@ -130,15 +130,23 @@ def span(blocks, b):
 # ------------------------------------------------------------------------------------------------
 # Region-level ratios: one compiled call instead of four NumPy calls on a few values
 # ------------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def ratio_or1(num, den, default):
+    """:func:`ratio_or` of one value, for compiled code: ``num / den`` if ``den > 0`` else ``default``."""
+    return num / den if den > 0 else default
+
+
+@njit(cache=True, inline="always")
+def share_or1(num, den, default):
+    """:func:`share_or` of one value, for compiled code: ``min(1, num / den)`` if ``den > 0`` else ``default``."""
+    return fmin(num / den, 1.0) if den > 0 else default
+
+
 @njit(cache=True, error_model="numpy")
 def _ratio_or(num, den, default, cap):
     out = np.empty(len(den))
     for i in range(len(den)):
-        if den[i] > 0:
-            q = num[i] / den[i]
-            out[i] = fmin(q, 1.0) if cap else q
-        else:
-            out[i] = default
+        out[i] = share_or1(num[i], den[i], default) if cap else ratio_or1(num[i], den[i], default)
     return out
 
 

@@ -1,0 +1,307 @@
+"""Retail's compiled week against the NumPy formulas of its docstring, to the bit (issue 29).
+
+:func:`reference` is retail's week as NumPy writes the docstring's formulas (the code the kernels replaced: sums of
+households by ``np.bincount``, in household order, float32 where the households' states are float32), run on the
+same random inputs as the kernels in :meth:`Retail.step`'s order (:func:`compiled`; what the engine does in between,
+paying the owners, is left out). Every value is compared with ``np.array_equal``: equal to the bit, but for the sign
+of a zero, with NaN where NaN. The powers are NumPy's in both, as the project's rule has them.
+
+Cases cover provinces outside the DPRK, the capital, a province without households, imported inputs and markets not
+measured yet (NaN), a province with nothing offered, provinces without sellers, producers or rural persons, wages
+the budgets cannot pay, and no stall fee.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hamji.kernels import household_blocks, province_bounds, reduce_blocks
+from hamji.modules import retail as ret
+from hamji.modules import retail_kernels as rk
+from hamji.payments import pay_from_households
+from hamji.people import ROLE_NONE, ROLE_PRODUCER, ROLE_SELLER, ROLES
+
+R = 8  # provinces 0-5 in the DPRK (0 the capital, 3 without households), 6-7 in China
+F32 = np.float32
+N = 2000
+
+
+def parameters(rng, fee: float) -> ret.RetailPars:
+    """Random parameters in their ranges, as the module builds them (:func:`retail_pars`)."""
+    u = rng.uniform
+    pars = dict(
+        retail_tie_effect=u(0, 2), retail_knowhow_effect=u(0, 2), retail_producer_output_usd=u(1, 20),
+        retail_spend_share=u(0.1, 0.9), retail_food_target=u(0.8, 1.5), retail_goods_share=u(0.1, 0.9),
+        retail_food_ratio_smoothing=u(0.05, 0.5), retail_state_wage_usd=u(0.1, 3), retail_wage_paid_share=u(0.1, 1),
+        retail_wage_budget_share=u(0.01, 0.5), retail_wage_pyongyang_factor=u(1, 3), retail_own_production_rural=u(0, 0.8),
+        retail_own_production_urban=u(0, 0.3), retail_pds_share_of_need=u(0, 0.6), retail_pds_reliability=u(0, 1),
+        retail_pds_reliability_pyongyang=u(0, 1), retail_rural_surplus=u(0, 0.5), retail_food_mobility=u(0, 1),
+        retail_import_input_share=u(0, 0.6), retail_import_input_smoothing=u(0.001, 0.1),
+        retail_food_price_elasticity=u(0.2, 2), retail_price_adjustment=u(0.1, 1), retail_food_price_min=u(0.3, 0.8),
+        retail_food_price_max=u(1.5, 5), retail_imported_food_share=u(0, 0.5), retail_goods_sell_share=u(0.1, 0.9),
+        retail_goods_price_elasticity=u(0.2, 2), retail_scarcity_min=u(0.5, 1), retail_scarcity_max=u(1, 3),
+        retail_margin=u(0.05, 0.5), retail_wholesale_markup=u(0.05, 0.5), retail_food_seller_margin=u(0.05, 0.3),
+        wholesale_sales_smoothing=u(0.01, 0.3), retail_hired_labour_share=u(0, 0.5), retail_seller_capacity_usd=u(1, 200),
+        retail_stall_fee_usd=fee, retail_stalls_per_market=u(100, 3000), retail_price_food_weight=u(0, 1),
+        retail_rice_usd_per_kg=u(0.3, 1), retail_kpw_per_usd=u(100, 9000))
+    return ret.retail_pars(type("Pars", (), pars))
+
+
+def world(seed: int, wages_paid: bool) -> dict:
+    """Households in province order (none in province 3; province 5 without sellers and producers, province 4 without
+    rural persons), the province state, the goods in the markets and the branch budgets."""
+    rng = np.random.default_rng(seed)
+    region = np.sort(rng.choice([0, 1, 2, 4, 5, 6, 7], N)).astype(np.int8)
+    scale = 10.0 ** rng.uniform(-2, 4, N)
+    role = rng.integers(0, len(ROLES), N).astype(np.int8)
+    role[(region == 5) & ((role == ROLE_SELLER) | (role == ROLE_PRODUCER))] = ROLE_NONE
+    urban = (rng.random(N) < 0.5) | (region == 4)
+    size = rng.integers(1, 7, N).astype(F32)
+    need = (size * rng.uniform(1, 3)).astype(F32)
+    h = dict(region=region, urban=urban, detained=np.where(rng.random(N) < 0.1, rng.integers(1, 5, N), 0).astype(np.int16),
+             role=role, rural_size=np.where(urban, 0.0, size).astype(F32),
+             ties_strength=(rng.random(N) * 3 * (rng.random(N) < 0.7)).astype(F32), knowhow=rng.random(N).astype(F32),
+             need=need, inv_need=(1.0 / need).astype(F32), cash=rng.random(N) * scale,
+             fx=np.where(rng.random(N) < 0.5, rng.random(N) * scale, 0.0), income=(rng.random(N) * 10).astype(F32),
+             market_income=rng.normal(0, 5, N).astype(F32), consumption=(rng.random(N) * 30).astype(F32),
+             food_ratio=(rng.random(N) * 1.6).astype(F32), inkind=np.zeros(N, F32), budget=np.zeros(N, F32),
+             food=np.zeros(N, F32), goods=np.zeros(N, F32))
+    dprk = np.arange(R) < 6
+    usual = rng.uniform(0, 500, R)
+    usual[[1, 4]] = np.nan  # not measured yet
+    x = dict(dprk=dprk, capital=np.arange(R) == 0, harvest=rng.lognormal(0, 0.2, R), food_price=rng.uniform(0.5, 2, R),
+             usual_stock=usual, rural_need=np.bincount(region, weights=h["rural_size"] * 2.0, minlength=R))
+    qty = rng.uniform(0, 100, (R, R)) * (rng.random((R, R)) < 0.5)
+    qty[:, 2] = 0.0  # nothing offered in province 2
+    trans = qty * rng.uniform(0, 0.2, (R, R))
+    company = rng.uniform(0, 50, R)
+    company[2] = 0.0
+    ema = rng.uniform(0, 300, R)
+    ema[[0, 5]] = np.nan
+    g = dict(qty=qty, trans=trans, company=company, goods_households=qty.sum(axis=0), sales_ema=rng.uniform(0, 50, R),
+             demand_ema=ema)
+    budget = rng.uniform(0, 1e5, 3) if wages_paid else np.array([-5.0, 0.0, -1.0])
+    return dict(h=h, x=x, g=g, budget=budget, pds_draw=rng.random(R), official=rng.integers(0, 5, R).astype(float),
+                scale=1000.0)
+
+
+def reference(s: dict, p: ret.RetailPars) -> dict:
+    """The week as NumPy computes the docstring's formulas; changes ``s`` in place, returns this week's values."""
+    h, x, g, budget = s["h"], s["x"], s["g"], s["budget"]
+    reg, dprk = h["region"], x["dprk"]
+    hsum = lambda v: np.bincount(reg, weights=v, minlength=R)  # noqa: E731
+    free = h["detained"] == 0
+    seller, producer, idle_hh = free & (h["role"] == ROLE_SELLER), free & (h["role"] == ROLE_PRODUCER), free & (h["role"] == ROLE_NONE)
+    one = F32(1.0)
+    w_sell = (one + p.retail_tie_effect * h["ties_strength"]) * (one + p.retail_knowhow_effect * h["knowhow"])
+    out_hh = p.retail_producer_output_usd * (one + p.retail_knowhow_effect * h["knowhow"])
+    v = dict(free_households=hsum(free), free_idle=hsum(idle_hh), free_rural_persons=hsum(np.where(free, h["rural_size"], F32(0))),
+             free_sellers=hsum(seller), seller_weight=hsum(np.where(seller, w_sell, F32(0))),
+             producer_output=hsum(np.where(producer, out_hh, F32(0))))
+    # wages: the budgets pay the state wage per free household times the paid share, at most the budget share
+    weight = np.where(x["capital"], p.retail_wage_pyongyang_factor, 1.0) * np.where(dprk, 1.0, 0.0)
+    units = float((v["free_households"] * weight).sum())
+    due = p.retail_state_wage_usd * p.retail_wage_paid_share * units
+    positive = np.maximum(budget, 0.0)
+    total = min(due, float(positive.sum()) * p.retail_wage_budget_share)
+    if total <= 0 or units <= 0:
+        v["wage"], v["wages"] = np.zeros(R), np.zeros(R)
+    else:
+        budget -= total * positive / positive.sum()
+        v["wage"] = total / units * weight
+        v["wages"] = v["wage"] * v["free_households"]
+    # food in kind: own production, and the ration in towns where it was delivered; budget and food demand
+    delivered = s["pds_draw"] < np.where(x["capital"], p.retail_pds_reliability_pyongyang, p.retail_pds_reliability)
+    rural_tab = (p.retail_own_production_rural * x["harvest"]).astype(F32)
+    urban_tab = (p.retail_own_production_urban * x["harvest"] + p.retail_pds_share_of_need * delivered).astype(F32)
+    fp_old = x["food_price"].copy()
+    h["cash"] += np.where(free, v["wage"][reg], 0.0)
+    h["income"] = np.where(free, (h["income"] + v["wage"][reg]).astype(F32), h["income"])
+    k = rural_tab[reg] + (urban_tab - rural_tab)[reg] * np.where(h["urban"], one, F32(0))
+    h["inkind"] = k
+    h["budget"] = ((h["cash"] + h["fx"]) * p.retail_spend_share).astype(F32)
+    h["food"] = np.minimum(np.maximum(p.retail_food_target - k, F32(0)) * h["need"] * fp_old.astype(F32)[reg], h["budget"])
+    fs = v["food"] = hsum(h["food"])
+    # imported goods G at unit cost, the staples among them, imported inputs A = min(1, G / G_usual)
+    held = g["qty"].sum(axis=0)
+    cost = held + g["trans"].sum(axis=0) + g["company"]
+    v["goods_qty"], v["cost"], v["company"] = held, cost, g["company"].copy()
+    sf, sell = p.retail_imported_food_share, p.retail_goods_sell_share
+    v["imported_food"] = np.where(dprk, sf * sell * cost, 0.0)
+    usual = x["usual_stock"]
+    usual[:] = np.where(np.isfinite(usual), usual + p.retail_import_input_smoothing * (cost - usual), cost)
+    avail = np.where(usual > 0, np.minimum(1.0, cost / np.where(usual > 0, usual, 1.0)), 1.0)
+    v["inputs"] = inputs = 1.0 - p.retail_import_input_share * (1.0 - avail)
+    rural = x["rural_need"] * p.retail_rural_surplus * x["harvest"]
+    v["supply"] = supply = np.where(dprk, (v["producer_output"] + rural) * inputs, 0.0)
+    a = p.retail_food_mobility
+    fs_tot = fs.sum()
+    v["supply_eff"] = eff = (1.0 - a) * supply + a * supply.sum() * (fs / fs_tot if fs_tot > 0 else 0.0) + v["imported_food"]
+    v["wanted"] = wanted = fs / fp_old
+    # the food price: f <- clip(f (D / S) ** (elasticity adjustment), min, max); rationing
+    d_over_s = np.minimum(np.where(eff > 0, wanted / np.where(eff > 0, eff, 1.0), 1e6), 1e6)
+    step = np.where(wanted > 0, d_over_s ** (p.retail_food_price_elasticity * p.retail_price_adjustment), 1.0)
+    fp = x["food_price"]
+    fp[:] = np.where(dprk, np.clip(fp_old * step, p.retail_food_price_min, p.retail_food_price_max), 1.0)
+    qty_r = fs / fp
+    ration = np.where(qty_r > 0, np.minimum(1.0, eff / np.where(qty_r > 0, qty_r, 1.0)), 1.0)
+    v["planned"] = planned = fs * ration
+    v["imp_frac"] = np.where(eff > 0, v["imported_food"] / np.where(eff > 0, eff, 1.0), 0.0)
+    v["food_sold"] = np.where(eff > 0, np.minimum(1.0, planned / fp / np.where(eff > 0, eff, 1.0)), 0.0)
+    # consumer goods: offered at u (1 + markup) (1 + margin) s, s = clip((demand / value offered) ** elasticity)
+    h["food"] = h["food"] * ration.astype(F32)[reg]
+    h["goods"] = (h["budget"] - h["food"]) * p.retail_goods_share
+    v["goods"] = gd = hsum(h["goods"])
+    v["offered"] = offered = (1.0 - sf) * sell * cost
+    xg = np.where(offered > 0, gd / np.where(offered > 0, offered * p.p0, 1.0), 0.0)
+    v["s"] = s_ = np.where(offered > 0, np.clip(xg ** p.retail_goods_price_elasticity, p.s_min, p.s_max), p.retail_scarcity_max)
+    sold = np.where(offered > 0, np.minimum(1.0, xg / s_), 0.0)
+    v["phi_goods"] = phi_goods = (1.0 - sf) * sell * sold
+    v["phi"] = phi = phi_goods + sf * sell * np.where(dprk, v["food_sold"], 0.0)
+    v["revenue"] = revenue = phi_goods * cost * p.p0 * s_
+    take = np.where(gd > 0, revenue / np.where(gd > 0, gd, 1.0), 0.0)
+    # eating: households pay (won first), consume, and the food ratio moves
+    spend = (h["food"] + h["goods"] * take.astype(F32)[reg]).astype(np.float64)
+    from_cash = np.minimum(h["cash"], spend)
+    h["cash"] -= from_cash
+    from_fx = np.minimum(h["fx"], spend - from_cash)
+    h["fx"] -= from_fx
+    paid = from_cash + from_fx
+    h["consumption"] = (k * h["need"] * fp.astype(F32)[reg] + paid).astype(F32)
+    eaten = k + h["food"] * h["inv_need"] * (1.0 / fp).astype(F32)[reg]
+    h["food_ratio"] = h["food_ratio"] + (eaten - h["food_ratio"]) * p.retail_food_ratio_smoothing
+    paid_r = hsum(paid)
+    sc = np.where(planned + revenue > 0, paid_r / np.where(planned + revenue > 0, planned + revenue, 1.0), 0.0)
+    v["food_rev"], v["goods_rev"] = food_rev, goods_rev = planned * sc, revenue * sc
+    # owners: cost plus markup of the goods sold, what buyers paid for the staples net of the sellers' food margin
+    den = held + g["company"]
+    unit_cost = np.where(den > 0, cost / np.where(den > 0, den, 1.0), 1.0)
+    v["food_owned"] = food_owned = planned * sc * v["imp_frac"] * (1.0 - p.retail_food_seller_margin)
+    per = phi_goods * (1.0 + p.retail_wholesale_markup) * sc + np.where(cost > 0, food_owned / np.where(cost > 0, cost, 1.0), 0.0)
+    owner_loc = (g["qty"] + g["trans"]) * per[None, :]
+    v["owners"] = owner_loc.sum(axis=0)
+    v["company_take"] = per * g["company"]
+    v["goods_index"] = np.where(offered > 0, s_, p.retail_scarcity_max) * unit_cost
+    v["goods_price"] = v["goods_index"] * p.p0
+    # the stocks left, smoothed sales and demand
+    sold_by_owner = (g["qty"] * phi[None, :]).sum(axis=1)
+    g["qty"] *= (1.0 - phi)[None, :]
+    g["trans"] *= (1.0 - phi)[None, :]
+    g["goods_households"][:] = g["qty"].sum(axis=0)
+    g["company"][:] = v["company"] * (1.0 - phi)
+    ws = p.wholesale_sales_smoothing
+    g["sales_ema"] += ws * (sold_by_owner - g["sales_ema"])
+    v["goods_demand"] = np.where(dprk, gd, 0.0)
+    ema = g["demand_ema"]
+    ema[:] = np.where(np.isfinite(ema), ema + ws * (v["goods_demand"] / p.p0 - ema), v["goods_demand"] / p.p0)
+    wf = p.retail_price_food_weight
+    v["price_index"] = np.where(dprk, wf * fp + (1.0 - wf) * v["goods_index"], np.nan)
+    v["rice"] = np.where(dprk, p.retail_rice_usd_per_kg * fp * p.retail_kpw_per_usd, np.nan)
+    # margins: day labour, sellers (at most their stalls' capacity), producers and farmers
+    margin = p.retail_food_seller_margin
+    v["margins"] = margins = goods_rev + food_owned - v["owners"] - v["company_take"] + margin * food_rev
+    food_net = food_rev * (1.0 - margin) - food_owned
+    v["turnover"] = food_rev + goods_rev
+    v["food_imported"] = food_rev * v["imp_frac"]
+    tot_supply = supply.sum()
+    food_income = (1.0 - a) * food_net + (a * food_net.sum() * supply / tot_supply if tot_supply > 0 else a * food_net)
+    hired = p.retail_hired_labour_share
+    keep = 1.0 - hired
+    prod_out = v["producer_output"]
+    prod_share = np.where(supply > 0, prod_out * inputs / np.where(supply > 0, supply, 1.0), 0.0)
+    capacity = v["free_sellers"] * p.retail_seller_capacity_usd
+    turnover = v["turnover"]
+    handled = np.where(turnover > 0, np.minimum(1.0, capacity / np.where(turnover > 0, turnover, 1.0)), 1.0)
+    idle = (margins + food_income) * hired + margins * keep * (1.0 - handled)
+    to_sellers = margins * keep * handled
+    to_producers = food_income * keep * prod_share
+    farm = food_income * keep * (1.0 - prod_share)
+    for amount, among in ((to_sellers, v["seller_weight"]), (to_producers, prod_out), (farm, v["free_rural_persons"])):
+        empty = among <= 0
+        idle[empty] += amount[empty]
+        amount[empty] = 0.0
+    rate = lambda amount, among: np.where(among > 0, amount / np.where(among > 0, among, 1.0), 0.0)  # noqa: E731
+    v["rate_farm"] = farm / np.where(v["free_rural_persons"] > 0, v["free_rural_persons"], 1.0)
+    v["rate_idle"], v["rate_seller"] = rate(idle, v["free_idle"]), rate(to_sellers, v["seller_weight"])
+    v["rate_producer"] = rate(to_producers, prod_out)
+    v["left"] = np.where(v["free_idle"] <= 0, idle, 0.0)
+    # free households receive the market's pay; tallies
+    recv = np.where(free, v["rate_farm"][reg] * h["rural_size"] + np.where(h["role"] == ROLE_NONE, v["rate_idle"][reg], 0.0), 0.0)
+    recv[seller] += v["rate_seller"][reg[seller]] * w_sell[seller]
+    recv[producer] += v["rate_producer"][reg[producer]] * out_hh[producer].astype(np.float64)
+    h["cash"] += recv
+    h["income"] = (h["income"] + recv).astype(F32)
+    h["market_income"] = (h["market_income"] + recv).astype(F32)
+    tallies = np.column_stack([hsum(h["income"]), hsum(h["consumption"]), hsum(h["food_ratio"] >= 1)])
+    # stall fees of sellers with a place in an official market
+    fees = np.zeros(R)
+    n = v["free_sellers"]
+    if p.retail_stall_fee_usd > 0 and n.any():
+        stalls = s["official"] * p.retail_stalls_per_market / s["scale"]
+        due_r = p.retail_stall_fee_usd * np.where(n > 0, np.minimum(1.0, stalls / np.maximum(n, 1.0)), 0.0)
+        idx = np.flatnonzero(seller)
+        c, f = h["cash"][idx], h["fx"][idx]
+        got = pay_from_households(c, f, due_r[reg[idx]])
+        h["cash"][idx], h["fx"][idx] = c, f
+        h["market_income"][idx] -= got.astype(F32)
+        fees = np.bincount(reg[idx], weights=got, minlength=R)
+    f32 = dict(in_kind_rural=rural_tab, in_kind_urban=urban_tab, food_price_old=fp_old.astype(F32), ration=ration.astype(F32),
+               spent_share=take.astype(F32), food_price_new=fp.astype(F32), inv_food_price=(1.0 / fp).astype(F32))
+    return dict(w=v | f32, owners=owner_loc.sum(axis=1), tallies=tallies, fees=fees)
+
+
+def compiled(s: dict, p: ret.RetailPars) -> dict:
+    """The kernels in :meth:`Retail.step`'s order, on the records the module builds."""
+    h, x, pars = ret.Households(**s["h"]), ret.Provinces(**s["x"]), ret.as_record(p)
+    g = ret.Goods(companies=True, **s["g"])
+    blocks = household_blocks(province_bounds(s["h"]["region"], R), N)
+    assert len(blocks) == len(np.unique(s["h"]["region"]))  # one block per province: sums as np.bincount adds them
+    nb = len(blocks)
+    part, free_b, tally_b, tallies = np.zeros((nb, 1)), np.zeros((nb, 6)), np.zeros((nb, 3)), np.zeros((R, 3))
+    w = np.empty(R, ret.WEEK)
+    rk.free_tally(h, blocks, pars, free_b)
+    rk.wages_and_in_kind(free_b, blocks, x, s["budget"], s["pds_draw"], pars, w)
+    rk.budgets(h, blocks, pars, w, part)
+    d_over_s = rk.food_supply(part, blocks, g, x, pars, w)
+    rk.food_price(d_over_s ** (p.retail_food_price_elasticity * p.retail_price_adjustment), x, pars, w)
+    rk.goods_budgets(h, blocks, pars, w, part)
+    xg = rk.goods_demand(part, blocks, pars, w)
+    rk.goods_sales(xg, xg ** p.retail_goods_price_elasticity, x, pars, w)
+    rk.pay_and_eat(h, blocks, pars, w, part)
+    owners = rk.owners_take(part, blocks, g, pars, w)
+    rk.stocks_left(g, x, pars, w)
+    rk.margin_rates(pars, w)
+    rk.receive_and_tally(h, blocks, pars, w, tally_b)
+    reduce_blocks(tally_b, blocks, tallies)
+    fees = np.zeros(R)
+    sellers = np.flatnonzero((s["h"]["detained"] == 0) & (s["h"]["role"] == ROLE_SELLER))
+    rk.market_fees(sellers, h, s["official"], s["scale"], pars, w, fees)
+    return dict(w=w, owners=owners, tallies=tallies, fees=fees)
+
+
+def equal(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(("wages_paid", "fee"), [(True, 0.97), (False, 0.0)])
+def test_retail_week_is_the_docstrings_numpy(seed: int, wages_paid: bool, fee: float) -> None:
+    p = parameters(np.random.default_rng(100 + seed), fee)
+    s = world(seed, wages_paid)
+    ref = {k: {n: a.copy() for n, a in d.items()} if isinstance(d, dict) else np.copy(d) for k, d in s.items()}
+    got = compiled(s, p)
+    want = reference(ref, p)
+    for name in ret.WEEK.names:
+        assert equal(got["w"][name], want["w"][name]), name
+    for part in ("h", "x", "g"):
+        for name, a in s[part].items():
+            assert equal(a, ref[part][name]), f"{part}.{name}"
+    assert equal(s["budget"], ref["budget"])
+    for name in ("owners", "tallies", "fees"):
+        assert equal(got[name], want[name]), name
+    # the cases the inputs are made for
+    w = got["w"]
+    assert (w["offered"][2] == 0) and (w["free_sellers"][5] == 0) and (w["free_rural_persons"][4] == 0)
+    assert (w["wages"].sum() > 0) == wages_paid and (got["fees"].sum() > 0) == (fee > 0)
