@@ -319,10 +319,13 @@ def _funnel(c, mkt, s, x, p, open_share, habit, out):
     zero the revenue, then the state's week (:func:`_state_week`, with the habitual bill H = ``habit``). Fills
     ``out``: the region table, the US$ bought at each crossing (``spent_x``) and the merchants' capital before it
     (``sold_x``, for the books), the companies' totals (NumPy's sums, to the bit) and the state's amounts."""
-    home, crossing, cash = c.home, c.crossing, c.cash
+    # the records' arrays by name
+    revenue, home, branch, crossing, cash, goods_claim = c
+    demand_ema, goods_company, imports_company = mkt
     by_home, spent_x, sold_x, sums = out.by_home, out.spent_x, out.sold_x, out.sums
-    n, r, nx = len(c.revenue), by_home.shape[1], len(spent_x)
-    rev = c.revenue.copy()
+    leader, budget, state_in = s.leader, s.budget, s.state_in
+    n, r, nx = len(revenue), by_home.shape[1], len(spent_x)
+    rev = revenue.copy()
     want = np.empty(n)
     unabsorbed = np.empty(n)
     to_leader = np.empty(n)
@@ -337,7 +340,7 @@ def _funnel(c, mkt, s, x, p, open_share, habit, out):
         want_r[home[i]] += want[i]
     absorb = np.empty(r)
     for g in range(r):
-        cap = p.market_share * mkt.demand_ema[g]
+        cap = p.market_share * demand_ema[g]
         absorb[g] = cap / (want_r[g] if want_r[g] > 0 else 1.0) if np.isfinite(cap) and want_r[g] > cap else 1.0
     for i in range(n):
         unabsorbed[i] = want[i] * (1.0 - absorb[home[i]])
@@ -347,13 +350,12 @@ def _funnel(c, mkt, s, x, p, open_share, habit, out):
         cash[i] -= to_leader[i] + to_budget[i]
         by_home[REVENUE, home[i]] += rev[i]
         by_home[LEADER, home[i]] += to_leader[i]
-        by_home[BUDGET + c.branch[i], home[i]] += to_budget[i]
+        by_home[BUDGET + branch[i], home[i]] += to_budget[i]
     # as Accounts.to_leader and Accounts.to_budget, branch by branch
-    state_in = s.state_in
-    s.leader[0] += psum(by_home[LEADER])
+    leader[0] += psum(by_home[LEADER])
     state_in += by_home[LEADER]
-    for k in range(len(s.budget)):
-        s.budget[k] += psum(by_home[BUDGET + k])
+    for k in range(len(budget)):
+        budget[k] += psum(by_home[BUDGET + k])
         state_in += by_home[BUDGET + k]
     # ... through the crossing nearest the home, within its room (Borders.allocate_each)
     want_x = np.zeros(nx)
@@ -371,16 +373,16 @@ def _funnel(c, mkt, s, x, p, open_share, habit, out):
         cash[i] -= spent[i]
         spent_x[crossing[i]] += spent[i]
         by_home[GOODS, home[i]] += spent[i]
-        c.goods_claim[i] += spent[i]
-        c.revenue[i] = 0.0
+        goods_claim[i] += spent[i]
+        revenue[i] = 0.0
         retained[i] = rev[i] - to_leader[i] - to_budget[i] - spent[i]
         by_home[RETAINED, home[i]] += retained[i]
         by_home[CASH, home[i]] += cash[i]
-    buf = np.empty(len(x.mer_capital))
+    mer_region, mer_capital, china_region = x.mer_region, x.mer_capital, x.china_region
+    buf = np.empty(len(mer_capital))
     for j in range(nx):
-        sold_x[j] = (sell_to_merchants(x.mer_region, x.mer_capital, x.china_region[j], spent_x[j], p.margin, buf)
+        sold_x[j] = (sell_to_merchants(mer_region, mer_capital, china_region[j], spent_x[j], p.margin, buf)
                      if spent_x[j] > 0 else 0.0)
-    goods_company, imports_company = mkt.goods_company, mkt.imports_company
     goods_company += by_home[GOODS]
     imports_company += by_home[GOODS]
     sums[0] = psum(rev)
@@ -399,15 +401,15 @@ def _state_week(s, x, p, open_share, habit, state):
     the habitual import bill ``min(max(fx, H), reserves)`` through the capital's crossing (H moves by
     ``(Y - H) / habit_weeks``, ``Y = fx`` if ``fx >= H`` else ``min(H, fx + O)``) and spend what exceeds
     ``cap_weeks`` of the new H abroad; the week's amounts go to ``state`` (places LEADER_OUT ... ABROAD)."""
-    leader_out = s.leader[0] * p.leader_rate
-    s.leader[0] -= leader_out
+    leader, budget, reserves = s.leader, s.budget, s.reserves
+    leader_out = leader[0] * p.leader_rate
+    leader[0] -= leader_out
     budget_out = 0.0  # NumPy's sum of three values: in order from 0.0
-    for k in range(len(s.budget)):
-        spent = s.budget[k] * p.budget_rate
-        s.budget[k] -= spent
+    for k in range(len(budget)):
+        spent = budget[k] * p.budget_rate
+        budget[k] -= spent
         budget_out += spent
     fx = p.state_import_share * (leader_out + budget_out)
-    reserves = s.reserves
     reserves[0] += fx
     for a in s.outside:
         reserves[0] += a
