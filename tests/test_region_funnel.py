@@ -25,6 +25,12 @@ from hamji.modules.funnel import (
     REVENUE,
     STATE_IMPORTS,
     TOTALS,
+    China,
+    Companies,
+    FunnelOut,
+    FunnelPars,
+    HomeMarkets,
+    StateAccounts,
     _funnel,
 )
 
@@ -138,16 +144,18 @@ def test_funnel_week_is_numpys(seed: int, habit: float) -> None:
     w = world(seed)
     ref = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in w.items()}
     want = reference(ref, pars)
-    p = np.array([pars[k] for k in ("leader_share", "budget_share", "import_share", "market_share", "usd_per_t",
-                                    "leader_rate", "budget_rate", "s_fx")] + [sum(w["outside"].tolist())]
-                 + [pars[k] for k in ("habit", "habit_weeks", "state_usd_per_t", "cap_weeks")])
+    p = FunnelPars(pars["leader_share"], pars["budget_share"], pars["import_share"], pars["market_share"],
+                   pars["usd_per_t"], w["margin"], pars["leader_rate"], pars["budget_rate"], pars["s_fx"],
+                   sum(w["outside"].tolist()), pars["habit_weeks"], pars["state_usd_per_t"], pars["cap_weeks"])
     by_home, spent_x, sold_x = np.full((CASH + 1, R), np.nan), np.zeros(NX), np.zeros(NX)
     sums, state = np.zeros(len(TOTALS)), np.zeros(7)
-    _funnel(w["revenue"], w["home"], w["branch"], w["crossing"], w["cash"], w["goods_claim"], w["demand_ema"],
-            w["goods_company"], w["imports_company"], w["leader"], w["budget"], w["state_in"], w["reserves"],
-            w["imports_state"], w["capacity"], w["multiplier"], w["open_share"], w["scale"], w["used"], w["outside"],
-            w["state_crossing"], w["state_region"], w["china_region"], w["mer_region"], w["mer_capital"], w["margin"],
-            p, by_home, spent_x, sold_x, sums, state)
+    _funnel(Companies(w["revenue"], w["home"], w["branch"], w["crossing"], w["cash"], w["goods_claim"]),
+            HomeMarkets(w["demand_ema"], w["goods_company"], w["imports_company"]),
+            StateAccounts(w["leader"], w["budget"], w["state_in"], w["reserves"], w["imports_state"], w["outside"],
+                          w["state_crossing"], w["state_region"]),
+            China(w["capacity"], w["multiplier"], w["used"], w["scale"], w["china_region"], w["mer_region"],
+                  w["mer_capital"]),
+            p, w["open_share"], pars["habit"], FunnelOut(by_home, spent_x, sold_x, sums, state))
     for k, v in ref.items():
         assert np.array_equal(w[k], v, equal_nan=np.asarray(v).dtype.kind == "f"), k
     for row, v in want["table"].items():

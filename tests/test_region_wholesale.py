@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hamji.modules.wholesale import WEEKS_A_YEAR, _merchant_finance, _share_out, _with_ties
+from hamji.modules.wholesale import WEEKS_A_YEAR, Merchants, WholesalePars, _merchant_finance, _share_out, _with_ties
 from hamji.payments import share_out
 
 
@@ -35,7 +35,8 @@ def test_share_out_to_one_group_equals_distribution_share_out(seed: int, weighte
     amounts[:3] = [0.0, -5.0, 7.5]
     weights = rng.random(len(members)) * (rng.random(len(members)) < 0.8) if weighted else None
     region = hh.region.astype(np.intp)
-    sim = SimpleNamespace(people=SimpleNamespace(households=hh), market=SimpleNamespace(trade=SimpleNamespace(region=region)))
+    trade = SimpleNamespace(region=region)  # the trade state share_out reads (sim.trade)
+    sim = SimpleNamespace(people=SimpleNamespace(households=hh), trade=trade, market=SimpleNamespace(trade=trade))
     fx, income, market_income = hh.fx.copy(), hh.income.copy(), hh.market_income.copy()
     share_out(sim, amounts, [(members, weights)], fx=True)
     _share_out(amounts, members, np.zeros(0) if weights is None else weights, region, fx, income, market_income)
@@ -91,10 +92,12 @@ def test_merchant_finance_equals_numpy(seed: int, incentive_year: bool, new_year
     c = SimpleNamespace(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(m).items()})
     flows, paid_r = _finance_numpy(m, pars, incentive_year, new_year, r)
     sales, got_r = np.ones(n, dtype=np.float32), np.full(r, np.nan)
-    got = _merchant_finance(c.region, c.jilin, c.partners, c.capital, c.sme_loans,
-                            np.zeros(0) if c.microloans is None else c.microloans, sales, incentive_year, new_year,
-                            pars["grant"] / WEEKS_A_YEAR, pars["loan"], float(pars["term"]), pars["rate"], WEEKS_A_YEAR,
-                            drawings, got_r)
+    record = WholesalePars(*(np.nan for _ in WholesalePars._fields))._replace(
+        grant_week=pars["grant"] / WEEKS_A_YEAR, loan_usd=pars["loan"], term_weeks=float(pars["term"]),
+        loan_rate=pars["rate"], drawings=drawings)
+    mer = Merchants(c.region, c.jilin, c.partners, c.capital, c.sme_loans,
+                    np.zeros(0) if c.microloans is None else c.microloans, np.ones(n, dtype=np.float32), sales)
+    got = _merchant_finance(mer, record, incentive_year, new_year, got_r)
     assert [None if g != g else g for g in got] == flows
     assert np.array_equal(got_r, paid_r) and not sales.any()
     assert np.array_equal(c.capital, m.capital) and np.array_equal(c.sme_loans, m.sme_loans)

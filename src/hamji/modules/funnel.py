@@ -65,7 +65,7 @@ counts the money raised inside the country (the funnel, fees, bribes, fines).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -112,126 +112,87 @@ REVENUE, LEADER, BUDGET, GOODS, RETAINED, CASH = 0, 1, 2, 2 + len(BRANCHES), 3 +
 LEADER_OUT, BUDGET_OUT, FX, HABIT, NEW_HABIT, STATE_IMPORTS, ABROAD = range(7)
 #: ``Funnel._sums``: the week's company totals, in the order of ``Funnel.totals`` after the revenue
 TOTALS = ("revenue", "leader", "budgets", "unabsorbed", "imports", "retained")
-
-
-@njit(cache=True, error_model="numpy")
-def _state_week(leader, budget, reserves, imports_state, outside, capacity, multiplier, open_share, scale, used,
-                crossing, region, rates, state):
-    """The state's week: the leader and the budgets spend (``rates``: leader's, budgets' spending rates,
-    state import share, outside inflows' sum, H, its adjustment weeks, US$ a tonne of state goods, reserve
-    cap weeks), the FX share and the ``outside`` inflows fill the reserves, which pay the habitual import
-    bill through ``crossing`` and spend the excess abroad; the week's amounts go to ``state``."""
-    leader_rate, budget_rate, s_fx, outside_sum, h, habit_weeks, usd_per_t, cap_weeks = (
-        rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], rates[6], rates[7])
-    leader_out = leader[0] * leader_rate
-    leader[0] -= leader_out
-    budget_out = 0.0  # NumPy's sum of three values: in order from 0.0
-    for k in range(len(budget)):
-        out = budget[k] * budget_rate
-        budget[k] -= out
-        budget_out += out
-    fx = s_fx * (leader_out + budget_out)
-    reserves[0] += fx
-    for a in outside:
-        reserves[0] += a
-    # the habitual import bill, paid from the reserves within the capital's crossing room
-    target = fx if fx >= h else fmin(h, fx + outside_sum)
-    want_state = fmin(fmax(fx, h), reserves[0])
-    new_h = h + (target - h) / habit_weeks
-    state_imports = 0.0
-    if want_state > 0:
-        tonnes = _take(capacity, multiplier, open_share, scale, used, crossing, want_state / usd_per_t)
-        state_imports = fmin(tonnes * usd_per_t, want_state)
-    reserves[0] -= state_imports
-    imports_state[region] += state_imports
-    abroad = fmax(reserves[0] - cap_weeks * new_h, 0.0)
-    reserves[0] -= abroad
-    state[LEADER_OUT], state[BUDGET_OUT], state[FX], state[HABIT] = leader_out, budget_out, fx, h
-    state[NEW_HABIT], state[STATE_IMPORTS], state[ABROAD] = new_h, state_imports, abroad
-
-
-@njit(cache=True, error_model="numpy")
-def _funnel(revenue, home, branch, crossing, cash, goods_claim, demand_ema, goods_company, imports_company,
-            leader, budget, state_in, reserves, imports_state, capacity, multiplier, open_share, scale, used,
-            outside, state_crossing, state_region, china_region, mer_region, mer_capital, margin, p, by_home, spent_x,
-            sold_x, sums, state):
-    """The funnel's week in one call: split each company's revenue (``p``: the shares, the company market
-    share, US$ a tonne of consumer goods, then the state's parameters of :func:`_state_week`), pay the leader
-    and the budgets, buy imports within the home markets and the crossings' room from the merchants of each
-    crossing's Chinese side (as ``sell_to_merchants``), zero the revenue, then the state's week. Fills the
-    region table, the US$ bought at each crossing (``spent_x``) and the merchants' capital before it (``sold_x``,
-    for the books), the companies' totals (NumPy's sums, to the bit) and the state's amounts."""
-    leader_share, budget_share, import_share, market_share, usd_per_t = p[0], p[1], p[2], p[3], p[4]
-    n, r, nx = len(revenue), by_home.shape[1], len(spent_x)
-    rev = revenue.copy()
-    want = np.empty(n)
-    unabsorbed = np.empty(n)
-    to_leader = np.empty(n)
-    to_budget = np.empty(n)
-    spent = np.empty(n)
-    retained = np.empty(n)
-    by_home[:] = 0.0
-    # Chinese goods, no more than a share of the home market's goods demand (ema NaN: not measured yet)
-    want_r = np.zeros(r)
-    for i in range(n):
-        want[i] = import_share * rev[i]
-        want_r[home[i]] += want[i]
-    absorb = np.empty(r)
-    for g in range(r):
-        cap = market_share * demand_ema[g]
-        absorb[g] = cap / (want_r[g] if want_r[g] > 0 else 1.0) if np.isfinite(cap) and want_r[g] > cap else 1.0
-    for i in range(n):
-        unabsorbed[i] = want[i] * (1.0 - absorb[home[i]])
-        want[i] -= unabsorbed[i]
-        to_leader[i] = leader_share * rev[i]
-        to_budget[i] = budget_share * rev[i] + unabsorbed[i]
-        cash[i] -= to_leader[i] + to_budget[i]
-        by_home[REVENUE, home[i]] += rev[i]
-        by_home[LEADER, home[i]] += to_leader[i]
-        by_home[BUDGET + branch[i], home[i]] += to_budget[i]
-    # as Accounts.to_leader and Accounts.to_budget, branch by branch
-    leader[0] += psum(by_home[LEADER])
-    state_in += by_home[LEADER]
-    for k in range(len(budget)):
-        budget[k] += psum(by_home[BUDGET + k])
-        state_in += by_home[BUDGET + k]
-    # ... through the crossing nearest the home, within its room (Borders.allocate_each)
-    want_x = np.zeros(nx)
-    for i in range(n):
-        want_x[crossing[i]] += want[i]
-    granted = np.zeros(nx)
-    _allocate_each(capacity, multiplier, open_share, scale, used, want_x / usd_per_t, granted)
-    frac = np.zeros(nx)  # spend_x / want_x where want_x > 0, spend_x = min(granted * US$/t, want_x)
-    for x in range(nx):
-        if want_x[x] > 0:
-            frac[x] = fmin(granted[x] * usd_per_t, want_x[x]) / want_x[x]
-    spent_x[:] = 0.0
-    for i in range(n):
-        spent[i] = want[i] * frac[crossing[i]]
-        cash[i] -= spent[i]
-        spent_x[crossing[i]] += spent[i]
-        by_home[GOODS, home[i]] += spent[i]
-        goods_claim[i] += spent[i]
-        revenue[i] = 0.0
-        retained[i] = rev[i] - to_leader[i] - to_budget[i] - spent[i]
-        by_home[RETAINED, home[i]] += retained[i]
-        by_home[CASH, home[i]] += cash[i]
-    buf = np.empty(len(mer_capital))
-    for x in range(nx):
-        sold_x[x] = sell_to_merchants(mer_region, mer_capital, china_region[x], spent_x[x], margin, buf) if spent_x[x] > 0 else 0.0
-    goods_company += by_home[GOODS]
-    imports_company += by_home[GOODS]
-    sums[0] = psum(rev)
-    sums[1] = psum(to_leader)
-    sums[2] = psum(to_budget)
-    sums[3] = psum(unabsorbed)
-    sums[4] = psum(spent)
-    sums[5] = psum(retained)
-    _state_week(leader, budget, reserves, imports_state, outside, capacity, multiplier, open_share, scale, used,
-                state_crossing, state_region, p[5:], state)
-
-
 BUDGET_METRICS = tuple(budget_metric_name(br) for br in BRANCHES)
+
+
+class FunnelPars(NamedTuple):
+    """The parameters the funnel's kernels read (float64, as the kernels compute)."""
+
+    leader_share: float  # of revenue (revenue_split)
+    budget_share: float  # (1 - leader_share) x budget_share_of_rest
+    import_share: float  # (1 - leader_share - budget_share) x import_share_of_rest
+    market_share: float  # company_market_share: of a home market's goods demand the companies may import
+    usd_per_t: float  # consumer_goods_usd_per_t
+    margin: float  # merchant_margin
+    leader_rate: float  # leader_spending_rate (a week)
+    budget_rate: float  # budget_spending_rate (a week)
+    state_import_share: float  # s_fx: the foreign-currency share of the leader's and the budgets' spending
+    outside_sum: float  # O: the outside inflows of a week (simulated US$)
+    habit_weeks: float  # T: state_import_habit_weeks
+    state_usd_per_t: float  # state_goods_usd_per_t
+    cap_weeks: float  # reserves_cap_weeks
+
+    @classmethod
+    def of(cls, pars, outside: list[float]) -> FunnelPars:
+        return cls(*map(float, revenue_split(pars)), float(pars.company_market_share), float(pars.consumer_goods_usd_per_t),
+                   float(pars.merchant_margin), float(pars.leader_spending_rate), float(pars.budget_spending_rate),
+                   float(pars.state_import_share), sum(outside), float(pars.state_import_habit_weeks),
+                   float(pars.state_goods_usd_per_t), float(pars.reserves_cap_weeks))
+
+
+class Companies(NamedTuple):
+    """The companies' arrays the funnel reads and writes."""
+
+    revenue: np.ndarray  # unfunnelled revenue R_k (zeroed)
+    home: np.ndarray
+    branch: np.ndarray
+    crossing: np.ndarray  # nearest crossing of the home: where its imports cross
+    cash: np.ndarray
+    goods_claim: np.ndarray
+
+
+class HomeMarkets(NamedTuple):
+    """The home markets' goods (``sim.market``), by province."""
+
+    demand_ema: np.ndarray  # households' weekly goods spending at landed cost (NaN: not measured yet)
+    goods_company: np.ndarray
+    imports_company: np.ndarray
+
+
+class StateAccounts(NamedTuple):
+    """The state's accounts (``sim.accounts``) and where its own imports cross and land."""
+
+    leader: np.ndarray  # [1]
+    budget: np.ndarray  # by branch
+    state_in: np.ndarray  # this week's money into them, by region of origin
+    reserves: np.ndarray  # [1]
+    imports_state: np.ndarray  # sim.market's, by destination
+    outside: np.ndarray  # this week's inflows from outside the HamJi border, by channel
+    crossing: int  # nearest the capital
+    region: int  # the capital
+
+
+class China(NamedTuple):
+    """The crossings (``sim.borders``) and the merchants on their Chinese side."""
+
+    capacity: np.ndarray  # capacity_t_year
+    multiplier: np.ndarray
+    used: np.ndarray  # tonnes used this week
+    scale: float
+    china_region: np.ndarray  # the Chinese area of each crossing
+    mer_region: np.ndarray
+    mer_capital: np.ndarray
+
+
+class FunnelOut(NamedTuple):
+    """The week's results: the region table, US$ bought at each crossing and the merchants' capital before it (for
+    the books), the company totals and the state's amounts (rows and places named above)."""
+
+    by_home: np.ndarray
+    spent_x: np.ndarray
+    sold_x: np.ndarray
+    sums: np.ndarray
+    state: np.ndarray
 
 
 class Funnel(Module):
@@ -280,46 +241,39 @@ class Funnel(Module):
     )
 
     def setup(self, sim: Sim) -> None:
-        comp = sim.people.companies
-        self.crossing = sim.borders.nearest[comp.home].astype(np.int64)
-        self.n_crossings = len(sim.borders.capacity_t_year)
+        comp, acc, market, borders, mer = (sim.people.companies, sim.accounts, sim.market, sim.borders,
+                                           sim.people.merchants)
+        crossing = borders.nearest[comp.home].astype(np.int64)
         #: cumulative US$ (simulated) of revenue funnelled and of each sink, for the books test
         self.totals = {k: 0.0 for k in ("revenue", *SINKS, "unabsorbed")}  # unabsorbed: import money the budgets took
-        self.state_region = sim.world.index[CAPITAL]
-        self.state_crossing = int(sim.borders.nearest[self.state_region])
+        state_region = sim.world.index[CAPITAL]
         self.habit = 0.0  # the state's habitual import bill H, US$ a week (simulated)
-        sim.accounts.reserves[0] = sim.pars.reserves_initial_usd / sim.scale
-        # the week's work arrays, filled by _funnel
-        self._china = sim.borders.china_region.astype(np.int64)  # the merchants' side of each crossing
-        self._by_home = np.zeros((CASH + 1, sim.world.n_regions))
-        self._spent_x = np.zeros(self.n_crossings)
-        self._sold_x = np.zeros(self.n_crossings)
-        self._sums = np.zeros(len(TOTALS))
-        self._outside = np.zeros(len(FX_CHANNELS))
-        self._p = np.zeros(13)
-        self._state = np.zeros(7)
+        acc.reserves[0] = sim.pars.reserves_initial_usd / sim.scale
+        self.companies = Companies(comp.revenue, comp.home, comp.branch, crossing, comp.cash, comp.goods_claim)
+        self.markets = HomeMarkets(market.goods_demand_ema, market.goods_company, market.imports_company)
+        self.accounts = StateAccounts(acc.leader, acc.budget, acc.state_in, acc.reserves, market.imports_state,
+                                      np.zeros(len(FX_CHANNELS)), int(borders.nearest[state_region]), int(state_region))
+        self.china = China(borders.capacity_t_year, borders.multiplier, borders.used_t, float(borders.scale),
+                           borders.china_region.astype(np.int64), mer.region, mer.capital)
+        n_crossings = len(borders.capacity_t_year)
+        self.out = FunnelOut(np.zeros((CASH + 1, sim.world.n_regions)), np.zeros(n_crossings), np.zeros(n_crossings),
+                             np.zeros(len(TOTALS)), np.zeros(7))  # filled by _funnel each week
+
+    def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
+        """The outside inflows of a week (real US$ a year / 52 / scale) and the kernels' parameter record."""
+        self.outside = [sim.pars[par] / WEEKS_PER_YEAR / sim.scale for _, par, _ in FX_CHANNELS]
+        self.accounts.outside[:] = self.outside
+        self.p = FunnelPars.of(sim.pars, self.outside)
 
     def step(self, sim: Sim) -> None:
-        pars = sim.pars
-        comp, acc, market, borders, books = sim.people.companies, sim.accounts, sim.market, sim.borders, sim.books
-        merchants, margin = sim.people.merchants, pars.merchant_margin
-        outside = [pars[par] / WEEKS_PER_YEAR / sim.scale for _, par, _ in FX_CHANNELS]
-        self._outside[:] = outside
-        s_fx = pars.state_import_share
-        self._p[:] = (*revenue_split(pars), pars.company_market_share, pars.consumer_goods_usd_per_t,
-                      pars.leader_spending_rate, pars.budget_spending_rate, s_fx, sum(outside), self.habit,
-                      pars.state_import_habit_weeks, pars.state_goods_usd_per_t, pars.reserves_cap_weeks)
-        by_home = self._by_home
-        _funnel(comp.revenue, comp.home, comp.branch, self.crossing, comp.cash, comp.goods_claim,
-                market.goods_demand_ema, market.goods_company, market.imports_company, acc.leader, acc.budget,
-                acc.state_in, acc.reserves, market.imports_state, borders.capacity_t_year, borders.multiplier,
-                float(borders.open_share), float(borders.scale), borders.used_t, self._outside, self.state_crossing,
-                self.state_region, self._china, merchants.region, merchants.capital, float(margin), self._p, by_home,
-                self._spent_x, self._sold_x, self._sums, self._state)
-        for amount, before in zip(self._spent_x.tolist(), self._sold_x.tolist()):
+        acc, market, books, p, out = sim.accounts, sim.market, sim.books, self.p, self.out
+        _funnel(self.companies, self.markets, self.accounts, self.china, p, float(sim.borders.open_share), self.habit,
+                out)
+        for amount, before in zip(out.spent_x.tolist(), out.sold_x.tolist()):
             if amount > 0:  # the merchants restock from Chinese suppliers: the cost share leaves the books
-                pay_chinese_suppliers(books, amount, before, margin)
-        leader_out, budget_out, fx, h, self.habit, state_imports, abroad = self._state.tolist()
+                pay_chinese_suppliers(books, amount, before, p.margin)
+        leader_out, budget_out, fx, h, self.habit, state_imports, abroad = out.state.tolist()
+        s_fx, outside = p.state_import_share, self.outside
         books.outflow("leader_spending", (1.0 - s_fx) * leader_out)
         books.outflow("state_spending", (1.0 - s_fx) * budget_out)
         for (flow, _, _), amount in zip(FX_CHANNELS, outside):
@@ -328,9 +282,10 @@ class Funnel(Module):
         books.outflow("reserves_spending_abroad", abroad)
 
         t = self.totals
-        for k, v in zip(TOTALS, self._sums.tolist()):
+        for k, v in zip(TOTALS, out.sums.tolist()):
             t[k] += v
 
+        by_home = out.by_home
         res = sim.results
         res.record("company_revenue_usd", by_home[REVENUE])
         res.record("leader_fund_usd", by_home[LEADER])
@@ -350,3 +305,126 @@ class Funnel(Module):
             res.record_total(metric, amount)
         res.record_total("state_import_bill_usd", h)
         res.record_total("reserves_spending_abroad_usd", abroad)
+
+
+# -- the compiled week -------------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def _funnel(c, mkt, s, x, p, open_share, habit, out):
+    """The funnel's week in one call: split each company's revenue R_k (``leader_share x R_k`` to the leader,
+    ``budget_share x R_k`` to its branch's budget, ``import_share x R_k`` for Chinese goods as far as the home market
+    absorbs them, ``market_share x demand``, the rest of that to the budget), buy the imports within the crossings'
+    room (tonnes = US$ / ``usd_per_t``) from the merchants of each crossing's Chinese side (as ``sell_to_merchants``),
+    zero the revenue, then the state's week (:func:`_state_week`, with the habitual bill H = ``habit``). Fills
+    ``out``: the region table, the US$ bought at each crossing (``spent_x``) and the merchants' capital before it
+    (``sold_x``, for the books), the companies' totals (NumPy's sums, to the bit) and the state's amounts."""
+    # the records' arrays by name
+    revenue, home, branch, crossing, cash, goods_claim = c
+    demand_ema, goods_company, imports_company = mkt
+    by_home, spent_x, sold_x, sums = out.by_home, out.spent_x, out.sold_x, out.sums
+    leader, budget, state_in = s.leader, s.budget, s.state_in
+    n, r, nx = len(revenue), by_home.shape[1], len(spent_x)
+    rev = revenue.copy()
+    want = np.empty(n)
+    unabsorbed = np.empty(n)
+    to_leader = np.empty(n)
+    to_budget = np.empty(n)
+    spent = np.empty(n)
+    retained = np.empty(n)
+    by_home[:] = 0.0
+    # Chinese goods, no more than a share of the home market's goods demand (ema NaN: not measured yet)
+    want_r = np.zeros(r)
+    for i in range(n):
+        want[i] = p.import_share * rev[i]
+        want_r[home[i]] += want[i]
+    absorb = np.empty(r)
+    for g in range(r):
+        cap = p.market_share * demand_ema[g]
+        absorb[g] = cap / (want_r[g] if want_r[g] > 0 else 1.0) if np.isfinite(cap) and want_r[g] > cap else 1.0
+    for i in range(n):
+        unabsorbed[i] = want[i] * (1.0 - absorb[home[i]])
+        want[i] -= unabsorbed[i]
+        to_leader[i] = p.leader_share * rev[i]
+        to_budget[i] = p.budget_share * rev[i] + unabsorbed[i]
+        cash[i] -= to_leader[i] + to_budget[i]
+        by_home[REVENUE, home[i]] += rev[i]
+        by_home[LEADER, home[i]] += to_leader[i]
+        by_home[BUDGET + branch[i], home[i]] += to_budget[i]
+    # as Accounts.to_leader and Accounts.to_budget, branch by branch
+    leader[0] += psum(by_home[LEADER])
+    state_in += by_home[LEADER]
+    for k in range(len(budget)):
+        budget[k] += psum(by_home[BUDGET + k])
+        state_in += by_home[BUDGET + k]
+    # ... through the crossing nearest the home, within its room (Borders.allocate_each)
+    want_x = np.zeros(nx)
+    for i in range(n):
+        want_x[crossing[i]] += want[i]
+    granted = np.zeros(nx)
+    _allocate_each(x.capacity, x.multiplier, open_share, x.scale, x.used, want_x / p.usd_per_t, granted)
+    frac = np.zeros(nx)  # spend_x / want_x where want_x > 0, spend_x = min(granted * US$/t, want_x)
+    for j in range(nx):
+        if want_x[j] > 0:
+            frac[j] = fmin(granted[j] * p.usd_per_t, want_x[j]) / want_x[j]
+    spent_x[:] = 0.0
+    for i in range(n):
+        spent[i] = want[i] * frac[crossing[i]]
+        cash[i] -= spent[i]
+        spent_x[crossing[i]] += spent[i]
+        by_home[GOODS, home[i]] += spent[i]
+        goods_claim[i] += spent[i]
+        revenue[i] = 0.0
+        retained[i] = rev[i] - to_leader[i] - to_budget[i] - spent[i]
+        by_home[RETAINED, home[i]] += retained[i]
+        by_home[CASH, home[i]] += cash[i]
+    mer_region, mer_capital, china_region = x.mer_region, x.mer_capital, x.china_region
+    buf = np.empty(len(mer_capital))
+    for j in range(nx):
+        sold_x[j] = (sell_to_merchants(mer_region, mer_capital, china_region[j], spent_x[j], p.margin, buf)
+                     if spent_x[j] > 0 else 0.0)
+    goods_company += by_home[GOODS]
+    imports_company += by_home[GOODS]
+    sums[0] = psum(rev)
+    sums[1] = psum(to_leader)
+    sums[2] = psum(to_budget)
+    sums[3] = psum(unabsorbed)
+    sums[4] = psum(spent)
+    sums[5] = psum(retained)
+    _state_week(s, x, p, open_share, habit, out.state)
+
+
+@njit(cache=True, error_model="numpy")
+def _state_week(s, x, p, open_share, habit, state):
+    """The state's week: the leader and the budgets spend (``leader_rate``, ``budget_rate``), the FX share
+    ``fx = state_import_share x (leader + budget spending)`` and the outside inflows fill the reserves, which pay
+    the habitual import bill ``min(max(fx, H), reserves)`` through the capital's crossing (H moves by
+    ``(Y - H) / habit_weeks``, ``Y = fx`` if ``fx >= H`` else ``min(H, fx + O)``) and spend what exceeds
+    ``cap_weeks`` of the new H abroad; the week's amounts go to ``state`` (places LEADER_OUT ... ABROAD)."""
+    leader, budget, reserves = s.leader, s.budget, s.reserves
+    leader_out = leader[0] * p.leader_rate
+    leader[0] -= leader_out
+    budget_out = 0.0  # NumPy's sum of three values: in order from 0.0
+    for k in range(len(budget)):
+        spent = budget[k] * p.budget_rate
+        budget[k] -= spent
+        budget_out += spent
+    fx = p.state_import_share * (leader_out + budget_out)
+    reserves[0] += fx
+    for a in s.outside:
+        reserves[0] += a
+    # the habitual import bill, paid from the reserves within the capital's crossing room
+    h = habit
+    target = fx if fx >= h else fmin(h, fx + p.outside_sum)
+    want_state = fmin(fmax(fx, h), reserves[0])
+    new_h = h + (target - h) / p.habit_weeks
+    state_imports = 0.0
+    if want_state > 0:
+        tonnes = _take(x.capacity, x.multiplier, open_share, x.scale, x.used, s.crossing, want_state / p.state_usd_per_t)
+        state_imports = fmin(tonnes * p.state_usd_per_t, want_state)
+    reserves[0] -= state_imports
+    s.imports_state[s.region] += state_imports
+    abroad = fmax(reserves[0] - p.cap_weeks * new_h, 0.0)
+    reserves[0] -= abroad
+    state[LEADER_OUT], state[BUDGET_OUT], state[FX], state[HABIT] = leader_out, budget_out, fx, h
+    state[NEW_HABIT], state[STATE_IMPORTS], state[ABROAD] = new_h, state_imports, abroad
