@@ -53,7 +53,6 @@ from hamji.kernels import colsum, fmax, fmin, pairwise_sum, psum
 from hamji.module import Metric, Module
 from hamji.payments import pay_household, share_out
 from hamji.people import ROLE_SELLER, ROLE_SHIPPER
-from hamji.records import kernel_record, pack
 from hamji.trade import TradeState, sync_goods, trade_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,7 +62,6 @@ if TYPE_CHECKING:  # pragma: no cover
 # ------------------------------------------------------------------------------------------------
 # Records the kernels read
 # ------------------------------------------------------------------------------------------------
-@kernel_record
 class ShipPars(NamedTuple):
     """The parameters the shipment kernels read, with what they and the routes give (``parameters_changed``)."""
 
@@ -80,7 +78,6 @@ class ShipPars(NamedTuple):
     finite: bool  # every factor above is finite (then empty cells may be skipped: see _ship_goods)
 
 
-@kernel_record
 class Goods(NamedTuple):
     """The shared trade state the shipments read and write (:class:`hamji.trade.TradeState`), taken each week
     (other modules replace some of these arrays)."""
@@ -95,7 +92,6 @@ class Goods(NamedTuple):
     seized_total: np.ndarray  # seizures since the start
 
 
-@kernel_record
 class Owners(NamedTuple):
     """The households' states the transport bill reads and writes."""
 
@@ -105,7 +101,6 @@ class Owners(NamedTuple):
     fx: np.ndarray  # foreign currency
 
 
-@kernel_record
 class Shipments(NamedTuple):
     """This week's shipments (outputs) and the kernel's work arrays, by (owner, location, destination)."""
 
@@ -117,7 +112,6 @@ class Shipments(NamedTuple):
     flows: np.ndarray  # [o, d] goods moving
 
 
-@kernel_record
 class AdhocPars(NamedTuple):
     """The parameters the ad hoc markets' kernel reads (``parameters_changed``)."""
 
@@ -131,7 +125,6 @@ class AdhocPars(NamedTuple):
     fade_share: float  # distribution_adhoc_fade_share
 
 
-@kernel_record
 class Sites(NamedTuple):
     """The ad hoc markets' sites (route segments, then border approaches) and the markets by province."""
 
@@ -203,12 +196,12 @@ class Distribution(Module):
         self.seized = ts.seized  # this week's seizures by province (alias of sim.trade.seized)
         self._adhoc_r = np.zeros(r)  # ad hoc markets by province
         hh = sim.people.households
-        self.owners = pack(Owners(hh.goods_stake, hh.region, hh.cash, hh.fx))
-        self.out = pack(Shipments(np.zeros((r, r, r)), np.zeros((r, r, r)), np.zeros((r, r, r)), np.zeros(r), np.zeros(r),
-                             np.zeros((r, r))))
-        self.sites = pack(Sites(self.site_region, w.dprk, self.flow_ema, self.above, self.below, self.adhoc,
+        self.owners = Owners(hh.goods_stake, hh.region, hh.cash, hh.fx)
+        self.out = Shipments(np.zeros((r, r, r)), np.zeros((r, r, r)), np.zeros((r, r, r)), np.zeros(r), np.zeros(r),
+                             np.zeros((r, r)))
+        self.sites = Sites(self.site_region, w.dprk, self.flow_ema, self.above, self.below, self.adhoc,
                            sim.market.imports_wholesale, sim.market.imports_company, self.turnover_year, self._adhoc_r,
-                           ts.official, ts.markets))
+                           ts.official, ts.markets)
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The kernels' parameter records: the shipments' (with the route constants: transport per unit of goods,
@@ -221,12 +214,12 @@ class Distribution(Module):
         s = pars.distribution_seize_share
         seize_at = np.where(self.hop > 0, s * (1.0 - s) ** np.maximum(self.hop - 1, 0), 0.0)  # NumPy's power
         finite = bool(np.isfinite(km_t).all() and np.isfinite(seize_at).all() and np.isfinite(pars.distribution_usd_per_tkm))
-        self.p = pack(ShipPars(bool(pars.distribution_on), float(pars.distribution_mobility), float(pars.distribution_usd_per_tkm),
-                          per_unit, decay, km_t, seize_at, seize_at.sum(axis=2), self.inland, self.dprk, finite))
-        self.p_adhoc = pack(AdhocPars(float(sim.scale), float(pars.distribution_flow_smoothing),
+        self.p = ShipPars(bool(pars.distribution_on), float(pars.distribution_mobility), float(pars.distribution_usd_per_tkm),
+                          per_unit, decay, km_t, seize_at, seize_at.sum(axis=2), self.inland, self.dprk, finite)
+        self.p_adhoc = AdhocPars(float(sim.scale), float(pars.distribution_flow_smoothing),
                                  float(pars.distribution_adhoc_threshold_usd), float(pars.distribution_adhoc_usd_per_market),
                                  float(pars.distribution_adhoc_max_per_site), float(pars.distribution_adhoc_persist_weeks),
-                                 float(pars.distribution_adhoc_fade_weeks), float(pars.distribution_adhoc_fade_share)))
+                                 float(pars.distribution_adhoc_fade_weeks), float(pars.distribution_adhoc_fade_share))
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:

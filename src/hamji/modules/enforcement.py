@@ -80,13 +80,11 @@ from hamji.kernels import compact_blocks, fmax, fmin, psum, span
 from hamji.module import Metric, Module, State
 from hamji.parameters import Parameters
 from hamji.payments import pay_household
-from hamji.records import kernel_record, pack
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
-@kernel_record
 class EnforcementPars(NamedTuple):
     """The parameters the enforcement kernels read (float64 and int, as the kernels compute with them)."""
 
@@ -115,7 +113,6 @@ class EnforcementPars(NamedTuple):
                    officials_per_household=pars.officials_per_1000_households / 1000.0)
 
 
-@kernel_record
 class Folk(NamedTuple):
     """The household states the kernels read and write (and the buffer of the week's draws), one value each."""
 
@@ -129,7 +126,6 @@ class Folk(NamedTuple):
     u: np.ndarray  # float32: the week's uniform draw
 
 
-@kernel_record
 class Provinces(NamedTuple):
     """Values by province (one each): H_r, the border flag, A_r, the inspection risk's exponent and its ``exp``,
     the bribe price b_r, and the officials' personal funds (``accounts.officials``, changed in place)."""
@@ -143,7 +139,6 @@ class Provinces(NamedTuple):
     officials: np.ndarray  # accounts.officials
 
 
-@kernel_record
 class Cases(NamedTuple):
     """The week's work space: each listed trader's province, the cases found (at most one per trader), and the
     clan table with the clans' sums of :func:`_kin_help`."""
@@ -221,14 +216,14 @@ class Enforcement(Module):
         self._u = np.empty(hh.n, dtype=np.float32)  # reused buffers (fresh large arrays are slow)
         self._t_buf = np.empty(hh.n, dtype=np.int32)
         self._t_counts = np.zeros(len(sim.blocks), dtype=np.int64)
-        self.folk = pack(Folk(self._region, hh.detained, hh.cash, hh.fx, hh.income, hh.clan, hh.kin_abroad, self._u))
+        self.folk = Folk(self._region, hh.detained, hh.cash, hh.fx, hh.income, hh.clan, hh.kin_abroad, self._u)
         self.bribe_price = bribe_prices(pars, np.zeros(r))
-        self.provinces = pack(Provinces(self._households, self.border, np.zeros(r), np.zeros(r), np.zeros(r),
-                                   self.bribe_price, sim.accounts.officials))
-        self.cases = pack(Cases(**self._trader_buffers(0), slots=self.clans.slots, mark=np.zeros(hh.n, dtype=bool),
+        self.provinces = Provinces(self._households, self.border, np.zeros(r), np.zeros(r), np.zeros(r),
+                                   self.bribe_price, sim.accounts.officials)
+        self.cases = Cases(**self._trader_buffers(0), slots=self.clans.slots, mark=np.zeros(hh.n, dtype=bool),
                            needy=np.empty(self.n_clans, dtype=np.int64),
                            clan_state=np.zeros(self.n_clans, dtype=np.int8),  # 0 between weeks
-                           clan_sums=np.zeros((3, self.n_clans))))
+                           clan_sums=np.zeros((3, self.n_clans)))
         self.tally = np.zeros(r, dtype=TALLY)
 
     def _trader_buffers(self, traders: int) -> dict[str, np.ndarray]:
@@ -242,7 +237,7 @@ class Enforcement(Module):
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The kernels' parameter record."""
-        self.p = pack(EnforcementPars.of(sim.pars))
+        self.p = EnforcementPars.of(sim.pars)
 
     def step(self, sim: Sim) -> None:
         pars, hh, res, acc = sim.pars, sim.people.households, sim.results, sim.accounts
@@ -262,7 +257,7 @@ class Enforcement(Module):
             # rescaled remainder of u, which is again uniform on [0, 1)
             sim.rng("enforcement.inspection").random(hh.n, dtype=np.float32, out=self._u)
         if len(t_idx) > len(self.cases.t_reg):
-            self.cases = pack(self.cases.record._replace(**self._trader_buffers(len(t_idx))))
+            self.cases = self.cases._replace(**self._trader_buffers(len(t_idx)))
         t = self.tally
         _settle(inspect, t_idx, sim.blocks, self.folk, prov, self.cases, self.p, t)
         if inspect:

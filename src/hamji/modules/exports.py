@@ -57,7 +57,6 @@ from hamji.kernels import fmax, fmin, psum, rowsum
 from hamji.module import Metric, Module
 from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, banned_classes, commodity_prices
 from hamji.modules.wahku import weeks_left_in_year
-from hamji.records import kernel_record
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -68,9 +67,6 @@ def export_metric_name(commodity: str) -> str:
     return f"exports_{commodity}_usd"
 
 
-# The records are passed to the kernels as NamedTuples, not packed (hamji.records): exports' kernels loop over the
-# bases' arrays, and through a StructRef that measured slower (39 against 35 us a week at 1:1000).
-@kernel_record
 class ExportsPars(NamedTuple):
     """The parameters the exports kernels read (built when parameters change)."""
 
@@ -79,7 +75,6 @@ class ExportsPars(NamedTuple):
     evasion_keep: float  # 1 - evasion_discount: buyers of banned goods pay less
 
 
-@kernel_record
 class BaseStock(NamedTuple):
     """The bases' states the sales use, with each base's crossing and (commodity, company) cell."""
 
@@ -91,7 +86,6 @@ class BaseStock(NamedTuple):
     key: np.ndarray  # cell: commodity * companies + company
 
 
-@kernel_record
 class Quota(NamedTuple):
     """The wah-ku module's (commodity, company) matrices of real and forged quota left this year (updated in place
     by :func:`_sell`), or empty matrices without wah-ku."""
@@ -100,7 +94,6 @@ class Quota(NamedTuple):
     forged: np.ndarray
 
 
-@kernel_record
 class Sellers(NamedTuple):
     """The companies' cash and this week's unfunnelled revenue."""
 
@@ -108,7 +101,6 @@ class Sellers(NamedTuple):
     revenue: np.ndarray
 
 
-@kernel_record
 class Offers(NamedTuple):
     """The week's work space: each base's offer, each cell's offer and wah-ku scale, the tonnes at each crossing;
     and the US$ sold by (province, commodity)."""

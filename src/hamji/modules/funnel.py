@@ -74,7 +74,6 @@ from hamji.accounts import BRANCHES
 from hamji.kernels import fmax, fmin, psum
 from hamji.market import _allocate_each, _take, pay_chinese_suppliers, sell_to_merchants
 from hamji.module import Metric, Module
-from hamji.records import kernel_record, pack
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -116,7 +115,6 @@ TOTALS = ("revenue", "leader", "budgets", "unabsorbed", "imports", "retained")
 BUDGET_METRICS = tuple(budget_metric_name(br) for br in BRANCHES)
 
 
-@kernel_record
 class FunnelPars(NamedTuple):
     """The parameters the funnel's kernels read (float64, as the kernels compute)."""
 
@@ -142,7 +140,6 @@ class FunnelPars(NamedTuple):
                    float(pars.state_goods_usd_per_t), float(pars.reserves_cap_weeks))
 
 
-@kernel_record
 class Companies(NamedTuple):
     """The companies' arrays the funnel reads and writes."""
 
@@ -154,7 +151,6 @@ class Companies(NamedTuple):
     goods_claim: np.ndarray
 
 
-@kernel_record
 class HomeMarkets(NamedTuple):
     """The home markets' goods (``sim.market``), by province."""
 
@@ -163,7 +159,6 @@ class HomeMarkets(NamedTuple):
     imports_company: np.ndarray
 
 
-@kernel_record
 class StateAccounts(NamedTuple):
     """The state's accounts (``sim.accounts``) and where its own imports cross and land."""
 
@@ -177,7 +172,6 @@ class StateAccounts(NamedTuple):
     region: int  # the capital
 
 
-@kernel_record
 class China(NamedTuple):
     """The crossings (``sim.borders``) and the merchants on their Chinese side."""
 
@@ -190,7 +184,6 @@ class China(NamedTuple):
     mer_capital: np.ndarray
 
 
-@kernel_record
 class FunnelOut(NamedTuple):
     """The week's results: the region table, US$ bought at each crossing and the merchants' capital before it (for
     the books), the company totals and the state's amounts (rows and places named above)."""
@@ -256,21 +249,21 @@ class Funnel(Module):
         state_region = sim.world.index[CAPITAL]
         self.habit = 0.0  # the state's habitual import bill H, US$ a week (simulated)
         acc.reserves[0] = sim.pars.reserves_initial_usd / sim.scale
-        self.companies = pack(Companies(comp.revenue, comp.home, comp.branch, crossing, comp.cash, comp.goods_claim))
-        self.markets = pack(HomeMarkets(market.goods_demand_ema, market.goods_company, market.imports_company))
-        self.accounts = pack(StateAccounts(acc.leader, acc.budget, acc.state_in, acc.reserves, market.imports_state,
-                                      np.zeros(len(FX_CHANNELS)), int(borders.nearest[state_region]), int(state_region)))
-        self.china = pack(China(borders.capacity_t_year, borders.multiplier, borders.used_t, float(borders.scale),
-                           borders.china_region.astype(np.int64), mer.region, mer.capital))
+        self.companies = Companies(comp.revenue, comp.home, comp.branch, crossing, comp.cash, comp.goods_claim)
+        self.markets = HomeMarkets(market.goods_demand_ema, market.goods_company, market.imports_company)
+        self.accounts = StateAccounts(acc.leader, acc.budget, acc.state_in, acc.reserves, market.imports_state,
+                                      np.zeros(len(FX_CHANNELS)), int(borders.nearest[state_region]), int(state_region))
+        self.china = China(borders.capacity_t_year, borders.multiplier, borders.used_t, float(borders.scale),
+                           borders.china_region.astype(np.int64), mer.region, mer.capital)
         n_crossings = len(borders.capacity_t_year)
-        self.out = pack(FunnelOut(np.zeros((CASH + 1, sim.world.n_regions)), np.zeros(n_crossings), np.zeros(n_crossings),
-                             np.zeros(len(TOTALS)), np.zeros(7)))  # filled by _funnel each week
+        self.out = FunnelOut(np.zeros((CASH + 1, sim.world.n_regions)), np.zeros(n_crossings), np.zeros(n_crossings),
+                             np.zeros(len(TOTALS)), np.zeros(7))  # filled by _funnel each week
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The outside inflows of a week (real US$ a year / 52 / scale) and the kernels' parameter record."""
         self.outside = [sim.pars[par] / WEEKS_PER_YEAR / sim.scale for _, par, _ in FX_CHANNELS]
         self.accounts.outside[:] = self.outside
-        self.p = pack(FunnelPars.of(sim.pars, self.outside))
+        self.p = FunnelPars.of(sim.pars, self.outside)
 
     def step(self, sim: Sim) -> None:
         acc, market, books, p, out = sim.accounts, sim.market, sim.books, self.p, self.out

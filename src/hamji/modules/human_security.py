@@ -52,7 +52,6 @@ from numba import njit, prange
 from hamji.kernels import fmax, fmin, province_bounds, province_lanes, reduce_blocks, span
 from hamji.module import Metric, Module, State
 from hamji.modules.enforcement import RegionIndex, border_provinces, bribe_price
-from hamji.records import kernel_record, pack
 from hamji.results import HIST_BINS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,7 +60,6 @@ if TYPE_CHECKING:  # pragma: no cover
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-@kernel_record
 class IndexPars(NamedTuple):
     """The parameters the index kernels read, in float32 as the index is computed (weights normalised)."""
 
@@ -395,7 +393,7 @@ class HumanSecurity(Module):
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The index kernels' parameter record (float32, as the index is computed)."""
-        self.p = pack(IndexPars.of(sim.pars))
+        self.p = IndexPars.of(sim.pars)
 
     def step(self, sim: Sim) -> None:
         pars, hh, res = sim.pars, sim.people.households, sim.results

@@ -49,7 +49,6 @@ from numba import njit, prange
 from hamji.kernels import compact_blocks, fmax, fmin, npow, psum, reduce_blocks, rowsum, span
 from hamji.module import Metric, Module, State
 from hamji.people import ROLE_ACQUIRER, ROLE_NONE, ROLE_PARTNER, ROLE_PRODUCER, ROLE_SELLER, ROLE_SHIPPER, ROLES
-from hamji.records import kernel_record, pack
 from hamji.ties import Ties, new_strength
 from hamji.trade import trade_state
 
@@ -62,7 +61,6 @@ MARKET_ROLES = (ROLE_SELLER, ROLE_PRODUCER, ROLE_ACQUIRER, ROLE_SHIPPER, ROLE_PA
 # ------------------------------------------------------------------------------------------------
 # Records the kernels read
 # ------------------------------------------------------------------------------------------------
-@kernel_record
 class NetworkPars(NamedTuple):
     """The parameters the network's kernels read, in the kernels' dtypes, with what they give by province
     (``parameters_changed``; ``U`` = network_update_weeks)."""
@@ -117,7 +115,6 @@ class NetworkPars(NamedTuple):
                    base, access, partner_access, form_nk, form_mp)
 
 
-@kernel_record
 class Households(NamedTuple):
     """The households' states the network's kernels read and write (arrays of the households, never reallocated)."""
 
@@ -130,7 +127,6 @@ class Households(NamedTuple):
     ties_strength: np.ndarray  # S: summed tie strength (float32)
 
 
-@kernel_record
 class RoleSums(NamedTuple):
     """The stayers' smoothed market incomes summed and counted by role: by household block, then by province."""
 
@@ -140,7 +136,6 @@ class RoleSums(NamedTuple):
     cnt: np.ndarray
 
 
-@kernel_record
 class Entry(NamedTuple):
     """Province-level inputs and outputs of the entries."""
 
@@ -150,7 +145,6 @@ class Entry(NamedTuple):
     attract: np.ndarray  # [province, role] the roles' relative profitability
 
 
-@kernel_record
 class TieCounts(NamedTuple):
     """Live ties among North Koreans, kept up to date as ties are dropped and added."""
 
@@ -189,7 +183,7 @@ class Network(Module):
         hh = sim.people.households
         w = sim.world
         r = w.n_regions
-        self.hh = pack(Households(hh.role, hh.region, hh.detained, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength))
+        self.hh = Households(hh.role, hh.region, hh.detained, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength)
         self.households = np.bincount(hh.region, minlength=r).astype(float)
         self._part_r = np.zeros((r, 1))
         nb = len(sim.blocks)
@@ -200,15 +194,15 @@ class Network(Module):
         self._buf2 = np.empty(hh.n, dtype=np.int32)
         # the stayers' sums by block and province, and the entries' province-level inputs and work space (with the
         # floors of the entry chance's denominators)
-        self.sums = pack(RoleSums(np.zeros((nb, len(ROLES))), np.zeros((nb, len(ROLES)), dtype=np.int64),
-                             np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64)))
-        self.entry = pack(Entry(np.maximum(self.households, 1.0), np.maximum(self.households * sim.scale / 1e4, 1e-9),
-                           np.zeros(r), np.ones((r, len(ROLES)))))
+        self.sums = RoleSums(np.zeros((nb, len(ROLES))), np.zeros((nb, len(ROLES)), dtype=np.int64),
+                             np.zeros((r, len(ROLES))), np.zeros((r, len(ROLES)), dtype=np.int64))
+        self.entry = Entry(np.maximum(self.households, 1.0), np.maximum(self.households * sim.scale / 1e4, 1e-9),
+                           np.zeros(r), np.ones((r, len(ROLES))))
         self._part_month, self._knowhow_r, self._ties_r = np.zeros(r), np.zeros(r), np.zeros(r)
         self._g = np.zeros(2 * hh.n)  # sums at the ends of ties (_knowhow_flow, _strength_sums)
         self._d = np.empty(0, dtype=np.float32)  # one per tie among North Koreans (_knowhow_flow)
         self.border_km = np.where(w.country == 0, w.border_km, np.inf)
-        self.p = pack(NetworkPars.of(sim.pars, self.border_km))  # the initial roles need it (parameters_changed: again)
+        self.p = NetworkPars.of(sim.pars, self.border_km)  # the initial roles need it (parameters_changed: again)
         b = sim.borders
         self.china_of = np.full(r, -1, dtype=np.int64)
         self.china_of[w.dprk] = b.china_region[b.nearest[w.dprk]]
@@ -224,12 +218,12 @@ class Network(Module):
         self._deg = _degrees(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], hh.n)
         self._ties_nk = np.zeros(r)
         _count_live_by_region(hh.region, nk.a[:nk.hw], nk.s[:nk.hw], self._ties_nk)
-        self.kept = pack(TieCounts(self._deg, self._ties_nk))
+        self.kept = TieCounts(self._deg, self._ties_nk)
         self._refresh(sim)
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The kernels' parameter record (:class:`NetworkPars`: access by province, chances of forming ties...)."""
-        self.p = pack(NetworkPars.of(sim.pars, self.border_km))
+        self.p = NetworkPars.of(sim.pars, self.border_km)
 
     # -- set-up ----------------------------------------------------------------------------------
     def _initial_roles(self, sim: Sim) -> None:

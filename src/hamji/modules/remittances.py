@@ -60,7 +60,6 @@ from numba import njit
 from hamji import data
 from hamji.kernels import province_bounds, psum
 from hamji.module import Metric, Module, State
-from hamji.records import kernel_record, pack
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -118,7 +117,6 @@ def index_by_region(region: np.ndarray, mask: np.ndarray | None, n_regions: int,
     return order, starts, counts
 
 
-@kernel_record
 class RemittancePars(NamedTuple):
     """The parameters the remittance kernels read."""
 
@@ -137,7 +135,6 @@ class RemittancePars(NamedTuple):
                    float(pars.yanbian_remit_capital_share), float(pars.jilin_household_spending_rate))
 
 
-@kernel_record
 class Senders(NamedTuple):
     """The defectors' arrays a week's transfers read (rebuilt each week: the defectors grow each year)."""
 
@@ -147,7 +144,6 @@ class Senders(NamedTuple):
     origin: np.ndarray  # province it left
 
 
-@kernel_record
 class Receivers(NamedTuple):
     """The households' arrays the transfers write."""
 
@@ -196,15 +192,15 @@ class Remittances(Module):
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The kernels' parameter record."""
-        self.p = pack(RemittancePars.of(sim.pars))
+        self.p = RemittancePars.of(sim.pars)
 
     def setup(self, sim: Sim) -> None:
         hh, w, pars = sim.people.households, sim.world, sim.pars
         r = w.n_regions
         self.n_regions = r
         self._hh_bounds = province_bounds(hh.region, r)
-        self._receivers = pack(Receivers(hh.region, hh.fx, hh.income))
-        self._senders = None  # packed at the first transfers, again whenever the defectors grow
+        self._receivers = Receivers(hh.region, hh.fx, hh.income)
+        self._senders = None  # made at the first transfers, again whenever the defectors grow
         self._hh_index = index_by_region(hh.region, None, r, self._hh_bounds)
         self._arrivals = data.defector_arrivals()
         self._last_data_year = max(self._arrivals)
@@ -330,7 +326,7 @@ class Remittances(Module):
         p_send = min(pars.remit_active_share * n_tr / weeks, 1.0) * pars.border_couriers_open
         u = sim.rng("remittances.send").random((2, d.n))
         if self._senders is None or self._senders.habit is not d.habit:  # the defectors grew: their arrays are new
-            self._senders = pack(Senders(d.habit, d.kin, d.colleague, d.origin))
+            self._senders = Senders(d.habit, d.kin, d.colleague, d.origin)
         n_send, gross, taken = _transfers(u, p_send, self._senders, self.p, self._receivers, out_r)
         if not n_send:
             return

@@ -78,13 +78,11 @@ from hamji.modules.retail_kernels import (
 )
 from hamji.payments import share_out
 from hamji.people import ROLE_PARTNER, ROLE_SELLER
-from hamji.records import kernel_record, pack
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
 
 
-@kernel_record
 class RetailPars(NamedTuple):
     """The parameters the retail kernels read, named as the parameters, in the kernels' dtypes (float32 where the
     household passes compute in float32), and three derived values."""
@@ -173,7 +171,6 @@ def as_record(p: RetailPars) -> np.ndarray:
     return np.array([tuple(p)], dtype=PARS)
 
 
-@kernel_record
 class Households(NamedTuple):
     """The household arrays the passes read and write: agent states, need, and the week's float32 work space
     (households never grow; rebuilt when the need changes)."""
@@ -199,7 +196,6 @@ class Households(NamedTuple):
     goods: np.ndarray  # goods budget
 
 
-@kernel_record
 class Provinces(NamedTuple):
     """Retail's state by province, kept between weeks (updated in place)."""
 
@@ -211,7 +207,6 @@ class Provinces(NamedTuple):
     rural_need: np.ndarray  # food need of rural persons (US$ a week)
 
 
-@kernel_record
 class Goods(NamedTuple):
     """The goods in the markets, as the trade state and the market hold them (this week's arrays)."""
 
@@ -287,8 +282,8 @@ class Retail(Module):
         capital = np.zeros(r, dtype=bool)
         if "Pyongyang" in world.index:
             capital[world.index["Pyongyang"]] = True
-        self.x = pack(Provinces(dprk=world.country == 0, capital=capital, harvest=np.ones(r), food_price=np.ones(r),
-                           usual_stock=np.full(r, np.nan), rural_need=np.zeros(r)))
+        self.x = Provinces(dprk=world.country == 0, capital=capital, harvest=np.ones(r), food_price=np.ones(r),
+                           usual_stock=np.full(r, np.nan), rural_need=np.zeros(r))
         self.goods_index = np.ones(r)
         self._no_company = np.zeros(r)  # company goods by province when the run has no companies
         ts.turnover = np.zeros(r)
@@ -311,9 +306,9 @@ class Retail(Module):
             need = (hh.size * par).astype(np.float32)
             self.x.rural_need[:] = np.bincount(hh.region, weights=self.rural_size * par, minlength=len(self.x.dprk))
             work = self._work
-            self.h = pack(Households(hh.region, hh.urban, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow,
+            self.h = Households(hh.region, hh.urban, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow,
                                 need, (1.0 / need).astype(np.float32), hh.cash, hh.fx, hh.income, hh.market_income,
-                                hh.consumption, hh.food_ratio, work["inkind"], work["budget"], work["food"], work["goods"]))
+                                hh.consumption, hh.food_ratio, work["inkind"], work["budget"], work["food"], work["goods"])
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:

@@ -69,7 +69,6 @@ from numba import njit
 from hamji.accounts import BRANCHES
 from hamji.kernels import fmax, fmin, psum
 from hamji.module import Metric, Module
-from hamji.records import kernel_record, pack
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -116,7 +115,6 @@ DEPOSITS: dict[str, dict[str, float]] = {
 }
 
 
-@kernel_record
 class BasesPars(NamedTuple):
     """The parameters of the bases' week, in the kernels' dtypes (built when parameters change)."""
 
@@ -135,7 +133,6 @@ class BasesPars(NamedTuple):
     infrastructure_initial: np.float32  # float32, as NumPy computed infrastructure_initial - infra
 
 
-@kernel_record
 class Bases(NamedTuple):
     """The bases' states (``sim.people.bases``) and their labour share with its power, one value per base."""
 
@@ -152,7 +149,6 @@ class Bases(NamedTuple):
     labour_power: np.ndarray  # L_b ** labour_elasticity, from NumPy
 
 
-@kernel_record
 class Workforce(NamedTuple):
     """The worker households (one entry per worker: its household and base) and the household states they use."""
 
@@ -164,7 +160,6 @@ class Workforce(NamedTuple):
     region: np.ndarray  # households.region
 
 
-@kernel_record
 class Owners(NamedTuple):
     """The companies' states the bases' week uses (``sim.people.companies``)."""
 
@@ -317,11 +312,11 @@ class RevenueBases(Module):
         comp.cash[:] = pars.company_initial_cash_weeks * comp.weekly_value
         self._unbanned_initial = float(b.capacity[b.commodity == UNBANNED].sum())
         # the records the compiled week reads and writes
-        self.bases = pack(Bases(b.capacity, b.infra, b.commodity, b.region, b.company, b.conscripts, b.workers, b.output,
+        self.bases = Bases(b.capacity, b.infra, b.commodity, b.region, b.company, b.conscripts, b.workers, b.output,
                            b.stock, labour=np.full(b.n, np.nan),  # labour share of each base (NaN: not computed yet)
-                           labour_power=np.ones(b.n)))  # labour ** labour_elasticity
-        self.workforce = pack(Workforce(self.worker_hh, self.worker_base, hh.detained, hh.cash, hh.income, hh.region))
-        self.owners = pack(Owners(comp.cash, comp.revenue, comp.weekly_value))
+                           labour_power=np.ones(b.n))  # labour ** labour_elasticity
+        self.workforce = Workforce(self.worker_hh, self.worker_base, hh.detained, hh.cash, hh.income, hh.region)
+        self.owners = Owners(comp.cash, comp.revenue, comp.weekly_value)
         self.tally = np.zeros(r, dtype=BASES_TALLY)
         self.tally["capacity"] = np.bincount(b.region, weights=b.capacity, minlength=r)
         self._zeros = np.zeros(len(COMMODITIES))  # stands for the prices or productivities a week does not use
@@ -334,7 +329,7 @@ class RevenueBases(Module):
                            if pars.infrastructure_decay_on else 1.0)
         banned = banned_classes(pars)
         shift = bool(banned.any() and not banned[UNBANNED] and pars.sanctions_shift_rate > 0)
-        self.p = pack(BasesPars(
+        self.p = BasesPars(
             decay=decay, shift=shift,
             shift_share=1.0 - (1.0 - pars.sanctions_shift_rate) ** (1.0 / WEEKS_PER_YEAR) if shift else 0.0,
             banned=banned, productivity=np.array(PRODUCTIVITIES(vars(pars)), dtype=np.float64) if shift else self._zeros,
@@ -344,7 +339,7 @@ class RevenueBases(Module):
             base_investment_on=bool(pars.base_investment_on),
             company_cash_reserve_weeks=float(pars.company_cash_reserve_weeks),
             infrastructure_cost_years=float(pars.infrastructure_cost_years),
-            infrastructure_initial=np.float32(pars.infrastructure_initial)))
+            infrastructure_initial=np.float32(pars.infrastructure_initial))
         if "labour_elasticity" in names:
             self.bases.labour[:] = np.nan
 

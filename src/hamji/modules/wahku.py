@@ -52,7 +52,6 @@ from hamji.accounts import KWP
 from hamji.kernels import fmax, fmin, psum
 from hamji.module import Metric, Module
 from hamji.modules.revenue_bases import COMMODITIES, WEEKS_PER_YEAR, commodity_prices
-from hamji.records import kernel_record, repack
 
 if TYPE_CHECKING:  # pragma: no cover
     from hamji.sim import Sim
@@ -82,7 +81,6 @@ def choose_forged_ratio(h: np.ndarray, margin: float, fine: float, m_max: float)
     return grid[np.argmax(gain, axis=1)]
 
 
-@kernel_record
 class Forgers(NamedTuple):
     """The companies' arrays the weekly detection reads and writes."""
 
@@ -128,7 +126,6 @@ class Wahku(Module):
             setattr(comp, f"forged_{c}", self.forged[j])
 
     def setup(self, sim: Sim) -> None:
-        self._forgers = None  # the companies' arrays detection reads, packed (hamji.records)
         comp = sim.people.companies
         n_c = len(COMMODITIES)
         # (commodity, company) matrices; each row is also a company state quota_<c> / forged_<c>
@@ -188,9 +185,9 @@ class Wahku(Module):
         escape = np.exp(self._exponent)
         u = sim.rng("wahku.detect").random(comp.n)
         out_r = self._out_r
-        self._forgers = repack(self._forgers, Forgers, comp.forged_ratio, comp.detected, comp.detections, self.forged,
-                               comp.forged_value, comp.cash, comp.revenue, comp.home)
-        any_hit, self.penalties = _detect(escape, u, self._forgers, pars.wahku_fine_multiple, pars.wahku_bribe_share,
+        forgers = Forgers(comp.forged_ratio, comp.detected, comp.detections, self.forged, comp.forged_value, comp.cash,
+                          comp.revenue, comp.home)
+        any_hit, self.penalties = _detect(escape, u, forgers, pars.wahku_fine_multiple, pars.wahku_bribe_share,
                                           sim.accounts.officials, out_r)
         if any_hit:
             sim.accounts.to_budget(KWP, out_r[1])

@@ -60,7 +60,6 @@ from hamji.market import _through, pay_chinese_suppliers, sell_to_merchants
 from hamji.module import Metric, Module, State
 from hamji.payments import pay_household, share_begin, share_group, share_rest
 from hamji.people import ROLE_ACQUIRER, ROLE_PARTNER
-from hamji.records import kernel_record, pack
 from hamji.trade import trade_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,7 +71,6 @@ WEEKS_A_YEAR = 52.0
 _TINY = 1e-12
 
 
-@kernel_record
 class WholesalePars(NamedTuple):
     """The parameters the wholesale kernels read (float64, as the kernels compute)."""
 
@@ -105,7 +103,6 @@ class WholesalePars(NamedTuple):
                    float(pars.wholesale_nk_goods_usd_per_t), float(pars.wholesale_partner_export_margin))
 
 
-@kernel_record
 class Merchants(NamedTuple):
     """The Chinese merchants' arrays the kernels read and write."""
 
@@ -119,7 +116,6 @@ class Merchants(NamedTuple):
     sales: np.ndarray  # this week's wholesale
 
 
-@kernel_record
 class Households(NamedTuple):
     """The households' arrays the partners' and acquirers' trade reads and writes."""
 
@@ -132,7 +128,6 @@ class Households(NamedTuple):
     market_income: np.ndarray
 
 
-@kernel_record
 class Provinces(NamedTuple):
     """Each province's route to China (its crossings, the Chinese area across), its persons, and the crossings."""
 
@@ -147,7 +142,6 @@ class Provinces(NamedTuple):
     scale: float
 
 
-@kernel_record
 class Goods(NamedTuple):
     """The goods the partners' imports add to (rebuilt each week: the trade state replaces ``tracked``)."""
 
@@ -158,7 +152,6 @@ class Goods(NamedTuple):
     imports: np.ndarray  # sim.market.imports_wholesale
 
 
-@kernel_record
 class Ties(NamedTuple):
     """The merchant ties (rebuilt each week: they grow) and the work space that credits their volumes."""
 
@@ -170,7 +163,6 @@ class Ties(NamedTuple):
     place: np.ndarray  # each tie's partner place
 
 
-@kernel_record
 class WholesaleWeek(NamedTuple):
     """This week's inputs: who trades, the incentive calendar, the wah-ku cover and the border."""
 
@@ -183,7 +175,6 @@ class WholesaleWeek(NamedTuple):
     open_share: float  # borders.open_share
 
 
-@kernel_record
 class Out(NamedTuple):
     """The week's records by area, and the books' flows by area (``[:k]`` of the counts the kernel returns)."""
 
@@ -247,24 +238,24 @@ class Wholesale(Module):
         starts = np.concatenate([[0], np.cumsum([len(x) for x in lists])]).astype(np.int64)
         hh = sim.people.households
         persons = np.bincount(hh.region, weights=hh.size, minlength=r).astype(float)
-        self.provinces = pack(Provinces(w.country, china_of, persons, starts, np.concatenate(lists).astype(np.int64),
-                                   b.capacity_t_year, b.multiplier, b.used_t, float(b.scale)))
+        self.provinces = Provinces(w.country, china_of, persons, starts, np.concatenate(lists).astype(np.int64),
+                                   b.capacity_t_year, b.multiplier, b.used_t, float(b.scale))
         jilin = np.isin(mer.region, np.array(w.groups.get("Jilin", []), dtype=int))
         # microlending's balances (that module adds them in its set-up, before this one's, when it is in the plan)
         microloans = mer.microloan_balance
-        self.merchants = pack(Merchants(mer.region, jilin, mer.partners, mer.capital, mer.sme_loans, microloans,
-                                   mer.productivity, mer.sales))
-        self.households = pack(Households(hh.region, hh.cash, hh.fx, hh.goods_stake, hh.knowhow, hh.income, hh.market_income))
+        self.merchants = Merchants(mer.region, jilin, mer.partners, mer.capital, mer.sme_loans, microloans,
+                                   mer.productivity, mer.sales)
+        self.households = Households(hh.region, hh.cash, hh.fx, hh.goods_stake, hh.knowhow, hh.income, hh.market_income)
         self._pos = np.full(hh.n, hh.n, dtype=np.int32)  # household -> place in this call's partner list
         self._place = np.empty(0, dtype=np.int64)  # each merchant tie's partner place (work space)
-        self.out = pack(Out(*(np.zeros(r) for _ in Out._fields)))  # the kernels fill them each week
+        self.out = Out(*(np.zeros(r) for _ in Out._fields))  # the kernels fill them each week
         self._none = np.zeros(0, dtype=np.int64)  # no households (trade off)
         self._no_ties = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32))
         self._tied: tuple[int, np.ndarray | None] = (-1, None)  # this week's partners with ties
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         """The kernels' parameter record."""
-        self.p = pack(WholesalePars.of(sim.pars))
+        self.p = WholesalePars.of(sim.pars)
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:
