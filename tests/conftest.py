@@ -7,6 +7,7 @@ import os
 
 import numba
 import pytest
+from _markets import MINE, TWO_YEARS, run
 from hypothesis import settings
 
 from hamji.sim import Sim
@@ -41,3 +42,14 @@ def threads(request):
     numba.set_num_threads(request.param)
     yield request.param
     numba.set_num_threads(before)
+
+
+@pytest.fixture(params=[None, 97], ids=["province-blocks", "small-blocks"])
+def block(request):
+    """Households per block: None for the default (here one block per province), or 97."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def base() -> Sim:
+    return run(TWO_YEARS, modules=MINE)

@@ -450,7 +450,7 @@ def _settle(inspect, t_idx, blocks, hh, prov, cases, p, t) -> None:
 
     ``t_idx``: the free traders in household order (:func:`_serve_and_list`); ``cases.t_reg`` is filled with their
     provinces. Counts and sums by province run in household order, payers and the punished in the order of the
-    NumPy formulas' ``np.bincount`` sums (tests/test_region_enforcement.py keeps them), so every sum is the same to
+    NumPy formulas' ``np.bincount`` sums (tests/modules/test_enforcement.py keeps them), so every sum is the same to
     the bit.
     """
     for r in range(len(t)):

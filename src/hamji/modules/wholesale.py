@@ -45,7 +45,7 @@ ties' arrays) and return what the merchants paid their Chinese suppliers, which
 :func:`hamji.market.pay_chinese_suppliers` books. It is NumPy's arithmetic to the bit: sums in NumPy's order
 (:func:`hamji.kernels.psum`, ``np.bincount`` order), float32 where NumPy computes in float32; partners pay as
 :func:`hamji.payments.pay_from_households` takes and are paid as :func:`hamji.payments.share_out` pays
-(tests/test_region_wholesale.py).
+(tests/modules/test_wholesale.py).
 """
 
 from __future__ import annotations

@@ -8,11 +8,18 @@ shares, where Python's slices count from the end).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
+from _nkinc import MODULES, annual, make, weekly
+from _nkinc import SEEDS as SEEDS_nkinc
 
 from hamji.modules import exports as ex
 from hamji.modules import microlending as ml
+from hamji.modules.revenue_bases import COMMODITIES
+from hamji.scenario import EventSpec, Scenario, ScenarioSpec
+from hamji.sim import Sim
 
 SEEDS = range(6)
 
@@ -182,3 +189,59 @@ def test_microlending_choice_equals_numpy(seed: int, n_loans: int, target_small:
             lent = ml._lend(chosen, n_chosen, rest, n_rest, key, n_loans, 7142.9, 81.5, b, i, c, new)
         assert _same(new, new_ref) and _same(lent, lent_ref)
         assert _same(b, ref[0]) and _same(i, ref[1]) and _same(c, ref[2])
+
+
+def test_exports_fall_when_infrastructure_decays() -> None:
+    for seed in SEEDS_nkinc[:2]:
+        decay = make(seed=seed, end=dt.date(2009, 12, 31)).run()
+        flat = make(seed=seed, end=dt.date(2009, 12, 31), infrastructure_decay_on=False).run()
+        e, f = annual(decay, "exports_usd"), annual(flat, "exports_usd")
+        assert e[2009] < 0.88 * e[2001]  # about 2% a year lost net of the companies' investment
+        assert all(e[y + 1] < e[y] for y in range(2001, 2009))
+        assert f[2009] == pytest.approx(f[2001], rel=0.03)
+        i = annual(decay, "infrastructure_index")
+        assert i[2009] < i[2001]
+
+
+def test_coal_ban_from_a_date_stops_coal_only() -> None:
+    start = dt.date(2001, 6, 6)
+    spec = ScenarioSpec(name="coal ban", events=[EventSpec(type="set_parameters", start=start, params={"ban_coal": True})])
+    for seed in SEEDS_nkinc[:2]:
+        sim = Sim(scenario=Scenario(spec, "test"), seed=seed, scale=1000, end=dt.date(2002, 6, 30), modules=MODULES).run()
+        week = int(np.flatnonzero(sim.dates <= np.datetime64(start))[-1])
+        coal = weekly(sim, "exports_coal_usd")
+        assert (coal[:week] > 0).all()
+        assert (coal[week:] == 0).all()
+        for c in ("iron_ore", "seafood", "timber", "textiles", "light", "unbanned"):
+            assert (weekly(sim, f"exports_{c}_usd")[week:] > 0).all()
+        assert sim.books.max_rel_residual < 1e-9
+
+
+def test_sanctions_master_switch_and_border_closure() -> None:
+    off = make(end=dt.date(2000, 6, 30), ban_coal=True, sanctions_on=False).run()
+    assert (weekly(off, "exports_coal_usd") > 0).all()
+    closed = make(end=dt.date(2000, 6, 30), border_open=0.0).run()
+    assert np.nansum(weekly(closed, "exports_usd")) == 0
+    assert np.nansum(weekly(closed, "company_imports_usd")) == 0
+
+
+def test_exports_respect_crossing_capacity() -> None:
+    sim = make(end=dt.date(2000, 3, 31), crossing_capacity_multiplier=0.1)
+    sim.initialize()
+    for _ in range(10):
+        sim.step()
+        cap = sim.borders.capacity_t_year * 0.1 / 52 / sim.scale
+        assert np.all(sim.borders.used_t <= cap * (1 + 1e-9))
+    assert np.nansum(weekly(sim, "export_capacity_blocked_t")[:10]) > 0
+
+
+def test_baseline_magnitudes() -> None:
+    sim = make(end=dt.date(2003, 12, 31)).run()
+    e = annual(sim, "exports_usd")
+    assert 2e8 < e[2003] < 8e8  # "a few hundred M$" (395 M$ in 2003, china_dprk_trade.csv)
+    coal = annual(sim, "exports_coal_usd")[2003]
+    parts = sum(annual(sim, f"exports_{c}_usd")[2003] for c in COMMODITIES)
+    assert parts == pytest.approx(e[2003], rel=1e-9)
+    assert 0.1 < coal / e[2003] < 0.6
+    # HamJi exports come from its provinces' bases
+    assert annual(sim, "exports_usd", "HamJi")[2003] > 0

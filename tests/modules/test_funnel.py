@@ -6,9 +6,13 @@ crossings without room for all, a state import bill above and below what the res
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
+from _nkinc import MODULES, SEEDS, annual, make, weekly
 
+from hamji.errors import UserError
 from hamji.market import sell_to_merchants
 from hamji.modules.funnel import (
     ABROAD,
@@ -32,7 +36,11 @@ from hamji.modules.funnel import (
     HomeMarkets,
     StateAccounts,
     _funnel,
+    revenue_split,
 )
+from hamji.modules.revenue_bases import COMMODITIES
+from hamji.scenario import EventSpec, Scenario, ScenarioSpec
+from hamji.sim import Sim
 
 R, NX, NB = 15, 9, 3
 
@@ -165,3 +173,113 @@ def test_funnel_week_is_numpys(seed: int, habit: float) -> None:
     assert np.array_equal(spent_x, want["spent_x"]) and np.array_equal(sold_x, want["sold"])
     assert sums.tolist() == [float(s) for s in want["sums"]]
     assert want["sums"][3] > 0 and want["limited"]  # some import money unabsorbed, some crossing short of room
+
+
+def module(sim: Sim, name: str):
+    return next(m for m in sim.modules if m.name == name)
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"leader_share": 0.5, "budget_share_of_rest": 0.2, "import_share_of_rest": 0.4 / 0.4, "wahku_crackdown": 3.0,
+     "crossing_capacity_multiplier": 0.3, "consumer_goods_usd_per_t": 300.0},
+])
+def test_every_dollar_of_revenue_ends_in_one_sink(overrides: dict) -> None:
+    for seed in SEEDS:
+        sim = make(seed=seed, end=dt.date(2001, 12, 31), **overrides).run()
+        t = module(sim, "funnel").totals
+        leader_share, budget_share, import_share = revenue_split(sim.pars)
+        sinks = t["leader"] + t["budgets"] + t["imports"] + t["retained"]
+        assert sinks == pytest.approx(t["revenue"], rel=1e-9)
+        assert t["leader"] == pytest.approx(leader_share * t["revenue"], rel=1e-9)
+        # the budgets get their share, plus the import money the home markets could not absorb
+        assert t["budgets"] == pytest.approx(budget_share * t["revenue"] + t["unabsorbed"], rel=1e-9)
+        assert t["imports"] + t["unabsorbed"] <= import_share * t["revenue"] * (1 + 1e-9)
+        # without retail, revenue is exactly the export sales from Chinese buyers
+        assert t["revenue"] == pytest.approx(sim.books.inflows["export_sales"], rel=1e-9)
+        # the recorded series agree with the totals (scaled)
+        assert sum(annual(sim, "company_revenue_usd").values()) == pytest.approx(t["revenue"] * sim.scale, rel=1e-9)
+        budgets = sum(sum(annual(sim, f"budget_{b}_usd").values()) for b in ("kpa", "kwp", "cabinet"))
+        assert budgets == pytest.approx(t["budgets"] * sim.scale, rel=1e-9)
+        assert sim.books.max_rel_residual < 1e-9
+    if overrides:
+        assert t["imports"] < 0.99 * import_share * t["revenue"]  # crossing room bound: money kept
+
+
+def test_company_imports_become_goods_in_the_north() -> None:
+    sim = make(end=dt.date(2000, 12, 31))
+    sim.initialize()
+    cap0 = sim.people.merchants.capital.sum()
+    sim.run()
+    comp, market = sim.people.companies, sim.market
+    imports = sum(annual(sim, "company_imports_usd").values())
+    assert imports == pytest.approx(module(sim, "funnel").totals["imports"] * sim.scale, rel=1e-9)
+    state = sum(annual(sim, "state_imports_usd").values())
+    assert sum(annual(sim, "imports_usd").values()) == pytest.approx(imports + state, rel=1e-9)  # no wholesale here
+    # nobody sells them here (no retail module): goods and claims pile up at landed cost
+    assert market.goods_company.sum() == pytest.approx(comp.goods_claim.sum(), rel=1e-9)
+    assert market.goods_company.sum() * sim.scale == pytest.approx(imports, rel=1e-9)
+    margin = sim.pars.merchant_margin
+    assert sim.people.merchants.capital.sum() - cap0 == pytest.approx(margin * imports / sim.scale, rel=1e-6)
+
+
+def test_state_accounts_are_spent_and_stay_bounded() -> None:
+    sim = make(end=dt.date(2005, 12, 31)).run()
+    pars = sim.pars
+    inflow = annual(sim, "leader_fund_usd")[2005] / 52
+    level = annual(sim, "leader_accounts_usd")[2005]
+    assert level < 1.2 * inflow / pars.leader_spending_rate  # steady state inflow / rate
+    assert sum(annual(sim, "leader_spending_usd").values()) > 0
+    assert sum(annual(sim, "state_spending_usd").values()) > 0
+    assert sim.books.outflows["leader_spending"] > 0 and sim.books.outflows["state_spending"] > 0
+
+
+@pytest.mark.parametrize("leader, budget, imports", [(1.0, 1.0, 1.0), (0.0, 1.0, 1.0), (0.6, 1.0, 0.0), (0.3, 0.0, 1.0)])
+def test_any_funnel_shares_within_their_ranges_split_at_most_the_revenue(leader, budget, imports) -> None:
+    """Each share is a share of what the ones before leave, so every corner of the box is a valid split."""
+    sim = make(end=dt.date(2000, 6, 1), leader_share=leader, budget_share_of_rest=budget,
+               import_share_of_rest=imports).run()
+    t = module(sim, "funnel").totals
+    split = revenue_split(sim.pars)
+    assert sum(split) <= 1.0 + 1e-12 and min(split) >= 0.0
+    assert t["leader"] + t["budgets"] + t["imports"] + t["retained"] == pytest.approx(t["revenue"], rel=1e-9)
+    assert t["leader"] == pytest.approx(leader * t["revenue"], rel=1e-9)
+
+
+def test_old_funnel_share_names_say_what_replaced_them() -> None:
+    with pytest.raises(UserError, match="use budget_share_of_rest"):
+        make(end=dt.date(2000, 2, 1), budget_share=0.5)
+
+
+def test_reserves_take_named_outside_inflows_and_pay_state_imports_with_balanced_books() -> None:
+    sim = make(end=dt.date(2003, 12, 31), fx_arms_usd_year=1e8).run()
+    real = sim.scale
+    for flow, par in (("fx_workers_abroad", "fx_workers_abroad_usd_year"), ("fx_cyber_theft", "fx_cyber_theft_usd_year"),
+                      ("fx_arms", "fx_arms_usd_year")):
+        assert sim.books.inflows[flow] * real == pytest.approx(sim.pars[par] / 52 * sim.n_weeks, rel=1e-9)
+        assert sum(annual(sim, f"{flow}_usd").values()) == pytest.approx(sim.books.inflows[flow] * real, rel=1e-9)
+    state = sum(annual(sim, "state_imports_usd").values())
+    assert state == pytest.approx(sim.books.outflows["state_imports"] * real, rel=1e-9) and state > 0
+    # the reserves' own account: opening + inflows - state imports - spending abroad = closing
+    fx_in = sum(annual(sim, "state_fx_spending_usd").values()) + sum(
+        sim.books.inflows[f] * real for f in ("fx_workers_abroad", "fx_cyber_theft", "fx_arms"))
+    closing = annual(sim, "reserves_usd")[2003]
+    abroad = sim.books.outflows["reserves_spending_abroad"] * real
+    assert closing == pytest.approx(sim.pars.reserves_initial_usd + fx_in - state - abroad, rel=1e-9)
+    assert closing <= sim.pars.reserves_cap_weeks * module(sim, "funnel").habit * real * (1 + 1e-9)
+    assert sim.books.max_rel_residual < 1e-9
+
+
+def test_state_imports_do_not_collapse_the_week_exports_stop() -> None:
+    bans = {f"ban_{c}": True for c in COMMODITIES}
+    spec = ScenarioSpec(name="embargo", events=[EventSpec(type="set_parameters", start=dt.date(2003, 1, 6), params=bans)])
+    sim = Sim(scenario=Scenario(spec, "test"), seed=1, scale=1000, end=dt.date(2004, 12, 31), modules=MODULES,
+              overrides={"evasion_on": False}).run()
+    week = int(np.flatnonzero(sim.dates <= np.datetime64("2003-01-06"))[-1])
+    assert (weekly(sim, "exports_usd")[week:] == 0).all()
+    state = weekly(sim, "state_imports_usd")
+    before = state[week - 8:week].mean()
+    # the habitual bill falls over state_import_habit_weeks, paid from the reserves: not at once
+    assert state[week:week + 4].mean() > 0.8 * before
+    assert state[week + 52:].mean() < state[week:week + 4].mean()
+    assert sim.books.max_rel_residual < 1e-9

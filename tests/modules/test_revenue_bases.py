@@ -6,12 +6,16 @@ unbanned bases, the cap on unbanned capacity, companies without free cash and ba
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
+from _nkinc import MODULES, SEEDS, annual, make, weekly
 
 from hamji.modules.revenue_bases import (
     BASES_TALLY,
     COMMODITIES,
+    DEPOSITS,
     UNBANNED,
     Bases,
     BasesPars,
@@ -20,6 +24,8 @@ from hamji.modules.revenue_bases import (
     _output_and_pay,
     _shift,
 )
+from hamji.scenario import EventSpec, Scenario, ScenarioSpec
+from hamji.sim import Sim
 
 R = 15
 
@@ -179,3 +185,131 @@ def test_output_wages_and_investment_are_numpys(seed: int, infra_initial: float)
     for name, want in table.items():
         assert np.array_equal(tally[name], want, equal_nan=True), name
     assert np.isnan(tally["sanctions_shifted_t"]).all()  # left to _shift
+
+
+@pytest.mark.parametrize("scale", [1000, 2000])
+def test_companies_and_bases_are_placed_by_the_rules(scale: int) -> None:
+    sim = make(scale=scale)
+    sim.initialize()
+    comp, b, hh, w = sim.people.companies, sim.people.bases, sim.people.households, sim.world
+    # companies are not scaled: 200-250 nationally, ~30 in Ryanggang, all three branches
+    assert comp.n == sim.pars.n_companies == 225
+    assert (comp.home == w.index["Ryanggang"]).sum() == 30
+    assert set(np.unique(comp.branch)) == {0, 1, 2}
+    # bases sit in their owner's home province, on that province's deposits
+    assert np.array_equal(comp.home[b.company], b.region)
+    for j, c in enumerate(COMMODITIES):
+        regions = {w.names[g] for g in np.unique(b.region[b.commodity == j])}
+        assert regions == set(DEPOSITS[c])
+        # volumes are divided by the scale: real national capacity is preserved
+        assert b.capacity[b.commodity == j].sum() * scale == pytest.approx(sim.pars[f"capacity_{c}_t"], rel=1e-9)
+    # local workers are households of the base's province; conscripts come from the camps
+    workers = np.flatnonzero(hh.employer >= 0)
+    assert len(workers) == b.workers.sum() > 0
+    assert np.array_equal(hh.region[workers], b.region[hh.employer[workers]])
+    assert b.conscripts.sum() * scale <= sim.pars.conscript_max_share * w.military_camps + 1e-6
+    assert (hh.employer[hh.employer < 0] == -1).all()
+
+
+def test_workforce_matches_productivity_at_any_scale() -> None:
+    """Households at bases times the scale match capacity / productivity x local share (within noise)."""
+    pars = make().pars
+    expected = sum(pars[f"capacity_{c}_t"] / pars[f"productivity_{c}_t"] for c in COMMODITIES) * (1 - pars.conscript_share)
+    for scale, tol in ((200, 0.12), (1000, 0.3)):
+        sims = [make(seed=s, scale=scale, end=dt.date(2000, 1, 10)).run() for s in SEEDS]
+        got = np.mean([annual(s, "revenue_base_workers")[2000] for s in sims])
+        assert got == pytest.approx(expected, rel=tol)
+        conscripts = annual(sims[0], "base_conscripts")[2000]
+        assert conscripts == pytest.approx(expected * pars.conscript_share / (1 - pars.conscript_share), rel=1e-4)
+
+
+def test_wages_go_to_present_workers_from_company_cash() -> None:
+    sim = make()
+    sim.initialize()
+    hh, comp = sim.people.households, sim.people.companies
+    workers = np.flatnonzero(hh.employer >= 0)
+    detained = workers[::3]
+    hh.detained[detained] = 5
+    cash0 = comp.cash.sum()
+    sim.step()
+    wage = sim.pars.base_wage_usd_week
+    present = np.setdiff1d(workers, detained)
+    assert np.allclose(hh.income[present], wage)
+    assert (hh.income[detained] == 0).all()
+    others = np.setdiff1d(np.arange(hh.n), workers)
+    assert (hh.income[others] == 0).all()  # only base wages exist in this four-module run
+    paid = weekly(sim, "base_wages_usd")[0] / sim.scale
+    assert paid == pytest.approx(wage * len(present), rel=1e-6)
+    # company cash changed by export sales minus funnel outflows minus wages (books close)
+    assert sim.books.max_rel_residual < 1e-9
+    assert comp.cash.sum() != cash0
+
+
+def test_output_follows_labour_and_infrastructure() -> None:
+    sim = make()
+    sim.initialize()
+    b, hh, pars = sim.people.bases, sim.people.households, sim.pars
+    k = int(np.argmax(b.workers))  # the base with most local workers
+    hh.detained[hh.employer == k] = 3
+    sim.step()
+    labour = b.conscripts[k] / (b.conscripts[k] + b.workers[k])
+    expected = b.capacity[k] / 52 * b.infra[k] * labour ** pars.labour_elasticity
+    assert b.output[k] == pytest.approx(expected, rel=1e-6)
+    assert b.infra[k] < pars.infrastructure_initial  # decayed one week
+
+
+def test_banned_capacity_moves_to_the_goods_outside_the_bans() -> None:
+    bans = {"ban_coal": True, "ban_textiles": True}
+    spec = ScenarioSpec(name="bans", events=[EventSpec(type="set_parameters", start=dt.date(2001, 1, 1), params=bans)])
+    sim = Sim(scenario=Scenario(spec, "test"), seed=1, scale=1000, end=dt.date(2002, 12, 31), modules=MODULES).run()
+    b = sim.people.bases
+    pars = sim.pars
+    cap = {c: b.capacity[b.commodity == j].sum() * sim.scale for j, c in enumerate(COMMODITIES)}
+    assert cap["iron_ore"] == pytest.approx(pars.capacity_iron_ore_t, rel=1e-9)  # not banned: unchanged
+    assert cap["coal"] < pars.capacity_coal_t and cap["textiles"] < pars.capacity_textiles_t
+    # the workforce moved from coal and textiles makes unbanned goods, within the demand ceiling
+    moved = (pars.capacity_coal_t - cap["coal"]) / pars.productivity_coal_t + \
+        (pars.capacity_textiles_t - cap["textiles"]) / pars.productivity_textiles_t
+    gained = cap["unbanned"] - pars.capacity_unbanned_t
+    assert gained == pytest.approx(moved * pars.productivity_unbanned_t, rel=1e-6)
+    assert cap["unbanned"] <= pars.unbanned_capacity_max_multiple * pars.capacity_unbanned_t * (1 + 1e-9)
+
+
+def test_light_goods_classes_and_fx_ranges_follow_the_data() -> None:
+    from hamji import data
+    from hamji.parameters import REGISTRY
+
+    hs = data.load("china_imports_from_dprk_by_hs.csv").set_index("hs_code").china_imports_from_dprk_usd
+    rest = hs["TOTAL"] - hs["2701"] - hs["2601"] - hs["03"]  # goods outside coal, iron ore and seafood
+    textiles, unbanned = hs["61"] + hs["62"], hs["6704"] + hs["2716"]
+    light_cap = sum(REGISTRY[f"capacity_{c}_t"].default for c in ("textiles", "light", "unbanned"))
+    assert REGISTRY["capacity_textiles_t"].default / light_cap == pytest.approx(textiles / rest, abs=0.005)
+    assert REGISTRY["capacity_unbanned_t"].default / light_cap == pytest.approx(unbanned / rest, abs=0.0005)
+    fx = data.load("regime_fx_sources.csv")
+    yearly = fx[fx.basis.str.startswith("per year")]
+    for channel, par in (("overseas_workers", "fx_workers_abroad_usd_year"), ("cyber_theft", "fx_cyber_theft_usd_year")):
+        spec = REGISTRY[par]
+        for v in yearly[yearly.channel == channel].usd_m:
+            assert spec.low <= v * 1e6 <= spec.high, (par, v)
+    coal = fx[fx.channel == "illicit_coal_by_sea"].iloc[0]
+    months = 8  # 2019-01-01 to 2019-08-31
+    assert coal.period_start == "2019-01-01" and coal.period_end == "2019-08-31"
+    assert REGISTRY["evasion_capacity_usd_year"].default == pytest.approx(coal.usd_m * 1e6 * 12 / months)
+
+
+NEW_PARAMETERS = ("capacity_textiles_t", "capacity_light_t", "capacity_unbanned_t", "price_textiles_usd_t",
+                  "price_light_usd_t", "price_unbanned_usd_t", "productivity_unbanned_t", "sanctions_shift_rate",
+                  "unbanned_capacity_max_multiple", "evasion_capacity_usd_year", "evasion_discount", "evasion_seizure_share",
+                  "evasion_enforcement", "fx_workers_abroad_usd_year", "fx_cyber_theft_usd_year", "fx_arms_usd_year",
+                  "reserves_initial_usd", "reserves_cap_weeks", "state_import_habit_weeks")
+
+
+@pytest.mark.parametrize("name", NEW_PARAMETERS)
+def test_the_post_2016_parameters_run_at_both_ends_of_their_ranges(name) -> None:
+    from hamji.parameters import REGISTRY
+
+    spec = REGISTRY[name]
+    for value in (spec.low, spec.high):
+        sim = Sim("sanctions", seed=1, scale=20000, start=dt.date(2017, 6, 5), end=dt.date(2018, 2, 26),
+                  overrides={name: value}).run()
+        assert sim.books.max_rel_residual < 1e-9, (name, value)

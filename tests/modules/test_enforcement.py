@@ -9,12 +9,17 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from _households import F32, SEEDS, R, blocks_of, households, same
+from _security import annual, make_sim
 
 from hamji.accounts import CABINET, KPA
-from hamji.modules.enforcement import Enforcement, RegionIndex, bribe_prices, inspection_risk
+from hamji.modules import enforcement as enf
+from hamji.modules.enforcement import Clans, Enforcement, RegionIndex, bribe_prices, inspection_risk, make_clans
 from hamji.modules.human_security import HumanSecurity
 from hamji.modules.remittances import Remittances
+from hamji.parameters import Parameters
 from hamji.payments import pay_from_households
+from hamji.people import ROLE_NONE, ROLE_SELLER
 from hamji.sim import Sim
 
 
@@ -186,3 +191,206 @@ def test_compiled_week_equals_the_numpy_formulas(k):
     col, v = a.results._col, a.results.values
     if STRESS[k].get("enforcement_on", True):
         assert np.nansum(v[:, :, col["kin_help_usd"]]) > 0 and np.nansum(v[:, :, col["detentions"]]) > 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_enforcement_serves_detention_and_lists_traders(seed, threads, block):
+    h = households(seed)
+    det = h["detained"].copy()
+    blocks = blocks_of(h["region"], block)
+    t_idx = enf._serve_and_list(blocks, det, h["role"], np.empty(len(det), dtype=np.int32),
+                                np.zeros(len(blocks), dtype=np.int64))
+    det_ref = h["detained"].copy()
+    held = np.flatnonzero(det_ref != 0)
+    det_ref[held] -= 1
+    traders_ref = h["role"] > 0
+    traders_ref[held[det_ref[held] > 0]] = False
+    same(det, det_ref), same(t_idx, np.flatnonzero(traders_ref))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_officials_pay_the_listed_traders_as_two_masked_passes(seed):
+    h = households(seed)
+    rng = np.random.default_rng(600 + seed)
+    per = rng.random(R) * 10.0 ** rng.uniform(-3, 3, R)
+    mask = rng.random(len(h["region"])) < 0.4
+    idx = np.flatnonzero(mask)
+    cash, income = h["cash"].copy(), h["income"].copy()
+    enf._pay_listed(idx, h["region"][idx].astype(np.int64), per, per.astype(F32), cash, income)
+    cash_ref, income_ref = h["cash"].copy(), h["income"].copy()
+    cash_ref[mask] += per[h["region"][mask]]  # the two masked passes the kernel replaced
+    income_ref[mask] += per.astype(F32)[h["region"][mask]]
+    same(cash, cash_ref), same(income, income_ref)
+
+
+# -- enforcement and bribery ----------------------------------------------------------------------
+def test_clans_are_small_kin_groups_within_a_province():
+    s = make_sim()
+    hh = s.people.households
+    clan = hh.clan
+    sizes = np.bincount(clan)
+    assert sizes.max() == s.pars.clan_size and (sizes >= 1).all()
+    # every clan lies in one province
+    first = np.full(clan.max() + 1, -1)
+    first[clan] = hh.region
+    assert (first[clan] == hh.region).all()
+    c = Clans(clan)
+    values = np.random.default_rng(0).random(hh.n).astype(np.float32)
+    assert np.allclose(c.sum_by_clan(values), np.bincount(clan, weights=values), rtol=1e-5)
+    assert sorted(c.members(np.array([3]))) == sorted(np.flatnonzero(clan == 3))
+
+
+def test_region_index_matches_bincount():
+    region = np.repeat(np.array([0, 2, 3, 7]), [5, 3, 0, 4])
+    idx = RegionIndex(region, 10)
+    v = np.arange(len(region), dtype=float)
+    assert np.allclose(idx.sum(v), np.bincount(region, weights=v, minlength=10))
+    ids = np.array([1, 6, 7, 9])
+    assert np.allclose(idx.count(ids), np.bincount(region[ids], minlength=10))
+    assert np.allclose(idx.fill(np.arange(10.0), np.empty(len(region))), region)
+    shuffled = RegionIndex(region[::-1].copy(), 10)
+    assert not shuffled.ordered and np.allclose(shuffled.sum(v), np.bincount(region[::-1], weights=v, minlength=10))
+    mask = np.arange(len(region)) % 2 == 0
+    for index, reg in ((idx, region), (shuffled, region[::-1])):
+        assert np.allclose(index.regions_of(np.flatnonzero(mask), index.count(np.flatnonzero(mask))), reg[mask])
+
+
+def certain_inspection(**more):
+    """Overrides making every trader inspected and found in breach every week."""
+    return dict(officials_per_1000_households=50.0, inspection_k=50.0, infraction_rate=1.0, **more)
+
+
+def test_a_household_that_can_pay_bribes_instead_of_being_detained():
+    s = make_sim(**certain_inspection(political_share=0.0, detention_prob=1.0, clan_help_share=0.0,
+                                      officials_spending_rate=0.0))
+    hh = s.people.households
+    hh.cash[:], hh.fx[:] = 0.0, 0.0
+    traders = np.arange(0, hh.n, 37)  # few traders: each is inspected (officials outnumber them)
+    hh.role[traders] = ROLE_SELLER
+    rich, poor = traders[::2], traders[1::2]
+    hh.cash[rich] = 500.0
+    s.books.open()  # the test moved money by hand: take the opening balance again
+    s.step()
+    price = s.modules[1].bribe_price[hh.region[rich]]
+    assert (hh.detained[rich] == 0).all()
+    assert np.allclose(hh.cash[rich], 500.0 - price)
+    assert (hh.detained[poor] == s.pars.detention_weeks).all()
+    bribes = s.results.values[0, s.results.unit_names.index("DPRK"), s.results._col["bribes_usd"]]
+    assert bribes == pytest.approx(price.sum() * s.scale)
+    # the split: half to the organisations (a fifth of that to the KPA), half to officials' pockets
+    assert s.accounts.officials.sum() == pytest.approx(0.5 * price.sum())
+    assert s.accounts.budget[0] == pytest.approx(0.5 * 0.2 * price.sum())
+    assert s.books.max_rel_residual < 1e-9
+
+
+def test_political_infractions_are_never_bought_off():
+    s = make_sim(**certain_inspection(political_share=1.0))
+    hh = s.people.households
+    traders = np.arange(0, hh.n, 37)
+    hh.role[traders] = ROLE_SELLER
+    hh.cash[:] = 10_000.0
+    s.books.open()
+    s.step()
+    assert (hh.detained[traders] == s.pars.political_detention_weeks).all()
+    assert np.allclose(hh.cash[traders] + hh.fx[traders], 0.0)  # confiscated
+    col = s.results._col
+    assert s.results.values[0, :, col["bribes_usd"]].max() == 0.0
+    assert s.results.values[0, s.results.unit_names.index("DPRK"), col["political_cases"]] == len(traders) * s.scale
+    assert s.books.max_rel_residual < 1e-9
+
+
+def test_defectors_kin_are_safe_while_listed_as_missing():
+    def political(multiplier):
+        s = make_sim(**certain_inspection(political_share=0.1, kin_abroad_political_multiplier=multiplier))
+        hh = s.people.households
+        traders = np.arange(0, hh.n, 37)
+        hh.role[traders] = ROLE_SELLER
+        hh.kin_abroad[:] = 0
+        hh.kin_abroad[traders[::2]] = 1
+        s.step()
+        return (hh.detained[traders[::2]] == s.pars.political_detention_weeks).mean()
+
+    assert political(1.0) < 0.3  # the cover holds: no more risk than anyone else (10%)
+    assert political(10.0) == 1.0  # if it failed, every relative of a defector caught would be 'political'
+
+
+def test_kin_help_buys_a_relative_out():
+    s = make_sim(**certain_inspection(political_share=0.0, detention_prob=1.0, clan_help_share=0.5))
+    hh = s.people.households
+    hh.cash[:], hh.fx[:] = 0.0, 0.0
+    hh.role[:] = ROLE_NONE
+    clan = hh.clan
+    sizes = np.bincount(clan)
+    full = np.flatnonzero(sizes == s.pars.clan_size)
+    # in half of the full clans one member trades with no money and another member is rich
+    traders, helpers, alone = [], [], []
+    for k, c in enumerate(full[:40]):
+        members = np.flatnonzero(clan == c)
+        traders.append(members[0])
+        if k % 2 == 0:
+            helpers.append(members[1])
+        else:
+            alone.append(members[0])
+    traders, helpers, alone = map(np.array, (traders, helpers, alone))
+    hh.role[traders] = ROLE_SELLER
+    hh.fx[helpers] = 1000.0
+    s.books.open()
+    s.step()
+    helped = np.setdiff1d(traders, alone)
+    assert (hh.detained[helped] == 0).all()
+    assert (hh.detained[alone] == s.pars.detention_weeks).all()
+    price = s.modules[1].bribe_price[hh.region[helped]]
+    assert np.allclose(hh.fx[helpers], 1000.0 - price)
+    kin_help = s.results.values[0, s.results.unit_names.index("DPRK"), s.results._col["kin_help_usd"]]
+    assert kin_help == pytest.approx(price.sum() * s.scale)
+    assert s.books.max_rel_residual < 1e-9
+
+
+def test_detention_runs_out_and_detained_do_not_trade():
+    s = make_sim(enforcement_on=False)
+    hh = s.people.households
+    hh.role[:] = ROLE_SELLER
+    hh.detained[:10] = 3
+    for week in range(3):
+        s.step()
+        assert (hh.detained[:10] == 2 - week).all()
+    col, dprk = s.results._col, s.results.unit_names.index("DPRK")
+    assert s.results.values[0, dprk, col["detained"]] == 10 * s.scale
+    assert s.results.values[2, dprk, col["detained"]] == 0
+
+
+def test_inspection_risk_falls_as_traders_outnumber_officials():
+    def risk(share, seed):
+        s = make_sim(seed=seed, scale=1000, end=dt.date(2010, 6, 28), modules=[Enforcement], political_share=0.0)
+        hh = s.people.households
+        hh.role[:] = np.where(s.streams.get("test.roles").random(hh.n) < share, ROLE_SELLER, ROLE_NONE)
+        hh.cash[:] = 1e6
+        s.run()
+        traders = (hh.role > 0).sum() * s.scale * s.n_weeks
+        return annual(s, "inspections").sum() / traders, annual(s, "inspections").sum()
+
+    low, high = np.array([risk(0.1, k) for k in (1, 2, 3)]), np.array([risk(0.5, k) for k in (1, 2, 3)])
+    assert low[:, 0].mean() > 1.5 * high[:, 0].mean()  # each trader's risk falls ("safety in numbers")
+    assert high[:, 1].mean() > low[:, 1].mean()  # but there are more inspections in all
+
+
+def test_bribes_rise_with_market_participation():
+    def bribes(share, seed):
+        s = make_sim(seed=seed, scale=1000, end=dt.date(2010, 6, 28), modules=[Enforcement])
+        hh = s.people.households
+        hh.role[:] = np.where(s.streams.get("test.roles").random(hh.n) < share, ROLE_SELLER, ROLE_NONE)
+        hh.cash[:] = 1e6
+        s.run()
+        return annual(s, "bribes_usd")[2010], annual(s, "bribe_price_usd")[2010]
+
+    for seed in (1, 2, 3):
+        (b_lo, p_lo), (b_hi, p_hi) = bribes(0.1, seed), bribes(0.4, seed)
+        assert b_hi > 1.5 * b_lo
+        assert p_hi > p_lo
+    assert bribe_prices(Parameters(), np.array([0.0, 0.5]))[1] == pytest.approx(8.0 * (1 + 4.0 * 0.5))
+
+
+def test_make_clans_groups_of_clan_size():
+    region = np.repeat(np.arange(3), [7, 10, 1])
+    clan = make_clans(region, 3, np.random.default_rng(0).random(len(region)))
+    assert np.bincount(clan).tolist() == [3, 3, 1, 3, 3, 3, 1, 1]

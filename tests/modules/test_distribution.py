@@ -7,15 +7,18 @@ False) to check that skipping empty cells changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _markets import MINE, ONE_YEAR, SCALE, TWO_YEARS, run, series, total
 
 from hamji.kernels import ratio_or
 from hamji.modules.distribution import AdhocPars, Goods, Owners, Shipments, ShipPars, Sites, _adhoc, _ship
 from hamji.payments import charge, group_credit, group_totals, pay_from_households, share_out
-from hamji.trade import _rescale_stakes, sync_goods
+from hamji.sim import Sim
+from hamji.trade import _rescale_stakes, sync_goods, trade_state
 
 R = 15
 
@@ -297,3 +300,70 @@ def test_charge_as_numpy() -> None:
         assert same(paid, ref)
         for k in ("cash", "fx"):
             assert same(getattr(sims[0].people.households, k), getattr(hh, k))
+
+
+# -- distribution and markets ---------------------------------------------------------------------
+def test_goods_move_inland_and_fewer_reach_distant_provinces(base):
+    assert total(base, "goods_moved_usd") > 0
+    assert total(base, "transport_cost_usd") > 0
+    assert total(base, "goods_seized_usd") > 0
+    pop = base.results.values[-1, :, base.results._col["population"]]
+    units = base.results.unit_names
+
+    def per_capita(region: str) -> float:
+        return total(base, "goods_retail_usd", region) / pop[units.index(region)]
+
+    border = np.mean([per_capita(p) for p in ("Ryanggang", "North Hamgyong", "Rason")])
+    far = np.mean([per_capita(p) for p in ("South Hwanghae", "Kangwon", "North Hwanghae")])
+    assert border > 2 * far
+    # distance and scarcity show in prices: goods cost more far from the border
+    retail = next(m for m in base.modules if m.name == "retail")
+    w = base.world
+    assert retail.goods_index[w.index["South Hwanghae"]] > retail.goods_index[w.index["Ryanggang"]]
+
+
+def test_seizures_follow_the_inspection_share():
+    none = run(TWO_YEARS, modules=MINE, distribution_seize_share=0.0)
+    many = run(TWO_YEARS, modules=MINE, distribution_seize_share=0.2)
+    assert total(none, "goods_seized_usd") == 0.0
+    assert total(many, "goods_seized_usd") > 0.05 * total(many, "goods_moved_usd")
+    assert trade_state(many).seized_total.sum() > 0
+
+
+def test_adhoc_markets_appear_with_persistent_flow_and_fade_when_it_stops():
+    sim = Sim(seed=1, scale=SCALE, start=TWO_YEARS[0], end=TWO_YEARS[1], modules=MINE)
+    sim.initialize()
+    dist = next(m for m in sim.modules if m.name == "distribution")
+    for _ in range(4):
+        sim.step()
+    assert dist.adhoc.sum() == 0  # not before the flow has persisted
+    for _ in range(48):
+        sim.step()
+    peak = dist.adhoc.sum()
+    assert peak > 0
+    sim.pars.set("border_open", 0.0)  # trade stops
+    for _ in range(40):
+        sim.step()
+    assert dist.adhoc.sum() < 0.2 * peak
+
+
+def test_more_cover_more_trade_and_more_adhoc_markets():
+    def trade_and_markets(cover: float) -> tuple[float, float]:
+        sim = Sim(seed=1, scale=SCALE, start=ONE_YEAR[0], end=ONE_YEAR[1], modules=MINE)
+        sim.initialize()
+        while sim.week + 1 < sim.n_weeks:
+            sim.market.wholesale_cover = cover
+            sim.step()
+        return total(sim, "merchant_wholesale_usd"), float(np.nansum(series(sim, "markets_adhoc")[-4:]))
+
+    low, high = trade_and_markets(200.0), trade_and_markets(2000.0)
+    assert high[0] > low[0] and high[1] > low[1]
+
+
+def test_official_markets_start_from_csis_and_never_shrink():
+    sim = run((dt.date(2000, 1, 3), dt.date(2003, 12, 31)), modules=MINE)
+    official = series(sim, "markets_official")
+    assert 250 <= official[0] <= 350  # 436 in 2018 scaled back to 2000
+    assert np.all(np.diff(official) >= 0)
+    nh = series(sim, "markets_official", "North Hamgyong")[0]
+    assert nh == pytest.approx(48 * 436 / 421 * sim.pars.distribution_markets_initial_ratio, abs=1)

@@ -7,13 +7,16 @@ microloans, partners without live ties.
 
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _markets import MINE, ONE_YEAR, SCALE, TWO_YEARS, run, series, total
 
 from hamji.modules.wholesale import WEEKS_A_YEAR, Merchants, WholesalePars, _merchant_finance, _share_out, _with_ties
 from hamji.payments import share_out
+from hamji.sim import Sim
 
 
 def _households(rng: np.random.Generator, n: int, r: int) -> SimpleNamespace:
@@ -112,3 +115,67 @@ def test_partners_with_ties_equal_numpy() -> None:
     has_tie = np.zeros(n, dtype=np.bool_)
     has_tie[b[:ties][s[:ties] > 0]] = True
     assert np.array_equal(_with_ties(idx, b, s, ties, n), idx[has_tie[idx]])
+
+
+# -- wholesale and its three limits ---------------------------------------------------------------
+def test_wholesale_happens_and_is_mostly_near_the_border(base):
+    assert total(base, "merchant_wholesale_usd") > 1e6
+    assert total(base, "nk_goods_sold_usd") > 1e6
+    near = total(base, "merchant_wholesale_usd", "HamJi") + sum(
+        total(base, "merchant_wholesale_usd", p) for p in ("North Pyongan", "Jagang"))
+    assert near > 0.6 * total(base, "merchant_wholesale_usd")
+    # partners' purchases are what the core records as merchants' imports
+    assert np.allclose(series(base, "merchant_wholesale_usd"), series(base, "imports_usd"))
+
+
+def test_wholesale_limited_by_merchant_capital(base):
+    poor = run(TWO_YEARS, modules=MINE, merchant_capital_usd=1000.0, wholesale_merchant_turnover=0.01,
+               wholesale_sme_grant_usd=0.0, wholesale_sme_loan_usd=0.0)
+    first = slice(0, 13)  # margins rebuild capital later: compare the first quarter
+    assert np.nansum(series(poor, "merchant_wholesale_usd")[first]) < 0.5 * np.nansum(series(base, "merchant_wholesale_usd")[first])
+    # each week no Chinese area sells more than its merchants can supply
+    sim = Sim(seed=1, scale=SCALE, start=ONE_YEAR[0], end=ONE_YEAR[1], modules=MINE,
+              overrides=dict(merchant_capital_usd=1000.0, wholesale_merchant_turnover=0.01,
+                             wholesale_sme_grant_usd=0.0, wholesale_sme_loan_usd=0.0))
+    sim.initialize()
+    mer = sim.people.merchants
+    for _ in range(30):
+        cap = np.bincount(mer.region, weights=mer.capital * mer.productivity, minlength=sim.world.n_regions)
+        after_drawings = cap * (1.0 - sim.pars.wholesale_merchant_drawings)
+        sim.step()
+        sold = np.bincount(mer.region, weights=mer.sales, minlength=sim.world.n_regions)
+        assert np.all(sold <= after_drawings * sim.pars.wholesale_merchant_turnover * (1 + 1e-6) + 1e-9)
+
+
+def test_wholesale_limited_by_wahku_cover():
+    sim = Sim(seed=1, scale=SCALE, start=ONE_YEAR[0], end=ONE_YEAR[1], modules=MINE)
+    sim.initialize()
+    cover = 50.0  # simulated US$ of partner imports covered each week
+    bought = []
+    for _ in range(26):
+        sim.market.wholesale_cover = cover
+        sim.step()
+        bought.append(sim.market.imports_wholesale.sum())
+    assert max(bought) <= cover * (1 + 1e-9)
+    assert sum(bought) > 0
+
+
+def test_wholesale_limited_by_crossing_capacity():
+    closed = run(modules=MINE, border_open=0.0)
+    assert total(closed, "merchant_wholesale_usd") == 0.0
+    assert total(closed, "nk_goods_sold_usd") == 0.0
+    share = 0.0005
+    tight = run(modules=MINE, border_open=share)
+    sim = tight
+    cap_usd_week = (sim.borders.capacity_t_year.sum() * share / 52.0) * sim.pars.consumer_goods_usd_per_t
+    weekly = series(sim, "merchant_wholesale_usd")
+    assert weekly.max() <= cap_usd_week * (1 + 1e-9)
+    assert weekly.sum() > 0
+
+
+def test_sme_incentives_paid_in_their_years_only():
+    sim = run((dt.date(2005, 1, 3), dt.date(2006, 12, 31)), modules=MINE)
+    a = sim.results.annual()
+    paid = a[(a.metric == "sme_incentives_usd") & (a.region == "Jilin")].set_index("year").value
+    assert paid.loc[2005] > 0 and paid.get(2006, 0.0) == 0.0
+    assert sim.books.inflows["sme_incentives"] > 0 and sim.books.outflows["sme_loan_service"] > 0

@@ -7,10 +7,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from _markets import MINE, ONE_YEAR, run
+from _nkinc import make
+from _security import make_sim
 from conftest import SHORT, small_sim
 
 from hamji.errors import UserError
 from hamji.parameters import Parameters
+from hamji.people import ROLE_NONE, ROLE_SELLER
 from hamji.scenario import Scenario, ScenarioSpec
 from hamji.sim import Sim, parse_scale, weekly_dates
 from hamji.streams import Streams
@@ -135,3 +139,31 @@ def test_results_group_values_follow_each_metrics_agg_and_the_last_record_wins()
     assert v[0, 2] == 0.5 and v[1, 2] == 1.5 and np.isnan(v[2, 2]) and v[3, 2] == 1.0 and v[4, 2] == 1.0
     assert list(v[:, 3]) == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert np.isnan(res.values[1]).all()  # nothing recorded in week 1
+
+
+def test_same_seed_same_series():
+    a = run(ONE_YEAR, seed=7, modules=MINE)
+    b = run(ONE_YEAR, seed=7, modules=MINE)
+    assert np.array_equal(a.results.values, b.results.values, equal_nan=True)
+    c = run(ONE_YEAR, seed=8, modules=MINE)
+    assert not np.array_equal(a.results.values, c.results.values, equal_nan=True)
+
+
+def test_same_seed_same_results():
+    def run(seed):
+        s = make_sim(seed=seed, scale=2000, start=dt.date(2008, 1, 7), end=dt.date(2009, 6, 29))
+        hh = s.people.households
+        hh.role[:] = np.where(s.streams.get("test.roles").random(hh.n) < 0.4, ROLE_SELLER, ROLE_NONE)
+        return s.run().results.values
+
+    a, b, c = run(5), run(5), run(6)
+    assert np.array_equal(a, b, equal_nan=True)
+    assert not np.array_equal(a, c, equal_nan=True)
+
+
+def test_same_seed_same_results_of_the_state_companies() -> None:
+    a = make(seed=7, end=dt.date(2001, 6, 30)).run()
+    b = make(seed=7, end=dt.date(2001, 6, 30)).run()
+    c = make(seed=8, end=dt.date(2001, 6, 30)).run()
+    assert np.array_equal(a.results.values, b.results.values, equal_nan=True)
+    assert not np.array_equal(a.results.values, c.results.values, equal_nan=True)

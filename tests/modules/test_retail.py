@@ -13,14 +13,20 @@ the budgets cannot pay, and no stall fee.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
+from _households import SEEDS, block_sums, blocks_of, households, reduced, same
+from _households import R as R_households
+from _markets import MINE, ONE_YEAR, SCALE, TWO_YEARS, run, series, total
 
 from hamji.kernels import household_blocks, province_bounds, reduce_blocks
 from hamji.modules import retail as ret
 from hamji.modules import retail_kernels as rk
 from hamji.payments import pay_from_households
 from hamji.people import ROLE_NONE, ROLE_PRODUCER, ROLE_SELLER, ROLES
+from hamji.sim import Sim
 
 R = 8  # provinces 0-5 in the DPRK (0 the capital, 3 without households), 6-7 in China
 F32 = np.float32
@@ -305,3 +311,160 @@ def test_retail_week_is_the_docstrings_numpy(seed: int, wages_paid: bool, fee: f
     w = got["w"]
     assert (w["offered"][2] == 0) and (w["free_sellers"][5] == 0) and (w["free_rural_persons"][4] == 0)
     assert (w["wages"].sum() > 0) == wages_paid and (got["fees"].sum() > 0) == (fee > 0)
+
+
+# -- the household passes against NumPy, and how retail answers prices and wages ---------------------------
+def retail_constants(seed: int) -> tuple:
+    rng = np.random.default_rng(200 + seed)
+    return float(rng.random()), float(rng.random()), float(rng.random() * 20)
+
+
+def retail_records(h: dict, te: float, ke: float, out_usd: float) -> tuple:
+    """The retail kernels' household record (work space zero) and parameter record (the roles' constants; the
+    other fields 0), as the kernels take it."""
+    n = len(h["region"])
+    z32 = np.zeros(n, F32)
+    hh = ret.Households(h["region"], np.zeros(n, bool), h["detained"], h["role"], h["rural_size"], h["ties_strength"],
+                        h["knowhow"], z32, z32, h["cash"], h["fx"], h["income"], h["market_income"], h["consumption"],
+                        h["food_ratio"], z32, z32, z32, z32)
+    p = ret.RetailPars(**({n: 0.0 for n in ret.RetailPars._fields}
+                          | dict(retail_tie_effect=F32(te), retail_knowhow_effect=F32(ke),
+                                 retail_producer_output_usd=F32(out_usd))))
+    return hh, ret.as_record(p)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_retail_free_tally_matches_numpy(seed, threads, block):
+    h = households(seed)
+    te, ke, out_usd = retail_constants(seed)
+    blocks = blocks_of(h["region"], block)
+    part = np.zeros((len(blocks), 6))
+    hh, p = retail_records(h, te, ke, out_usd)
+    rk.free_tally(hh, blocks, p, part)
+    out = reduced(part, blocks)
+    free = h["detained"] == 0
+    seller = (h["role"] == ROLE_SELLER) & free
+    prod = (h["role"] == ROLE_PRODUCER) & free
+    w_sell = np.where(seller, (1.0 + te * h["ties_strength"]) * (1.0 + ke * h["knowhow"]), 0.0)
+    prod_out = np.where(prod, out_usd * (1.0 + ke * h["knowhow"]), 0.0)
+    same(out[:, 0], block_sums(free, blocks))
+    same(out[:, 1], block_sums(free & (h["role"] == ROLE_NONE), blocks))
+    same(out[:, 2], block_sums(np.where(free, h["rural_size"], 0.0), blocks))
+    same(out[:, 3], block_sums(seller, blocks))
+    same(out[:, 4], block_sums(w_sell, blocks))
+    same(out[:, 5], block_sums(prod_out, blocks))
+    if block is None:  # one block per province: the sums np.bincount makes
+        reg = h["region"]
+        same(out[:, 4], np.bincount(reg[seller], weights=w_sell[seller], minlength=R_households))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_retail_receipts_credit_and_tally_match_numpy(seed, threads, block):
+    h = households(seed)
+    te, ke, out_usd = retail_constants(seed)
+    rng = np.random.default_rng(300 + seed)
+    rates = rng.random((R_households, 4)) * 10.0 ** rng.uniform(-3, 3, (R_households, 4))
+    blocks = blocks_of(h["region"], block)
+    cash, income, mi = h["cash"].copy(), h["income"].copy(), h["market_income"].copy()
+    part = np.zeros((len(blocks), 3))
+    hh, p = retail_records(dict(h, cash=cash, income=income, market_income=mi), te, ke, out_usd)
+    w = np.zeros(R_households, ret.WEEK)
+    for k, name in enumerate(("rate_farm", "rate_idle", "rate_seller", "rate_producer")):
+        w[name] = rates[:, k]
+    rk.receive_and_tally(hh, blocks, p, w, part)
+    out = reduced(part, blocks)
+    # reference: day labour and farms, the sellers' and producers' shares added by fancy indexing, credit, tally
+    reg, free = h["region"], h["detained"] == 0
+    recv = np.where(free, rates[reg, 0] * h["rural_size"] + np.where(h["role"] == ROLE_NONE, rates[reg, 1], 0.0), 0.0)
+    sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & free)
+    prod = np.flatnonzero((h["role"] == ROLE_PRODUCER) & free)
+    w_sell = (1.0 + te * h["ties_strength"][sellers]) * (1.0 + ke * h["knowhow"][sellers])
+    prod_out = np.asarray(out_usd * (1.0 + ke * h["knowhow"][prod]), dtype=np.float64)
+    recv[sellers] += rates[reg[sellers], 2] * w_sell
+    recv[prod] += rates[reg[prod], 3] * prod_out
+    same(cash, h["cash"] + recv)
+    same(income, (h["income"] + recv).astype(F32))
+    same(mi, (h["market_income"] + recv).astype(F32))
+    same(out[:, 0], block_sums(income, blocks))
+    same(out[:, 1], block_sums(h["consumption"], blocks))
+    same(out[:, 2], block_sums(h["food_ratio"] >= 1, blocks))
+    if block is None:
+        same(out[:, 0], np.bincount(reg, weights=income, minlength=R_households))
+    part2 = np.zeros((len(blocks), 3))
+    rk.tally(hh, blocks, part2)
+    same(reduced(part2, blocks), out)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_stall_fees_match_charge(seed):
+    h = households(seed)
+    rng = np.random.default_rng(400 + seed)
+    fee_r = rng.random(R_households) * 50
+    sellers = np.flatnonzero((h["role"] == ROLE_SELLER) & (h["detained"] == 0))
+    cash, fx, mi = h["cash"].copy(), h["fx"].copy(), h["market_income"].copy()
+    fees = np.zeros(R_households)
+    hh, _ = retail_records(dict(h, cash=cash, fx=fx, market_income=mi), 0.0, 0.0, 0.0)
+    rk.stall_fees(sellers, hh, fee_r, fees)
+    c, f = h["cash"][sellers], h["fx"][sellers]
+    got = pay_from_households(c, f, fee_r[h["region"][sellers]])
+    cash_ref, fx_ref, mi_ref = h["cash"].copy(), h["fx"].copy(), h["market_income"].copy()
+    cash_ref[sellers], fx_ref[sellers] = c, f
+    mi_ref[sellers] -= got.astype(F32)
+    same(cash, cash_ref), same(fx, fx_ref), same(mi, mi_ref)
+    same(fees, np.bincount(h["region"][sellers], weights=got, minlength=R_households))
+
+
+# -- retail, incomes, consumption -----------------------------------------------------------------
+def test_food_ratio_responds_to_prices(base):
+    scarce = run(TWO_YEARS, modules=MINE, retail_rural_surplus=0.1)
+    last = slice(-26, None)
+    assert np.nanmean(series(scarce, "rice_price_kpw")[last]) > 1.2 * np.nanmean(series(base, "rice_price_kpw")[last])
+    assert np.nanmean(series(scarce, "food_secure_share")[last]) < np.nanmean(series(base, "food_secure_share")[last])
+    hh = base.people.households
+    assert 0.3 < float(hh.food_ratio.mean()) < 1.5
+    assert np.all(hh.consumption >= 0)
+
+
+def test_incomes_fees_and_wages(base):
+    assert total(base, "market_fees_usd") > 0
+    assert total(base, "income_per_capita_usd") > 0
+    # participants earn more than non-participants, more so near the border
+    hh = base.people.households
+    w = base.world
+    part = hh.role > 0
+    hamji = np.isin(hh.region, [w.index[p] for p in ("North Hamgyong", "Ryanggang", "Rason", "South Hamgyong")])
+    money = hh.cash + hh.fx
+    assert money[part & hamji].mean() > money[~part & hamji].mean()
+
+
+def test_state_wages_come_from_budgets_and_are_often_unpaid():
+    sim = Sim(seed=1, scale=SCALE, start=ONE_YEAR[0], end=ONE_YEAR[1], modules=MINE)
+    sim.initialize()
+    sim.accounts.budget[:] = 1e9  # rich state: wages paid at the paid share
+    sim.books.open()
+    sim.step()
+    due = sim.pars.retail_state_wage_usd * sim.pars.retail_wage_paid_share
+    paid = series(sim, "state_wages_paid_usd")[0] / sim.scale
+    households = sim.people.households.n
+    assert households * due * 0.99 < paid < households * due * sim.pars.retail_wage_pyongyang_factor
+    broke = run(modules=MINE, retail_wage_budget_share=0.0)
+    assert total(broke, "state_wages_paid_usd") == 0.0
+
+
+def test_imported_staples_join_the_food_market_and_their_stop_raises_the_food_price():
+    """A fifth of the imported goods offered are staples sold as food; when the border shuts (set_parameters from a
+    date), imported food dries up and in the following months the rice price rises against the same seed left open
+    (supply falls at once; later, as incomes collapse with the trade, demand falls too and the price with it)."""
+    from hamji.scenario import Scenario, ScenarioSpec
+
+    period = (dt.date(2000, 1, 3), dt.date(2002, 12, 30))
+    shut = ScenarioSpec(name="t", events=[{"type": "set_parameters", "start": "2002-01-07",
+                                           "params": {"border_open": 0.0, "border_trips_open": 0.0}}])
+    open_ = Sim(seed=1, scale=SCALE, start=period[0], end=period[1]).run()
+    closed = Sim(Scenario(shut, "test"), seed=1, scale=SCALE, start=period[0], end=period[1]).run()
+    assert total(open_, "food_imported_usd") > 0
+    late = slice(-26, None)  # the second half of 2002
+    assert series(closed, "food_imported_usd")[late].sum() < 0.2 * series(open_, "food_imported_usd")[late].sum()
+    first = slice(-51, -38)  # the first quarter of 2002, after the shut
+    assert np.nanmean(series(closed, "rice_price_kpw")[first]) > 1.02 * np.nanmean(series(open_, "rice_price_kpw")[first])
+    assert closed.books.max_rel_residual < 1e-9
