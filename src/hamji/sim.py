@@ -241,7 +241,7 @@ class Sim:
         self.borders = Borders(self)
         self.declare_states()
         #: the trade state the society-side modules share (hamji.trade)
-        self.trade = self.market.trade = TradeState(self)
+        self.trade = TradeState(self)
         self.books.holder("households", self.people.households, "cash", "fx")
         self.books.holder("merchants", self.people.merchants, "capital")
         self.accounts.register(self.books)

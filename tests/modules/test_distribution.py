@@ -182,7 +182,7 @@ def test_sync_and_stakes_as_numpy() -> None:
 
 def share_out_ref(sim, amounts, groups, market=True, fx=False, income_share=1.0):
     """share_out as it was in NumPy (with its compiled group sums and credits, unchanged)."""
-    region = sim.market.trade.region
+    region = sim.trade.region
     r = len(amounts)
     left = np.where(amounts > 0, amounts, 0.0)
     paid = np.zeros(r)
@@ -222,8 +222,7 @@ def fake_sim(rng, n: int):
     hh = SimpleNamespace(cash=rng.lognormal(1, 1, n), fx=rng.lognormal(1, 1, n),
                          income=rng.lognormal(1, 1, n).astype(np.float32),
                          market_income=rng.lognormal(0, 1, n).astype(np.float32))
-    trade = SimpleNamespace(region=region)  # the run's trade state is sim.trade (also sim.market.trade)
-    return SimpleNamespace(people=SimpleNamespace(households=hh), trade=trade, market=SimpleNamespace(trade=trade))
+    return SimpleNamespace(people=SimpleNamespace(households=hh), trade=SimpleNamespace(region=region))
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -39,7 +39,7 @@ def test_share_out_to_one_group_equals_distribution_share_out(seed: int, weighte
     weights = rng.random(len(members)) * (rng.random(len(members)) < 0.8) if weighted else None
     region = hh.region.astype(np.intp)
     trade = SimpleNamespace(region=region)  # the trade state share_out reads (sim.trade)
-    sim = SimpleNamespace(people=SimpleNamespace(households=hh), trade=trade, market=SimpleNamespace(trade=trade))
+    sim = SimpleNamespace(people=SimpleNamespace(households=hh), trade=trade)
     fx, income, market_income = hh.fx.copy(), hh.income.copy(), hh.market_income.copy()
     share_out(sim, amounts, [(members, weights)], fx=True)
     _share_out(amounts, members, np.zeros(0) if weights is None else weights, region, fx, income, market_income)
