@@ -227,7 +227,8 @@ class Distribution(Module):
         out = self.out
         goods = Goods(ts.qty, ts.trans, ts.tracked, sim.market.goods_households, ts.goods_price, ts.goods_demand,
                       ts.seized, ts.seized_total)
-        if _ship(goods, self.p, self.owners, out):  # shippers of the province the goods leave earn the transport
+        # shippers of the province the goods leave earn the transport
+        if _ship(tuple(goods), tuple(self.p), tuple(self.owners), tuple(out)):
             share_out(sim, out.fee, [(ts.role_idx(sim, ROLE_SHIPPER), None), (ts.role_idx(sim, ROLE_SELLER), None)])
         self._markets(sim, ts, out.flows)
         res = sim.results
@@ -240,7 +241,7 @@ class Distribution(Module):
     def _markets(self, sim: Sim, ts: TradeState, flows: np.ndarray) -> None:
         """Ad hoc markets on busy route segments and border approaches; yearly growth of official markets."""
         edge_flow = flows.reshape(-1) @ self.edge_use  # BLAS: kept in NumPy (its order of additions)
-        _adhoc(edge_flow, ts.turnover, self.p_adhoc, self.sites)
+        _adhoc(edge_flow, ts.turnover, tuple(self.p_adhoc), tuple(self.sites))
         # official markets: yearly, with last year's turnover relative to the first year's
         if sim.new_year and sim.week > 0:
             if self.turnover_ref is None:
@@ -332,6 +333,10 @@ def _ship(g, p, hh, out):
     payments, seizures and arrivals); then the households' goods by location and the seizures since the start.
     ``g``: :class:`Goods`, ``p``: :class:`ShipPars`, ``hh``: :class:`Owners`; writes ``out`` (:class:`Shipments`).
     Returns whether any owner was billed (then ``out.fee`` is to be shared out to shippers)."""
+    g = Goods(*g)
+    p = ShipPars(*p)
+    hh = Owners(*hh)
+    out = Shipments(*out)
     sync_goods(g.qty, g.trans, g.tracked, g.located)
     r = g.qty.shape[0]
     out.moved_in[:] = 0.0
@@ -504,6 +509,8 @@ def _adhoc(edge_flow, turnover, p, s) -> None:
     hot (``F >= threshold``) or cold in a row, one market more a week after ``persist_weeks`` hot weeks up to
     ``min(floor(F / usd_per_market), max_per_site)``, ``ceil(n fade_share)`` of n fading after ``fade_weeks`` cold
     weeks; the year's market ``turnover`` so far; markets by province (official + ad hoc)."""
+    p = AdhocPars(*p)
+    s = Sites(*s)
     flow_ema, above, below, adhoc = s.flow_ema, s.above, s.below, s.adhoc
     n_edges = len(edge_flow)
     for k in range(len(flow_ema)):

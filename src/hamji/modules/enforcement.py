@@ -246,7 +246,7 @@ class Enforcement(Module):
         # border provinces: more guards and harsher punishment while the border is sealed (border_guard_strength s,
         # border_penalty_multiplier m; both neutral by default)
         prov = self.provinces
-        _traders_and_prices(sim.blocks, self._t_counts, prov, self.p)
+        _traders_and_prices(sim.blocks, self._t_counts, tuple(prov), tuple(self.p))
         inspect = bool(pars.enforcement_on and len(t_idx))
         if inspect:
             # the inspection risk is 1 - e: NumPy's exp, as the project's rule for powers and exponentials on arrays
@@ -259,7 +259,7 @@ class Enforcement(Module):
         if len(t_idx) > len(self.cases.t_reg):
             self.cases = self.cases._replace(**self._trader_buffers(len(t_idx)))
         t = self.tally
-        _settle(inspect, t_idx, sim.blocks, self.folk, prov, self.cases, self.p, t)
+        _settle(inspect, t_idx, sim.blocks, tuple(self.folk), tuple(prov), tuple(self.cases), tuple(self.p), t)
         if inspect:
             acc.to_budget(KPA, t["kpa_share"])
             acc.to_budget(CABINET, t["cabinet_share"])
@@ -432,6 +432,8 @@ def _traders_and_prices(blocks, counts, prov, p) -> None:
     ``x_r = -k C_r / max(A_r, 1e-12)`` of the inspection risk, with ``C_r = officials_per_household H_r (1 + S_r)``
     (its ``np.exp`` stays in NumPy, whose SVML rounding compiled code does not share), and the bribe prices
     ``b_r = bribe_base_usd (1 + bribe_activity_slope a_r)`` (the formula of :func:`bribe_prices`)."""
+    prov = Provinces(*prov)
+    p = EnforcementPars(*p)
     a = prov.traders
     a[:] = 0.0
     for b in range(len(blocks)):
@@ -453,6 +455,10 @@ def _settle(inspect, t_idx, blocks, hh, prov, cases, p, t) -> None:
     NumPy formulas' ``np.bincount`` sums (tests/modules/test_enforcement.py keeps them), so every sum is the same to
     the bit.
     """
+    hh = Folk(*hh)
+    prov = Provinces(*prov)
+    cases = Cases(*cases)
+    p = EnforcementPars(*p)
     for r in range(len(t)):
         _zero(t[r])
     for j in range(len(t_idx)):

@@ -181,10 +181,10 @@ class Exports(Module):
             self.evasion.fill(0.0)
         self.record_evasion(sim)
         # wah-ku: this week's allowance per (company, commodity) = quota left / weeks left
-        _offers(b, p, self.quota, self.weeks_left[sim.week], offers)
+        _offers(tuple(b), tuple(p), tuple(self.quota), self.weeks_left[sim.week], tuple(offers))
         # crossing room, exports first
         granted = sim.borders.allocate_each(offers.at_x)
-        sales = _sell(b, p, prices, self.quota, granted, offers, self.sellers, t)
+        sales = _sell(tuple(b), tuple(p), prices, tuple(self.quota), granted, tuple(offers), tuple(self.sellers), t)
         sim.books.inflow("export_sales", sales)
 
         res = sim.results
@@ -196,7 +196,7 @@ class Exports(Module):
     def evade(self, sim: Sim, prices: np.ndarray) -> None:
         """Banned stock leaves through the evasion channel, within its capacity; some is seized (docstring)."""
         pars, b = sim.pars, self.bases
-        value_offer = _evasion_offer(b, self.p, prices)
+        value_offer = _evasion_offer(tuple(b), tuple(self.p), prices)
         # the river part of the channel stops with traders' trips when the border is quarantined
         open_share = pars.evasion_sea_share + (1.0 - pars.evasion_sea_share) * pars.border_trips_open
         room = pars.evasion_capacity_usd_year * open_share / WEEKS_PER_YEAR / sim.scale
@@ -205,7 +205,7 @@ class Exports(Module):
             return
         p_seize = 1.0 - (1.0 - pars.evasion_seizure_share) * (1.0 - pars.evasion_enforcement)
         seized = sim.rng("exports.evasion_seizure").random(len(b.stock)) < p_seize
-        sales = _evasion_ship(b, self.p, prices, min(1.0, room / value_offer), seized, self.sellers, self.evasion)
+        sales = _evasion_ship(tuple(b), tuple(self.p), prices, min(1.0, room / value_offer), seized, tuple(self.sellers), self.evasion)
         sim.books.inflow("evasion_sales", sales)
 
     def record_evasion(self, sim: Sim) -> None:
@@ -231,6 +231,8 @@ def quota_matrix(comp, prefix: str) -> np.ndarray:
 def _evasion_offer(b, p, prices):
     """Value at evasion prices of the banned bases' stock, ``(where(banned[c], stock, 0) * prices[c] * keep).sum()``
     (``keep`` = 1 - evasion_discount), with NumPy's pairwise sum."""
+    b = BaseStock(*b)
+    p = ExportsPars(*p)
     v = np.empty(len(b.stock))
     for i in range(len(b.stock)):
         c = b.commodity[i]
@@ -243,6 +245,9 @@ def _evasion_ship(b, p, prices, frac, seized, comp, t):
     """Ship ``frac`` of every banned base's stock through the evasion channel: the stock falls, unseized
     value goes to company cash and revenue; the tally ``t`` gets (sold, seized value, tonnes) by province.
     Returns the value sold (the companies' sum, as NumPy adds it)."""
+    b = BaseStock(*b)
+    p = ExportsPars(*p)
+    comp = Sellers(*comp)
     stock, region = b.stock, b.region
     by_company = np.zeros(len(comp.cash))
     for r in range(len(t)):
@@ -268,6 +273,10 @@ def _offers(b, p, quota, weeks_left, x) -> None:
     """This week's offers within sanctions and wah-ku (``x.offer``), and their tonnes at each crossing (``x.at_x``).
     ``x.cell`` gets each (commodity, company) cell's offer, then its wah-ku scale ``min(1, cover / offered)`` with
     ``cover = (real + forged quota left) / weeks left``."""
+    b = BaseStock(*b)
+    p = ExportsPars(*p)
+    quota = Quota(*quota)
+    x = Offers(*x)
     offer, cell, key = x.offer, x.cell, b.key
     for i in range(len(b.stock)):
         offer[i] = 0.0 if p.banned[b.commodity[i]] else b.stock[i]
@@ -293,6 +302,11 @@ def _sell(b, p, prices, quota, granted, x, comp, t):
     """Sell each offer's share ``granted / offered`` of its crossing's room: stock, company cash and revenue, real
     then forged quota used (``x.cell`` as scratch); ``x.value_rc`` gets US$ by (province, commodity) and the tally, by
     province, US$, tonnes, tonnes blocked and the forged share. Returns the US$ sold."""
+    b = BaseStock(*b)
+    p = ExportsPars(*p)
+    quota = Quota(*quota)
+    x = Offers(*x)
+    comp = Sellers(*comp)
     offer, at_x, cell, key, region, stock = x.offer, x.at_x, x.cell, b.key, b.region, b.stock
     n = len(offer)
     sold = np.empty(n)

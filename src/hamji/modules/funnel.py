@@ -267,8 +267,8 @@ class Funnel(Module):
 
     def step(self, sim: Sim) -> None:
         acc, market, books, p, out = sim.accounts, sim.market, sim.books, self.p, self.out
-        _funnel(self.companies, self.markets, self.accounts, self.china, p, float(sim.borders.open_share), self.habit,
-                out)
+        _funnel(tuple(self.companies), tuple(self.markets), tuple(self.accounts), tuple(self.china), tuple(p),
+                float(sim.borders.open_share), self.habit, tuple(out))
         for amount, before in zip(out.spent_x.tolist(), out.sold_x.tolist()):
             if amount > 0:  # the merchants restock from Chinese suppliers: the cost share leaves the books
                 pay_chinese_suppliers(books, amount, before, p.margin)
@@ -319,6 +319,12 @@ def _funnel(c, mkt, s, x, p, open_share, habit, out):
     zero the revenue, then the state's week (:func:`_state_week`, with the habitual bill H = ``habit``). Fills
     ``out``: the region table, the US$ bought at each crossing (``spent_x``) and the merchants' capital before it
     (``sold_x``, for the books), the companies' totals (NumPy's sums, to the bit) and the state's amounts."""
+    c = Companies(*c)
+    mkt = HomeMarkets(*mkt)
+    s = StateAccounts(*s)
+    x = China(*x)
+    p = FunnelPars(*p)
+    out = FunnelOut(*out)
     # the records' arrays by name
     revenue, home, branch, crossing, cash, goods_claim = c.revenue, c.home, c.branch, c.crossing, c.cash, c.goods_claim
     demand_ema, goods_company, imports_company = mkt.demand_ema, mkt.goods_company, mkt.imports_company

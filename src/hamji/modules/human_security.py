@@ -206,6 +206,7 @@ def _clan_pass(bounds, lanes, detained, role, cash, fx, clan, clan_money, clan_h
 @njit(cache=True, error_model="numpy", parallel=True)
 def _want_pass(blocks, consumption, food_ratio, cash, fx, size, p, want) -> None:
     """Freedom from want of each household (``p``: :class:`IndexPars`)."""
+    p = IndexPars(*p)
     need_pp, target, half = p.need_per_person, p.consumption_target, p.buffer_half_weeks
     w0, w1, w2 = p.w_consumption, p.w_food, p.w_buffer
     one, zero = np.float32(1.0), np.float32(0.0)
@@ -236,6 +237,7 @@ def _kin_pass(blocks, clan, detained, cash, fx, clan_money, clan_held, others, k
 @njit(cache=True, error_model="numpy", parallel=True)
 def _fear_pass(blocks, cash, fx, detained, kin_money, kin_held, price_r, p, fear) -> None:
     """Freedom from fear of each household: free, able to pay (with kin) the province's bribe price, kin free."""
+    p = IndexPars(*p)
     help_share, wp, one_minus_wp, minus_wk = p.clan_help_share, p.w_pay, p.one_minus_w_pay, p.minus_w_kin
     one, zero = np.float32(1.0), np.float32(0.0)
     for b in prange(len(blocks)):
@@ -264,6 +266,7 @@ def _index_tally(blocks, want, fear, role, food_ratio, size, p, hsi, hist, sums)
     histogram (``hist[b]``) and sums (``sums[b]``; :func:`hamji.kernels.reduce_blocks` makes them the
     province's). ``sums`` columns: participants, index, participants' index, want, fear, poor, below
     borderline, persons undernourished (counts as integers: the same as summing ones)."""
+    p = IndexPars(*p)
     ww, wf, index_on = p.w_want, p.w_fear, p.index_on
     poor, border, under = p.fcs_poor_below, p.fcs_borderline_below, p.undernourished_below
     one, zero, nbins = np.float32(1.0), np.float32(0.0), np.float32(HIST_BINS)
@@ -408,17 +411,17 @@ class HumanSecurity(Module):
         _bribe_price(self._traders, self._hh_den, float(pars.bribe_base_usd), float(pars.bribe_activity_slope), price)
         p = self.p
         if p.want_on:
-            _want_pass(blocks, hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, p, self._want)
+            _want_pass(blocks, hh.consumption, hh.food_ratio, hh.cash, hh.fx, self._size, tuple(p), self._want)
         else:
             self._want.fill(1.0)
         if len(self._clan_money):  # else nobody has kin: kin money and kin detained stay 0
             _kin_pass(blocks, self._clan, hh.detained, hh.cash, hh.fx, self._clan_money, self._clan_held, self._others,
                       self._kin_money, self._kin_held)
-        _fear_pass(blocks, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, p, self._fear)
+        _fear_pass(blocks, hh.cash, hh.fx, hh.detained, self._kin_money, self._kin_held, price, tuple(p), self._fear)
         if pars.border_zone_fear > 0:
             _zone_pass(blocks, hh.role, (pars.border_zone_fear * self._border).astype(np.float32),
                        np.float32(pars.border_zone_resident_exposure), self._fear)
-        _index_tally(blocks, self._want, self._fear, hh.role, hh.food_ratio, self._size, p, hh.hsi,
+        _index_tally(blocks, self._want, self._fear, hh.role, hh.food_ratio, self._size, tuple(p), hh.hsi,
                      self._hist_b, self._sums_b)
         n_hh = self._households
         _province_tallies(self._hist_b, self._sums_b, blocks, n_hh, self._hist, self._sums, self._tallies)

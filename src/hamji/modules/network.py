@@ -245,7 +245,7 @@ class Network(Module):
     def _choose_roles(self, sim: Sim, idx: np.ndarray, u: np.ndarray, attract: np.ndarray) -> None:
         """Roles of entrants ``idx`` into ``households.role`` (``u``: a draw per household): base weights x
         attractiveness; partner needs access and capital (:func:`_pick_roles`)."""
-        _pick_roles(idx, u, attract, self.hh, self.p)
+        _pick_roles(idx, u, attract, tuple(self.hh), tuple(self.p))
 
     # -- weekly -----------------------------------------------------------------------------------
     def step(self, sim: Sim) -> None:
@@ -270,7 +270,7 @@ class Network(Module):
         mer = sim.people.merchants
         nk = self.nk
         # a tie among North Koreans carries the smaller of its ends' smoothed market incomes (as Ties.update)
-        _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], self.hh, self.p, self.kept)
+        _update_nk_ties(nk.a[:nk.hw], nk.b[:nk.hw], nk.s[:nk.hw], nk.vol[:nk.hw], tuple(self.hh), tuple(self.p), tuple(self.kept))
         self.mp.update(weeks, pars.network_tie_gain, pars.network_tie_half_mp_usd, pars.network_tie_decay, pars.network_tie_min)
         self._knowhow(sim, weeks)
         self._roles(sim, weeks)
@@ -306,9 +306,9 @@ class Network(Module):
         p = self.p
         # exits
         u = sim.rng("network.exit").random(n, dtype=np.float32)
-        _exits(sim.blocks, self.hh, u, p, self.sums)
+        _exits(sim.blocks, tuple(self.hh), u, tuple(p), tuple(self.sums))
         # entries
-        _entry_chance(sim.blocks, trade_state(sim).markets, p, self.sums, self.entry)
+        _entry_chance(sim.blocks, trade_state(sim).markets, tuple(p), tuple(self.sums), tuple(self.entry))
         p_r = 1.0 - self.entry.stay ** weeks  # NumPy's power, between kernels (the rule for powers)
         v = sim.rng("network.entry").random(n, dtype=np.float32)
         enter = _entrants(sim.blocks, hh.role, hh.detained, hh.cash, hh.fx, v, p_r, p.entry_capital_usd, self._buf,
@@ -316,7 +316,7 @@ class Network(Module):
         if len(enter):
             # roles drawn with the relative profitability of each role in each province
             c = sim.rng("network.role_choice").random(n, dtype=np.float32)
-            _enter(enter, c, self.hh, p, self.sums, self.entry)
+            _enter(enter, c, tuple(self.hh), tuple(p), tuple(self.sums), tuple(self.entry))
 
     def _form(self, sim: Sim, rng_form: np.random.Generator, rng_pick: np.random.Generator,
               initial: bool, deg: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -395,6 +395,9 @@ def _update_nk_ties(a, b, s, vol, hh, p, kept) -> None:
     ties, in parallel; a dropped tie is marked in ``vol`` (1, else 0) and the counts are updated after, in tie
     order (whole numbers: exact in any order).
     """
+    hh = Households(*hh)
+    p = NetworkPars(*p)
+    kept = TieCounts(*kept)
     profit_ema, region, deg, ties_r = hh.profit_ema, hh.region, kept.deg, kept.by_region
     w, line = p.update_weeks_f32, p.loss_income_usd
     gain, half, decayed, s_min = p.tie_gain, p.tie_half_usd, p.tie_kept, p.tie_min
@@ -579,6 +582,9 @@ def _exits(blocks, hh, u, p, sums) -> None:
     ``1 - (1 - e) ** U <= U e`` (Bernoulli's inequality), so a draw above ``U e + 1e-9`` (a margin far above any
     rounding) stays without computing the power: most do.
     """
+    hh = Households(*hh)
+    p = NetworkPars(*p)
+    sums = RoleSums(*sums)
     role, cash, fx, profit_ema, ties_strength = hh.role, hh.cash, hh.fx, hh.profit_ema, hh.ties_strength
     w, line, exit_capital = p.update_weeks, p.loss_income_usd, p.exit_capital_usd
     base, loss_extra, tie_effect = p.exit_base, p.exit_loss, p.tie_exit_effect
@@ -736,6 +742,9 @@ def _entry_chance(blocks, markets, p, sums, e) -> None:
     participants / ``e.households``, density = ``markets`` / ``e.density_den``: households and ten thousands of
     households, floored; ``p``: :class:`NetworkPars`). The chance over ``U`` weeks, ``1 - q ** U``, is NumPy's
     power, taken outside."""
+    p = NetworkPars(*p)
+    sums = RoleSums(*sums)
+    e = Entry(*e)
     inc, cnt, q = sums.inc, sums.cnt, e.stay
     hh_den, density_den, access = e.households, e.density_den, p.access
     innovation, imitation, market_effect = p.entry_innovation, p.entry_imitation, p.market_access_effect
@@ -771,6 +780,8 @@ def _pick_roles(idx, u, attract, hh, p) -> None:
     ``role_weights x attract`` of its province, the partner's times ``partner_access`` and ``min(1, money /
     partner_capital_usd)``, none's 0 (``p``: :class:`NetworkPars`); the first role whose cumulative weight (float64,
     in role order) exceeds ``u x total``; a seller if all are 0."""
+    hh = Households(*hh)
+    p = NetworkPars(*p)
     base, partner_access, partner_capital = p.role_weights, p.partner_access, p.partner_capital_usd
     region, cash, fx, out = hh.region, hh.cash, hh.fx, hh.role
     n_roles = len(base)
@@ -798,6 +809,10 @@ def _pick_roles(idx, u, attract, hh, p) -> None:
 def _enter(enter, u, hh, p, sums, e) -> None:
     """Entrants take a role (:func:`_pick_roles`, weighted by :func:`_attractiveness` of the stayers' ``sums`` into
     ``e.attract``) and start with a smoothed market income of 0."""
+    hh = Households(*hh)
+    p = NetworkPars(*p)
+    sums = RoleSums(*sums)
+    e = Entry(*e)
     _attractiveness(sums.inc, sums.cnt, p.loss_income_usd_f64, e.attract)
     _pick_roles(enter, u, e.attract, hh, p)
     for h in enter:

@@ -307,7 +307,7 @@ class Remittances(Module):
             y, amount = self._yanbian_workers(sim, weeks)
         # Yanbian merchants' capital from the workers' money; Jilin households spend part of what they hold in China
         spend = _jilin_week(sim.accounts.jilin_households, sim.people.merchants.region, sim.people.merchants.capital, y,
-                            amount, self.p, out_r)
+                            amount, tuple(self.p), out_r)
         sim.books.outflow("jilin_household_spending", spend)
         res.record("remittances_usd", out_r[0])
         res.record("remittances_sent_usd", out_r[1])
@@ -327,7 +327,7 @@ class Remittances(Module):
         u = sim.rng("remittances.send").random((2, d.n))
         if self._senders is None or self._senders.habit is not d.habit:  # the defectors grew: their arrays are new
             self._senders = Senders(d.habit, d.kin, d.colleague, d.origin)
-        n_send, gross, taken = _transfers(u, p_send, self._senders, self.p, self._receivers, out_r)
+        n_send, gross, taken = _transfers(u, p_send, tuple(self._senders), tuple(self.p), tuple(self._receivers), out_r)
         if not n_send:
             return
         sim.books.inflow("defector_remittances", gross)
@@ -375,6 +375,9 @@ def _transfers(u, p_send, d, p, hh, out_r):
     the households' ``hh`` (:class:`Receivers`) foreign currency and income; all kin first, then all colleagues, as
     NumPy adds them. ``out_r`` rows 0-2 get (delivered, sent, fees and losses) by province. Returns the number
     sending, the US$ sent and the brokers' takings (as NumPy sums them)."""
+    d = Senders(*d)
+    p = RemittancePars(*p)
+    hh = Receivers(*hh)
     habit, kin, colleague, origin = d.habit, d.kin, d.colleague, d.origin
     hh_region, fx, income = hh.region, hh.fx, hh.income
     n_send = 0
@@ -413,6 +416,7 @@ def _jilin_week(jilin, merchant_region, capital, y, amount, p, out_r):
     """Yanbian workers' ``amount`` into Yanbian (region ``y``; none if ``y < 0``), ``p.capital_share`` of it
     to the capital of its merchants in equal shares (``out_r`` rows 3-4: received, capital); then every
     Jilin account spends ``p.spending_rate`` of its holdings. Returns the spending (as NumPy sums it)."""
+    p = RemittancePars(*p)
     capital_share, spending_rate = p.capital_share, p.spending_rate
     if y >= 0:
         jilin[y] += amount

@@ -60,6 +60,9 @@ import numpy as np
 from hamji.kernels import reduce_blocks
 from hamji.module import Metric, Module
 from hamji.modules.retail_kernels import (
+    Goods,
+    Households,
+    Provinces,
     budgets,
     food_price,
     food_supply,
@@ -171,54 +174,6 @@ def as_record(p: RetailPars) -> np.ndarray:
     return np.array([tuple(p)], dtype=PARS)
 
 
-class Households(NamedTuple):
-    """The household arrays the passes read and write: agent states, need, and the week's float32 work space
-    (households never grow; rebuilt when the need changes)."""
-
-    region: np.ndarray
-    urban: np.ndarray
-    detained: np.ndarray
-    role: np.ndarray
-    rural_size: np.ndarray  # persons of rural households, 0 for urban ones (float32)
-    ties_strength: np.ndarray
-    knowhow: np.ndarray
-    need: np.ndarray  # weekly food need, US$ at food price index 1 (float32)
-    inv_need: np.ndarray
-    cash: np.ndarray
-    fx: np.ndarray
-    income: np.ndarray
-    market_income: np.ndarray
-    consumption: np.ndarray
-    food_ratio: np.ndarray
-    inkind: np.ndarray  # food in kind this week, share of need
-    budget: np.ndarray  # spending this week
-    food: np.ndarray  # food spending (after rationing: what is bought)
-    goods: np.ndarray  # goods budget
-
-
-class Provinces(NamedTuple):
-    """Retail's state by province, kept between weeks (updated in place)."""
-
-    dprk: np.ndarray
-    capital: np.ndarray  # Pyongyang
-    harvest: np.ndarray  # this year's harvest factor
-    food_price: np.ndarray  # food price index f (1 = normal supply)
-    usual_stock: np.ndarray  # G_usual: usual imported goods in the markets, at unit cost (NaN until measured)
-    rural_need: np.ndarray  # food need of rural persons (US$ a week)
-
-
-class Goods(NamedTuple):
-    """The goods in the markets, as the trade state and the market hold them (this week's arrays)."""
-
-    qty: np.ndarray  # landed cost by owner province (rows) and province of the goods (columns)
-    trans: np.ndarray  # transport cost, likewise
-    company: np.ndarray  # companies' goods by province (zeros without companies)
-    companies: bool
-    goods_households: np.ndarray
-    sales_ema: np.ndarray  # smoothed sales by owner province (for wholesale)
-    demand_ema: np.ndarray  # smoothed goods demand at landed cost (for the companies' imports)
-
-
 #: this week's values by province, one record a province (``w.food_price_old[i]``); float32 fields are read by the
 #: household passes
 WEEK = np.dtype([(n, np.float64) for n in (
@@ -327,31 +282,31 @@ class Retail(Module):
                   market.goods_households, ts.sales_ema, market.goods_demand_ema)
 
         # ---- wages: from the branch budgets, per free household; food in kind (ration, own production)
-        free_tally(h, blocks, pars, self._free_b)
-        wages_and_in_kind(self._free_b, blocks, x, sim.accounts.budget, sim.rng("retail.pds").random(r), pars, w)
+        free_tally(tuple(h), blocks, pars, self._free_b)
+        wages_and_in_kind(self._free_b, blocks, tuple(x), sim.accounts.budget, sim.rng("retail.pds").random(r), pars, w)
 
         # ---- budget: wages paid; spend share of money; food spending at last week's food price
-        budgets(h, blocks, pars, w, part)
+        budgets(tuple(h), blocks, pars, w, part)
 
         # ---- food and imported food: marketed supply S (domestic, pooled in part, times the imported inputs'
         # factor, plus imported staples), demand D; f <- clip(f (D / S) ** (elasticity adjustment), min, max), then
         # rationing. The power is NumPy's, here, between the kernels (the project's rule: powers and exponentials
         # on arrays stay in NumPy, whose SIMD pow differs from libm's in the last bit)
-        d_over_s = food_supply(part, blocks, g, x, pars, w)
-        food_price(d_over_s ** (p.retail_food_price_elasticity * p.retail_price_adjustment), x, pars, w)
+        d_over_s = food_supply(part, blocks, tuple(g), tuple(x), pars, w)
+        food_price(d_over_s ** (p.retail_food_price_elasticity * p.retail_price_adjustment), tuple(x), pars, w)
 
         # ---- consumer goods: goods budgets after food; s = clip((demand / value offered) ** elasticity, s_min,
         # s_max), the power NumPy's as above
-        goods_budgets(h, blocks, pars, w, part)
+        goods_budgets(tuple(h), blocks, pars, w, part)
         xg = goods_demand(part, blocks, pars, w)
-        goods_sales(xg, xg ** p.retail_goods_price_elasticity, x, pars, w)
+        goods_sales(xg, xg ** p.retail_goods_price_elasticity, tuple(x), pars, w)
 
         # ---- eating: households pay for food and goods, consume, and their food ratio moves
-        pay_and_eat(h, blocks, pars, w, part)
+        pay_and_eat(tuple(h), blocks, pars, w, part)
 
         # ---- owners of the goods and the imported staples: partners (by stake) and companies (by claim) get cost
         # plus markup (only the markup is income); the stocks left
-        owners = owners_take(part, blocks, g, pars, w)
+        owners = owners_take(part, blocks, tuple(g), pars, w)
         hh = sim.people.households
         stake_idx = np.flatnonzero(hh.goods_stake > 0)
         wm = p.retail_wholesale_markup
@@ -359,7 +314,7 @@ class Retail(Module):
                   income_share=wm / (1.0 + wm))
         if companies:
             self._pay_companies(sim, np.ascontiguousarray(w["company_take"]))
-        stocks_left(g, x, pars, w)
+        stocks_left(tuple(g), tuple(x), pars, w)
         ts.rescale_stakes(sim)
 
         # ---- margins: sellers, day labour, producers and farmers paid; stall fees
@@ -407,7 +362,7 @@ class Retail(Module):
         consumption and food security; sellers pay stall fees. Returns the fees by province."""
         ts = sim.trade
         h, pars, blocks = self.h, self._pars, self._blocks
-        receive_and_tally(h, blocks, pars, w, self._tally_b)
+        receive_and_tally(tuple(h), blocks, pars, w, self._tally_b)
         reduce_blocks(self._tally_b, blocks, self._tally)
         left = np.ascontiguousarray(w["left"])
         if left.any():  # nobody idle and free: every household of the province
@@ -416,6 +371,6 @@ class Retail(Module):
             reduce_blocks(self._tally_b, blocks, self._tally)
         # stall fees of sellers with a place in an official market
         fees = np.zeros(len(left))
-        if market_fees(ts.role_idx(sim, ROLE_SELLER), h, ts.official, float(sim.scale), pars, w, fees):
+        if market_fees(ts.role_idx(sim, ROLE_SELLER), tuple(h), ts.official, float(sim.scale), pars, w, fees):
             sim.accounts.to_budget(int(sim.pars.retail_fee_branch), fees)
         return fees

@@ -17,12 +17,64 @@ between the calls, in :meth:`Retail.step` (NumPy's SIMD pow differs from libm's 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit, prange
 
 from hamji.kernels import colsum, fmax, fmin, psum, ratio_or1, reduce_blocks, rowsum, share_or1, span
 from hamji.payments import pay_household
 from hamji.people import ROLE_NONE, ROLE_PRODUCER, ROLE_SELLER
+
+
+# -- the records the kernels read (built by Retail; they cross into compiled code as plain tuples and each kernel
+# names them again: docs/design.md) ------------------------------------------------------------------------------
+class Households(NamedTuple):
+    """The household arrays the passes read and write: agent states, need, and the week's float32 work space
+    (households never grow; rebuilt when the need changes)."""
+
+    region: np.ndarray
+    urban: np.ndarray
+    detained: np.ndarray
+    role: np.ndarray
+    rural_size: np.ndarray  # persons of rural households, 0 for urban ones (float32)
+    ties_strength: np.ndarray
+    knowhow: np.ndarray
+    need: np.ndarray  # weekly food need, US$ at food price index 1 (float32)
+    inv_need: np.ndarray
+    cash: np.ndarray
+    fx: np.ndarray
+    income: np.ndarray
+    market_income: np.ndarray
+    consumption: np.ndarray
+    food_ratio: np.ndarray
+    inkind: np.ndarray  # food in kind this week, share of need
+    budget: np.ndarray  # spending this week
+    food: np.ndarray  # food spending (after rationing: what is bought)
+    goods: np.ndarray  # goods budget
+
+
+class Provinces(NamedTuple):
+    """Retail's state by province, kept between weeks (updated in place)."""
+
+    dprk: np.ndarray
+    capital: np.ndarray  # Pyongyang
+    harvest: np.ndarray  # this year's harvest factor
+    food_price: np.ndarray  # food price index f (1 = normal supply)
+    usual_stock: np.ndarray  # G_usual: usual imported goods in the markets, at unit cost (NaN until measured)
+    rural_need: np.ndarray  # food need of rural persons (US$ a week)
+
+
+class Goods(NamedTuple):
+    """The goods in the markets, as the trade state and the market hold them (this week's arrays)."""
+
+    qty: np.ndarray  # landed cost by owner province (rows) and province of the goods (columns)
+    trans: np.ndarray  # transport cost, likewise
+    company: np.ndarray  # companies' goods by province (zeros without companies)
+    companies: bool
+    goods_households: np.ndarray
+    sales_ema: np.ndarray  # smoothed sales by owner province (for wholesale)
+    demand_ema: np.ndarray  # smoothed goods demand at landed cost (for the companies' imports)
 
 
 @njit(cache=True, inline="always")
@@ -52,6 +104,7 @@ def _producer_output(knowhow, roles):
 def free_tally(h, blocks, pars, out) -> None:
     """By block (columns of ``out``): free households, free households without a role, free rural persons, free
     sellers, their summed weights (:func:`_seller_weight`) and free producers' summed output."""
+    h = Households(*h)
     roles = _roles(pars[0])
     detained, role, rural_size, ties_strength, knowhow = h.detained, h.role, h.rural_size, h.ties_strength, h.knowhow
     for r in prange(len(blocks)):
@@ -83,6 +136,7 @@ def wages_and_in_kind(free_b, blocks, x, budget, pds_draw, pars, w) -> None:
     of them) as a wage per free household (Pyongyang's weighted); food in kind as a share of need by province
     (rural households' own production; urban households' plus the state ration where it was delivered:
     ``pds_draw`` below the reliability), float32 for the budget pass."""
+    x = Provinces(*x)
     p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     free = np.empty((r, 6))
@@ -125,6 +179,7 @@ def budgets(h, blocks, pars, w, out) -> None:
     """Wages to free households; food in kind ``k`` (share of need); budget = ``retail_spend_share`` of cash and
     foreign currency; food spending = ``min(budget, max(retail_food_target - k, 0) need f)``, f last week's food
     price. Sums food spending by block."""
+    h = Households(*h)
     p = pars[0]  # the parameter record (RetailPars)
     one, zero = np.float32(1.0), np.float32(0.0)
     spend_share, target = p.retail_spend_share, p.retail_food_target
@@ -157,6 +212,8 @@ def food_supply(food_b, blocks, g, x, pars, w):
     updated); marketed food supply S (domestic times ``1 - retail_import_input_share (1 - A)``,
     ``retail_food_mobility`` of it pooled nationally, plus imported staples). Returns ``D / S`` by province, the
     quantity wanted at last week's price over the supply (at most 1e6), for the food price's power."""
+    g = Goods(*g)
+    x = Provinces(*x)
     p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     food = np.empty((r, 1))
@@ -200,6 +257,7 @@ def food_price(step, x, pars, w) -> None:
     ``(D / S) ** (elasticity adjustment)``, 1 where nothing is wanted); the rationing of purchases when demand at the
     new price exceeds supply; the share of the supply bought, the imported staples' share of it, and the goods
     offered as consumer goods (the rest of the imported goods offered)."""
+    x = Provinces(*x)
     p = pars[0]  # the parameter record (RetailPars)
     offered_share = (1.0 - p.retail_imported_food_share) * p.retail_goods_sell_share
     for i in range(len(w)):
@@ -221,6 +279,7 @@ def food_price(step, x, pars, w) -> None:
 def goods_budgets(h, blocks, pars, w, out) -> None:
     """Food bought after rationing (in place in ``h.food``); goods budget = ``retail_goods_share`` of what is left of
     the budget. Sums goods spending by block."""
+    h = Households(*h)
     p = pars[0]  # the parameter record (RetailPars)
     food, budget, goods, goods_share = h.food, h.budget, h.goods, p.retail_goods_share
     for b in prange(len(blocks)):
@@ -259,6 +318,7 @@ def goods_sales(xg, scarcity, x, pars, w) -> None:
     where nothing is offered), the goods sold (``min(1, xg / s)``), the shares of the stock sold as consumer goods
     and as food, the planned goods revenue and the share of their goods budgets households spend (``spent_share``); the
     prices households pay, float32 for the payment pass."""
+    x = Provinces(*x)
     p = pars[0]  # the parameter record (RetailPars)
     sell = p.retail_goods_sell_share
     offered_share = (1.0 - p.retail_imported_food_share) * sell
@@ -285,6 +345,7 @@ def pay_and_eat(h, blocks, pars, w, out) -> None:
     """Households pay for food and goods (won first, then foreign currency); ``consumption`` = in kind at the local
     food price plus what was paid; ``food_ratio`` moves to (in kind + bought) / need by
     ``retail_food_ratio_smoothing``. Sums what was paid by block."""
+    h = Households(*h)
     p = pars[0]  # the parameter record (RetailPars)
     food, goods, inkind, need, inv_need = h.food, h.goods, h.inkind, h.need, h.inv_need
     cash, fx, consumption, food_ratio = h.cash, h.fx, h.consumption, h.food_ratio
@@ -315,6 +376,7 @@ def owners_take(paid_b, blocks, g, pars, w):
     scales food and goods revenue; the owners of the goods (by the province where they own them) get cost plus
     markup of the goods sold and what buyers paid for imported staples net of the sellers' food margin; so do the
     companies of theirs. Returns the owners' take by owner province (``owner_loc.sum(axis=1)``)."""
+    g = Goods(*g)
     p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     paid = np.empty((r, 1))
@@ -346,6 +408,8 @@ def stocks_left(g, x, pars, w) -> None:
     """After the sales: what each owner province sold (``g.sales_ema`` smoothed, for wholesale), the stocks left
     (``g.qty``, ``g.trans``, ``g.goods_households``, the companies' ``g.company``), the households' goods demand at
     landed cost (``g.demand_ema`` smoothed); the price indices."""
+    g = Goods(*g)
+    x = Provinces(*x)
     p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     phi = np.empty(r)
@@ -446,6 +510,7 @@ def receive_and_tally(h, blocks, pars, w, out) -> None:
     its share of the farmers' food income (by rural persons), of day labour (if idle), of the sellers' margins
     (by weight) and of the producers' food income (by output), at the rates of :func:`margin_rates`. Then, as
     :func:`tally`, income, consumption and food-secure households by block."""
+    h = Households(*h)
     roles = _roles(pars[0])
     one = np.float32(1.0)
     cash, income, market_income, consumption, food_ratio = h.cash, h.income, h.market_income, h.consumption, h.food_ratio
@@ -503,6 +568,7 @@ def market_fees(sellers, h, official_markets, scale, pars, w, fees):
     """Sellers with a stall in an official market (``retail_stalls_per_market`` each, over the scale; shared among
     the free sellers, at most one each) pay ``retail_stall_fee_usd``; ``fees`` by province. False (nothing charged)
     when the fee is not positive or the provinces have no free sellers."""
+    h = Households(*h)
     p = pars[0]  # the parameter record (RetailPars)
     r = len(fees)
     any_seller = False

@@ -348,12 +348,13 @@ class RevenueBases(Module):
         # this week's demand: the volume index scales capacity, export prices value it for investment
         volume_week = sim.market.volume_index / WEEKS_PER_YEAR
         prices = commodity_prices(sim) if p.base_investment_on else self._zeros
-        done, invested, total = _bases_week(b, self.workforce, self.owners, p, volume_week, prices, self.tally)
+        done, invested, total = _bases_week(tuple(b), tuple(self.workforce), tuple(self.owners), tuple(p), volume_week, prices, self.tally)
         if not done:
             # the labour shares changed: their power in NumPy (the project's rule for powers on arrays: NumPy's SIMD
             # pow differs from the compiled libm's in the last bit), then the rest of the week
             b.labour_power[:] = b.labour ** sim.pars.labour_elasticity
-            invested, total = _output_and_pay(b, self.workforce, self.owners, p, volume_week, prices, self.tally)
+            invested, total = _output_and_pay(tuple(b), tuple(self.workforce), tuple(self.owners), tuple(p), volume_week,
+                                              prices, self.tally)
         if invested:
             sim.books.outflow("base_investment", total)
 
@@ -464,6 +465,10 @@ def _bases_week(b, w, comp, p, volume_week, prices, t):
     (False, False, 0.0) for the caller to compute ``L_b ** labour_elasticity`` (NumPy's power) and call
     :func:`_output_and_pay`; else goes on with the power kept in ``b.labour_power``: returns (True, and what that
     returns)."""
+    b = Bases(*b)
+    w = Workforce(*w)
+    comp = Owners(*comp)
+    p = BasesPars(*p)
     infra, labour = b.infra, b.labour
     for i in range(len(infra)):
         infra[i] *= p.decay  # float32, as the NumPy step multiplied infra
@@ -494,6 +499,10 @@ def _output_and_pay(b, w, comp, p, volume_week, prices, t):
     (at most ``stock_max_weeks`` weeks of capacity), wages from the owners' free cash, investment of free cash above
     the reserve, and the tally but its ``sanctions_shifted_t``. ``volume_week``: the volume index / 52.
     Returns whether companies invested (had free cash above the reserve), and the US$ they invested."""
+    b = Bases(*b)
+    w = Workforce(*w)
+    comp = Owners(*comp)
+    p = BasesPars(*p)
     capacity, infra, commodity, region, company = b.capacity, b.infra, b.commodity, b.region, b.company
     cash, revenue = comp.cash, comp.revenue
     wage = p.base_wage_usd_week

@@ -187,7 +187,7 @@ class Wahku(Module):
         out_r = self._out_r
         forgers = Forgers(comp.forged_ratio, comp.detected, comp.detections, self.forged, comp.forged_value, comp.cash,
                           comp.revenue, comp.home)
-        any_hit, self.penalties = _detect(escape, u, forgers, pars.wahku_fine_multiple, pars.wahku_bribe_share,
+        any_hit, self.penalties = _detect(escape, u, tuple(forgers), pars.wahku_fine_multiple, pars.wahku_bribe_share,
                                           sim.accounts.officials, out_r)
         if any_hit:
             sim.accounts.to_budget(KWP, out_r[1])
@@ -234,6 +234,7 @@ def _detect(escape, u, c, fine_multiple, bribe_share, officials, out_r):
     province's officials, the rest a fine; the forged quota is cancelled. ``out_r`` rows get (detections, fines,
     bribes, mean forged ratio) by home province. Returns whether anyone was caught and the penalties paid (fines
     plus bribes, as NumPy sums them)."""
+    c = Forgers(*c)
     forged_ratio, detected, detections, forged = c.forged_ratio, c.detected, c.detections, c.forged
     forged_value, cash, revenue, home = c.forged_value, c.cash, c.revenue, c.home
     n = len(u)

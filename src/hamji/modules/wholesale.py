@@ -270,8 +270,9 @@ class Wholesale(Module):
                              bool(sim.new_year), trade_on, float(mkt.wholesale_cover), float(sim.borders.open_share))
         goods = Goods(ts.qty, ts.sales_ema, ts.tracked, mkt.goods_households, mkt.imports_wholesale)
         out = self.out
-        incentives, service, drawn, k_suppliers, k_nk = _week(week, self.p, self.merchants, self.households, goods,
-                                                              self.provinces, self._ties(ts), out)
+        incentives, service, drawn, k_suppliers, k_nk = _week(tuple(week), tuple(self.p), tuple(self.merchants),
+                                                              tuple(self.households), tuple(goods), tuple(self.provinces),
+                                                              tuple(self._ties(ts)), tuple(out))
         books = sim.books  # in the order the flows happened (NaN: none)
         if incentives == incentives:
             books.inflow("sme_incentives", incentives)
@@ -320,6 +321,14 @@ def _week(w, p, m, hh, goods, prov, ties, out):
     merchants' finance, then (``w.trade_on``) the partners' wholesale and their sales of North Korean goods, then
     the records by area. Returns the books' flows: incentives, loan service, drawings (NaN: none booked) and the
     number of entries in ``out.suppliers`` (with ``out.capital_before``) and ``out.nk_sales``."""
+    w = WholesaleWeek(*w)
+    p = WholesalePars(*p)
+    m = Merchants(*m)
+    hh = Households(*hh)
+    goods = Goods(*goods)
+    prov = Provinces(*prov)
+    ties = Ties(*ties)
+    out = Out(*out)
     incentives, service, drawn = _merchant_finance(m, p, w.incentive_year, w.new_year, out.incentives_r)
     k_suppliers = k_nk = 0
     out.bought[:] = 0.0
