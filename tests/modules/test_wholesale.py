@@ -71,7 +71,7 @@ def _finance_numpy(m: SimpleNamespace, pars: dict, incentive_year: bool, new_yea
         m.capital -= pay
         flows[1] = pay.sum()
     if pars["drawings"] > 0:
-        equity = m.capital - m.sme_loans
+        equity = m.capital + m.receivables - m.sme_loans
         if m.microloans is not None:
             equity = equity - m.microloans
         d = np.minimum(np.maximum(equity, 0.0) * pars["drawings"], np.maximum(m.capital, 0.0))
@@ -90,7 +90,7 @@ def test_merchant_finance_equals_numpy(seed: int, incentive_year: bool, new_year
     region = rng.integers(11, r, n).astype(np.int8)
     m = SimpleNamespace(region=region, jilin=region <= 12, partners=(rng.integers(0, 3, n) * (seed > 0)).astype(np.int16),
                         capital=rng.normal(5000, 4000, n), sme_loans=rng.random(n) * 3000 * loans,
-                        microloans=rng.random(n) * 800 if micro else None)
+                        microloans=rng.random(n) * 800 if micro else None, receivables=rng.random(n) * 600 * loans)
     pars = {"grant": 1500.0, "loan": 4000.0, "term": 156, "rate": 0.02, "drawings": drawings}
     c = SimpleNamespace(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(m).items()})
     flows, paid_r = _finance_numpy(m, pars, incentive_year, new_year, r)
@@ -99,7 +99,7 @@ def test_merchant_finance_equals_numpy(seed: int, incentive_year: bool, new_year
         grant_week=pars["grant"] / WEEKS_A_YEAR, loan_usd=pars["loan"], term_weeks=float(pars["term"]),
         loan_rate=pars["rate"], drawings=drawings)
     mer = Merchants(c.region, c.jilin, c.partners, c.capital, c.sme_loans,
-                    np.zeros(0) if c.microloans is None else c.microloans, np.ones(n, dtype=np.float32), sales)
+                    np.zeros(0) if c.microloans is None else c.microloans, np.ones(n, dtype=np.float32), sales, c.receivables)
     got = _merchant_finance(mer, record, incentive_year, new_year, got_r)
     assert [None if g != g else g for g in got] == flows
     assert np.array_equal(got_r, paid_r) and not sales.any()
@@ -130,13 +130,13 @@ def test_wholesale_happens_and_is_mostly_near_the_border(base):
 
 def test_wholesale_limited_by_merchant_capital(base):
     poor = run(TWO_YEARS, modules=MINE, merchant_capital_usd=1000.0, wholesale_merchant_turnover=0.01,
-               wholesale_sme_grant_usd=0.0, wholesale_sme_loan_usd=0.0)
+               wholesale_sme_grant_usd=0.0, wholesale_sme_loan_usd=0.0, wholesale_credit_share=0.0)
     first = slice(0, 13)  # margins rebuild capital later: compare the first quarter
     assert np.nansum(series(poor, "merchant_wholesale_usd")[first]) < 0.5 * np.nansum(series(base, "merchant_wholesale_usd")[first])
     # each week no Chinese area sells more than its merchants can supply
     sim = Sim(seed=1, scale=SCALE, start=ONE_YEAR[0], end=ONE_YEAR[1], modules=MINE,
               overrides=dict(merchant_capital_usd=1000.0, wholesale_merchant_turnover=0.01,
-                             wholesale_sme_grant_usd=0.0, wholesale_sme_loan_usd=0.0))
+                             wholesale_sme_grant_usd=0.0, wholesale_sme_loan_usd=0.0, wholesale_credit_share=0.0))
     sim.initialize()
     mer = sim.people.merchants
     for _ in range(30):
@@ -179,3 +179,74 @@ def test_sme_incentives_paid_in_their_years_only():
     paid = a[(a.metric == "sme_incentives_usd") & (a.region == "Jilin")].set_index("year").value
     assert paid.loc[2005] > 0 and paid.get(2006, 0.0) == 0.0
     assert sim.books.inflows["sme_incentives"] > 0 and sim.books.outflows["sme_loan_service"] > 0
+
+
+# -- trade credit (issue 30: border_trade_evidence.csv, topics credit and turnover) -----------------
+def _claims_and_debts(sim: Sim) -> tuple[float, float]:
+    return float(sim.people.merchants.receivables.sum()), float(sim.people.households.trade_debt.sum())
+
+
+def test_trade_credit_claims_equal_debts_and_money_is_conserved():
+    sim = Sim(seed=2, scale=SCALE, start=TWO_YEARS[0], end=TWO_YEARS[1], modules=MINE)
+    sim.initialize()
+    seen = 0.0
+    for _ in range(60):
+        sim.step()
+        claims, debts = _claims_and_debts(sim)
+        assert claims == pytest.approx(debts, rel=1e-9, abs=1e-6)
+        seen = max(seen, claims)
+    assert seen > 0  # partners do buy on credit at the defaults
+    assert sim.books.max_rel_residual < 1e-9
+
+
+def test_cash_and_carry_extends_no_credit():
+    sim = run(modules=MINE, wholesale_credit_share=0.0)
+    assert _claims_and_debts(sim) == (0.0, 0.0)
+    assert total(sim, "merchant_credit_usd", "Jilin") == 0.0 and total(sim, "merchant_credit_losses_usd", "Jilin") == 0.0
+
+
+def test_credit_ties_up_merchants_cash_and_lets_partners_buy_more(base):
+    cash = run(modules=MINE, wholesale_credit_share=0.0)
+    much = run(modules=MINE, wholesale_credit_share=0.5, wholesale_credit_weeks=8.0)
+    late = slice(26, 52)
+    credit = series(much, "merchant_credit_usd", "Jilin")[late].mean()
+    assert credit > 0.5 * series(much, "merchant_wholesale_usd", "Jilin")[late].mean()  # weeks of sales outstanding
+    assert series(much, "merchant_capital_usd", "Jilin")[late].mean() < series(cash, "merchant_capital_usd", "Jilin")[late].mean()
+    assert total(much, "merchant_wholesale_usd") > total(cash, "merchant_wholesale_usd")
+
+
+def test_credit_outstanding_follows_the_repayment_rule():
+    """In steady trade the claims are about credit_share x weekly sales x credit_weeks; longer credit, more claims."""
+    short = run(modules=MINE, wholesale_credit_weeks=2.0)
+    long = run(modules=MINE, wholesale_credit_weeks=6.0)
+    late = slice(26, 52)
+
+    def weeks_outstanding(sim: Sim) -> float:
+        credit = series(sim, "merchant_credit_usd", "Jilin")[late].mean()
+        return credit / (sim.pars.wholesale_credit_share * series(sim, "merchant_wholesale_usd", "Jilin")[late].mean())
+
+    assert 1.0 < weeks_outstanding(short) < 3.0
+    assert 4.0 < weeks_outstanding(long) < 8.0
+
+
+def test_a_closure_freezes_repayments_and_the_losses_follow_the_loss_rate():
+    sim = Sim(seed=1, scale=SCALE, start=ONE_YEAR[0], end=ONE_YEAR[1], modules=MINE,
+              overrides=dict(wholesale_credit_share=0.5, wholesale_credit_weeks=4.0))
+    sim.initialize()
+    for _ in range(26):
+        sim.step()
+    before, _ = _claims_and_debts(sim)
+    assert before > 0
+    sim.pars.set("border_trips_open", 0.0)  # traders stop crossing: no orders, no repayments
+    sim.pars.set("border_open", 0.0)
+    for m in sim.modules:
+        m.parameters_changed(sim, frozenset({"border_trips_open", "border_open"}))
+    weeks = 10
+    for _ in range(weeks):
+        sim.step()
+    after, debts = _claims_and_debts(sim)
+    kept = (1.0 - sim.pars.wholesale_credit_loss_rate) ** (weeks / 52.0)
+    assert after == pytest.approx(before * kept, rel=1e-6)  # only the write-offs reduced the claims
+    assert debts == pytest.approx(after, rel=1e-9)
+    lost = sum(series(sim, "merchant_credit_losses_usd", a)[26:26 + weeks].sum() for a in ("Jilin", "Dandong")) / sim.scale
+    assert lost == pytest.approx(before - after, rel=1e-6)

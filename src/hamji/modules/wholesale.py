@@ -30,6 +30,17 @@ lowers it), so the partners' and acquirers' incomes fall with the goods that cro
 
 Partners pay (``pay_from_households``) and the merchants are paid (``sell_to_merchants``: they
 keep their margin and restock from Chinese suppliers). The goods land in the partner's province.
+
+Trade credit, as the record has it (``border_trade_evidence.csv``, topics credit and turnover): a partner pays
+``1 - credit_share`` of a delivery's value when the goods arrive and owes the rest to the merchants of the area it
+buys from; it orders accordingly, ``money x invest_share / (1 - credit_share)`` (the upfront part is what its money
+pays). The merchants pay their suppliers in full, so the credit comes out of their cash capital, which is what
+turns over (limit 1): capital lent to partners does not supply goods until it is repaid. Each week partners repay
+``debt x trips_open / credit_weeks`` from their money (repayments cross with traders, so a closure freezes them and
+ties up the merchants' cash), to their area's merchants by claim, and ``1 - (1 - credit_loss_rate)^(1/52)`` of every
+debt and every claim is written off (no money moves: the merchants lose the claim, the partner keeps the goods).
+A loan to a Jilin merchant thus raises what it can supply where its cash binds, and its cash binds where it lends
+to partners: with ``credit_share`` 0 (cash-and-carry) and the record's turnover, no merchant is short of capital.
 Partners also sell North Korean goods (seafood, herbs) that acquirer households gather (with
 diminishing returns: a province's offer is ``P raw / (raw + P)``, P its potential), under a
 company's wah-ku as well (the same matching, ``C / (C + offer)``, since a wah-ku covers trade both
@@ -90,6 +101,9 @@ class WholesalePars(NamedTuple):
     potential_usd: float  # wholesale_nk_goods_potential_usd: a province's potential P, per person
     nk_usd_per_t: float  # wholesale_nk_goods_usd_per_t
     export_margin: float  # wholesale_partner_export_margin: the partners' share of what acquirers' goods earn
+    credit_share: float  # wholesale_credit_share: of a delivery, paid after it
+    credit_weeks: float  # wholesale_credit_weeks: weeks to repay, with traders crossing freely
+    loss_week: float  # 1 - (1 - wholesale_credit_loss_rate) ** (1 / 52): credit written off a week
 
     @classmethod
     def of(cls, pars) -> WholesalePars:
@@ -100,7 +114,9 @@ class WholesalePars(NamedTuple):
                    float(pars.wholesale_merchant_turnover), float(pars.consumer_goods_usd_per_t),
                    float(pars.merchant_margin), float(pars.wholesale_nk_goods_usd_per_acquirer_week),
                    float(pars.retail_knowhow_effect), float(pars.wholesale_nk_goods_potential_usd),
-                   float(pars.wholesale_nk_goods_usd_per_t), float(pars.wholesale_partner_export_margin))
+                   float(pars.wholesale_nk_goods_usd_per_t), float(pars.wholesale_partner_export_margin),
+                   float(pars.wholesale_credit_share), float(pars.wholesale_credit_weeks),
+                   1.0 - (1.0 - float(pars.wholesale_credit_loss_rate)) ** (1.0 / WEEKS_A_YEAR))
 
 
 class Merchants(NamedTuple):
@@ -114,6 +130,7 @@ class Merchants(NamedTuple):
     microloans: np.ndarray  # microlending's balances (empty without it)
     productivity: np.ndarray
     sales: np.ndarray  # this week's wholesale
+    receivables: np.ndarray  # trade credit to partners not yet repaid, US$
 
 
 class Households(NamedTuple):
@@ -126,6 +143,7 @@ class Households(NamedTuple):
     knowhow: np.ndarray
     income: np.ndarray
     market_income: np.ndarray
+    debt: np.ndarray  # trade_debt: what the household owes Chinese merchants, US$
 
 
 class Provinces(NamedTuple):
@@ -186,6 +204,8 @@ class Out(NamedTuple):
     suppliers: np.ndarray  # each selling area's sale to the partners ...
     capital_before: np.ndarray  # ... and its merchants' capital before it (pay_chinese_suppliers)
     nk_sales: np.ndarray  # each buying area's purchases of North Korean goods
+    credit_r: np.ndarray  # merchants' trade credit outstanding, by Chinese area
+    losses_r: np.ndarray  # trade credit written off this week, by Chinese area
 
 
 class Wholesale(Module):
@@ -206,6 +226,11 @@ class Wholesale(Module):
                " area.", scaled=True),
         Metric("merchant_capital_usd", "US$", "Working capital of the Chinese merchants at the end of the week, by Chinese"
                " area.", annual="last", scaled=True),
+        Metric("merchant_credit_usd", "US$", "Trade credit the Chinese merchants have outstanding with North Korean"
+               " partners at the end of the week (wholesale_credit_share of each delivery, until repaid or written off),"
+               " by Chinese area.", annual="last", scaled=True),
+        Metric("merchant_credit_losses_usd", "US$", "Trade credit written off this week (wholesale_credit_loss_rate): the"
+               " merchants' loss, the partners' gain of goods not paid for, by Chinese area.", scaled=True),
     )
     states = (
         State("merchants", "partners", "int16", 0, "partner households with a live tie to the merchant"),
@@ -216,6 +241,8 @@ class Wholesale(Module):
         State("merchants", "sales", "float32", 0.0, "wholesale to North Korean partners this week, US$"),
         # micro-loans outstanding take from the equity merchants draw on (set by microlending, 0 without it)
         State("merchants", "microloan_balance", "float64", 0.0, "micro-loan not yet repaid or written off, US$"),
+        State("merchants", "receivables", "float64", 0.0, "trade credit to North Korean partners not yet repaid, US$"),
+        State("households", "trade_debt", "float64", 0.0, "trade credit owed to Chinese merchants, US$"),
     )
 
     def setup(self, sim: Sim) -> None:
@@ -244,8 +271,9 @@ class Wholesale(Module):
         # microlending's balances (that module adds them in its set-up, before this one's, when it is in the plan)
         microloans = mer.microloan_balance
         self.merchants = Merchants(mer.region, jilin, mer.partners, mer.capital, mer.sme_loans, microloans,
-                                   mer.productivity, mer.sales)
-        self.households = Households(hh.region, hh.cash, hh.fx, hh.goods_stake, hh.knowhow, hh.income, hh.market_income)
+                                   mer.productivity, mer.sales, mer.receivables)
+        self.households = Households(hh.region, hh.cash, hh.fx, hh.goods_stake, hh.knowhow, hh.income, hh.market_income,
+                                     hh.trade_debt)
         self._pos = np.full(hh.n, hh.n, dtype=np.int32)  # household -> place in this call's partner list
         self._place = np.empty(0, dtype=np.int64)  # each merchant tie's partner place (work space)
         self.out = Out(*(np.zeros(r) for _ in Out._fields))  # the kernels fill them each week
@@ -290,6 +318,8 @@ class Wholesale(Module):
         res.record("nk_goods_sold_usd", out.nk)
         res.record("sme_incentives_usd", out.incentives_r)
         res.record("merchant_capital_usd", out.capital_r)
+        res.record("merchant_credit_usd", out.credit_r)
+        res.record("merchant_credit_losses_usd", out.losses_r)
 
     def _partners(self, sim: Sim, ts) -> np.ndarray:
         """Free partner households with at least one active merchant tie (all free partners without a network)."""
@@ -329,6 +359,7 @@ def _week(w, p, m, hh, goods, prov, ties, out):
     prov = Provinces(*prov)
     ties = Ties(*ties)
     out = Out(*out)
+    _collect_credit(p, m, hh, prov, out.losses_r)
     incentives, service, drawn = _merchant_finance(m, p, w.incentive_year, w.new_year, out.incentives_r)
     k_suppliers = k_nk = 0
     out.bought[:] = 0.0
@@ -341,11 +372,49 @@ def _week(w, p, m, hh, goods, prov, ties, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _collect_credit(p, m, hh, prov, losses_r) -> None:
+    """Trade credit's week: ``loss_week`` of every debt and every claim is written off (``losses_r``: the merchants'
+    loss by Chinese area), then each household in debt repays ``min(money, debt x trips_open / credit_weeks)`` (won
+    first, then foreign currency) to the merchants of the area its province buys from, shared by their claims. Nothing
+    is collected in an area whose merchants hold no claim (a debt then only waits to be written off)."""
+    losses_r[:] = 0.0
+    claims = m.receivables
+    r = len(losses_r)
+    held = np.zeros(r)
+    for i in range(len(claims)):
+        if claims[i] > 0:
+            lost = claims[i] * p.loss_week
+            claims[i] -= lost
+            losses_r[m.region[i]] += lost
+            held[m.region[i]] += claims[i]
+    if not np.any(held > 0):
+        return
+    rate = p.trips_open / p.credit_weeks
+    debt, region = hh.debt, hh.region
+    repaid = np.zeros(r)
+    for i in range(len(debt)):
+        if debt[i] > 0:
+            debt[i] -= debt[i] * p.loss_week
+            area = prov.china_of[region[i]]
+            if area >= 0 and held[area] > 0:
+                paid = pay_household(i, fmin(debt[i], debt[i] * rate), hh.cash, hh.fx)
+                debt[i] -= paid
+                repaid[area] += paid
+    for i in range(len(claims)):
+        c = m.region[i]
+        if repaid[c] > 0 and claims[i] > 0:
+            back = repaid[c] * claims[i] / held[c]
+            claims[i] -= back
+            m.capital[i] += back
+
+
+@njit(cache=True, error_model="numpy")
 def _merchant_finance(m, p, incentive_year, new_year, paid_r):
     """The merchants' week before trade: SME grants (``grant_week``) and loans (``loan_usd`` at the new year) to
     Jilin merchants trading with the North (all Jilin merchants if none trades), loan service
     ``min(max(capital, 0), L / term_weeks + L x loan_rate / 52)``, then the owners' drawings
-    ``min(max(capital - L - microloans, 0) x drawings, max(capital, 0))``.
+    ``min(max(capital + receivables - L - microloans, 0) x drawings, max(capital, 0))`` (owners draw on their
+    equity, claims on partners included, but only from cash).
 
     ``paid_r``: incentives paid by area; ``m.microloans`` empty if merchants have no microloans. Returns the
     books' flows (incentives, loan service, drawings), each NaN where none is booked."""
@@ -387,7 +456,7 @@ def _merchant_finance(m, p, incentive_year, new_year, paid_r):
     if p.drawings > 0:  # owners take a share of their own capital (not of borrowed money)
         d = np.empty(n)
         for i in range(n):
-            equity = capital[i] - sme_loans[i]
+            equity = capital[i] + m.receivables[i] - sme_loans[i]
             if len(microloans):
                 equity = equity - microloans[i]
             d[i] = fmin(fmax(equity, 0.0) * p.drawings, fmax(capital[i], 0.0))
@@ -402,8 +471,9 @@ def _merchant_finance(m, p, incentive_year, new_year, paid_r):
 @njit(cache=True, error_model="numpy")
 def _wholesale_week(w, p, m, hh, goods, prov, ties, out):
     """Partners' orders of Chinese goods, ``(cash + fx) x invest_share x clip(1 - owned / (inventory_weeks x
-    sales), 0, 1) x trips_open``, cut by merchant capital, wah-ku cover and crossing room, paid by the partners (won
-    first, then foreign currency) and to the merchants; the goods land in the partners' provinces. ``out.bought``:
+    sales), 0, 1) x trips_open / (1 - credit_share)``, cut by merchant capital, wah-ku cover and crossing room; the
+    partners pay ``1 - credit_share`` of what is delivered (won first, then foreign currency) and owe the rest to the
+    merchants, who are paid; the goods land in the partners' provinces. ``out.bought``:
     value bought by DPRK province; ``out.suppliers[:k]`` and ``out.capital_before[:k]`` (k returned): the sale of
     each area that sold and its merchants' capital before it (the books), areas in order."""
     idx, region, cash, fx = w.partners, hh.region, hh.cash, hh.fx
@@ -413,6 +483,7 @@ def _wholesale_week(w, p, m, hh, goods, prov, ties, out):
     value_r[:] = 0.0
     if n == 0:
         return 0
+    upfront = 1.0 - p.credit_share  # of a delivery, paid when it arrives
     # partners do not order beyond some weeks of their province's recent sales
     owned = rowsum(goods.qty)
     factor = np.empty(r)
@@ -428,7 +499,7 @@ def _wholesale_week(w, p, m, hh, goods, prov, ties, out):
     demand = np.zeros(r)
     for j in range(n):
         i = idx[j]
-        got[j] = (cash[i] + fx[i]) * p.invest_share * factor[region[i]] * p.trips_open
+        got[j] = (cash[i] + fx[i]) * p.invest_share * factor[region[i]] * p.trips_open / upfront
         area[j] = prov.china_of[region[i]]
         demand[area[j]] += got[j]
     # 1. merchant capital: what the Chinese area's merchants can supply this week
@@ -449,14 +520,19 @@ def _wholesale_week(w, p, m, hh, goods, prov, ties, out):
     granted = np.empty(r)
     _through(prov.capacity, prov.multiplier, w.open_share, prov.scale, prov.used, tonnes, prov.cross_starts,
              prov.cross_ids, granted)
-    # the partners pay (payments.pay_from_households: won cash first, then foreign currency)
+    # the partners pay the upfront part (payments.pay_from_households: won cash first, then foreign currency) and owe
+    # the rest: what is delivered is what the upfront part paid for
     paid = np.empty(n)
     for j in range(n):
         i = idx[j]
-        paid[j] = pay_household(i, got[j] * granted[region[i]], cash, fx)
+        if upfront == 1.0:  # cash-and-carry
+            paid[j] = pay_household(i, got[j] * granted[region[i]], cash, fx)
+        else:
+            paid[j] = pay_household(i, got[j] * granted[region[i]] * upfront, cash, fx) / upfront
+            hh.debt[i] += paid[j] * p.credit_share
         value_r[region[i]] += paid[j]
     amounts, before = np.zeros(r), np.zeros(r)
-    _pay_merchants(area, paid, m, p.margin, amounts, before)
+    _pay_merchants(area, paid, m, p.margin, p.credit_share, amounts, before)
     k = 0
     for c in range(r):  # the merchants restock from Chinese suppliers (pay_chinese_suppliers books it)
         if amounts[c] != 0.0:
@@ -571,13 +647,16 @@ def _nk_goods_week(w, p, m, hh, prov, ties, out):
 @njit(cache=True)
 def _area_totals(country, m, out) -> None:
     """The week's records by area: ``out.wholesale_r`` what DPRK provinces bought (``out.bought``) and what each
-    Chinese area's merchants sold; ``out.capital_r`` the merchants' capital (np.bincount sums, in merchant order)."""
+    Chinese area's merchants sold; ``out.capital_r`` the merchants' capital and ``out.credit_r`` their claims on
+    partners (np.bincount sums, in merchant order)."""
     bought = out.bought
     sold = np.zeros(len(bought))
     out.capital_r[:] = 0.0
+    out.credit_r[:] = 0.0
     for i in range(len(m.sales)):
         sold[m.region[i]] += m.sales[i]
         out.capital_r[m.region[i]] += m.capital[i]
+        out.credit_r[m.region[i]] += m.receivables[i]
     for c in range(len(bought)):
         out.wholesale_r[c] = bought[c] if country[c] == 0 else sold[c]
 
@@ -636,9 +715,10 @@ def _by_area(area, values, n_areas):
 
 
 @njit(cache=True)
-def _pay_merchants(area, paid, m, margin, amounts, capital_before):
-    """Each Chinese area's merchants are paid what the partners of its provinces paid (``paid``, ``area``):
-    sales by capital, then the sale itself (:func:`hamji.market.sell_to_merchants`), areas in order.
+def _pay_merchants(area, paid, m, margin, credit_share, amounts, capital_before):
+    """Each Chinese area's merchants are paid what the partners of its provinces paid for (``paid``, ``area``):
+    sales by capital, then the sale itself (:func:`hamji.market.sell_to_merchants`), areas in order; the credit part
+    of each merchant's sale, ``credit_share`` of it, moves from its capital to its claims on partners.
     ``amounts[c]`` is area c's amount (0 if it sold nothing), ``capital_before[c]`` its merchants' capital
     before the sale (the books need to know whether anybody was paid)."""
     capital = m.capital
@@ -658,6 +738,13 @@ def _pay_merchants(area, paid, m, margin, amounts, capital_before):
                 if m.region[i] == c:
                     m.sales[i] += np.float32(amount * capital[i] / wsum)
         capital_before[c] = sell_to_merchants(m.region, capital, c, amount, margin, buf)
+        if credit_share > 0 and capital_before[c] > 0:  # buf holds each merchant's capital before the sale
+            lent = amount * credit_share
+            for i in range(len(capital)):
+                if m.region[i] == c:
+                    share = lent * buf[i] / capital_before[c]
+                    capital[i] -= share
+                    m.receivables[i] += share
 
 
 @njit(cache=True)
