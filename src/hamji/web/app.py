@@ -39,7 +39,8 @@ START_TEMPLATE = "microlending"
 #: year in about a second, so a first run answers while the analyst watches
 DEFAULT_SCALE, DEFAULT_SEEDS, DEFAULT_YEARS = 20000, 2, (2005, 2020)
 GROUPS = ("HamJi", "Rest of DPRK", "DPRK", "Jilin")
-KEY_METRICS = ("population", "participants_share", "hsi_mean", "exports_usd", "imports_usd", "regime_revenue_usd",
+KEY_METRICS = ("population", "participants_share", "hsi_mean", "exports_recorded_usd", "exports_all_usd",
+               "imports_recorded_usd", "imports_usd", "regime_revenue_usd",
                "bribes_usd", "remittances_usd", "food_secure_share")
 #: how often a session looks for news from the job queue and the runs folder (seconds)
 POLL_S = 0.5
