@@ -787,8 +787,9 @@ def make_app(runs: Path, manager: JobManager) -> App:
         def scorecard() -> Any:
             runs_version()
             cards = sorted(Path(runs).glob("validation*.json"), key=lambda p: p.stat().st_mtime)
-            intro = ui.p("The pattern scorecard (MODEL.md section 6) and the fit to the real trade data, as `hamji validate`"
-                         " makes it. Run it from the left (in the background, several minutes), or save one from the"
+            intro = ui.p("The pattern scorecard (MODEL.md section 6) and the fit to the real trade data (customs data,"
+                         " against the model's trade as Chinese customs records it), as `hamji validate` makes it. Run it from the left"
+                         " (in the background, several minutes), or save one from the"
                          f" command line as {Path(runs) / 'validation.json'} (`hamji validate --json`); the newest is shown."
                          " At a coarse scale some patterns can fail for want of households: docs/validation.md gives the"
                          " scorecard at 1:1000.")
