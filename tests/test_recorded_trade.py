@@ -149,3 +149,16 @@ def test_every_share_is_declared_with_a_source_and_history_drops_the_crude_from_
         assert not p.uncertain or (p.low <= p.u_low < p.u_high <= p.high)
     events = [e for e in load_scenario("history").events if "customs_recorded_state_imports" in getattr(e, "params", {})]
     assert [(e.start, e.params["customs_recorded_state_imports"]) for e in events] == [(dt.date(2014, 1, 1), 0.92)]
+
+
+def test_the_report_and_the_web_compare_the_recorded_series_and_show_the_totals(banned: Sim) -> None:
+    from hamji.report import TRADE_LINES
+    from hamji.web import figures
+
+    annual = banned.results.annual()
+    annual["seed"] = 1
+    names = [t.name for t in figures.trade(annual).data]
+    assert "model: DPRK exports to China, recorded by customs" in names
+    assert "model: DPRK imports from China, total (recorded or not)" in names
+    drawn = {m for m, *_ in TRADE_LINES}
+    assert drawn == {"exports_recorded_usd", "exports_all_usd", "imports_recorded_usd", "imports_usd"}
