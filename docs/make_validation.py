@@ -21,6 +21,22 @@ from hamji.parameters import CALIBRATION
 HERE = Path(__file__).parent
 
 
+def trade_lines(fits) -> list[str]:
+    """The section of the trade fit: per series, the model's recorded trade (fitted) and its total against the data."""
+    lines = ["", "## Trade: model against data", "",
+             "The model's trade as Chinese customs records it (`exports_recorded_usd`, `imports_recorded_usd`) against the"
+             " customs data; its totals, recorded or not (`exports_all_usd`, `imports_usd`), are shown beside them and"
+             " not fitted (see *Recorded and unrecorded trade* below).", "",
+             "![model against the China-DPRK trade data](img/trade_fit.svg)", ""]
+    for f in fits:
+        lines += [f"### {f.label}", "", f"Mean absolute log error {f.male:.3f}, correlation {f.correlation:.3f}.", "",
+                  "| year | model recorded, US$ M | model total, US$ M | data, US$ M | log error |", "|---|---|---|---|---|"]
+        lines += [f"| {y} | {m:,.0f} | {t:,.0f} | {d:,.0f} | {e:+.2f} |"
+                  for y, m, t, d, e in zip(f.years, f.model_usd_m, f.total_usd_m, f.data_usd_m, f.log_errors)]
+        lines.append("")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -55,12 +71,8 @@ def main() -> None:
     ]
     for r in results:
         lines.append(f"| {r.number} | {r.name} | {r.statistic:.3g} | {r.threshold} | {'pass' if r.passed else 'FAIL'} | {r.detail} |")
-    lines += ["", "## Trade: model against data", "", "![model against the China-DPRK trade data](img/trade_fit.svg)", ""]
-    for f in fits:
-        lines += [f"### {f.label}", "", f"Mean absolute log error {f.male:.3f}, correlation {f.correlation:.3f}.", "",
-                  "| year | model, US$ M | data, US$ M | log error |", "|---|---|---|---|"]
-        lines += [f"| {y} | {m:,.0f} | {d:,.0f} | {e:+.2f} |" for y, m, d, e in zip(f.years, f.model_usd_m, f.data_usd_m, f.log_errors)]
-        lines.append("")
+    lines += trade_lines(fits)
+    lines += (HERE / "validation_recorded.md").read_text(encoding="utf-8").splitlines() + [""]
     lines += ["## Food prices: rice in US$ against data", "",
               "The model's rice price in US$ per kg (`rice_price_kpw` over `retail_kpw_per_usd`, DPRK, `history`, mean over"
               " seeds) against the yearly mean of the three cities in `prices.csv` (Daily NK). Only 2010-2016 may be used"

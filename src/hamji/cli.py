@@ -439,12 +439,14 @@ def validate(
                           "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.detail)
         out.print(table)
         for f in fits:
-            fit = Table(title=f"{f.label}: model vs data (US$ million)")
-            for col in ("year", "model", "data", "log error"):
+            fit = Table(title=f"{f.label}: model as Chinese customs records it vs data (customs data, US$ million)")
+            for col in ("year", "model recorded", "model total", "data", "log error"):
                 fit.add_column(col, justify="right")
-            for y, m, d, e in zip(f.years, f.model_usd_m, f.data_usd_m, f.log_errors):
-                fit.add_row(str(y), f"{m:,.0f}", f"{d:,.0f}", f"{e:+.2f}")
-            fit.caption = f"mean absolute log error {f.male:.2f}, correlation {f.correlation:.2f}"
+            totals = f.total_usd_m or [float("nan")] * len(f.years)
+            for y, m, t, d, e in zip(f.years, f.model_usd_m, totals, f.data_usd_m, f.log_errors):
+                fit.add_row(str(y), f"{m:,.0f}", f"{t:,.0f}", f"{d:,.0f}", f"{e:+.2f}")
+            fit.caption = (f"mean absolute log error {f.male:.2f}, correlation {f.correlation:.2f} (recorded series;"
+                           " the total, recorded or not, is not fitted)")
             out.print(fit)
         rt = Table(title="rice in US$ per kg: model (history, mean over seeds) vs prices.csv")
         for col in ("year", "model", "data", "error", "sample"):

@@ -134,6 +134,36 @@ def _trade_extra(ax) -> None:
     ax.scatter(t.index, t.china_exports_to_dprk_usd_m, marker="s", s=14, color="#8e44ad", label="data: DPRK imports from China")
 
 
+#: the trade chart's lines: (metric, label, colour, line style): what Chinese customs records, compared with the data
+#: (customs data), solid; the totals, recorded or not, dashed in the same colour
+TRADE_LINES = (
+    ("exports_recorded_usd", "model: exports recorded by Chinese customs", "#e67e22", "-"),
+    ("exports_all_usd", "model: total exports, recorded or not", "#e67e22", "--"),
+    ("imports_recorded_usd", "model: imports recorded by Chinese customs", "#8e44ad", "-"),
+    ("imports_usd", "model: total imports, recorded or not", "#8e44ad", "--"),
+)
+
+
+def _trade_chart(annual: pd.DataFrame, marks: list[tuple[float, str]]) -> str | None:
+    """China-DPRK trade: the model's series Chinese customs records against the data (customs data), with the model's
+    totals beside them."""
+    items = [line for line in TRADE_LINES if _has(annual, line[0])]
+    if not items:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    _draw_marks(ax, marks)
+    for m, label, color, style in items:
+        v = _series(annual, m, "DPRK") / 1e6
+        ax.plot(v.index, v.values, label=label, color=color, ls=style, lw=1.6 if style == "-" else 1.1)
+    _trade_extra(ax)
+    ax.set_title("China-DPRK trade, US$ million a year (data: Chinese customs; compare the solid lines)", loc="left",
+                 fontsize=10)
+    ax.set_ylabel("US$ million")
+    ax.legend(frameon=False, fontsize=7)
+    ax.grid(alpha=0.25)
+    return figure_svg(fig)
+
+
 def render_report(sim: Sim, annual: pd.DataFrame) -> str:
     """The HTML report of a finished run."""
     marks = shock_marks(sim)
@@ -144,9 +174,7 @@ def render_report(sim: Sim, annual: pd.DataFrame) -> str:
                                   + [("hsi_participants", "HamJi", "HamJi participants"),
                                      ("hsi_nonparticipants", "HamJi", "HamJi non-participants")],
                                   "Human security index (mean, 0-1)", "index", marks=marks)),
-        ("Trade", _lines(annual, [("exports_usd", "DPRK", "model: exports"), ("imports_usd", "DPRK", "model: imports")],
-                         "China-DPRK trade, US$ million a year (model lines, real data points)", "US$ million",
-                         scale=1e6, extra=_trade_extra, marks=marks)),
+        ("Trade", _trade_chart(annual, marks)),
         ("Regime revenue", _lines(annual, [("leader_fund_usd", "DPRK", "leader's accounts"), ("budget_kpa_usd", "DPRK", "KPA"),
                                            ("budget_kwp_usd", "DPRK", "KWP"), ("budget_cabinet_usd", "DPRK", "Cabinet")],
                                   "Money to the leader's accounts and the branches' budgets, US$ million a year",
@@ -161,8 +189,9 @@ def render_report(sim: Sim, annual: pd.DataFrame) -> str:
                         "Share of households eating what they need", "share", marks=marks)),
     ]
     first, last = int(annual.year.min()), int(annual.year.max())
-    key_metrics = [m for m in ("population", "households", "participants_share", "hsi_mean", "exports_usd", "imports_usd",
-                               "leader_fund_usd", "bribes_usd", "remittances_usd") if _has(annual, m)]
+    key_metrics = [m for m in ("population", "households", "participants_share", "hsi_mean", "exports_recorded_usd",
+                               "exports_all_usd", "exports_usd", "imports_recorded_usd", "imports_usd", "leader_fund_usd",
+                               "bribes_usd", "remittances_usd") if _has(annual, m)]
     rows = []
     for m in key_metrics:
         spec = sim.results.metrics[m]

@@ -121,6 +121,14 @@ class Results:
         self._pending[c] = True
         self._is_ratio[c] = False
 
+    def this_week(self, name: str) -> np.ndarray | None:
+        """The region values of ``name`` recorded this week with :meth:`record` (simulated, before the scale), or None
+        if the metric is not declared or was not recorded so this week."""
+        c = self._col.get(name)
+        if c is None or not self._pending[c] or self._is_ratio[c]:
+            return None
+        return self._raw[:, c]
+
     def record_ratio(self, name: str, region_sums: np.ndarray, region_counts: np.ndarray) -> None:
         """Record a metric whose unit value is the sum of ``region_sums`` over the sum of ``region_counts``
         (a mean of household values, say), NaN where the count is 0."""

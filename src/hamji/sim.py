@@ -21,6 +21,7 @@ import pandas as pd
 
 from hamji.accounts import Accounts
 from hamji.books import Books
+from hamji.customs import CUSTOMS_METRICS, record_customs
 from hamji.errors import UserError
 from hamji.kernels import household_blocks, province_bounds
 from hamji.market import Borders, Market, synthesise_merchants
@@ -102,10 +103,12 @@ def parse_scale(value: int | str) -> int:
 
 CORE_METRICS = (
     Metric("imports_usd", "US$", "Chinese goods entering the North by destination province: company imports,"
-           " merchants' wholesale and the state's own imports, at the price paid.", scaled=True),
+           " merchants' wholesale and the state's own imports, at the price paid, recorded by customs or not (the customs"
+           " series is imports_recorded_usd).", scaled=True),
     Metric("regime_revenue_usd", "US$", "Money reaching the leader's accounts and the KPA, KWP and Cabinet budgets this"
            " week from every source (the funnel, market fees, the organisations' share of bribes, fines and"
            " confiscations), by the region it came from.", scaled=True),
+    *CUSTOMS_METRICS,
 )
 
 
@@ -285,6 +288,7 @@ class Sim:
             m.end_week(self)
         self.results.record("imports_usd", self.market.imports_company + self.market.imports_wholesale
                             + self.market.imports_state)
+        record_customs(self)  # what Chinese customs records of this week's flows, and what crosses without a record
         self.results.record("regime_revenue_usd", self.accounts.state_in)
         self.results.flush()
         self.books.close_week()

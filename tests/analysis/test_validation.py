@@ -17,7 +17,7 @@ def _model_from_data(factor: float = 1.0) -> pd.DataFrame:
     for y, r in t.iterrows():
         exp = r.china_imports_from_dprk_usd_m if np.isfinite(r.china_imports_from_dprk_usd_m) else r.total_usd_m / 2
         imp = r.total_usd_m - exp
-        for metric, v in (("exports_usd", exp), ("imports_usd", imp)):
+        for metric, v in (("exports_recorded_usd", exp), ("imports_recorded_usd", imp)):  # customs data: the recorded series
             rows.append(dict(scenario="history", seed=1, year=int(y), region="DPRK", metric=metric, value=v * 1e6 * factor))
     return pd.DataFrame(rows)
 

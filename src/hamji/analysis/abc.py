@@ -9,7 +9,8 @@ lie within a tolerance (epsilon) of the data, the tolerance shrinking generation
 
 Targets and distance are those of the optuna calibration, so the two read in the same units: the
 annual DPRK exports, imports and total trade of ``china_dprk_trade.csv`` for every year the runs
-cover, against the ``history`` scenario averaged over ``seeds`` seeds, and the distance of a
+cover, against the ``history`` scenario's series Chinese customs records (``exports_recorded_usd``,
+``imports_recorded_usd``) averaged over ``seeds`` seeds, and the distance of a
 candidate is :func:`hamji.analysis.calibration.loss_of` (mean over the series of mean absolute log
 error plus one minus the correlation). Priors are uniform on each parameter's declared range.
 Generation 0 accepts every prior draw (epsilon infinite): it is the prior sample, stored like
@@ -420,7 +421,8 @@ td:first-child,th:first-child{{text-align:left}} svg{{max-width:100%;height:auto
 .note{{background:#fff6e5;border-left:4px solid #e67e22;padding:.6em 1em}}</style></head><body>
 <h1>hamji: ABC-SMC posterior of {len(sm)} parameters</h1>
 <p class="note">Targets: DPRK exports, imports and total trade (china_dprk_trade.csv), {start.year}-{end.year},
-against the <code>history</code> scenario averaged over {spec.seeds} seed(s) at 1:{spec.scale}. Distance: mean
+against the <code>history</code> scenario's trade as Chinese customs records it (exports_recorded_usd,
+imports_recorded_usd), averaged over {spec.seeds} seed(s) at 1:{spec.scale}. Distance: mean
 over the series of mean absolute log error + 1 - correlation (the optuna calibration's loss). Priors uniform
 on the declared ranges (the x axes). Generation 0 is the prior sample. Population {spec.population}, sampler
 seed {spec.sampler_seed}; the posterior is generation {int(posterior.generation.iloc[0])}.</p>

@@ -1,7 +1,9 @@
 """Calibration: fit uncertain parameters to the real China-DPRK trade series with optuna.
 
 The targets are the annual series of ``china_dprk_trade.csv`` (DPRK exports to China, imports
-from China and their total, every year the file gives), reproduced by the ``history`` scenario.
+from China and their total, every year the file gives), reproduced by the ``history`` scenario. The data are
+customs data, so the model's series are those Chinese customs records (``exports_recorded_usd``,
+``imports_recorded_usd``: :mod:`hamji.customs`), not every good that crosses.
 The loss of a candidate is the mean over the three series of the mean absolute log error (MALE)
 plus one minus the correlation (so both the level and the shape count) of the seed-averaged model
 against the data (:func:`hamji.analysis.validation.trade_fit`). Population by
@@ -246,7 +248,8 @@ def _optimize(study, spec: CalibrationSpec, store: TaskStore,
         "how": {
             "method": "optuna TPE, each trial's sampler seeded from (sampler seed, trials finished);"
                       " priors uniform on each parameter's declared range",
-            "targets": "china_dprk_trade.csv: DPRK exports, imports and total trade, every year given (history scenario)",
+            "targets": "china_dprk_trade.csv: DPRK exports, imports and total trade, every year given, against the model's"
+                       " series Chinese customs records (exports_recorded_usd, imports_recorded_usd; history scenario)",
             "loss": "mean over the three series of (mean absolute log error + 1 - correlation), seed-averaged model",
             "trials": len(complete),
             "infeasible_trials": sum(1 for t in study.trials if t.state == state.PRUNED),

@@ -190,8 +190,9 @@ PATTERN8_GAP_MIN = 0.25
 def pattern_8(a: pd.DataFrame) -> PatternResult:
     """The 2017 sanctions cut exports far more than imports, and regime revenue by less than exports.
 
-    ``history`` scenario, per seed, DPRK: the fall of the 2018-19 mean against 2016 of exports to China
-    (customs trade, without the evasion channel), imports from China and regime revenue. Holds if in every
+    ``history`` scenario, per seed, DPRK: the fall of the 2018-19 mean against 2016 of exports to China and imports
+    from China as Chinese customs records them (``exports_recorded_usd``, ``imports_recorded_usd``: the record's
+    figures are customs figures; the evasion channel is never recorded) and of regime revenue. Holds if in every
     seed exports fall by more than :data:`PATTERN8_EXPORT_FALL_MIN`, by at least :data:`PATTERN8_GAP_MIN`
     more than imports, and regime revenue falls by less than exports. The statistic is the mean gap
     (exports' fall minus imports' fall).
@@ -199,7 +200,7 @@ def pattern_8(a: pd.DataFrame) -> PatternResult:
     def fall(metric: str) -> pd.Series:
         return 1.0 - _val(a, metric, "DPRK", PATTERN8_AFTER) / _val(a, metric, "DPRK", PATTERN8_BEFORE)
 
-    ex, im, rev = fall("exports_usd"), fall("imports_usd"), fall("regime_revenue_usd")
+    ex, im, rev = fall("exports_recorded_usd"), fall("imports_recorded_usd"), fall("regime_revenue_usd")
     gap = ex - im
     ok = bool((ex > PATTERN8_EXPORT_FALL_MIN).all() and (gap > PATTERN8_GAP_MIN).all() and (rev < ex).all())
     return PatternResult(8, "The 2017 sanctions cut exports far more than imports, and regime revenue by less than exports",

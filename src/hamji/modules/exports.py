@@ -131,7 +131,9 @@ class Exports(Module):
         " a key element of sustainable regional economic growth plans.\" (Park 2009)"
     )
     metrics = (
-        Metric("exports_usd", "US$", "Exports to China this week (all commodities), by province of origin.", scaled=True),
+        Metric("exports_usd", "US$", "The companies' exports to China through the crossings this week (all commodities),"
+               " by province of origin, recorded by customs or not (the customs series is exports_recorded_usd; every"
+               " export, with the partners' goods and the evasion channel, is exports_all_usd).", scaled=True),
         *(Metric(export_metric_name(c), "US$", f"Exports of {c.replace('_', ' ')} to China this week, by province"
                  " of origin.", scaled=True) for c in COMMODITIES),
         Metric("exports_t", "tonnes", "Tonnes exported to China this week, by province of origin.", scaled=True),

@@ -39,7 +39,8 @@ START_TEMPLATE = "microlending"
 #: year in about a second, so a first run answers while the analyst watches
 DEFAULT_SCALE, DEFAULT_SEEDS, DEFAULT_YEARS = 20000, 2, (2005, 2020)
 GROUPS = ("HamJi", "Rest of DPRK", "DPRK", "Jilin")
-KEY_METRICS = ("population", "participants_share", "hsi_mean", "exports_usd", "imports_usd", "regime_revenue_usd",
+KEY_METRICS = ("population", "participants_share", "hsi_mean", "exports_recorded_usd", "exports_all_usd",
+               "imports_recorded_usd", "imports_usd", "regime_revenue_usd",
                "bribes_usd", "remittances_usd", "food_secure_share")
 #: how often a session looks for news from the job queue and the runs folder (seconds)
 POLL_S = 0.5
@@ -786,8 +787,9 @@ def make_app(runs: Path, manager: JobManager) -> App:
         def scorecard() -> Any:
             runs_version()
             cards = sorted(Path(runs).glob("validation*.json"), key=lambda p: p.stat().st_mtime)
-            intro = ui.p("The pattern scorecard (MODEL.md section 6) and the fit to the real trade data, as `hamji validate`"
-                         " makes it. Run it from the left (in the background, several minutes), or save one from the"
+            intro = ui.p("The pattern scorecard (MODEL.md section 6) and the fit to the real trade data (customs data,"
+                         " against the model's trade as Chinese customs records it), as `hamji validate` makes it. Run it from the left"
+                         " (in the background, several minutes), or save one from the"
                          f" command line as {Path(runs) / 'validation.json'} (`hamji validate --json`); the newest is shown."
                          " At a coarse scale some patterns can fail for want of households: docs/validation.md gives the"
                          " scorecard at 1:1000.")

@@ -158,18 +158,34 @@ def lines(annual: pd.DataFrame, metric: str, regions: list[str], unit: str) -> g
     return fig
 
 
+#: the trade figure's model series: (recorded by Chinese customs: a seed band, compared with the data; the total,
+#: recorded or not: a dashed mean line; label; colour)
+TRADE_SERIES = (
+    ("exports_recorded_usd", "exports_all_usd", "DPRK exports to China", "#e67e22"),
+    ("imports_recorded_usd", "imports_usd", "DPRK imports from China", "#8e44ad"),
+)
+
+
 def trade(annual: pd.DataFrame) -> go.Figure:
-    """The model's China-DPRK trade (seed bands) against the real series (points), US$ million a year."""
+    """The model's China-DPRK trade as Chinese customs records it (seed bands) against the real series, which are
+    customs data (points), with the model's totals, recorded or not (dashed), US$ million a year."""
     fig = go.Figure()
-    _add_band(fig, _band(annual, "exports_usd", "DPRK"), "model: DPRK exports to China", "#e67e22", 1e6)
-    _add_band(fig, _band(annual, "imports_usd", "DPRK"), "model: DPRK imports from China", "#8e44ad", 1e6)
+    for recorded, total, label, color in TRADE_SERIES:
+        band = _band(annual, recorded, "DPRK")
+        if not band.empty:
+            _add_band(fig, band, f"model: {label}, recorded by customs", color, 1e6)
+        tot = _band(annual, total, "DPRK")
+        if not tot.empty:
+            fig.add_trace(go.Scatter(x=tot.index, y=tot["mean"] / 1e6, mode="lines", name=f"model: {label}, total (recorded or not)",
+                                     line=dict(color=color, width=1.2, dash="dash")))
     t = data.trade_series()
     t = t[(t.index >= annual.year.min()) & (t.index <= annual.year.max())]
     fig.add_trace(go.Scatter(x=t.index, y=t.china_imports_from_dprk_usd_m, mode="markers", name="data: DPRK exports",
                              marker=dict(color="#e67e22", symbol="circle", size=8)))
     fig.add_trace(go.Scatter(x=t.index, y=t.china_exports_to_dprk_usd_m, mode="markers", name="data: DPRK imports",
                              marker=dict(color="#8e44ad", symbol="square", size=8)))
-    fig.update_layout(**LAYOUT, title=dict(text="China-DPRK trade, US$ million a year: model (lines, seed bands) and data (points)",
+    fig.update_layout(**LAYOUT, title=dict(text="China-DPRK trade, US$ million a year: model as customs records it (seed bands), its totals"
+                                                " (dashed) and customs data (points)",
                                            font=dict(size=13)), xaxis=years_axis(annual.year), yaxis_title="US$ million")
     return fig
 
