@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from hamji.analysis.patterns import CAPITAL_BINDS, evaluate, evaluate_closure, evaluate_pattern_6, pattern_8, rice_level
+from hamji.analysis.patterns import (
+    CAPITAL_BINDS,
+    evaluate,
+    evaluate_closure,
+    evaluate_pattern_6,
+    pattern_8,
+    pattern_15,
+    rice_level,
+)
 from hamji.analysis.validation import run_history
 
 
@@ -64,6 +72,12 @@ def test_pattern_8_the_2017_sanctions_cut_exports_far_more_than_imports_and_reve
     """history, 2018-19 against 2016 (thresholds from the record, in hamji.analysis.patterns)."""
     r = pattern_8(history)
     assert r.passed, f"pattern 8: {r.detail}; needs {r.threshold}"
+
+
+def test_pattern_15_the_chain_from_the_chinese_export_price_to_the_market(history):
+    """Imported staples sell 40-70% above what their owners paid in China over 2010-2016, as the record has it."""
+    r = pattern_15(history)
+    assert r.passed, f"pattern 15: {r.detail}; needs {r.threshold}"
 
 
 @pytest.fixture(scope="module")

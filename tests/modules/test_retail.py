@@ -46,6 +46,7 @@ def parameters(rng, fee: float) -> ret.RetailPars:
         retail_import_input_share=u(0, 0.6), retail_import_input_smoothing=u(0.001, 0.1),
         retail_food_price_elasticity=u(0.2, 2), retail_price_adjustment=u(0.1, 1), retail_food_price_min=u(0.3, 0.8),
         retail_food_price_max=u(1.5, 5), retail_imported_food_share=u(0, 0.5), retail_goods_sell_share=u(0.1, 0.9),
+        retail_staples_chain_markup=u(0, 1),
         retail_goods_price_elasticity=u(0.2, 2), retail_scarcity_min=u(0.5, 1), retail_scarcity_max=u(1, 3),
         retail_margin=u(0.05, 0.5), retail_wholesale_markup=u(0.05, 0.5), retail_food_seller_margin=u(0.05, 0.3),
         wholesale_sales_smoothing=u(0.01, 0.3), retail_hired_labour_share=u(0, 0.5), retail_seller_capacity_usd=u(1, 200),
@@ -134,7 +135,9 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     cost = held + g["trans"].sum(axis=0) + g["company"]
     v["goods_qty"], v["cost"], v["company"] = held, cost, g["company"].copy()
     sf, sell = p.retail_imported_food_share, p.retail_goods_sell_share
-    v["imported_food"] = np.where(dprk, sf * sell * cost, 0.0)
+    # the staples at their Chinese price, and as index-1 food (the chain's markup)
+    v["staples_cost"] = np.where(dprk, sf * sell * (held + g["company"]), 0.0)
+    v["imported_food"] = v["staples_cost"] * (1.0 + p.retail_staples_chain_markup)
     usual = x["usual_stock"]
     usual[:] = np.where(np.isfinite(usual), usual + p.retail_import_input_smoothing * (cost - usual), cost)
     avail = np.where(usual > 0, np.minimum(1.0, cost / np.where(usual > 0, usual, 1.0)), 1.0)

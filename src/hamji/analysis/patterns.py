@@ -337,3 +337,29 @@ def rice_level(history: pd.DataFrame) -> tuple[PatternResult, pd.DataFrame]:
     return PatternResult(12, "Food price level: rice in US$ (history) against prices.csv", mare,
                          f"mean absolute relative error of the yearly mean, 2010-2016 < {RICE_MAX_ERROR}",
                          bool(mare < RICE_MAX_ERROR), detail), t
+
+
+#: pattern 15: the years and the record's range of the markup from the Chinese export price to the North Korean market
+#: price of imported staples (border_trade_evidence.csv, chain_markup: 40-70% from Chinese customs unit values against
+#: market prices, 2022-23; +46% to the vendor's purchase price in 2008)
+PATTERN15_YEARS = (2010, 2016)
+PATTERN15_RANGE = (0.40, 0.70)
+
+
+def pattern_15(history: pd.DataFrame) -> PatternResult:
+    """The markup of imported staples from their Chinese export price to their North Korean market price, 2010-2016.
+
+    ``food_imported_usd / imported_food_cost_usd - 1`` over the years, DPRK, each seed's, then the mean over seeds;
+    passes within the record's range. It is ``(1 + retail_staples_chain_markup) f - 1``, f the food price index where
+    the staples sell: the chain's markup at normal supply and the market's scarcity together.
+    """
+    lo, hi = PATTERN15_YEARS
+    a = history[(history.region == "DPRK") & history.year.between(lo, hi)
+                & history.metric.isin(["food_imported_usd", "imported_food_cost_usd"])]
+    by_seed = a.pivot_table(index="seed", columns="metric", values="value", aggfunc="sum")
+    markup = by_seed["food_imported_usd"] / by_seed["imported_food_cost_usd"] - 1.0
+    m = float(markup.mean())
+    return PatternResult(15, "Markup from the Chinese export price to the North Korean market price of imported staples", m,
+                         f"{lo}-{hi}, DPRK, mean over seeds: within {PATTERN15_RANGE[0]:.0%}-{PATTERN15_RANGE[1]:.0%}",
+                         bool(PATTERN15_RANGE[0] <= m <= PATTERN15_RANGE[1]),
+                         f"markup {m:+.1%} (seeds {markup.min():+.1%} to {markup.max():+.1%})")

@@ -28,6 +28,7 @@ from hamji.analysis.patterns import (
     evaluate_closure,
     evaluate_pattern_6,
     pattern_8,
+    pattern_15,
     rice_level,
 )
 from hamji.scenario import load_scenario
@@ -176,5 +177,6 @@ def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
     results.append(trade_result(fits))
     rice, rice_table = rice_level(history)
     results.append(rice)
+    results.append(pattern_15(history))  # the chain's markup, in the same history runs
     results.sort(key=lambda r: r.number)
     return Scorecard(seeds, scale, results, fits, rice_table)

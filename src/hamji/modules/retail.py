@@ -27,9 +27,14 @@ Each week, by province:
   to producer and rural households (locally and through the national pool).
 * **Imported food.** Of the imported goods offered each week (partners' and companies', below),
   ``retail_imported_food_share`` are staples from China (rice, flour, maize, oil): they join the
-  province's marketed food supply (after the national pooling of domestic food) at their unit cost
-  as index-1 quantity, and sell in the same proportion as domestic food. What buyers pay for them,
-  net of the sellers' food margin, goes to their owners (partners by stake, companies by claim);
+  province's marketed food supply (after the national pooling of domestic food) as index-1 quantity
+  worth ``(1 + retail_staples_chain_markup)`` times what their owners paid for them in China (the
+  Chinese export price), and sell in the same proportion as domestic food. The chain's markup is the
+  record's (``border_trade_evidence.csv``, chain_markup: rice 1,504 won/kg in China, 1,654 with the
+  Chinese smuggler's commission, 2,204 to the North Korean vendor, the gap mostly the border guard's bribe
+  and the Korean smuggler's share): what buyers pay for them, net of the sellers' food margin, goes to
+  their owners (partners by stake, companies by claim), who carry the goods across, pay the bribes
+  (the enforcement module) and the carriage (distribution);
   farmers and producers are paid for the domestic share only. So when goods stop crossing (a
   border closure, sanctions on imports) supply falls as the stocks run down while demand falls only
   with incomes, and the food price (rice in US$) rises for everyone who buys food; the partners and
@@ -118,6 +123,7 @@ class RetailPars(NamedTuple):
     retail_food_price_min: float
     retail_food_price_max: float
     retail_imported_food_share: float
+    retail_staples_chain_markup: float  # imported staples at index 1 per US$ of their Chinese price, minus 1
     # consumer goods, owners, stocks
     retail_goods_sell_share: float
     retail_goods_price_elasticity: float
@@ -183,7 +189,7 @@ WEEK = np.dtype([(n, np.float64) for n in (
     "wage", "wages",  # wage per free household, wages paid
     # food: spending D, imported goods G (goods_qty + transport + company at unit cost), staples, inputs' factor,
     # domestic supply, supply S, quantity wanted at last week's price, what is bought, shares
-    "food", "goods_qty", "cost", "company", "imported_food", "inputs", "supply", "supply_eff", "wanted", "planned",
+    "food", "goods_qty", "cost", "company", "imported_food", "staples_cost", "inputs", "supply", "supply_eff", "wanted", "planned",
     "imp_frac", "food_sold",
     # consumer goods: offered at unit cost, spending, scarcity factor, shares of the stock sold, planned revenue
     "offered", "goods", "s", "phi_goods", "phi", "revenue",
@@ -222,6 +228,9 @@ class Retail(Module):
         Metric("goods_retail_usd", "US$", "Consumer goods sold at retail (partners' and companies' goods), at retail"
                " prices.", scaled=True),
         Metric("food_market_usd", "US$", "Food sold at market, at market prices.", scaled=True),
+        Metric("imported_food_cost_usd", "US$", "The imported staples sold at market this week at what their owners paid"
+               " for them in China (the Chinese export price): food_imported_usd / imported_food_cost_usd - 1 is the markup"
+               " from the Chinese export price to the North Korean market price (pattern 15).", scaled=True),
         Metric("food_imported_usd", "US$", "Imported staples sold at market (retail_imported_food_share of the imported"
                " goods offered), at market prices.", scaled=True),
     )
@@ -340,6 +349,7 @@ class Retail(Module):
         res.record("goods_retail_usd", w["goods_rev"])
         res.record("food_market_usd", w["food_rev"])
         res.record("food_imported_usd", w["food_imported"])
+        res.record("imported_food_cost_usd", w["staples_cost"] * w["food_sold"])
 
     # -- parts ------------------------------------------------------------------------------------
     def _pay_companies(self, sim: Sim, take: np.ndarray) -> None:

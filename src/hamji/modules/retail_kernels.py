@@ -208,7 +208,8 @@ def budgets(h, blocks, pars, w, out) -> None:
 @njit(cache=True, error_model="numpy")
 def food_supply(food_b, blocks, g, x, pars, w):
     """Food spending D by province (reduced from the blocks of :func:`budgets`); imported goods in the markets at unit
-    cost and the staples among them; imported inputs' availability ``A = min(1, G / G_usual)`` (``x.usual_stock``
+    cost and the staples among them (at their Chinese price x ``1 + retail_staples_chain_markup`` as index-1 food);
+    imported inputs' availability ``A = min(1, G / G_usual)`` (``x.usual_stock``
     updated); marketed food supply S (domestic times ``1 - retail_import_input_share (1 - A)``,
     ``retail_food_mobility`` of it pooled nationally, plus imported staples). Returns ``D / S`` by province, the
     quantity wanted at last week's price over the supply (at most 1e6), for the food price's power."""
@@ -222,6 +223,7 @@ def food_supply(food_b, blocks, g, x, pars, w):
     held = colsum(g.qty)
     transport = colsum(g.trans)
     staples_offered = p.retail_imported_food_share * p.retail_goods_sell_share
+    chain = 1.0 + p.retail_staples_chain_markup
     a = p.retail_food_mobility
     supply = np.empty(r)
     for i in range(r):
@@ -230,7 +232,9 @@ def food_supply(food_b, blocks, g, x, pars, w):
         w.goods_qty[i] = held[i]
         w.cost[i] = cost
         w.company[i] = g.company[i]
-        w.imported_food[i] = staples_offered * cost if x.dprk[i] else 0.0
+        # staples offered at their Chinese price, and as food at index 1 (the chain's markup)
+        w.staples_cost[i] = staples_offered * (held[i] + g.company[i]) if x.dprk[i] else 0.0
+        w.imported_food[i] = w.staples_cost[i] * chain
         u = x.usual_stock[i]
         x.usual_stock[i] = u + p.retail_import_input_smoothing * (cost - u) if np.isfinite(u) else cost
         inputs = 1.0 - p.retail_import_input_share * (1.0 - share_or1(cost, x.usual_stock[i], 1.0))
