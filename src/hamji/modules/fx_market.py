@@ -86,6 +86,7 @@ class FxMarket(Module):
     )
 
     def setup(self, sim: Sim) -> None:
+        self.devalued = 1.0  # the redenominations' factors so far
         self.anchor = float(sim.pars.fx_kpw_per_usd_balanced)  # A: multiplied by a redenomination
         self.rate = self.anchor
         sim.market.kpw_per_usd = self.rate
@@ -94,8 +95,15 @@ class FxMarket(Module):
         self._earned = self._earnings(sim)  # the book inflows so far, to take this week's difference
         self._national = np.where(sim.world.country == 0, 1.0, np.nan)
 
+    def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
+        """An event that sets ``fx_kpw_per_usd_balanced`` moves the anchor (times the redenominations so far); the
+        rate follows at its adjustment speed."""
+        if "fx_kpw_per_usd_balanced" in names:
+            self.anchor = float(sim.pars.fx_kpw_per_usd_balanced) * self.devalued
+
     def devalue(self, factor: float) -> None:
         """A redenomination's lasting loss of the won's value: the anchor A is multiplied by ``factor``."""
+        self.devalued *= float(factor)
         self.anchor *= float(factor)
 
     @staticmethod
