@@ -105,20 +105,27 @@ class BorderClosure(ParameterEvent):
 
 @register
 class CurrencyShock(Event):
-    """A currency redenomination: won savings above an exchange limit lose their value.
+    """A currency redenomination: won savings above an exchange limit lose their value, and the won its value.
 
     The 2009 redenomination exchanged old won at 100:1 up to a limit per household (prices.csv notes
     "pre-redenomination"; 2010 H1 is currency-reform turmoil). Holdings of won above the limit are
     destroyed (an outflow ``currency_redenomination``); foreign currency is untouched, which is why
     households near the border who held yuan and dollars were protected.
+
+    ``devaluation`` multiplies the won's balanced market rate (the anchor of the ``fx_market`` module, in new won per
+    US$ throughout): the state paid wages at their old figures in new won and savers fled the won, so the new won
+    lost most of its value against its exchange rate (prices.csv: about 38 new won per US$ before, about 8,000 by
+    2013). The default 1 leaves the rate alone.
     """
 
     type = "currency_shock"
-    description = "won savings above an exchange limit lose a share of their value (2009 redenomination)"
+    description = ("won savings above an exchange limit lose a share of their value, and the won's balanced market rate is"
+                   " multiplied by devaluation (2009 redenomination)")
     def validate(self) -> None:
-        check_keys(self.where, self.params, ("loss_share", "exempt_usd"))
+        check_keys(self.where, self.params, ("loss_share", "exempt_usd", "devaluation"))
         self.loss_share = number(self.where, self.params, "loss_share", 0.9, 0.0, 1.0)
         self.exempt_usd = number(self.where, self.params, "exempt_usd", 50.0, 0.0, 1e6)
+        self.devaluation = number(self.where, self.params, "devaluation", 1.0, 1e-3, 1e4)
 
     def apply(self, sim: Sim) -> None:
         hh = sim.people.households
@@ -126,6 +133,9 @@ class CurrencyShock(Event):
         lost = excess * self.loss_share
         hh.cash -= lost
         sim.books.outflow("currency_redenomination", lost.sum())
+        for m in sim.modules:
+            if m.name == "fx_market":
+                m.devalue(self.devaluation)
 
 
 @register

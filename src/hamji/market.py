@@ -194,6 +194,8 @@ class Market:
         # this week's Chinese demand indices (set by the china_demand module; 1 without it)
         self.price_index = 1.0
         self.volume_index = 1.0
+        # the won's market rate this week, KPW per US$ (set by the fx_market module; its balanced rate without it)
+        self.kpw_per_usd = float(sim.pars.fx_kpw_per_usd_balanced)
 
     def begin_week(self) -> None:
         """Reset the week's counters."""

@@ -1,4 +1,5 @@
-"""The patterns of MODEL.md section 6 (1-6, 8-11) and the rice price level hold over several seeds at a small scale.
+"""The patterns of MODEL.md section 6 (1-6, 8-11), the rice price level (12) and the won's market rate (13) hold
+over several seeds at a small scale.
 
 One ensemble (6 seeds; paired runs with forgery off and remittances off) is shared by the tests;
 each pattern's statistic, threshold and margin are in :mod:`hamji.analysis.patterns`.
@@ -14,6 +15,7 @@ from hamji.analysis.patterns import (
     evaluate_closure,
     evaluate_pattern_6,
     pattern_8,
+    pattern_13,
     pattern_15,
     rice_level,
 )
@@ -64,7 +66,8 @@ def test_pattern_6_holds_where_the_merchants_cash_binds():
 
 @pytest.fixture(scope="module")
 def history():
-    """history from 2000 to its end (2024), 3 seeds at 1:1000: pattern 8 and the rice price level."""
+    """history from 2000 to prices.csv's last year (2026), 3 seeds at 1:1000: pattern 8, the rice price level and the
+    won's market rate."""
     return run_history(3, 1000, 2)
 
 
@@ -97,3 +100,10 @@ def test_rice_price_level_is_within_a_quarter_of_the_data_2010_16(history):
     r, table = rice_level(history)
     assert r.passed, f"{r.detail}; needs {r.threshold}"
     assert set(table.index) >= set(range(2010, 2025))  # 2017-2024 reported out of sample
+
+
+def test_pattern_13_the_wons_market_rate_follows_prices_csv(history):
+    """The won per US$ (history, 3 seeds): every yearly mean over 2013-2019 within 20% of prices.csv, and the 2021
+    mean at least 20% below 2019's (the closure's appreciation; prices.csv -29%)."""
+    r = pattern_13(history)
+    assert r.passed, f"pattern 13: {r.detail}; needs {r.threshold}"

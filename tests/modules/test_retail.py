@@ -51,7 +51,7 @@ def parameters(rng, fee: float) -> ret.RetailPars:
         retail_margin=u(0.05, 0.5), retail_wholesale_markup=u(0.05, 0.5), retail_food_seller_margin=u(0.05, 0.3),
         wholesale_sales_smoothing=u(0.01, 0.3), retail_hired_labour_share=u(0, 0.5), retail_seller_capacity_usd=u(1, 200),
         retail_stall_fee_usd=fee, retail_stalls_per_market=u(100, 3000), retail_price_food_weight=u(0, 1),
-        retail_rice_usd_per_kg=u(0.3, 1), retail_kpw_per_usd=u(100, 9000))
+        retail_rice_usd_per_kg=u(0.3, 1))
     return ret.retail_pars(type("Pars", (), pars))
 
 
@@ -206,7 +206,7 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     ema[:] = np.where(np.isfinite(ema), ema + ws * (v["goods_demand"] / p.p0 - ema), v["goods_demand"] / p.p0)
     wf = p.retail_price_food_weight
     v["price_index"] = np.where(dprk, wf * fp + (1.0 - wf) * v["goods_index"], np.nan)
-    v["rice"] = np.where(dprk, p.retail_rice_usd_per_kg * fp * p.retail_kpw_per_usd, np.nan)
+    v["rice"] = np.where(dprk, p.retail_rice_usd_per_kg * fp, np.nan)
     # margins: day labour, sellers (at most their stalls' capacity), producers and farmers
     margin = p.retail_food_seller_margin
     v["margins"] = margins = goods_rev + food_owned - v["owners"] - v["company_take"] + margin * food_rev

@@ -18,7 +18,6 @@ import pandas as pd
 from hamji import data
 from hamji.analysis.compare import REVENUE_LABEL, differences
 from hamji.analysis.ensemble import Task, run_ensemble, run_grouped
-from hamji.parameters import REGISTRY
 
 #: the regions "farther away from the Sino-DPRK border" (more than 350 road km from a crossing)
 FAR_FROM_BORDER = ("South Hwanghae", "North Hwanghae", "Kangwon")
@@ -238,10 +237,11 @@ def data_rice_usd() -> pd.Series:
 
 
 def model_rice_usd(annual: pd.DataFrame, scenario: str | None = None) -> pd.DataFrame:
-    """Rice in US$ per kg by seed (rows) and year (columns): the DPRK rice price in won over the model's exchange rate."""
+    """Rice in US$ per kg by seed (rows) and year (columns): the DPRK rice price in US$ (``rice_price_usd``; in won it
+    is this times the model's market rate, ``kpw_per_usd``)."""
     a = annual if scenario is None else annual[annual.scenario == scenario]
-    r = a[(a.metric == "rice_price_kpw") & (a.region == "DPRK")]
-    return r.pivot_table(index="seed", columns="year", values="value") / REGISTRY["retail_kpw_per_usd"].default
+    r = a[(a.metric == "rice_price_usd") & (a.region == "DPRK")]
+    return r.pivot_table(index="seed", columns="year", values="value")
 
 
 def pattern_9(annual: pd.DataFrame) -> PatternResult:
@@ -337,6 +337,54 @@ def rice_level(history: pd.DataFrame) -> tuple[PatternResult, pd.DataFrame]:
     return PatternResult(12, "Food price level: rice in US$ (history) against prices.csv", mare,
                          f"mean absolute relative error of the yearly mean, 2010-2016 < {RICE_MAX_ERROR}",
                          bool(mare < RICE_MAX_ERROR), detail), t
+
+
+# -- the won's market rate (pattern 13) --------------------------------------------------------------
+#: the years of pattern 13: the level checked against prices.csv, and the closure's fall (2021 against 2019)
+FX_LEVEL_YEARS = (2013, 2019)
+FX_LEVEL_MAX_ERROR = 0.2
+FX_FALL_YEARS = (2019, 2021)
+FX_FALL_MIN = 0.2
+
+
+def data_kpw_per_usd() -> pd.Series:
+    """Yearly mean market rate, KPW per US$, over the three cities of prices.csv (before the 2009 redenomination: old
+    won / 100, as the file gives them; validation only, never an input)."""
+    p = data.cached("prices.csv")
+    return p.groupby(p.date.astype(str).str[:4].astype(int)).kpw_per_usd.mean()
+
+
+def model_kpw_per_usd(annual: pd.DataFrame, scenario: str | None = None) -> pd.DataFrame:
+    """The model's market rate (``kpw_per_usd``, DPRK) by seed (rows) and year (columns)."""
+    a = annual if scenario is None else annual[annual.scenario == scenario]
+    r = a[(a.metric == "kpw_per_usd") & (a.region == "DPRK")]
+    return r.pivot_table(index="seed", columns="year", values="value")
+
+
+def pattern_13(history: pd.DataFrame) -> PatternResult:
+    """The won's market rate (history): its level over 2013-2019 and its rise in the closure, against prices.csv.
+
+    Passes if in every seed every yearly mean over 2013-2019 is within 20% of prices.csv's, and the 2021 mean is at
+    least 20% below the 2019 mean on average over seeds (prices.csv: 5,790 against 8,160, -29%). The statistic is
+    the largest relative error of a yearly mean over 2013-2019 (worst seed). Years after 2016 were not used to
+    calibrate the rate (fx_market.yaml).
+    """
+    m, d = model_kpw_per_usd(history), data_kpw_per_usd()
+    lo, hi = FX_LEVEL_YEARS
+    years = [y for y in range(lo, hi + 1) if y in m.columns and y in d.index]
+    err = m[years] / d[years] - 1  # seeds x years
+    worst = float(err.abs().max().max())
+    y0, y1 = FX_FALL_YEARS
+    fall = m[y1] / m[y0] - 1
+    data_fall = d[y1] / d[y0] - 1
+    ok = bool(worst <= FX_LEVEL_MAX_ERROR and fall.mean() <= -FX_FALL_MIN)
+    mean_err = err.mean()
+    return PatternResult(13, "The won's market rate: its 2013-2019 level and its rise in the closure (history)", worst,
+                         f"every seed: yearly mean KPW per US$ {lo}-{hi} within {FX_LEVEL_MAX_ERROR:.0%} of prices.csv;"
+                         f" {y1} mean at least {FX_FALL_MIN:.0%} below {y0} on average over seeds", ok,
+                         f"error by year (mean over seeds) {', '.join(f'{y} {100 * mean_err[y]:+.0f}%' for y in years)};"
+                         f" {y1} against {y0}: {100 * fall.mean():+.0f}% (seeds {', '.join(f'{100 * v:+.0f}%' for v in fall)};"
+                         f" data {100 * data_fall:+.0f}%); model {y0} {m[y0].mean():,.0f}, {y1} {m[y1].mean():,.0f} KPW per US$")
 
 
 #: pattern 15: the years and the record's range of the markup from the Chinese export price to the North Korean market

@@ -23,11 +23,17 @@ from hamji.analysis.ensemble import Task, run_ensemble
 from hamji.analysis.patterns import (
     CLOSURE_SCENARIOS,
     PATTERN6_SCENARIOS,
+    RICE_FIT_YEARS,
     PatternResult,
+    data_kpw_per_usd,
+    data_rice_usd,
     evaluate,
     evaluate_closure,
     evaluate_pattern_6,
+    model_kpw_per_usd,
+    model_rice_usd,
     pattern_8,
+    pattern_13,
     pattern_15,
     rice_level,
 )
@@ -95,10 +101,13 @@ def trade_result(fits: list[SeriesFit]) -> PatternResult:
 
 
 def run_history(seeds: int, scale: int, workers: int = 1, progress=None) -> pd.DataFrame:
-    """The `history` scenario over ``seeds`` seeds, 2000 to the scenario's own end (2024; at least the last year of
-    trade data): the trade fit uses the years with data, the rice price check 2010-2024."""
+    """The `history` scenario over ``seeds`` seeds, 2000 to the last year of ``prices.csv`` (2026; at least the
+    scenario's own end and the last year of trade data): the trade fit uses the years with data, the rice price
+    check 2010-2024, the exchange rate 2013-2021, and the chart of prices shows every year of prices.csv (the
+    years after the scenario's end continue its last settings)."""
     last = dt.date(int(data.trade_series().index.max()), 12, 31)
-    end = max(load_scenario("history").spec.end or last, last)
+    prices = dt.date(int(data_kpw_per_usd().index.max()), 12, 28)
+    end = max(load_scenario("history").spec.end or last, last, prices)
     tasks = [Task("history", s, scale, dt.date(2000, 1, 3), end) for s in range(1, seeds + 1)]
     return run_ensemble(tasks, workers=workers, progress=progress)
 
@@ -127,10 +136,72 @@ def trade_chart_svg(fits: list[SeriesFit], path) -> None:
     plt.close(fig)
 
 
+#: the years the chart of prices shows
+PRICE_CHART_YEARS = (2010, 2026)
+
+
+def price_table(history: pd.DataFrame) -> pd.DataFrame:
+    """By year: the market rate (KPW per US$), rice in won and rice in US$ per kg, model (history, mean over seeds)
+    and data (prices.csv, yearly mean of the three cities), with the sample each year belongs to."""
+    p = data.cached("prices.csv")
+    rice_kpw = p.groupby(p.date.astype(str).str[:4].astype(int)).rice_kpw_per_kg.mean()
+    a = history[(history.metric == "rice_price_kpw") & (history.region == "DPRK")]
+    m_rice_kpw = a.pivot_table(index="seed", columns="year", values="value").mean()
+    years = list(range(PRICE_CHART_YEARS[0], PRICE_CHART_YEARS[1] + 1))
+    t = pd.DataFrame({"kpw_per_usd": model_kpw_per_usd(history).mean(), "kpw_per_usd_data": data_kpw_per_usd(),
+                      "rice_kpw": m_rice_kpw, "rice_kpw_data": rice_kpw, "rice_usd": model_rice_usd(history).mean(),
+                      "rice_usd_data": data_rice_usd()}).reindex(years)
+    t.index.name = "year"
+    t["sample"] = ["fit" if y <= RICE_FIT_YEARS[1] else "out of sample" for y in years]
+    return t
+
+
+def price_chart_svg(history: pd.DataFrame, path) -> None:
+    """The model's market rate, rice in won and rice in US$ (history: mean over seeds, and the range of the seeds)
+    against prices.csv (yearly means of the three cities, and each city's quarterly survey), 2010-2026; the years not
+    used to calibrate (2017 on) are shaded. Written as SVG (or PNG if ``path`` ends in .png)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lo, hi = PRICE_CHART_YEARS
+    p = data.cached("prices.csv")
+    when = pd.to_datetime(p.date)
+    p = p.assign(t=when.dt.year + (when.dt.dayofyear - 1) / 365.25)
+    p = p[p.t >= lo]
+    panels = (("kpw_per_usd", "kpw_per_usd", "market rate, KPW per US$", True),
+              ("rice_price_kpw", "rice_kpw_per_kg", "rice, KPW per kg", True),
+              ("rice_price_usd", "rice_usd_per_kg", "rice, US$ per kg", False))
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.9))
+    for ax, (metric, col, title, log) in zip(axes, panels):
+        a = history[(history.metric == metric) & (history.region == "DPRK") & history.year.between(lo, hi)]
+        by = a.pivot_table(index="year", columns="seed", values="value")
+        x = by.index + 0.5  # a yearly mean sits mid-year
+        ax.fill_between(x, by.min(axis=1), by.max(axis=1), color="tab:red", alpha=0.2, lw=0)
+        ax.plot(x, by.mean(axis=1), "s-", color="tab:red", ms=3.5, label="model, history (mean and range of seeds)")
+        ax.plot(p.t, p[col], ".", color="0.6", ms=3, label="prices.csv, each city's quarterly survey")
+        yearly = p.groupby(p.t.astype(int))[col].mean()
+        ax.plot(yearly.index + 0.5, yearly.values, "o", color="black", ms=4, mfc="none", label="prices.csv, yearly mean")
+        ax.axvspan(RICE_FIT_YEARS[1] + 1, hi + 1, color="0.9", zorder=0, label="out of sample (2017 on)")
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlim(lo, hi + 1)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("year")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    svg = str(path).endswith(".svg")
+    fig.savefig(path, format="svg" if svg else None, metadata={"Date": None} if svg else None)
+    plt.close(fig)
+
+
 #: the stages of the scorecard, in order: (what it runs, runs per seed), as :func:`scorecard` reports them
 def scorecard_stages() -> list[tuple[str, int]]:
     return [("patterns 1-5", 3), (f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", 1),
-            (f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", 1), ("history: trade and price data, pattern 8", 1)]
+            (f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", 1),
+            ("history: trade, prices and the exchange rate, patterns 8 and 13", 1)]
 
 
 @dataclass
@@ -161,8 +232,8 @@ class Scorecard:
 def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
               progress: Callable[[str, int, int], None] | None = None) -> Scorecard:
     """Run the validation scorecard: patterns 1-6 and 8-11 of MODEL.md section 6, the fit to the real trade data
-    (pattern 7) and the rice price level. ``progress(stage, runs done, runs)`` is called as each stage's runs
-    finish (the stages of :func:`scorecard_stages`)."""
+    (pattern 7), the rice price level (12) and the won's market rate (13). ``progress(stage, runs done, runs)`` is
+    called as each stage's runs finish (the stages of :func:`scorecard_stages`)."""
     stages = [name for name, _ in scorecard_stages()]
 
     def report(k: int) -> Callable[[int, int], None] | None:
@@ -177,6 +248,7 @@ def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
     results.append(trade_result(fits))
     rice, rice_table = rice_level(history)
     results.append(rice)
+    results.append(pattern_13(history))  # the won's market rate, in the same history runs
     results.append(pattern_15(history))  # the chain's markup, in the same history runs
     results.sort(key=lambda r: r.number)
     return Scorecard(seeds, scale, results, fits, rice_table)

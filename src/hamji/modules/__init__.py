@@ -12,6 +12,7 @@ from hamji.modules.distribution import Distribution
 from hamji.modules.enforcement import Enforcement
 from hamji.modules.exports import Exports
 from hamji.modules.funnel import Funnel
+from hamji.modules.fx_market import FxMarket
 from hamji.modules.human_security import HumanSecurity
 from hamji.modules.microlending import Microlending
 from hamji.modules.network import Network
@@ -34,6 +35,7 @@ PLAN: list[type[Module]] = [
     Microlending,  # intervention: NGO micro-loans to Jilin merchants
     Wholesale,  # 4. Chinese merchants supply NK partners
     Training,  # intervention: training of Jilin merchants (after wholesale declares their skills)
+    FxMarket,  # the won's market rate, from this week's foreign-currency flows (retail reads it)
     Distribution,  # 5. goods move inland; ad hoc markets along routes
     Retail,  # 6. prices, margins, wages, consumption, food
     Network,  # 7. ties and market roles

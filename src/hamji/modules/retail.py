@@ -139,7 +139,6 @@ class RetailPars(NamedTuple):
     # metrics
     retail_price_food_weight: float
     retail_rice_usd_per_kg: float
-    retail_kpw_per_usd: float
     # derived: the retail price of goods at normal supply per US$ landed, (1 + markup) (1 + margin), and the scarcity
     # factor's bounds (sellers never sell below the owners' price)
     p0: float
@@ -220,8 +219,10 @@ class Retail(Module):
         Metric("price_index", "index (1 = border prices)", "Weighted food price index (1 = normal supply) and consumer"
                " goods price index (1 = landed cost with normal markup and margin); retail_price_food_weight on food.",
                agg="mean", annual="mean"),
-        Metric("rice_price_kpw", "KPW per kg", "Rice price in won: retail_rice_usd_per_kg x food price index x"
-               " retail_kpw_per_usd.", agg="mean", annual="mean"),
+        Metric("rice_price_kpw", "KPW per kg", "Rice price in won: rice in US$ (rice_price_usd) x the won's market rate"
+               " this week (kpw_per_usd, fx_market).", agg="mean", annual="mean"),
+        Metric("rice_price_usd", "US$ per kg", "Rice price in US$: retail_rice_usd_per_kg x food price index.",
+               agg="mean", annual="mean"),
         Metric("market_fees_usd", "US$", "Market fees and stall rents paid by sellers with stalls in official markets to"
                " the state budget (retail_fee_branch); calibration level 56.8 M$ a year in 2018.", scaled=True),
         Metric("state_wages_paid_usd", "US$", "State wages paid from the branch budgets to households.", scaled=True),
@@ -343,7 +344,8 @@ class Retail(Module):
         res.record_ratio("consumption_per_capita_usd", self._tally[:, 1], self.persons)
         res.record_ratio("food_secure_share", self._tally[:, 2], self.households)
         res.record("price_index", w["price_index"])
-        res.record("rice_price_kpw", w["rice"])
+        res.record("rice_price_kpw", w["rice"] * sim.market.kpw_per_usd)
+        res.record("rice_price_usd", w["rice"])
         res.record("market_fees_usd", fees)
         res.record("state_wages_paid_usd", w["wages"])
         res.record("goods_retail_usd", w["goods_rev"])

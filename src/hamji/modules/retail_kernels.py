@@ -439,7 +439,7 @@ def stocks_left(g, x, pars, w) -> None:
         fp = x.food_price[i]
         wf = p.retail_price_food_weight
         w.price_index[i] = wf * fp + (1.0 - wf) * w.goods_index[i] if x.dprk[i] else np.nan
-        w.rice[i] = p.retail_rice_usd_per_kg * fp * p.retail_kpw_per_usd if x.dprk[i] else np.nan
+        w.rice[i] = p.retail_rice_usd_per_kg * fp if x.dprk[i] else np.nan  # US$ per kg
 
 
 @njit(cache=True, error_model="numpy")
