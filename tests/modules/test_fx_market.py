@@ -135,7 +135,8 @@ def test_money_is_conserved_with_the_market_on() -> None:
 
 def test_a_dated_change_of_the_anchor_moves_the_rate_gradually(base: Sim) -> None:
     """set_parameters on fx_kpw_per_usd_balanced from 2003: the rate nearly doubles over the following years, not at once."""
-    s = run([{"type": "set_parameters", "start": dt.date(2003, 1, 6), "params": {"fx_kpw_per_usd_balanced": 32000.0}}])
+    double = 2.0 * base.pars.fx_kpw_per_usd_balanced
+    s = run([{"type": "set_parameters", "start": dt.date(2003, 1, 6), "params": {"fx_kpw_per_usd_balanced": double}}])
     r = {y: year_mean(s, "kpw_per_usd", y) / year_mean(base, "kpw_per_usd", y) for y in (2002, 2003, 2006)}
     # (a little less than double: won holders lose US$ value as it falls, so they want less foreign currency)
     assert r[2002] == pytest.approx(1.0, rel=1e-12) and 1.1 < r[2003] < 1.6 < r[2006] < 2.0
