@@ -302,10 +302,13 @@ def pattern_11(annual: pd.DataFrame) -> PatternResult:
 
 
 def evaluate_closure(seeds: int = 3, scale: int = 1000, workers: int = 1,
-                     progress: Callable[[int, int], None] | None = None) -> list[PatternResult]:
-    """Run baseline, border_closure and forgery_crackdown (forked from a common trunk) and return patterns 9-11."""
+                     progress: Callable[[int, int], None] | None = None,
+                     overrides: dict[str, Any] | None = None) -> list[PatternResult]:
+    """Run baseline, border_closure and forgery_crackdown (forked from a common trunk) and return patterns 9-11
+    (``overrides``: parameters every run takes)."""
+    per_seed = {s: dict(overrides) for s in range(1, seeds + 1)} if overrides else None
     annual = run_grouped(list(CLOSURE_SCENARIOS), list(range(1, seeds + 1)), scale, dt.date(2000, 1, 3),
-                         dt.date(CLOSURE_YEARS[1], 12, 31), workers=workers, progress=progress)
+                         dt.date(CLOSURE_YEARS[1], 12, 31), workers=workers, progress=progress, overrides=per_seed)
     return [pattern_9(annual), pattern_10(annual), pattern_11(annual)]
 
 
