@@ -67,6 +67,12 @@ if TYPE_CHECKING:  # pragma: no cover
 FX_EARNINGS = ("nk_goods_sales", "defector_remittances", "yanbian_migrant_remittances")
 
 
+#: a numerical guard, not a modelling choice: the flows' ratio D~ / S~ is kept within [1/1000, 1000] (the rate within
+#: a thousand-fold of the anchor to the power of the elasticity), so that a week in which almost nothing is earned or
+#: wanted (tiny runs, corners of the declared ranges) cannot send the rate to zero or infinity
+_RATIO_BOUND = 1000.0
+
+
 class FxMarket(Module):
     """The won's market rate: set each week by the foreign currency households earn, pay for imports and save."""
 
@@ -149,7 +155,8 @@ class FxMarket(Module):
             self.rate = self.anchor
         else:
             if self.supply_ema > 0 and self.demand_ema > 0:
-                target = np.log(self.anchor) + pars.fx_flow_elasticity * np.log(self.demand_ema / self.supply_ema)
+                ratio = min(max(self.demand_ema / self.supply_ema, 1.0 / _RATIO_BOUND), _RATIO_BOUND)
+                target = np.log(self.anchor) + pars.fx_flow_elasticity * np.log(ratio)
             else:  # no market this week (nothing earned or nothing wanted): the anchor
                 target = np.log(self.anchor)
             if first:  # the run starts at the rate that clears its first week's market: nothing to revalue
