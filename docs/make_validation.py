@@ -2,8 +2,8 @@
 
     python docs/make_validation.py [--seeds 3] [--scale 1000] [--workers 2]
 
-It runs exactly what `hamji validate` runs (patterns 1-6, 8, 9-11 and the history scenario against the
-trade data, the rice price and the exchange rate), then writes the scorecard, the year-by-year trade fit, the
+It runs exactly what `hamji validate` runs (`hamji.analysis.validation.scorecard`: every pattern, the history
+scenario against the trade data, the rice price and the exchange rate), then writes the scorecard, the year-by-year trade fit, the
 model-versus-data charts, the rice prices by year and the exchange rate with rice in won and US$.
 """
 
@@ -16,22 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hamji import __version__
-from hamji.analysis.patterns import (
-    evaluate,
-    evaluate_closure,
-    evaluate_pattern_6,
-    pattern_8,
-    pattern_13,
-    rice_level,
-)
-from hamji.analysis.validation import (
-    price_chart_svg,
-    price_table,
-    run_history,
-    trade_chart_svg,
-    trade_fit,
-    trade_result,
-)
+from hamji.analysis.validation import price_chart_svg, price_table, scorecard, trade_chart_svg
 from hamji.parameters import CALIBRATION
 
 HERE = Path(__file__).parent
@@ -59,17 +44,8 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
-    results = evaluate(seeds=a.seeds, scale=a.scale, workers=a.workers)
-    results.append(evaluate_pattern_6(seeds=a.seeds, scale=a.scale, workers=a.workers))
-    results += evaluate_closure(seeds=a.seeds, scale=a.scale, workers=a.workers)
-    history = run_history(a.seeds, a.scale, a.workers)
-    fits = trade_fit(history)
-    results.append(pattern_8(history))
-    results.append(trade_result(fits))
-    rice, rice_table = rice_level(history)
-    results.append(rice)
-    results.append(pattern_13(history))
-    results.sort(key=lambda r: r.number)
+    card = scorecard(seeds=a.seeds, scale=a.scale, workers=a.workers)  # exactly what `hamji validate` runs
+    results, fits, rice_table, history = card.patterns, card.trade, card.rice, card.history
     trade_chart_svg(fits, HERE / "img" / "trade_fit.svg")
     price_chart_svg(history, HERE / "img" / "prices_fx.svg")
     prices = price_table(history)

@@ -214,6 +214,7 @@ class Scorecard:
     patterns: list[PatternResult]
     trade: list[SeriesFit]
     rice: pd.DataFrame  # per year: model, data, error, sample (index "year")
+    history: pd.DataFrame | None = field(default=None, repr=False)  # the history runs' annual results (the charts)
 
     @property
     def passed(self) -> bool:
@@ -251,4 +252,4 @@ def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
     results.append(pattern_13(history))  # the won's market rate, in the same history runs
     results.append(pattern_15(history))  # the chain's markup, in the same history runs
     results.sort(key=lambda r: r.number)
-    return Scorecard(seeds, scale, results, fits, rice_table)
+    return Scorecard(seeds, scale, results, fits, rice_table, history)
