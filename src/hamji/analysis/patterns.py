@@ -168,7 +168,7 @@ def evaluate_pattern_6(seeds: int = 3, scale: int = 1000, workers: int = 1,
 
 
 #: the end of the record's ranges at which the Jilin merchants' cash capital binds (issue 30): half of each delivery on
-#: credit for eight weeks, five turns a year, a margin of 5%. At the defaults (a quarter for three weeks, eight turns,
+#: credit for eight weeks, five turns a year, a margin of 5%. At the defaults (a tenth for three weeks, eight turns,
 #: 9%) the merchants hold several times the cash their trade with the North needs, and pattern 6 fails: micro-lending
 #: then changes nothing in the North (docs/uncertainty.md)
 CAPITAL_BINDS = {"wholesale_credit_share": 0.5, "wholesale_credit_weeks": 8.0, "wholesale_merchant_turnover": 0.1,
