@@ -46,7 +46,7 @@ def parameters(rng, fee: float) -> ret.RetailPars:
         retail_import_input_share=u(0, 0.6), retail_import_input_smoothing=u(0.001, 0.1),
         retail_food_price_elasticity=u(0.2, 2), retail_price_adjustment=u(0.1, 1), retail_food_price_min=u(0.3, 0.8),
         retail_food_price_max=u(1.5, 5), retail_imported_food_share=u(0, 0.5), retail_goods_sell_share=u(0.1, 0.9),
-        retail_staples_chain_markup=u(0, 1),
+        retail_staples_chain_markup=u(0, 1), retail_grain_takeover_share=u(0, 0.5), retail_grain_procurement_price=u(0, 1),
         retail_goods_price_elasticity=u(0.2, 2), retail_scarcity_min=u(0.5, 1), retail_scarcity_max=u(1, 3),
         retail_margin=u(0.05, 0.5), retail_wholesale_markup=u(0.05, 0.5), retail_food_seller_margin=u(0.05, 0.3),
         wholesale_sales_smoothing=u(0.01, 0.3), retail_hired_labour_share=u(0, 0.5), retail_seller_capacity_usd=u(1, 200),
@@ -143,7 +143,10 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     avail = np.where(usual > 0, np.minimum(1.0, cost / np.where(usual > 0, usual, 1.0)), 1.0)
     v["inputs"] = inputs = 1.0 - p.retail_import_input_share * (1.0 - avail)
     rural = x["rural_need"] * p.retail_rural_surplus * x["harvest"]
-    v["supply"] = supply = np.where(dprk, (v["producer_output"] + rural) * inputs, 0.0)
+    domestic = np.where(dprk, (v["producer_output"] + rural) * inputs, 0.0)
+    left = 1.0 - p.retail_grain_takeover_share  # the state's grain takeover
+    v["supply"] = supply = domestic * left
+    v["taken"] = domestic * p.retail_grain_takeover_share
     a = p.retail_food_mobility
     fs_tot = fs.sum()
     v["supply_eff"] = eff = (1.0 - a) * supply + a * supply.sum() * (fs / fs_tot if fs_tot > 0 else 0.0) + v["imported_food"]
@@ -158,6 +161,7 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     v["planned"] = planned = fs * ration
     v["imp_frac"] = np.where(eff > 0, v["imported_food"] / np.where(eff > 0, eff, 1.0), 0.0)
     v["food_sold"] = np.where(eff > 0, np.minimum(1.0, planned / fp / np.where(eff > 0, eff, 1.0)), 0.0)
+    v["procurement"] = p.retail_grain_procurement_price * fp * v["taken"]  # due (the engine pays what the budget holds)
     # consumer goods: offered at u (1 + markup) (1 + margin) s, s = clip((demand / value offered) ** elasticity)
     h["food"] = h["food"] * ration.astype(F32)[reg]
     h["goods"] = (h["budget"] - h["food"]) * p.retail_goods_share
@@ -210,7 +214,7 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     # margins: day labour, sellers (at most their stalls' capacity), producers and farmers
     margin = p.retail_food_seller_margin
     v["margins"] = margins = goods_rev + food_owned - v["owners"] - v["company_take"] + margin * food_rev
-    food_net = food_rev * (1.0 - margin) - food_owned
+    food_net = food_rev * (1.0 - margin) - food_owned + v["procurement"]
     v["turnover"] = food_rev + goods_rev
     v["food_imported"] = food_rev * v["imp_frac"]
     tot_supply = supply.sum()
@@ -218,7 +222,7 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     hired = p.retail_hired_labour_share
     keep = 1.0 - hired
     prod_out = v["producer_output"]
-    prod_share = np.where(supply > 0, prod_out * inputs / np.where(supply > 0, supply, 1.0), 0.0)
+    prod_share = np.where(supply > 0, prod_out * inputs * left / np.where(supply > 0, supply, 1.0), 0.0)
     capacity = v["free_sellers"] * p.retail_seller_capacity_usd
     turnover = v["turnover"]
     handled = np.where(turnover > 0, np.minimum(1.0, capacity / np.where(turnover > 0, turnover, 1.0)), 1.0)
