@@ -46,7 +46,7 @@ def parameters(rng, fee: float) -> ret.RetailPars:
         retail_import_input_share=u(0, 0.6), retail_import_input_smoothing=u(0.001, 0.1),
         retail_food_price_elasticity=u(0.2, 2), retail_price_adjustment=u(0.1, 1), retail_food_price_min=u(0.3, 0.8),
         retail_food_price_max=u(1.5, 5), retail_imported_food_share=u(0, 0.5), retail_goods_sell_share=u(0.1, 0.9),
-        retail_staples_chain_markup=u(0, 1),
+        retail_staples_chain_markup=u(0, 1), retail_grain_takeover_share=u(0, 0.5), retail_grain_procurement_price=u(0, 1),
         retail_goods_price_elasticity=u(0.2, 2), retail_scarcity_min=u(0.5, 1), retail_scarcity_max=u(1, 3),
         retail_margin=u(0.05, 0.5), retail_wholesale_markup=u(0.05, 0.5), retail_food_seller_margin=u(0.05, 0.3),
         wholesale_sales_smoothing=u(0.01, 0.3), retail_hired_labour_share=u(0, 0.5), retail_seller_capacity_usd=u(1, 200),
@@ -143,7 +143,10 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     avail = np.where(usual > 0, np.minimum(1.0, cost / np.where(usual > 0, usual, 1.0)), 1.0)
     v["inputs"] = inputs = 1.0 - p.retail_import_input_share * (1.0 - avail)
     rural = x["rural_need"] * p.retail_rural_surplus * x["harvest"]
-    v["supply"] = supply = np.where(dprk, (v["producer_output"] + rural) * inputs, 0.0)
+    domestic = np.where(dprk, (v["producer_output"] + rural) * inputs, 0.0)
+    left = 1.0 - p.retail_grain_takeover_share  # the state's grain takeover
+    v["supply"] = supply = domestic * left
+    v["taken"] = domestic * p.retail_grain_takeover_share
     a = p.retail_food_mobility
     fs_tot = fs.sum()
     v["supply_eff"] = eff = (1.0 - a) * supply + a * supply.sum() * (fs / fs_tot if fs_tot > 0 else 0.0) + v["imported_food"]
@@ -158,6 +161,7 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     v["planned"] = planned = fs * ration
     v["imp_frac"] = np.where(eff > 0, v["imported_food"] / np.where(eff > 0, eff, 1.0), 0.0)
     v["food_sold"] = np.where(eff > 0, np.minimum(1.0, planned / fp / np.where(eff > 0, eff, 1.0)), 0.0)
+    v["procurement"] = p.retail_grain_procurement_price * fp * v["taken"]  # due (the engine pays what the budget holds)
     # consumer goods: offered at u (1 + markup) (1 + margin) s, s = clip((demand / value offered) ** elasticity)
     h["food"] = h["food"] * ration.astype(F32)[reg]
     h["goods"] = (h["budget"] - h["food"]) * p.retail_goods_share
@@ -210,7 +214,7 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     # margins: day labour, sellers (at most their stalls' capacity), producers and farmers
     margin = p.retail_food_seller_margin
     v["margins"] = margins = goods_rev + food_owned - v["owners"] - v["company_take"] + margin * food_rev
-    food_net = food_rev * (1.0 - margin) - food_owned
+    food_net = food_rev * (1.0 - margin) - food_owned + v["procurement"]
     v["turnover"] = food_rev + goods_rev
     v["food_imported"] = food_rev * v["imp_frac"]
     tot_supply = supply.sum()
@@ -218,7 +222,7 @@ def reference(s: dict, p: ret.RetailPars) -> dict:
     hired = p.retail_hired_labour_share
     keep = 1.0 - hired
     prod_out = v["producer_output"]
-    prod_share = np.where(supply > 0, prod_out * inputs / np.where(supply > 0, supply, 1.0), 0.0)
+    prod_share = np.where(supply > 0, prod_out * inputs * left / np.where(supply > 0, supply, 1.0), 0.0)
     capacity = v["free_sellers"] * p.retail_seller_capacity_usd
     turnover = v["turnover"]
     handled = np.where(turnover > 0, np.minimum(1.0, capacity / np.where(turnover > 0, turnover, 1.0)), 1.0)
@@ -471,3 +475,85 @@ def test_imported_staples_join_the_food_market_and_their_stop_raises_the_food_pr
     first = slice(-51, -38)  # the first quarter of 2002, after the shut
     assert np.nanmean(series(closed, "rice_price_kpw")[first]) > 1.02 * np.nanmean(series(open_, "rice_price_kpw")[first])
     assert closed.books.max_rel_residual < 1e-9
+
+
+# -- the state's grain takeover (issue 30: the closure as the state ran it) -------------------------------------------
+TAKEOVER_FROM = "2001-01-01"
+
+
+def _takeover_runs():
+    """The same seed with and without the state's grain takeover (a third of the marketed food) from 2001."""
+    from hamji.scenario import Scenario, ScenarioSpec
+
+    spec = ScenarioSpec(name="t", events=[{"type": "set_parameters", "start": TAKEOVER_FROM,
+                                           "params": {"retail_grain_takeover_share": 0.33}}])
+    free = Sim(seed=1, scale=SCALE, start=TWO_YEARS[0], end=TWO_YEARS[1]).run()
+    taken = Sim(Scenario(spec, "test"), seed=1, scale=SCALE, start=TWO_YEARS[0], end=TWO_YEARS[1]).run()
+    return free, taken
+
+
+@pytest.fixture(scope="module")
+def takeover():
+    return _takeover_runs()
+
+
+def test_grain_takeover_raises_the_food_price_and_lowers_the_food_on_the_market(takeover):
+    """From the event on, the state takes food off the market: the market's price (rice in US$) rises against the same
+    seed without it, the quantity sold at market (food sold over the price index) falls, the state pays a
+    procurement price and its grain shops sell; before the event the two runs are the same to the bit (off means
+    off); money is conserved every week."""
+    free, taken = takeover
+    weeks = free.results.values.shape[0]
+    before = slice(0, 52)  # 2000: the takeover is off in both
+    for metric in ("rice_price_usd", "food_market_usd", "income_per_capita_usd", "regime_revenue_usd"):
+        assert np.array_equal(series(free, metric)[before], series(taken, metric)[before], equal_nan=True), metric
+    assert total(free, "grain_taken_usd") == total(free, "grain_shop_sales_usd") == total(free, "grain_procurement_usd") == 0
+    late = slice(weeks - 39, weeks)  # the last three quarters of 2001
+    rice_free, rice_taken = np.nanmean(series(free, "rice_price_usd")[late]), np.nanmean(series(taken, "rice_price_usd")[late])
+    assert rice_taken > 1.1 * rice_free
+    per_kg = free.pars.retail_rice_usd_per_kg  # rice in US$ = per_kg x food price index: quantity = value / index
+
+    def quantity(sim):
+        return np.nansum(series(sim, "food_market_usd")[late] / (series(sim, "rice_price_usd")[late] / per_kg))
+
+    assert quantity(taken) < 0.95 * quantity(free)
+    assert total(taken, "grain_taken_usd") > 0
+    assert 0 < total(taken, "grain_procurement_usd") <= taken.pars.retail_grain_procurement_price * total(taken, "grain_taken_usd") * 1.0001
+    assert 0 < total(taken, "grain_shop_sales_usd") < total(taken, "grain_taken_usd")
+    assert taken.books.max_rel_residual < 1e-9 and free.books.max_rel_residual < 1e-9
+
+
+def test_households_buying_in_state_grain_shops_pay_the_discounted_price():
+    """The shops' pass on the households after their budgets: each buys at most the shops' grain per unit of need (and
+    its food target, and its budget), pays ``1 - discount`` times last week's market price for it from its money,
+    gets it as food in kind, and spends less at market; what they paid is what the pass reports."""
+    p = parameters(np.random.default_rng(7), 0.0)
+    s = world(3, True)
+    h, x, pars = ret.Households(**s["h"]), ret.Provinces(**s["x"]), ret.as_record(p)
+    blocks = household_blocks(province_bounds(s["h"]["region"], R), N)
+    nb = len(blocks)
+    part, free_b = np.zeros((nb, 1)), np.zeros((nb, 6))
+    w = np.empty(R, ret.WEEK)
+    rk.free_tally(h, blocks, pars, free_b)
+    rk.wages_and_in_kind(free_b, blocks, x, s["budget"], s["pds_draw"], pars, w)
+    rk.budgets(h, blocks, pars, w, part)
+    money0, inkind0, food0, budget0 = h.cash + h.fx, h.inkind.copy(), h.food.copy(), h.budget.copy()
+    avail = np.where(s["x"]["dprk"], 0.3, 0.0).astype(F32)
+    avail[1] = 0.0  # a province whose shops have nothing to sell this week
+    fp_old = np.ascontiguousarray(w["food_price_old"])
+    price = (0.8 * fp_old).astype(F32)  # 20% under the market
+    out = np.zeros((nb, 3))
+    rk.grain_shops(h, blocks, pars, avail, price, fp_old, out)
+    paid = money0 - (h.cash + h.fx)
+    ks = (h.inkind - inkind0).astype(np.float64)
+    reg = s["h"]["region"]
+    assert (ks > 0).sum() > N // 4 and np.all(ks <= avail[reg] + 1e-7) and np.all(ks[avail[reg] == 0] == 0)
+    bought = ks > 0
+    # paid = grain x need x 0.8 f_old: the discounted price of last week's market price (the grain read back from the
+    # float32 food in kind, to its precision)
+    np.testing.assert_allclose(paid[bought], (ks * h.need * 0.8 * fp_old[reg])[bought], rtol=1e-5, atol=1e-6)
+    assert np.all(paid[~bought] == 0)
+    assert np.all(paid <= budget0 * (1 + 1e-6))  # within the week's budget
+    assert np.all(h.food <= food0) and (h.food < food0).sum() > N // 5  # less bought at market
+    np.testing.assert_allclose(out[:, 1].sum(), paid.sum(), rtol=1e-9)
+    np.testing.assert_allclose(out[:, 0].sum(), h.food.astype(np.float64).sum(), rtol=1e-6)

@@ -390,6 +390,53 @@ def pattern_13(history: pd.DataFrame) -> PatternResult:
                          f" data {100 * data_fall:+.0f}%); model {y0} {m[y0].mean():,.0f}, {y1} {m[y1].mean():,.0f} KPW per US$")
 
 
+# -- the closure as the state ran it (pattern 14) ---------------------------------------------------------------------
+#: pattern 14: rice in won in 2022 against 2020 (prices.csv +25%; at least +15%), and rice in US$ over 2021-22 against
+#: 2019 (prices.csv +34%; above it). 2017 on is out of sample (no parameter was set from these years' prices)
+PATTERN14_KPW_YEARS = (2020, 2022)
+PATTERN14_KPW_RISE_MIN = 0.15
+PATTERN14_USD_BEFORE = 2019
+PATTERN14_USD_YEARS = (2021, 2022)
+
+
+def model_rice_kpw(annual: pd.DataFrame) -> pd.DataFrame:
+    """The model's rice price in won (``rice_price_kpw``, DPRK) by seed (rows) and year (columns)."""
+    r = annual[(annual.metric == "rice_price_kpw") & (annual.region == "DPRK")]
+    return r.pivot_table(index="seed", columns="year", values="value")
+
+
+def data_rice_kpw() -> pd.Series:
+    """Yearly mean rice price in won per kg over the three cities of prices.csv (validation only)."""
+    p = data.cached("prices.csv")
+    return p.groupby(p.date.astype(str).str[:4].astype(int)).rice_kpw_per_kg.mean()
+
+
+def pattern_14(history: pd.DataFrame) -> PatternResult:
+    """Rice in the closure as the state ran it (history: the state's grain takeover from 2021, the won's appreciation).
+
+    Passes if, on average over seeds, rice in won in 2022 is at least 15% above 2020 (prices.csv: +25%) and rice in
+    US$ over 2021-2022 is above its 2019 level (prices.csv: +34%). The statistic is the rise in won, 2022 against 2020
+    (mean over seeds); the detail says how far both are from the data (out of sample).
+    """
+    k, u = model_rice_kpw(history), model_rice_usd(history)
+    dk, du = data_rice_kpw(), data_rice_usd()
+    y0, y1 = PATTERN14_KPW_YEARS
+    rise = k[y1] / k[y0] - 1
+    b, (u0, u1) = PATTERN14_USD_BEFORE, PATTERN14_USD_YEARS
+    usd = u[[u0, u1]].mean(axis=1) / u[b] - 1
+    data_rise = dk[y1] / dk[y0] - 1
+    data_usd = du[[u0, u1]].mean() / du[b] - 1
+    ok = bool(rise.mean() >= PATTERN14_KPW_RISE_MIN and usd.mean() > 0)
+    return PatternResult(14, "Rice in the closure: in won up from 2020 to 2022, in US$ over 2021-22 above 2019 (history)",
+                         float(rise.mean()),
+                         f"mean over seeds: rice in won {y1} at least {PATTERN14_KPW_RISE_MIN:.0%} above {y0}; rice in US$"
+                         f" {u0}-{u1} above {b}", ok,
+                         f"won {y1} against {y0} {100 * rise.mean():+.0f}% (seeds {', '.join(f'{100 * v:+.0f}%' for v in rise)};"
+                         f" data {100 * data_rise:+.0f}%); US$ {u0}-{u1} against {b} {100 * usd.mean():+.0f}% (seeds"
+                         f" {', '.join(f'{100 * v:+.0f}%' for v in usd)}; data {100 * data_usd:+.0f}%, out of sample:"
+                         f" model/data {(1 + usd.mean()) / (1 + data_usd):.2f})")
+
+
 #: pattern 15: the years and the record's range of the markup from the Chinese export price to the North Korean market
 #: price of imported staples (border_trade_evidence.csv, chain_markup: 40-70% from Chinese customs unit values against
 #: market prices, 2022-23; +46% to the vendor's purchase price in 2008)

@@ -34,6 +34,7 @@ from hamji.analysis.patterns import (
     model_rice_usd,
     pattern_8,
     pattern_13,
+    pattern_14,
     pattern_15,
     rice_level,
 )
@@ -201,7 +202,7 @@ def price_chart_svg(history: pd.DataFrame, path) -> None:
 def scorecard_stages() -> list[tuple[str, int]]:
     return [("patterns 1-5", 3), (f"pattern 6 ({len(PATTERN6_SCENARIOS)} scenarios)", 1),
             (f"patterns 9-11 ({len(CLOSURE_SCENARIOS)} scenarios)", 1),
-            ("history: trade, prices and the exchange rate, patterns 8 and 13", 1)]
+            ("history: trade, prices and the exchange rate, patterns 8, 13, 14 and 15", 1)]
 
 
 @dataclass
@@ -233,8 +234,9 @@ class Scorecard:
 def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
               progress: Callable[[str, int, int], None] | None = None) -> Scorecard:
     """Run the validation scorecard: patterns 1-6 and 8-11 of MODEL.md section 6, the fit to the real trade data
-    (pattern 7), the rice price level (12) and the won's market rate (13). ``progress(stage, runs done, runs)`` is
-    called as each stage's runs finish (the stages of :func:`scorecard_stages`)."""
+    (pattern 7), the rice price level (12), the won's market rate (13), rice in the closure (14) and the staples'
+    chain (15). ``progress(stage, runs done, runs)`` is called as each stage's runs finish (the stages of
+    :func:`scorecard_stages`)."""
     stages = [name for name, _ in scorecard_stages()]
 
     def report(k: int) -> Callable[[int, int], None] | None:
@@ -250,6 +252,7 @@ def scorecard(seeds: int = 3, scale: int = 1000, workers: int = 1,
     rice, rice_table = rice_level(history)
     results.append(rice)
     results.append(pattern_13(history))  # the won's market rate, in the same history runs
+    results.append(pattern_14(history))  # rice in the closure as the state ran it, in the same history runs
     results.append(pattern_15(history))  # the chain's markup, in the same history runs
     results.sort(key=lambda r: r.number)
     return Scorecard(seeds, scale, results, fits, rice_table, history)

@@ -39,6 +39,18 @@ Each week, by province:
   border closure, sanctions on imports) supply falls as the stocks run down while demand falls only
   with incomes, and the food price (rice in US$) rises for everyone who buys food; the partners and
   companies who import lose the food trade with the other goods.
+* **The state's grain takeover** (the closure as the state ran it, from January 2021: ``border_trade_evidence.csv``,
+  topic food). ``retail_grain_takeover_share`` (0 unless an event sets it) of the domestic marketed food (after the
+  imported inputs' factor, before pooling) is taken out of the market; the state pays the farms and producers
+  ``retail_grain_procurement_price`` times the new food price for it from the budget of ``retail_grain_branch``, as
+  far as that budget holds money (what it cannot pay is not paid: the farms lose the rest), through the same rates
+  as their food income. Next week ``retail_grain_shop_share`` of it is offered in the state grain shops of the
+  province where they have grain (a weekly draw per province, ``retail_grain_shop_delivery``: "once or twice a
+  month, often with nothing to sell"), at ``1 - retail_grain_shop_discount`` times last week's market price:
+  households buy it before going to market, in proportion to their need (at most up to the food target and what
+  their budget allows), pay the state (the same budget), and it counts as food in kind (food ratio, and consumption
+  at the market price); the rest, and what is not bought, the state holds (army, stocks). So the takeover lowers the
+  food on the market and raises its price for every buyer, while the shops' buyers pay less for what they get there.
 * **Consumer goods.** Stock in the province (partners' goods from distribution plus companies'
   goods) at unit cost u (landed plus transport); ``(1 - retail_imported_food_share) retail_goods_sell_share`` of it is offered at
   ``u (1 + markup) (1 + margin) s`` where the scarcity factor
@@ -75,6 +87,7 @@ from hamji.modules.retail_kernels import (
     goods_budgets,
     goods_demand,
     goods_sales,
+    grain_shops,
     margin_rates,
     market_fees,
     owners_take,
@@ -124,6 +137,8 @@ class RetailPars(NamedTuple):
     retail_food_price_max: float
     retail_imported_food_share: float
     retail_staples_chain_markup: float  # imported staples at index 1 per US$ of their Chinese price, minus 1
+    retail_grain_takeover_share: float  # the state's grain takeover (0: off)
+    retail_grain_procurement_price: float
     # consumer goods, owners, stocks
     retail_goods_sell_share: float
     retail_goods_price_elasticity: float
@@ -190,6 +205,8 @@ WEEK = np.dtype([(n, np.float64) for n in (
     # domestic supply, supply S, quantity wanted at last week's price, what is bought, shares
     "food", "goods_qty", "cost", "company", "imported_food", "staples_cost", "inputs", "supply", "supply_eff", "wanted", "planned",
     "imp_frac", "food_sold",
+    # the state's grain takeover: domestic food taken off the market (index 1), the procurement price paid for it
+    "taken", "procurement",
     # consumer goods: offered at unit cost, spending, scarcity factor, shares of the stock sold, planned revenue
     "offered", "goods", "s", "phi_goods", "phi", "revenue",
     # paid: food and goods revenue, staples' owners' share, owners' take by province of the goods, companies'
@@ -232,6 +249,12 @@ class Retail(Module):
         Metric("imported_food_cost_usd", "US$", "The imported staples sold at market this week at what their owners paid"
                " for them in China (the Chinese export price): food_imported_usd / imported_food_cost_usd - 1 is the markup"
                " from the Chinese export price to the North Korean market price (pattern 15).", scaled=True),
+        Metric("grain_taken_usd", "US$", "Domestic marketed food the state took out of the market this week (its grain"
+               " takeover, retail_grain_takeover_share), at the market food price.", scaled=True),
+        Metric("grain_procurement_usd", "US$", "What the state paid farms and producers for the grain it took (from the"
+               " budget of retail_grain_branch; at most what it holds).", scaled=True),
+        Metric("grain_shop_sales_usd", "US$", "What households paid in the state grain shops (to the budget of"
+               " retail_grain_branch), at the shops' discounted price.", scaled=True),
         Metric("food_imported_usd", "US$", "Imported staples sold at market (retail_imported_food_share of the imported"
                " goods offered), at market prices.", scaled=True),
     )
@@ -261,6 +284,10 @@ class Retail(Module):
         self._free_b = np.zeros((nb, 6))  # free, idle, rural persons, sellers, sellers' weight, producers' output
         self._tally_b = np.zeros((nb, 3))
         self._tally = np.zeros((r, 3))  # income, consumption, food-secure households
+        self._shop_b = np.zeros((nb, 3))  # the grain shops' pass: market food spending, paid to the shops, bought
+        self._shop = np.zeros((r, 3))
+        self._grain = np.zeros(r)  # the grain the state took last week, by province (US$ at index 1)
+        self.need_by_province = np.zeros(r)
 
     def parameters_changed(self, sim: Sim, names: frozenset[str]) -> None:
         self.p = retail_pars(sim.pars)
@@ -270,6 +297,7 @@ class Retail(Module):
             par = sim.pars.food_need_usd_per_person_week
             need = (hh.size * par).astype(np.float32)
             self.x.rural_need[:] = np.bincount(hh.region, weights=self.rural_size * par, minlength=len(self.x.dprk))
+            self.need_by_province = np.bincount(hh.region, weights=need, minlength=len(self.x.dprk))
             work = self._work
             self.h = Households(hh.region, hh.urban, hh.detained, hh.role, self.rural_size, hh.ties_strength, hh.knowhow,
                                 need, (1.0 / need).astype(np.float32), hh.cash, hh.fx, hh.income, hh.market_income,
@@ -297,6 +325,7 @@ class Retail(Module):
 
         # ---- budget: wages paid; spend share of money; food spending at last week's food price
         budgets(tuple(h), blocks, pars, w, part)
+        shop_sales = self._grain_shops(sim, w)  # the state grain shops sell what it took last week
 
         # ---- food and imported food: marketed supply S (domestic, pooled in part, times the imported inputs'
         # factor, plus imported staples), demand D; f <- clip(f (D / S) ** (elasticity adjustment), min, max), then
@@ -304,6 +333,7 @@ class Retail(Module):
         # on arrays stay in NumPy, whose SIMD pow differs from libm's in the last bit)
         d_over_s = food_supply(part, blocks, tuple(g), tuple(x), pars, w)
         food_price(d_over_s ** (p.retail_food_price_elasticity * p.retail_price_adjustment), tuple(x), pars, w)
+        self._procure(sim, w)  # the state pays for the grain it took, as far as its budget holds money
 
         # ---- consumer goods: goods budgets after food; s = clip((demand / value offered) ** elasticity, s_min,
         # s_max), the power NumPy's as above
@@ -351,9 +381,48 @@ class Retail(Module):
         res.record("goods_retail_usd", w["goods_rev"])
         res.record("food_market_usd", w["food_rev"])
         res.record("food_imported_usd", w["food_imported"])
+        res.record("grain_taken_usd", w["taken"] * x.food_price)
+        res.record("grain_procurement_usd", w["procurement"])
+        res.record("grain_shop_sales_usd", shop_sales)
         res.record("imported_food_cost_usd", w["staples_cost"] * w["food_sold"])
 
     # -- parts ------------------------------------------------------------------------------------
+    def _grain_shops(self, sim: Sim, w: np.ndarray) -> np.ndarray:
+        """The state grain shops this week (:func:`grain_shops`): ``retail_grain_shop_share`` of the grain taken last
+        week, in the provinces whose shops have grain (a weekly draw); households' payments to the budget of
+        ``retail_grain_branch``, their market food spending summed again. Returns what they paid by province."""
+        r = len(w)
+        if not self._grain.any():  # nothing taken (the takeover is off): no draw, nothing changes
+            return np.zeros(r)
+        pg = sim.pars
+        open_ = sim.rng("retail.grain_shops").random(r) < pg.retail_grain_shop_delivery
+        offered = pg.retail_grain_shop_share * self._grain * open_
+        need = self.need_by_province
+        avail = np.where(need > 0, offered / np.where(need > 0, need, 1.0), 0.0).astype(np.float32)
+        fp_old = np.ascontiguousarray(w["food_price_old"])
+        price = ((1.0 - pg.retail_grain_shop_discount) * fp_old).astype(np.float32)
+        grain_shops(tuple(self.h), self._blocks, self._pars, avail, price, fp_old, self._shop_b)
+        self._part[:, 0] = self._shop_b[:, 0]
+        reduce_blocks(self._shop_b, self._blocks, self._shop)
+        paid = self._shop[:, 1].copy()
+        sim.accounts.to_budget(int(pg.retail_grain_branch), paid)
+        return paid
+
+    def _procure(self, sim: Sim, w: np.ndarray) -> None:
+        """The procurement price due for the grain taken this week (``w["procurement"]``), paid from the budget of
+        ``retail_grain_branch`` as far as it holds money (the rest is not paid); margin_rates passes it to the farms
+        and producers. Keeps this week's takeover for next week's shops."""
+        taken = w["taken"]
+        self._grain = taken.copy()
+        if not taken.any():
+            return
+        budget = sim.accounts.budget
+        branch = int(sim.pars.retail_grain_branch)
+        due = float(w["procurement"].sum())
+        paid = min(due, max(float(budget[branch]), 0.0))
+        w["procurement"] *= paid / due if due > 0 else 0.0
+        budget[branch] -= paid
+
     def _pay_companies(self, sim: Sim, take: np.ndarray) -> None:
         """Retail proceeds of company goods to the companies in proportion to their goods claims."""
         comp = sim.people.companies

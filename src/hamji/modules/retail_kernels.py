@@ -204,14 +204,53 @@ def budgets(h, blocks, pars, w, out) -> None:
         out[b, 0] = total
 
 
+# -- the state's grain shops ---------------------------------------------------------------------
+@njit(cache=True, error_model="numpy", parallel=True)
+def grain_shops(h, blocks, pars, avail, price, food_price_old, out) -> None:
+    """The state grain shops, after :func:`budgets`, where they have grain this week: each household buys
+    ``ks = min(avail, max(retail_food_target - k, 0), budget / (price need))`` of its need (``avail`` the shops' grain
+    by province as a share of every household's need, ``price`` their price per unit of need at index 1), paying
+    ``ks need price`` from its budget (won first, then foreign currency); ``ks`` joins its food in kind (``h.inkind``:
+    it counts in the food ratio as food in kind does), and its market food spending becomes
+    ``min(max(target - k - ks, 0) need f, budget left)``. By block (columns of ``out``): market food spending (as
+    :func:`budgets` sums it), what was paid to the shops, the shops' grain bought (US$ at index 1)."""
+    h = Households(*h)
+    p = pars[0]  # the parameter record (RetailPars)
+    zero = np.float32(0.0)
+    target = p.retail_food_target
+    need, cash, fx, inkind, budget, food = h.need, h.cash, h.fx, h.inkind, h.budget, h.food
+    for b in prange(len(blocks)):
+        r = blocks[b, 2]
+        av, pr, fp = avail[r], price[r], food_price_old[r]
+        total = paid = bought = 0.0
+        for i in range(*span(blocks, b)):
+            if av > zero and pr > zero:
+                k = inkind[i]
+                per = pr * need[i]
+                ks = fmin(fmin(av, fmax(target - k, zero)), budget[i] / per)
+                got = pay_household(i, np.float64(ks * per), cash, fx)
+                ks = np.float32(got / per)
+                budget[i] = fmax(budget[i] - np.float32(got), zero)
+                k = k + ks
+                inkind[i] = k
+                food[i] = fmin(fmax(target - k, zero) * need[i] * fp, budget[i])
+                paid += got
+                bought += ks * need[i]
+            total += food[i]
+        out[b, 0] = total
+        out[b, 1] = paid
+        out[b, 2] = bought
+
+
 # -- food ----------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
 def food_supply(food_b, blocks, g, x, pars, w):
     """Food spending D by province (reduced from the blocks of :func:`budgets`); imported goods in the markets at unit
     cost and the staples among them (at their Chinese price x ``1 + retail_staples_chain_markup`` as index-1 food);
     imported inputs' availability ``A = min(1, G / G_usual)`` (``x.usual_stock``
-    updated); marketed food supply S (domestic times ``1 - retail_import_input_share (1 - A)``,
-    ``retail_food_mobility`` of it pooled nationally, plus imported staples). Returns ``D / S`` by province, the
+    updated); marketed food supply S (domestic times ``1 - retail_import_input_share (1 - A)``, less the
+    ``retail_grain_takeover_share`` the state takes, ``w.taken``; ``retail_food_mobility`` of it pooled nationally,
+    plus imported staples). Returns ``D / S`` by province, the
     quantity wanted at last week's price over the supply (at most 1e6), for the food price's power."""
     g = Goods(*g)
     x = Provinces(*x)
@@ -225,6 +264,8 @@ def food_supply(food_b, blocks, g, x, pars, w):
     staples_offered = p.retail_imported_food_share * p.retail_goods_sell_share
     chain = 1.0 + p.retail_staples_chain_markup
     a = p.retail_food_mobility
+    takeover = p.retail_grain_takeover_share
+    keep = 1.0 - takeover
     supply = np.empty(r)
     for i in range(r):
         cost = held[i] + transport[i] + g.company[i]
@@ -240,8 +281,10 @@ def food_supply(food_b, blocks, g, x, pars, w):
         inputs = 1.0 - p.retail_import_input_share * (1.0 - share_or1(cost, x.usual_stock[i], 1.0))
         w.inputs[i] = inputs
         rural = x.rural_need[i] * p.retail_rural_surplus * x.harvest[i]
-        supply[i] = (w.producer_output[i] + rural) * inputs if x.dprk[i] else 0.0
+        domestic = (w.producer_output[i] + rural) * inputs if x.dprk[i] else 0.0
+        supply[i] = domestic * keep  # what the state's grain takeover leaves on the market
         w.supply[i] = supply[i]
+        w.taken[i] = domestic * takeover
     pooled = a * psum(supply)
     fs_tot = psum(fs)
     demand_over_supply = np.empty(r)
@@ -260,7 +303,8 @@ def food_price(step, x, pars, w) -> None:
     """The new food price ``f <- clip(f step, min, max)`` (in ``x.food_price``; 1 outside the DPRK; ``step`` =
     ``(D / S) ** (elasticity adjustment)``, 1 where nothing is wanted); the rationing of purchases when demand at the
     new price exceeds supply; the share of the supply bought, the imported staples' share of it, and the goods
-    offered as consumer goods (the rest of the imported goods offered)."""
+    offered as consumer goods (the rest of the imported goods offered); the procurement price due for the grain the
+    state took (``retail_grain_procurement_price`` x the new price x ``w.taken``)."""
     x = Provinces(*x)
     p = pars[0]  # the parameter record (RetailPars)
     offered_share = (1.0 - p.retail_imported_food_share) * p.retail_goods_sell_share
@@ -276,6 +320,7 @@ def food_price(step, x, pars, w) -> None:
         w.imp_frac[i] = ratio_or1(w.imported_food[i], eff, 0.0)
         w.food_sold[i] = share_or1(planned / fp, eff, 0.0)
         w.offered[i] = offered_share * w.cost[i]
+        w.procurement[i] = p.retail_grain_procurement_price * fp * w.taken[i]  # due; Retail pays what the budget holds
 
 
 # -- consumer goods ------------------------------------------------------------------------------
@@ -445,9 +490,10 @@ def stocks_left(g, x, pars, w) -> None:
 @njit(cache=True, error_model="numpy")
 def margin_rates(pars, w) -> None:
     """The sellers' margins and the food income (the local share to the province's producers and farmers, the pooled
-    share nationally by supply), and the weekly rate each kind of free household is paid by province (``rate_farm``
-    per rural person, ``rate_idle`` per household without a role, ``rate_seller`` per unit of seller weight,
-    ``rate_producer`` per US$ of producers' output); ``left``: what no free household without a role can take."""
+    share nationally by supply; with them what the state paid for the grain it took, ``w.procurement``), and the
+    weekly rate each kind of free household is paid by province (``rate_farm`` per rural person, ``rate_idle`` per
+    household without a role, ``rate_seller`` per unit of seller weight, ``rate_producer`` per US$ of producers'
+    output); ``left``: what no free household without a role can take."""
     p = pars[0]  # the parameter record (RetailPars)
     r = len(w)
     margin = p.retail_food_seller_margin
@@ -456,11 +502,12 @@ def margin_rates(pars, w) -> None:
     for i in range(r):
         food_rev = w.food_rev[i]
         w.margins[i] = w.goods_rev[i] + w.food_owned[i] - w.owners[i] - w.company_take[i] + margin * food_rev
-        food_net[i] = food_rev * (1.0 - margin) - w.food_owned[i]
+        food_net[i] = food_rev * (1.0 - margin) - w.food_owned[i] + w.procurement[i]  # the state pays for its grain
         w.turnover[i] = food_rev + w.goods_rev[i]
         w.food_imported[i] = food_rev * w.imp_frac[i]
         supply[i] = w.supply[i]
     a = p.retail_food_mobility
+    keep_share = 1.0 - p.retail_grain_takeover_share  # supply is what the takeover left on the market
     tot_supply = psum(supply)
     pooled = a * psum(food_net)
     hired = p.retail_hired_labour_share
@@ -468,7 +515,7 @@ def margin_rates(pars, w) -> None:
     for i in range(r):
         food_income = (1.0 - a) * food_net[i] + (pooled * supply[i] / tot_supply if tot_supply > 0 else a * food_net[i])
         prod = w.producer_output[i]
-        prod_share = ratio_or1(prod * w.inputs[i], supply[i], 0.0)
+        prod_share = ratio_or1(prod * w.inputs[i] * keep_share, supply[i], 0.0)
         # sellers handle at most their stalls' capacity; beyond it households sell for themselves (petty vending)
         handled = share_or1(w.free_sellers[i] * p.retail_seller_capacity_usd, w.turnover[i], 1.0)
         m = w.margins[i]
