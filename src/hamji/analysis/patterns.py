@@ -461,3 +461,12 @@ def pattern_15(history: pd.DataFrame) -> PatternResult:
                          f"{lo}-{hi}, DPRK, mean over seeds: within {PATTERN15_RANGE[0]:.0%}-{PATTERN15_RANGE[1]:.0%}",
                          bool(PATTERN15_RANGE[0] <= m <= PATTERN15_RANGE[1]),
                          f"markup {m:+.1%} (seeds {markup.min():+.1%} to {markup.max():+.1%})")
+
+
+#: the state's grain takeover as dated events (border_trade_evidence.csv, topic food): a quarter of the marketed grain
+#: from January 2021, two fifths from 2023 where market grain sales were banned in some areas. No built-in scenario
+#: has them (history.yaml says why); append them to a scenario's events to ask what the takeover does
+GRAIN_TAKEOVER_EVENTS = (
+    {"type": "set_parameters", "start": "2021-01-01", "params": {"retail_grain_takeover_share": 0.25}},
+    {"type": "set_parameters", "start": "2023-01-01", "params": {"retail_grain_takeover_share": 0.4}},
+)
