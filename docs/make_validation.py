@@ -129,8 +129,9 @@ def fx_section(t) -> list[str]:
              f" {mean('rice_usd', 2021, 2022) / mean('rice_usd', 2019, 2019):.2f} of its 2019 level in the model against"
              f" {mean('rice_usd_data', 2021, 2022) / mean('rice_usd_data', 2019, 2019):.2f} in the data"
              f" ({mean('rice_usd', 2021, 2022):.2f} against {mean('rice_usd_data', 2021, 2022):.2f} US$/kg): it stays wrong"
-             " until the closure's grain mechanisms (the state's grain takeover, its imports sold at closure rents) are"
-             " built; rice in won, the product of the two, is"
+             " while the state's grain takeover is off in `history` (it is built, but the human security index would rise"
+             " with the prices it causes: see the limits below) and its imports are not sold at closure rents; rice in"
+             " won, the product of the two, is"
              f" {mean('rice_kpw', 2021, 2022) / mean('rice_kpw', 2019, 2019):.2f} of 2019 against"
              f" {mean('rice_kpw_data', 2021, 2022) / mean('rice_kpw_data', 2019, 2019):.2f}.", "",
              "| year | KPW per US$, model | data | rice KPW/kg, model | data | rice US$/kg, model | data | sample |",
