@@ -230,18 +230,28 @@ def _paired(annual: pd.DataFrame, scenario: str, metric: str, region: str, years
     return one(scenario) - one(against)
 
 
+def _data_yearly(column: str) -> pd.Series:
+    """A column of prices.csv as its yearly mean over the three cities (validation only, never an input)."""
+    p = data.cached("prices.csv")
+    return p.groupby(p.date.astype(str).str[:4].astype(int))[column].mean()
+
+
+def _model_yearly(annual: pd.DataFrame, metric: str, scenario: str | None = None) -> pd.DataFrame:
+    """A DPRK metric by seed (rows) and year (columns), of one scenario or of all the rows."""
+    a = annual if scenario is None else annual[annual.scenario == scenario]
+    r = a[(a.metric == metric) & (a.region == "DPRK")]
+    return r.pivot_table(index="seed", columns="year", values="value")
+
+
 def data_rice_usd() -> pd.Series:
     """Yearly mean rice price in US$ per kg over the three cities of prices.csv (validation only, never an input)."""
-    p = data.cached("prices.csv")
-    return p.groupby(p.date.astype(str).str[:4].astype(int)).rice_usd_per_kg.mean()
+    return _data_yearly("rice_usd_per_kg")
 
 
 def model_rice_usd(annual: pd.DataFrame, scenario: str | None = None) -> pd.DataFrame:
     """Rice in US$ per kg by seed (rows) and year (columns): the DPRK rice price in US$ (``rice_price_usd``; in won it
     is this times the model's market rate, ``kpw_per_usd``)."""
-    a = annual if scenario is None else annual[annual.scenario == scenario]
-    r = a[(a.metric == "rice_price_usd") & (a.region == "DPRK")]
-    return r.pivot_table(index="seed", columns="year", values="value")
+    return _model_yearly(annual, "rice_price_usd", scenario)
 
 
 def pattern_9(annual: pd.DataFrame) -> PatternResult:
@@ -353,15 +363,12 @@ FX_FALL_MIN = 0.2
 def data_kpw_per_usd() -> pd.Series:
     """Yearly mean market rate, KPW per US$, over the three cities of prices.csv (before the 2009 redenomination: old
     won / 100, as the file gives them; validation only, never an input)."""
-    p = data.cached("prices.csv")
-    return p.groupby(p.date.astype(str).str[:4].astype(int)).kpw_per_usd.mean()
+    return _data_yearly("kpw_per_usd")
 
 
 def model_kpw_per_usd(annual: pd.DataFrame, scenario: str | None = None) -> pd.DataFrame:
     """The model's market rate (``kpw_per_usd``, DPRK) by seed (rows) and year (columns)."""
-    a = annual if scenario is None else annual[annual.scenario == scenario]
-    r = a[(a.metric == "kpw_per_usd") & (a.region == "DPRK")]
-    return r.pivot_table(index="seed", columns="year", values="value")
+    return _model_yearly(annual, "kpw_per_usd", scenario)
 
 
 def pattern_13(history: pd.DataFrame) -> PatternResult:
@@ -401,14 +408,12 @@ PATTERN14_USD_YEARS = (2021, 2022)
 
 def model_rice_kpw(annual: pd.DataFrame) -> pd.DataFrame:
     """The model's rice price in won (``rice_price_kpw``, DPRK) by seed (rows) and year (columns)."""
-    r = annual[(annual.metric == "rice_price_kpw") & (annual.region == "DPRK")]
-    return r.pivot_table(index="seed", columns="year", values="value")
+    return _model_yearly(annual, "rice_price_kpw")
 
 
 def data_rice_kpw() -> pd.Series:
     """Yearly mean rice price in won per kg over the three cities of prices.csv (validation only)."""
-    p = data.cached("prices.csv")
-    return p.groupby(p.date.astype(str).str[:4].astype(int)).rice_kpw_per_kg.mean()
+    return _data_yearly("rice_kpw_per_kg")
 
 
 def pattern_14(history: pd.DataFrame) -> PatternResult:

@@ -222,9 +222,10 @@ def grain_shops(h, blocks, pars, avail, price, food_price_old, out) -> None:
     for b in prange(len(blocks)):
         r = blocks[b, 2]
         av, pr, fp = avail[r], price[r], food_price_old[r]
+        open_ = av > zero and pr > zero  # the province's shops have grain this week
         total = paid = bought = 0.0
         for i in range(*span(blocks, b)):
-            if av > zero and pr > zero:
+            if open_:
                 k = inkind[i]
                 per = pr * need[i]
                 ks = fmin(fmin(av, fmax(target - k, zero)), budget[i] / per)
